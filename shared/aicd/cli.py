@@ -1,0 +1,116 @@
+"""The ``aicd`` command: one subcommand per action entrypoint, plus ``demo``.
+
+Every stage flag defaults to its ``AICD_*`` environment variable, which is how action.yml passes
+inputs (the runner gives composite actions no ``INPUT_*`` variables). User mistakes and failed
+gates end in one clear line and exit 1; anything else is a bug in aicd and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .errors import AicdError, GateFailed
+from .gha import Actions
+from .steps import env_name
+
+STAGES = ("validate", "train", "deploy", "monitor")
+
+
+def _stage_module(stage: str):
+    from importlib import import_module
+
+    return import_module(f"aicd.steps.{stage}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aicd", description="CI/CD gates for code, models and data.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for stage in STAGES:
+        module = _stage_module(stage)
+        p = sub.add_parser(stage, help=(module.__doc__ or "").splitlines()[0])
+        for spec in module.INPUTS:
+            p.add_argument(f"--{spec.name}", dest=spec.name, default=None,
+                           help=f"{spec.help} (env {env_name(spec.name)})")
+    demo = sub.add_parser("demo", help="run validate → train → deploy → monitor on the embedded coffee example")
+    demo.add_argument("--workdir", default="aicd-demo", help="folder for all demo state (default ./aicd-demo)")
+    demo.add_argument("--keep-running", action="store_true", help="leave the model server running at the end")
+    example = sub.add_parser("example", help="write the coffee example dataset and aicd.yml to a folder")
+    example.add_argument("out", help="target folder")
+    example.add_argument("--rows", type=int, default=3000)
+    example.add_argument("--seed", type=int, default=7)
+    example.add_argument("--drift", type=float, default=0.0)
+    simulate = sub.add_parser("simulate", help="send simulated traffic and delayed feedback to an endpoint")
+    simulate.add_argument("--endpoint", required=True)
+    simulate.add_argument("--data", required=True)
+    simulate.add_argument("--label", default="clicked")
+    simulate.add_argument("--requests", type=int, default=500)
+    simulate.add_argument("--flip-share", type=float, default=0.0, help="share of true labels to corrupt")
+    return parser
+
+
+def stage_inputs(stage: str, args: argparse.Namespace, env: dict[str, str]) -> dict[str, str]:
+    """Flag, else ``AICD_*`` variable, else the declared default; required inputs must be non-empty."""
+    values = {}
+    for spec in _stage_module(stage).INPUTS:
+        value = getattr(args, spec.name)
+        value = value if value is not None else env.get(env_name(spec.name), "")
+        value = value.strip() or spec.default
+        if spec.required and not value:
+            raise AicdError(f"input `{spec.name}` is required",
+                            hint=f"pass --{spec.name} or set {env_name(spec.name)} (action input `{spec.name}`)")
+        values[spec.name] = value
+    return values
+
+
+def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> int:
+    env = dict(os.environ) if env is None else env
+    args = build_parser().parse_args(argv)
+    gh = Actions(env)
+    try:
+        if args.command in STAGES:
+            outputs = _stage_module(args.command).run(stage_inputs(args.command, args, env), gh)
+            _print_outputs(gh, outputs)
+        elif args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(args.workdir, keep_running=args.keep_running)
+        elif args.command == "example":
+            from .demo import write_example
+
+            write_example(args.out, rows=args.rows, seed=args.seed, drift=args.drift)
+        else:
+            _simulate(args, gh)
+    except GateFailed as exc:
+        gh.annotate("error", exc.message, file=exc.file, line=exc.line, title="aicd gate failed")
+        return 1
+    except AicdError as exc:
+        message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+        gh.annotate("error", message, file=exc.file, line=exc.line, title=f"aicd {args.command}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _print_outputs(gh: Actions, outputs: dict) -> None:
+    if gh.on_runner or not outputs:
+        return
+    print("outputs:")
+    for name, value in outputs.items():
+        print(f"  {name} = {value}")
+
+
+def _simulate(args: argparse.Namespace, gh: Actions) -> None:
+    from .data.io import read_table
+    from .simulate import send_traffic
+
+    result = send_traffic(args.endpoint, read_table(args.data), args.label, requests=args.requests,
+                          flip_share=args.flip_share)
+    gh.info(f"aicd simulate: {result.requests} requests ({result.failed} failed), {result.feedback} feedback")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""The ``aicd.yml`` schema: one typed object per gate, with errors that point at file and line.
+
+Unknown keys are errors (a typo must not silently fall back to a default), types are checked,
+and every default below is the story's default and documented in the README. Keys are
+kebab-case like the action inputs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+__all__ = ["ColumnSpec", "Config", "DataConfig", "DriftConfig", "ModelConfig", "MonitorConfig", "load_config",
+           "parse_config"]
+
+CLASSIFICATION_METRICS = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc"})
+REGRESSION_METRICS = frozenset({"mse", "rmse", "mae", "r2"})
+DTYPES = ("int", "float", "bool", "str", "category")
+DRIFT_METHODS = ("kl", "psi")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    dtype: str | None = None
+    nullable: bool = True
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[Any, ...] | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    reference: str | None = None
+    method: str = "kl"
+    threshold: float = 0.1
+    bins: int = 10
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    label: str | None = None
+    positive: Any = 1
+    max_missing_ratio: float = 0.05
+    min_positive_share: float = 0.30
+    columns: tuple[ColumnSpec, ...] = ()
+    drift: DriftConfig = field(default_factory=DriftConfig)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "model"
+    estimator: str = "sklearn.ensemble.RandomForestClassifier"
+    params: dict[str, Any] = field(default_factory=lambda: {"n_estimators": 100, "random_state": 0})
+    task: str = "classification"
+    test_size: float = 0.2
+    seed: int = 42
+    thresholds: dict[str, float] = field(default_factory=lambda: {"accuracy": 0.9})
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    min_samples: int = 100
+    min_accuracy: float = 0.85
+    max_error_rate: float = 0.01
+    max_latency_p95_ms: float = 500.0
+    confidence: float = 0.95
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    file: str = "aicd.yml"
+    lines: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def line_of(self, path: str) -> int | None:
+        """The line of a dotted key path such as ``data.columns.age.min``, if it was in the file."""
+        return self.lines.get(path)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate ``aicd.yml``; ``None`` or an empty path gives the all-defaults config."""
+    if not path:
+        return Config(file="(defaults)")
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=file, hint="check the `config` input path") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config: {exc.strerror}", file=file) from None
+    return parse_config(text, file)
+
+
+def parse_config(text: str, file: str = "aicd.yml") -> Config:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"invalid YAML: {problem}", file=file, line=line) from None
+    lines: dict[str, int] = {}
+    raw = _to_python(node, "", lines) if node is not None else {}
+    reader = _Reader(file, lines)
+    root = reader.mapping(raw, "", {"data", "model", "monitor"})
+    return Config(
+        data=_data(reader, root.get("data", {})),
+        model=_model(reader, root.get("model", {})),
+        monitor=_monitor(reader, root.get("monitor", {})),
+        file=file,
+        lines=lines,
+    )
+
+
+def _to_python(node: yaml.Node, path: str, lines: dict[str, int]) -> Any:
+    """Turn a composed YAML node into plain data, recording the line of each key path."""
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = f"{path}.{key}" if path else key
+            lines[child] = key_node.start_mark.line + 1
+            out[key] = _to_python(value_node, child, lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, f"{path}[{i}]", lines) for i, v in enumerate(node.value)]
+    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+
+
+class _Reader:
+    """Typed access to the raw mapping that raises ConfigError at the offending line."""
+
+    def __init__(self, file: str, lines: dict[str, int]):
+        self.file, self.lines = file, lines
+
+    def fail(self, path: str, message: str, hint: str = "") -> ConfigError:
+        return ConfigError(f"`{path}`: {message}", file=self.file, line=self.lines.get(path), hint=hint)
+
+    def mapping(self, value: Any, path: str, allowed: set[str] | None = None) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(path or "(top level)", f"must be a mapping, got {_kind(value)}")
+        for key in value:
+            if allowed is not None and key not in allowed:
+                guess = difflib.get_close_matches(key, sorted(allowed), n=1)
+                hint = f"did you mean `{guess[0]}`?" if guess else f"known keys: {', '.join(sorted(allowed))}"
+                raise self.fail(_join(path, key), "unknown key", hint)
+        return value
+
+    def number(self, m: dict, path: str, key: str, default: float, *, low: float | None = None,
+               high: float | None = None, integer: bool = False) -> Any:
+        if key not in m or m[key] is None:
+            return default
+        value, where = m[key], _join(path, key)
+        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok:
+            raise self.fail(where, f"must be {'an integer' if integer else 'a number'}, got {_kind(value)} {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise self.fail(where, f"must be between {low} and {high}, got {value}")
+        return value
+
+    def text(self, m: dict, path: str, key: str, default: str | None, choices: tuple[str, ...] = ()) -> Any:
+        if key not in m or m[key] is None:
+            return default
+        value, where = m[key], _join(path, key)
+        if not isinstance(value, str):
+            raise self.fail(where, f"must be a string, got {_kind(value)} {value!r}")
+        if choices and value not in choices:
+            raise self.fail(where, f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+
+def _data(r: _Reader, raw: Any) -> DataConfig:
+    keys = {"label", "positive", "max-missing-ratio", "min-positive-share", "columns", "drift"}
+    m = r.mapping(raw, "data", keys)
+    return DataConfig(
+        label=r.text(m, "data", "label", None),
+        positive=m.get("positive", 1),
+        max_missing_ratio=r.number(m, "data", "max-missing-ratio", 0.05, low=0, high=1),
+        min_positive_share=r.number(m, "data", "min-positive-share", 0.30, low=0, high=1),
+        columns=tuple(_column(r, name, spec) for name, spec in r.mapping(m.get("columns"), "data.columns").items()),
+        drift=_drift(r, m.get("drift")),
+    )
+
+
+def _column(r: _Reader, name: str, raw: Any) -> ColumnSpec:
+    path = f"data.columns.{name}"
+    m = r.mapping(raw, path, {"dtype", "nullable", "min", "max", "allowed"})
+    nullable = m.get("nullable", True)
+    if not isinstance(nullable, bool):
+        raise r.fail(f"{path}.nullable", f"must be true or false, got {nullable!r}")
+    allowed = m.get("allowed")
+    if allowed is not None and not isinstance(allowed, list):
+        raise r.fail(f"{path}.allowed", f"must be a list of values, got {_kind(allowed)}")
+    low, high = r.number(m, path, "min", None), r.number(m, path, "max", None)
+    if low is not None and high is not None and low > high:
+        raise r.fail(f"{path}.min", f"min {low} is greater than max {high}")
+    return ColumnSpec(name=name, dtype=r.text(m, path, "dtype", None, DTYPES), nullable=nullable, min=low,
+                      max=high, allowed=tuple(allowed) if allowed is not None else None, line=r.lines.get(path))
+
+
+def _drift(r: _Reader, raw: Any) -> DriftConfig:
+    m = r.mapping(raw, "data.drift", {"reference", "method", "threshold", "bins"})
+    return DriftConfig(
+        reference=r.text(m, "data.drift", "reference", None),
+        method=r.text(m, "data.drift", "method", "kl", DRIFT_METHODS),
+        threshold=r.number(m, "data.drift", "threshold", 0.1, low=0),
+        bins=r.number(m, "data.drift", "bins", 10, low=2, high=1000, integer=True),
+    )
+
+
+def _model(r: _Reader, raw: Any) -> ModelConfig:
+    keys = {"name", "estimator", "params", "task", "test-size", "seed", "thresholds"}
+    m = r.mapping(raw, "model", keys)
+    defaults = ModelConfig()
+    params = r.mapping(m.get("params"), "model.params") if "params" in m else defaults.params
+    thresholds_raw = r.mapping(m.get("thresholds"), "model.thresholds") if "thresholds" in m else None
+    thresholds = defaults.thresholds if thresholds_raw is None else {
+        k: r.number(thresholds_raw, "model.thresholds", k, 0.0) for k in thresholds_raw}
+    task = r.text(m, "model", "task", defaults.task, ("classification", "regression"))
+    allowed_metrics = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    for metric in thresholds:
+        if metric not in allowed_metrics:
+            raise r.fail(f"model.thresholds.{metric}", f"unknown metric for {task}",
+                         f"use one of {', '.join(sorted(allowed_metrics))}")
+    name = r.text(m, "model", "name", defaults.name)
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise r.fail("model.name", f"must use letters, digits, '-', '_' or '.', got {name!r}")
+    return ModelConfig(
+        name=name,
+        estimator=r.text(m, "model", "estimator", defaults.estimator),
+        params=dict(params),
+        task=task,
+        test_size=r.number(m, "model", "test-size", defaults.test_size, low=0.01, high=0.9),
+        seed=r.number(m, "model", "seed", defaults.seed, integer=True),
+        thresholds=thresholds,
+    )
+
+
+def _monitor(r: _Reader, raw: Any) -> MonitorConfig:
+    keys = {"min-samples", "min-accuracy", "max-error-rate", "max-latency-p95-ms", "confidence"}
+    m = r.mapping(raw, "monitor", keys)
+    return MonitorConfig(
+        min_samples=r.number(m, "monitor", "min-samples", 100, low=1, integer=True),
+        min_accuracy=r.number(m, "monitor", "min-accuracy", 0.85, low=0, high=1),
+        max_error_rate=r.number(m, "monitor", "max-error-rate", 0.01, low=0, high=1),
+        max_latency_p95_ms=r.number(m, "monitor", "max-latency-p95-ms", 500.0, low=0),
+        confidence=r.number(m, "monitor", "confidence", 0.95, low=0.5, high=0.9999),
+    )
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(type(value), type(value).__name__)

@@ -1,0 +1,1 @@
+"""Data gate: read, check and compare datasets."""

@@ -1,0 +1,112 @@
+"""``aicd demo``: the whole chain on the embedded coffee example, on this machine alone.
+
+validate → train (local sqlite MLflow store) → deploy (local model server) → simulated traffic
+with delayed feedback → monitor → decision. It runs the same stage entrypoints the actions run,
+keeps all state under one folder, and prints a short report; the full Markdown job summaries go
+to ``<workdir>/summary.md``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+from pathlib import Path
+
+from .errors import AicdError
+from .examples import coffee
+from .gha import Actions
+from .simulate import send_traffic
+from .steps import deploy, monitor, train, validate
+
+__all__ = ["run_demo", "write_example"]
+
+
+def write_example(out: str | Path, rows: int = 3000, seed: int = 7, drift: float = 0.0) -> dict[str, Path]:
+    """Write training, reference and production data plus aicd.yml; returns their paths."""
+    out = Path(out)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    paths = {"data": out / "data" / "user_behavior.csv", "reference": out / "data" / "reference.csv",
+             "production": out / "data" / "production.csv", "config": out / "aicd.yml"}
+    coffee.generate(rows, seed=seed).to_csv(paths["data"], index=False)
+    coffee.generate(rows, seed=seed + 1000).to_csv(paths["reference"], index=False)
+    coffee.generate(max(rows // 3, 200), seed=seed + 2000, drift=drift).to_csv(paths["production"], index=False)
+    shutil.copyfile(coffee.CONFIG_PATH, paths["config"])
+    return paths
+
+
+def run_demo(workdir: str | Path, keep_running: bool = False) -> int:
+    work = Path(workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    summary = work / "summary.md"
+    summary.write_text("# aicd demo\n\n", encoding="utf-8")
+    log = io.StringIO()
+    gh = Actions({"GITHUB_STEP_SUMMARY": str(summary)}, stream=log)
+    tracking = f"sqlite:///{work / 'mlflow' / 'mlflow.db'}"
+    (work / "mlflow").mkdir(exist_ok=True)
+    state_dir = str(work / "deploy")
+    reports = work / "reports"
+    started = time.monotonic()
+    print(f"aicd demo — coffee recommendation; all state under {work}\n")
+    target = None
+    try:
+        paths = write_example(work)
+        v = _stage("1 validate", lambda: validate.run(
+            {"data": str(paths["data"]), "config": str(paths["config"]), "reference": str(paths["reference"]),
+             "report": str(reports / "validate.json")}, gh),
+            lambda o: f"data gate passed; data-version {o['data-version']}, drift-score (KL) {o['drift-score']}")
+        t = _stage("2 train", lambda: train.run(
+            {"data": str(paths["data"]), "config": str(paths["config"]), "data-version": v["data-version"],
+             "tracking-uri": tracking}, gh, env={}),
+            lambda o: f"accuracy {json.loads(o['metrics'])['accuracy']:.3f} ≥ 0.9 → registered {o['model-uri']} "
+                      f"(alias candidate, run {o['run-id'][:8]})")
+        target = state_dir
+        d = _stage("3 deploy", lambda: deploy.run(
+            {"model-uri": t["model-uri"], "tracking-uri": tracking, "state-dir": state_dir}, gh, env={}),
+            lambda o: f"revision {o['revision']} (model version {o['model-version']}) ready at {o['endpoint']}")
+        _stage("4 traffic", lambda: _traffic(d["endpoint"], paths["production"]),
+               lambda r: f"{r.requests} predictions, {r.feedback} delayed labels sent as feedback")
+        m = _stage("5 monitor", lambda: monitor.run(
+            {"endpoint": d["endpoint"], "config": str(paths["config"]), "state-dir": state_dir,
+             "report": str(reports / "monitor.json")}, gh),
+            lambda o: _decision_line(o))
+    except AicdError as exc:
+        print(f"\n✗ demo stopped: {exc}")
+        return 1
+    finally:
+        if target and not keep_running:
+            deploy.LocalTarget(target).stop_all()
+    print(f"\ndecision: {m['decision'].upper()}   ({time.monotonic() - started:.0f} s)")
+    print(f"job summaries: {summary}\nMLflow store:  {tracking}\nreports:       {reports}")
+    if keep_running:
+        print(f"model server:  {d['endpoint']}  (stop: aicd deploy --command stop --state-dir {state_dir})")
+    return 0
+
+
+def _stage(title: str, action, describe):
+    began = time.monotonic()
+    print(f"  {title:<11}", end="", flush=True)
+    try:
+        result = action()
+    except AicdError:
+        print("✗")
+        raise
+    print(f"✓ {describe(result)}  [{time.monotonic() - began:.1f} s]")
+    return result
+
+
+def _traffic(endpoint: str, production: Path):
+    import pandas as pd
+
+    return send_traffic(endpoint, pd.read_csv(production), coffee.LABEL, requests=600, seed=1)
+
+
+def _decision_line(outputs: dict) -> str:
+    evidence = json.loads(outputs["evidence"])
+    parts = []
+    for check in evidence["checks"]:
+        value = check["value"]
+        shown = "n/a" if value is None else f"{value:.3f}"
+        parts.append(f"{check['name']} {shown} ({check['verdict']})")
+    return f"{outputs['decision']} — " + "; ".join(parts)

@@ -1,0 +1,1 @@
+"""Release gate: put a registered model behind an endpoint, keep what is needed to roll back."""

@@ -1,0 +1,214 @@
+"""The ``local`` target: each revision is a model-server process on loopback (for dry-runs and the demo).
+
+Contracts:
+- ``deploy`` starts the new revision beside the current one and only switches once ``/readyz``
+  answers; if the new one fails, it is stopped and the current revision keeps serving untouched.
+- The previous revision's process stays up, so ``rollback`` is an instant switch back; older
+  revisions are stopped but keep their model directory and can be started again.
+- State lives in ``<state-dir>/state.json`` (written atomically) under an exclusive file lock, so
+  two deploys to the same state dir never interleave.
+- Each revision has its own port: the ``endpoint`` output changes with every switch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import ServiceError, UserError
+
+__all__ = ["LocalTarget", "Revision"]
+
+
+@dataclass
+class Revision:
+    revision: int
+    model_uri: str
+    model_version: str
+    run_id: str
+    sha256: str
+    model_dir: str
+    port: int = 0
+    pid: int = 0
+    status: str = "new"  # new / serving / standby / stopped / failed
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class _State:
+    revisions: list[Revision] = field(default_factory=list)
+    current: int = 0
+    previous: int = 0
+
+    def get(self, number: int) -> Revision | None:
+        return next((r for r in self.revisions if r.revision == number), None)
+
+
+class LocalTarget:
+    def __init__(self, state_dir: str | Path, ready_timeout: float = 60.0):
+        self.dir = Path(state_dir)
+        self.ready_timeout = ready_timeout
+
+    # -- public --------------------------------------------------------------------------------
+    def next_revision_dir(self) -> tuple[int, Path]:
+        """The number and an empty folder for the revision a deploy will create."""
+        with self._locked() as state:
+            number = max((r.revision for r in state.revisions), default=0) + 1
+        path = self.dir / "revisions" / str(number)
+        path.mkdir(parents=True, exist_ok=True)
+        return number, path
+
+    def deploy(self, rev: Revision) -> tuple[Revision, Revision | None]:
+        """Start ``rev``, switch to it when ready; returns (new current, previous)."""
+        with self._locked() as state:
+            self._start(rev)
+            state.revisions.append(rev)
+            if not self._wait_ready(rev):
+                log = self._log_tail(rev)
+                self._stop(rev, "failed")
+                self._save(state)
+                raise ServiceError("local model server", f"revision {rev.revision} did not become ready within "
+                                   f"{self.ready_timeout:.0f}s; the current revision keeps serving. Log: {log}",
+                                   retryable=False)
+            older = state.get(state.previous)
+            if older and older.revision != state.current:
+                self._stop(older, "stopped")
+            state.previous, state.current = state.current, rev.revision
+            previous = state.get(state.previous)
+            if previous:
+                previous.status = "standby"
+            rev.status = "serving"
+            self._save(state)
+            return rev, previous
+
+    def rollback(self) -> tuple[Revision, Revision]:
+        """Switch back to the previous revision (restarting it if needed); returns (now serving, rolled back)."""
+        with self._locked() as state:
+            target, current = state.get(state.previous), state.get(state.current)
+            if target is None or current is None:
+                raise UserError(f"nothing to roll back to in {self.dir}", hint="deploy at least two revisions first")
+            if not self._alive(target) or not self._ready(target):
+                self._start(target)
+                if not self._wait_ready(target):
+                    self._stop(target, "failed")
+                    self._save(state)
+                    raise ServiceError("local model server", f"revision {target.revision} could not be restarted; "
+                                       f"revision {current.revision} keeps serving", retryable=False)
+            self._stop(current, "stopped")
+            target.status = "serving"
+            state.current, state.previous = target.revision, 0
+            self._save(state)
+            return target, current
+
+    def current(self) -> Revision | None:
+        with self._locked() as state:
+            return state.get(state.current)
+
+    def stop_all(self) -> None:
+        """Stop every process this state dir started (idempotent)."""
+        with self._locked() as state:
+            for rev in state.revisions:
+                if rev.pid:
+                    self._stop(rev, "stopped" if rev.status != "failed" else "failed")
+            self._save(state)
+
+    # -- processes -----------------------------------------------------------------------------
+    def _start(self, rev: Revision) -> None:
+        rev.port = _free_port()
+        log = open(Path(rev.model_dir).parent / "server.log", "ab")  # noqa: SIM115 - handed to the child
+        cmd = [sys.executable, "-m", "aicd.serve", "--model-dir", rev.model_dir, "--sha256", rev.sha256,
+               "--port", str(rev.port)]
+        with log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        rev.pid, rev.status = proc.pid, "starting"
+
+    def _wait_ready(self, rev: Revision) -> bool:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if not self._alive(rev):
+                return False
+            if self._ready(rev):
+                return True
+            time.sleep(0.2)
+        return False
+
+    @staticmethod
+    def _ready(rev: Revision) -> bool:
+        try:
+            with urllib.request.urlopen(f"{rev.endpoint}/readyz", timeout=2) as resp:
+                return resp.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    @staticmethod
+    def _alive(rev: Revision) -> bool:
+        """True when ``rev.pid`` is still our server (guards against a reused PID)."""
+        try:
+            cmdline = Path(f"/proc/{rev.pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{rev.pid}/stat").read_text()
+        except OSError:
+            return False
+        return b"aicd.serve" in cmdline and rev.sha256.encode() in cmdline and ") Z " not in stat
+
+    def _stop(self, rev: Revision, status: str) -> None:
+        if rev.pid and self._alive(rev):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(rev.pid, signal.SIGTERM)  # graceful: in-flight requests finish
+            deadline = time.monotonic() + 10
+            while self._alive(rev) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self._alive(rev):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(rev.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(rev.pid, os.WNOHANG) if rev.pid else None
+        rev.pid, rev.status = 0, status
+
+    @staticmethod
+    def _log_tail(rev: Revision, lines: int = 5) -> str:
+        try:
+            text = (Path(rev.model_dir).parent / "server.log").read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+
+    # -- state ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield self._load()
+
+    def _load(self) -> _State:
+        path = self.dir / "state.json"
+        if not path.exists():
+            return _State()
+        raw = json.loads(path.read_text())
+        return _State([Revision(**r) for r in raw["revisions"]], raw["current"], raw["previous"])
+
+    def _save(self, state: _State) -> None:
+        tmp = self.dir / "state.json.tmp"
+        tmp.write_text(json.dumps({"revisions": [asdict(r) for r in state.revisions], "current": state.current,
+                                   "previous": state.previous}, indent=1))
+        os.replace(tmp, self.dir / "state.json")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,61 @@
+"""The errors aicd raises, and what each means for the person running a step.
+
+    AicdError                 base of everything aicd raises on purpose
+    ├── UserError             the input is wrong: fix the file, key or value named in the message
+    │   ├── ConfigError       aicd.yml (or an action input) is invalid; carries file and line
+    │   └── DataError         a data file cannot be read or lacks what the config asks for
+    ├── ServiceError          an outside service (MLflow, a model server, ...) failed;
+    │                         ``retryable`` says whether trying again can help
+    └── GateFailed            the inputs were fine but a gate said no (data check, model threshold)
+
+Every error carries a one-line ``message`` and an optional ``hint`` (what to do). The CLI turns
+them into one annotation and a non-zero exit, never a traceback: a traceback means a bug in aicd.
+Errors of the libraries underneath (MLflow, pandas, HTTP) never escape: adapters translate them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AicdError", "ConfigError", "DataError", "GateFailed", "ServiceError", "UserError"]
+
+
+class AicdError(Exception):
+    """Base class. ``file``/``line`` locate the error when it has a place."""
+
+    def __init__(self, message: str, *, hint: str = "", file: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        text = f"{where}{self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class UserError(AicdError):
+    """Something the user gave is wrong; retrying without changing it cannot help."""
+
+
+class ConfigError(UserError):
+    """aicd.yml or an action input is invalid."""
+
+
+class DataError(UserError):
+    """A data file is missing, unreadable, or does not match the config."""
+
+
+class ServiceError(AicdError):
+    """An outside service failed. ``service`` names it; ``retryable`` tells whether a retry can help."""
+
+    def __init__(self, service: str, message: str, *, retryable: bool, hint: str = ""):
+        super().__init__(f"{service}: {message}", hint=hint)
+        self.service = service
+        self.retryable = retryable
+
+
+class GateFailed(AicdError):
+    """A gate refused its input. The step fails; the report and summary say why."""

@@ -1,0 +1,1 @@
+"""The embedded default: the coffee-recommendation story's dataset and config."""

@@ -1,0 +1,109 @@
+"""The only place that speaks the GitHub Actions runner protocol.
+
+Outputs go to the ``GITHUB_OUTPUT`` file as heredocs with a random delimiter, the job summary to
+``GITHUB_STEP_SUMMARY``, annotations and masks to stdout as workflow commands, escaped the way
+actions/toolkit escapes them. Outside Actions (a laptop, ``aicd demo``) the same calls print plain,
+readable lines instead. The runner state comes from the mapping given to :class:`Actions`, never
+from the environment at import time, so tests pass a dict and temp files.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Mapping
+from typing import TextIO
+
+__all__ = ["Actions", "escape_data", "escape_property", "md_escape"]
+
+_LEVELS = ("error", "warning", "notice")
+
+
+def escape_data(text: str) -> str:
+    """Escape a workflow command's message (as actions/toolkit ``escapeData``)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a workflow command's property value (as actions/toolkit ``escapeProperty``)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def md_escape(text: str) -> str:
+    """Make user text safe inside a Markdown table cell of the job summary."""
+    out = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    for ch in "<>`*_[]":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+class Actions:
+    """Runner I/O for one step, built from an environment mapping and an output stream.
+
+    ``set_output`` values that are not strings are written as single-line JSON. Everything that
+    was output is also kept in ``outputs`` so a local caller can print or chain it.
+    """
+
+    def __init__(self, env: Mapping[str, str], stream: TextIO | None = None):
+        self._output_file = env.get("GITHUB_OUTPUT") or None
+        self._summary_file = env.get("GITHUB_STEP_SUMMARY") or None
+        self.on_runner = env.get("GITHUB_ACTIONS") == "true"
+        self._stream = stream or sys.stdout
+        self.outputs: dict[str, str] = {}
+
+    def set_output(self, name: str, value: object) -> None:
+        """Record one step output; multi-line values are safe, any value is data."""
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
+        self.outputs[name] = text
+        if self._output_file:
+            with open(self._output_file, "a", encoding="utf-8") as fh:
+                fh.write(_heredoc(name, text))
+
+    def set_outputs(self, values: Mapping[str, object]) -> None:
+        for name, value in values.items():
+            self.set_output(name, value)
+
+    def annotate(self, level: str, message: str, *, file: str | None = None, line: int | None = None,
+                 title: str | None = None) -> None:
+        """Emit an error/warning/notice; on the runner it lands on ``file``:``line`` in the diff view."""
+        if level not in _LEVELS:
+            raise ValueError(f"annotation level must be one of {_LEVELS}, not {level!r}")
+        if not self.on_runner:
+            where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+            self._print(f"{level}: {where}{message}")
+            return
+        props = {"file": file, "line": line, "title": title}
+        rendered = ",".join(f"{k}={escape_property(str(v))}" for k, v in props.items() if v is not None)
+        self._print(f"::{level}{' ' + rendered if rendered else ''}::{escape_data(message)}")
+
+    def mask(self, secret: str) -> None:
+        """Ask the runner to hide ``secret`` in all later log lines (each line of it, too)."""
+        if not self.on_runner:
+            return
+        for part in [secret, *secret.splitlines()]:
+            if part.strip():
+                self._print(f"::add-mask::{escape_data(part)}")
+
+    def summary(self, markdown: str) -> None:
+        """Append the step's job summary (call once, at the end of the step)."""
+        if self._summary_file:
+            with open(self._summary_file, "a", encoding="utf-8") as fh:
+                fh.write(markdown.rstrip("\n") + "\n")
+
+    def info(self, message: str) -> None:
+        """A progress line for the log."""
+        self._print(message)
+
+    def _print(self, text: str) -> None:
+        self._stream.write(text + "\n")
+        self._stream.flush()
+
+
+def _heredoc(name: str, value: str) -> str:
+    delimiter = f"ghadelimiter_{uuid.uuid4()}"
+    if delimiter in name or delimiter in value:  # astronomically unlikely; toolkit refuses it too
+        raise ValueError("output name or value contains the heredoc delimiter")
+    if not name or any(c in name for c in "\r\n<"):
+        raise ValueError(f"invalid output name {name!r}")
+    return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"

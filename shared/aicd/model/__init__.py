@@ -1,0 +1,1 @@
+"""Model gate: build, train, evaluate and gate a scikit-learn model."""

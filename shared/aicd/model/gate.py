@@ -1,0 +1,33 @@
+"""The threshold gate: metrics and thresholds in, one verdict per threshold out (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .metrics import HIGHER_IS_BETTER
+
+__all__ = ["ThresholdResult", "check_thresholds"]
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    metric: str
+    value: float
+    threshold: float
+    direction: str  # ">=" or "<="
+    passed: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_thresholds(metrics: dict[str, float], thresholds: dict[str, float]) -> list[ThresholdResult]:
+    """A minimum for higher-is-better metrics, a maximum for the others. Unknown metrics are the
+    caller's to reject earlier (config validation), so every threshold here has a metric."""
+    out = []
+    for name, limit in thresholds.items():
+        value = metrics[name]
+        higher = name in HIGHER_IS_BETTER
+        passed = value >= limit if higher else value <= limit
+        out.append(ThresholdResult(name, value, limit, ">=" if higher else "<=", passed))
+    return out

@@ -1,0 +1,1 @@
+"""Production gate: read what the model does in production and decide promote / hold / rollback."""
