@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from .errors import AicdError, ServiceError, UserError
 
-__all__ = ["MODEL_FILE", "META_FILE", "ModelRecord", "MlflowRegistry", "sha256_file"]
+__all__ = ["META_FILE", "MODEL_FILE", "MlflowRegistry", "ModelRecord", "sha256_file"]
 
 MODEL_FILE = "model.skops"
 META_FILE = "aicd.json"
@@ -129,7 +130,6 @@ class MlflowRegistry:
     def _log_values(self, run_id: str, params: dict, metrics: dict) -> None:
         from mlflow.entities import Metric, Param
 
-        import time
         now = int(time.time() * 1000)
         self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
                               params=[Param(k, str(v)[:6000]) for k, v in params.items()])

@@ -68,7 +68,8 @@ def _column_checks(series: pd.Series, spec: ColumnSpec) -> list[Check]:
     if not spec.nullable:
         missing = int(series.isna().sum())
         out.append(Check("not-null", spec.name, missing == 0, missing, 0,
-                         f"`{spec.name}` has {missing} missing values but is declared not nullable", f"{path}.nullable"))
+                         f"`{spec.name}` has {missing} missing values but is declared not nullable",
+                         f"{path}.nullable"))
     if spec.min is not None or spec.max is not None:
         out.append(_range(series, spec, path))
     if spec.allowed is not None:

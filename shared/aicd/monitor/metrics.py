@@ -69,5 +69,6 @@ def read_endpoint(endpoint: str, timeout: float = 10) -> Snapshot:
             text = resp.read().decode("utf-8")
     except (urllib.error.URLError, OSError) as exc:
         raise ServiceError(f"model server at {endpoint}", f"cannot read /metrics ({getattr(exc, 'reason', exc)})",
-                           retryable=True, hint="check the `endpoint` input and that the deployment is running") from None
+                           retryable=True,
+                           hint="check the `endpoint` input and that the deployment is running") from None
     return parse_snapshot(text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Input", "env_name"]
+__all__ = ["Input", "Output", "env_name"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,12 @@ class Input:
     help: str
     default: str = ""
     required: bool = False
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    help: str
 
 
 def env_name(input_name: str) -> str:

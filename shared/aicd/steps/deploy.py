@@ -9,9 +9,16 @@ from ..deploy.local import LocalTarget, Revision
 from ..errors import ConfigError
 from ..gha import Actions
 from ..registry import MlflowRegistry
-from . import Input
+from . import Input, Output
 from .summary import table
 
+DESCRIPTION = "Release gate: serve a registered model (target local), roll back or stop."
+OUTPUTS = (
+    Output("endpoint", "Base URL of the revision now serving."),
+    Output("revision", "Number of the revision now serving."),
+    Output("previous-revision", "The revision kept for rollback (deploy) or rolled back from (rollback)."),
+    Output("model-version", "Registered model version now serving."),
+)
 INPUTS = (
     Input("model-uri", "Model to deploy: models:/<name>/<version> or models:/<name>@<alias> "
           "(the model-uri output of action-train). Not needed for rollback or stop.", ""),

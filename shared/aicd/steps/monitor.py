@@ -12,9 +12,16 @@ from ..errors import ConfigError
 from ..gha import Actions
 from ..monitor.decide import Decision, decide
 from ..monitor.metrics import read_endpoint
-from . import Input
+from . import Input, Output
 from .summary import table
 
+DESCRIPTION = "Production gate: read the model server metrics and decide promote, hold or rollback."
+OUTPUTS = (
+    Output("decision", "promote, hold or rollback."),
+    Output("evidence", "Every check with value, interval, threshold and verdict, as single-line JSON."),
+    Output("rolled-back", "true when on-failure: rollback was carried out."),
+    Output("report", "Path of the JSON evidence."),
+)
 INPUTS = (
     Input("endpoint", "The model server to watch (the endpoint output of action-deploy).", required=True),
     Input("config", "Path to aicd.yml (its monitor: section); empty uses the built-in defaults.", ""),

@@ -15,9 +15,17 @@ from ..gha import Actions
 from ..model.gate import ThresholdResult, check_thresholds
 from ..model.train import build_estimator, train_and_evaluate
 from ..registry import MlflowRegistry, ModelRecord
-from . import Input
+from . import Input, Output
 from .summary import ICON, table
 
+DESCRIPTION = "Model gate: train the configured scikit-learn model, gate it on holdout metrics, register it in MLflow."
+OUTPUTS = (
+    Output("passed", "true when every metric threshold was met (the step fails otherwise)."),
+    Output("run-id", "The MLflow run that recorded this training."),
+    Output("model-uri", "models:/<name>/<version> of the registered version (alias candidate); empty when refused."),
+    Output("model-version", "The registered version number; empty when refused."),
+    Output("metrics", "Holdout metrics as single-line JSON."),
+)
 INPUTS = (
     Input("data", "Training dataset (.csv, .parquet or .jsonl).", required=True),
     Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),

@@ -11,9 +11,17 @@ from ..data.drift import ColumnDrift, compare_profile, profile_frame
 from ..data.io import content_hash, read_table
 from ..errors import GateFailed
 from ..gha import Actions
-from . import Input
+from . import Input, Output
 from .summary import ICON, details, table
 
+DESCRIPTION = "Data gate: schema, types, missing values, label balance, ranges and drift of a dataset."
+OUTPUTS = (
+    Output("passed", "true when every data check passed (the step fails otherwise)."),
+    Output("data-version", "Content hash of the data file (16 hex digits): pass it to action-train."),
+    Output("drift-score", "Largest per-column drift score against the reference (0 without a reference)."),
+    Output("drifted-columns", "Columns whose drift passed the threshold, as a JSON list."),
+    Output("report", "Path of the JSON report."),
+)
 INPUTS = (
     Input("data", "Dataset to validate: a .csv, .parquet or .jsonl file (optionally .gz/.zst).", required=True),
     Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
