@@ -27,7 +27,7 @@ def _stage_module(stage: str):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aicd", description="CI/CD gates for code, models and data.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="aicd_command", required=True)
     for stage in STAGES:
         module = _stage_module(stage)
         p = sub.add_parser(stage, help=(module.__doc__ or "").splitlines()[0])
@@ -70,14 +70,14 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -
     args = build_parser().parse_args(argv)
     gh = Actions(env)
     try:
-        if args.command in STAGES:
-            outputs = _stage_module(args.command).run(stage_inputs(args.command, args, env), gh)
+        if args.aicd_command in STAGES:
+            outputs = _stage_module(args.aicd_command).run(stage_inputs(args.aicd_command, args, env), gh)
             _print_outputs(gh, outputs)
-        elif args.command == "demo":
+        elif args.aicd_command == "demo":
             from .demo import run_demo
 
             return run_demo(args.workdir, keep_running=args.keep_running)
-        elif args.command == "example":
+        elif args.aicd_command == "example":
             from .demo import write_example
 
             write_example(args.out, rows=args.rows, seed=args.seed, drift=args.drift)
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -
         return 1
     except AicdError as exc:
         message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
-        gh.annotate("error", message, file=exc.file, line=exc.line, title=f"aicd {args.command}")
+        gh.annotate("error", message, file=exc.file, line=exc.line, title=f"aicd {args.aicd_command}")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -44,6 +44,10 @@ class Revision:
     status: str = "new"  # new / serving / standby / stopped / failed
 
     @property
+    def model_name(self) -> str:
+        return self.model_uri.removeprefix("models:/").split("/")[0].split("@")[0]
+
+    @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -131,7 +135,8 @@ class LocalTarget:
         rev.port = _free_port()
         log = open(Path(rev.model_dir).parent / "server.log", "ab")  # noqa: SIM115 - handed to the child
         cmd = [sys.executable, "-m", "aicd.serve", "--model-dir", rev.model_dir, "--sha256", rev.sha256,
-               "--port", str(rev.port)]
+               "--port", str(rev.port), "--model-name", rev.model_name, "--model-version", rev.model_version,
+               "--run-id", rev.run_id]
         with log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         rev.pid, rev.status = proc.pid, "starting"

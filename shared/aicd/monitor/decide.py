@@ -95,5 +95,5 @@ def decide(snapshot: Snapshot, cfg: MonitorConfig) -> Decision:
         return Decision("rollback", f"failed: {', '.join(failed)}", checks)
     if all(c.verdict == "pass" for c in checks):
         return Decision("promote", "every check passed with confidence", checks)
-    short = [c.note for c in checks if c.verdict == "inconclusive"]
-    return Decision("hold", "; ".join(short), checks)
+    notes = dict.fromkeys(f"{c.name}: {c.note}" for c in checks if c.verdict == "inconclusive")
+    return Decision("hold", "; ".join(notes), checks)

@@ -15,12 +15,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--variant", default="stable")
+    parser.add_argument("--model-name", default="", help="shown in the aicd_model_info metric")
+    parser.add_argument("--model-version", default="")
+    parser.add_argument("--run-id", default="")
     args = parser.parse_args(argv)
 
     from .model import load_model_dir
 
     try:
         model = load_model_dir(args.model_dir, args.sha256)
+        model.meta.update(model_name=args.model_name, model_version=args.model_version, run_id=args.run_id)
     except AicdError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
