@@ -9,7 +9,7 @@ Explicit edge cases, so no inf or NaN reaches a verdict:
 - missing values count in their own ``(missing)`` bin;
 - current categories unseen in the reference go to an ``(unseen)`` bin;
 - empty bins get a proportion of ``EPSILON`` (as Evidently does) before the logs are taken;
-- a constant reference column has a single bin and can only drift through missing/unseen values.
+- a constant reference column puts all its mass in one bin; other values land in the bins around it.
 """
 
 from __future__ import annotations

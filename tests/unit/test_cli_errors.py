@@ -1,0 +1,60 @@
+"""User mistakes end in one clear line that names the file or key, never a traceback."""
+
+import pytest
+
+from tests.conftest import run_aicd
+
+
+def assert_one_clear_line(result, *needles):
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def test_missing_data_file(tmp_path):
+    result = run_aicd("validate", "--data", str(tmp_path / "nope.csv"))
+    assert_one_clear_line(result, "nope.csv", "data file not found", "`data` input")
+
+
+def test_malformed_csv(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3,4,5,6\n")
+    assert_one_clear_line(run_aicd("validate", "--data", str(bad)), "bad.csv", "cannot parse CSV")
+
+
+def test_unknown_column_in_config_names_the_config_line(tmp_path, coffee):
+    cfg = tmp_path / "aicd.yml"
+    cfg.write_text("data:\n  label: clicked\n  columns:\n    loyalty_tier: {dtype: str}\n")
+    result = run_aicd("validate", "--data", str(coffee["data"]), "--config", str(cfg))
+    assert_one_clear_line(result, f"{cfg}:4: column `loyalty_tier` is not in the data")
+
+
+def test_bad_threshold_type(tmp_path, coffee):
+    cfg = tmp_path / "aicd.yml"
+    cfg.write_text("model:\n  thresholds:\n    accuracy: ninety\n")
+    result = run_aicd("validate", "--data", str(coffee["data"]), "--config", str(cfg))
+    assert_one_clear_line(result, f"{cfg}:3", "`model.thresholds.accuracy`", "must be a number")
+
+
+def test_required_input_missing_names_the_input_and_its_variable():
+    assert_one_clear_line(run_aicd("monitor"), "`endpoint` is required", "AICD_ENDPOINT")
+
+
+def test_inputs_arrive_through_env_like_on_the_runner(tmp_path):
+    result = run_aicd("validate", env={"AICD_DATA": str(tmp_path / "from-env.csv")})
+    assert_one_clear_line(result, "from-env.csv")
+
+
+@pytest.mark.parametrize("stage,args", [("deploy", ["--target", "mars"]), ("deploy", ["--command", "explode"]),
+                                        ("monitor", ["--endpoint", "http://x", "--on-failure", "panic"])])
+def test_invalid_choices(stage, args):
+    assert_one_clear_line(run_aicd(stage, *args), "input `")
+
+
+def test_unreachable_model_server_is_named(tmp_path):
+    result = run_aicd("monitor", "--endpoint", "http://127.0.0.1:9", "--report", str(tmp_path / "r.json"))
+    assert_one_clear_line(result, "model server at http://127.0.0.1:9", "cannot read /metrics")

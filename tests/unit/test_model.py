@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from aicd.config import ModelConfig, parse_config
+from aicd.errors import ConfigError
+from aicd.examples.coffee import generate
+from aicd.model.gate import check_thresholds
+from aicd.model.metrics import accuracy_from_confusion, classification_metrics, regression_metrics
+from aicd.model.train import build_estimator, train_and_evaluate
+
+
+def test_the_storys_accuracy_example():
+    assert accuracy_from_confusion(tp=80, fp=20, tn=190, fn=10) == pytest.approx(0.90)
+
+
+def test_the_storys_mse_example():
+    # Five daily coffee-sales forecasts off by 10, 20, 10, 20 and 10 cups: MSE 1100 / 5 = 220.
+    actual = [120, 80, 150, 95, 60]
+    forecast = [110, 100, 140, 115, 70]
+    assert regression_metrics(actual, forecast)["mse"] == pytest.approx(220)
+
+
+def test_classification_metrics_agree_with_scikit_learn():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 500)
+    score = np.clip(truth * 0.3 + rng.random(500) * 0.7, 0, 1)
+    score[:50] = 0.5  # ties
+    predicted = (score > 0.5).astype(int)
+    ours = classification_metrics(truth, predicted, score)
+    assert ours["accuracy"] == pytest.approx(skm.accuracy_score(truth, predicted))
+    assert ours["precision"] == pytest.approx(skm.precision_score(truth, predicted))
+    assert ours["recall"] == pytest.approx(skm.recall_score(truth, predicted))
+    assert ours["f1"] == pytest.approx(skm.f1_score(truth, predicted))
+    assert ours["roc_auc"] == pytest.approx(skm.roc_auc_score(truth, score))
+
+
+def test_regression_metrics_agree_with_scikit_learn():
+    rng = np.random.default_rng(1)
+    t, p = rng.normal(size=200), rng.normal(size=200)
+    ours = regression_metrics(t, p)
+    assert ours["mae"] == pytest.approx(skm.mean_absolute_error(t, p))
+    assert ours["r2"] == pytest.approx(skm.r2_score(t, p))
+    assert ours["rmse"] == pytest.approx(skm.mean_squared_error(t, p) ** 0.5)
+
+
+def test_threshold_directions():
+    results = check_thresholds({"accuracy": 0.89, "rmse": 3.0}, {"accuracy": 0.9, "rmse": 5})
+    assert [(r.metric, r.direction, r.passed) for r in results] == [("accuracy", ">=", False), ("rmse", "<=", True)]
+
+
+def test_training_is_seeded_and_reproducible():
+    frame = generate(1500)
+    cfg = parse_config("model: {params: {n_estimators: 20, random_state: 0}}").model
+    first = train_and_evaluate(frame, "clicked", cfg, build_estimator(cfg))
+    second = train_and_evaluate(frame, "clicked", cfg, build_estimator(cfg))
+    assert first.metrics == second.metrics
+    assert first.n_test == 300
+
+
+def test_unknown_estimator_and_bad_params_are_config_errors():
+    with pytest.raises(ConfigError, match="cannot import"):
+        build_estimator(ModelConfig(estimator="sklearn.ensemble.NoSuchForest"))
+    with pytest.raises(ConfigError, match="model.params"):
+        build_estimator(ModelConfig(params={"n_trees": 3}))
