@@ -61,5 +61,5 @@ def test_training_is_seeded_and_reproducible():
 def test_unknown_estimator_and_bad_params_are_config_errors():
     with pytest.raises(ConfigError, match="cannot import"):
         build_estimator(ModelConfig(estimator="sklearn.ensemble.NoSuchForest"))
-    with pytest.raises(ConfigError, match="model.params"):
+    with pytest.raises(ConfigError, match=r"model\.params"):
         build_estimator(ModelConfig(params={"n_trees": 3}))

@@ -137,9 +137,13 @@ class LocalTarget:
         cmd = [sys.executable, "-m", "aicd.serve", "--model-dir", rev.model_dir, "--sha256", rev.sha256,
                "--port", str(rev.port), "--model-name", rev.model_name, "--model-version", rev.model_version,
                "--run-id", rev.run_id]
+        # The server must import this very aicd, however the parent found it (installed or a checkout).
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         with log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-        rev.pid, rev.status = proc.pid, "starting"
+            launched = subprocess.run([sys.executable, "-c", _DETACH, *cmd], stdout=subprocess.PIPE, stderr=log,
+                                      stdin=subprocess.DEVNULL, env=env, check=True, timeout=30)
+        rev.pid, rev.status = int(launched.stdout), "starting"
 
     def _wait_ready(self, rev: Revision) -> bool:
         deadline = time.monotonic() + self.ready_timeout
@@ -159,8 +163,7 @@ class LocalTarget:
         except (urllib.error.URLError, OSError):
             return False
 
-    @staticmethod
-    def _alive(rev: Revision) -> bool:
+    def _alive(self, rev: Revision) -> bool:
         """True when ``rev.pid`` is still our server (guards against a reused PID)."""
         try:
             cmdline = Path(f"/proc/{rev.pid}/cmdline").read_bytes()
@@ -179,8 +182,6 @@ class LocalTarget:
             if self._alive(rev):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(rev.pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(rev.pid, os.WNOHANG) if rev.pid else None
         rev.pid, rev.status = 0, status
 
     @staticmethod
@@ -211,6 +212,17 @@ class LocalTarget:
         tmp.write_text(json.dumps({"revisions": [asdict(r) for r in state.revisions], "current": state.current,
                                    "previous": state.previous}, indent=1))
         os.replace(tmp, self.dir / "state.json")
+
+
+# The server must outlive the deploy step, so it is started by a short-lived launcher: it becomes
+# init's child (reaped by init when it exits, never a zombie of ours) in a session of its own.
+_DETACH = """
+import subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=sys.stderr, stderr=sys.stderr, stdin=subprocess.DEVNULL,
+                        start_new_session=True)
+print(proc.pid)
+proc.returncode = 0  # deliberately not waited for: the launcher exits and init adopts the server
+"""
 
 
 def _free_port() -> int:

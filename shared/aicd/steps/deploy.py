@@ -53,7 +53,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
     number, folder = target.next_revision_dir()
     gh.info(f"aicd deploy: fetching {inputs['model-uri']} for revision {number}")
-    model_dir, meta = registry.fetch_model(inputs["model-uri"], folder)
+    model_dir, meta = registry.fetch_model(inputs["model-uri"], folder / "model")
     rev = Revision(number, inputs["model-uri"], meta["model_version"], meta["run_id"], meta["sha256"], str(model_dir))
     gh.info(f"aicd deploy: starting revision {number} (model version {rev.model_version}) and waiting for /readyz")
     serving, previous = target.deploy(rev)

@@ -1,0 +1,86 @@
+"""action-deploy (target local) with real model servers fetched from a real MLflow server."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from aicd.deploy.local import LocalTarget, Revision
+from aicd.errors import ServiceError
+from aicd.gha import Actions
+from aicd.registry import MlflowRegistry
+from aicd.steps import deploy, train
+
+ROW = {"age": 25, "visits_per_week": 3.5, "avg_spend": 5.0, "preferred_roast": "dark", "hour": 8,
+       "coffee_roast": "dark", "coffee_price": 3.2, "coffee_sweetness": 0.7}
+
+
+def call(url, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data, {"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode()
+
+
+@pytest.fixture(scope="module")
+def model_uri(mlflow_server, coffee, tmp_path_factory):
+    out = train.run({"data": str(coffee["data"]), "config": str(coffee["config"]), "tracking-uri": mlflow_server.uri},
+                    Actions({}), env={})
+    return out["model-uri"]
+
+
+def deploy_once(mlflow_server, model_uri, state):
+    return deploy.run({"model-uri": model_uri, "tracking-uri": mlflow_server.uri, "state-dir": str(state)},
+                      Actions({}), env={})
+
+
+def test_the_served_model_predicts_validates_and_takes_feedback(mlflow_server, model_uri, deploy_dir):
+    out = deploy_once(mlflow_server, model_uri, deploy_dir)
+    url = out["endpoint"]
+    status, headers, body = call(f"{url}/predict", ROW)
+    answer = json.loads(body)
+    assert status == 200 and answer["predictions"][0] in (0, 1)
+    assert headers["x-request-id"] == answer["request_id"] and headers["x-model-version"] == out["model-version"]
+    status, _, body = call(f"{url}/predict", {"instances": [ROW, {**ROW, "hour": 20}]})
+    assert status == 200 and len(json.loads(body)["predictions"]) == 2
+    status, _, body = call(f"{url}/predict", {k: v for k, v in ROW.items() if k != "hour"})
+    assert status == 400 and "`instances[0].hour` is missing" in body
+    status, _, body = call(f"{url}/predict", {**ROW, "age": "old"})
+    assert status == 400 and "instances[0].age" in body
+    status, _, body = call(f"{url}/feedback", {"request_id": answer["request_id"], "label": answer["predictions"][0]})
+    assert status == 200 and json.loads(body)["outcome"] == "correct"
+    assert call(f"{url}/feedback", {"request_id": "nope", "label": 1})[0] == 404
+    metrics = call(f"{url}/metrics")[2]
+    assert 'aicd_feedback_total{outcome="correct"} 1.0' in metrics
+    assert f'version="{out["model-version"]}"' in metrics and 'name="coffee-recommender"' in metrics
+
+
+def test_a_tampered_model_refuses_to_start_and_the_current_revision_keeps_serving(
+        mlflow_server, model_uri, deploy_dir):
+    good = deploy_once(mlflow_server, model_uri, deploy_dir)
+    target = LocalTarget(deploy_dir, ready_timeout=20)
+    number, folder = target.next_revision_dir()
+    model_dir, meta = MlflowRegistry(mlflow_server.uri).fetch_model(model_uri, folder / "model")
+    with open(model_dir / "model.skops", "ab") as fh:
+        fh.write(b"tampered")
+    with pytest.raises(ServiceError, match="did not become ready"):
+        target.deploy(Revision(number, model_uri, meta["model_version"], meta["run_id"], meta["sha256"],
+                               str(model_dir)))
+    assert "refusing to start" in (folder / "server.log").read_text()
+    assert target.current().revision == int(good["revision"])
+    assert call(f"{good['endpoint']}/readyz")[0] == 200
+
+
+def test_rollback_switches_back_to_the_previous_revision_at_once(mlflow_server, model_uri, deploy_dir):
+    first = deploy_once(mlflow_server, model_uri, deploy_dir)
+    second = deploy_once(mlflow_server, model_uri, deploy_dir)
+    assert second["previous-revision"] == first["revision"]
+    assert call(f"{first['endpoint']}/readyz")[0] == 200  # kept warm for rollback
+    back = deploy.run({"command": "rollback", "state-dir": str(deploy_dir)}, Actions({}), env={})
+    assert back["revision"] == first["revision"] and back["endpoint"] == first["endpoint"]
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{second['endpoint']}/healthz", timeout=3)

@@ -1,0 +1,72 @@
+"""action-train against a real MLflow server: register on pass, nothing on fail, clear errors."""
+
+import json
+import time
+
+import pytest
+
+from aicd.data.io import content_hash
+from aicd.errors import GateFailed, ServiceError
+from aicd.gha import Actions
+from aicd.registry import MlflowRegistry
+from aicd.steps import train
+from tests.integration.conftest import free_port
+
+
+def gh(tmp_path):
+    return Actions({"GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), "GITHUB_OUTPUT": str(tmp_path / "out")})
+
+
+def test_a_passing_model_is_logged_registered_and_aliased(mlflow_server, coffee, tmp_path):
+    before = mlflow_server.version_count("coffee-recommender")
+    out = train.run({"data": str(coffee["data"]), "config": str(coffee["config"]),
+                     "tracking-uri": mlflow_server.uri}, gh(tmp_path), env={"GITHUB_SHA": "abc123"})
+    client = mlflow_server.client()
+    version = client.get_model_version("coffee-recommender", out["model-version"])
+    assert out["model-uri"] == f"models:/coffee-recommender/{out['model-version']}"
+    assert mlflow_server.version_count("coffee-recommender") == before + 1
+    assert client.get_model_version_by_alias("coffee-recommender", "candidate").version == out["model-version"]
+    run = client.get_run(out["run-id"])
+    assert run.info.status == "FINISHED" and version.run_id == out["run-id"]
+    assert run.data.tags["aicd.data_version"] == content_hash(coffee["data"])
+    assert run.data.tags["aicd.git_sha"] == "abc123"
+    assert json.loads(out["metrics"])["accuracy"] == pytest.approx(run.data.metrics["accuracy"])
+    assert run.data.metrics["accuracy"] >= 0.9
+    assert run.data.params["estimator"] == "sklearn.ensemble.RandomForestClassifier"
+    summary = (tmp_path / "summary.md").read_text()
+    assert "aicd model gate — passed" in summary and out["model-uri"] in summary
+
+
+def test_a_model_below_threshold_registers_nothing(mlflow_server, coffee, tmp_path):
+    strict = tmp_path / "aicd.yml"
+    strict.write_text(coffee["config"].read_text().replace("accuracy: 0.9 ", "accuracy: 0.99 "))
+    before = mlflow_server.version_count("coffee-recommender")
+    with pytest.raises(GateFailed, match="accuracy"):
+        train.run({"data": str(coffee["data"]), "config": str(strict), "tracking-uri": mlflow_server.uri},
+                  gh(tmp_path), env={})
+    assert mlflow_server.version_count("coffee-recommender") == before
+    runs = mlflow_server.client().search_runs(
+        [mlflow_server.client().get_experiment_by_name("coffee-recommender").experiment_id],
+        "tags.`aicd.gate` = 'failed'")
+    assert runs and runs[0].info.status == "FINISHED"
+    assert "Nothing was registered" in (tmp_path / "summary.md").read_text()
+
+
+def test_an_unreachable_tracking_server_fails_fast_and_names_it(coffee, tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(ServiceError) as info:
+        train.run({"data": str(coffee["data"]), "config": str(coffee["config"]), "tracking-uri": uri},
+                  gh(tmp_path), env={})
+    assert time.monotonic() - started < 15
+    assert f"MLflow at {uri}" in str(info.value) and "unreachable" in str(info.value)
+
+
+def test_a_fetched_model_is_checked_against_its_registered_checksum(mlflow_server, coffee, tmp_path):
+    out = train.run({"data": str(coffee["data"]), "config": str(coffee["config"]),
+                     "tracking-uri": mlflow_server.uri}, gh(tmp_path), env={})
+    registry = MlflowRegistry(mlflow_server.uri)
+    model_dir, meta = registry.fetch_model("models:/coffee-recommender@candidate", tmp_path / "fetched")
+    assert meta["model_version"] == out["model-version"] and meta["run_id"] == out["run-id"]
+    assert (model_dir / "model.skops").is_file()
+    assert meta["features"][0] == "age" and "profile" in meta
