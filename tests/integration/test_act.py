@@ -1,0 +1,109 @@
+"""The pipeline workflow end to end under act (host mode), asserting every output of every step.
+
+act runs `.github/workflows/coffee-example.yml`, which calls the reusable `aicd-pipeline.yml`, which
+uses `org/aicd/action-*@v1` — mapped to this checkout with --local-repository, exactly as a user's
+workflow would reference the released actions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from aicd.data.io import content_hash
+from aicd.deploy.local import LocalTarget
+from tests.conftest import ROOT
+
+WORKFLOW = ".github/workflows/coffee-example.yml"
+ACT_CACHE = Path.home() / ".cache" / "act"
+
+
+def run_act(inputs: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    act = Path(sys.executable).parent / "act"
+    cmd = [str(act), "workflow_dispatch", "-W", WORKFLOW, "-P", "ubuntu-latest=-self-hosted",
+           "--cache-server-addr", "127.0.0.1", "--local-repository", f"org/aicd@v1={ROOT}"]
+    for key, value in inputs.items():
+        cmd += ["--input", f"{key}={value}"]
+    before = set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()
+    env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"}
+    try:
+        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    finally:  # act leaves the folders of failed jobs behind
+        for path in (set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()) - before:
+            if path.is_dir() and re.fullmatch(r"[0-9a-f]{16}", path.name):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def pipeline_outputs(log: str) -> dict[str, str]:
+    match = re.search(r"AICD_OUTPUTS=(\{.*\})", log)
+    assert match, log[-3000:]
+    return json.loads(match.group(1))
+
+
+@pytest.fixture
+def act_ready(action_venv, mlflow_server):
+    """act's steps reuse the action venv built by the fixture (same lock, same cache)."""
+    return mlflow_server
+
+
+def test_the_pipeline_runs_under_act_and_every_output_checks_out(act_ready, tmp_path):
+    mlflow_server, state = act_ready, tmp_path / "deploy"
+    try:
+        proc = run_act({"tracking-uri": mlflow_server.uri, "state-dir": str(state)})
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        out = pipeline_outputs(proc.stdout)
+        assert out["data-version"] == content_hash(ROOT / "examples/coffee/data/user_behavior.csv")
+        assert 0 <= float(out["drift-score"]) < 0.1
+        client = mlflow_server.client()
+        run = client.get_run(out["run-id"])
+        assert run.info.status == "FINISHED" and run.data.tags["aicd.data_version"] == out["data-version"]
+        version = client.get_model_version("coffee-recommender", out["model-version"])
+        assert out["model-uri"] == f"models:/coffee-recommender/{out['model-version']}"
+        assert version.run_id == out["run-id"]
+        metrics = json.loads(out["metrics"])
+        assert metrics["accuracy"] >= 0.9 and metrics["accuracy"] == pytest.approx(run.data.metrics["accuracy"])
+        with urllib.request.urlopen(f"{out['endpoint']}/healthz", timeout=10) as resp:
+            assert json.loads(resp.read())["model_version"] == out["model-version"]
+        assert out["revision"] == "1"
+        evidence = json.loads(out["evidence"])
+        assert out["decision"] == "hold" == evidence["decision"]  # no traffic yet: never promote on nothing
+        assert "not enough samples" in evidence["reason"]
+        assert evidence["model"]["version"] == out["model-version"]
+    finally:
+        LocalTarget(state).stop_all()
+
+
+def test_missing_values_fail_the_data_gate_and_training_never_runs(act_ready, tmp_path):
+    from aicd.examples.coffee import generate
+
+    data = tmp_path / "user_behavior.csv"
+    generate(1500, missing={"avg_spend": 0.10}).to_csv(data, index=False)
+    before = len(act_ready.client().search_runs(
+        [e.experiment_id for e in act_ready.client().search_experiments()]))
+    proc = run_act({"tracking-uri": act_ready.uri, "data": str(data), "state-dir": str(tmp_path / "deploy")})
+    assert proc.returncode != 0
+    assert re.search(r"`avg_spend` is \d+\.\d% missing \(max 5\.0%\)", proc.stdout), proc.stdout[-3000:]
+    assert "Job 'Data gate' failed" in proc.stdout + proc.stderr
+    assert "[pipeline/aicd pipeline/Model gate]" not in proc.stdout  # the job never started
+    after = len(act_ready.client().search_runs([e.experiment_id for e in act_ready.client().search_experiments()]))
+    assert after == before
+
+
+@pytest.mark.parametrize("payload", ['"; touch {marker} #', "$(touch {marker})", "`touch {marker}`"])
+def test_shell_metacharacters_in_an_input_are_data(act_ready, tmp_path, payload):
+    marker = Path("/tmp") / f"aicd-pwned-{uuid.uuid4().hex}"
+    value = payload.format(marker=marker)
+    proc = run_act({"tracking-uri": act_ready.uri, "data": value, "state-dir": str(tmp_path / "deploy")})
+    assert proc.returncode != 0
+    assert not marker.exists()
+    assert "data file not found" in proc.stdout
+    assert value in proc.stdout  # reported verbatim, as a file name
