@@ -1,4 +1,5 @@
-"""Write action-<stage>/action.yml from the stage's INPUTS/OUTPUTS table (the one source of truth).
+"""Write action-<stage>/action.yml and the README's action reference from each stage's INPUTS/OUTPUTS
+table (the one source of truth).
 
     python scripts/gen_actions.py          # rewrite the four action.yml files
     python scripts/gen_actions.py --check  # exit 1 when a committed file differs (CI)
@@ -47,11 +48,41 @@ def render(stage: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+BEGIN, END = "<!-- BEGIN generated action reference -->", "<!-- END generated action reference -->"
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_reference() -> str:
+    """The README's input/output tables, from the same tables as action.yml."""
+    parts = [BEGIN]
+    for stage in STAGES:
+        m = _stage_module(stage)
+        parts.append(f"### `action-{stage}`\n\n{m.DESCRIPTION}\n")
+        parts.append("| input | required | default | description |\n|---|---|---|---|")
+        parts += [f"| `{i.name}` | {'yes' if i.required else 'no'} | `{i.default}` | {cell(i.help)} |" if i.default
+                  else f"| `{i.name}` | {'yes' if i.required else 'no'} | | {cell(i.help)} |" for i in m.INPUTS]
+        parts.append("\n| output | description |\n|---|---|")
+        parts += [f"| `{o.name}` | {cell(o.help)} |" for o in m.OUTPUTS]
+        parts.append("")
+    parts.append(END)
+    return "\n".join(parts)
+
+
+def rendered_files() -> dict[Path, str]:
+    files = {ROOT / f"action-{stage}" / "action.yml": render(stage) for stage in STAGES}
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    files[readme] = text[:start] + render_reference() + text[end:]
+    return files
+
+
 def main(argv: list[str]) -> int:
     stale = []
-    for stage in STAGES:
-        path = ROOT / f"action-{stage}" / "action.yml"
-        text = render(stage)
+    for path, text in rendered_files().items():
         if "--check" in argv:
             if not path.exists() or path.read_text() != text:
                 stale.append(str(path.relative_to(ROOT)))
@@ -59,7 +90,7 @@ def main(argv: list[str]) -> int:
             path.parent.mkdir(exist_ok=True)
             path.write_text(text)
     if stale:
-        print(f"stale action.yml: {', '.join(stale)} — run python scripts/gen_actions.py", file=sys.stderr)
+        print(f"stale generated files: {', '.join(stale)} — run python scripts/gen_actions.py", file=sys.stderr)
         return 1
     return 0
 
