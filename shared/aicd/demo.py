@@ -59,8 +59,8 @@ def run_demo(workdir: str | Path, keep_running: bool = False) -> int:
         t = _stage("2 train", lambda: train.run(
             {"data": str(paths["data"]), "config": str(paths["config"]), "data-version": v["data-version"],
              "tracking-uri": tracking}, gh, env={}),
-            lambda o: f"accuracy {json.loads(o['metrics'])['accuracy']:.3f} ≥ 0.9 → registered {o['model-uri']} "
-                      f"(alias candidate, run {o['run-id'][:8]})")
+            lambda o: f"model gate passed (holdout accuracy {json.loads(o['metrics'])['accuracy']:.3f}); registered "
+                      f"{o['model-uri']} (alias candidate, run {o['run-id'][:8]})")
         target = state_dir
         d = _stage("3 deploy", lambda: deploy.run(
             {"model-uri": t["model-uri"], "tracking-uri": tracking, "state-dir": state_dir}, gh, env={}),

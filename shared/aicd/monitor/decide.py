@@ -54,26 +54,18 @@ def wilson_interval(successes: int, n: int, confidence: float) -> tuple[float, f
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _accuracy(s: Snapshot, cfg: MonitorConfig) -> CheckVerdict:
-    n = s.feedback
+def _proportion(name: str, hits: int, n: int, unit: str, threshold: float, at_least: bool,
+                cfg: MonitorConfig) -> CheckVerdict:
+    """A rate check: ``hits`` of ``n`` must be at least (or at most) ``threshold``, with confidence."""
+    value = hits / n if n else None
     if n < cfg.min_samples:
-        return CheckVerdict("online-accuracy", "inconclusive", s.correct / n if n else None, None, cfg.min_accuracy, n,
-                            f"not enough samples: {n} feedback of {cfg.min_samples} needed")
-    lo, hi = wilson_interval(s.correct, n, cfg.confidence)
-    verdict = "fail" if hi < cfg.min_accuracy else "pass" if lo >= cfg.min_accuracy else "inconclusive"
-    return CheckVerdict("online-accuracy", verdict, s.correct / n, (lo, hi), cfg.min_accuracy, n,
-                        f">= {cfg.min_accuracy} required")
-
-
-def _error_rate(s: Snapshot, cfg: MonitorConfig) -> CheckVerdict:
-    n = s.requests
-    if n < cfg.min_samples:
-        return CheckVerdict("error-rate", "inconclusive", s.errors / n if n else None, None, cfg.max_error_rate, n,
-                            f"not enough samples: {n} requests of {cfg.min_samples} needed")
-    lo, hi = wilson_interval(s.errors, n, cfg.confidence)
-    verdict = "fail" if lo > cfg.max_error_rate else "pass" if hi <= cfg.max_error_rate else "inconclusive"
-    return CheckVerdict("error-rate", verdict, s.errors / n, (lo, hi), cfg.max_error_rate, n,
-                        f"<= {cfg.max_error_rate} required")
+        return CheckVerdict(name, "inconclusive", value, None, threshold, n,
+                            f"not enough samples: {n} {unit} of {cfg.min_samples} needed")
+    lo, hi = wilson_interval(hits, n, cfg.confidence)
+    good, bad = (lo >= threshold, hi < threshold) if at_least else (hi <= threshold, lo > threshold)
+    verdict = "fail" if bad else "pass" if good else "inconclusive"
+    return CheckVerdict(name, verdict, value, (lo, hi), threshold, n,
+                        f"{'>=' if at_least else '<='} {threshold} required")
 
 
 def _latency(s: Snapshot, cfg: MonitorConfig) -> CheckVerdict:
@@ -89,7 +81,11 @@ def _latency(s: Snapshot, cfg: MonitorConfig) -> CheckVerdict:
 
 
 def decide(snapshot: Snapshot, cfg: MonitorConfig) -> Decision:
-    checks = [_accuracy(snapshot, cfg), _error_rate(snapshot, cfg), _latency(snapshot, cfg)]
+    checks = [
+        _proportion("online-accuracy", snapshot.correct, snapshot.feedback, "feedback", cfg.min_accuracy, True, cfg),
+        _proportion("error-rate", snapshot.errors, snapshot.requests, "requests", cfg.max_error_rate, False, cfg),
+        _latency(snapshot, cfg),
+    ]
     failed = [c.name for c in checks if c.verdict == "fail"]
     if failed:
         return Decision("rollback", f"failed: {', '.join(failed)}", checks)
