@@ -89,7 +89,7 @@ class Actions:
         """Append the step's job summary (call once, at the end of the step)."""
         if self._summary_file:
             with open(self._summary_file, "a", encoding="utf-8") as fh:
-                fh.write(markdown.rstrip("\n") + "\n")
+                fh.write(markdown.strip("\n") + "\n\n")
 
     def info(self, message: str) -> None:
         """A progress line for the log."""

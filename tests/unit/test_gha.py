@@ -73,7 +73,7 @@ def test_summary_appends_to_the_step_summary_file(tmp_path):
     gh, _, summary, _ = runner(tmp_path)
     gh.summary("## one")
     gh.summary("## two\n")
-    assert summary.read_text() == "## one\n## two\n"
+    assert summary.read_text() == "## one\n\n## two\n\n"
 
 
 def test_markdown_escape_keeps_user_text_inert():

@@ -90,7 +90,9 @@ def _range(series: pd.Series, spec: ColumnSpec, path: str) -> Check:
     below = int((numeric < spec.min).sum()) if spec.min is not None else 0
     above = int((numeric > spec.max).sum()) if spec.max is not None else 0
     lo, hi = numeric.min(), numeric.max()
-    return Check("range", spec.name, below + above == 0, [_num(lo), _num(hi)], [spec.min, spec.max],
+    bounds = f"{spec.min} .. {spec.max}" if spec.min is not None and spec.max is not None else (
+        f">= {spec.min}" if spec.min is not None else f"<= {spec.max}")
+    return Check("range", spec.name, below + above == 0, f"{_num(lo)} .. {_num(hi)}", bounds,
                  f"`{spec.name}` has {below} values below {spec.min} and {above} above {spec.max} "
                  f"(observed {_num(lo)} .. {_num(hi)})", f"{path}.min" if below else f"{path}.max")
 

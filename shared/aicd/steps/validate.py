@@ -83,7 +83,7 @@ def render_summary(data: str, version: str, shape, passed: bool, checks: list[Ch
                    method: str) -> str:
     failed = [c for c in checks if not c.passed]
     head = f"## {ICON[passed]} aicd data gate — {'passed' if passed else 'failed'}\n\n" \
-           f"`{data}` · {shape[0]:,} rows × {shape[1]} columns · data-version `{version}`\n"
+           f"`{data}` · {shape[0]:,} rows × {shape[1]} columns · data-version `{version}`"
     parts = [head]
     if failed:
         parts.append("### Failed checks\n\n" + table(["check", "column", "measured", "threshold", "message"],

@@ -1,0 +1,56 @@
+"""Snapshot-style tests of what a person reads: annotations and job summaries."""
+
+import io
+
+import pytest
+
+from aicd.errors import GateFailed
+from aicd.examples.coffee import generate
+from aicd.gha import Actions
+from aicd.steps import validate
+
+CONFIG = """data:
+  label: clicked
+  max-missing-ratio: 0.05
+  columns:
+    hour: {dtype: int, min: 0, max: 23}
+"""
+
+
+@pytest.fixture
+def failing_run(tmp_path):
+    frame = generate(200, seed=5)
+    frame.loc[:19, "avg_spend"] = None  # exactly 10 % missing
+    frame.loc[0, "hour"] = 99
+    data, cfg = tmp_path / "d.csv", tmp_path / "aicd.yml"
+    frame.to_csv(data, index=False)
+    cfg.write_text(CONFIG)
+    stream = io.StringIO()
+    gh = Actions({"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md"),
+                  "GITHUB_OUTPUT": str(tmp_path / "o")}, stream)
+    with pytest.raises(GateFailed):
+        validate.run({"data": str(data), "config": str(cfg), "report": str(tmp_path / "r.json")}, gh)
+    return stream.getvalue(), (tmp_path / "s.md").read_text(), str(cfg)
+
+
+def test_failed_checks_are_annotated_at_their_config_line(failing_run):
+    log, _, cfg = failing_run
+    errors = [line for line in log.splitlines() if line.startswith("::error")]
+    assert errors == [
+        f"::error file={cfg},line=5,title=aicd data gate%3A range::`hour` has 0 values below 0 and 1 above 23 "
+        "(observed 6 .. 99) [measured 6 .. 99, threshold 0 .. 23]",
+        f"::error file={cfg},line=3,title=aicd data gate%3A missing-ratio::`avg_spend` is 10.0%25 missing "
+        "(max 5.0%25) [measured 0.1, threshold 0.05]",
+    ]
+
+
+def test_the_summary_puts_failed_checks_first(failing_run):
+    _, summary, _ = failing_run
+    assert summary.startswith("## ❌ aicd data gate — failed\n")
+    failed = summary.index("### Failed checks")
+    assert failed < summary.index("<details><summary>All ")
+    rows = summary[failed:summary.index("<details>")].strip().splitlines()[3:]
+    assert rows == [
+        "| range | hour | 6 .. 99 | 0 .. 23 | \\`hour\\` has 0 values below 0 and 1 above 23 (observed 6 .. 99) |",
+        "| missing-ratio | avg\\_spend | 0.1 | 0.05 | \\`avg\\_spend\\` is 10.0% missing (max 5.0%) |",
+    ]
