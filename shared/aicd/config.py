@@ -15,12 +15,12 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .model.metrics import CLASSIFICATION as CLASSIFICATION_METRICS
+from .model.metrics import REGRESSION as REGRESSION_METRICS
 
-__all__ = ["ColumnSpec", "Config", "DataConfig", "DriftConfig", "ModelConfig", "MonitorConfig", "load_config",
-           "parse_config"]
+__all__ = ["ColumnSpec", "CompareConfig", "Config", "DataConfig", "DriftConfig", "ModelConfig", "MonitorConfig",
+           "SliceConfig", "SplitConfig", "load_config", "parse_config"]
 
-CLASSIFICATION_METRICS = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc"})
-REGRESSION_METRICS = frozenset({"mse", "rmse", "mae", "r2"})
 DTYPES = ("int", "float", "bool", "str", "category")
 DRIFT_METHODS = ("kl", "psi")
 
@@ -55,14 +55,50 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class SplitConfig:
+    """How the holdout is cut: ``random`` (stratified for classification), ``group`` (no value of
+    ``column`` on both sides: no user leaks into the holdout) or ``time`` (the latest rows by
+    ``column`` are the holdout). The split column is not a feature."""
+
+    kind: str = "random"
+    column: str | None = None
+
+
+@dataclass(frozen=True)
+class SliceConfig:
+    """Metrics per value of ``column`` on the holdout, each gated by ``thresholds`` when the slice
+    has at least ``min-rows`` rows."""
+
+    column: str
+    thresholds: dict[str, float] = field(default_factory=dict)
+    min_rows: int = 30
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """Champion/challenger: a paired bootstrap interval of candidate minus champion per metric."""
+
+    metrics: tuple[str, ...] = ()  # empty: the metrics that have thresholds
+    margin: float = 0.01
+    require_improvement: bool = False
+    resamples: int = 1000
+    confidence: float = 0.95
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     name: str = "model"
     estimator: str = "sklearn.ensemble.RandomForestClassifier"
+    entrypoint: str | None = None
     params: dict[str, Any] = field(default_factory=lambda: {"n_estimators": 100, "random_state": 0})
     task: str = "classification"
     test_size: float = 0.2
     seed: int = 42
     thresholds: dict[str, float] = field(default_factory=lambda: {"accuracy": 0.9})
+    split: SplitConfig = field(default_factory=SplitConfig)
+    drop_columns: tuple[str, ...] = ()
+    slices: tuple[SliceConfig, ...] = ()
+    compare: CompareConfig = field(default_factory=CompareConfig)
 
 
 @dataclass(frozen=True)
@@ -171,6 +207,20 @@ class _Reader:
             raise self.fail(where, f"must be between {low} and {high}, got {value}")
         return value
 
+    def strings(self, m: dict, path: str, key: str) -> list[str]:
+        values = self.sequence(m, path, key)
+        if not all(isinstance(v, str) for v in values):
+            raise self.fail(_join(path, key), "must be a list of strings")
+        return values
+
+    def sequence(self, m: dict, path: str, key: str) -> list:
+        value = m.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(_join(path, key), f"must be a list, got {_kind(value)}")
+        return value
+
     def text(self, m: dict, path: str, key: str, default: str | None, choices: tuple[str, ...] = ()) -> Any:
         if key not in m or m[key] is None:
             return default
@@ -222,31 +272,79 @@ def _drift(r: _Reader, raw: Any) -> DriftConfig:
 
 
 def _model(r: _Reader, raw: Any) -> ModelConfig:
-    keys = {"name", "estimator", "params", "task", "test-size", "seed", "thresholds"}
+    keys = {"name", "estimator", "entrypoint", "params", "task", "test-size", "seed", "thresholds", "split",
+            "drop-columns", "slices", "compare"}
     m = r.mapping(raw, "model", keys)
     defaults = ModelConfig()
-    params = r.mapping(m.get("params"), "model.params") if "params" in m else defaults.params
-    thresholds_raw = r.mapping(m.get("thresholds"), "model.thresholds") if "thresholds" in m else None
-    thresholds = defaults.thresholds if thresholds_raw is None else {
-        k: r.number(thresholds_raw, "model.thresholds", k, 0.0) for k in thresholds_raw}
     task = r.text(m, "model", "task", defaults.task, ("classification", "regression"))
-    allowed_metrics = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
-    for metric in thresholds:
-        if metric not in allowed_metrics:
-            raise r.fail(f"model.thresholds.{metric}", f"unknown metric for {task}",
-                         f"use one of {', '.join(sorted(allowed_metrics))}")
+    known = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    thresholds = _thresholds(r, m, "model", known, defaults.thresholds)
     name = r.text(m, "model", "name", defaults.name)
-    if not name or not all(c.isalnum() or c in "-_." for c in name):
-        raise r.fail("model.name", f"must use letters, digits, '-', '_' or '.', got {name!r}")
+    if not name or "__" in name or not all(c.isalnum() or c in "-_." for c in name):
+        raise r.fail("model.name", f"must use letters, digits, '-', '_' or '.' (no '__'), got {name!r}")
+    entrypoint = r.text(m, "model", "entrypoint", None)
+    if entrypoint is not None and entrypoint.count(":") != 1:
+        raise r.fail("model.entrypoint", f"must be module:function, got {entrypoint!r}")
     return ModelConfig(
         name=name,
         estimator=r.text(m, "model", "estimator", defaults.estimator),
-        params=dict(params),
+        entrypoint=entrypoint,
+        params=dict(r.mapping(m.get("params"), "model.params")) if "params" in m else defaults.params,
         task=task,
         test_size=r.number(m, "model", "test-size", defaults.test_size, low=0.01, high=0.9),
         seed=r.number(m, "model", "seed", defaults.seed, integer=True),
         thresholds=thresholds,
+        split=_split(r, m.get("split")),
+        drop_columns=tuple(r.strings(m, "model", "drop-columns")),
+        slices=tuple(_slice(r, i, s, known) for i, s in enumerate(r.sequence(m, "model", "slices"))),
+        compare=_compare(r, m.get("compare"), known),
     )
+
+
+def _thresholds(r: _Reader, m: dict, path: str, known: frozenset, default: dict) -> dict[str, float]:
+    if "thresholds" not in m:
+        return dict(default)
+    raw = r.mapping(m.get("thresholds"), f"{path}.thresholds")
+    for metric in raw:
+        if metric not in known:
+            raise r.fail(f"{path}.thresholds.{metric}", "unknown metric for this task",
+                         f"use one of {', '.join(sorted(known))}")
+    return {k: r.number(raw, f"{path}.thresholds", k, 0.0) for k in raw}
+
+
+def _split(r: _Reader, raw: Any) -> SplitConfig:
+    m = r.mapping(raw, "model.split", {"kind", "column"})
+    kind = r.text(m, "model.split", "kind", "random", ("random", "group", "time"))
+    column = r.text(m, "model.split", "column", None)
+    if kind != "random" and not column:
+        raise r.fail("model.split", f"a {kind} split needs `column`")
+    return SplitConfig(kind, column)
+
+
+def _slice(r: _Reader, index: int, raw: Any, known: frozenset) -> SliceConfig:
+    path = f"model.slices[{index}]"
+    m = r.mapping(raw, path, {"column", "thresholds", "min-rows"})
+    column = r.text(m, path, "column", None)
+    if not column:
+        raise r.fail(path, "a slice needs `column`")
+    return SliceConfig(column, _thresholds(r, m, path, known, {}),
+                       r.number(m, path, "min-rows", 30, low=1, integer=True))
+
+
+def _compare(r: _Reader, raw: Any, known: frozenset) -> CompareConfig:
+    path = "model.compare"
+    m = r.mapping(raw, path, {"metrics", "margin", "require-improvement", "resamples", "confidence"})
+    metrics = tuple(r.strings(m, path, "metrics"))
+    for metric in metrics:
+        if metric not in known:
+            raise r.fail(f"{path}.metrics", f"unknown metric {metric!r} for this task",
+                         f"use one of {', '.join(sorted(known))}")
+    improve = m.get("require-improvement", False)
+    if not isinstance(improve, bool):
+        raise r.fail(f"{path}.require-improvement", f"must be true or false, got {improve!r}")
+    return CompareConfig(metrics, r.number(m, path, "margin", 0.01, low=0), improve,
+                         r.number(m, path, "resamples", 1000, low=100, high=100_000, integer=True),
+                         r.number(m, path, "confidence", 0.95, low=0.5, high=0.9999))
 
 
 def _monitor(r: _Reader, raw: Any) -> MonitorConfig:

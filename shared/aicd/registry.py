@@ -2,12 +2,16 @@
 
 Contracts:
 - ``record_training`` either leaves a FINISHED run with a registered version carrying the alias,
-  or a run marked FAILED/refused and *no* new version: a version whose alias could not be set is
-  deleted again, so nothing half-registered stays behind.
-- Every MLflow or network error leaves this module as :class:`~aicd.errors.ServiceError` naming
-  the tracking URI; an http(s) server is probed first so an unreachable one fails in seconds, not
-  after MLflow's own minutes of retries.
+  or a run marked FAILED (or a refused one, FINISHED with ``aicd.gate=failed``) and *no* new
+  version: a version created before a later step failed is deleted again, and no alias moves.
+- Transient failures (connection refused or reset, timeouts, HTTP 5xx/429) are retried with
+  exponential backoff for up to ``retry_seconds``; authentication and permission errors fail at
+  once. Every MLflow or network error leaves this module as :class:`~aicd.errors.ServiceError`
+  naming the tracking URI; an http(s) server is probed first so a wrong URI fails in seconds.
+- A version is identified by the ``aicd.identity`` tag (commit + data-version + config + tenant):
+  ``find_version`` lets a re-run reuse it instead of registering a duplicate.
 - A fetched model directory is checked against the SHA-256 recorded on its version at training.
+- Promotion moves ``champion`` and keeps the replaced version addressable as ``previous-champion``.
 """
 
 from __future__ import annotations
@@ -16,20 +20,29 @@ import contextlib
 import hashlib
 import json
 import os
+import random
+import re
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AicdError, ServiceError, UserError
 
-__all__ = ["META_FILE", "MODEL_FILE", "MlflowRegistry", "ModelRecord", "sha256_file"]
+__all__ = ["META_FILE", "MODEL_FILE", "PROFILE_FILE", "MlflowRegistry", "ModelRecord", "sha256_file"]
 
 MODEL_FILE = "model.skops"
 META_FILE = "aicd.json"
+PROFILE_FILE = "reference_profile.json"
 CHECKSUM_TAG = "aicd.model_sha256"
+IDENTITY_TAG = "aicd.identity"
+_TRANSIENT_CODES = {"TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED"}
+_AUTH = re.compile(r"error code 40[13]\b|\b(UNAUTHENTICATED|PERMISSION_DENIED)\b|\bUnauthorized\b|\bForbidden\b")
+_TRANSIENT = re.compile(r"error code (5\d\d|429)\b|Max retries exceeded|Connection (refused|reset|aborted)|"
+                        r"timed out|Read ?Timeout|Connect ?Timeout|RemoteDisconnected|ProtocolError")
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,7 @@ class ModelRecord:
     run_id: str
     name: str
     version: str | None
+    reused: bool = False
 
     @property
     def model_uri(self) -> str:
@@ -52,9 +66,9 @@ def sha256_file(path: str | Path) -> str:
 
 
 def _quiet_mlflow():
-    """Import MLflow with telemetry off and its chatter down (both are env/log settings)."""
+    """Import MLflow with telemetry off, its own retries off (ours apply) and its chatter down."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     import logging
     import warnings
@@ -67,19 +81,34 @@ def _quiet_mlflow():
     return mlflow
 
 
+def _classify(exc: Exception) -> str:
+    """'auth', 'missing', 'transient' or 'fatal' for an exception raised by the MLflow client."""
+    text = f"{type(exc).__name__} {exc}"
+    code = getattr(exc, "error_code", "") or ""
+    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or _AUTH.search(text):
+        return "auth"
+    if code == "RESOURCE_DOES_NOT_EXIST" or (code == "INVALID_PARAMETER_VALUE" and "not found" in text):
+        return "missing"  # MLflow reports an unknown alias as an invalid parameter
+    if code in _TRANSIENT_CODES or _TRANSIENT.search(text) or isinstance(exc, (ConnectionError, TimeoutError)):
+        return "transient"
+    return "fatal"
+
+
 class MlflowRegistry:
     """One tracking server (or local sqlite store) and its model registry."""
 
-    def __init__(self, tracking_uri: str, artifact_root: str | None = None):
+    def __init__(self, tracking_uri: str, artifact_root: str | None = None, retry_seconds: float = 60.0):
         if not tracking_uri:
             raise UserError("no MLflow tracking URI given", hint="set the `tracking-uri` input or MLFLOW_TRACKING_URI")
         self.uri = tracking_uri
         self.artifact_root = artifact_root
+        self.retry_seconds = retry_seconds
         self._probe()
         self.mlflow = _quiet_mlflow()
         self.mlflow.set_tracking_uri(tracking_uri)
         self.client = self.mlflow.MlflowClient(tracking_uri)
 
+    # -- plumbing ------------------------------------------------------------------------------
     def _probe(self) -> None:
         if not self.uri.startswith(("http://", "https://")):
             return
@@ -91,102 +120,176 @@ class MlflowRegistry:
             raise ServiceError(f"MLflow at {self.uri}", f"unreachable ({reason})", retryable=True,
                                hint="start the tracking server or fix the `tracking-uri` input") from None
 
-    @contextlib.contextmanager
-    def _errors(self, doing: str):
-        try:
-            yield
-        except AicdError:
-            raise
-        except Exception as exc:  # MLflow, requests and sqlalchemy errors all become ServiceError
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            raise ServiceError(f"MLflow at {self.uri}", f"{doing} failed: {first}", retryable=True) from None
+    def _call(self, doing: str, fn: Callable, *args, **kwargs):
+        """Call the MLflow client, retrying transient failures with backoff until ``retry_seconds``."""
+        deadline, delay = time.monotonic() + self.retry_seconds, 0.5
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except AicdError:
+                raise
+            except Exception as exc:  # MLflow, requests and sqlalchemy errors all become ServiceError
+                kind = _classify(exc)
+                if kind == "transient" and time.monotonic() + delay < deadline:
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 8.0)
+                    continue
+                raise self._error(doing, exc, kind) from None
 
+    def _error(self, doing: str, exc: Exception, kind: str) -> ServiceError:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        if kind == "auth":
+            return ServiceError(f"MLflow at {self.uri}", f"{doing}: authentication or permission refused ({first})",
+                                retryable=False, hint="check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/"
+                                "PASSWORD and the user's permissions on this experiment and model")
+        if kind == "transient":
+            return ServiceError(f"MLflow at {self.uri}", f"{doing} failed after retrying for "
+                                f"{self.retry_seconds:.0f}s ({first})", retryable=True,
+                                hint="check that the tracking server is up, then re-run")
+        return ServiceError(f"MLflow at {self.uri}", f"{doing} failed: {first}", retryable=False)
+
+    def _maybe(self, doing: str, fn: Callable, *args):
+        """Like ``_call`` but a missing resource gives None instead of an error."""
+        try:
+            return fn(*args)
+        except Exception as exc:
+            if _classify(exc) == "missing":
+                return None
+        return self._call(doing, fn, *args)
+
+    # -- training ------------------------------------------------------------------------------
     def _experiment_id(self, name: str) -> str:
-        found = self.client.get_experiment_by_name(name)
+        found = self._maybe("looking up the experiment", self.client.get_experiment_by_name, name)
         if found:
             return found.experiment_id
         location = f"{self.artifact_root.rstrip('/')}/{name}" if self.artifact_root else None
-        return self.client.create_experiment(name, artifact_location=location)
+        return self._call("creating the experiment", self.client.create_experiment, name, artifact_location=location)
 
-    def record_training(self, *, name: str, params: dict, metrics: dict, tags: dict, model,
-                        meta: dict, input_example, register: bool, alias: str = "candidate") -> ModelRecord:
-        """Log one training run; when ``register``, add the model, a version and ``alias``."""
-        with self._errors("recording the training run"):
-            experiment_id = self._experiment_id(name)
-            run = self.client.create_run(experiment_id, tags=tags)
+    def find_version(self, name: str, identity: str) -> ModelRecord | None:
+        """The registered version trained from exactly this identity, if there is one."""
+        if not self._maybe("looking up the model", self.client.get_registered_model, name):
+            return None
+        versions = self._call("listing model versions", self.client.search_model_versions, f"name='{name}'")
+        for v in sorted(versions, key=lambda v: int(v.version)):
+            if v.tags.get(IDENTITY_TAG) == identity:
+                return ModelRecord(v.run_id, name, str(v.version), reused=True)
+        return None
+
+    def record_training(self, *, name: str, params: dict, metrics: dict, tags: dict, model, meta: dict,
+                        profile: dict, input_example, register: bool, alias: str = "candidate",
+                        progress: Callable[[str], None] = lambda phase: None) -> ModelRecord:
+        """Log one training run; when ``register``, add the model, a version and ``alias``.
+
+        ``progress`` is told each phase as it completes: run-created, values-logged, model-logged,
+        version-registered, alias-set.
+        """
+        experiment_id = self._experiment_id(name)
+        run = self._call("creating the run", self.client.create_run, experiment_id, tags=tags)
         run_id = run.info.run_id
+        progress("run-created")
         try:
-            with self._errors("logging params and metrics"):
-                self._log_values(run_id, params, metrics)
-            version = self._log_and_register(run_id, name, model, meta, input_example, alias) if register else None
+            self._log_values(run_id, params, metrics)
+            progress("values-logged")
+            version = self._log_and_register(run_id, name, model, meta, profile, input_example, alias, tags,
+                                             progress) if register else None
         except BaseException:
             with contextlib.suppress(Exception):
-                self.client.set_terminated(run_id, "FAILED")
+                self._call("marking the run FAILED", self.client.set_terminated, run_id, "FAILED")
             raise
-        with self._errors("closing the run"):
-            self.client.set_terminated(run_id, "FINISHED")
+        self._call("closing the run", self.client.set_terminated, run_id, "FINISHED")
         return ModelRecord(run_id, name, version)
 
     def _log_values(self, run_id: str, params: dict, metrics: dict) -> None:
         from mlflow.entities import Metric, Param
 
         now = int(time.time() * 1000)
-        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
-                              params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+        finite = {k: float(v) for k, v in metrics.items() if v == v}  # NaN (e.g. one-class AUC) is not logged
+        self._call("logging params and metrics", self.client.log_batch, run_id,
+                   metrics=[Metric(k, v, now, 0) for k, v in finite.items()],
+                   params=[Param(k, str(v)[:6000]) for k, v in params.items()])
 
-    def _log_and_register(self, run_id, name, model, meta, input_example, alias) -> str:
+    def _log_and_register(self, run_id, name, model, meta, profile, input_example, alias, tags, progress) -> str:
+        checksum = self._log_model(run_id, model, meta, profile, input_example)
+        progress("model-logged")
+        self._call("creating the registered model", self._ensure_registered_model, name)
+        source = self._call("reading the run", self.client.get_run, run_id).info.artifact_uri.rstrip("/") + "/model"
+        version_tags = {CHECKSUM_TAG: checksum, **{k: v for k, v in tags.items() if k.startswith("aicd.")}}
+        version = self._call("registering the model version", self.client.create_model_version, name, source,
+                             run_id=run_id, tags=version_tags)
+        try:
+            progress("version-registered")
+            self._call(f"setting alias `{alias}`", self.client.set_registered_model_alias, name, alias,
+                       version.version)
+            progress("alias-set")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._call("deleting the half-registered version", self.client.delete_model_version, name,
+                           version.version)
+            raise
+        return str(version.version)
+
+    def _log_model(self, run_id, model, meta, profile, input_example) -> str:
         import mlflow.sklearn
         import skops.io
 
-        with tempfile.TemporaryDirectory() as tmp, self._errors("logging the model"):
+        with tempfile.TemporaryDirectory() as tmp:
             model_dir = Path(tmp) / "model"
             trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
             mlflow.sklearn.save_model(model, str(model_dir), skops_trusted_types=trusted, input_example=input_example)
             checksum = sha256_file(model_dir / MODEL_FILE)
             meta = {**meta, "sha256": checksum, "trusted_types": trusted}
             (model_dir / META_FILE).write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
-            self.client.log_artifacts(run_id, str(model_dir), "model")
-            self.client.set_tag(run_id, CHECKSUM_TAG, checksum)
-        with self._errors("registering the model"):
-            self._ensure_registered_model(name)
-            source = self.client.get_run(run_id).info.artifact_uri.rstrip("/") + "/model"
-            version = self.client.create_model_version(name, source, run_id=run_id, tags={CHECKSUM_TAG: checksum})
-        try:
-            with self._errors(f"setting alias `{alias}`"):
-                self.client.set_registered_model_alias(name, alias, version.version)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.client.delete_model_version(name, version.version)
-            raise
-        return str(version.version)
+            (model_dir / PROFILE_FILE).write_text(json.dumps(profile), encoding="utf-8")
+            self._call("uploading the model", self.client.log_artifacts, run_id, str(model_dir), "model")
+        self._call("tagging the run", self.client.set_tag, run_id, CHECKSUM_TAG, checksum)
+        return checksum
 
     def _ensure_registered_model(self, name: str) -> None:
         from mlflow.exceptions import MlflowException
 
         try:
             self.client.get_registered_model(name)
-        except MlflowException:
+        except MlflowException as exc:
+            if _classify(exc) != "missing":
+                raise
             self.client.create_registered_model(name)
 
+    # -- aliases -------------------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        with self._errors(f"moving alias `{alias}`"):
-            self.client.set_registered_model_alias(name, alias, version)
+        self._call(f"moving alias `{alias}`", self.client.set_registered_model_alias, name, alias, version)
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        found = self._maybe(f"resolving alias `{alias}`", self.client.get_model_version_by_alias, name, alias)
+        return str(found.version) if found else None
+
+    def promote(self, name: str, version: str) -> str | None:
+        """Make ``version`` the champion; the replaced champion stays reachable as ``previous-champion``."""
+        previous = self.alias_version(name, "champion")
+        if previous == str(version):
+            return previous
+        if previous:
+            self.set_alias(name, "previous-champion", previous)
+        self.set_alias(name, "champion", str(version))
+        return previous
 
     def versions(self, name: str) -> list[str]:
-        with self._errors("listing model versions"):
-            return sorted((v.version for v in self.client.search_model_versions(f"name='{name}'")), key=int)
+        found = self._call("listing model versions", self.client.search_model_versions, f"name='{name}'")
+        return sorted((v.version for v in found), key=int)
 
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        return dict(self._call("reading the run", self.client.get_run, run_id).data.metrics)
+
+    # -- serving -------------------------------------------------------------------------------
     def fetch_model(self, model_uri: str, dest: str | Path) -> tuple[Path, dict]:
         """Download ``models:/name/version`` (or ``@alias``) to ``dest``; verify its checksum.
 
         Returns the model directory and its metadata, with ``model_name``/``model_version``/
         ``run_id`` filled in from the registry.
         """
-        name, version = self._resolve(model_uri)
-        with self._errors(f"downloading {model_uri}"):
-            mv = self.client.get_model_version(name, version)
-            local = self.mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
-                                                             dst_path=str(dest), tracking_uri=self.uri)
+        name, version = self.resolve(model_uri)
+        mv = self._call(f"reading {model_uri}", self.client.get_model_version, name, version)
+        local = self._call(f"downloading {model_uri}", self.mlflow.artifacts.download_artifacts,
+                           artifact_uri=f"models:/{name}/{version}", dst_path=str(dest), tracking_uri=self.uri)
         model_dir = Path(local)
         meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
         expected = mv.tags.get(CHECKSUM_TAG)
@@ -198,15 +301,18 @@ class MlflowRegistry:
         meta.update(model_name=name, model_version=str(version), run_id=mv.run_id)
         return model_dir, meta
 
-    def _resolve(self, model_uri: str) -> tuple[str, str]:
+    def resolve(self, model_uri: str) -> tuple[str, str]:
+        """(name, version) of ``models:/name/version`` or ``models:/name@alias``."""
         if not model_uri.startswith("models:/"):
             raise UserError(f"model URI {model_uri!r} is not a registry URI",
                             hint="give models:/<name>/<version> or models:/<name>@<alias>")
         rest = model_uri[len("models:/"):]
         if "@" in rest:
             name, alias = rest.split("@", 1)
-            with self._errors(f"resolving alias {alias!r} of {name!r}"):
-                return name, str(self.client.get_model_version_by_alias(name, alias).version)
+            version = self.alias_version(name, alias)
+            if version is None:
+                raise UserError(f"{model_uri}: model {name!r} has no alias {alias!r}")
+            return name, version
         name, _, version = rest.partition("/")
         if not version.isdigit():
             raise UserError(f"model URI {model_uri!r} has no version number",

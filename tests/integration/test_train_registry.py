@@ -69,4 +69,6 @@ def test_a_fetched_model_is_checked_against_its_registered_checksum(mlflow_serve
     model_dir, meta = registry.fetch_model("models:/coffee-recommender@candidate", tmp_path / "fetched")
     assert meta["model_version"] == out["model-version"] and meta["run_id"] == out["run-id"]
     assert (model_dir / "model.skops").is_file()
-    assert meta["features"][0] == "age" and "profile" in meta
+    assert meta["features"][0] == "age"
+    profile = json.loads((model_dir / "reference_profile.json").read_text())
+    assert set(profile) == set(meta["features"]) and profile["age"]["kind"] == "numeric"

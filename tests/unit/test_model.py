@@ -27,12 +27,29 @@ def test_classification_metrics_agree_with_scikit_learn():
     score = np.clip(truth * 0.3 + rng.random(500) * 0.7, 0, 1)
     score[:50] = 0.5  # ties
     predicted = (score > 0.5).astype(int)
-    ours = classification_metrics(truth, predicted, score)
+    ours = classification_metrics(truth, predicted, np.column_stack([1 - score, score]), [0, 1])
+    assert ours["log_loss"] == pytest.approx(skm.log_loss(truth, score))
     assert ours["accuracy"] == pytest.approx(skm.accuracy_score(truth, predicted))
     assert ours["precision"] == pytest.approx(skm.precision_score(truth, predicted))
     assert ours["recall"] == pytest.approx(skm.recall_score(truth, predicted))
     assert ours["f1"] == pytest.approx(skm.f1_score(truth, predicted))
     assert ours["roc_auc"] == pytest.approx(skm.roc_auc_score(truth, score))
+
+
+def test_multiclass_metrics_are_macro_averages_like_scikit_learn():
+    rng = np.random.default_rng(2)
+    classes = ["dark", "light", "medium"]  # sorted, like an estimator's classes_
+    truth = rng.choice(classes, 400)
+    proba = rng.dirichlet([1, 1, 1], 400)
+    proba[np.arange(400), [classes.index(t) for t in truth]] += 0.5
+    proba /= proba.sum(axis=1, keepdims=True)
+    predicted = np.array(classes)[proba.argmax(axis=1)]
+    ours = classification_metrics(truth, predicted, proba, classes)
+    assert ours["precision"] == pytest.approx(skm.precision_score(truth, predicted, average="macro"))
+    assert ours["recall"] == pytest.approx(skm.recall_score(truth, predicted, average="macro"))
+    assert ours["f1"] == pytest.approx(skm.f1_score(truth, predicted, average="macro"))
+    assert ours["log_loss"] == pytest.approx(skm.log_loss(truth, proba, labels=classes))
+    assert ours["roc_auc"] == pytest.approx(skm.roc_auc_score(truth, proba, multi_class="ovr", labels=classes))
 
 
 def test_regression_metrics_agree_with_scikit_learn():

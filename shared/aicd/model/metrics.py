@@ -1,18 +1,21 @@
-"""Evaluation metrics as plain functions of arrays (no scikit-learn import, so they load fast).
+"""Evaluation metrics as plain functions of arrays (numpy only, so they load fast and bootstrap fast).
 
 Which direction is better matters for gating: ``HIGHER_IS_BETTER`` lists the metrics whose
-threshold is a minimum; every other known metric's threshold is a maximum.
+threshold is a minimum; every other known metric's threshold is a maximum. Binary problems report
+precision/recall/F1 of the positive class; multi-class problems report their macro averages.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["HIGHER_IS_BETTER", "KNOWN_METRICS", "accuracy_from_confusion", "classification_metrics",
-           "regression_metrics"]
+__all__ = ["CLASSIFICATION", "HIGHER_IS_BETTER", "REGRESSION", "accuracy_from_confusion", "classification_metrics",
+           "regression_metrics", "roc_auc"]
 
+CLASSIFICATION = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"})
+REGRESSION = frozenset({"mse", "rmse", "mae", "r2"})
 HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "r2"})
-KNOWN_METRICS = HIGHER_IS_BETTER | {"mse", "rmse", "mae"}
+_PROB_FLOOR = 1e-15  # log-loss clips probabilities like scikit-learn does
 
 
 def accuracy_from_confusion(tp: int, fp: int, tn: int, fn: int) -> float:
@@ -21,22 +24,44 @@ def accuracy_from_confusion(tp: int, fp: int, tn: int, fn: int) -> float:
     return (tp + tn) / total if total else 0.0
 
 
-def classification_metrics(y_true, y_pred, y_score=None, positive=1) -> dict[str, float]:
-    """Accuracy for any number of classes; precision/recall/F1/ROC-AUC of ``positive`` when binary."""
+def classification_metrics(y_true, y_pred, proba=None, classes=None, positive=1) -> dict[str, float]:
+    """Accuracy, precision, recall, F1; ROC-AUC and log-loss when class probabilities are given.
+
+    ``proba`` has one column per entry of ``classes`` (the estimator's ``classes_`` order).
+    """
     t, p = np.asarray(y_true), np.asarray(y_pred)
+    labels = list(classes) if classes is not None else sorted(set(t.tolist()) | set(p.tolist()))
     out = {"accuracy": float(np.mean(t == p)) if t.size else 0.0}
-    if len(np.unique(t)) > 2:
-        return out
-    tp = int(np.sum((p == positive) & (t == positive)))
-    fp = int(np.sum((p == positive) & (t != positive)))
-    fn = int(np.sum((p != positive) & (t == positive)))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    out.update(precision=precision, recall=recall,
-               f1=2 * precision * recall / (precision + recall) if precision + recall else 0.0)
-    if y_score is not None:
-        out["roc_auc"] = roc_auc(t == positive, np.asarray(y_score, dtype=float))
+    binary = len(labels) <= 2 and positive in labels
+    scored = [positive] if binary else labels
+    per_class = [_precision_recall_f1(t == c, p == c) for c in scored]
+    out.update(precision=float(np.mean([x[0] for x in per_class])), recall=float(np.mean([x[1] for x in per_class])),
+               f1=float(np.mean([x[2] for x in per_class])))
+    if proba is not None:
+        proba = np.asarray(proba, dtype=float)
+        if binary:
+            out["roc_auc"] = roc_auc(t == positive, proba[:, labels.index(positive)])
+        else:  # one-vs-rest, macro
+            out["roc_auc"] = float(np.mean([roc_auc(t == c, proba[:, i]) for i, c in enumerate(labels)]))
+        out["log_loss"] = log_loss(t, proba, labels)
     return out
+
+
+def _precision_recall_f1(actual: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
+    tp = int(np.sum(actual & predicted))
+    precision = tp / int(predicted.sum()) if predicted.any() else 0.0
+    recall = tp / int(actual.sum()) if actual.any() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def log_loss(y_true, proba, labels) -> float:
+    """Mean negative log-likelihood of the true class (probabilities clipped at 1e-15)."""
+    index = {label: i for i, label in enumerate(labels)}
+    columns = np.array([index.get(v, -1) for v in np.asarray(y_true).tolist()])
+    known = columns >= 0
+    chosen = np.asarray(proba, dtype=float)[np.nonzero(known)[0], columns[known]]
+    return float(-np.mean(np.log(np.clip(chosen, _PROB_FLOOR, 1.0)))) if chosen.size else float("nan")
 
 
 def roc_auc(is_positive, score) -> float:
@@ -45,13 +70,9 @@ def roc_auc(is_positive, score) -> float:
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
     if not n_pos or not n_neg:
         return float("nan")
-    order = np.argsort(score, kind="mergesort")
-    ranks = np.empty(len(score), dtype=float)
-    sorted_scores = np.asarray(score)[order]
-    ranks[order] = np.arange(1, len(score) + 1)
-    for value in np.unique(sorted_scores):  # average ranks of ties
-        tied = np.asarray(score) == value
-        ranks[tied] = ranks[tied].mean()
+    _, inverse, counts = np.unique(np.asarray(score, dtype=float), return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = ((ends - counts + 1 + ends) / 2.0)[inverse]
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

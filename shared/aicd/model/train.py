@@ -1,51 +1,102 @@
-"""Build, fit and evaluate the configured estimator on a seeded holdout (no registry, no Actions I/O).
+"""Build, fit and evaluate the configured model on a seeded holdout (no registry, no Actions I/O).
 
-A bare estimator gets automatic preprocessing (median-impute numbers; impute and one-hot encode
-strings), so the fitted object is one Pipeline that takes the raw feature columns. The same
-data, config and seed give the same split and, for seeded estimators, the same metrics.
+The model comes from ``model.estimator`` (an import path of an estimator, Pipeline or factory,
+called with ``model.params``) or from ``model.entrypoint`` (``module:function`` in the user's
+repository, called as ``function(x_train, y_train, params)`` and returning a fitted estimator). A
+bare estimator gets automatic preprocessing (median-impute numbers; impute and one-hot encode
+strings), so the fitted object is one Pipeline taking the raw feature columns. The same data,
+config and seed give the same split and, for seeded estimators, the same metrics.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..config import ModelConfig
+from ..config import ModelConfig, SliceConfig, SplitConfig
 from ..errors import ConfigError, DataError
 from .metrics import classification_metrics, regression_metrics
 
-__all__ = ["TrainResult", "build_estimator", "train_and_evaluate"]
+__all__ = ["Evaluation", "SliceResult", "TrainResult", "build_estimator", "evaluate", "load_entrypoint", "split",
+           "train_and_evaluate"]
+
+
+@dataclass
+class Evaluation:
+    """A model's answers on the holdout, enough to recompute any metric on any subset of rows."""
+
+    task: str
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    proba: np.ndarray | None = None
+    classes: list = field(default_factory=list)
+    positive: object = 1
+
+    def metrics(self, rows: np.ndarray | None = None) -> dict[str, float]:
+        pick = (lambda a: a) if rows is None else (lambda a: a[rows])
+        if self.task == "regression":
+            return regression_metrics(pick(self.y_true), pick(self.y_pred))
+        proba = pick(self.proba) if self.proba is not None else None
+        return classification_metrics(pick(self.y_true), pick(self.y_pred), proba, self.classes, self.positive)
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    column: str
+    value: str
+    rows: int
+    metrics: dict[str, float]
+    thresholds: dict[str, float]
+    gated: bool  # False when the slice is smaller than its min-rows
 
 
 @dataclass
 class TrainResult:
     model: object
     metrics: dict[str, float]
+    evaluation: Evaluation
     features: list[str]
     feature_types: dict[str, str]
     classes: list
     n_train: int
     n_test: int
     holdout: pd.DataFrame
+    slices: list[SliceResult]
 
 
 def build_estimator(cfg: ModelConfig, config_file: str = "aicd.yml", line: int | None = None):
-    """Import ``cfg.estimator`` (``package.module.Class``) and instantiate it with ``cfg.params``."""
+    """Import ``cfg.estimator`` (``package.module.Name``) and call it with ``cfg.params``."""
     module_name, _, class_name = cfg.estimator.rpartition(".")
     try:
-        cls = getattr(importlib.import_module(module_name), class_name) if module_name else None
+        factory = getattr(importlib.import_module(module_name), class_name) if module_name else None
     except (ImportError, AttributeError):
-        cls = None
-    if cls is None:
+        factory = None
+    if factory is None:
         raise ConfigError(f"`model.estimator`: cannot import {cfg.estimator!r}", file=config_file, line=line,
                           hint="give a full import path such as sklearn.ensemble.RandomForestClassifier")
     try:
-        return cls(**cfg.params)
+        return factory(**cfg.params)
     except TypeError as exc:
         raise ConfigError(f"`model.params`: {exc}", file=config_file, line=line) from None
+
+
+def load_entrypoint(spec: str, workdir: str, config_file: str = "aicd.yml", line: int | None = None):
+    """Import ``module:function`` from the user's repository (``workdir`` goes first on sys.path)."""
+    module_name, _, function_name = spec.partition(":")
+    if workdir not in sys.path:
+        sys.path.insert(0, workdir)
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"`model.entrypoint`: cannot import {spec!r} ({exc})", file=config_file, line=line,
+                          hint="give module:function of a file in the repository") from None
+    if not callable(function):
+        raise ConfigError(f"`model.entrypoint`: {spec!r} is not a function", file=config_file, line=line)
+    return function
 
 
 def _with_preprocessing(estimator, features: pd.DataFrame):
@@ -67,40 +118,79 @@ def _with_preprocessing(estimator, features: pd.DataFrame):
     return Pipeline([("preprocess", pre), ("estimator", estimator)])
 
 
-def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estimator, positive=1) -> TrainResult:
-    """Split with ``cfg.seed`` (stratified for classification), fit, and compute holdout metrics."""
+def split(frame: pd.DataFrame, label: str, cfg: ModelConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, test) rows by ``cfg.split``; seeded, so the same input always gives the same cut."""
+    s: SplitConfig = cfg.split
+    if s.kind != "random" and s.column not in frame.columns:
+        raise DataError(f"split column `{s.column}` is not in the data", hint="fix `model.split.column` in aicd.yml")
+    if s.kind == "time":
+        ordered = frame.sort_values(s.column, kind="mergesort")
+        cut = len(ordered) - max(1, round(len(ordered) * cfg.test_size))
+        return ordered.iloc[:cut], ordered.iloc[cut:]
+    if s.kind == "group":
+        from sklearn.model_selection import GroupShuffleSplit
+
+        train_idx, test_idx = next(GroupShuffleSplit(1, test_size=cfg.test_size, random_state=cfg.seed)
+                                   .split(frame, groups=frame[s.column]))
+        return frame.iloc[train_idx], frame.iloc[test_idx]
     from sklearn.model_selection import train_test_split
 
+    y = frame[label]
+    stratify = y if cfg.task == "classification" and y.value_counts().min() >= 2 else None
+    return train_test_split(frame, test_size=cfg.test_size, random_state=cfg.seed, stratify=stratify)
+
+
+def evaluate(model, x: pd.DataFrame, y: pd.Series, task: str, positive=1) -> Evaluation:
+    """Predict the holdout once; metrics of any subset are computed from this."""
+    predicted = np.asarray(model.predict(x))
+    if task == "regression":
+        return Evaluation(task, y.to_numpy(dtype=float), predicted.astype(float))
+    classes = _classes(model)
+    proba = np.asarray(model.predict_proba(x)) if hasattr(model, "predict_proba") and classes else None
+    return Evaluation(task, y.to_numpy(), predicted, proba, classes, positive)
+
+
+def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estimator=None, entrypoint=None,
+                       positive=1) -> TrainResult:
+    """Split, fit (``estimator`` or the user's ``entrypoint``), evaluate; holdout metrics and slices."""
     if label not in frame.columns:
         raise DataError(f"label column `{label}` is not in the data", hint="set `data.label` in aicd.yml")
     frame = frame[frame[label].notna()]
-    x, y = frame.drop(columns=[label]), frame[label]
-    classification = cfg.task == "classification"
-    stratify = y if classification and y.value_counts().min() >= 2 else None
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=cfg.test_size, random_state=cfg.seed, stratify=stratify)
-    model = _with_preprocessing(estimator, x)
+    train, test = split(frame, label, cfg)
+    not_features = {label, *cfg.drop_columns, *([cfg.split.column] if cfg.split.column else [])}
+    features = [c for c in frame.columns if c not in not_features]
+    x_train, y_train = train[features], train[label]
     try:
-        model.fit(x_train, y_train)
+        if entrypoint is not None:
+            model = entrypoint(x_train, y_train, dict(cfg.params))
+        else:
+            model = _with_preprocessing(estimator, x_train)
+            model.fit(x_train, y_train)
     except ValueError as exc:
         raise DataError(f"training failed: {str(exc).splitlines()[0]}",
                         hint="check the label and feature columns against `model.task`") from None
-    predicted = model.predict(x_test)
-    if classification:
-        score = _positive_score(model, x_test, positive)
-        metrics = classification_metrics(y_test.to_numpy(), predicted, score, positive)
-    else:
-        metrics = regression_metrics(y_test.to_numpy(), predicted)
-    holdout = x_test.assign(**{label: y_test})
-    return TrainResult(model, {k: round(float(v), 6) for k, v in metrics.items()}, list(x.columns),
-                       {c: _kind(x[c]) for c in x.columns}, _classes(model), len(x_train), len(x_test), holdout)
+    evaluation = evaluate(model, test[features], test[label], cfg.task, positive)
+    metrics = _rounded(evaluation.metrics())
+    return TrainResult(model, metrics, evaluation, features, {c: _kind(frame[c]) for c in features},
+                       _classes(model), len(train), len(test), test, _slices(test, evaluation, cfg.slices))
 
 
-def _positive_score(model, x: pd.DataFrame, positive) -> np.ndarray | None:
-    classes = _classes(model)
-    if not hasattr(model, "predict_proba") or len(classes) != 2 or positive not in classes:
-        return None
-    return model.predict_proba(x)[:, classes.index(positive)]
+def _slices(test: pd.DataFrame, evaluation: Evaluation, specs: tuple[SliceConfig, ...]) -> list[SliceResult]:
+    out = []
+    for spec in specs:
+        if spec.column not in test.columns:
+            raise DataError(f"slice column `{spec.column}` is not in the data",
+                            hint="fix `model.slices` in aicd.yml")
+        values = test[spec.column].astype(str).to_numpy()
+        for value in sorted(set(values)):
+            rows = np.nonzero(values == value)[0]
+            out.append(SliceResult(spec.column, value, len(rows), _rounded(evaluation.metrics(rows)),
+                                   spec.thresholds, len(rows) >= spec.min_rows))
+    return out
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 6) for k, v in metrics.items()}
 
 
 def _classes(model) -> list:

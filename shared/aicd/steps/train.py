@@ -1,30 +1,37 @@
-"""``aicd train``: the model gate (train, evaluate on a seeded holdout, gate, log and register)."""
+"""``aicd train``: the model gate (train, evaluate, compare with the champion, gate, log and register)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import subprocess
 from collections.abc import Mapping
 
-from ..config import load_config
+from ..config import Config, load_config
 from ..data.drift import profile_frame
 from ..data.io import content_hash, read_table
 from ..errors import ConfigError, GateFailed
 from ..gha import Actions
+from ..model.compare import Comparison, compare_models
 from ..model.gate import ThresholdResult, check_thresholds
-from ..model.train import build_estimator, train_and_evaluate
+from ..model.train import TrainResult, build_estimator, evaluate, load_entrypoint, train_and_evaluate
 from ..registry import MlflowRegistry, ModelRecord
+from ..tenancy import check_tenant, qualified_name
 from . import Input, Output
 from .summary import ICON, table
 
-DESCRIPTION = "Model gate: train the configured scikit-learn model, gate it on holdout metrics, register it in MLflow."
+DESCRIPTION = ("Model gate: train the configured scikit-learn model, gate it on holdout metrics and against the "
+               "champion, register it in MLflow.")
 OUTPUTS = (
-    Output("passed", "true when every metric threshold was met (the step fails otherwise)."),
+    Output("passed", "true when every threshold and the champion comparison passed (the step fails otherwise)."),
     Output("run-id", "The MLflow run that recorded this training."),
     Output("model-uri", "models:/<name>/<version> of the registered version (alias candidate); empty when refused."),
     Output("model-version", "The registered version number; empty when refused."),
+    Output("model-name", "The registered model name (tenant-qualified when a tenant is given)."),
     Output("metrics", "Holdout metrics as single-line JSON."),
+    Output("reused", "true when this commit, data-version and config were already registered and reused."),
 )
 INPUTS = (
     Input("data", "Training dataset (.csv, .parquet or .jsonl).", required=True),
@@ -33,49 +40,124 @@ INPUTS = (
     Input("tracking-uri", "MLflow tracking URI (http(s)://... or sqlite:///path/mlflow.db); "
           "empty uses MLFLOW_TRACKING_URI.", ""),
     Input("model-name", "Registered model name; empty uses model.name from aicd.yml.", ""),
+    Input("tenant", "Tenant id (lower-case letters, digits, '-'): namespaces the experiment and registered model "
+          "as <tenant>__<name>.", ""),
 )
+CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
 
 
-def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
+def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None,
+        progress=lambda phase: None) -> dict[str, str]:
     env = env if env is not None else os.environ
+    for name in CREDENTIALS:
+        if env.get(name):
+            gh.mask(env[name])
     cfg = load_config(inputs.get("config"))
     if not cfg.data.label:
         raise ConfigError("`data.label`: training needs a label column", file=cfg.file,
                           hint="add `data: {label: <column>}` to aicd.yml")
+    tenant = check_tenant(inputs.get("tenant") or "")
+    name = qualified_name(tenant, inputs.get("model-name") or cfg.model.name)
     uri = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
-    name = inputs.get("model-name") or cfg.model.name
     registry = MlflowRegistry(uri, artifact_root=_artifact_root(uri))  # fail fast, before a long fit
-    frame = read_table(inputs["data"])
     data_version = inputs.get("data-version") or content_hash(inputs["data"])
-    estimator = build_estimator(cfg.model, cfg.file, cfg.line_of("model.estimator"))
-    gh.info(f"aicd train: fitting {cfg.model.estimator} on {len(frame):,} rows of {inputs['data']}")
-    result = train_and_evaluate(frame, cfg.data.label, cfg.model, estimator, cfg.data.positive)
+    tags = _tags(env, data_version, cfg, tenant)
+    existing = registry.find_version(name, tags["aicd.identity"])
+    if existing:
+        return _reuse(registry, existing, gh)
+    frame = read_table(inputs["data"])
+    gh.info(f"aicd train: fitting {cfg.model.entrypoint or cfg.model.estimator} on {len(frame):,} rows of "
+            f"{inputs['data']}")
+    result = _fit(frame, cfg, env)
     gate = check_thresholds(result.metrics, cfg.model.thresholds)
-    passed = all(g.passed for g in gate)
+    slice_gate = [(s, check_thresholds(s.metrics, s.thresholds)) for s in result.slices if s.gated]
+    comparisons, champion = _compare(registry, name, result, cfg, gh)
+    passed = (all(g.passed for g in gate) and all(g.passed for _, gs in slice_gate for g in gs)
+              and all(c.passed for c in comparisons))
     gh.info(f"aicd train: holdout metrics {json.dumps(result.metrics)}; gate {'passed' if passed else 'failed'}")
-    meta = {"features": result.features, "feature_types": result.feature_types, "classes": result.classes,
-            "label": cfg.data.label, "positive": cfg.data.positive, "task": cfg.model.task,
-            "data_version": data_version, "metrics": result.metrics,
-            "profile": profile_frame(frame, cfg.data.drift.bins, exclude=[cfg.data.label]),
-            "example": _example_row(frame.drop(columns=[cfg.data.label]))}
     record = registry.record_training(
-        name=name, params={"estimator": cfg.model.estimator, **cfg.model.params, "seed": cfg.model.seed,
-                           "test_size": cfg.model.test_size, "n_train": result.n_train, "n_test": result.n_test},
-        metrics=result.metrics, tags=_tags(env, data_version, passed), model=result.model, meta=meta,
-        input_example=frame.drop(columns=[cfg.data.label]).head(3), register=passed)
+        name=name, params=_params(cfg, result), metrics=result.metrics,
+        tags={**tags, "aicd.gate": "passed" if passed else "failed"}, model=result.model,
+        meta=_meta(result, cfg, data_version), profile=profile_frame(frame[result.features], cfg.data.drift.bins),
+        input_example=result.holdout[result.features].head(3), register=passed, progress=progress)
     outputs = {"passed": str(passed).lower(), "run-id": record.run_id, "model-uri": record.model_uri,
-               "model-version": record.version or "", "metrics": result.metrics}
+               "model-version": record.version or "", "model-name": name, "metrics": _json(result.metrics),
+               "reused": "false"}
     gh.set_outputs(outputs)
-    gh.summary(render_summary(name, record, result.metrics, gate, data_version))
+    gh.summary(render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version))
     if not passed:
-        for g in (g for g in gate if not g.passed):
-            gh.annotate("error", f"{g.metric} {g.value:.4f} does not meet {g.direction} {g.threshold}",
-                        file=cfg.file, line=cfg.line_of(f"model.thresholds.{g.metric}"), title="aicd model gate")
-        refused = ", ".join(f"{g.metric} {g.value:.4f} (needs {g.direction} {g.threshold})" for g in gate
-                            if not g.passed)
-        raise GateFailed(f"model gate failed: {refused}; nothing was registered")
-    return {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True, separators=(",", ":"))
-            for k, v in outputs.items()}
+        _refuse(gh, cfg, gate, slice_gate, comparisons)
+    return outputs
+
+
+def _fit(frame, cfg: Config, env: Mapping[str, str]) -> TrainResult:
+    line = cfg.line_of("model.entrypoint") or cfg.line_of("model.estimator")
+    if cfg.model.entrypoint:
+        workdir = env.get("GITHUB_WORKSPACE") or os.getcwd()
+        function = load_entrypoint(cfg.model.entrypoint, workdir, cfg.file, line)
+        return train_and_evaluate(frame, cfg.data.label, cfg.model, entrypoint=function, positive=cfg.data.positive)
+    estimator = build_estimator(cfg.model, cfg.file, line)
+    return train_and_evaluate(frame, cfg.data.label, cfg.model, estimator, positive=cfg.data.positive)
+
+
+def _compare(registry: MlflowRegistry, name: str, result: TrainResult, cfg: Config,
+             gh: Actions) -> tuple[list[Comparison], str | None]:
+    """Paired bootstrap against ``@champion`` on this holdout; ([], None) for the first model."""
+    version = registry.alias_version(name, "champion")
+    if version is None:
+        return [], None
+    import tempfile
+
+    from ..serve.model import load_model_dir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir, meta = registry.fetch_model(f"models:/{name}/{version}", tmp)
+        champion = load_model_dir(model_dir, meta["sha256"])
+    missing = [f for f in champion.features if f not in result.holdout.columns]
+    if missing:
+        gh.annotate("warning", f"champion version {version} needs columns this data lacks ({', '.join(missing)}); "
+                    "gated on thresholds alone", title="aicd model gate")
+        return [], version
+    gh.info(f"aicd train: comparing with champion version {version} on the same {result.n_test} holdout rows")
+    label = cfg.data.label
+    champion_eval = evaluate(champion.estimator, result.holdout[champion.features], result.holdout[label],
+                             cfg.model.task, cfg.data.positive)
+    c = cfg.model.compare
+    metrics = list(c.metrics or cfg.model.thresholds or ["accuracy" if cfg.model.task == "classification" else "rmse"])
+    return compare_models(result.evaluation, champion_eval, metrics, c.margin, c.require_improvement, c.resamples,
+                          c.confidence, cfg.model.seed), version
+
+
+def _reuse(registry: MlflowRegistry, record: ModelRecord, gh: Actions) -> dict[str, str]:
+    registry.set_alias(record.name, "candidate", record.version)
+    metrics = registry.run_metrics(record.run_id)
+    outputs = {"passed": "true", "run-id": record.run_id, "model-uri": record.model_uri,
+               "model-version": record.version, "model-name": record.name, "metrics": _json(metrics),
+               "reused": "true"}
+    gh.set_outputs(outputs)
+    gh.info(f"aicd train: {record.model_uri} was trained from this commit, data-version and config; reused it")
+    gh.summary(f"## ♻️ aicd model gate — reused\n\n**{record.model_uri}** (run `{record.run_id}`) was already "
+               "trained and registered from this commit, data-version and config; alias `candidate` points at it.")
+    return outputs
+
+
+def _refuse(gh: Actions, cfg: Config, gate, slice_gate, comparisons) -> None:
+    reasons = []
+    for g in (g for g in gate if not g.passed):
+        gh.annotate("error", f"{g.metric} {g.value:.4f} does not meet {g.direction} {g.threshold}",
+                    file=cfg.file, line=cfg.line_of(f"model.thresholds.{g.metric}"), title="aicd model gate")
+        reasons.append(f"{g.metric} {g.value:.4f} (needs {g.direction} {g.threshold})")
+    for s, gs in slice_gate:
+        for g in (g for g in gs if not g.passed):
+            reasons.append(f"{g.metric} {g.value:.4f} on {s.column}={s.value} (needs {g.direction} {g.threshold})")
+            gh.annotate("error", f"slice {s.column}={s.value}: {reasons[-1]}", file=cfg.file,
+                        line=cfg.line_of("model.slices"), title="aicd model gate")
+    for c in (c for c in comparisons if not c.passed):
+        need = "superior (lower bound > 0)" if c.require_improvement else f"lower bound >= -{c.margin}"
+        reasons.append(f"{c.metric} vs champion: difference {c.difference:+.4f}, interval "
+                       f"[{c.low:+.4f}, {c.high:+.4f}] (needs {need})")
+        gh.annotate("error", reasons[-1], file=cfg.file, line=cfg.line_of("model.compare"), title="aicd model gate")
+    raise GateFailed(f"model gate failed: {'; '.join(reasons)}; nothing was registered")
 
 
 def _artifact_root(uri: str) -> str | None:
@@ -95,29 +177,80 @@ def _git_sha(env: Mapping[str, str]) -> str:
         return "unknown"
 
 
-def _tags(env: Mapping[str, str], data_version: str, passed: bool) -> dict[str, str]:
+def _tags(env: Mapping[str, str], data_version: str, cfg: Config, tenant: str) -> dict[str, str]:
     sha = _git_sha(env)
+    config_hash = hashlib.sha256(repr((cfg.data, cfg.model)).encode()).hexdigest()[:16]
+    identity = hashlib.sha256(f"{sha}|{data_version}|{config_hash}|{tenant}".encode()).hexdigest()[:24]
     tags = {"aicd.data_version": data_version, "aicd.git_sha": sha, "mlflow.source.git.commit": sha,
-            "aicd.gate": "passed" if passed else "failed"}
+            "aicd.config_hash": config_hash, "aicd.tenant": tenant, "aicd.identity": identity}
     if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
         tags["aicd.workflow_run"] = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
     return tags
 
 
-def _example_row(features) -> dict:
-    row = features.dropna().head(1)
-    return json.loads(row.to_json(orient="records"))[0] if len(row) else {}
+def _params(cfg: Config, result: TrainResult) -> dict:
+    return {"estimator": cfg.model.entrypoint or cfg.model.estimator, **cfg.model.params, "seed": cfg.model.seed,
+            "test_size": cfg.model.test_size, "split": cfg.model.split.kind, "n_train": result.n_train,
+            "n_test": result.n_test}
 
 
-def render_summary(name: str, record: ModelRecord, metrics: dict, gate: list[ThresholdResult],
-                   data_version: str) -> str:
-    passed = all(g.passed for g in gate)
+def _meta(result: TrainResult, cfg: Config, data_version: str) -> dict:
+    example = result.holdout[result.features].dropna().head(1)
+    return {"features": result.features, "feature_types": result.feature_types, "classes": result.classes,
+            "label": cfg.data.label, "positive": cfg.data.positive, "task": cfg.model.task,
+            "data_version": data_version, "metrics": result.metrics,
+            "example": json.loads(example.to_json(orient="records"))[0] if len(example) else {}}
+
+
+def _json(metrics: Mapping[str, float]) -> str:
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
+    return json.dumps(clean, sort_keys=True, separators=(",", ":"))
+
+
+def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: list[ThresholdResult], slice_gate,
+                   comparisons: list[Comparison], champion: str | None, data_version: str) -> str:
+    passed = (all(g.passed for g in gate) and all(g.passed for _, gs in slice_gate for g in gs)
+              and all(c.passed for c in comparisons))
+    by_metric = {c.metric: c for c in comparisons}
+    rows = []
+    for metric in dict.fromkeys([*(g.metric for g in gate), *by_metric]):
+        g = next((g for g in gate if g.metric == metric), None)
+        c = by_metric.get(metric)
+        verdicts = [x for x in (g.passed if g else None, c.passed if c else None) if x is not None]
+        rows.append([metric, result.metrics.get(metric), f"{g.direction} {g.threshold}" if g else "",
+                     c.champion if c else "", f"{c.difference:+.4f}" if c else "",
+                     f"[{c.low:+.4f}, {c.high:+.4f}] {c.verdict}" if c else "", ICON[all(verdicts)]])
+    if champion is None:
+        versus = "No champion yet: this first model is gated on thresholds alone."
+    elif not comparisons:
+        versus = f"Champion version {champion} could not be compared (different features): thresholds alone."
+    else:
+        c0 = comparisons[0]
+        versus = (f"Compared with champion version {champion} on the same {result.n_test} holdout rows: paired "
+                  f"bootstrap, margin {c0.margin}{', improvement required' if c0.require_improvement else ''}.")
     head = (f"## {ICON[passed]} aicd model gate — {'passed' if passed else 'failed'}\n\n"
             f"model `{name}` · run `{record.run_id}` · data-version `{data_version}`\n\n"
             + (f"Registered **{record.model_uri}** with alias `candidate`." if record.version
                else "Nothing was registered."))
-    gate_table = table(["metric", "value", "threshold", "verdict"],
-                       [[g.metric, g.value, f"{g.direction} {g.threshold}", ICON[g.passed]] for g in gate])
-    others = table(["metric", "value"], [[k, v] for k, v in metrics.items()])
-    return f"{head}\n\n### Gate\n\n{gate_table}\n\n### Holdout metrics\n\n{others}"
+    parts = [head, f"### Gate\n\n{versus}\n\n" + table(
+        ["metric", "candidate", "threshold", "champion", "difference", "interval", "verdict"], rows)]
+    if result.slices:
+        parts.append("### Slices\n\n" + table(["slice", "rows", "metric", "value", "threshold", "verdict"],
+                                               _slice_rows(result, slice_gate)))
+    parts.append("### Holdout metrics\n\n" + table(["metric", "value"], [[k, v] for k, v in result.metrics.items()]))
+    return "\n\n".join(parts)
+
+
+def _slice_rows(result: TrainResult, slice_gate) -> list[list]:
+    gated = {(s.column, s.value): gs for s, gs in slice_gate}
+    main = "accuracy" if result.evaluation.task == "classification" else "rmse"
+    rows = []
+    for s in result.slices:
+        name = f"{s.column}={s.value}"
+        results = gated.get((s.column, s.value), [])
+        rows += [[name, s.rows, g.metric, g.value, f"{g.direction} {g.threshold}", ICON[g.passed]] for g in results]
+        if not results:
+            note = "➖" if s.gated else "➖ fewer than min-rows, not gated"
+            rows.append([name, s.rows, main, s.metrics.get(main), "", note])
+    return rows
