@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("--rows", type=int, default=3000)
     example.add_argument("--seed", type=int, default=7)
     example.add_argument("--drift", type=float, default=0.0)
+    promote = sub.add_parser("promote", help="make a registered model version the champion")
+    promote.add_argument("--model-uri", required=True, help="models:/<name>/<version> or models:/<name>@<alias>")
+    promote.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
+    promote.add_argument("--tenant", default="", help="the tenant whose model this is")
     simulate = sub.add_parser("simulate", help="send simulated traffic and delayed feedback to an endpoint")
     simulate.add_argument("--endpoint", required=True)
     simulate.add_argument("--data", required=True)
@@ -81,6 +85,12 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -
             from .demo import write_example
 
             write_example(args.out, rows=args.rows, seed=args.seed, drift=args.drift)
+        elif args.aicd_command == "promote":
+            from .registry import MlflowRegistry
+            from .steps.promote import promote
+
+            promote(MlflowRegistry(args.tracking_uri or env.get("MLFLOW_TRACKING_URI", "")), args.tenant,
+                    args.model_uri, gh)
         else:
             _simulate(args, gh)
     except GateFailed as exc:  # each failed check was already annotated where it was configured

@@ -69,7 +69,8 @@ def run_demo(workdir: str | Path, keep_running: bool = False) -> int:
                lambda r: f"{r.requests} predictions, {r.feedback} delayed labels sent as feedback")
         m = _stage("5 monitor", lambda: monitor.run(
             {"endpoint": d["endpoint"], "config": str(paths["config"]), "state-dir": state_dir,
-             "report": str(reports / "monitor.json")}, gh),
+             "on-success": "promote", "tracking-uri": tracking, "report": str(reports / "monitor.json")}, gh,
+            env={}),
             lambda o: _decision_line(o))
     except AicdError as exc:
         print(f"\n✗ demo stopped: {exc}")
@@ -109,4 +110,5 @@ def _decision_line(outputs: dict) -> str:
         value = check["value"]
         shown = "n/a" if value is None else f"{value:.3f}"
         parts.append(f"{check['name']} {shown} ({check['verdict']})")
-    return f"{outputs['decision']} — " + "; ".join(parts)
+    promoted = f"; {outputs['promoted']} is now champion" if outputs.get("promoted") else ""
+    return f"{outputs['decision']} — " + "; ".join(parts) + promoted

@@ -97,6 +97,8 @@ def _classify(exc: Exception) -> str:
 class MlflowRegistry:
     """One tracking server (or local sqlite store) and its model registry."""
 
+    CLEANUP_SECONDS = 60.0  # undoing half state is worth waiting for longer than a normal call
+
     def __init__(self, tracking_uri: str, artifact_root: str | None = None, retry_seconds: float = 60.0):
         if not tracking_uri:
             raise UserError("no MLflow tracking URI given", hint="set the `tracking-uri` input or MLFLOW_TRACKING_URI")
@@ -120,9 +122,10 @@ class MlflowRegistry:
             raise ServiceError(f"MLflow at {self.uri}", f"unreachable ({reason})", retryable=True,
                                hint="start the tracking server or fix the `tracking-uri` input") from None
 
-    def _call(self, doing: str, fn: Callable, *args, **kwargs):
-        """Call the MLflow client, retrying transient failures with backoff until ``retry_seconds``."""
-        deadline, delay = time.monotonic() + self.retry_seconds, 0.5
+    def _call(self, doing: str, fn: Callable, *args, budget: float | None = None, **kwargs):
+        """Call the MLflow client, retrying transient failures with backoff for ``budget`` seconds
+        (default ``retry_seconds``)."""
+        deadline, delay = time.monotonic() + (self.retry_seconds if budget is None else budget), 0.5
         while True:
             try:
                 return fn(*args, **kwargs)
@@ -194,7 +197,8 @@ class MlflowRegistry:
                                              progress) if register else None
         except BaseException:
             with contextlib.suppress(Exception):
-                self._call("marking the run FAILED", self.client.set_terminated, run_id, "FAILED")
+                self._call("marking the run FAILED", self.client.set_terminated, run_id, "FAILED",
+                           budget=self.CLEANUP_SECONDS)
             raise
         self._call("closing the run", self.client.set_terminated, run_id, "FINISHED")
         return ModelRecord(run_id, name, version)
@@ -224,7 +228,7 @@ class MlflowRegistry:
         except BaseException:
             with contextlib.suppress(Exception):
                 self._call("deleting the half-registered version", self.client.delete_model_version, name,
-                           version.version)
+                           version.version, budget=self.CLEANUP_SECONDS)
             raise
         return str(version.version)
 

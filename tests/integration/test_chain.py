@@ -21,8 +21,12 @@ def test_validate_train_deploy_monitor(mlflow_server, coffee, deploy_dir, tmp_pa
     production = read_table(coffee["production"])
     send_traffic(stable["endpoint"], production, "clicked", requests=400, seed=3)
     m = monitor.run({"endpoint": stable["endpoint"], "config": str(coffee["config"]), "state-dir": str(deploy_dir),
-                     "on-failure": "rollback", "report": str(tmp_path / "m1.json")}, gh)
+                     "on-failure": "rollback", "on-success": "promote", "tracking-uri": mlflow_server.uri,
+                     "report": str(tmp_path / "m1.json")}, gh, env={})
     assert m["decision"] == "promote", m["evidence"]
+    assert m["promoted"] == t["model-uri"]
+    champion = mlflow_server.client().get_model_version_by_alias("coffee-recommender", "champion")
+    assert champion.version == t["model-version"]
 
     release = deploy.run({**base, "model-uri": t["model-uri"]}, gh, env={})
     send_traffic(release["endpoint"], production, "clicked", requests=400, seed=4, flip_share=0.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from ..errors import ConfigError
 from ..gha import Actions
 from ..monitor.decide import Decision, decide
 from ..monitor.metrics import read_endpoint
+from ..registry import MlflowRegistry
 from . import Input, Output
+from .promote import promote
 from .summary import table
 
 DESCRIPTION = "Production gate: read the model server metrics and decide promote, hold or rollback."
@@ -20,24 +23,33 @@ OUTPUTS = (
     Output("decision", "promote, hold or rollback."),
     Output("evidence", "Every check with value, interval, threshold and verdict, as single-line JSON."),
     Output("rolled-back", "true when on-failure: rollback was carried out."),
+    Output("promoted", "The model URI made champion by on-success: promote; empty otherwise."),
     Output("report", "Path of the JSON evidence."),
 )
 INPUTS = (
     Input("endpoint", "The model server to watch (the endpoint output of action-deploy).", required=True),
     Input("config", "Path to aicd.yml (its monitor: section); empty uses the built-in defaults.", ""),
     Input("on-failure", "What to do on a rollback decision: none (report only) or rollback.", "none"),
+    Input("on-success", "What to do on a promote decision: none (report only) or promote (move the registry "
+          "alias champion to the served version).", "none"),
+    Input("tracking-uri", "MLflow tracking URI, needed for on-success: promote; empty uses MLFLOW_TRACKING_URI.", ""),
+    Input("tenant", "Tenant id: promotion may only touch this tenant's models.", ""),
     Input("state-dir", "The deploy state folder, used to roll back the local target.", ".aicd/deploy"),
     Input("report", "Where to write the JSON evidence.", "aicd-reports/monitor.json"),
 )
 ON_FAILURE = ("none", "rollback")
+ON_SUCCESS = ("none", "promote")
 VERDICT_ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⏸️"}
 DECISION_ICON = {"promote": "✅", "hold": "⏸️", "rollback": "⏪"}
 
 
-def run(inputs: Mapping[str, str], gh: Actions) -> dict[str, str]:
-    on_failure = inputs.get("on-failure") or "none"
+def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = env if env is not None else os.environ
+    on_failure, on_success = inputs.get("on-failure") or "none", inputs.get("on-success") or "none"
     if on_failure not in ON_FAILURE:
         raise ConfigError(f"input `on-failure`: {on_failure!r} is not one of {', '.join(ON_FAILURE)}")
+    if on_success not in ON_SUCCESS:
+        raise ConfigError(f"input `on-success`: {on_success!r} is not one of {', '.join(ON_SUCCESS)}")
     cfg = load_config(inputs.get("config"))
     gh.info(f"aicd monitor: reading {inputs['endpoint']}/metrics")
     snapshot = read_endpoint(inputs["endpoint"])
@@ -47,15 +59,22 @@ def run(inputs: Mapping[str, str], gh: Actions) -> dict[str, str]:
         serving, bad = LocalTarget(inputs.get("state-dir") or ".aicd/deploy").rollback()
         rolled_back = f"revision {bad.revision} → revision {serving.revision} at {serving.endpoint}"
         gh.annotate("warning", f"aicd rolled back {rolled_back}: {decision.reason}", title="aicd production gate")
+    promoted = ""
+    if decision.decision == "promote" and on_success == "promote":
+        registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
+        name, version, _ = promote(registry, inputs.get("tenant") or "",
+                                   f"models:/{snapshot.model.get('name')}/{snapshot.model.get('version')}", gh)
+        promoted = f"models:/{name}/{version}"
     evidence = {**decision.evidence(), "model": snapshot.model, "requests": snapshot.requests,
-                "feedback": snapshot.feedback, "rolled_back": rolled_back}
+                "feedback": snapshot.feedback, "rolled_back": rolled_back, "promoted": promoted}
     report = Path(inputs.get("report") or "aicd-reports/monitor.json")
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(evidence, indent=1), encoding="utf-8")
     outputs = {"decision": decision.decision, "evidence": json.dumps(evidence, sort_keys=True, separators=(",", ":")),
-               "rolled-back": "true" if rolled_back else "false", "report": str(report)}
+               "rolled-back": "true" if rolled_back else "false", "promoted": promoted, "report": str(report)}
     gh.set_outputs(outputs)
-    gh.summary(render_summary(decision, snapshot.model, rolled_back))
+    gh.summary(render_summary(decision, snapshot.model, rolled_back) + (f"\n\n**Promoted:** {promoted} is now "
+                                                                      "champion" if promoted else ""))
     return outputs
 
 

@@ -59,7 +59,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     tenant = check_tenant(inputs.get("tenant") or "")
     name = qualified_name(tenant, inputs.get("model-name") or cfg.model.name)
     uri = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
-    registry = MlflowRegistry(uri, artifact_root=_artifact_root(uri))  # fail fast, before a long fit
+    registry = MlflowRegistry(uri, artifact_root=_artifact_root(uri),  # fail fast, before a long fit
+                              retry_seconds=_retry_seconds(env))
     data_version = inputs.get("data-version") or content_hash(inputs["data"])
     tags = _tags(env, data_version, cfg, tenant)
     existing = registry.find_version(name, tags["aicd.identity"])
@@ -158,6 +159,18 @@ def _refuse(gh: Actions, cfg: Config, gate, slice_gate, comparisons) -> None:
                        f"[{c.low:+.4f}, {c.high:+.4f}] (needs {need})")
         gh.annotate("error", reasons[-1], file=cfg.file, line=cfg.line_of("model.compare"), title="aicd model gate")
     raise GateFailed(f"model gate failed: {'; '.join(reasons)}; nothing was registered")
+
+
+def _retry_seconds(env: Mapping[str, str]) -> float:
+    """How long transient MLflow errors are retried: AICD_MLFLOW_RETRY_SECONDS, default 60."""
+    text = env.get("AICD_MLFLOW_RETRY_SECONDS", "60")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(f"AICD_MLFLOW_RETRY_SECONDS: {text!r} is not a number of seconds")
+    return value
 
 
 def _artifact_root(uri: str) -> str | None:
