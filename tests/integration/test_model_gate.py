@@ -102,6 +102,7 @@ def test_an_identical_rerun_reuses_the_version(mlflow_server, coffee, tmp_path):
     again, summary = run_train(mlflow_server, coffee["data"], cfg, tmp_path, sha="abc")
     assert again["reused"] == "true" and again["model-uri"] == first["model-uri"]
     assert again["run-id"] == first["run-id"] and again["metrics"] == first["metrics"]
+    assert "aicd model gate — reused" in summary.read_text()
     assert MlflowRegistry(mlflow_server.uri).versions("idempotent") == [first["model-version"]]
     other, _ = run_train(mlflow_server, coffee["data"], cfg, tmp_path, sha="def")  # a new commit trains again
     assert other["reused"] == "false" and other["model-version"] != first["model-version"]
