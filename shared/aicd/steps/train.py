@@ -7,6 +7,7 @@ import json
 import math
 import os
 import subprocess
+import time
 from collections.abc import Mapping
 
 from ..config import Config, load_config
@@ -48,6 +49,7 @@ CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None,
         progress=lambda phase: None) -> dict[str, str]:
+    started = time.monotonic()
     env = env if env is not None else os.environ
     for name in CREDENTIALS:
         if env.get(name):
@@ -69,7 +71,9 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     frame = read_table(inputs["data"])
     gh.info(f"aicd train: fitting {cfg.model.entrypoint or cfg.model.estimator} on {len(frame):,} rows of "
             f"{inputs['data']}")
+    fit_started = time.monotonic()
     result = _fit(frame, cfg, env)
+    fit_seconds = time.monotonic() - fit_started
     gate = check_thresholds(result.metrics, cfg.model.thresholds)
     slice_gate = [(s, check_thresholds(s.metrics, s.thresholds)) for s in result.slices if s.gated]
     comparisons, champion = _compare(registry, name, result, cfg, gh)
@@ -85,6 +89,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
                "model-version": record.version or "", "model-name": name, "metrics": _json(result.metrics),
                "reused": "false"}
     gh.set_outputs(outputs)
+    gh.info(f"aicd train: fit {fit_seconds:.2f} s, everything else {time.monotonic() - started - fit_seconds:.2f} s")
     gh.summary(render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version))
     if not passed:
         _refuse(gh, cfg, gate, slice_gate, comparisons)
