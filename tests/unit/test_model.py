@@ -7,7 +7,7 @@ from aicd.errors import ConfigError
 from aicd.examples.coffee import generate
 from aicd.model.gate import check_thresholds
 from aicd.model.metrics import accuracy_from_confusion, classification_metrics, regression_metrics
-from aicd.model.train import build_estimator, train_and_evaluate
+from aicd.model.train import build_estimator, load_entrypoint, split, train_and_evaluate
 
 
 def test_the_storys_accuracy_example():
@@ -80,3 +80,50 @@ def test_unknown_estimator_and_bad_params_are_config_errors():
         build_estimator(ModelConfig(estimator="sklearn.ensemble.NoSuchForest"))
     with pytest.raises(ConfigError, match=r"model\.params"):
         build_estimator(ModelConfig(params={"n_trees": 3}))
+
+
+def test_regression_and_multiclass_train_end_to_end():
+    frame = generate(1200)
+    reg = parse_config("model: {task: regression, estimator: sklearn.ensemble.RandomForestRegressor, "
+                       "params: {n_estimators: 20, random_state: 0}, thresholds: {rmse: 5}}").model
+    result = train_and_evaluate(frame.drop(columns=["clicked"]), "avg_spend", reg, build_estimator(reg))
+    assert set(result.metrics) == {"mse", "rmse", "mae", "r2"} and result.metrics["rmse"] > 0
+    multi = parse_config("model: {params: {n_estimators: 20, random_state: 0}}").model
+    result = train_and_evaluate(frame, "coffee_roast", multi, build_estimator(multi))
+    assert result.classes == ["dark", "light", "medium"]
+    assert {"accuracy", "f1", "roc_auc", "log_loss"} <= set(result.metrics)
+
+
+def test_group_split_keeps_each_group_on_one_side_and_time_split_holds_out_the_latest():
+    frame = generate(600).assign(user=lambda f: f.index % 50, day=lambda f: f.index)
+    group = parse_config("model: {split: {kind: group, column: user}}").model
+    train, test = split(frame, "clicked", group)
+    assert not set(train["user"]) & set(test["user"])
+    assert "user" not in train_and_evaluate(frame, "clicked", group, build_estimator(group)).features
+    timed = parse_config("model: {split: {kind: time, column: day}, test-size: 0.25}").model
+    train, test = split(frame, "clicked", timed)
+    assert len(test) == 150 and train["day"].max() < test["day"].min()
+
+
+def test_a_user_entrypoint_from_the_repository_trains_the_model(tmp_path):
+    (tmp_path / "custom_training.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n"
+        "def fit(x, y, params):\n"
+        "    return LogisticRegression(**params).fit(x.select_dtypes('number'), y)\n")
+    cfg = parse_config("model: {entrypoint: 'custom_training:fit', params: {max_iter: 500}}").model
+    function = load_entrypoint(cfg.entrypoint, str(tmp_path))
+    frame = generate(800).select_dtypes("number")
+    result = train_and_evaluate(frame, "clicked", cfg, entrypoint=function)
+    assert type(result.model).__name__ == "LogisticRegression" and result.metrics["accuracy"] > 0.5
+    with pytest.raises(ConfigError, match="cannot import"):
+        load_entrypoint("no_such_module:fit", str(tmp_path))
+
+
+def test_slices_get_their_own_metrics_and_a_minimum_size():
+    cfg = parse_config("model: {params: {n_estimators: 20, random_state: 0}, slices: "
+                       "[{column: coffee_roast, thresholds: {accuracy: 0.5}, min-rows: 150}]}").model
+    result = train_and_evaluate(generate(1500), "clicked", cfg, build_estimator(cfg))
+    by_value = {s.value: s for s in result.slices}
+    assert set(by_value) == {"dark", "light", "medium"}
+    assert sum(s.rows for s in result.slices) == result.n_test
+    assert all(s.gated == (s.rows >= 150) for s in result.slices)
