@@ -69,6 +69,9 @@ def test_a_fetched_model_is_checked_against_its_registered_checksum(mlflow_serve
     model_dir, meta = registry.fetch_model("models:/coffee-recommender@candidate", tmp_path / "fetched")
     assert meta["model_version"] == out["model-version"] and meta["run_id"] == out["run-id"]
     assert (model_dir / "model.skops").is_file()
+    mlmodel = (model_dir / "MLmodel").read_text()
+    assert "signature:" in mlmodel and '"name": "coffee_price"' in mlmodel  # signature from the input example
+    assert (model_dir / "input_example.json").is_file()
     assert meta["features"][0] == "age"
     profile = json.loads((model_dir / "reference_profile.json").read_text())
     assert set(profile) == set(meta["features"]) and profile["age"]["kind"] == "numeric"
