@@ -114,10 +114,10 @@ def _print_outputs(gh: Actions, outputs: dict) -> None:
 
 
 def _simulate(args: argparse.Namespace, gh: Actions) -> None:
-    from .data.io import read_table
+    from .data.source import read_frame
     from .simulate import send_traffic
 
-    result = send_traffic(args.endpoint, read_table(args.data), args.label, requests=args.requests,
+    result = send_traffic(args.endpoint, read_frame(args.data), args.label, requests=args.requests,
                           flip_share=args.flip_share)
     gh.info(f"aicd simulate: {result.requests} requests ({result.failed} failed), {result.feedback} feedback")
 

@@ -18,11 +18,12 @@ from .errors import ConfigError
 from .model.metrics import CLASSIFICATION as CLASSIFICATION_METRICS
 from .model.metrics import REGRESSION as REGRESSION_METRICS
 
-__all__ = ["ColumnSpec", "CompareConfig", "Config", "DataConfig", "DriftConfig", "ModelConfig", "MonitorConfig",
+__all__ = ["ColumnSpec", "CompareConfig", "Config", "DataConfig", "DriftConfig", "DriftOverride", "ModelConfig",
+           "MonitorConfig",
            "SliceConfig", "SplitConfig", "load_config", "parse_config"]
 
 DTYPES = ("int", "float", "bool", "str", "category")
-DRIFT_METHODS = ("kl", "psi")
+DRIFT_METHODS = ("auto", "kl", "psi", "js", "wasserstein", "ks", "chisquare")
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,31 @@ class ColumnSpec:
     min: float | None = None
     max: float | None = None
     allowed: tuple[Any, ...] | None = None
+    regex: str | None = None
+    expect: str | None = None
     line: int | None = None
 
 
 @dataclass(frozen=True)
+class DriftOverride:
+    method: str | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
 class DriftConfig:
+    """``method: auto`` picks per column by type and size (as Evidently's defaults do): KS (numeric)
+    and chi-square (categorical) p-values below 0.05 up to 1,000 rows; above that normed
+    Wasserstein (numeric) and Jensen-Shannon distance (categorical) above 0.1. ``threshold`` is
+    then the default for the chosen method unless set."""
+
     reference: str | None = None
-    method: str = "kl"
-    threshold: float = 0.1
+    method: str = "auto"
+    threshold: float | None = None
     bins: int = 10
+    share: float = 0.5
+    sample_rows: int = 100_000
+    columns: dict[str, DriftOverride] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,14 @@ class DataConfig:
     min_positive_share: float = 0.30
     columns: tuple[ColumnSpec, ...] = ()
     drift: DriftConfig = field(default_factory=DriftConfig)
+    max_missing_total: float | None = None
+    keys: tuple[str, ...] = ()
+    max_duplicate_rows: int | None = None
+    min_rows: int | None = None
+    max_rows: int | None = None
+    max_row_change: float | None = None
+    freshness_column: str | None = None
+    freshness_max_age_hours: float | None = None
 
 
 @dataclass(frozen=True)
@@ -233,9 +258,21 @@ class _Reader:
 
 
 def _data(r: _Reader, raw: Any) -> DataConfig:
-    keys = {"label", "positive", "max-missing-ratio", "min-positive-share", "columns", "drift"}
+    keys = {"label", "positive", "max-missing-ratio", "min-positive-share", "columns", "drift", "max-missing-total",
+            "keys", "max-duplicate-rows", "min-rows", "max-rows", "max-row-change", "freshness"}
     m = r.mapping(raw, "data", keys)
+    fresh = r.mapping(m.get("freshness"), "data.freshness", {"column", "max-age-hours"})
+    if fresh and not fresh.get("column"):
+        raise r.fail("data.freshness", "needs `column` (a timestamp column) and `max-age-hours`")
     return DataConfig(
+        max_missing_total=r.number(m, "data", "max-missing-total", None, low=0, high=1),
+        keys=tuple(r.strings(m, "data", "keys")),
+        max_duplicate_rows=r.number(m, "data", "max-duplicate-rows", None, low=0, integer=True),
+        min_rows=r.number(m, "data", "min-rows", None, low=0, integer=True),
+        max_rows=r.number(m, "data", "max-rows", None, low=0, integer=True),
+        max_row_change=r.number(m, "data", "max-row-change", None, low=0),
+        freshness_column=r.text(fresh, "data.freshness", "column", None),
+        freshness_max_age_hours=r.number(fresh, "data.freshness", "max-age-hours", None, low=0),
         label=r.text(m, "data", "label", None),
         positive=m.get("positive", 1),
         max_missing_ratio=r.number(m, "data", "max-missing-ratio", 0.05, low=0, high=1),
@@ -247,7 +284,15 @@ def _data(r: _Reader, raw: Any) -> DataConfig:
 
 def _column(r: _Reader, name: str, raw: Any) -> ColumnSpec:
     path = f"data.columns.{name}"
-    m = r.mapping(raw, path, {"dtype", "nullable", "min", "max", "allowed"})
+    m = r.mapping(raw, path, {"dtype", "nullable", "min", "max", "allowed", "regex", "expect"})
+    regex = r.text(m, path, "regex", None)
+    if regex is not None:
+        import re
+
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise r.fail(f"{path}.regex", f"invalid regular expression: {exc}") from None
     nullable = m.get("nullable", True)
     if not isinstance(nullable, bool):
         raise r.fail(f"{path}.nullable", f"must be true or false, got {nullable!r}")
@@ -258,16 +303,26 @@ def _column(r: _Reader, name: str, raw: Any) -> ColumnSpec:
     if low is not None and high is not None and low > high:
         raise r.fail(f"{path}.min", f"min {low} is greater than max {high}")
     return ColumnSpec(name=name, dtype=r.text(m, path, "dtype", None, DTYPES), nullable=nullable, min=low,
-                      max=high, allowed=tuple(allowed) if allowed is not None else None, line=r.lines.get(path))
+                      max=high, allowed=tuple(allowed) if allowed is not None else None, regex=regex,
+                      expect=r.text(m, path, "expect", None), line=r.lines.get(path))
 
 
 def _drift(r: _Reader, raw: Any) -> DriftConfig:
-    m = r.mapping(raw, "data.drift", {"reference", "method", "threshold", "bins"})
+    path = "data.drift"
+    m = r.mapping(raw, path, {"reference", "method", "threshold", "bins", "share", "sample-rows", "columns"})
+    overrides = {}
+    for column, spec in r.mapping(m.get("columns"), f"{path}.columns").items():
+        o = r.mapping(spec, f"{path}.columns.{column}", {"method", "threshold"})
+        overrides[column] = DriftOverride(r.text(o, f"{path}.columns.{column}", "method", None, DRIFT_METHODS[1:]),
+                                          r.number(o, f"{path}.columns.{column}", "threshold", None, low=0))
     return DriftConfig(
-        reference=r.text(m, "data.drift", "reference", None),
-        method=r.text(m, "data.drift", "method", "kl", DRIFT_METHODS),
-        threshold=r.number(m, "data.drift", "threshold", 0.1, low=0),
-        bins=r.number(m, "data.drift", "bins", 10, low=2, high=1000, integer=True),
+        reference=r.text(m, path, "reference", None),
+        method=r.text(m, path, "method", "auto", DRIFT_METHODS),
+        threshold=r.number(m, path, "threshold", None, low=0),
+        bins=r.number(m, path, "bins", 10, low=2, high=1000, integer=True),
+        share=r.number(m, path, "share", 0.5, low=0, high=1),
+        sample_rows=r.number(m, path, "sample-rows", 100_000, low=1000, high=10_000_000, integer=True),
+        columns=overrides,
     )
 
 

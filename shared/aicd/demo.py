@@ -55,7 +55,8 @@ def run_demo(workdir: str | Path, keep_running: bool = False) -> int:
         v = _stage("1 validate", lambda: validate.run(
             {"data": str(paths["data"]), "config": str(paths["config"]), "reference": str(paths["reference"]),
              "report": str(reports / "validate.json")}, gh),
-            lambda o: f"data gate passed; data-version {o['data-version']}, drift-score (KL) {o['drift-score']}")
+            lambda o: f"data gate passed; data-version {o['data-version']}, "
+                      f"{len(json.loads(o['drifted-columns']))} columns drifted (KL vs the reference)")
         t = _stage("2 train", lambda: train.run(
             {"data": str(paths["data"]), "config": str(paths["config"]), "data-version": v["data-version"],
              "tracking-uri": tracking}, gh, env={}),

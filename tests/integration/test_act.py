@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from aicd.data.io import content_hash
+from aicd.data.source import content_hash, open_source
 from aicd.deploy.local import LocalTarget
 from tests.conftest import ROOT
 
@@ -61,7 +61,7 @@ def test_the_pipeline_runs_under_act_and_every_output_checks_out(act_ready, tmp_
         proc = run_act({"tracking-uri": mlflow_server.uri, "state-dir": str(state)})
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
         out = pipeline_outputs(proc.stdout)
-        assert out["data-version"] == content_hash(ROOT / "examples/coffee/data/user_behavior.csv")
+        assert out["data-version"] == content_hash(open_source(str(ROOT / "examples/coffee/data/user_behavior.csv")))
         assert 0 <= float(out["drift-score"]) < 0.1
         client = mlflow_server.client()
         run = client.get_run(out["run-id"])

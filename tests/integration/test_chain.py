@@ -3,7 +3,7 @@
 import json
 import urllib.request
 
-from aicd.data.io import read_table
+from aicd.data.source import read_frame
 from aicd.gha import Actions
 from aicd.simulate import send_traffic
 from aicd.steps import deploy, monitor, train, validate
@@ -18,7 +18,7 @@ def test_validate_train_deploy_monitor(mlflow_server, coffee, deploy_dir, tmp_pa
                    "tracking-uri": mlflow_server.uri}, gh, env={})
     base = {"tracking-uri": mlflow_server.uri, "state-dir": str(deploy_dir)}
     stable = deploy.run({**base, "model-uri": t["model-uri"]}, gh, env={})
-    production = read_table(coffee["production"])
+    production = read_frame(str(coffee["production"]))
     send_traffic(stable["endpoint"], production, "clicked", requests=400, seed=3)
     m = monitor.run({"endpoint": stable["endpoint"], "config": str(coffee["config"]), "state-dir": str(deploy_dir),
                      "on-failure": "rollback", "on-success": "promote", "tracking-uri": mlflow_server.uri,

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from aicd.data.io import content_hash
+from aicd.data.source import content_hash, open_source
 from aicd.errors import GateFailed, ServiceError
 from aicd.gha import Actions
 from aicd.registry import MlflowRegistry
@@ -28,7 +28,7 @@ def test_a_passing_model_is_logged_registered_and_aliased(mlflow_server, coffee,
     assert client.get_model_version_by_alias("coffee-recommender", "candidate").version == out["model-version"]
     run = client.get_run(out["run-id"])
     assert run.info.status == "FINISHED" and version.run_id == out["run-id"]
-    assert run.data.tags["aicd.data_version"] == content_hash(coffee["data"])
+    assert run.data.tags["aicd.data_version"] == content_hash(open_source(str(coffee["data"])))
     assert run.data.tags["aicd.git_sha"] == "abc123"
     assert json.loads(out["metrics"])["accuracy"] == pytest.approx(run.data.metrics["accuracy"])
     assert run.data.metrics["accuracy"] >= 0.9

@@ -1,61 +1,76 @@
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
 from aicd.config import parse_config
 from aicd.data.checks import run_checks
+from aicd.data.scan import scan
+from aicd.data.source import open_source
 from aicd.examples.coffee import CONFIG_PATH, generate
 
 CFG = parse_config(CONFIG_PATH.read_text(), "aicd.yml").data
 
 
-def failed(frame, cfg=CFG):
-    return [c for c in run_checks(frame, cfg) if not c.passed]
+def failed(frame, tmp_path, cfg=CFG, name="d.csv", **kwargs):
+    path = tmp_path / name
+    frame.to_parquet(path) if name.endswith(".parquet") else frame.to_csv(path, index=False)
+    result = scan(open_source(str(path)), cfg)
+    return [c for c in run_checks(result, cfg, **kwargs) if not c.passed]
 
 
-def test_the_generated_dataset_passes():
-    assert failed(generate(1000)) == []
+def test_the_generated_dataset_passes(tmp_path):
+    assert failed(generate(1000), tmp_path) == []
 
 
-def test_ten_percent_missing_in_one_column_fails_naming_it():
-    frame = generate(2000, missing={"avg_spend": 0.10})
-    bad = failed(frame)
+def test_ten_percent_missing_in_one_column_fails_naming_it(tmp_path):
+    bad = failed(generate(2000, missing={"avg_spend": 0.10}), tmp_path)
     assert [(c.name, c.column) for c in bad] == [("missing-ratio", "avg_spend")]
     assert 0.08 < bad[0].measured < 0.12 and bad[0].threshold == 0.05
-    assert "avg_spend" in bad[0].message
 
 
-def test_column_in_config_but_not_in_data_is_a_schema_failure():
-    bad = failed(generate(200).drop(columns=["hour"]))
+def test_column_in_config_but_not_in_data_is_a_schema_failure(tmp_path):
+    bad = failed(generate(200).drop(columns=["hour"]), tmp_path)
     assert [(c.name, c.column, c.config_path) for c in bad] == [("schema", "hour", "data.columns.hour")]
 
 
-def test_ranges_allowed_values_and_types():
+def test_ranges_allowed_values_and_types(tmp_path):
     frame = generate(300)
     frame.loc[0, "hour"] = 30
     frame.loc[1, "coffee_roast"] = "burnt"
-    frame["age"] = frame["age"].astype(str)
-    names = {(c.name, c.column) for c in failed(frame)}
-    assert ("range", "hour") in names
-    assert ("allowed-values", "coffee_roast") in names
-    assert ("dtype", "age") in names
+    frame["age"] = frame["age"].astype(str) + "y"
+    names = {(c.name, c.column) for c in failed(frame, tmp_path)}
+    assert {("range", "hour"), ("allowed-values", "coffee_roast"), ("dtype", "age")} <= names
 
 
-def test_label_balance():
+def test_label_balance(tmp_path):
     frame = generate(500)
     frame["clicked"] = np.where(np.arange(500) < 100, 1, 0)  # 20 % positive
-    bad = failed(frame)
-    assert [(c.name, c.measured) for c in bad] == [("label-balance", 0.2)]
+    assert [(c.name, c.measured) for c in failed(frame, tmp_path)] == [("label-balance", 0.2)]
 
 
-def test_not_nullable_column_with_one_gap():
-    frame = generate(100)
-    frame["age"] = frame["age"].astype(float)
-    frame.loc[3, "age"] = np.nan
-    names = [(c.name, c.column) for c in failed(frame)]
-    assert ("not-null", "age") in names
+def test_regex_expect_keys_duplicates_rows_and_freshness(tmp_path):
+    cfg = parse_config("""data:
+  keys: [id]
+  max-duplicate-rows: 0
+  min-rows: 10
+  max-row-change: 0.1
+  max-missing-total: 0.01
+  freshness: {column: ts, max-age-hours: 24}
+  columns:
+    code: {regex: '[A-Z]{3}-\\d+'}
+    price: {expect: 'value > 0'}
+""").data
+    now = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
+    frame = pd.DataFrame({"id": [1, 2, 2, 4, 5, 6], "code": ["ABC-1", "ABC-2", "ABC-2", "bad", "XYZ-9", "QQQ-3"],
+                          "price": [1.0, 2.0, 2.0, -3.0, 4.0, None],
+                          "ts": ["2026-11-26T10:00:00"] * 6})
+    bad = {c.name: c for c in failed(frame, tmp_path, cfg, reference_rows=20, now=now)}
+    assert bad["unique"].measured == 1 and bad["duplicate-rows"].measured == 1
+    assert bad["regex"].measured == 1 and bad["expect"].measured == 1
+    assert bad["row-count"].measured == 6 and bad["row-change"].measured == 0.7
+    assert bad["freshness"].measured == 50.0 and bad["missing-total"].column is None
 
 
-def test_checks_work_without_any_column_spec():
-    cfg = parse_config("data: {label: y}").data
-    frame = pd.DataFrame({"x": [1, 2, None, 4], "y": [1, 0, 1, 1]})
-    assert [(c.name, c.column) for c in failed(frame, cfg)] == [("missing-ratio", "x")]
+def test_parquet_and_declared_types(tmp_path):
+    assert failed(generate(400), tmp_path, name="d.parquet") == []

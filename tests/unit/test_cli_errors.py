@@ -17,13 +17,13 @@ def assert_one_clear_line(result, *needles):
 
 def test_missing_data_file(tmp_path):
     result = run_aicd("validate", "--data", str(tmp_path / "nope.csv"))
-    assert_one_clear_line(result, "nope.csv", "data file not found", "`data` input")
+    assert_one_clear_line(result, "nope.csv", "data file not found", "`data`")
 
 
 def test_malformed_csv(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n3,4,5,6\n")
-    assert_one_clear_line(run_aicd("validate", "--data", str(bad)), "bad.csv", "cannot parse CSV")
+    assert_one_clear_line(run_aicd("validate", "--data", str(bad)), "bad.csv", "ragged rows", "Expected 2 columns")
 
 
 def test_unknown_column_in_config_names_the_config_line(tmp_path, coffee):

@@ -16,7 +16,7 @@ def test_defaults_are_the_storys():
     assert cfg.data.max_missing_ratio == 0.05
     assert cfg.data.min_positive_share == 0.30
     assert cfg.model.thresholds == {"accuracy": 0.9}
-    assert cfg.data.drift.threshold == 0.1
+    assert cfg.data.drift.method == "auto" and cfg.data.drift.threshold is None  # the method's own default
     assert cfg.monitor.min_accuracy == 0.85
 
 

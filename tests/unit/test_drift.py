@@ -1,12 +1,27 @@
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
-from scipy.stats import entropy
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import chisquare, entropy, ks_2samp, wasserstein_distance
 
-from aicd.data.drift import compare_profile, kl_divergence, profile_frame, psi
+from aicd.data.drift import (
+    Side,
+    chisquare_pvalue,
+    column_drift,
+    js_distance,
+    kl_divergence,
+    ks_pvalue,
+    profile_frame,
+    psi,
+    sides_from_profile,
+    wasserstein_normed,
+)
 from aicd.examples.coffee import generate
+
+RNG = np.random.default_rng(42)
+CASES = [([1, 2, 3, 4], [4, 3, 2, 1]), ([10, 1, 5], [3, 3, 3]), ([0.2, 0.8], [0.5, 0.5]),
+         ([120, 80, 40, 7, 1], [100, 90, 50, 9, 3])]
 
 
 def test_the_storys_kl_example():
@@ -14,37 +29,77 @@ def test_the_storys_kl_example():
     assert kl_divergence([0.6, 0.4], [0.4, 0.6]) == pytest.approx(0.2 * math.log(1.5), abs=1e-12)
 
 
-@pytest.mark.parametrize("p,q", [([1, 2, 3, 4], [4, 3, 2, 1]), ([10, 1, 5], [3, 3, 3]), ([0.2, 0.8], [0.5, 0.5])])
-def test_kl_matches_scipy_entropy_when_no_bin_is_empty(p, q):
-    assert kl_divergence(p, q) == pytest.approx(entropy(p, q), abs=1e-12)
+@pytest.mark.parametrize("p,q", CASES)
+def test_kl_and_js_match_scipy_to_1e9(p, q):
+    assert abs(kl_divergence(p, q) - entropy(p, q)) < 1e-9
+    assert abs(js_distance(p, q) - jensenshannon(p, q)) < 1e-9
 
 
-def test_empty_bins_are_smoothed_to_a_finite_value():
-    assert math.isfinite(kl_divergence([10, 0, 5], [3, 3, 3]))
-    assert math.isfinite(kl_divergence([3, 3, 3], [10, 0, 5]))
-    assert math.isfinite(psi([5, 0], [0, 5]))
+@pytest.mark.parametrize("p,q", CASES)
+def test_chisquare_matches_scipy_to_1e9(p, q):
+    expected = np.asarray(p, float) / np.sum(p) * np.sum(q)
+    assert abs(chisquare_pvalue(p, q) - chisquare(q, expected).pvalue) < 1e-9
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.1, 0.5])
+def test_ks_and_wasserstein_match_scipy_to_1e9(shift):
+    ref, cur = RNG.normal(0, 2, 700), RNG.normal(shift, 2, 900)
+    assert abs(ks_pvalue(ref, cur) - ks_2samp(ref, cur).pvalue) < 1e-9
+    assert abs(wasserstein_normed(ref, cur) - wasserstein_distance(ref, cur) / np.std(ref)) < 1e-9
 
 
 def test_psi_is_symmetric_and_zero_for_equal_distributions():
     assert psi([1, 2, 3], [1, 2, 3]) == pytest.approx(0)
     assert psi([1, 3], [3, 1]) == pytest.approx(psi([3, 1], [1, 3]))
-    assert psi([0.6, 0.4], [0.4, 0.6]) == pytest.approx(0.2 * math.log(1.5) * 2)
+    assert psi([0.6, 0.4], [0.4, 0.6]) == pytest.approx(0.4 * math.log(1.5))
 
 
-def test_same_process_does_not_drift_and_a_shift_does():
-    ref = profile_frame(generate(3000, seed=1), 10, exclude=["clicked"])
-    same = compare_profile(ref, generate(3000, seed=2), "kl", 0.1)
-    shifted = compare_profile(ref, generate(3000, seed=3, drift=1.0), "kl", 0.1)
-    assert not any(d.drifted for d in same)
-    assert {"visits_per_week", "preferred_roast", "coffee_price"} <= {d.column for d in shifted if d.drifted}
+def test_empty_bins_never_leak_inf_or_nan():
+    for p, q in (([10, 0, 5], [3, 3, 3]), ([3, 3, 3], [10, 0, 5]), ([5, 0], [0, 5])):
+        for fn in (kl_divergence, psi, js_distance, chisquare_pvalue):
+            assert math.isfinite(fn(p, q)), fn.__name__
 
 
-def test_missing_unseen_and_constant_columns_are_explicit_and_finite():
-    ref = pd.DataFrame({"c": ["a", "b"] * 50, "k": [1.0] * 100, "x": np.arange(100.0)})
-    cur = pd.DataFrame({"c": ["a", "z"] * 50, "k": [1.0] * 99 + [np.nan], "x": np.arange(100.0)})
-    result = {d.column: d for d in compare_profile(profile_frame(ref, 10), cur, "psi", 0.1)}
-    assert result["c"].bins[-1] == "(unseen)" and result["c"].current[-1] == 50
-    assert result["k"].current[-2] == 1  # the (missing) bin
-    assert sum(1 for count in result["k"].reference if count) == 1  # all reference mass in one bin
-    assert all(math.isfinite(d.score) for d in result.values())
-    assert not result["x"].drifted and result["c"].drifted
+def numeric(values):
+    values = np.asarray(values, float)
+    return Side("numeric", len(values), sample=values)
+
+
+def test_auto_picks_by_type_and_size():
+    small_ref, small_cur = numeric(RNG.normal(size=500)), numeric(RNG.normal(size=500))
+    big_ref, big_cur = numeric(RNG.normal(size=5000)), numeric(RNG.normal(0.3, 1, 5000))
+    assert column_drift("x", small_ref, small_cur).method == "ks"
+    result = column_drift("x", big_ref, big_cur)
+    assert result.method == "wasserstein" and result.drifted and result.threshold == 0.1
+    cats = Side("categorical", 3000, counts={"a": 1000, "b": 2000})
+    assert column_drift("c", cats, cats).method == "js"
+    few = Side("categorical", 30, counts={"a": 10, "b": 20})
+    assert column_drift("c", few, few).method == "chisquare"
+
+
+def test_p_value_methods_drift_below_their_threshold():
+    ref, cur = numeric(RNG.normal(size=800)), numeric(RNG.normal(1.0, 1, 800))
+    result = column_drift("x", ref, cur, "ks")
+    assert result.statistic < 0.05 and result.drifted
+    same = column_drift("x", ref, numeric(RNG.normal(size=800)), "ks")
+    assert not same.drifted
+
+
+def test_unseen_categories_constant_columns_and_empty_sides():
+    ref = Side("categorical", 100, counts={"a": 50, "b": 50})
+    cur = Side("categorical", 100, counts={"a": 50, "z": 50})
+    result = column_drift("c", ref, cur, "psi")
+    assert result.bins == ["a", "b", "z"] and math.isfinite(result.statistic) and result.drifted
+    constant = numeric(np.ones(2000))
+    assert math.isfinite(column_drift("k", constant, numeric(np.ones(2000) * 2)).statistic)
+    assert column_drift("e", numeric([]), numeric([1.0])) is None
+
+
+def test_a_profile_reference_uses_binned_methods_and_says_so():
+    frame = generate(3000, seed=1)
+    sides = sides_from_profile(profile_frame(frame, 10, exclude=["clicked"]))
+    cur = numeric(generate(3000, seed=3, drift=1.0)["visits_per_week"])
+    result = column_drift("visits_per_week", sides["visits_per_week"], cur, "auto")
+    assert result.method == "js" and "stored profile" in result.note and result.drifted
+    same = column_drift("visits_per_week", sides["visits_per_week"], numeric(generate(3000, seed=2)["visits_per_week"]))
+    assert not same.drifted

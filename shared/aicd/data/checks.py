@@ -1,19 +1,20 @@
-"""Data quality checks: a frame and a DataConfig in, a list of check results out (no I/O).
+"""Data quality checks: a :class:`Scan` and a DataConfig in, a list of check results out (no I/O).
 
-Each result names its column, the measured value and the threshold, and carries the config line
-it came from, so a failure can be annotated on ``aicd.yml`` where the rule was written.
+Each result names its column, the measured value and the threshold, and carries the config path
+of the rule it came from, so a failure can be annotated on ``aicd.yml`` where the rule was written.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 
-import pandas as pd
-from pandas.api import types as ptypes
-
 from ..config import ColumnSpec, DataConfig
+from .scan import ColumnScan, Scan
 
 __all__ = ["Check", "run_checks"]
+
+_COMPATIBLE = {"int": {"int"}, "float": {"float", "int"}, "bool": {"bool"}, "str": {"str"}, "category": {"str", "bool"}}
 
 
 @dataclass(frozen=True)
@@ -32,102 +33,139 @@ class Check:
         return asdict(self)
 
 
-def run_checks(frame: pd.DataFrame, cfg: DataConfig) -> list[Check]:
-    """All configured checks, schema first; checks of a missing column are skipped, not crashed."""
-    results = _schema(frame, cfg)
-    present = [c for c in cfg.columns if c.name in frame.columns]
-    results += [r for spec in present for r in _column_checks(frame[spec.name], spec)]
-    results += [_missing_ratio(frame[name], name, cfg.max_missing_ratio) for name in frame.columns]
-    if cfg.label and cfg.label in frame.columns:
-        results.append(_positive_share(frame[cfg.label], cfg))
+def run_checks(s: Scan, cfg: DataConfig, reference_rows: int | None = None,
+               now: dt.datetime | None = None) -> list[Check]:
+    """Every configured check, schema first; rules of a missing column are skipped, not crashed."""
+    results = _schema(s, cfg)
+    for spec in cfg.columns:
+        if spec.name in s.columns:
+            results += _column(s.columns[spec.name], spec, s.rows)
+    results += [_finite(c) for c in s.columns.values() if c.kind == "float"]
+    results += [_missing(c, s.rows, cfg.max_missing_ratio) for c in s.columns.values()]
+    results += _dataset(s, cfg, reference_rows, now or dt.datetime.now(dt.UTC))
+    if cfg.label and cfg.label in s.columns:
+        results.append(_positive_share(s.columns[cfg.label], cfg))
     return results
 
 
-def _schema(frame: pd.DataFrame, cfg: DataConfig) -> list[Check]:
-    expected = [(spec.name, f"data.columns.{spec.name}") for spec in cfg.columns]
-    if cfg.label:
-        expected.append((cfg.label, "data.label"))
-    out = []
-    for name, path in expected:
-        if name not in frame.columns:
-            out.append(Check("schema", name, False, "absent", "present",
-                             f"column `{name}` is not in the data (columns: {', '.join(map(str, frame.columns))})",
-                             path))
-    return out
+def _schema(s: Scan, cfg: DataConfig) -> list[Check]:
+    expected = [(c.name, f"data.columns.{c.name}") for c in cfg.columns]
+    expected += [(k, "data.keys") for k in cfg.keys]
+    expected += [(cfg.label, "data.label")] if cfg.label else []
+    expected += [(cfg.freshness_column, "data.freshness.column")] if cfg.freshness_column else []
+    return [Check("schema", name, False, "absent", "present",
+                  f"column `{name}` is not in the data (columns: {', '.join(s.names)})", path)
+            for name, path in dict(expected).items() if name not in s.columns]
 
 
-def _column_checks(series: pd.Series, spec: ColumnSpec) -> list[Check]:
-    path = f"data.columns.{spec.name}"
-    out = []
+def _column(col: ColumnScan, spec: ColumnSpec, rows: int) -> list[Check]:
+    path, out = f"data.columns.{spec.name}", []
     if spec.dtype:
-        actual = _dtype_of(series)
-        ok = actual == spec.dtype or (spec.dtype == "float" and actual == "int") or (
-            spec.dtype == "category" and actual == "str") or (spec.dtype == "str" and actual == "category")
-        out.append(Check("dtype", spec.name, ok, actual, spec.dtype,
-                         f"`{spec.name}` has type {actual}, expected {spec.dtype}", f"{path}.dtype"))
+        ok = col.kind in _COMPATIBLE[spec.dtype]
+        out.append(Check("dtype", spec.name, ok, col.kind, spec.dtype,
+                         f"`{spec.name}` has type {col.kind}, expected {spec.dtype}", f"{path}.dtype"))
     if not spec.nullable:
-        missing = int(series.isna().sum())
+        missing = col.nulls + col.nans
         out.append(Check("not-null", spec.name, missing == 0, missing, 0,
-                         f"`{spec.name}` has {missing} missing values but is declared not nullable",
+                         f"`{spec.name}` has {missing:,} missing values but is declared not nullable",
                          f"{path}.nullable"))
-    if spec.min is not None or spec.max is not None:
-        out.append(_range(series, spec, path))
+    if (spec.min is not None or spec.max is not None) and col.kind in ("int", "float"):
+        out.append(_range(col, spec, path))
+    elif spec.min is not None or spec.max is not None:
+        out.append(Check("range", spec.name, False, col.kind, "numeric",
+                         f"`{spec.name}` is {col.kind}, so its range cannot be checked", path))
     if spec.allowed is not None:
-        values = series.dropna()
-        unknown = sorted(set(values.astype(str)) - {str(a) for a in spec.allowed})
-        bad = int((~values.astype(str).isin([str(a) for a in spec.allowed])).sum())
-        out.append(Check("allowed-values", spec.name, bad == 0, bad, list(spec.allowed),
-                         f"`{spec.name}` has {bad} values outside the allowed set (e.g. {', '.join(unknown[:3])})"
-                         if bad else f"`{spec.name}` values all allowed", f"{path}.allowed"))
+        examples = ", ".join(sorted(map(str, col.not_allowed_examples))[:3])
+        out.append(Check("allowed-values", spec.name, col.not_allowed == 0, col.not_allowed, list(spec.allowed),
+                         f"`{spec.name}` has {col.not_allowed:,} values outside the allowed set (e.g. {examples})"
+                         if col.not_allowed else f"`{spec.name}` values all allowed", f"{path}.allowed"))
+    if spec.regex is not None:
+        out.append(Check("regex", spec.name, col.not_matching == 0, col.not_matching, spec.regex,
+                         f"`{spec.name}` has {col.not_matching:,} values not matching /{spec.regex}/", f"{path}.regex"))
+    if spec.expect is not None:
+        out.append(Check("expect", spec.name, col.expect_failed == 0, col.expect_failed, spec.expect,
+                         f"`{spec.name}`: {col.expect_failed:,} values fail `{spec.expect}`", f"{path}.expect"))
     return out
 
 
-def _range(series: pd.Series, spec: ColumnSpec, path: str) -> Check:
-    numeric = pd.to_numeric(series, errors="coerce")
-    if numeric.notna().sum() < series.notna().sum():
-        return Check("range", spec.name, False, "non-numeric values", [spec.min, spec.max],
-                     f"`{spec.name}` has non-numeric values, cannot check its range", path)
-    below = int((numeric < spec.min).sum()) if spec.min is not None else 0
-    above = int((numeric > spec.max).sum()) if spec.max is not None else 0
-    lo, hi = numeric.min(), numeric.max()
-    bounds = f"{spec.min} .. {spec.max}" if spec.min is not None and spec.max is not None else (
-        f">= {spec.min}" if spec.min is not None else f"<= {spec.max}")
-    return Check("range", spec.name, below + above == 0, f"{_num(lo)} .. {_num(hi)}", bounds,
-                 f"`{spec.name}` has {below} values below {spec.min} and {above} above {spec.max} "
-                 f"(observed {_num(lo)} .. {_num(hi)})", f"{path}.min" if below else f"{path}.max")
+def _range(col: ColumnScan, spec: ColumnSpec, path: str) -> Check:
+    if spec.min is not None and spec.max is not None:
+        bounds = f"{spec.min} .. {spec.max}"
+    else:
+        bounds = f">= {spec.min}" if spec.min is not None else f"<= {spec.max}"
+    observed = f"{_num(col.min)} .. {_num(col.max)}"
+    return Check("range", spec.name, col.below + col.above == 0, observed, bounds,
+                 f"`{spec.name}` has {col.below:,} values below {spec.min} and {col.above:,} above {spec.max} "
+                 f"(observed {observed})", f"{path}.min" if col.below else f"{path}.max")
 
 
-def _missing_ratio(series: pd.Series, name: str, limit: float) -> Check:
-    ratio = float(series.isna().mean())
-    return Check("missing-ratio", str(name), ratio <= limit, round(ratio, 6), limit,
-                 f"`{name}` is {ratio:.1%} missing (max {limit:.1%})", "data.max-missing-ratio")
+def _finite(col: ColumnScan) -> Check:
+    return Check("finite", col.name, col.infs == 0, col.infs, 0,
+                 f"`{col.name}` has {col.infs:,} infinite values", None)
 
 
-def _positive_share(label: pd.Series, cfg: DataConfig) -> Check:
-    known = label.dropna()
-    share = float((known.astype(str) == str(cfg.positive)).mean()) if len(known) else 0.0
+def _missing(col: ColumnScan, rows: int, limit: float) -> Check:
+    ratio = (col.nulls + col.nans) / rows if rows else 0.0
+    return Check("missing-ratio", col.name, ratio <= limit, round(ratio, 6), limit,
+                 f"`{col.name}` is {ratio:.1%} missing (max {limit:.1%})", "data.max-missing-ratio")
+
+
+def _dataset(s: Scan, cfg: DataConfig, reference_rows: int | None, now: dt.datetime) -> list[Check]:
+    out = []
+    if cfg.max_missing_total is not None:
+        cells = s.rows * len(s.columns)
+        ratio = sum(c.nulls + c.nans for c in s.columns.values()) / cells if cells else 0.0
+        out.append(Check("missing-total", None, ratio <= cfg.max_missing_total, round(ratio, 6),
+                         cfg.max_missing_total, f"{ratio:.2%} of all cells are missing "
+                         f"(max {cfg.max_missing_total:.2%})", "data.max-missing-total"))
+    for key, dupes in s.key_duplicates.items():
+        out.append(Check("unique", key, dupes == 0, dupes, 0, f"key `{key}` repeats {dupes:,} times", "data.keys"))
+    if s.duplicate_rows is not None:
+        out.append(Check("duplicate-rows", None, s.duplicate_rows <= cfg.max_duplicate_rows, s.duplicate_rows,
+                         cfg.max_duplicate_rows, f"{s.duplicate_rows:,} rows repeat an earlier row "
+                         f"(max {cfg.max_duplicate_rows:,})", "data.max-duplicate-rows"))
+    if cfg.min_rows is not None or cfg.max_rows is not None:
+        low, high = cfg.min_rows or 0, cfg.max_rows
+        ok = s.rows >= low and (high is None or s.rows <= high)
+        out.append(Check("row-count", None, ok, s.rows, f"{low:,} .. {high:,}" if high is not None else f">= {low:,}",
+                         f"{s.rows:,} rows (allowed {low:,} .. {high if high is not None else 'any'})",
+                         "data.min-rows" if s.rows < low else "data.max-rows"))
+    if cfg.max_row_change is not None and reference_rows:
+        change = abs(s.rows - reference_rows) / reference_rows
+        out.append(Check("row-change", None, change <= cfg.max_row_change, round(change, 6), cfg.max_row_change,
+                         f"{s.rows:,} rows against {reference_rows:,} in the reference ({change:+.1%})",
+                         "data.max-row-change"))
+    if cfg.freshness_column and cfg.freshness_column in s.columns:
+        out.append(_freshness(s.columns[cfg.freshness_column], cfg.freshness_max_age_hours, now))
+    return out
+
+
+def _freshness(col: ColumnScan, max_hours: float | None, now: dt.datetime) -> Check:
+    newest = col.newest
+    if newest is None:
+        return Check("freshness", col.name, False, col.kind, "timestamp",
+                     f"`{col.name}` has no timestamp values (type {col.kind})", "data.freshness.column")
+    if isinstance(newest, dt.date) and not isinstance(newest, dt.datetime):
+        newest = dt.datetime.combine(newest, dt.time())
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=dt.UTC)
+    age = (now - newest).total_seconds() / 3600
+    limit = max_hours if max_hours is not None else float("inf")
+    return Check("freshness", col.name, age <= limit, round(age, 2), limit,
+                 f"newest `{col.name}` is {age:.1f} h old (max {limit} h)", "data.freshness.max-age-hours")
+
+
+def _positive_share(col: ColumnScan, cfg: DataConfig) -> Check:
+    total = sum(col.counts.values())
+    share = col.counts.get(str(cfg.positive), 0) / total if total else 0.0
     return Check("label-balance", cfg.label, share >= cfg.min_positive_share, round(share, 6),
                  cfg.min_positive_share,
                  f"`{cfg.label}` positive share ({cfg.positive!r}) is {share:.1%} (min {cfg.min_positive_share:.1%})",
                  "data.min-positive-share")
 
 
-def _dtype_of(series: pd.Series) -> str:
-    if ptypes.is_bool_dtype(series):
-        return "bool"
-    if ptypes.is_integer_dtype(series):
-        return "int"
-    if ptypes.is_float_dtype(series):
-        values = series.dropna()
-        return "int" if len(values) and (values == values.round()).all() else "float"
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return "category"
-    return "str"
-
-
 def _num(value: object) -> object:
-    try:
-        as_float = float(value)
-    except (TypeError, ValueError):
-        return value
+    if value is None:
+        return "n/a"
+    as_float = float(value)
     return int(as_float) if as_float.is_integer() else round(as_float, 6)

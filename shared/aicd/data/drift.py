@@ -1,15 +1,25 @@
-"""Drift between a reference and a current dataset, through per-column profiles (no I/O).
+"""Drift between a reference and a current dataset, column by column (no I/O).
 
-A *profile* is what we keep of a dataset to compare against later: for each numeric column the
-reference's quantile bin edges and counts, for each categorical column its levels and counts, and
-the missing count. Current data is binned with the reference's edges/levels, so a profile stored
-with a model (issue: reference profile) and a raw reference file are compared the same way.
+Each side of a column is a :class:`Side`: for numeric columns a sample of its finite values (the
+scan's uniform sample, the whole column when it is small) or, for a reference profile stored with a
+model, its bin edges and counts; for categorical columns exact value counts. Missing values do not
+take part in the distributions (the missing-ratio checks watch them), as in Evidently.
 
-Explicit edge cases, so no inf or NaN reaches a verdict:
-- missing values count in their own ``(missing)`` bin;
-- current categories unseen in the reference go to an ``(unseen)`` bin;
-- empty bins get a proportion of ``EPSILON`` (as Evidently does) before the logs are taken;
-- a constant reference column puts all its mass in one bin; other values land in the bins around it.
+Methods (``drifted`` when the statistic passes ``threshold``):
+
+    ks          two-sample Kolmogorov-Smirnov p-value  (scipy.stats.ks_2samp)      drift if p < 0.05
+    chisquare   chi-square goodness-of-fit p-value     (scipy.stats.chisquare)     drift if p < 0.05
+    wasserstein normed Wasserstein: W1 / std(reference) (scipy wasserstein_distance) drift if > 0.1
+    js          Jensen-Shannon distance, natural log   (scipy...jensenshannon)     drift if > 0.1
+    kl          KL(reference || current) in nats       (scipy.stats.entropy)       drift if > 0.1
+    psi         population stability index                                        drift if > 0.1
+
+``auto`` picks KS / chi-square up to 1,000 rows and normed Wasserstein / JS above, Evidently's
+defaults; a profile reference has no raw values, so its numeric columns use JS on the profile's bins.
+Explicit edge cases, so no inf or NaN reaches a verdict: empty bins get a proportion of ``EPSILON``
+before logs are taken (KL, PSI) and before they become chi-square expectations; categories unseen in
+the reference are their own levels; a constant reference column has one bin and a zero spread
+(normed Wasserstein then falls back to the raw distance); an empty side gives no verdict.
 """
 
 from __future__ import annotations
@@ -22,10 +32,13 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-__all__ = ["EPSILON", "ColumnDrift", "bin_counts", "compare_profile", "kl_divergence", "profile_frame", "psi"]
+__all__ = ["DEFAULT_THRESHOLDS", "EPSILON", "ColumnDrift", "Side", "chisquare_pvalue", "column_drift", "js_distance",
+           "kl_divergence", "ks_pvalue", "profile_frame", "psi", "sides_from_profile", "wasserstein_normed"]
 
 EPSILON = 1e-4
-MISSING, UNSEEN = "(missing)", "(unseen)"
+SMALL = 1000
+P_VALUE_METHODS = frozenset({"ks", "chisquare"})
+DEFAULT_THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "wasserstein": 0.1, "js": 0.1, "kl": 0.1, "psi": 0.1}
 
 
 def _proportions(counts: Sequence[float]) -> np.ndarray:
@@ -53,85 +66,172 @@ def psi(reference: Sequence[float], current: Sequence[float]) -> float:
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
-def profile_frame(frame: pd.DataFrame, bins: int = 10, exclude: Sequence[str] = ()) -> dict:
-    """The drift profile of every column of ``frame`` but ``exclude`` (JSON-serialisable)."""
-    return {str(name): _profile_column(frame[name], bins) for name in frame.columns if name not in exclude}
+def js_distance(p: Sequence[float], q: Sequence[float]) -> float:
+    """Jensen-Shannon distance (the square root of the divergence), natural log, like scipy's default."""
+    pp, qq = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
+    pp, qq = pp / pp.sum(), qq / qq.sum()
+    m = (pp + qq) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = np.where(pp > 0, pp * np.log(pp / m), 0.0)
+        right = np.where(qq > 0, qq * np.log(qq / m), 0.0)
+    return float(math.sqrt(max(0.0, (left.sum() + right.sum()) / 2)))
 
 
-def _profile_column(series: pd.Series, bins: int) -> dict:
-    missing = int(series.isna().sum())
-    values = series.dropna()
-    if ptypes.is_numeric_dtype(series) and not ptypes.is_bool_dtype(series):
-        edges = _quantile_edges(values.to_numpy(dtype=float), bins)
-        return {"kind": "numeric", "edges": edges, "counts": _numeric_counts(values, edges), "missing": missing}
-    counts = values.astype(str).value_counts().sort_index()
-    return {"kind": "categorical", "levels": counts.index.tolist(), "counts": [int(c) for c in counts],
-            "missing": missing}
+def ks_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
+    from scipy.stats import ks_2samp
+
+    return float(ks_2samp(reference, current).pvalue)
 
 
-def _quantile_edges(values: np.ndarray, bins: int) -> list[float]:
-    """Inner edges at reference quantiles; duplicates collapse so a constant column gets one bin."""
-    if values.size == 0:
-        return []
-    inner = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])
-    return sorted({float(x) for x in inner})
+def chisquare_pvalue(reference: Sequence[float], current: Sequence[float]) -> float:
+    """Goodness of fit of the current counts to the reference proportions (empty bins smoothed)."""
+    from scipy.stats import chisquare
+
+    observed = np.asarray(current, dtype=float)
+    expected = _proportions(reference) * observed.sum()
+    return float(chisquare(observed, expected).pvalue)
 
 
-def _numeric_counts(values: pd.Series, edges: list[float]) -> list[int]:
-    idx = np.searchsorted(np.asarray(edges, dtype=float), values.to_numpy(dtype=float), side="right")
-    return np.bincount(idx, minlength=len(edges) + 1).astype(int).tolist()
+def wasserstein_normed(reference: np.ndarray, current: np.ndarray) -> float:
+    """W1 distance divided by the reference's standard deviation (Evidently's normed Wasserstein)."""
+    from scipy.stats import wasserstein_distance
+
+    spread = float(np.std(reference))
+    distance = float(wasserstein_distance(reference, current))
+    return distance / spread if spread > 0 else distance
 
 
-def bin_counts(profile: dict, series: pd.Series) -> tuple[list[str], list[int], list[int]]:
-    """Bin ``series`` like ``profile``: (bin labels, reference counts, current counts)."""
-    missing = int(series.isna().sum())
-    values = series.dropna()
-    if profile["kind"] == "numeric":
-        edges = profile["edges"]
-        numeric = pd.to_numeric(values, errors="coerce")
-        cur = _numeric_counts(numeric.dropna(), edges)
-        bounds = ["-inf", *[f"{e:.4g}" for e in edges], "inf"]
-        labels = [f"[{bounds[i]}, {bounds[i + 1]})" for i in range(len(edges) + 1)]
-        ref = list(profile["counts"])
-        unseen = int(numeric.isna().sum())
-    else:
-        levels = profile["levels"]
-        observed = values.astype(str).value_counts()
-        cur = [int(observed.get(level, 0)) for level in levels]
-        labels, ref = list(levels), list(profile["counts"])
-        unseen = int(observed[~observed.index.isin(levels)].sum())
-    return [*labels, MISSING, UNSEEN], [*ref, profile["missing"], 0], [*cur, missing, unseen]
+@dataclass
+class Side:
+    """One column of one dataset, as drift needs it (see the module docstring)."""
+
+    kind: str  # numeric / categorical
+    n: int
+    sample: np.ndarray | None = None
+    counts: dict[str, int] | None = None
+    edges: list[float] | None = None
+    bin_counts: list[int] | None = None
 
 
 @dataclass(frozen=True)
 class ColumnDrift:
     column: str
-    kl: float
-    psi: float
-    score: float
+    kind: str
+    method: str
+    statistic: float
     threshold: float
     drifted: bool
+    n_reference: int
+    n_current: int
     bins: list[str]
-    reference: list[int]
-    current: list[int]
+    reference: list[float]
+    current: list[float]
+    note: str = ""
+
+    @property
+    def score(self) -> float:
+        return self.statistic
 
     def to_dict(self) -> dict:
-        return {"column": self.column, "kl": _round(self.kl), "psi": _round(self.psi), "score": _round(self.score),
-                "threshold": self.threshold, "drifted": self.drifted}
+        return {"column": self.column, "kind": self.kind, "method": self.method, "statistic": _finite(self.statistic),
+                "threshold": self.threshold, "drifted": self.drifted, "n_reference": self.n_reference,
+                "n_current": self.n_current, "note": self.note}
 
 
-def compare_profile(profile: dict, frame: pd.DataFrame, method: str, threshold: float) -> list[ColumnDrift]:
-    """Per-column drift of ``frame`` against ``profile``; ``method`` (kl/psi) makes the score."""
-    out = []
-    for column, prof in profile.items():
-        if column not in frame.columns:
+def choose_method(ref: Side, cur: Side, configured: str) -> str:
+    if configured != "auto":
+        return configured
+    small = min(ref.n, cur.n) <= SMALL
+    if ref.kind == "categorical":
+        return "chisquare" if small else "js"
+    if ref.sample is None:
+        return "js"
+    return "ks" if small else "wasserstein"
+
+
+def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", threshold: float | None = None,
+                 bins: int = 10) -> ColumnDrift | None:
+    """The drift verdict of one column, or None when either side has no values."""
+    if ref.n == 0 or cur.n == 0:
+        return None
+    method, note = choose_method(ref, cur, method), ""
+    if ref.kind == "numeric" and (ref.sample is None or cur.sample is None):
+        note = "binned: the reference is a stored profile without raw values"
+        method = "js" if method in ("ks", "wasserstein") else method
+    limit = DEFAULT_THRESHOLDS[method] if threshold is None else threshold
+    labels, ref_counts, cur_counts = _binned(ref, cur, bins)
+    if method == "ks":
+        statistic = ks_pvalue(ref.sample, cur.sample)
+    elif method == "wasserstein":
+        statistic = wasserstein_normed(ref.sample, cur.sample)
+    else:
+        statistic = {"js": js_distance, "kl": kl_divergence, "psi": psi,
+                     "chisquare": chisquare_pvalue}[method](ref_counts, cur_counts)
+    drifted = statistic < limit if method in P_VALUE_METHODS else statistic > limit
+    sampled = [s for s in (ref, cur) if s.sample is not None and len(s.sample) < s.n]
+    if sampled and not note:
+        note = f"on a uniform sample of {min(len(s.sample) for s in sampled):,} rows"
+    return ColumnDrift(column, ref.kind, method, statistic, limit, bool(drifted), ref.n, cur.n, labels,
+                       list(map(float, ref_counts)), list(map(float, cur_counts)), note)
+
+
+def _binned(ref: Side, cur: Side, bins: int) -> tuple[list[str], list[float], list[float]]:
+    """Shared bins of both sides: levels for categorical, reference quantile edges for numeric."""
+    if ref.kind == "categorical":
+        levels = sorted(set(ref.counts or {}) | set(cur.counts or {}))
+        return levels, [ref.counts.get(v, 0) for v in levels], [cur.counts.get(v, 0) for v in levels]
+    edges = ref.edges if ref.edges is not None else _quantile_edges(ref.sample, bins)
+    ref_counts = ref.bin_counts if ref.bin_counts is not None else _counts_in(ref.sample, edges)
+    cur_counts = _counts_in(cur.sample, edges) if cur.sample is not None else cur.bin_counts
+    bounds = ["-inf", *[f"{e:.4g}" for e in edges], "inf"]
+    return [f"[{bounds[i]}, {bounds[i + 1]})" for i in range(len(edges) + 1)], ref_counts, cur_counts
+
+
+def _quantile_edges(values: np.ndarray, bins: int) -> list[float]:
+    """Inner edges at quantiles; duplicates collapse, so a constant column gets one edge."""
+    if values is None or values.size == 0:
+        return []
+    return sorted({float(x) for x in np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])})
+
+
+def _counts_in(values: np.ndarray, edges: list[float]) -> list[int]:
+    idx = np.searchsorted(np.asarray(edges, dtype=float), values, side="right")
+    return np.bincount(idx, minlength=len(edges) + 1).astype(int).tolist()
+
+
+def profile_frame(frame: pd.DataFrame, bins: int = 10, exclude: Sequence[str] = ()) -> dict:
+    """The drift profile stored with a model: per column, numeric bin edges and counts or categorical
+    level counts, and the missing count (JSON-serialisable)."""
+    out = {}
+    for name in frame.columns:
+        if name in exclude:
             continue
-        labels, ref, cur = bin_counts(prof, frame[column])
-        kl, stability = kl_divergence(ref, cur), psi(ref, cur)
-        score = kl if method == "kl" else stability
-        out.append(ColumnDrift(column, kl, stability, score, threshold, score > threshold, labels, ref, cur))
+        series = frame[name]
+        values = series.dropna()
+        if ptypes.is_numeric_dtype(series) and not ptypes.is_bool_dtype(series):
+            finite = values.to_numpy(dtype=float)
+            finite = finite[np.isfinite(finite)]
+            edges = _quantile_edges(finite, bins)
+            out[str(name)] = {"kind": "numeric", "edges": edges, "counts": _counts_in(finite, edges),
+                              "missing": int(series.isna().sum())}
+        else:
+            counts = values.astype(str).value_counts().sort_index()
+            out[str(name)] = {"kind": "categorical", "levels": counts.index.tolist(),
+                              "counts": [int(c) for c in counts], "missing": int(series.isna().sum())}
     return out
 
 
-def _round(value: float) -> float:
-    return round(value, 6) if math.isfinite(value) else value
+def sides_from_profile(profile: dict) -> dict[str, Side]:
+    """Reference sides from a stored profile (no raw values: numeric columns carry bins only)."""
+    sides = {}
+    for name, p in profile.items():
+        if p["kind"] == "numeric":
+            sides[name] = Side("numeric", int(sum(p["counts"])), edges=list(p["edges"]), bin_counts=list(p["counts"]))
+        else:
+            sides[name] = Side("categorical", int(sum(p["counts"])), counts=dict(zip(p["levels"], p["counts"],
+                                                                                      strict=True)))
+    return sides
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 10) if math.isfinite(value) else None

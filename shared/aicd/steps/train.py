@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from ..config import Config, load_config
 from ..data.drift import profile_frame
-from ..data.io import content_hash, read_table
+from ..data.source import content_hash, open_source, read_frame
 from ..errors import ConfigError, GateFailed
 from ..gha import Actions
 from ..model.compare import Comparison, compare_models
@@ -63,12 +63,12 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     uri = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
     registry = MlflowRegistry(uri, artifact_root=_artifact_root(uri),  # fail fast, before a long fit
                               retry_seconds=_retry_seconds(env))
-    data_version = inputs.get("data-version") or content_hash(inputs["data"])
+    data_version = inputs.get("data-version") or content_hash(open_source(inputs["data"]))
     tags = _tags(env, data_version, cfg, tenant)
     existing = registry.find_version(name, tags["aicd.identity"])
     if existing:
         return _reuse(registry, existing, gh)
-    frame = read_table(inputs["data"])
+    frame = read_frame(inputs["data"])
     gh.info(f"aicd train: fitting {cfg.model.entrypoint or cfg.model.estimator} on {len(frame):,} rows of "
             f"{inputs['data']}")
     fit_started = time.monotonic()

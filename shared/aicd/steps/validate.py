@@ -3,97 +3,156 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..config import Config, load_config
 from ..data.checks import Check, run_checks
-from ..data.drift import ColumnDrift, compare_profile, profile_frame
-from ..data.io import content_hash, read_table
-from ..errors import GateFailed
+from ..data.drift import ColumnDrift, Side, column_drift, sides_from_profile
+from ..data.scan import Scan, scan
+from ..data.source import content_hash, open_source
+from ..errors import DataError, GateFailed
 from ..gha import Actions
 from . import Input, Output
+from .html_report import render_html
 from .summary import ICON, details, table
 
-DESCRIPTION = "Data gate: schema, types, missing values, label balance, ranges and drift of a dataset."
+DESCRIPTION = "Data gate: schema, types, missing values, label balance, ranges, uniqueness, freshness and drift."
 OUTPUTS = (
     Output("passed", "true when every data check passed (the step fails otherwise)."),
-    Output("data-version", "Content hash of the data file (16 hex digits): pass it to action-train."),
-    Output("drift-score", "Largest per-column drift score against the reference (0 without a reference)."),
-    Output("drifted-columns", "Columns whose drift passed the threshold, as a JSON list."),
+    Output("data-version", "Content hash of the data (16 hex digits): pass it to action-train."),
+    Output("drift-score", "Share of compared columns that drifted, 0 to 1 (0 without a reference)."),
+    Output("drifted-columns", "Columns that drifted, as a JSON list."),
+    Output("dataset-drifted", "true when the drifted share reached data.drift.share."),
     Output("report", "Path of the JSON report."),
+    Output("html-report", "Path of the HTML report (reference-vs-current histograms of drifted columns)."),
 )
 INPUTS = (
-    Input("data", "Dataset to validate: a .csv, .parquet or .jsonl file (optionally .gz/.zst).", required=True),
+    Input("data", "Dataset to validate: a .csv, .parquet or .jsonl file (optionally .gz/.zst) or a glob of "
+          "partitions.", required=True),
     Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
-    Input("reference", "Reference dataset for drift; overrides data.drift.reference in aicd.yml.", ""),
-    Input("report", "Where to write the JSON report.", "aicd-reports/validate.json"),
+    Input("reference", "Reference for drift: a file or glob, or models:/<name>@<alias> for the profile stored "
+          "with a registered model; overrides data.drift.reference.", ""),
+    Input("tracking-uri", "MLflow tracking URI, for a models:/ reference; empty uses MLFLOW_TRACKING_URI.", ""),
+    Input("report", "Where to write the JSON report (the HTML report goes beside it).", "aicd-reports/validate.json"),
 )
 
 
-def run(inputs: dict[str, str], gh: Actions) -> dict[str, str]:
+def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = env if env is not None else os.environ
     cfg = load_config(inputs.get("config"))
-    data_path = inputs["data"]
-    gh.info(f"aicd validate: reading {data_path}")
-    frame = read_table(data_path)
-    checks = run_checks(frame, cfg.data)
-    drift = _drift(frame, cfg, inputs.get("reference") or cfg.data.drift.reference, gh)
+    source = open_source(inputs["data"])
+    gh.info(f"aicd validate: scanning {inputs['data']} ({len(source.files)} file(s))")
+    current = scan(source, cfg.data, cfg.data.drift.sample_rows, seed=1)
+    reference_spec = inputs.get("reference") or cfg.data.drift.reference
+    reference_sides, reference_rows = _reference(reference_spec, cfg, inputs, env, gh)
+    checks = run_checks(current, cfg.data, reference_rows)
+    drift = _drift(current, reference_sides, cfg) if reference_sides is not None else []
     passed = all(c.passed for c in checks)
-    version = content_hash(data_path)
-    score = max((d.score for d in drift), default=0.0)
-    report = _write_report(inputs.get("report") or "aicd-reports/validate.json", data_path, version, frame.shape,
-                           passed, checks, drift)
-    outputs = {"passed": str(passed).lower(), "data-version": version, "drift-score": f"{score:.6f}",
-               "drifted-columns": json.dumps([d.column for d in drift if d.drifted]), "report": str(report)}
+    drifted = [d.column for d in drift if d.drifted]
+    share = len(drifted) / len(drift) if drift else 0.0
+    report = Path(inputs.get("report") or "aicd-reports/validate.json")
+    version = content_hash(source)
+    body = _report_body(inputs["data"], reference_spec, version, current, passed, checks, drift, share, cfg)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(body, indent=1, default=str), encoding="utf-8")
+    html = report.with_suffix(".html")
+    html.write_text(render_html(body, drift), encoding="utf-8")
+    outputs = {"passed": str(passed).lower(), "data-version": version, "drift-score": f"{share:.4f}",
+               "drifted-columns": json.dumps(drifted), "dataset-drifted": str(body["dataset_drifted"]).lower(),
+               "report": str(report), "html-report": str(html)}
     gh.set_outputs(outputs)
-    for check in (c for c in checks if not c.passed):
-        gh.annotate("error", f"{check.message} [measured {check.measured}, threshold {check.threshold}]",
-                    file=cfg.file if cfg.lines else data_path, line=cfg.line_of(check.config_path or ""),
-                    title=f"aicd data gate: {check.name}")
-    for d in (d for d in drift if d.drifted):
-        gh.annotate("warning", f"`{d.column}` drifted: {cfg.data.drift.method.upper()} {d.score:.4f} > "
-                    f"{d.threshold}", file=data_path, title="aicd data drift")
-    gh.summary(render_summary(data_path, version, frame.shape, passed, checks, drift, cfg.data.drift.method))
+    _annotate(gh, cfg, inputs["data"], checks, drift)
+    gh.summary(render_summary(body, checks, drift))
     if not passed:
         failed = [c for c in checks if not c.passed]
         raise GateFailed(f"data gate failed: {len(failed)} check(s) failed, first: {failed[0].message}",
-                         file=data_path)
+                         file=inputs["data"])
     return outputs
 
 
-def _drift(frame, cfg: Config, reference: str | None, gh: Actions) -> list[ColumnDrift]:
-    if not reference:
-        return []
-    gh.info(f"aicd validate: comparing with reference {reference}")
-    exclude = [cfg.data.label] if cfg.data.label else []
-    profile = profile_frame(read_table(reference), cfg.data.drift.bins, exclude=exclude)
-    return compare_profile(profile, frame, cfg.data.drift.method, cfg.data.drift.threshold)
+def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str], env: Mapping[str, str],
+               gh: Actions) -> tuple[dict[str, Side] | None, int | None]:
+    """(drift sides, row count) of the reference: a file/glob, a model's stored profile, or none."""
+    if not spec:
+        return None, None
+    exclude = (cfg.data.label,) if cfg.data.label else ()
+    if spec.startswith("models:/"):
+        gh.info(f"aicd validate: comparing with the reference profile of {spec}")
+        return _model_profile(spec, inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""), exclude), None
+    gh.info(f"aicd validate: scanning reference {spec}")
+    reference = scan(open_source(spec), cfg.data, cfg.data.drift.sample_rows, seed=2)
+    return reference.sides(exclude), reference.rows
 
 
-def _write_report(path: str, data: str, version: str, shape, passed: bool, checks: list[Check],
-                  drift: list[ColumnDrift]) -> Path:
-    report = Path(path)
-    report.parent.mkdir(parents=True, exist_ok=True)
-    body = {"data": data, "data_version": version, "rows": shape[0], "columns": shape[1], "passed": passed,
-            "checks": [c.to_dict() for c in checks], "drift": [d.to_dict() for d in drift]}
-    report.write_text(json.dumps(body, indent=1, default=str), encoding="utf-8")
-    return report
+def _model_profile(model_uri: str, tracking_uri: str, exclude: tuple[str, ...]) -> dict[str, Side]:
+    import tempfile
+
+    from ..registry import PROFILE_FILE, MlflowRegistry
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir, _ = MlflowRegistry(tracking_uri).fetch_model(model_uri, tmp)
+        profile = json.loads((model_dir / PROFILE_FILE).read_text(encoding="utf-8"))
+    return {k: v for k, v in sides_from_profile(profile).items() if k not in exclude}
 
 
-def render_summary(data: str, version: str, shape, passed: bool, checks: list[Check], drift: list[ColumnDrift],
-                   method: str) -> str:
+def _drift(current: Scan, reference: dict[str, Side], cfg: Config) -> list[ColumnDrift]:
+    exclude = (cfg.data.label,) if cfg.data.label else ()
+    cur = current.sides(exclude)
+    missing, extra = sorted(set(reference) - set(cur)), sorted(set(cur) - set(reference))
+    if missing or extra:
+        raise DataError(f"the reference has different columns (only in reference: {missing or 'none'}; only in "
+                        f"data: {extra or 'none'})", file=current.source,
+                        hint="compare datasets with the same columns, or exclude the label via data.label")
+    d, out = cfg.data.drift, []
+    for name in cur:
+        override = d.columns.get(name)
+        method = (override.method if override and override.method else None) or d.method
+        threshold = override.threshold if override and override.threshold is not None else d.threshold
+        result = column_drift(name, reference[name], cur[name], method, threshold, d.bins)
+        if result is not None:
+            out.append(result)
+    return out
+
+
+def _report_body(data, reference, version, s: Scan, passed, checks, drift, share, cfg: Config) -> dict:
+    return {"data": data, "reference": reference, "data_version": version, "rows": s.rows, "columns": len(s.columns),
+            "passed": passed, "checks": [c.to_dict() for c in checks],
+            "drift": [d.to_dict() for d in drift], "drifted_share": round(share, 6),
+            "dataset_drifted": bool(drift) and share >= cfg.data.drift.share,
+            "histograms": {d.column: {"bins": d.bins, "reference": d.reference, "current": d.current}
+                           for d in drift if d.drifted}}
+
+
+def _annotate(gh: Actions, cfg: Config, data: str, checks: list[Check], drift: list[ColumnDrift]) -> None:
+    for check in (c for c in checks if not c.passed):
+        gh.annotate("error", f"{check.message} [measured {check.measured}, threshold {check.threshold}]",
+                    file=cfg.file if cfg.lines else data, line=cfg.line_of(check.config_path or ""),
+                    title=f"aicd data gate: {check.name}")
+    for d in (d for d in drift if d.drifted):
+        op = "<" if d.method in ("ks", "chisquare") else ">"
+        gh.annotate("warning", f"`{d.column}` drifted: {d.method} {d.statistic:.4g} {op} {d.threshold}",
+                    file=data, title="aicd data drift")
+
+
+def render_summary(body: dict, checks: list[Check], drift: list[ColumnDrift]) -> str:
+    passed = body["passed"]
     failed = [c for c in checks if not c.passed]
-    head = f"## {ICON[passed]} aicd data gate — {'passed' if passed else 'failed'}\n\n" \
-           f"`{data}` · {shape[0]:,} rows × {shape[1]} columns · data-version `{version}`"
-    parts = [head]
+    parts = [f"## {ICON[passed]} aicd data gate — {'passed' if passed else 'failed'}\n\n"
+             f"`{body['data']}` · {body['rows']:,} rows × {body['columns']} columns · "
+             f"data-version `{body['data_version']}`"]
     if failed:
         parts.append("### Failed checks\n\n" + table(["check", "column", "measured", "threshold", "message"],
                      [[c.name, c.column, c.measured, c.threshold, c.message] for c in failed]))
     if drift:
         drifted = sum(d.drifted for d in drift)
-        parts.append(f"### Drift ({method.upper()}) — {drifted} of {len(drift)} columns drifted\n\n" + table(
-            ["column", "KL", "PSI", "threshold", "verdict"],
-            [[d.column, d.kl, d.psi, d.threshold, "drifted" if d.drifted else "ok"]
-             for d in sorted(drift, key=lambda d: -d.score)]))
+        verdict = "dataset drifted" if body["dataset_drifted"] else "dataset not drifted"
+        parts.append(f"### Drift against `{body['reference']}` — {drifted} of {len(drift)} columns drifted "
+                     f"({verdict})\n\n" + table(
+                         ["column", "method", "statistic", "threshold", "verdict", "note"],
+                         [[d.column, d.method, d.statistic, d.threshold, "drifted" if d.drifted else "ok", d.note]
+                          for d in sorted(drift, key=lambda d: (not d.drifted, d.column))]))
     parts.append(details(f"All {len(checks)} checks", table(
         ["", "check", "column", "measured", "threshold"],
         [[ICON[c.passed], c.name, c.column, c.measured, c.threshold] for c in checks])))

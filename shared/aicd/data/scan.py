@@ -1,0 +1,240 @@
+"""One streaming pass over a dataset that collects everything the checks and drift need.
+
+Per column: type, nulls, NaN/inf, min/max, counts of values breaking each configured rule, and
+exact value counts for categorical columns; per dataset: row count, key and row hashes when the
+config asks for uniqueness, the newest timestamp for freshness, and a uniform random sample of
+rows (bottom-k priority sampling, seeded) for the numeric drift tests. Memory is bounded by the
+batch size plus the sample, whatever the file size.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..config import ColumnSpec, DataConfig
+from ..errors import DataError
+from .drift import Side
+from .source import Source
+
+__all__ = ["ColumnScan", "Scan", "arrow_kind", "scan"]
+
+LEVEL_CAP = 10_000  # distinct values kept per categorical column; beyond it the column is high-cardinality
+_ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string(),
+                "category": pa.string()}
+
+
+def arrow_kind(dtype: pa.DataType) -> str:
+    """int / float / bool / str / timestamp / date / binary / other."""
+    checks = (("bool", pa.types.is_boolean), ("int", pa.types.is_integer), ("float", pa.types.is_floating),
+              ("str", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)),
+              ("timestamp", pa.types.is_timestamp), ("date", pa.types.is_date),
+              ("binary", lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t)))
+    return next((name for name, test in checks if test(dtype)), "other")
+
+
+@dataclass
+class ColumnScan:
+    name: str
+    kind: str = "other"
+    nulls: int = 0
+    nans: int = 0
+    infs: int = 0
+    min: float | None = None
+    max: float | None = None
+    below: int = 0
+    above: int = 0
+    not_allowed: int = 0
+    not_allowed_examples: set = field(default_factory=set)
+    not_matching: int = 0
+    expect_failed: int = 0
+    counts: Counter = field(default_factory=Counter)
+    high_cardinality: bool = False
+    newest: object = None
+
+    @property
+    def categorical(self) -> bool:
+        return self.kind in ("str", "bool")
+
+
+@dataclass
+class Scan:
+    source: str
+    rows: int
+    columns: dict[str, ColumnScan]
+    sample: pa.Table
+    key_duplicates: dict[str, int] = field(default_factory=dict)
+    duplicate_rows: int | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    def sides(self, exclude: tuple[str, ...] = ()) -> dict[str, Side]:
+        """Each numeric or categorical column as drift sees it (high-cardinality columns are skipped)."""
+        out = {}
+        for name, col in self.columns.items():
+            if name in exclude or col.high_cardinality:
+                continue
+            if col.kind in ("int", "float"):
+                values = self.sample.column(name).to_numpy(zero_copy_only=False).astype(float)
+                values = values[np.isfinite(values)]
+                out[name] = Side("numeric", self.rows - col.nulls - col.nans - col.infs, sample=values)
+            elif col.categorical:
+                out[name] = Side("categorical", sum(col.counts.values()), counts={str(k): v for k, v in
+                                                                                   col.counts.items()})
+        return out
+
+
+class _Sampler:
+    """Bottom-k sampling: every row gets a seeded uniform priority; the k smallest are kept."""
+
+    def __init__(self, k: int, seed: int):
+        self.k, self.rng = k, np.random.default_rng(seed)
+        self.table: pa.Table | None = None
+        self.priorities = np.empty(0)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        priorities = self.rng.random(batch.num_rows)
+        if self.table is not None and len(self.priorities) >= self.k:
+            keep = np.nonzero(priorities < self.priorities.max())[0]
+            batch, priorities = batch.take(pa.array(keep)), priorities[keep]
+        table = pa.Table.from_batches([batch])
+        merged = table if self.table is None else pa.concat_tables([self.table, table.cast(self.table.schema)])
+        all_priorities = np.concatenate([self.priorities, priorities])
+        if len(all_priorities) > self.k:
+            best = np.argpartition(all_priorities, self.k)[: self.k]
+            merged, all_priorities = merged.take(pa.array(best)), all_priorities[best]
+        self.table, self.priorities = merged, all_priorities
+
+
+def scan(source: Source, cfg: DataConfig, sample_rows: int = 100_000, seed: int = 0) -> Scan:
+    """Stream ``source`` once under the rules of ``cfg``."""
+    specs = {c.name: c for c in cfg.columns}
+    types = {c.name: _ARROW_TYPES[c.dtype] for c in cfg.columns if c.dtype in ("str", "category")}
+    columns: dict[str, ColumnScan] = {}
+    sampler = _Sampler(sample_rows, seed)
+    hashes: dict[str, list[np.ndarray]] = {k: [] for k in cfg.keys}
+    row_hashes: list[np.ndarray] = []
+    rows = 0
+    for batch in source.batches(types):
+        if not columns:
+            columns = {n: ColumnScan(n, arrow_kind(t)) for n, t in zip(batch.schema.names, batch.schema.types,
+                                                                          strict=True)}
+            _refuse_binary(columns, source)
+        rows += batch.num_rows
+        for name, array in zip(batch.schema.names, batch.columns, strict=True):
+            _update(columns[name], array, specs.get(name), name == cfg.label)
+        for key in hashes:
+            if key in columns:
+                hashes[key].append(_hash_array(batch.column(key)))
+        if cfg.max_duplicate_rows is not None:
+            row_hashes.append(_hash_rows(batch))
+        sampler.add(batch)
+    return Scan(source.spec, rows, columns, sampler.table,
+                {k: _duplicates(v) for k, v in hashes.items() if v},
+                _duplicates(row_hashes) if cfg.max_duplicate_rows is not None else None)
+
+
+def _refuse_binary(columns: dict[str, ColumnScan], source: Source) -> None:
+    binary = [c.name for c in columns.values() if c.kind == "binary"]
+    if binary:
+        raise DataError(f"column(s) {', '.join(binary)} hold bytes that are not UTF-8 text", file=source.spec,
+                        hint="re-encode the file as UTF-8")
+
+
+def _update(col: ColumnScan, array: pa.Array, spec: ColumnSpec | None, count_values: bool) -> None:
+    col.nulls += array.null_count
+    if col.kind in ("int", "float"):
+        _numeric(col, array, spec)
+    if (col.categorical or count_values) and not col.high_cardinality:
+        _count_values(col, array)
+    if col.kind in ("timestamp", "date"):
+        newest = pc.max(array).as_py()
+        col.newest = newest if col.newest is None or (newest is not None and newest > col.newest) else col.newest
+    if spec is not None:
+        _rules(col, array, spec)
+
+
+def _count_values(col: ColumnScan, array: pa.Array) -> None:
+    """Exact counts by text value (so a label 1 and a configured positive 1 meet as "1")."""
+    text = array if pa.types.is_string(array.type) else array.cast(pa.string())
+    counts = pc.value_counts(text)
+    col.counts.update(dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)))
+    col.counts.pop(None, None)
+    if len(col.counts) > LEVEL_CAP:
+        col.high_cardinality, col.counts = True, Counter()
+
+
+def _numeric(col: ColumnScan, array: pa.Array, spec: ColumnSpec | None) -> None:
+    if col.kind == "float":
+        col.nans += pc.sum(pc.is_nan(array)).as_py() or 0
+        col.infs += pc.sum(pc.is_inf(array)).as_py() or 0
+        array = pc.if_else(pc.is_finite(array), array, None)
+    bounds = pc.min_max(array)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is not None:
+        col.min = low if col.min is None else min(col.min, low)
+        col.max = high if col.max is None else max(col.max, high)
+    if spec is not None and spec.min is not None:
+        col.below += pc.sum(pc.less(array, spec.min)).as_py() or 0
+    if spec is not None and spec.max is not None:
+        col.above += pc.sum(pc.greater(array, spec.max)).as_py() or 0
+
+
+def _rules(col: ColumnScan, array: pa.Array, spec: ColumnSpec) -> None:
+    if spec.allowed is not None:
+        as_text = array.cast(pa.string()) if not pa.types.is_string(array.type) else array
+        allowed = pa.array([str(a).lower() if isinstance(a, bool) else str(a) for a in spec.allowed])
+        if pa.types.is_boolean(array.type):
+            as_text = pc.utf8_lower(as_text)
+        outside = pc.and_(pc.invert(pc.is_in(as_text, value_set=allowed)), pc.is_valid(as_text))
+        bad = pc.sum(outside).as_py() or 0
+        if bad:
+            col.not_allowed += bad
+            if len(col.not_allowed_examples) < 5:
+                col.not_allowed_examples.update(pc.filter(as_text, outside).slice(0, 5).to_pylist())
+    if spec.regex is not None and col.kind == "str":
+        matched = pc.match_substring_regex(array, pattern=f"^(?:{spec.regex})$")
+        col.not_matching += pc.sum(pc.and_(pc.invert(matched), pc.is_valid(array))).as_py() or 0
+    if spec.expect is not None:
+        col.expect_failed += _expectation_failures(array, spec)
+
+
+def _expectation_failures(array: pa.Array, spec: ColumnSpec) -> int:
+    """Rows (not null) where the column's ``expect`` expression is false; ``value`` names the value."""
+    import pandas as pd
+
+    values = pd.Series(array.to_numpy(zero_copy_only=False)).dropna()
+    if values.empty:
+        return 0
+    try:
+        ok = pd.eval(spec.expect, local_dict={"value": values}, engine="python")
+    except Exception as exc:  # a user's expression: any failure is theirs to fix, reported as such
+        raise DataError(f"`data.columns.{spec.name}.expect`: cannot evaluate {spec.expect!r}: {exc}",
+                        hint="write an expression over `value`, e.g. value >= 0 and value < 100") from None
+    return int((~pd.Series(ok).astype(bool)).sum())
+
+
+def _hash_array(array: pa.Array) -> np.ndarray:
+    import pandas as pd
+
+    return pd.util.hash_array(np.asarray(array.to_numpy(zero_copy_only=False), dtype=object))
+
+
+def _hash_rows(batch: pa.RecordBatch) -> np.ndarray:
+    import pandas as pd
+
+    return pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy()
+
+
+def _duplicates(parts: list[np.ndarray]) -> int:
+    """How many rows repeat an earlier row (by 64-bit hash)."""
+    if not parts:
+        return 0
+    hashes = np.concatenate(parts)
+    return int(len(hashes) - len(np.unique(hashes)))

@@ -1,0 +1,87 @@
+"""Reading data: every format, and every kind of bad input as one clear line (never a traceback)."""
+
+import gzip
+
+import pytest
+
+from aicd.data.source import content_hash, open_source, read_frame
+from aicd.examples.coffee import generate
+from tests.conftest import run_aicd
+from tests.unit.test_cli_errors import assert_one_clear_line
+
+
+@pytest.mark.parametrize("name", ["d.csv", "d.csv.gz", "d.csv.zst", "d.parquet", "d.jsonl", "d.jsonl.gz"])
+def test_every_supported_format_reads_back_the_same_frame(tmp_path, name):
+    frame = generate(50)
+    path = tmp_path / name
+    if ".parquet" in name:
+        frame.to_parquet(path)
+    elif ".jsonl" in name:
+        frame.to_json(path, orient="records", lines=True, compression="infer")
+    else:
+        frame.to_csv(path, index=False)
+    back = read_frame(str(path))
+    assert back.shape == frame.shape
+    assert back["clicked"].tolist() == frame["clicked"].tolist()
+
+
+def test_a_glob_of_partitions_is_one_dataset_with_one_version(tmp_path):
+    for i in range(3):
+        generate(100, seed=i).to_csv(tmp_path / f"part-{i}.csv", index=False)
+    source = open_source(str(tmp_path / "part-*.csv"))
+    assert [p.name for p in source.files] == ["part-0.csv", "part-1.csv", "part-2.csv"]
+    assert sum(b.num_rows for b in source.batches()) == 300
+    assert content_hash(source) == content_hash(open_source(str(tmp_path / "part-*.csv")))
+
+
+def test_content_hash_is_of_the_bytes(tmp_path):
+    a, b = tmp_path / "a.csv.gz", tmp_path / "b.csv"
+    a.write_bytes(gzip.compress(b"x,y\n1,2\n", mtime=0))
+    b.write_bytes(b"x,y\n1,2\n")
+    assert content_hash(open_source(str(a))) != content_hash(open_source(str(b)))
+    assert len(content_hash(open_source(str(b)))) == 16
+
+
+BAD = {
+    "empty.csv": (b"", "the file is empty"),
+    "header.csv": (b"a,b\n", "header but no rows"),
+    "ragged.csv": (b"a,b\n1,2\n3\n", "ragged rows"),
+    "latin1.csv": (b"name,n\ncaf\xe9,1\n", "not UTF-8 text"),
+    "dupes.csv": (b"a,a\n1,2\n", "duplicate column names: a"),
+    "corrupt.csv.gz": (b"\x1f\x8b\x08\x00garbage", "cannot read CSV"),
+    "table.xlsx": (b"PK", "unsupported file type"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_files_are_one_clear_line(tmp_path, name):
+    content, needle = BAD[name]
+    (tmp_path / name).write_bytes(content)
+    assert_one_clear_line(run_aicd("validate", "--data", str(tmp_path / name)), name, needle)
+
+
+def test_a_glob_matching_nothing(tmp_path):
+    assert_one_clear_line(run_aicd("validate", "--data", str(tmp_path / "*.csv")), "no file matches the glob")
+
+
+def test_mixed_types_in_a_declared_column(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n3,x\n")
+    (tmp_path / "aicd.yml").write_text("data:\n  columns:\n    b: {dtype: int}\n")
+    result = run_aicd("validate", "--data", str(tmp_path / "d.csv"), "--config", str(tmp_path / "aicd.yml"))
+    assert_one_clear_line(result, "`b` has type str, expected int")
+
+
+def test_nan_is_missing_and_inf_is_refused(tmp_path):
+    rows = "\n".join(f"{i},{'inf' if i == 3 else i / 2}" for i in range(100))
+    (tmp_path / "d.csv").write_text("a,b\n" + rows + "\n")
+    assert_one_clear_line(run_aicd("validate", "--data", str(tmp_path / "d.csv")), "`b` has 1 infinite values")
+    rows = "\n".join(f"{i},{'nan' if i < 10 else i}" for i in range(100))
+    (tmp_path / "n.csv").write_text("a,b\n" + rows + "\n")
+    assert_one_clear_line(run_aicd("validate", "--data", str(tmp_path / "n.csv")), "`b` is 10.0% missing")
+
+
+def test_a_reference_with_different_columns(tmp_path):
+    generate(100).to_csv(tmp_path / "d.csv", index=False)
+    generate(100).drop(columns=["hour"]).to_csv(tmp_path / "r.csv", index=False)
+    result = run_aicd("validate", "--data", str(tmp_path / "d.csv"), "--reference", str(tmp_path / "r.csv"))
+    assert_one_clear_line(result, "the reference has different columns", "only in data: ['hour']")
