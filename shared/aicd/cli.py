@@ -25,13 +25,21 @@ def _stage_module(stage: str):
     return import_module(f"aicd.steps.{stage}")
 
 
+def _inputs(stage: str):
+    from .steps.specs import SPECS
+
+    return SPECS[stage][1]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aicd", description="CI/CD gates for code, models and data.")
     sub = parser.add_subparsers(dest="aicd_command", required=True)
+    from .steps.specs import SPECS
+
     for stage in STAGES:
-        module = _stage_module(stage)
-        p = sub.add_parser(stage, help=(module.__doc__ or "").splitlines()[0])
-        for spec in module.INPUTS:
+        description, inputs, _ = SPECS[stage]
+        p = sub.add_parser(stage, help=description)
+        for spec in inputs:
             p.add_argument(f"--{spec.name}", dest=spec.name, default=None,
                            help=f"{spec.help} (env {env_name(spec.name)})")
     demo = sub.add_parser("demo", help="run validate → train → deploy → monitor on the embedded coffee example")
@@ -58,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 def stage_inputs(stage: str, args: argparse.Namespace, env: dict[str, str]) -> dict[str, str]:
     """Flag, else ``AICD_*`` variable, else the declared default; required inputs must be non-empty."""
     values = {}
-    for spec in _stage_module(stage).INPUTS:
+    for spec in _inputs(stage):
         value = getattr(args, spec.name)
         value = value if value is not None else env.get(env_name(spec.name), "")
         value = value.strip() or spec.default

@@ -7,8 +7,9 @@ import sys
 import pytest
 import yaml
 
-from aicd.cli import STAGES, _stage_module
+from aicd.cli import STAGES
 from aicd.steps import env_name
+from aicd.steps.specs import SPECS
 from tests.conftest import ROOT
 
 
@@ -29,7 +30,7 @@ def test_every_input_reaches_the_entrypoint_through_env_only(stage):
     assert spec["runs"]["using"] == "composite"
     assert "${{" not in step["run"]
     assert step["env"] == {env_name(name): f"${{{{ inputs.{name} }}}}" for name in spec["inputs"]}
-    assert list(spec["inputs"]) == [i.name for i in _stage_module(stage).INPUTS]
+    assert list(spec["inputs"]) == [i.name for i in SPECS[stage][1]]
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -38,7 +39,7 @@ def test_inputs_and_outputs_are_documented_kebab_case(stage):
     for name, body in {**spec["inputs"], **spec["outputs"]}.items():
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", name), name
         assert len(body["description"]) > 10
-    assert {o.name for o in _stage_module(stage).OUTPUTS} == set(spec["outputs"])
+    assert {o.name for o in SPECS[stage][2]} == set(spec["outputs"])
 
 
 def test_no_workflow_puts_an_expression_inside_run():

@@ -29,8 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from pandas.api import types as ptypes
 
 __all__ = ["DEFAULT_THRESHOLDS", "EPSILON", "ColumnDrift", "Side", "chisquare_pvalue", "column_drift", "js_distance",
            "kl_divergence", "ks_pvalue", "profile_frame", "psi", "sides_from_profile", "wasserstein_normed"]
@@ -94,10 +92,16 @@ def chisquare_pvalue(reference: Sequence[float], current: Sequence[float]) -> fl
 
 def wasserstein_normed(reference: np.ndarray, current: np.ndarray) -> float:
     """W1 distance divided by the reference's standard deviation (Evidently's normed Wasserstein)."""
-    from scipy.stats import wasserstein_distance
-
     spread = float(np.std(reference))
-    distance = float(wasserstein_distance(reference, current))
+    a, b = _sorted(np.asarray(reference, dtype=float)), _sorted(np.asarray(current, dtype=float))
+    if len(a) == len(b):  # W1 of equal-size samples is the mean gap of their order statistics
+        distance = float(np.mean(np.abs(a - b)))
+    else:  # the integral of |F - G| over the merged support: scipy's algorithm, without importing scipy
+        support = np.sort(np.concatenate([a, b]))
+        gaps = np.diff(support)
+        cdf_a = np.searchsorted(a, support[:-1], side="right") / len(a)
+        cdf_b = np.searchsorted(b, support[:-1], side="right") / len(b)
+        distance = float(np.sum(np.abs(cdf_a - cdf_b) * gaps))
     return distance / spread if spread > 0 else distance
 
 
@@ -107,10 +111,16 @@ class Side:
 
     kind: str  # numeric / categorical
     n: int
-    sample: np.ndarray | None = None
+    sample: np.ndarray | None = None  # kept sorted: quantiles, bin counts and W1 all read it in order
     counts: dict[str, int] | None = None
     edges: list[float] | None = None
     bin_counts: list[int] | None = None
+
+    def __post_init__(self):
+        if self.sample is not None:
+            self.sample = np.asarray(self.sample, dtype=float)
+            if self.sample.size > 1 and not np.all(self.sample[:-1] <= self.sample[1:]):
+                self.sample = np.sort(self.sample)
 
 
 @dataclass(frozen=True)
@@ -187,21 +197,35 @@ def _binned(ref: Side, cur: Side, bins: int) -> tuple[list[str], list[float], li
     return [f"[{bounds[i]}, {bounds[i + 1]})" for i in range(len(edges) + 1)], ref_counts, cur_counts
 
 
+def _sorted(values: np.ndarray) -> np.ndarray:
+    return values if values.size < 2 or np.all(values[:-1] <= values[1:]) else np.sort(values)
+
+
 def _quantile_edges(values: np.ndarray, bins: int) -> list[float]:
-    """Inner edges at quantiles; duplicates collapse, so a constant column gets one edge."""
+    """Inner edges at quantiles (linear interpolation, as np.quantile); duplicates collapse, so a
+    constant column gets one edge."""
     if values is None or values.size == 0:
         return []
-    return sorted({float(x) for x in np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])})
+    ordered = _sorted(values)
+    position = np.linspace(0, 1, bins + 1)[1:-1] * (ordered.size - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, ordered.size - 1)
+    edges = ordered[low] + (position - low) * (ordered[high] - ordered[low])
+    return sorted({float(x) for x in edges})
 
 
 def _counts_in(values: np.ndarray, edges: list[float]) -> list[int]:
-    idx = np.searchsorted(np.asarray(edges, dtype=float), values, side="right")
-    return np.bincount(idx, minlength=len(edges) + 1).astype(int).tolist()
+    """Counts per bin [edge[i-1], edge[i]); bins are read off the sorted values in O(bins log n)."""
+    ordered = _sorted(values)
+    bounds = np.searchsorted(ordered, np.asarray(edges, dtype=float), side="left")
+    return np.diff(np.concatenate([[0], bounds, [ordered.size]])).astype(int).tolist()
 
 
-def profile_frame(frame: pd.DataFrame, bins: int = 10, exclude: Sequence[str] = ()) -> dict:
+def profile_frame(frame, bins: int = 10, exclude: Sequence[str] = ()) -> dict:
     """The drift profile stored with a model: per column, numeric bin edges and counts or categorical
     level counts, and the missing count (JSON-serialisable)."""
+    from pandas.api import types as ptypes
+
     out = {}
     for name in frame.columns:
         if name in exclude:

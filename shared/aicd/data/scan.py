@@ -66,7 +66,7 @@ class Scan:
     source: str
     rows: int
     columns: dict[str, ColumnScan]
-    sample: pa.Table
+    sample: dict[str, np.ndarray]  # numeric columns' sampled values (NaN where missing)
     key_duplicates: dict[str, int] = field(default_factory=dict)
     duplicate_rows: int | None = None
 
@@ -81,7 +81,7 @@ class Scan:
             if name in exclude or col.high_cardinality:
                 continue
             if col.kind in ("int", "float"):
-                values = self.sample.column(name).to_numpy(zero_copy_only=False).astype(float)
+                values = self.sample[name]
                 values = values[np.isfinite(values)]
                 out[name] = Side("numeric", self.rows - col.nulls - col.nans - col.infs, sample=values)
             elif col.categorical:
@@ -91,25 +91,48 @@ class Scan:
 
 
 class _Sampler:
-    """Bottom-k sampling: every row gets a seeded uniform priority; the k smallest are kept."""
+    """Bottom-k sampling of the numeric columns: every row gets a seeded uniform priority and the k
+    smallest are kept. Candidates accumulate until there are 2k, then are cut back to k, so each row
+    is copied a constant number of times on average however long the stream."""
 
     def __init__(self, k: int, seed: int):
         self.k, self.rng = k, np.random.default_rng(seed)
-        self.table: pa.Table | None = None
-        self.priorities = np.empty(0)
+        self.names: list[str] = []
+        self.parts: list[np.ndarray] = []
+        self.priorities: list[np.ndarray] = []
+        self.cutoff = np.inf  # rows above the k-th smallest priority seen so far can never be kept
+        self.buffered = 0
 
-    def add(self, batch: pa.RecordBatch) -> None:
+    def add(self, batch: pa.RecordBatch, numeric: list[str]) -> None:
+        self.names = numeric
         priorities = self.rng.random(batch.num_rows)
-        if self.table is not None and len(self.priorities) >= self.k:
-            keep = np.nonzero(priorities < self.priorities.max())[0]
-            batch, priorities = batch.take(pa.array(keep)), priorities[keep]
-        table = pa.Table.from_batches([batch])
-        merged = table if self.table is None else pa.concat_tables([self.table, table.cast(self.table.schema)])
-        all_priorities = np.concatenate([self.priorities, priorities])
-        if len(all_priorities) > self.k:
-            best = np.argpartition(all_priorities, self.k)[: self.k]
-            merged, all_priorities = merged.take(pa.array(best)), all_priorities[best]
-        self.table, self.priorities = merged, all_priorities
+        keep = np.nonzero(priorities < self.cutoff)[0]
+        if not numeric or not keep.size:
+            return
+        rows = batch.select(numeric).take(pa.array(keep))
+        self.parts.append(np.column_stack([_floats(c) for c in rows.columns]))
+        self.priorities.append(priorities[keep])
+        self.buffered += keep.size
+        if self.buffered >= 2 * self.k:
+            self._compact()
+
+    def _compact(self) -> None:
+        values, priorities = np.concatenate(self.parts), np.concatenate(self.priorities)
+        if len(priorities) > self.k:
+            best = np.argpartition(priorities, self.k - 1)[: self.k]
+            values, priorities = values[best], priorities[best]
+            self.cutoff = float(priorities.max())
+        self.parts, self.priorities, self.buffered = [values], [priorities], len(priorities)
+
+    def result(self) -> dict[str, np.ndarray]:
+        if not self.parts:
+            return {name: np.empty(0) for name in self.names}
+        self._compact()
+        return {name: self.parts[0][:, i] for i, name in enumerate(self.names)}
+
+
+def _floats(array: pa.Array) -> np.ndarray:
+    return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
 
 
 def scan(source: Source, cfg: DataConfig, sample_rows: int = 100_000, seed: int = 0) -> Scan:
@@ -120,12 +143,13 @@ def scan(source: Source, cfg: DataConfig, sample_rows: int = 100_000, seed: int 
     sampler = _Sampler(sample_rows, seed)
     hashes: dict[str, list[np.ndarray]] = {k: [] for k in cfg.keys}
     row_hashes: list[np.ndarray] = []
-    rows = 0
+    rows, numeric = 0, []
     for batch in source.batches(types):
         if not columns:
             columns = {n: ColumnScan(n, arrow_kind(t)) for n, t in zip(batch.schema.names, batch.schema.types,
                                                                           strict=True)}
             _refuse_binary(columns, source)
+            numeric = [c.name for c in columns.values() if c.kind in ("int", "float")]
         rows += batch.num_rows
         for name, array in zip(batch.schema.names, batch.columns, strict=True):
             _update(columns[name], array, specs.get(name), name == cfg.label)
@@ -134,8 +158,8 @@ def scan(source: Source, cfg: DataConfig, sample_rows: int = 100_000, seed: int 
                 hashes[key].append(_hash_array(batch.column(key)))
         if cfg.max_duplicate_rows is not None:
             row_hashes.append(_hash_rows(batch))
-        sampler.add(batch)
-    return Scan(source.spec, rows, columns, sampler.table,
+        sampler.add(batch, numeric)
+    return Scan(source.spec, rows, columns, sampler.result(),
                 {k: _duplicates(v) for k, v in hashes.items() if v},
                 _duplicates(row_hashes) if cfg.max_duplicate_rows is not None else None)
 

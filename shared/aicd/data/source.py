@@ -20,7 +20,7 @@ from ..errors import DataError
 
 __all__ = ["BATCH_BYTES", "Source", "content_hash", "open_source", "read_frame"]
 
-BATCH_BYTES = 64 << 20  # CSV block size: ~0.5-1 M rows of 50 columns per batch
+BATCH_BYTES = 4 << 20  # CSV block: parses in parallel, bounds read-ahead (64 MB blocks: 2x slower, 6x memory)
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _COMPRESSION = {".gz": "gzip", ".zst": "zstd"}
 

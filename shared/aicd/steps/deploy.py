@@ -9,26 +9,10 @@ from ..deploy.local import LocalTarget, Revision
 from ..errors import ConfigError
 from ..gha import Actions
 from ..registry import MlflowRegistry
-from . import Input, Output
+from .specs import SPECS
 from .summary import table
 
-DESCRIPTION = "Release gate: serve a registered model (target local), roll back or stop."
-OUTPUTS = (
-    Output("endpoint", "Base URL of the revision now serving."),
-    Output("revision", "Number of the revision now serving."),
-    Output("previous-revision", "The revision kept for rollback (deploy) or rolled back from (rollback)."),
-    Output("model-version", "Registered model version now serving."),
-)
-INPUTS = (
-    Input("model-uri", "Model to deploy: models:/<name>/<version> or models:/<name>@<alias> "
-          "(the model-uri output of action-train). Not needed for rollback or stop.", ""),
-    Input("tracking-uri", "MLflow tracking URI; empty uses MLFLOW_TRACKING_URI.", ""),
-    Input("target", "Where to deploy: local (a model-server process on this machine).", "local"),
-    Input("command", "deploy, rollback (switch back to the previous revision) or stop (stop every revision).",
-          "deploy"),
-    Input("state-dir", "Folder holding the local target's revisions, logs and state.", ".aicd/deploy"),
-    Input("ready-timeout", "Seconds a new revision has to become ready before it is rolled back.", "60"),
-)
+DESCRIPTION, INPUTS, OUTPUTS = SPECS["deploy"]
 COMMANDS = ("deploy", "rollback", "stop")
 TARGETS = ("local",)
 

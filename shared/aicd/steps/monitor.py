@@ -14,29 +14,11 @@ from ..gha import Actions
 from ..monitor.decide import Decision, decide
 from ..monitor.metrics import read_endpoint
 from ..registry import MlflowRegistry
-from . import Input, Output
 from .promote import promote
+from .specs import SPECS
 from .summary import table
 
-DESCRIPTION = "Production gate: read the model server metrics and decide promote, hold or rollback."
-OUTPUTS = (
-    Output("decision", "promote, hold or rollback."),
-    Output("evidence", "Every check with value, interval, threshold and verdict, as single-line JSON."),
-    Output("rolled-back", "true when on-failure: rollback was carried out."),
-    Output("promoted", "The model URI made champion by on-success: promote; empty otherwise."),
-    Output("report", "Path of the JSON evidence."),
-)
-INPUTS = (
-    Input("endpoint", "The model server to watch (the endpoint output of action-deploy).", required=True),
-    Input("config", "Path to aicd.yml (its monitor: section); empty uses the built-in defaults.", ""),
-    Input("on-failure", "What to do on a rollback decision: none (report only) or rollback.", "none"),
-    Input("on-success", "What to do on a promote decision: none (report only) or promote (move the registry "
-          "alias champion to the served version).", "none"),
-    Input("tracking-uri", "MLflow tracking URI, needed for on-success: promote; empty uses MLFLOW_TRACKING_URI.", ""),
-    Input("tenant", "Tenant id: promotion may only touch this tenant's models.", ""),
-    Input("state-dir", "The deploy state folder, used to roll back the local target.", ".aicd/deploy"),
-    Input("report", "Where to write the JSON evidence.", "aicd-reports/monitor.json"),
-)
+DESCRIPTION, INPUTS, OUTPUTS = SPECS["monitor"]
 ON_FAILURE = ("none", "rollback")
 ON_SUCCESS = ("none", "promote")
 VERDICT_ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⏸️"}

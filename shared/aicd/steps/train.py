@@ -20,30 +20,10 @@ from ..model.gate import ThresholdResult, check_thresholds
 from ..model.train import TrainResult, build_estimator, evaluate, load_entrypoint, train_and_evaluate
 from ..registry import MlflowRegistry, ModelRecord
 from ..tenancy import check_tenant, qualified_name
-from . import Input, Output
+from .specs import SPECS
 from .summary import ICON, table
 
-DESCRIPTION = ("Model gate: train the configured scikit-learn model, gate it on holdout metrics and against the "
-               "champion, register it in MLflow.")
-OUTPUTS = (
-    Output("passed", "true when every threshold and the champion comparison passed (the step fails otherwise)."),
-    Output("run-id", "The MLflow run that recorded this training."),
-    Output("model-uri", "models:/<name>/<version> of the registered version (alias candidate); empty when refused."),
-    Output("model-version", "The registered version number; empty when refused."),
-    Output("model-name", "The registered model name (tenant-qualified when a tenant is given)."),
-    Output("metrics", "Holdout metrics as single-line JSON."),
-    Output("reused", "true when this commit, data-version and config were already registered and reused."),
-)
-INPUTS = (
-    Input("data", "Training dataset (.csv, .parquet or .jsonl).", required=True),
-    Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
-    Input("data-version", "The data-version output of action-validate; computed from the file when empty.", ""),
-    Input("tracking-uri", "MLflow tracking URI (http(s)://... or sqlite:///path/mlflow.db); "
-          "empty uses MLFLOW_TRACKING_URI.", ""),
-    Input("model-name", "Registered model name; empty uses model.name from aicd.yml.", ""),
-    Input("tenant", "Tenant id (lower-case letters, digits, '-'): namespaces the experiment and registered model "
-          "as <tenant>__<name>.", ""),
-)
+DESCRIPTION, INPUTS, OUTPUTS = SPECS["train"]
 CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
 
 

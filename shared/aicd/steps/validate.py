@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..config import Config, load_config
@@ -14,39 +15,24 @@ from ..data.scan import Scan, scan
 from ..data.source import content_hash, open_source
 from ..errors import DataError, GateFailed
 from ..gha import Actions
-from . import Input, Output
 from .html_report import render_html
+from .specs import SPECS
 from .summary import ICON, details, table
 
-DESCRIPTION = "Data gate: schema, types, missing values, label balance, ranges, uniqueness, freshness and drift."
-OUTPUTS = (
-    Output("passed", "true when every data check passed (the step fails otherwise)."),
-    Output("data-version", "Content hash of the data (16 hex digits): pass it to action-train."),
-    Output("drift-score", "Share of compared columns that drifted, 0 to 1 (0 without a reference)."),
-    Output("drifted-columns", "Columns that drifted, as a JSON list."),
-    Output("dataset-drifted", "true when the drifted share reached data.drift.share."),
-    Output("report", "Path of the JSON report."),
-    Output("html-report", "Path of the HTML report (reference-vs-current histograms of drifted columns)."),
-)
-INPUTS = (
-    Input("data", "Dataset to validate: a .csv, .parquet or .jsonl file (optionally .gz/.zst) or a glob of "
-          "partitions.", required=True),
-    Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
-    Input("reference", "Reference for drift: a file or glob, or models:/<name>@<alias> for the profile stored "
-          "with a registered model; overrides data.drift.reference.", ""),
-    Input("tracking-uri", "MLflow tracking URI, for a models:/ reference; empty uses MLFLOW_TRACKING_URI.", ""),
-    Input("report", "Where to write the JSON report (the HTML report goes beside it).", "aicd-reports/validate.json"),
-)
+DESCRIPTION, INPUTS, OUTPUTS = SPECS["validate"]
 
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
     env = env if env is not None else os.environ
     cfg = load_config(inputs.get("config"))
     source = open_source(inputs["data"])
-    gh.info(f"aicd validate: scanning {inputs['data']} ({len(source.files)} file(s))")
-    current = scan(source, cfg.data, cfg.data.drift.sample_rows, seed=1)
     reference_spec = inputs.get("reference") or cfg.data.drift.reference
-    reference_sides, reference_rows = _reference(reference_spec, cfg, inputs, env, gh)
+    gh.info(f"aicd validate: scanning {inputs['data']} ({len(source.files)} file(s))"
+            + (f" and the reference {reference_spec}" if reference_spec else ""))
+    with ThreadPoolExecutor(2) as pool:  # Arrow parses outside the GIL: both datasets at once use both cores
+        current_job = pool.submit(scan, source, cfg.data, cfg.data.drift.sample_rows, 1)
+        reference_sides, reference_rows = _reference(reference_spec, cfg, inputs, env)
+        current = current_job.result()
     checks = run_checks(current, cfg.data, reference_rows)
     drift = _drift(current, reference_sides, cfg) if reference_sides is not None else []
     passed = all(c.passed for c in checks)
@@ -72,16 +58,14 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     return outputs
 
 
-def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str], env: Mapping[str, str],
-               gh: Actions) -> tuple[dict[str, Side] | None, int | None]:
+def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str],
+               env: Mapping[str, str]) -> tuple[dict[str, Side] | None, int | None]:
     """(drift sides, row count) of the reference: a file/glob, a model's stored profile, or none."""
     if not spec:
         return None, None
     exclude = (cfg.data.label,) if cfg.data.label else ()
     if spec.startswith("models:/"):
-        gh.info(f"aicd validate: comparing with the reference profile of {spec}")
         return _model_profile(spec, inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""), exclude), None
-    gh.info(f"aicd validate: scanning reference {spec}")
     reference = scan(open_source(spec), cfg.data, cfg.data.drift.sample_rows, seed=2)
     return reference.sides(exclude), reference.rows
 

@@ -1,0 +1,97 @@
+"""What each stage declares to the outside: description, inputs and outputs (no imports of the stages).
+
+One table is the source of every action.yml, the README's action reference and the ``aicd`` CLI
+flags; it lives apart from the stage code so the CLI can build its parser without importing
+pandas, scikit-learn or MLflow."""
+
+from __future__ import annotations
+
+from . import Input, Output
+
+_VALIDATE_DESCRIPTION = ("Data gate: schema, types, missing values, label balance, ranges, uniqueness, freshness "
+                         "and drift.")
+_VALIDATE_OUTPUTS = (
+    Output("passed", "true when every data check passed (the step fails otherwise)."),
+    Output("data-version", "Content hash of the data (16 hex digits): pass it to action-train."),
+    Output("drift-score", "Share of compared columns that drifted, 0 to 1 (0 without a reference)."),
+    Output("drifted-columns", "Columns that drifted, as a JSON list."),
+    Output("dataset-drifted", "true when the drifted share reached data.drift.share."),
+    Output("report", "Path of the JSON report."),
+    Output("html-report", "Path of the HTML report (reference-vs-current histograms of drifted columns)."),
+)
+_VALIDATE_INPUTS = (
+    Input("data", "Dataset to validate: a .csv, .parquet or .jsonl file (optionally .gz/.zst) or a glob of "
+          "partitions.", required=True),
+    Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
+    Input("reference", "Reference for drift: a file or glob, or models:/<name>@<alias> for the profile stored "
+          "with a registered model; overrides data.drift.reference.", ""),
+    Input("tracking-uri", "MLflow tracking URI, for a models:/ reference; empty uses MLFLOW_TRACKING_URI.", ""),
+    Input("report", "Where to write the JSON report (the HTML report goes beside it).", "aicd-reports/validate.json"),
+)
+
+_TRAIN_DESCRIPTION = ("Model gate: train the configured scikit-learn model, gate it on holdout metrics and against the "
+               "champion, register it in MLflow.")
+_TRAIN_OUTPUTS = (
+    Output("passed", "true when every threshold and the champion comparison passed (the step fails otherwise)."),
+    Output("run-id", "The MLflow run that recorded this training."),
+    Output("model-uri", "models:/<name>/<version> of the registered version (alias candidate); empty when refused."),
+    Output("model-version", "The registered version number; empty when refused."),
+    Output("model-name", "The registered model name (tenant-qualified when a tenant is given)."),
+    Output("metrics", "Holdout metrics as single-line JSON."),
+    Output("reused", "true when this commit, data-version and config were already registered and reused."),
+)
+_TRAIN_INPUTS = (
+    Input("data", "Training dataset (.csv, .parquet or .jsonl).", required=True),
+    Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
+    Input("data-version", "The data-version output of action-validate; computed from the file when empty.", ""),
+    Input("tracking-uri", "MLflow tracking URI (http(s)://... or sqlite:///path/mlflow.db); "
+          "empty uses MLFLOW_TRACKING_URI.", ""),
+    Input("model-name", "Registered model name; empty uses model.name from aicd.yml.", ""),
+    Input("tenant", "Tenant id (lower-case letters, digits, '-'): namespaces the experiment and registered model "
+          "as <tenant>__<name>.", ""),
+)
+
+_DEPLOY_DESCRIPTION = "Release gate: serve a registered model (target local), roll back or stop."
+_DEPLOY_OUTPUTS = (
+    Output("endpoint", "Base URL of the revision now serving."),
+    Output("revision", "Number of the revision now serving."),
+    Output("previous-revision", "The revision kept for rollback (deploy) or rolled back from (rollback)."),
+    Output("model-version", "Registered model version now serving."),
+)
+_DEPLOY_INPUTS = (
+    Input("model-uri", "Model to deploy: models:/<name>/<version> or models:/<name>@<alias> "
+          "(the model-uri output of action-train). Not needed for rollback or stop.", ""),
+    Input("tracking-uri", "MLflow tracking URI; empty uses MLFLOW_TRACKING_URI.", ""),
+    Input("target", "Where to deploy: local (a model-server process on this machine).", "local"),
+    Input("command", "deploy, rollback (switch back to the previous revision) or stop (stop every revision).",
+          "deploy"),
+    Input("state-dir", "Folder holding the local target's revisions, logs and state.", ".aicd/deploy"),
+    Input("ready-timeout", "Seconds a new revision has to become ready before it is rolled back.", "60"),
+)
+
+_MONITOR_DESCRIPTION = "Production gate: read the model server metrics and decide promote, hold or rollback."
+_MONITOR_OUTPUTS = (
+    Output("decision", "promote, hold or rollback."),
+    Output("evidence", "Every check with value, interval, threshold and verdict, as single-line JSON."),
+    Output("rolled-back", "true when on-failure: rollback was carried out."),
+    Output("promoted", "The model URI made champion by on-success: promote; empty otherwise."),
+    Output("report", "Path of the JSON evidence."),
+)
+_MONITOR_INPUTS = (
+    Input("endpoint", "The model server to watch (the endpoint output of action-deploy).", required=True),
+    Input("config", "Path to aicd.yml (its monitor: section); empty uses the built-in defaults.", ""),
+    Input("on-failure", "What to do on a rollback decision: none (report only) or rollback.", "none"),
+    Input("on-success", "What to do on a promote decision: none (report only) or promote (move the registry "
+          "alias champion to the served version).", "none"),
+    Input("tracking-uri", "MLflow tracking URI, needed for on-success: promote; empty uses MLFLOW_TRACKING_URI.", ""),
+    Input("tenant", "Tenant id: promotion may only touch this tenant's models.", ""),
+    Input("state-dir", "The deploy state folder, used to roll back the local target.", ".aicd/deploy"),
+    Input("report", "Where to write the JSON evidence.", "aicd-reports/monitor.json"),
+)
+
+SPECS = {
+    "validate": (_VALIDATE_DESCRIPTION, _VALIDATE_INPUTS, _VALIDATE_OUTPUTS),
+    "train": (_TRAIN_DESCRIPTION, _TRAIN_INPUTS, _TRAIN_OUTPUTS),
+    "deploy": (_DEPLOY_DESCRIPTION, _DEPLOY_INPUTS, _DEPLOY_OUTPUTS),
+    "monitor": (_MONITOR_DESCRIPTION, _MONITOR_INPUTS, _MONITOR_OUTPUTS),
+}
