@@ -30,11 +30,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DEFAULT_THRESHOLDS", "EPSILON", "ColumnDrift", "Side", "chisquare_pvalue", "column_drift", "js_distance",
+__all__ = ["DEFAULT_THRESHOLDS", "EPSILON", "HANDLING", "ColumnDrift", "Side", "chisquare_pvalue", "column_drift",
+           "js_distance",
            "kl_divergence", "ks_pvalue", "profile_frame", "psi", "sides_from_profile", "wasserstein_normed"]
 
 EPSILON = 1e-4
 SMALL = 1000
+HANDLING = {  # written into every report, so a reader knows how edge cases were treated
+    "missing": "missing values are left out of the distributions; the missing-ratio checks watch them",
+    "unseen_categories": "a category absent from the reference is its own level with reference count 0",
+    "empty_bins": f"empty bins get a proportion of {EPSILON} before logs (KL, PSI) and chi-square expectations",
+    "constant_columns": "a constant reference column has one bin; normed Wasserstein uses the raw distance",
+    "large_data": "numeric tests above 1,000 rows use a seeded uniform sample of rows (data.drift.sample-rows)",
+}
 P_VALUE_METHODS = frozenset({"ks", "chisquare"})
 DEFAULT_THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "wasserstein": 0.1, "js": 0.1, "kl": 0.1, "psi": 0.1}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import Config, load_config
 from ..data.checks import Check, run_checks
-from ..data.drift import ColumnDrift, Side, column_drift, sides_from_profile
+from ..data.drift import HANDLING, ColumnDrift, Side, column_drift, sides_from_profile
 from ..data.scan import Scan, scan
 from ..data.source import content_hash, open_source
 from ..errors import DataError, GateFailed
@@ -104,7 +104,7 @@ def _report_body(data, reference, version, s: Scan, passed, checks, drift, share
     return {"data": data, "reference": reference, "data_version": version, "rows": s.rows, "columns": len(s.columns),
             "passed": passed, "checks": [c.to_dict() for c in checks],
             "drift": [d.to_dict() for d in drift], "drifted_share": round(share, 6),
-            "dataset_drifted": bool(drift) and share >= cfg.data.drift.share,
+            "dataset_drifted": bool(drift) and share >= cfg.data.drift.share, "drift_handling": HANDLING,
             "histograms": {d.column: {"bins": d.bins, "reference": d.reference, "current": d.current}
                            for d in drift if d.drifted}}
 
