@@ -130,9 +130,10 @@ class MlflowRegistry:
             raise ServiceError(f"MLflow at {self.uri}", f"unreachable ({reason})", retryable=True,
                                hint="start the tracking server or fix the `tracking-uri` input") from None
 
-    def _call(self, doing: str, fn: Callable, *args, budget: float | None = None, **kwargs):
+    def _call(self, doing: str, fn: Callable, *args, budget: float | None = None, missing_ok: bool = False,
+              **kwargs):
         """Call the MLflow client, retrying transient failures with backoff for ``budget`` seconds
-        (default ``retry_seconds``)."""
+        (default ``retry_seconds``); with ``missing_ok``, a missing resource gives None."""
         deadline, delay = time.monotonic() + (self.retry_seconds if budget is None else budget), 0.5
         while True:
             try:
@@ -141,6 +142,8 @@ class MlflowRegistry:
                 raise
             except Exception as exc:  # MLflow, requests and sqlalchemy errors all become ServiceError
                 kind = _classify(exc)
+                if kind == "missing" and missing_ok:
+                    return None
                 if kind == "transient" and time.monotonic() + delay < deadline:
                     time.sleep(delay * (0.5 + random.random()))
                     delay = min(delay * 2, 8.0)
@@ -159,18 +162,9 @@ class MlflowRegistry:
                                 hint="check that the tracking server is up, then re-run")
         return ServiceError(f"MLflow at {self.uri}", f"{doing} failed: {first}", retryable=False)
 
-    def _maybe(self, doing: str, fn: Callable, *args):
-        """Like ``_call`` but a missing resource gives None instead of an error."""
-        try:
-            return fn(*args)
-        except Exception as exc:
-            if _classify(exc) == "missing":
-                return None
-        return self._call(doing, fn, *args)
-
     # -- training ------------------------------------------------------------------------------
     def _experiment_id(self, name: str) -> str:
-        found = self._maybe("looking up the experiment", self.client.get_experiment_by_name, name)
+        found = self._call("looking up the experiment", self.client.get_experiment_by_name, name, missing_ok=True)
         if found:
             return found.experiment_id
         location = f"{self.artifact_root.rstrip('/')}/{name}" if self.artifact_root else None
@@ -178,7 +172,7 @@ class MlflowRegistry:
 
     def find_version(self, name: str, identity: str) -> ModelRecord | None:
         """The registered version trained from exactly this identity, if there is one."""
-        if not self._maybe("looking up the model", self.client.get_registered_model, name):
+        if not self._call("looking up the model", self.client.get_registered_model, name, missing_ok=True):
             return None
         versions = self._call("listing model versions", self.client.search_model_versions, f"name='{name}'")
         for v in sorted(versions, key=lambda v: int(v.version)):
@@ -272,7 +266,8 @@ class MlflowRegistry:
         self._call(f"moving alias `{alias}`", self.client.set_registered_model_alias, name, alias, version)
 
     def alias_version(self, name: str, alias: str) -> str | None:
-        found = self._maybe(f"resolving alias `{alias}`", self.client.get_model_version_by_alias, name, alias)
+        found = self._call(f"resolving alias `{alias}`", self.client.get_model_version_by_alias, name, alias,
+                           missing_ok=True)
         return str(found.version) if found else None
 
     def promote(self, name: str, version: str) -> str | None:
