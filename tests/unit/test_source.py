@@ -5,6 +5,7 @@ import gzip
 import pytest
 
 from aicd.data.source import content_hash, open_source, read_frame
+from aicd.examples.coffee import CONFIG_PATH as CONFIG
 from aicd.examples.coffee import generate
 from tests.conftest import run_aicd
 from tests.unit.test_cli_errors import assert_one_clear_line
@@ -85,3 +86,21 @@ def test_a_reference_with_different_columns(tmp_path):
     generate(100).drop(columns=["hour"]).to_csv(tmp_path / "r.csv", index=False)
     result = run_aicd("validate", "--data", str(tmp_path / "d.csv"), "--reference", str(tmp_path / "r.csv"))
     assert_one_clear_line(result, "the reference has different columns", "only in data: ['hour']")
+
+
+def test_validate_never_imports_pandas(tmp_path):
+    """pandas costs 0.6-0.8 s to import: a plain data gate run must not pay it (see aicd.data.arrow)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import SHARED
+
+    generate(300).to_csv(tmp_path / "d.csv", index=False)
+    generate(300, seed=3).to_csv(tmp_path / "r.csv", index=False)
+    code = ("import sys; from aicd.cli import main; "
+            f"code = main(['validate', '--data', {str(tmp_path / 'd.csv')!r}, '--reference', "
+            f"{str(tmp_path / 'r.csv')!r}, '--config', {str(CONFIG)!r}, '--report', {str(tmp_path / 'r.json')!r}]); "
+            "assert code == 0, code; assert 'pandas' not in sys.modules, 'pandas was imported'")
+    proc = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(SHARED)}, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

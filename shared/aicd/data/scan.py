@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from ..config import ColumnSpec, DataConfig
 from ..errors import DataError
+from .arrow import float_scalar, float_values, indices, string_array
 from .drift import Side
 from .source import Source
 
@@ -96,21 +97,21 @@ class _Sampler:
     is copied a constant number of times on average however long the stream."""
 
     def __init__(self, k: int, seed: int):
-        self.k, self.rng = k, np.random.default_rng(seed)
+        self.k, self.rng = max(k, 1), np.random.default_rng(seed)
         self.names: list[str] = []
         self.parts: list[np.ndarray] = []
         self.priorities: list[np.ndarray] = []
         self.cutoff = np.inf  # rows above the k-th smallest priority seen so far can never be kept
         self.buffered = 0
 
-    def add(self, batch: pa.RecordBatch, numeric: list[str]) -> None:
+    def add(self, batch: pa.Table, numeric: list[str]) -> None:
         self.names = numeric
         priorities = self.rng.random(batch.num_rows)
         keep = np.nonzero(priorities < self.cutoff)[0]
         if not numeric or not keep.size:
             return
-        rows = batch.select(numeric).take(pa.array(keep))
-        self.parts.append(np.column_stack([_floats(c) for c in rows.columns]))
+        rows = batch.select(numeric).take(indices(keep))
+        self.parts.append(np.column_stack([float_values(c) for c in rows.columns]))
         self.priorities.append(priorities[keep])
         self.buffered += keep.size
         if self.buffered >= 2 * self.k:
@@ -131,12 +132,8 @@ class _Sampler:
         return {name: self.parts[0][:, i] for i, name in enumerate(self.names)}
 
 
-def _floats(array: pa.Array) -> np.ndarray:
-    return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
-
-
 def scan(source: Source, cfg: DataConfig, sample_rows: int = 100_000, seed: int = 0) -> Scan:
-    """Stream ``source`` once under the rules of ``cfg``."""
+    """Stream ``source`` once under the rules of ``cfg``; ``sample_rows=0`` skips the drift sample."""
     specs = {c.name: c for c in cfg.columns}
     types = {c.name: _ARROW_TYPES[c.dtype] for c in cfg.columns if c.dtype in ("str", "category")}
     columns: dict[str, ColumnScan] = {}
@@ -144,7 +141,7 @@ def scan(source: Source, cfg: DataConfig, sample_rows: int = 100_000, seed: int 
     hashes: dict[str, list[np.ndarray]] = {k: [] for k in cfg.keys}
     row_hashes: list[np.ndarray] = []
     rows, numeric = 0, []
-    for batch in source.batches(types):
+    for batch in _grouped(source.batches(types)):
         if not columns:
             columns = {n: ColumnScan(n, arrow_kind(t)) for n, t in zip(batch.schema.names, batch.schema.types,
                                                                           strict=True)}
@@ -158,10 +155,25 @@ def scan(source: Source, cfg: DataConfig, sample_rows: int = 100_000, seed: int 
                 hashes[key].append(_hash_array(batch.column(key)))
         if cfg.max_duplicate_rows is not None:
             row_hashes.append(_hash_rows(batch))
-        sampler.add(batch, numeric)
+        if sample_rows:
+            sampler.add(batch, numeric)
     return Scan(source.spec, rows, columns, sampler.result(),
                 {k: _duplicates(v) for k, v in hashes.items() if v},
                 _duplicates(row_hashes) if cfg.max_duplicate_rows is not None else None)
+
+
+def _grouped(batches, rows: int = 200_000):
+    """Small reader blocks parse in parallel; the checks run on groups of them, as tables of ~200k rows,
+    so the per-call overhead of ~8 compute calls per column is paid a few times, not per block."""
+    group, size = [], 0
+    for batch in batches:
+        group.append(batch)
+        size += batch.num_rows
+        if size >= rows:
+            yield pa.Table.from_batches(group)
+            group, size = [], 0
+    if group:
+        yield pa.Table.from_batches(group)
 
 
 def _refuse_binary(columns: dict[str, ColumnScan], source: Source) -> None:
@@ -195,25 +207,25 @@ def _count_values(col: ColumnScan, array: pa.Array) -> None:
 
 
 def _numeric(col: ColumnScan, array: pa.Array, spec: ColumnSpec | None) -> None:
+    bounds = pc.min_max(array)  # skips NaN; an infinity shows up here
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
     if col.kind == "float":
         col.nans += pc.sum(pc.is_nan(array)).as_py() or 0
-        col.infs += pc.sum(pc.is_inf(array)).as_py() or 0
-        array = pc.if_else(pc.is_finite(array), array, None)
-    bounds = pc.min_max(array)
-    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if low is not None and (np.isinf(low) or np.isinf(high)):  # only then is counting infinities worth a pass
+            col.infs += pc.sum(pc.is_inf(array)).as_py() or 0
     if low is not None:
         col.min = low if col.min is None else min(col.min, low)
         col.max = high if col.max is None else max(col.max, high)
     if spec is not None and spec.min is not None:
-        col.below += pc.sum(pc.less(array, spec.min)).as_py() or 0
+        col.below += pc.sum(pc.less(array, float_scalar(spec.min))).as_py() or 0
     if spec is not None and spec.max is not None:
-        col.above += pc.sum(pc.greater(array, spec.max)).as_py() or 0
+        col.above += pc.sum(pc.greater(array, float_scalar(spec.max))).as_py() or 0
 
 
 def _rules(col: ColumnScan, array: pa.Array, spec: ColumnSpec) -> None:
     if spec.allowed is not None:
         as_text = array.cast(pa.string()) if not pa.types.is_string(array.type) else array
-        allowed = pa.array([str(a).lower() if isinstance(a, bool) else str(a) for a in spec.allowed])
+        allowed = string_array([str(a).lower() if isinstance(a, bool) else str(a) for a in spec.allowed])
         if pa.types.is_boolean(array.type):
             as_text = pc.utf8_lower(as_text)
         outside = pc.and_(pc.invert(pc.is_in(as_text, value_set=allowed)), pc.is_valid(as_text))

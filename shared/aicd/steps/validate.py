@@ -29,17 +29,18 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     reference_spec = inputs.get("reference") or cfg.data.drift.reference
     gh.info(f"aicd validate: scanning {inputs['data']} ({len(source.files)} file(s))"
             + (f" and the reference {reference_spec}" if reference_spec else ""))
-    with ThreadPoolExecutor(2) as pool:  # Arrow parses outside the GIL: both datasets at once use both cores
-        current_job = pool.submit(scan, source, cfg.data, cfg.data.drift.sample_rows, 1)
+    with ThreadPoolExecutor(2) as pool:  # Arrow parses and hashlib hashes outside the GIL: use both cores
+        sample = cfg.data.drift.sample_rows if reference_spec else 0
+        current_job = pool.submit(scan, source, cfg.data, sample, 1)
+        version_job = pool.submit(content_hash, source)
         reference_sides, reference_rows = _reference(reference_spec, cfg, inputs, env)
-        current = current_job.result()
+        current, version = current_job.result(), version_job.result()
     checks = run_checks(current, cfg.data, reference_rows)
     drift = _drift(current, reference_sides, cfg) if reference_sides is not None else []
     passed = all(c.passed for c in checks)
     drifted = [d.column for d in drift if d.drifted]
     share = len(drifted) / len(drift) if drift else 0.0
     report = Path(inputs.get("report") or "aicd-reports/validate.json")
-    version = content_hash(source)
     body = _report_body(inputs["data"], reference_spec, version, current, passed, checks, drift, share, cfg)
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(body, indent=1, default=str), encoding="utf-8")
