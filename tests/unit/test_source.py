@@ -104,3 +104,24 @@ def test_validate_never_imports_pandas(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(SHARED)}, capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_large_csv_is_read_as_parallel_ranges_with_the_same_result(tmp_path, monkeypatch):
+    from aicd.config import parse_config
+    from aicd.data import source as source_module
+    from aicd.data.scan import scan
+
+    frame = generate(6000, missing={"avg_spend": 0.02})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    cfg = parse_config(CONFIG.read_text()).data
+    whole = scan(open_source(str(tmp_path / "d.csv")), cfg)
+    monkeypatch.setattr(source_module, "SPLIT_BYTES", 1000)  # force the split on a small file
+    parts = open_source(str(tmp_path / "d.csv")).parts()
+    assert len(parts) == 2 and parts[0].end == parts[1].start
+    split = scan(open_source(str(tmp_path / "d.csv")), cfg)
+    assert split.rows == whole.rows == 6000
+    for name, col in whole.columns.items():
+        other = split.columns[name]
+        assert (col.nulls, col.min, col.max, col.counts, col.kind) == (
+            other.nulls, other.min, other.max, other.counts, other.kind), name
+    assert sorted(split.sample["age"]) == sorted(frame["age"].astype(float))  # all rows fit the sample

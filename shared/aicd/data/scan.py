@@ -10,6 +10,7 @@ batch size plus the sample, whatever the file size.
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,7 +97,7 @@ class _Sampler:
     smallest are kept. Candidates accumulate until there are 2k, then are cut back to k, so each row
     is copied a constant number of times on average however long the stream."""
 
-    def __init__(self, k: int, seed: int):
+    def __init__(self, k: int, seed):
         self.k, self.rng = max(k, 1), np.random.default_rng(seed)
         self.names: list[str] = []
         self.parts: list[np.ndarray] = []
@@ -125,6 +126,13 @@ class _Sampler:
             self.cutoff = float(priorities.max())
         self.parts, self.priorities, self.buffered = [values], [priorities], len(priorities)
 
+    def absorb(self, other: _Sampler) -> None:
+        """Take in another part's candidates (the k smallest priorities overall survive)."""
+        self.names = self.names or other.names
+        self.parts += other.parts
+        self.priorities += other.priorities
+        self.buffered += other.buffered
+
     def result(self) -> dict[str, np.ndarray]:
         if not self.parts:
             return {name: np.empty(0) for name in self.names}
@@ -132,39 +140,90 @@ class _Sampler:
         return {name: self.parts[0][:, i] for i, name in enumerate(self.names)}
 
 
+@dataclass
+class _Partial:
+    """What one part of a dataset contributed; parts are merged into one :class:`Scan`."""
+
+    columns: dict[str, ColumnScan]
+    rows: int
+    sampler: _Sampler
+    key_hashes: dict[str, list[np.ndarray]]
+    row_hashes: list[np.ndarray]
+
+
 def scan(source: Source, cfg: DataConfig, sample_rows: int = 100_000, seed: int = 0) -> Scan:
-    """Stream ``source`` once under the rules of ``cfg``; ``sample_rows=0`` skips the drift sample."""
-    specs = {c.name: c for c in cfg.columns}
+    """Stream ``source`` once under the rules of ``cfg``, its parts in parallel. ``sample_rows=0``
+    means no drift will be computed: no sample is drawn and only the label's values are counted."""
     types = {c.name: _ARROW_TYPES[c.dtype] for c in cfg.columns if c.dtype in ("str", "category")}
+    parts = source.parts(types)
+    if len(parts) == 1:
+        partials = [_scan_part(parts[0], 0, cfg, types, sample_rows, seed)]
+    else:  # Arrow parses outside the GIL, so parts scanned in threads use every core
+        with ThreadPoolExecutor(len(parts)) as pool:
+            partials = list(pool.map(lambda ip: _scan_part(ip[1], ip[0], cfg, types, sample_rows, seed),
+                                     enumerate(parts)))
+    return _merge(source, partials, cfg)
+
+
+def _scan_part(part, index: int, cfg: DataConfig, types, sample_rows: int, seed: int) -> _Partial:
+    specs = {c.name: c for c in cfg.columns}
     columns: dict[str, ColumnScan] = {}
-    sampler = _Sampler(sample_rows, seed)
-    hashes: dict[str, list[np.ndarray]] = {k: [] for k in cfg.keys}
+    sampler = _Sampler(sample_rows, (seed, index))
+    key_hashes: dict[str, list[np.ndarray]] = {k: [] for k in cfg.keys}
     row_hashes: list[np.ndarray] = []
     rows, numeric = 0, []
-    for batch in _grouped(source.batches(types)):
+    for batch in _grouped(part.batches(types)):
         if not columns:
             columns = {n: ColumnScan(n, arrow_kind(t)) for n, t in zip(batch.schema.names, batch.schema.types,
                                                                           strict=True)}
-            _refuse_binary(columns, source)
+            _refuse_binary(columns, str(part.path))
             numeric = [c.name for c in columns.values() if c.kind in ("int", "float")]
         rows += batch.num_rows
         for name, array in zip(batch.schema.names, batch.columns, strict=True):
-            _update(columns[name], array, specs.get(name), name == cfg.label)
-        for key in hashes:
+            _update(columns[name], array, specs.get(name), name == cfg.label, sample_rows > 0)
+        for key in key_hashes:
             if key in columns:
-                hashes[key].append(_hash_array(batch.column(key)))
+                key_hashes[key].append(_hash_array(batch.column(key)))
         if cfg.max_duplicate_rows is not None:
             row_hashes.append(_hash_rows(batch))
         if sample_rows:
             sampler.add(batch, numeric)
-    return Scan(source.spec, rows, columns, sampler.result(),
-                {k: _duplicates(v) for k, v in hashes.items() if v},
-                _duplicates(row_hashes) if cfg.max_duplicate_rows is not None else None)
+    return _Partial(columns, rows, sampler, key_hashes, row_hashes)
 
 
-def _grouped(batches, rows: int = 200_000):
-    """Small reader blocks parse in parallel; the checks run on groups of them, as tables of ~200k rows,
-    so the per-call overhead of ~8 compute calls per column is paid a few times, not per block."""
+def _merge(source: Source, partials: list[_Partial], cfg: DataConfig) -> Scan:
+    first = partials[0]
+    for other in partials[1:]:
+        if list(other.columns) != list(first.columns):
+            raise DataError(f"columns differ between files: {list(first.columns)} vs {list(other.columns)}",
+                            file=source.spec, hint="all partitions need the same columns")
+        for name, col in other.columns.items():
+            _merge_column(first.columns[name], col)
+        first.sampler.absorb(other.sampler)
+        for key, hashes in other.key_hashes.items():
+            first.key_hashes[key] += hashes
+        first.row_hashes += other.row_hashes
+    return Scan(source.spec, sum(p.rows for p in partials), first.columns, first.sampler.result(),
+                {k: _duplicates(v) for k, v in first.key_hashes.items() if v},
+                _duplicates(first.row_hashes) if cfg.max_duplicate_rows is not None else None)
+
+
+def _merge_column(into: ColumnScan, other: ColumnScan) -> None:
+    for name in ("nulls", "nans", "infs", "below", "above", "not_allowed", "not_matching", "expect_failed"):
+        setattr(into, name, getattr(into, name) + getattr(other, name))
+    into.min = other.min if into.min is None else (into.min if other.min is None else min(into.min, other.min))
+    into.max = other.max if into.max is None else (into.max if other.max is None else max(into.max, other.max))
+    into.not_allowed_examples |= other.not_allowed_examples
+    into.high_cardinality = into.high_cardinality or other.high_cardinality or (
+        len(into.counts.keys() | other.counts.keys()) > LEVEL_CAP)
+    into.counts = Counter() if into.high_cardinality else into.counts + other.counts
+    if other.newest is not None and (into.newest is None or other.newest > into.newest):
+        into.newest = other.newest
+
+
+def _grouped(batches, rows: int = 100_000):
+    """Small reader blocks bound memory; the checks run on groups of them, as tables of ~100k rows,
+    so the per-call overhead of ~8 compute calls per column is paid ten times per million rows."""
     group, size = [], 0
     for batch in batches:
         group.append(batch)
@@ -176,18 +235,18 @@ def _grouped(batches, rows: int = 200_000):
         yield pa.Table.from_batches(group)
 
 
-def _refuse_binary(columns: dict[str, ColumnScan], source: Source) -> None:
+def _refuse_binary(columns: dict[str, ColumnScan], where: str) -> None:
     binary = [c.name for c in columns.values() if c.kind == "binary"]
     if binary:
-        raise DataError(f"column(s) {', '.join(binary)} hold bytes that are not UTF-8 text", file=source.spec,
+        raise DataError(f"column(s) {', '.join(binary)} hold bytes that are not UTF-8 text", file=where,
                         hint="re-encode the file as UTF-8")
 
 
-def _update(col: ColumnScan, array: pa.Array, spec: ColumnSpec | None, count_values: bool) -> None:
+def _update(col: ColumnScan, array: pa.Array, spec: ColumnSpec | None, is_label: bool, for_drift: bool) -> None:
     col.nulls += array.null_count
     if col.kind in ("int", "float"):
         _numeric(col, array, spec)
-    if (col.categorical or count_values) and not col.high_cardinality:
+    if (is_label or (for_drift and col.categorical)) and not col.high_cardinality:
         _count_values(col, array)
     if col.kind in ("timestamp", "date"):
         newest = pc.max(array).as_py()

@@ -9,6 +9,8 @@ file and, where Arrow says which, the column.
 from __future__ import annotations
 
 import glob
+import io
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,11 +20,33 @@ import pyarrow as pa
 
 from ..errors import DataError
 
-__all__ = ["BATCH_BYTES", "Source", "content_hash", "open_source", "read_frame"]
+__all__ = ["BATCH_BYTES", "SPLIT_BYTES", "Part", "Source", "content_hash", "open_source", "read_frame"]
 
-BATCH_BYTES = 4 << 20  # CSV block: parses in parallel, bounds read-ahead (64 MB blocks: 2x slower, 6x memory)
+SPLIT_BYTES = 64 << 20  # a plain CSV above this is read as parallel byte ranges (Arrow's stream uses one core)
+SPLIT_WAYS = 2
+BATCH_BYTES = 1 << 20  # CSV block: the reader keeps ~50 blocks in flight, so small blocks bound its memory
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _COMPRESSION = {".gz": "gzip", ".zst": "zstd"}
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a dataset that can be read on its own: a whole file, or a byte range of a plain
+    CSV file (``names``/``types`` then come from the file's header and first block)."""
+
+    path: Path
+    start: int = 0
+    end: int | None = None
+    names: tuple[str, ...] = ()
+    types: tuple[pa.DataType, ...] = ()
+
+    def batches(self, column_types: dict[str, pa.DataType] | None = None) -> Iterator[pa.RecordBatch]:
+        """``column_types`` pins CSV columns to a type instead of inferring it from the first block
+        (a column declared ``str`` may then hold anything)."""
+        if self.end is None:
+            yield from _read(self.path, column_types or {})
+        else:
+            yield from _guarded(self.path, "csv", lambda: _csv_range(self, column_types or {}))
 
 
 @dataclass(frozen=True)
@@ -32,20 +56,22 @@ class Source:
     spec: str
     files: tuple[Path, ...]
 
-    def batches(self, column_types: dict[str, pa.DataType] | None = None) -> Iterator[pa.RecordBatch]:
-        """Every record batch of every file; all files must have the first file's columns.
-
-        ``column_types`` pins CSV columns to a type instead of inferring it from the first block
-        (a column declared ``str`` may then hold anything)."""
-        schema = None
+    def parts(self, column_types: dict[str, pa.DataType] | None = None, ways: int = SPLIT_WAYS) -> list[Part]:
+        """Pieces to scan in parallel: every file, and plain CSV files above ``SPLIT_BYTES`` cut
+        at line ends into ``ways`` ranges (a constant, not the core count, so the seeded drift
+        sample is the same on every machine). Like Arrow's own parallel CSV reader, this assumes
+        no line break inside a quoted value."""
+        out: list[Part] = []
         for path in self.files:
-            for batch in _read(path, column_types or {}):
-                if schema is None:
-                    schema = batch.schema
-                elif batch.schema.names != schema.names:
-                    raise DataError(f"columns differ from {self.files[0].name}: {batch.schema.names} vs "
-                                    f"{schema.names}", file=str(path), hint="all partitions need the same columns")
-                yield batch
+            plain_csv = _format(path) == ("csv", None)
+            out += _csv_parts(path, ways, column_types or {}) if plain_csv and ways > 1 and \
+                path.stat().st_size > SPLIT_BYTES else [Part(path)]
+        return out
+
+    def batches(self, column_types: dict[str, pa.DataType] | None = None) -> Iterator[pa.RecordBatch]:
+        """Every record batch of every file, in order (one stream; ``parts`` for parallel reading)."""
+        for path in self.files:
+            yield from Part(path).batches(column_types)
 
 
 def open_source(spec: str) -> Source:
@@ -74,13 +100,15 @@ def _format(path: Path) -> tuple[str, str | None]:
 
 def _read(path: Path, column_types: dict[str, pa.DataType]) -> Iterator[pa.RecordBatch]:
     fmt, compression = _format(path)
+    readers = {"parquet": lambda: _parquet(path), "csv": lambda: _csv(path, compression, column_types),
+               "jsonl": lambda: _jsonl(path, compression)}
+    yield from _guarded(path, fmt, readers[fmt])
+
+
+def _guarded(path: Path, fmt: str, reader) -> Iterator[pa.RecordBatch]:
+    """Run a reader, turning whatever Arrow or the OS raises into a DataError naming the file."""
     try:
-        if fmt == "parquet":
-            yield from _parquet(path)
-        elif fmt == "csv":
-            yield from _csv(path, compression, column_types)
-        else:
-            yield from _jsonl(path, compression)
+        yield from reader()
     except DataError:
         raise
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError,
@@ -102,6 +130,62 @@ def _csv(path: Path, compression: str | None, column_types: dict[str, pa.DataTyp
         yield batch
     if not yielded:
         raise DataError("the CSV has a header but no rows", file=str(path))
+
+
+def _csv_parts(path: Path, ways: int, column_types: dict[str, pa.DataType]) -> list[Part]:
+    from pyarrow import csv
+
+    def first_block():
+        reader = csv.open_csv(str(path), read_options=csv.ReadOptions(block_size=BATCH_BYTES),
+                              convert_options=csv.ConvertOptions(column_types=column_types,
+                                                                 strings_can_be_null=True))
+        yield reader.schema
+
+    schema = next(_guarded(path, "csv", first_block))
+    _check_names(schema.names, path)
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        cuts = [len(fh.readline())]
+        for i in range(1, ways):
+            fh.seek(max(size * i // ways, cuts[-1]))
+            fh.readline()
+            cuts.append(min(fh.tell(), size))
+    cuts.append(size)
+    bounds = sorted(set(cuts))
+    return [Part(path, start, end, tuple(schema.names), tuple(schema.types))
+            for start, end in itertools.pairwise(bounds) if end > start]
+
+
+def _csv_range(part: Part, column_types: dict[str, pa.DataType]) -> Iterator[pa.RecordBatch]:
+    from pyarrow import csv
+
+    types = {**dict(zip(part.names, part.types, strict=True)), **column_types}
+    with _RangeReader(part.path, part.start, part.end) as body:
+        yield from csv.open_csv(body, read_options=csv.ReadOptions(
+            block_size=BATCH_BYTES, column_names=list(part.names)), convert_options=csv.ConvertOptions(
+                column_types=types, strings_can_be_null=True))
+
+
+class _RangeReader(io.RawIOBase):
+    """A read-only file object over bytes [start, end) of a file (not memory-mapped: mapped pages
+    would count as the process's memory)."""
+
+    def __init__(self, path: Path, start: int, end: int):
+        self._fh, self._left = open(path, "rb"), end - start  # noqa: SIM115 - closed by close()
+        self._fh.seek(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer)[: self._left]
+        count = self._fh.readinto(view)
+        self._left -= count
+        return count
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
 
 
 def _parquet(path: Path) -> Iterator[pa.RecordBatch]:
