@@ -17,7 +17,6 @@ Contracts:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import random
@@ -31,13 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AicdError, ServiceError, UserError
+from .modelfiles import META_FILE, MODEL_FILE, ONNX_FILE, PROFILE_FILE, sha256_file
 
-__all__ = ["META_FILE", "MODEL_FILE", "PROFILE_FILE", "MlflowRegistry", "ModelRecord", "sha256_file"]
+__all__ = ["MlflowRegistry", "ModelRecord", "serving_checksum"]
 
-MODEL_FILE = "model.skops"
-META_FILE = "aicd.json"
-PROFILE_FILE = "reference_profile.json"
 CHECKSUM_TAG = "aicd.model_sha256"
+ONNX_CHECKSUM_TAG = "aicd.onnx_sha256"
 IDENTITY_TAG = "aicd.identity"
 _TRANSIENT_CODES = {"TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED"}
 _AUTH = re.compile(r"error code 40[13]\b|\b(UNAUTHENTICATED|PERMISSION_DENIED)\b|\bUnauthorized\b|\bForbidden\b")
@@ -57,12 +55,9 @@ class ModelRecord:
         return f"models:/{self.name}/{self.version}" if self.version else ""
 
 
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def serving_checksum(meta: dict) -> str:
+    """The SHA-256 of the file the model server loads: the ONNX export when there is one."""
+    return meta.get("onnx_sha256") or meta["sha256"]
 
 
 def _serving_requirements() -> list[str]:
@@ -181,12 +176,13 @@ class MlflowRegistry:
         return None
 
     def record_training(self, *, name: str, params: dict, metrics: dict, tags: dict, model, meta: dict,
-                        profile: dict, input_example, register: bool, alias: str = "candidate",
-                        progress: Callable[[str], None] = lambda phase: None) -> ModelRecord:
+                        profile: dict, input_example, register: bool, onnx: bytes | None = None,
+                        alias: str = "candidate", progress: Callable[[str], None] = lambda phase: None) -> ModelRecord:
         """Log one training run; when ``register``, add the model, a version and ``alias``.
 
         ``progress`` is told each phase as it completes: run-created, values-logged, model-logged,
-        version-registered, alias-set.
+        version-registered, alias-set. ``onnx`` (a serialized export) is stored beside the skops
+        file and gets its own checksum tag.
         """
         experiment_id = self._experiment_id(name)
         run = self._call("creating the run", self.client.create_run, experiment_id, tags=tags)
@@ -195,8 +191,8 @@ class MlflowRegistry:
         try:
             self._log_values(run_id, params, metrics)
             progress("values-logged")
-            version = self._log_and_register(run_id, name, model, meta, profile, input_example, alias, tags,
-                                             progress) if register else None
+            files = (model, meta, profile, input_example, onnx)
+            version = self._log_and_register(run_id, name, files, alias, tags, progress) if register else None
         except BaseException:
             with contextlib.suppress(Exception):
                 self._call("marking the run FAILED", self.client.set_terminated, run_id, "FAILED",
@@ -214,12 +210,12 @@ class MlflowRegistry:
                    metrics=[Metric(k, v, now, 0) for k, v in finite.items()],
                    params=[Param(k, str(v)[:6000]) for k, v in params.items()])
 
-    def _log_and_register(self, run_id, name, model, meta, profile, input_example, alias, tags, progress) -> str:
-        checksum = self._log_model(run_id, model, meta, profile, input_example)
+    def _log_and_register(self, run_id, name, files, alias, tags, progress) -> str:
+        checksums = self._log_model(run_id, *files)
         progress("model-logged")
         self._call("creating the registered model", self._ensure_registered_model, name)
         source = self._call("reading the run", self.client.get_run, run_id).info.artifact_uri.rstrip("/") + "/model"
-        version_tags = {CHECKSUM_TAG: checksum, **{k: v for k, v in tags.items() if k.startswith("aicd.")}}
+        version_tags = {**checksums, **{k: v for k, v in tags.items() if k.startswith("aicd.")}}
         version = self._call("registering the model version", self.client.create_model_version, name, source,
                              run_id=run_id, tags=version_tags)
         try:
@@ -234,7 +230,8 @@ class MlflowRegistry:
             raise
         return str(version.version)
 
-    def _log_model(self, run_id, model, meta, profile, input_example) -> str:
+    def _log_model(self, run_id, model, meta, profile, input_example, onnx) -> dict[str, str]:
+        """Upload the model directory; returns its checksum tags (also set on the run)."""
         import mlflow.sklearn
         import skops.io
 
@@ -243,13 +240,17 @@ class MlflowRegistry:
             trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
             mlflow.sklearn.save_model(model, str(model_dir), skops_trusted_types=trusted, input_example=input_example,
                                       pip_requirements=_serving_requirements())
-            checksum = sha256_file(model_dir / MODEL_FILE)
-            meta = {**meta, "sha256": checksum, "trusted_types": trusted}
+            checksums = {CHECKSUM_TAG: sha256_file(model_dir / MODEL_FILE)}
+            meta = {**meta, "sha256": checksums[CHECKSUM_TAG], "trusted_types": trusted}
+            if onnx is not None:
+                (model_dir / ONNX_FILE).write_bytes(onnx)
+                checksums[ONNX_CHECKSUM_TAG] = meta["onnx_sha256"] = sha256_file(model_dir / ONNX_FILE)
             (model_dir / META_FILE).write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
             (model_dir / PROFILE_FILE).write_text(json.dumps(profile), encoding="utf-8")
             self._call("uploading the model", self.client.log_artifacts, run_id, str(model_dir), "model")
-        self._call("tagging the run", self.client.set_tag, run_id, CHECKSUM_TAG, checksum)
-        return checksum
+        for tag, value in checksums.items():
+            self._call("tagging the run", self.client.set_tag, run_id, tag, value)
+        return checksums
 
     def _ensure_registered_model(self, name: str) -> None:
         from mlflow.exceptions import MlflowException
@@ -299,15 +300,24 @@ class MlflowRegistry:
         local = self._call(f"downloading {model_uri}", self.mlflow.artifacts.download_artifacts,
                            artifact_uri=f"models:/{name}/{version}", dst_path=str(dest), tracking_uri=self.uri)
         model_dir = Path(local)
+        if not (model_dir / META_FILE).is_file() or not mv.tags.get(CHECKSUM_TAG):
+            raise UserError(f"{model_uri} is not an aicd model (no {META_FILE} or checksum tag)",
+                            hint="deploy a version registered by action-train")
         meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
-        expected = mv.tags.get(CHECKSUM_TAG)
-        actual = sha256_file(model_dir / MODEL_FILE)
-        if not expected or actual != expected:
-            raise ServiceError(f"MLflow at {self.uri}", f"{model_uri}: model checksum mismatch "
-                               f"(registry {expected}, file {actual})", retryable=False,
-                               hint="the stored model was changed after training; retrain or restore it")
+        meta["sha256"] = self._verified(model_uri, model_dir / MODEL_FILE, mv.tags[CHECKSUM_TAG])
+        meta.pop("onnx_sha256", None)  # trust the registry's tags, not the downloaded metadata
+        if ONNX_CHECKSUM_TAG in mv.tags:
+            meta["onnx_sha256"] = self._verified(model_uri, model_dir / ONNX_FILE, mv.tags[ONNX_CHECKSUM_TAG])
         meta.update(model_name=name, model_version=str(version), run_id=mv.run_id)
         return model_dir, meta
+
+    def _verified(self, model_uri: str, path: Path, expected: str) -> str:
+        actual = sha256_file(path) if path.is_file() else "missing"
+        if actual != expected:
+            raise ServiceError(f"MLflow at {self.uri}", f"{model_uri}: {path.name} checksum mismatch "
+                               f"(registry {expected}, file {actual})", retryable=False,
+                               hint="the stored model was changed after training; retrain or restore it")
+        return actual
 
     def resolve(self, model_uri: str) -> tuple[str, str]:
         """(name, version) of ``models:/name/version`` or ``models:/name@alias``."""

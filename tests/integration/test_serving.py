@@ -9,7 +9,7 @@ import pytest
 from aicd.deploy.local import LocalTarget, Revision
 from aicd.errors import ServiceError
 from aicd.gha import Actions
-from aicd.registry import MlflowRegistry
+from aicd.registry import MlflowRegistry, serving_checksum
 from aicd.steps import deploy, train
 
 ROW = {"age": 25, "visits_per_week": 3.5, "avg_spend": 5.0, "preferred_roast": "dark", "hour": 8,
@@ -55,8 +55,14 @@ def test_the_served_model_predicts_validates_and_takes_feedback(mlflow_server, m
     assert status == 200 and json.loads(body)["outcome"] == "correct"
     assert call(f"{url}/feedback", {"request_id": "nope", "label": 1})[0] == 404
     metrics = call(f"{url}/metrics")[2]
-    assert 'aicd_feedback_total{outcome="correct"} 1.0' in metrics
-    assert f'version="{out["model-version"]}"' in metrics and 'name="coffee-recommender"' in metrics
+    v = out["model-version"]
+    assert f'aicd_feedback_total{{outcome="correct",variant="stable",version="{v}"}} 1.0' in metrics
+    assert f'aicd_requests_total{{route="predict",status="400",variant="stable",version="{v}"}} 2.0' in metrics
+    assert 'runtime="onnx"' in metrics and 'name="coffee-recommender"' in metrics
+    # three rows were predicted; each feature value is counted in its reference-profile bin
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith('aicd_feature_values_total{bin=') and 'feature="hour"' in line) == 3
+    assert 'aicd_feature_values_total{bin="dark",feature="preferred_roast"' in metrics
 
 
 def test_a_tampered_model_refuses_to_start_and_the_current_revision_keeps_serving(
@@ -65,10 +71,10 @@ def test_a_tampered_model_refuses_to_start_and_the_current_revision_keeps_servin
     target = LocalTarget(deploy_dir, ready_timeout=20)
     number, folder = target.next_revision_dir()
     model_dir, meta = MlflowRegistry(mlflow_server.uri).fetch_model(model_uri, folder / "model")
-    with open(model_dir / "model.skops", "ab") as fh:
+    with open(model_dir / "model.onnx", "ab") as fh:
         fh.write(b"tampered")
     with pytest.raises(ServiceError, match="did not become ready"):
-        target.deploy(Revision(number, model_uri, meta["model_version"], meta["run_id"], meta["sha256"],
+        target.deploy(Revision(number, model_uri, meta["model_version"], meta["run_id"], serving_checksum(meta),
                                str(model_dir)))
     assert "refusing to start" in (folder / "server.log").read_text()
     assert target.current().revision == int(good["revision"])

@@ -81,6 +81,7 @@ class LocalTarget:
         with self._locked() as state:
             self._start(rev)
             state.revisions.append(rev)
+            self._save(state)  # tracked at once: an interrupted deploy never leaves an unknown server
             if not self._wait_ready(rev):
                 log = self._log_tail(rev)
                 self._stop(rev, "failed")
@@ -106,6 +107,7 @@ class LocalTarget:
             if target is None or current is None:
                 raise UserError(f"nothing to roll back to in {self.dir}", hint="deploy at least two revisions first")
             if not self._alive(target) or not self._ready(target):
+                self._stop(target, "stopped")  # a hung standby is replaced, never left running beside
                 self._start(target)
                 if not self._wait_ready(target):
                     self._stop(target, "failed")

@@ -22,7 +22,7 @@ from ..errors import ConfigError, DataError
 from .metrics import classification_metrics, regression_metrics
 
 __all__ = ["Evaluation", "SliceResult", "TrainResult", "build_estimator", "evaluate", "load_entrypoint", "split",
-           "train_and_evaluate"]
+           "train_and_evaluate", "with_preprocessing"]
 
 
 @dataclass
@@ -99,7 +99,7 @@ def load_entrypoint(spec: str, workdir: str, config_file: str = "aicd.yml", line
     return function
 
 
-def _with_preprocessing(estimator, features: pd.DataFrame):
+def with_preprocessing(estimator, features: pd.DataFrame):
     from sklearn.base import is_classifier, is_regressor
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -164,7 +164,7 @@ def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estima
         if entrypoint is not None:
             model = entrypoint(x_train, y_train, dict(cfg.params))
         else:
-            model = _with_preprocessing(estimator, x_train)
+            model = with_preprocessing(estimator, x_train)
             model.fit(x_train, y_train)
     except ValueError as exc:
         raise DataError(f"training failed: {str(exc).splitlines()[0]}",

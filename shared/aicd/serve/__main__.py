@@ -1,40 +1,83 @@
-"""``python -m aicd.serve --model-dir DIR --sha256 HEX --port N``: run one model server in the foreground."""
+"""``python -m aicd.serve``: run one model server in the foreground.
+
+Every option has an environment default (``AICD_MODEL_DIR``, ``AICD_MODEL_SHA256``, ``AICD_PORT``
+...), which is how the serving image passes what it was built with. Exit status 1 with a one-line
+JSON error when the model fails its checksum or cannot be loaded: the server never starts on a
+model it cannot vouch for. SIGTERM lets in-flight requests finish (up to ``--grace`` seconds).
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 
 from ..errors import AicdError
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aicd.serve", description=__doc__)
-    parser.add_argument("--model-dir", required=True)
-    parser.add_argument("--sha256", required=True, help="the checksum recorded in the registry at training")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--variant", default="stable")
-    parser.add_argument("--model-name", default="", help="shown in the aicd_model_info metric")
-    parser.add_argument("--model-version", default="")
-    parser.add_argument("--run-id", default="")
+def parse_args(argv: list[str] | None, env) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m aicd.serve", description=__doc__.splitlines()[0])
+    option = _with_env(parser, env)
+    option("--model-dir", "AICD_MODEL_DIR", "/model", "the model directory (aicd.json, model.onnx or model.skops)")
+    option("--sha256", "AICD_MODEL_SHA256", None, "the checksum recorded in the registry for the served file")
+    option("--runtime", "AICD_RUNTIME", "auto", "onnx, sklearn, or auto (ONNX when the model has an export)")
+    option("--host", "AICD_HOST", "127.0.0.1", "address to listen on")
+    option("--port", "AICD_PORT", "8080", "port to listen on")
+    option("--variant", "AICD_VARIANT", "stable", "stable / canary / a / b: labels every metric")
+    option("--model-name", "AICD_MODEL_NAME", "", "shown in the aicd_model_info metric")
+    option("--model-version", "AICD_MODEL_VERSION", "", "shown in every response and metric")
+    option("--run-id", "AICD_RUN_ID", "", "shown in the aicd_model_info metric")
+    option("--grace", "AICD_GRACE_SECONDS", "10", "seconds in-flight requests get on SIGTERM")
+    parser.add_argument("--access-log", action="store_true", default=env.get("AICD_ACCESS_LOG") == "1",
+                        help="log every request (errors are always logged)")
     args = parser.parse_args(argv)
+    if not args.sha256:
+        parser.error("--sha256 (or AICD_MODEL_SHA256) is required: the server only serves a verified model")
+    return args
 
+
+def _with_env(parser: argparse.ArgumentParser, env):
+    def option(flag: str, var: str, default: str | None, text: str) -> None:
+        parser.add_argument(flag, default=env.get(var, default), help=f"{text} (env {var})")
+
+    return option
+
+
+def main(argv: list[str] | None = None, env=None) -> int:
+    from .logs import JsonFormatter, log
     from .model import load_model_dir
 
+    args = parse_args(argv, os.environ if env is None else env)
     try:
-        model = load_model_dir(args.model_dir, args.sha256)
-        model.meta.update(model_name=args.model_name, model_version=args.model_version, run_id=args.run_id)
+        model = load_model_dir(args.model_dir, args.sha256, args.runtime)
     except AicdError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log("error", "refusing to start", error=str(exc))
         return 1
+    model.meta.update(model_name=args.model_name or model.meta.get("model_name", ""),
+                      model_version=args.model_version or model.meta.get("model_version", ""),
+                      run_id=args.run_id or model.meta.get("run_id", ""))
     import uvicorn
 
     from .app import create_app
 
-    uvicorn.run(create_app(model, args.variant), host=args.host, port=args.port, log_level="warning",
-                timeout_graceful_shutdown=10)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    config = uvicorn.Config(create_app(model, args.variant, access_log=args.access_log), host=args.host,
+                            port=int(args.port), log_config=None, access_log=False, lifespan="on",
+                            loop=_installed("uvloop", "asyncio"), http=_installed("httptools", "h11"),
+                            timeout_graceful_shutdown=float(args.grace), server_header=False, date_header=False)
+    log("info", "starting", host=args.host, port=int(args.port), runtime=model.runtime,
+        model_version=model.meta["model_version"], variant=args.variant)
+    uvicorn.Server(config).run()
     return 0
+
+
+def _installed(module: str, fallback: str) -> str:
+    import importlib.util
+
+    return module if importlib.util.find_spec(module) else fallback
 
 
 if __name__ == "__main__":

@@ -1,160 +1,259 @@
-"""The HTTP API of a served model (Starlette).
+"""The HTTP API of a served model: a small ASGI app, lean enough for thousands of requests a second.
 
     POST /predict   {"instances": [{feature: value, ...}, ...]} or one row as a bare object
                     -> {"predictions": [...], "request_id": ..., "model_version": ...}
-    POST /feedback  {"request_id": ..., "label": <true label>} -> counts correct / incorrect
-    GET  /healthz   process is up            GET /readyz   model loaded and warmed
-    GET  /metrics   Prometheus text format (names below are the monitor's contract)
+    POST /feedback  {"request_id": ..., "label": <true label>} and/or {"request_id": ..., "converted": bool}
+    GET  /healthz   the process is up          GET /readyz   the model is loaded and warmed
+    GET  /metrics   Prometheus text format (see :mod:`aicd.serve.metrics`)
 
-Every response carries ``x-request-id`` and ``x-model-version`` headers. A bad request gets a 400
-naming the field. Predictions are remembered (bounded) so delayed feedback can be scored.
+Every response carries ``x-request-id`` and ``x-model-version`` headers (and the same fields in a
+JSON body). Rows are checked against the model's signature (the features and types recorded at
+training): a bad request gets a 400 naming the field, e.g. ``instances[0].age``. Bodies over
+``max_body_bytes`` get a 413, bodies that take longer than ``read_timeout`` a 408. Predictions
+are remembered (bounded) so delayed feedback can be scored. No framework: routing five paths by
+hand costs nothing and keeps the serving image to onnxruntime, numpy, uvicorn and prometheus-client.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
 import math
 import time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 
-import pandas as pd
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from .logs import log
+from .metrics import ServerMetrics
 from .model import LoadedModel
 
-__all__ = ["create_app"]
+__all__ = ["BadRequest", "Limits", "ModelServer", "create_app", "rows_to_columns"]
 
-MAX_BODY_BYTES = 1 << 20
-MAX_ROWS = 1000
 REMEMBERED_PREDICTIONS = 100_000
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+KIND_NAMES = {"int": "a number", "float": "a number", "bool": "true or false", "str": "a string"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = 1 << 20
+    max_rows: int = 1000
+    read_timeout: float = 10.0
 
 
 class BadRequest(Exception):
-    pass
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
 
 
-class _Metrics:
-    def __init__(self, meta: dict, variant: str):
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.requests = Counter("aicd_requests", "Requests by route and status", ["route", "status"], registry=r)
-        self.latency = Histogram("aicd_request_latency_seconds", "Predict latency", buckets=LATENCY_BUCKETS,
-                                 registry=r)
-        self.predictions = Counter("aicd_predictions", "Predictions by class", ["label"], registry=r)
-        self.feedback = Counter("aicd_feedback", "Delayed feedback by outcome", ["outcome"], registry=r)
-        info = Gauge("aicd_model_info", "The served model", ["name", "version", "run_id", "variant"], registry=r)
-        info.labels(str(meta.get("model_name", "")), str(meta.get("model_version", "")),
-                    str(meta.get("run_id", "")), variant).set(1)
-
-
-def _rows(payload: object, features: list[str], types: dict[str, str]) -> pd.DataFrame:
+def rows_to_columns(payload: object, features: list[str], types: dict[str, str], max_rows: int) -> dict[str, list]:
+    """Feature columns from a predict body; BadRequest naming the first bad field."""
     rows = payload.get("instances") if isinstance(payload, dict) and "instances" in payload else [payload]
     if not isinstance(rows, list) or not rows:
         raise BadRequest("`instances` must be a non-empty list of objects")
-    if len(rows) > MAX_ROWS:
-        raise BadRequest(f"`instances` has {len(rows)} rows, at most {MAX_ROWS} per request")
+    if len(rows) > max_rows:
+        raise BadRequest(f"`instances` has {len(rows)} rows, at most {max_rows} per request")
+    columns: dict[str, list] = {name: [] for name in features}
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise BadRequest(f"`instances[{i}]` must be an object of feature values")
         for name in features:
-            if name not in row:
+            value = row.get(name, _ABSENT)
+            if value is _ABSENT:
                 raise BadRequest(f"`instances[{i}].{name}` is missing")
-            if not _fits(row[name], types.get(name, "str")):
-                raise BadRequest(f"`instances[{i}].{name}` must be {types.get(name)}, got {row[name]!r}")
-    return pd.DataFrame([{name: row[name] for name in features} for row in rows], columns=features)
+            kind = types.get(name, "str")
+            if not _fits(value, kind):
+                raise BadRequest(f"`instances[{i}].{name}` must be {KIND_NAMES.get(kind, kind)}, got {value!r:.40}")
+            columns[name].append(value)
+    return columns
+
+
+_ABSENT = object()
 
 
 def _fits(value: object, kind: str) -> bool:
     if value is None:
-        return True  # missing values are imputed by the pipeline
+        return True  # missing values are imputed by the model's own pipeline
     if kind in ("int", "float"):
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return type(value) in (int, float) and math.isfinite(value)
     if kind == "bool":
         return isinstance(value, bool)
     return isinstance(value, str)
 
 
-def create_app(model: LoadedModel, variant: str = "stable") -> Starlette:
-    """The app for one loaded model. ``variant`` labels its metrics (stable / canary / a / b)."""
-    metrics = _Metrics(model.meta, variant)
-    remembered: OrderedDict[str, object] = OrderedDict()
-    version = str(model.meta.get("model_version", ""))
-    state = {"ready": False}
-    types = model.meta.get("feature_types", {})
+class ModelServer:
+    """An ASGI app serving one loaded model as ``variant``."""
 
-    def reply(body: dict, status: int, request_id: str, route: str) -> JSONResponse:
-        metrics.requests.labels(route, str(status)).inc()
-        headers = {"x-request-id": request_id, "x-model-version": version}
-        return JSONResponse({**body, "request_id": request_id, "model_version": version}, status, headers=headers)
+    def __init__(self, model: LoadedModel, variant: str = "stable", limits: Limits = Limits(),
+                 access_log: bool = False):
+        self.model, self.limits, self.access_log = model, limits, access_log
+        self.version = str(model.meta.get("model_version", ""))
+        self.metrics = ServerMetrics(model.meta, variant, model.runtime, model.profile)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self.metrics)
+        self.remembered: OrderedDict[str, object] = OrderedDict()
+        self.ready = False
+        self.routes = {("POST", "/predict"): self.predict, ("POST", "/feedback"): self.feedback,
+                       ("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz,
+                       ("GET", "/metrics"): self.prometheus}
 
-    async def read_json(request: Request) -> object:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise BadRequest(f"body is {len(body)} bytes, at most {MAX_BODY_BYTES}")
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            return await self._lifespan(receive, send)
+        if scope["type"] != "http":
+            return None
+        request_id = _request_id(scope)
+        handler = self.routes.get((scope["method"], scope["path"]))
+        if handler is None:
+            known = any(path == scope["path"] for _, path in self.routes)
+            status = 405 if known else 404
+            return await self._send_json(send, {"error": f"{scope['method']} {scope['path']} is not served"},
+                                         status, request_id, scope)
+        try:
+            await handler(scope, receive, send, request_id)
+        except BadRequest as exc:
+            await self._send_json(send, {"error": str(exc)}, exc.status, request_id, scope)
+        except Exception as exc:  # one bad request must never take the server down
+            log("error", "request failed", path=scope["path"], request_id=request_id, error=repr(exc))
+            await self._send_json(send, {"error": "internal error"}, 500, request_id, scope)
+        return None
+
+    # -- routes ----------------------------------------------------------------------------------
+    async def predict(self, scope, receive, send, request_id: str) -> None:
+        started = time.perf_counter()
+        payload = await self._read_json(scope, receive)
+        columns = rows_to_columns(payload, self.model.features, self.model.feature_types, self.limits.max_rows)
+        labels = self.model.predict(columns)
+        self.metrics.predicted(labels)
+        self.metrics.features(columns)
+        self._remember(request_id, labels[0] if len(labels) == 1 else labels)
+        await self._send_json(send, {"predictions": labels}, 200, request_id, scope)
+        self.metrics.latency(time.perf_counter() - started)
+
+    async def feedback(self, scope, receive, send, request_id: str) -> None:
+        body = await self._read_json(scope, receive)
+        if not isinstance(body, dict) or "request_id" not in body or not ({"label", "converted"} & body.keys()):
+            raise BadRequest("feedback needs `request_id` and `label` (the true label) or `converted` (true/false)")
+        if "converted" in body and not isinstance(body["converted"], bool):
+            raise BadRequest(f"`converted` must be true or false, got {body['converted']!r:.40}")
+        predicted = self.remembered.get(str(body["request_id"]), _ABSENT)
+        if predicted is _ABSENT:
+            raise BadRequest(f"unknown `request_id` {body['request_id']!r:.80} (too old, or not served here)", 404)
+        answer = {}
+        if "label" in body:
+            answer["outcome"] = "correct" if str(predicted) == str(body["label"]) else "incorrect"
+            self.metrics.feedback[answer["outcome"]] += 1
+        if "converted" in body:
+            answer["conversion"] = "converted" if body["converted"] else "not_converted"
+            self.metrics.conversions[answer["conversion"]] += 1
+        await self._send_json(send, answer, 200, request_id, scope)
+
+    async def healthz(self, scope, receive, send, request_id: str) -> None:
+        await self._send_json(send, {"status": "ok"}, 200, request_id, scope)
+
+    async def readyz(self, scope, receive, send, request_id: str) -> None:
+        await self._send_json(send, {"ready": self.ready}, 200 if self.ready else 503, request_id, scope)
+
+    async def prometheus(self, scope, receive, send, request_id: str) -> None:
+        body = generate_latest(self.registry)
+        self.metrics.request("metrics", 200)
+        await _send(send, 200, body, CONTENT_TYPE_LATEST.encode(), request_id, self.version)
+
+    # -- plumbing --------------------------------------------------------------------------------
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self._warm_up()
+                except Exception as exc:
+                    log("error", "warm-up failed", error=repr(exc))
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                self.ready = True
+                log("info", "ready", model_version=self.version, runtime=self.model.runtime)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.ready = False
+                log("info", "stopped", model_version=self.version)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _warm_up(self) -> None:
+        """One prediction on the training example, so the first real request pays no lazy set-up."""
+        types = self.model.feature_types
+        example = {n: (0 if types.get(n) in ("int", "float") else "") for n in self.model.features}
+        example.update(self.model.meta.get("example") or {})
+        self.model.predict({n: [example[n]] for n in self.model.features})
+
+    def _remember(self, request_id: str, answer: object) -> None:
+        self.remembered[request_id] = answer
+        if len(self.remembered) > REMEMBERED_PREDICTIONS:
+            self.remembered.popitem(last=False)
+
+    async def _read_json(self, scope, receive) -> object:
+        limit = self.limits.max_body_bytes
+        declared = _header(scope, b"content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise BadRequest(f"body is {int(declared)} bytes, at most {limit}", 413)
+        try:
+            body = await asyncio.wait_for(_read_body(receive, limit), self.limits.read_timeout)
+        except TimeoutError:
+            raise BadRequest(f"body not received within {self.limits.read_timeout:g} s", 408) from None
         try:
             return json.loads(body)
         except ValueError:
             raise BadRequest("body is not valid JSON") from None
 
-    async def predict(request: Request) -> JSONResponse:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        started = time.perf_counter()
-        try:
-            frame = _rows(await read_json(request), model.features, types)
-        except BadRequest as exc:
-            return reply({"error": str(exc)}, 400, request_id, "predict")
-        labels = [v.item() if hasattr(v, "item") else v for v in model.estimator.predict(frame)]
-        for label in labels:
-            metrics.predictions.labels(str(label)).inc()
-        remembered[request_id] = labels[0] if len(labels) == 1 else labels
-        while len(remembered) > REMEMBERED_PREDICTIONS:
-            remembered.popitem(last=False)
-        metrics.latency.observe(time.perf_counter() - started)
-        return reply({"predictions": labels}, 200, request_id, "predict")
+    async def _send_json(self, send, body: dict, status: int, request_id: str, scope) -> None:
+        body = {**body, "request_id": request_id, "model_version": self.version}
+        route = scope["path"].lstrip("/") or "/"
+        self.metrics.request(route if (scope["method"], scope["path"]) in self.routes else "other", status)
+        if status >= 400 or self.access_log:
+            log("warning" if status >= 400 else "info", "request", method=scope["method"], path=scope["path"],
+                status=status, request_id=request_id, error=body.get("error"))
+        await _send(send, status, json.dumps(body).encode(), b"application/json", request_id, self.version)
 
-    async def feedback(request: Request) -> JSONResponse:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        try:
-            body = await read_json(request)
-            if not isinstance(body, dict) or "request_id" not in body or "label" not in body:
-                raise BadRequest("feedback needs `request_id` and `label`")
-        except BadRequest as exc:
-            return reply({"error": str(exc)}, 400, request_id, "feedback")
-        predicted = remembered.get(str(body["request_id"]))
-        if predicted is None:
-            return reply({"error": f"unknown request_id {body['request_id']!r}"}, 404, request_id, "feedback")
-        outcome = "correct" if str(predicted) == str(body["label"]) else "incorrect"
-        metrics.feedback.labels(outcome).inc()
-        return reply({"outcome": outcome}, 200, request_id, "feedback")
 
-    async def healthz(_: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "model_version": version})
+async def _read_body(receive, limit: int) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"body is over {limit} bytes", 413)
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
-    async def readyz(_: Request) -> JSONResponse:
-        return JSONResponse({"ready": state["ready"], "model_version": version}, 200 if state["ready"] else 503)
 
-    async def prometheus(_: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def _send(send, status: int, body: bytes, content_type: bytes, request_id: str, version: str) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()), (b"x-model-version", version.encode())]})
+    await send({"type": "http.response.body", "body": body})
 
-    def warm_up() -> None:
-        example = {name: (0 if types.get(name) in ("int", "float") else "") for name in model.features}
-        example.update(model.meta.get("example", {}) or {})
-        model.estimator.predict(pd.DataFrame([example], columns=model.features))
-        state["ready"] = True
 
-    routes = [Route("/predict", predict, methods=["POST"]), Route("/feedback", feedback, methods=["POST"]),
-              Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", prometheus)]
-    @contextlib.asynccontextmanager
-    async def lifespan(_app):
-        warm_up()
-        yield
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
-    return Starlette(routes=routes, lifespan=lifespan)
+
+def _request_id(scope) -> str:
+    given = _header(scope, b"x-request-id")
+    if given and len(given) <= 128 and given.isprintable() and given.isascii():
+        return given
+    return uuid.uuid4().hex
+
+
+def create_app(model: LoadedModel, variant: str = "stable", limits: Limits = Limits(),
+               access_log: bool = False) -> ModelServer:
+    """The ASGI app for one loaded model; ``variant`` labels its metrics (stable / canary / a / b)."""
+    return ModelServer(model, variant, limits, access_log)

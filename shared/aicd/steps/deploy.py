@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from ..deploy.local import LocalTarget, Revision
 from ..errors import ConfigError
 from ..gha import Actions
-from ..registry import MlflowRegistry
+from ..registry import MlflowRegistry, serving_checksum
 from .specs import SPECS
 from .summary import table
 
@@ -38,7 +38,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     number, folder = target.next_revision_dir()
     gh.info(f"aicd deploy: fetching {inputs['model-uri']} for revision {number}")
     model_dir, meta = registry.fetch_model(inputs["model-uri"], folder / "model")
-    rev = Revision(number, inputs["model-uri"], meta["model_version"], meta["run_id"], meta["sha256"], str(model_dir))
+    rev = Revision(number, inputs["model-uri"], meta["model_version"], meta["run_id"], serving_checksum(meta),
+                   str(model_dir))
     gh.info(f"aicd deploy: starting revision {number} (model version {rev.model_version}) and waiting for /readyz")
     serving, previous = target.deploy(rev)
     return _finish(gh, "deploy", serving, previous)

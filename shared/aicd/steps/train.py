@@ -17,6 +17,7 @@ from ..errors import ConfigError, GateFailed
 from ..gha import Actions
 from ..model.compare import Comparison, compare_models
 from ..model.gate import ThresholdResult, check_thresholds
+from ..model.onnx_export import OnnxExport, export_onnx
 from ..model.train import TrainResult, build_estimator, evaluate, load_entrypoint, train_and_evaluate
 from ..registry import MlflowRegistry, ModelRecord
 from ..tenancy import check_tenant, qualified_name
@@ -60,20 +61,34 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     passed = (all(g.passed for g in gate) and all(g.passed for _, gs in slice_gate for g in gs)
               and all(c.passed for c in comparisons))
     gh.info(f"aicd train: holdout metrics {json.dumps(result.metrics)}; gate {'passed' if passed else 'failed'}")
+    export = _export(result, cfg, gh) if passed else OnnxExport(None, None, "not registered")
     record = registry.record_training(
         name=name, params=_params(cfg, result), metrics=result.metrics,
         tags={**tags, "aicd.gate": "passed" if passed else "failed"}, model=result.model,
-        meta=_meta(result, cfg, data_version), profile=profile_frame(frame[result.features], cfg.data.drift.bins),
-        input_example=result.holdout[result.features].head(3), register=passed, progress=progress)
+        meta=_meta(result, cfg, data_version, export), input_example=result.holdout[result.features].head(3),
+        profile=profile_frame(frame[result.features], cfg.data.drift.bins), register=passed, onnx=export.blob,
+        progress=progress)
     outputs = {"passed": str(passed).lower(), "run-id": record.run_id, "model-uri": record.model_uri,
                "model-version": record.version or "", "model-name": name, "metrics": _json(result.metrics),
                "reused": "false"}
     gh.set_outputs(outputs)
     gh.info(f"aicd train: fit {fit_seconds:.2f} s, everything else {time.monotonic() - started - fit_seconds:.2f} s")
-    gh.summary(render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version))
+    gh.summary(render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version,
+                              export if passed else None))
     if not passed:
         _refuse(gh, cfg, gate, slice_gate, comparisons)
     return outputs
+
+
+def _export(result: TrainResult, cfg: Config, gh: Actions) -> OnnxExport:
+    started = time.monotonic()
+    export = export_onnx(result.model, result.holdout, result.feature_types, cfg.model.task)
+    if export.blob is None:
+        gh.annotate("notice", f"served by scikit-learn, not ONNX: {export.reason}", title="aicd serving runtime")
+    else:
+        gh.info(f"aicd train: ONNX export agrees on {export.agreement:.2%} of the holdout "
+                f"({time.monotonic() - started:.2f} s)")
+    return export
 
 
 def _fit(frame, cfg: Config, env: Mapping[str, str]) -> TrainResult:
@@ -94,19 +109,20 @@ def _compare(registry: MlflowRegistry, name: str, result: TrainResult, cfg: Conf
         return [], None
     import tempfile
 
-    from ..serve.model import load_model_dir
+    from ..serve.model import load_sklearn
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir, meta = registry.fetch_model(f"models:/{name}/{version}", tmp)
-        champion = load_model_dir(model_dir, meta["sha256"])
-    missing = [f for f in champion.features if f not in result.holdout.columns]
+        champion = load_sklearn(model_dir, meta["sha256"])
+    features = list(meta["features"])
+    missing = [f for f in features if f not in result.holdout.columns]
     if missing:
         gh.annotate("warning", f"champion version {version} needs columns this data lacks ({', '.join(missing)}); "
                     "gated on thresholds alone", title="aicd model gate")
         return [], version
     gh.info(f"aicd train: comparing with champion version {version} on the same {result.n_test} holdout rows")
     label = cfg.data.label
-    champion_eval = evaluate(champion.estimator, result.holdout[champion.features], result.holdout[label],
+    champion_eval = evaluate(champion, result.holdout[features], result.holdout[label],
                              cfg.model.task, cfg.data.positive)
     c = cfg.model.compare
     metrics = list(c.metrics or cfg.model.thresholds or ["accuracy" if cfg.model.task == "classification" else "rmse"])
@@ -193,11 +209,13 @@ def _params(cfg: Config, result: TrainResult) -> dict:
             "n_test": result.n_test}
 
 
-def _meta(result: TrainResult, cfg: Config, data_version: str) -> dict:
+def _meta(result: TrainResult, cfg: Config, data_version: str, export: OnnxExport) -> dict:
     example = result.holdout[result.features].dropna().head(1)
     return {"features": result.features, "feature_types": result.feature_types, "classes": result.classes,
             "label": cfg.data.label, "positive": cfg.data.positive, "task": cfg.model.task,
             "data_version": data_version, "metrics": result.metrics,
+            "runtime": "onnx" if export.blob else "sklearn", "onnx_agreement": export.agreement,
+            "onnx_reason": export.reason,
             "example": json.loads(example.to_json(orient="records"))[0] if len(example) else {}}
 
 
@@ -207,7 +225,8 @@ def _json(metrics: Mapping[str, float]) -> str:
 
 
 def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: list[ThresholdResult], slice_gate,
-                   comparisons: list[Comparison], champion: str | None, data_version: str) -> str:
+                   comparisons: list[Comparison], champion: str | None, data_version: str,
+                   export: OnnxExport | None = None) -> str:
     passed = (all(g.passed for g in gate) and all(g.passed for _, gs in slice_gate for g in gs)
               and all(c.passed for c in comparisons))
     by_metric = {c.metric: c for c in comparisons}
@@ -230,7 +249,7 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
     head = (f"## {ICON[passed]} aicd model gate — {'passed' if passed else 'failed'}\n\n"
             f"model `{name}` · run `{record.run_id}` · data-version `{data_version}`\n\n"
             + (f"Registered **{record.model_uri}** with alias `candidate`." if record.version
-               else "Nothing was registered."))
+               else "Nothing was registered.") + _runtime_line(export))
     parts = [head, f"### Gate\n\n{versus}\n\n" + table(
         ["metric", "candidate", "threshold", "champion", "difference", "interval", "verdict"], rows)]
     if result.slices:
@@ -238,6 +257,14 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
                                                _slice_rows(result, slice_gate)))
     parts.append("### Holdout metrics\n\n" + table(["metric", "value"], [[k, v] for k, v in result.metrics.items()]))
     return "\n\n".join(parts)
+
+
+def _runtime_line(export: OnnxExport | None) -> str:
+    if export is None:
+        return ""
+    if export.blob is None:
+        return f" Served by scikit-learn (no ONNX export: {export.reason})."
+    return f" Served by onnxruntime (ONNX export agrees with scikit-learn on {export.agreement:.2%} of the holdout)."
 
 
 def _slice_rows(result: TrainResult, slice_gate) -> list[list]:

@@ -74,7 +74,8 @@ def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str],
 def _model_profile(model_uri: str, tracking_uri: str, exclude: tuple[str, ...]) -> dict[str, Side]:
     import tempfile
 
-    from ..registry import PROFILE_FILE, MlflowRegistry
+    from ..modelfiles import PROFILE_FILE
+    from ..registry import MlflowRegistry
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir, _ = MlflowRegistry(tracking_uri).fetch_model(model_uri, tmp)

@@ -1,0 +1,191 @@
+"""aicd's model server against `mlflow models serve`, side by side on the same model and load.
+
+    python benchmarks/serving.py [--duration 20]
+
+The workload of BENCHMARKS.md: RandomForestClassifier(n_estimators=100, random_state=0) on
+scikit-learn's breast-cancer data; wrk -t2 -c16 --latency, single-row JSON, 5 s warm-up, one
+server process each. aicd serves the ONNX export (checked against scikit-learn on the holdout at
+export) with validation, feature-bin counters and Prometheus metrics all on; MLflow serves the same
+fitted forest (without aicd's imputer step, its best case) from its own saved model with
+`--env-manager local`. Prints req/s, p50/p99, start-to-ready and RSS for both and
+the ratios the issue asks for (throughput >= 20x, p99 <= 1/20, start to ready < 2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "shared"))
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [[%s]]
+"""
+
+
+def breast_cancer_model(work: Path) -> tuple[Path, Path, dict]:
+    """(aicd model dir, mlflow model dir, one row) for the same fitted forest."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+
+    from aicd.data.drift import profile_frame
+    from aicd.model.onnx_export import export_onnx
+    from aicd.model.train import with_preprocessing
+    from aicd.modelfiles import META_FILE, ONNX_FILE, PROFILE_FILE, sha256_file
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.columns = [re.sub(r"\W+", "_", c) for c in frame.columns]
+    features = [c for c in frame.columns if c != "target"]
+    # The pipeline aicd trains for a bare estimator (median imputation in front of the forest); both
+    # servers get this same fitted object.
+    model = with_preprocessing(RandomForestClassifier(n_estimators=100, random_state=0), frame[features])
+    model.fit(frame[features], frame["target"])
+    types = dict.fromkeys(features, "float")
+    export = export_onnx(model, frame[features], types, "classification")
+    assert export.blob is not None, export.reason
+    aicd_dir = work / "aicd-model"
+    aicd_dir.mkdir()
+    (aicd_dir / ONNX_FILE).write_bytes(export.blob)
+    row = {k: float(v) for k, v in frame[features].iloc[0].items()}
+    meta = {"features": features, "feature_types": types, "classes": [0, 1], "task": "classification",
+            "model_version": "1", "example": row, "onnx_agreement": export.agreement}
+    (aicd_dir / META_FILE).write_text(json.dumps(meta))
+    (aicd_dir / PROFILE_FILE).write_text(json.dumps(profile_frame(frame[features])))
+    meta["onnx_sha256"] = sha256_file(aicd_dir / ONNX_FILE)
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    import mlflow.sklearn
+    import skops.io
+
+    mlflow_dir = work / "mlflow-model"
+    forest = model.named_steps["estimator"]  # the very same trees, without the imputer: MLflow's best case
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(forest))
+    mlflow.sklearn.save_model(forest, str(mlflow_dir), input_example=frame[features].head(1),
+                              skops_trusted_types=trusted)
+    return aicd_dir, mlflow_dir, {"row": row, "sha256": meta["onnx_sha256"], "agreement": export.agreement}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, name: str, cmd: list[str], port: int, ready_path: str, env: dict):
+        self.name, self.cmd, self.port, self.ready_path, self.env = name, cmd, port, ready_path, env
+
+    def __enter__(self):
+        self.log = tempfile.TemporaryFile()
+        started = time.monotonic()
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=self.log, env=self.env,
+                                     start_new_session=True)
+        while time.monotonic() - started < 120:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{self.ready_path}", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if self.proc.poll() is not None:
+                    self.log.seek(0)
+                    raise RuntimeError(f"{self.name} exited: {self.log.read()[-2000:].decode()}") from None
+                time.sleep(0.02)
+        self.ready_s = time.monotonic() - started
+        return self
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server's whole process group."""
+        total = 0
+        for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+            try:
+                if os.getpgid(int(pid)) == self.proc.pid:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+            except (OSError, AttributeError):
+                continue
+        return total / 1024
+
+    def __exit__(self, *exc):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def wrk(url: str, body: dict, seconds: int, work: Path) -> dict:
+    script = work / "post.lua"
+    script.write_text(WRK_SCRIPT % json.dumps(body))
+    run = lambda d: subprocess.run(["wrk", "-t2", "-c16", f"-d{d}s", "--latency", "-s", str(script), url],  # noqa: E731
+                                   capture_output=True, text=True, check=True).stdout
+    run(5)  # warm-up
+    out = run(seconds)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50_ms": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
+            "p99_ms": _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),
+            "errors": int(non_2xx.group(1)) if non_2xx else 0}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=20)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: run scripts/install-docker (installs wrk from Debian's packages)")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        aicd_dir, mlflow_dir, info = breast_cancer_model(work)
+        python = sys.executable
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "shared"), "MLFLOW_DISABLE_TELEMETRY": "true",
+               "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # mlflow runs `uvicorn`
+        results = {}
+        port = free_port()
+        aicd_cmd = [python, "-m", "aicd.serve", "--model-dir", str(aicd_dir), "--sha256", info["sha256"],
+                    "--port", str(port), "--model-version", "1"]
+        with Server("aicd", aicd_cmd, port, "/readyz", env) as server:
+            results["aicd"] = {**wrk(f"http://127.0.0.1:{port}/predict", info["row"], args.duration, work),
+                               "ready_s": server.ready_s, "rss_mb": server.rss_mb()}
+        port = free_port()
+        mlflow_cmd = [str(Path(python).parent / "mlflow"), "models", "serve", "-m", str(mlflow_dir),
+                      "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"]
+        with Server("mlflow", mlflow_cmd, port, "/ping", env) as server:
+            body = {"dataframe_records": [info["row"]]}
+            results["mlflow"] = {**wrk(f"http://127.0.0.1:{port}/invocations", body, args.duration, work),
+                                 "ready_s": server.ready_s, "rss_mb": server.rss_mb()}
+    report(results, info["agreement"])
+
+
+def report(results: dict, agreement: float) -> None:
+    print(f"ONNX export agrees with scikit-learn on {agreement:.2%} of the 569 rows")
+    print(f"{'server':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'ready s':>8} {'RSS MB':>8}")
+    for name, r in results.items():
+        print(f"{name:8} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:8d} "
+              f"{r['ready_s']:8.2f} {r['rss_mb']:8.0f}")
+    a, m = results["aicd"], results["mlflow"]
+    print(f"throughput ratio aicd/mlflow: {a['rps'] / m['rps']:.1f}x (target >= 20x)")
+    print(f"p99 ratio aicd/mlflow: 1/{m['p99_ms'] / a['p99_ms']:.1f} (target <= 1/20)")
+    print(f"aicd start to ready: {a['ready_s']:.2f} s (target < 2 s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""The serving image: a generated Dockerfile over any Python base, built and pushed with the Docker SDK.
+
+Contracts:
+- The image holds the base, the locked serving dependencies for the base's own Python and CPU
+  (installed on the host by uv into the build context — the build needs no network), the
+  ``aicd.serve`` code, and the verified model directory. ONNX models get onnxruntime + numpy only;
+  a model without an ONNX export also gets scikit-learn, pandas and skops.
+- Non-root (uid 65532), read-only-root friendly (no bytecode or temp writes at run time: the
+  build precompiles), a HEALTHCHECK on ``/readyz``, OCI labels (source, revision, created) and
+  aicd labels tying it to the model URI, version, run, data version and checksum.
+- Tags are ``<model-version>-<short-sha>``: the same model from the same commit gets the same tag.
+- Credentials are given to the engine only, never printed; push errors name the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import ConfigError, ServiceError, UserError
+
+__all__ = ["BuiltImage", "ImageBuilder", "dockerfile", "image_labels", "image_tag", "repository_name", "serving_lock"]
+
+ROOT = Path(__file__).resolve().parents[3]  # the checkout: requirements/ and shared/ live here
+SERVING_CODE = ("__init__.py", "errors.py", "modelfiles.py", "feeds.py", "serve")
+UID = 65532  # the conventional "nonroot" uid of distroless images
+PORT = 8080
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    reference: str  # repository:tag
+    image_id: str
+    digest: str = ""  # sha256:... once pushed
+    size_mb: float = 0.0
+
+
+def image_tag(model_version: str, commit: str) -> str:
+    """``<model-version>-<short-sha>``; ``local`` stands in for the commit outside a checkout."""
+    return f"{model_version}-{commit[:7] if commit else 'local'}"
+
+
+def image_labels(meta: Mapping, model_uri: str, checksum: str, source: str, commit: str) -> dict[str, str]:
+    return {
+        "org.opencontainers.image.title": f"aicd model server: {meta.get('model_name', '')}",
+        "org.opencontainers.image.source": source,
+        "org.opencontainers.image.revision": commit,
+        "org.opencontainers.image.created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "org.opencontainers.image.version": str(meta.get("model_version", "")),
+        "io.aicd.model.uri": model_uri,
+        "io.aicd.model.name": str(meta.get("model_name", "")),
+        "io.aicd.model.version": str(meta.get("model_version", "")),
+        "io.aicd.model.run-id": str(meta.get("run_id", "")),
+        "io.aicd.model.sha256": checksum,
+        "io.aicd.data.version": str(meta.get("data_version", "")),
+        "io.aicd.runtime": "onnx" if meta.get("onnx_sha256") else "sklearn",
+    }
+
+
+def serving_lock(meta: Mapping) -> Path:
+    """The lock file of what the image must hold for this model."""
+    return ROOT / "requirements" / ("serve-onnx.lock" if meta.get("onnx_sha256") else "serve-sklearn.lock")
+
+
+def dockerfile(base: str, env: Mapping[str, str], labels: Mapping[str, str]) -> str:
+    """The generated Dockerfile (pure). The context holds ``site/``, ``code/`` and ``model/``."""
+    env_lines = " \\\n    ".join(f"{k}={json.dumps(v)}" for k, v in env.items())
+    label_lines = " \\\n      ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in labels.items())
+    probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/readyz', timeout=2)"
+    return f"""\
+FROM {base}
+COPY site /opt/aicd/site
+RUN ["python3", "-m", "compileall", "-q", "-j", "0", "/opt/aicd/site"]
+COPY code /opt/aicd/code
+COPY model /model
+RUN ["python3", "-m", "compileall", "-q", "/opt/aicd/code"]
+ENV PYTHONPATH=/opt/aicd/site:/opt/aicd/code PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \\
+    AICD_HOST=0.0.0.0 AICD_PORT={PORT} AICD_MODEL_DIR=/model \\
+    {env_lines}
+USER {UID}:{UID}
+EXPOSE {PORT}
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 CMD ["python3", "-c", {json.dumps(probe)}]
+ENTRYPOINT ["python3", "-m", "aicd.serve"]
+LABEL {label_lines}
+"""
+
+
+class ImageBuilder:
+    """Builds and pushes serving images on one Docker engine (``client``: a docker.DockerClient)."""
+
+    def __init__(self, client, cache_dir: Path, progress: Callable[[str], None] = lambda line: None):
+        self.client, self.cache_dir, self.progress = client, Path(cache_dir), progress
+
+    def build(self, *, base: str, repository: str, tag: str, model_dir: Path, meta: Mapping,
+              env: Mapping[str, str], labels: Mapping[str, str]) -> BuiltImage:
+        python, machine = self.base_python(base)
+        site = self.site_packages(serving_lock(meta), python, machine)
+        with tempfile.TemporaryDirectory(prefix="aicd-image-") as tmp:
+            context = Path(tmp)
+            _link_tree(site, context / "site")
+            _copy_code(context / "code")
+            shutil.copytree(model_dir, context / "model")
+            (context / "Dockerfile").write_text(dockerfile(base, env, labels), encoding="utf-8")
+            image_id = self._build(context, f"{repository}:{tag}")
+        size = self.client.images.get(image_id).attrs.get("Size", 0) / 1e6
+        return BuiltImage(f"{repository}:{tag}", image_id, size_mb=round(size, 1))
+
+    def base_python(self, base: str) -> tuple[str, str]:
+        """(``3.12``, ``x86_64``) of the base image's ``python3``: the serving wheels must match it."""
+        import docker.errors
+
+        self._ensure_base(base)
+        probe = "import platform, sys; print('%d.%d' % sys.version_info[:2], platform.machine())"
+        try:
+            out = self.client.containers.run(base, ["python3", "-c", probe], remove=True, network_disabled=True)
+        except docker.errors.DockerException as exc:
+            raise UserError(f"base image {base!r} has no working python3 ({_first_line(exc)})",
+                            hint="give a Python base image in the `base-image` input, e.g. python:3.12-slim") from None
+        version, machine = out.decode().split()
+        return version, machine
+
+    def _ensure_base(self, base: str) -> None:
+        import docker.errors
+
+        try:
+            self.client.images.get(base)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        self.progress(f"pulling base image {base}")
+        try:
+            self.client.images.pull(base)
+        except docker.errors.DockerException as exc:
+            raise ServiceError("Docker engine", f"base image {base!r} is not present and cannot be pulled "
+                               f"({_first_line(exc)})", retryable=True,
+                               hint="check the `base-image` input and that the engine can reach its registry") from None
+
+    def site_packages(self, lock: Path, python: str, machine: str) -> Path:
+        """The locked serving packages for ``python`` on ``machine``, installed once into the cache."""
+        key = hashlib.sha256(lock.read_bytes() + f"{python}-{machine}".encode()).hexdigest()[:16]
+        target = self.cache_dir / f"serve-site-{python}-{machine}-{key}"
+        if (target / ".complete").exists():
+            return target
+        self.progress(f"installing {lock.name} for Python {python} on {machine}")
+        staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=self.cache_dir))
+        uv = Path(sys.executable).parent / "uv"
+        cmd = [str(uv if uv.exists() else shutil.which("uv") or "uv"), "pip", "install", "-q", "--target",
+               str(staging), "--python-version", python, "--python-platform", f"{machine}-manylinux_2_28",
+               "--only-binary", ":all:", "--require-hashes", "--no-deps", "-r", str(lock)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ServiceError("package index", f"cannot install the serving dependencies for Python {python} "
+                               f"on {machine}: {done.stderr.strip().splitlines()[-1:]}", retryable=True,
+                               hint="check network access to PyPI, or pick a base image with Python 3.11-3.13")
+        (staging / ".complete").touch()
+        if not (target / ".complete").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(staging, target)
+        return target
+
+    def _build(self, context: Path, reference: str) -> str:
+        import docker.errors
+
+        image_id = ""
+        try:
+            for chunk in self.client.api.build(path=str(context), tag=reference, rm=True, forcerm=True,
+                                               decode=True, pull=False):
+                if "error" in chunk:
+                    raise ServiceError("Docker engine", f"building {reference}: {chunk['error'].strip()}",
+                                       retryable=False)
+                if "stream" in chunk and chunk["stream"].strip().startswith("Step "):
+                    self.progress(chunk["stream"].strip())
+                if "aux" in chunk and "ID" in chunk["aux"]:
+                    image_id = chunk["aux"]["ID"]
+        except docker.errors.DockerException as exc:
+            raise ServiceError("Docker engine", f"building {reference}: {_first_line(exc)}", retryable=True) from None
+        return image_id or self.client.images.get(reference).id
+
+    def push(self, image: BuiltImage, username: str = "", password: str = "") -> BuiltImage:
+        """Push ``image.reference``; returns it with the registry's digest."""
+        import docker.errors
+
+        repository, tag = image.reference.rsplit(":", 1)
+        registry = repository.split("/")[0]
+        auth = {"username": username, "password": password} if username else None
+        digest = ""
+        try:
+            for chunk in self.client.api.push(repository, tag, auth_config=auth, stream=True, decode=True):
+                if "error" in chunk:
+                    raise ServiceError(f"registry {registry}", f"pushing {image.reference}: "
+                                       f"{_redact(chunk['error'], password)}", retryable=_retryable(chunk["error"]),
+                                       hint="check the registry address and the registry-username/password inputs")
+                digest = chunk.get("aux", {}).get("Digest", digest)
+        except docker.errors.DockerException as exc:
+            raise ServiceError(f"registry {registry}", f"pushing {image.reference}: "
+                               f"{_redact(_first_line(exc), password)}", retryable=True) from None
+        if not digest:
+            raise ServiceError(f"registry {registry}", f"pushing {image.reference}: no digest came back",
+                               retryable=True)
+        return BuiltImage(image.reference, image.image_id, digest, image.size_mb)
+
+
+def repository_name(registry: str, image_name: str) -> str:
+    """``<registry>/<image-name>`` in the lower case registries require; ConfigError when unusable."""
+    name = image_name.lower().replace("__", "-").replace("_", "-")
+    if not name or any(c not in "abcdefghijklmnopqrstuvwxyz0123456789-./" for c in name):
+        raise ConfigError(f"input `image-name`: {image_name!r} cannot be an image name",
+                          hint="use lower-case letters, digits, '-', '.' and '/'")
+    return f"{registry.rstrip('/')}/{name}" if registry else f"aicd/{name}"
+
+
+def _link_tree(source: Path, dest: Path) -> None:
+    """Hard links where the filesystem allows (the site is ~100 MB), else copies."""
+    try:
+        shutil.copytree(source, dest, copy_function=os.link, ignore=shutil.ignore_patterns(".complete"))
+    except OSError:
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".complete"))
+
+
+def _copy_code(dest: Path) -> None:
+    package = Path(__file__).resolve().parents[1]
+    (dest / "aicd").mkdir(parents=True)
+    for name in SERVING_CODE:
+        source = package / name
+        if source.is_dir():
+            shutil.copytree(source, dest / "aicd" / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / "aicd" / name)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "explanation", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def _retryable(message: str) -> bool:
+    lowered = message.lower()
+    return not any(word in lowered for word in ("unauthorized", "denied", "authentication required", "forbidden"))

@@ -1,0 +1,30 @@
+"""How feature values cross the ONNX boundary — one encoding for the exporter and the server.
+
+Every feature is its own ONNX input of shape ``[rows, 1]``: numbers (int, float, bool) as float32
+with a missing value as NaN; strings as string tensors with a missing value as ``""`` (the
+exported graph imputes ``""`` the way the scikit-learn pipeline imputes a missing category).
+Pure and numpy-only: it ships in the serving image.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["NUMERIC_KINDS", "feeds"]
+
+NUMERIC_KINDS = frozenset({"int", "float", "bool"})
+
+
+def feeds(columns: Mapping[str, Sequence], types: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """ONNX inputs for column-wise feature values (``None``, NaN or any non-number means missing)."""
+    out = {}
+    for name, values in columns.items():
+        if types.get(name, "str") in NUMERIC_KINDS:
+            out[name] = np.array([[v if isinstance(v, (int, float)) else math.nan] for v in values],
+                                 dtype=np.float32)
+        else:
+            out[name] = np.array([[v if isinstance(v, str) else ""] for v in values], dtype=object)
+    return out

@@ -1,0 +1,28 @@
+"""What a model directory holds, and its checksum (stdlib only: it also ships in the serving image).
+
+A model directory, as training logs it:
+    model.skops              the fitted scikit-learn object (skops, never plain pickle)
+    model.onnx               the same model as ONNX, when it converts and agrees on the holdout
+    aicd.json                features and their types, classes, checksums, ONNX agreement ...
+    reference_profile.json   per-feature bins of the training data (drift, serving bin counters)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+__all__ = ["META_FILE", "MODEL_FILE", "ONNX_FILE", "PROFILE_FILE", "sha256_file"]
+
+MODEL_FILE = "model.skops"
+ONNX_FILE = "model.onnx"
+META_FILE = "aicd.json"
+PROFILE_FILE = "reference_profile.json"
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,115 @@
+"""The model server's Prometheus metrics — the contract the monitor reads (see the README table).
+
+Counting happens on the request path, so it is plain integer arithmetic on dicts and lists; the
+Prometheus families are built only when ``/metrics`` is scraped. Every series carries the model
+``version`` and the ``variant`` (stable / canary / a / b) so PromQL can compare versions directly.
+Feature values are counted in the bins of the reference profile stored at training (numeric: the
+same edges, bin ``i`` holds edge[i-1] <= x < edge[i]; categorical: the training levels, ``other``
+for an unseen one; ``missing``), so live traffic compares bin for bin with the training data.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+__all__ = ["LATENCY_BUCKETS", "ServerMetrics"]
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+Binner = Callable[[object], str]
+
+
+class ServerMetrics:
+    """Counters for one served model; also a prometheus_client collector (``collect``)."""
+
+    def __init__(self, meta: dict, variant: str, runtime: str, profile: dict):
+        self.version, self.variant = str(meta.get("model_version", "")), variant
+        self.info = {"name": str(meta.get("model_name", "")), "version": self.version,
+                     "run_id": str(meta.get("run_id", "")), "variant": variant, "runtime": runtime}
+        self.requests: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.latency_sum = 0.0
+        self.predictions: defaultdict[str, int] = defaultdict(int)
+        self.feedback: defaultdict[str, int] = defaultdict(int)
+        self.conversions: defaultdict[str, int] = defaultdict(int)
+        self.binners = {name: _binner(p) for name, p in profile.items()}
+        self.bins: defaultdict[tuple[str, str], int] = defaultdict(int)
+
+    # -- counting (request path) ----------------------------------------------------------------
+    def request(self, route: str, status: int) -> None:
+        self.requests[(route, str(status))] += 1
+
+    def latency(self, seconds: float) -> None:
+        self.latency_counts[bisect_right(LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sum += seconds
+
+    def predicted(self, labels: list) -> None:
+        for label in labels:
+            self.predictions[str(label)] += 1
+
+    def features(self, columns: dict[str, list]) -> None:
+        for name, values in columns.items():
+            binner = self.binners.get(name)
+            if binner is not None:
+                for value in values:
+                    self.bins[(name, binner(value))] += 1
+
+    # -- exposition (scrape path) ---------------------------------------------------------------
+    def collect(self) -> Iterator:
+        base = ["version", "variant"]
+        tail = [self.version, self.variant]
+        yield _counter("aicd_requests", "Requests by route and HTTP status", ["route", "status", *base],
+                       ((list(k), v) for k, v in self.requests.items()), tail)
+        yield self._histogram(base, tail)
+        yield _counter("aicd_predictions", "Predictions by predicted class", ["label", *base],
+                       (([k], v) for k, v in self.predictions.items()), tail)
+        yield _counter("aicd_feedback", "Delayed labels: was the prediction correct", ["outcome", *base],
+                       (([k], v) for k, v in self.feedback.items()), tail)
+        yield _counter("aicd_conversions", "Business outcomes reported for predictions", ["outcome", *base],
+                       (([k], v) for k, v in self.conversions.items()), tail)
+        yield _counter("aicd_feature_values", "Feature values by reference-profile bin", ["feature", "bin", *base],
+                       ((list(k), v) for k, v in self.bins.items()), tail)
+        info = GaugeMetricFamily("aicd_model_info", "The served model", labels=list(self.info))
+        info.add_metric(list(self.info.values()), 1)
+        yield info
+
+    def _histogram(self, base: list[str], tail: list[str]) -> HistogramMetricFamily:
+        family = HistogramMetricFamily("aicd_request_latency_seconds", "Predict latency", labels=base)
+        cumulative, buckets = 0, []
+        for bound, count in zip([*LATENCY_BUCKETS, float("inf")], self.latency_counts, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+        family.add_metric(tail, buckets, self.latency_sum)
+        return family
+
+
+def _counter(name: str, doc: str, labels: list[str], samples, tail: list[str]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for values, count in samples:
+        family.add_metric([*values, *tail], count)
+    return family
+
+
+def _binner(profile: dict) -> Binner:
+    """Maps one raw value to its reference bin label."""
+    if profile.get("kind") == "numeric":
+        edges = list(profile.get("edges", []))
+
+        def numeric(value: object) -> str:
+            if not isinstance(value, (int, float)) or value != value:
+                return "missing"
+            return str(bisect_right(edges, value))
+
+        return numeric
+    levels = set(profile.get("levels", []))
+
+    def categorical(value: object) -> str:
+        if value is None:
+            return "missing"
+        text = value if isinstance(value, str) else str(value)
+        return text if text in levels else "other"
+
+    return categorical
