@@ -1,9 +1,10 @@
-"""``aicd deploy``: put a registered model behind an endpoint, or roll back / stop (target ``local``)."""
+"""``aicd deploy``: build the serving image and roll it out (target local or docker), roll back, or stop."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from ..deploy.local import LocalTarget, Revision
 from ..errors import ConfigError
@@ -13,51 +14,75 @@ from .specs import SPECS
 from .summary import table
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["deploy"]
-COMMANDS = ("deploy", "rollback", "stop")
-TARGETS = ("local",)
+COMMANDS = ("deploy", "build", "rollback", "stop")
+TARGETS = ("local", "docker")
 
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
     env = env if env is not None else os.environ
+    if inputs.get("registry-password"):
+        gh.mask(inputs["registry-password"])
     target_name, command = inputs.get("target") or "local", inputs.get("command") or "deploy"
     if target_name not in TARGETS:
-        raise ConfigError(f"input `target`: {target_name!r} is not supported yet", hint=f"use one of {TARGETS}")
+        raise ConfigError(f"input `target`: {target_name!r} is not supported", hint=f"use one of {', '.join(TARGETS)}")
     if command not in COMMANDS:
         raise ConfigError(f"input `command`: {command!r} is not one of {', '.join(COMMANDS)}")
-    target = LocalTarget(inputs.get("state-dir") or ".aicd/deploy", _timeout(inputs.get("ready-timeout") or "60"))
+    timeout = _seconds(inputs, "ready-timeout", "60")
+    if command == "build" or target_name == "docker":
+        from .deploy_docker import run_docker
+
+        return run_docker(inputs, gh, env, command, timeout)
+    return _run_local(inputs, gh, env, command, timeout)
+
+
+def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str,
+               timeout: float) -> dict[str, str]:
+    target = LocalTarget(inputs.get("state-dir") or ".aicd/deploy", timeout)
     if command == "stop":
         target.stop_all()
         gh.info(f"aicd deploy: stopped every revision in {target.dir}")
         return {}
     if command == "rollback":
         serving, rolled_back = target.rollback()
-        return _finish(gh, "rollback", serving, rolled_back)
-    if not inputs.get("model-uri"):
-        raise ConfigError("input `model-uri` is required to deploy", hint="pass the model-uri output of action-train")
+        return _finish_local(gh, "rollback", serving, rolled_back)
+    model_uri = require_model_uri(inputs)
     registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
     number, folder = target.next_revision_dir()
-    gh.info(f"aicd deploy: fetching {inputs['model-uri']} for revision {number}")
-    model_dir, meta = registry.fetch_model(inputs["model-uri"], folder / "model")
-    rev = Revision(number, inputs["model-uri"], meta["model_version"], meta["run_id"], serving_checksum(meta),
+    gh.info(f"aicd deploy: fetching {model_uri} for revision {number}")
+    model_dir, meta = registry.fetch_model(model_uri, folder / "model")
+    rev = Revision(number, model_uri, meta["model_version"], meta["run_id"], serving_checksum(meta),
                    str(model_dir))
     gh.info(f"aicd deploy: starting revision {number} (model version {rev.model_version}) and waiting for /readyz")
     serving, previous = target.deploy(rev)
-    return _finish(gh, "deploy", serving, previous)
+    return _finish_local(gh, "deploy", serving, previous)
 
 
-def _timeout(text: str) -> float:
+def require_model_uri(inputs: Mapping[str, str]) -> str:
+    if not inputs.get("model-uri"):
+        raise ConfigError("input `model-uri` is required to deploy", hint="pass the model-uri output of action-train")
+    return inputs["model-uri"]
+
+
+def fetch(inputs: Mapping[str, str], env: Mapping[str, str], dest: Path) -> tuple[Path, dict]:
+    registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
+    return registry.fetch_model(require_model_uri(inputs), dest)
+
+
+def _seconds(inputs: Mapping[str, str], key: str, default: str) -> float:
+    text = inputs.get(key) or default
     try:
         value = float(text)
     except ValueError:
         value = -1
-    if value <= 0:
-        raise ConfigError(f"input `ready-timeout`: {text!r} is not a positive number of seconds")
+    if value < 0 or (value == 0 and key == "ready-timeout"):
+        raise ConfigError(f"input `{key}`: {text!r} is not a positive number of seconds")
     return value
 
 
-def _finish(gh: Actions, command: str, serving: Revision, other: Revision | None) -> dict[str, str]:
+def _finish_local(gh: Actions, command: str, serving: Revision, other: Revision | None) -> dict[str, str]:
     outputs = {"endpoint": serving.endpoint, "revision": str(serving.revision),
-               "previous-revision": str(other.revision) if other else "", "model-version": serving.model_version}
+               "previous-revision": str(other.revision) if other else "", "model-version": serving.model_version,
+               "image": "", "digest": ""}
     gh.set_outputs(outputs)
     rows = [["serving", serving.revision, serving.model_uri, serving.run_id, serving.endpoint]]
     if other:
@@ -67,3 +92,6 @@ def _finish(gh: Actions, command: str, serving: Revision, other: Revision | None
     gh.summary(f"## 🚀 aicd release — {verb} (local)\n\n" +
                table(["", "revision", "model", "run", "endpoint"], rows))
     return outputs
+
+
+__all__ = ["COMMANDS", "DESCRIPTION", "INPUTS", "OUTPUTS", "TARGETS", "fetch", "require_model_uri", "run"]

@@ -51,22 +51,38 @@ _TRAIN_INPUTS = (
           "as <tenant>__<name>.", ""),
 )
 
-_DEPLOY_DESCRIPTION = "Release gate: serve a registered model (target local), roll back or stop."
+_DEPLOY_DESCRIPTION = ("Release gate: build the model's serving image, push it, and roll it out (target local or "
+                       "docker) with automatic rollback; or roll back, or stop.")
 _DEPLOY_OUTPUTS = (
-    Output("endpoint", "Base URL of the revision now serving."),
+    Output("endpoint", "Stable base URL of the deployment (local: the serving revision's own URL)."),
     Output("revision", "Number of the revision now serving."),
     Output("previous-revision", "The revision kept for rollback (deploy) or rolled back from (rollback)."),
     Output("model-version", "Registered model version now serving."),
+    Output("image", "The serving image, <registry>/<image-name>:<model-version>-<short-sha> (docker target and "
+           "command build)."),
+    Output("digest", "The pushed image's registry digest (sha256:...); empty when nothing was pushed."),
 )
 _DEPLOY_INPUTS = (
     Input("model-uri", "Model to deploy: models:/<name>/<version> or models:/<name>@<alias> "
           "(the model-uri output of action-train). Not needed for rollback or stop.", ""),
     Input("tracking-uri", "MLflow tracking URI; empty uses MLFLOW_TRACKING_URI.", ""),
-    Input("target", "Where to deploy: local (a model-server process on this machine).", "local"),
-    Input("command", "deploy, rollback (switch back to the previous revision) or stop (stop every revision).",
-          "deploy"),
+    Input("target", "Where to deploy: local (a model-server process on this machine) or docker (a container per "
+          "revision behind a stable front container, on this machine's Docker engine).", "local"),
+    Input("command", "deploy; build (build and push the image only); rollback (switch back to the previous "
+          "revision); stop (stop every revision).", "deploy"),
     Input("state-dir", "Folder holding the local target's revisions, logs and state.", ".aicd/deploy"),
-    Input("ready-timeout", "Seconds a new revision has to become ready before it is rolled back.", "60"),
+    Input("ready-timeout", "Seconds a new revision has to become ready before it is removed and the current one "
+          "keeps serving.", "60"),
+    Input("observe-seconds", "docker: seconds a new revision is watched after taking traffic; if it fails its "
+          "health check meanwhile, traffic switches back at once.", "10"),
+    Input("listen", "docker: host address:port of the stable endpoint (the front container).", "127.0.0.1:8080"),
+    Input("base-image", "Python base image of the serving image (any image with python3 3.11-3.13).",
+          "python:3.12-slim"),
+    Input("registry", "Registry to push to, e.g. ghcr.io/my-org or 127.0.0.1:5000; empty builds a local image "
+          "only.", ""),
+    Input("image-name", "Image repository under the registry; empty uses the model name.", ""),
+    Input("registry-username", "Registry user name (for ghcr.io: github.actor).", ""),
+    Input("registry-password", "Registry password or token (for ghcr.io: secrets.GITHUB_TOKEN); masked.", ""),
 )
 
 _MONITOR_DESCRIPTION = "Production gate: read the model server metrics and decide promote, hold or rollback."

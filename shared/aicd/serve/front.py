@@ -1,0 +1,119 @@
+"""``python -m aicd.serve.front``: the stable endpoint of a docker deployment — a tiny TCP relay.
+
+Each revision of a model runs in its own container; the front container owns the published port
+and relays every new connection to the revision named in its state file (``{"current": N}`` →
+container ``<prefix><N>`` on the deployment's network). Switching is an atomic rewrite of that
+file (``--switch N``, run by the deploy step through ``docker exec``), so a switch or a rollback
+needs no restart and drops no connection: connections already open finish on the revision they
+started on, which stays up as the standby. Stdlib only: it runs from any aicd serving image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .logs import log
+
+__all__ = ["main", "read_state", "write_state"]
+
+CHUNK = 1 << 16
+
+
+def read_state(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_state(path: Path, state: dict) -> None:
+    """Atomic: a relay reading concurrently sees the old state or the new one, never half."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+class Relay:
+    def __init__(self, state_file: Path, prefix: str, port: int):
+        self.state_file, self.prefix, self.port = state_file, prefix, port
+        self._seen: tuple[float, str] = (-1.0, "")
+
+    def upstream(self) -> str:
+        """The current revision's container name, re-read only when the state file changed."""
+        try:
+            mtime = self.state_file.stat().st_mtime
+        except OSError:
+            return ""
+        if mtime != self._seen[0]:
+            current = read_state(self.state_file).get("current")
+            self._seen = (mtime, f"{self.prefix}{current}" if current else "")
+        return self._seen[1]
+
+    async def handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        host = self.upstream()
+        try:
+            if not host:
+                raise OSError("no revision is serving yet")
+            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(host, self.port), 5)
+        except (OSError, TimeoutError) as exc:
+            log("warning", "upstream unreachable", upstream=host, error=str(exc))
+            client_writer.write(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            with contextlib.suppress(OSError):
+                await client_writer.drain()
+            client_writer.close()
+            return
+        await asyncio.gather(_pipe(client_reader, up_writer), _pipe(up_reader, client_writer))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(CHUNK):
+            writer.write(data)
+            await writer.drain()
+    except (OSError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        with contextlib.suppress(OSError, RuntimeError):
+            writer.close()
+
+
+async def serve(relay: Relay, host: str, port: int) -> None:
+    server = await asyncio.start_server(relay.handle, host, port)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)  # PID 1 ignores it otherwise
+    log("info", "front ready", listen=f"{host}:{port}", upstream=relay.upstream())
+    async with server:
+        await stop.wait()
+    log("info", "front stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m aicd.serve.front", description=__doc__.splitlines()[0])
+    parser.add_argument("--state", default="/run/aicd/state.json")
+    parser.add_argument("--prefix", required=True, help="container name prefix of the revisions")
+    parser.add_argument("--listen", default="0.0.0.0:8080")
+    parser.add_argument("--upstream-port", type=int, default=8080)
+    parser.add_argument("--switch", nargs=2, metavar=("CURRENT", "PREVIOUS"),
+                        help="point the relay at revision CURRENT (PREVIOUS is kept for rollback) and exit")
+    args = parser.parse_args(argv)
+    state_file = Path(args.state)
+    if args.switch:
+        current, previous = (int(x) if x.isdigit() and int(x) else None for x in args.switch)
+        write_state(state_file, {"current": current, "previous": previous})
+        return 0
+    host, _, port = args.listen.rpartition(":")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(Relay(state_file, args.prefix, args.upstream_port), host, int(port)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

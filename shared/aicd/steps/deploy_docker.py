@@ -1,0 +1,126 @@
+"""The docker half of ``aicd deploy``: image build and push, then the docker target (or build only)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..deploy.docker_target import DockerTarget, Slot, docker_client
+from ..deploy.image import BuiltImage, ImageBuilder, image_labels, image_tag, repository_name
+from ..errors import ConfigError
+from ..gha import Actions
+from ..registry import serving_checksum
+from .summary import table
+
+__all__ = ["deployment_name", "run_docker"]
+
+
+def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str,
+               timeout: float) -> dict[str, str]:
+    from .deploy import _seconds, fetch, require_model_uri
+
+    client = docker_client(env.get("DOCKER_HOST", ""))
+    if command in ("rollback", "stop"):
+        target = _target(client, inputs, _deployment_of(inputs), timeout, 0, gh)
+        if command == "stop":
+            target.stop_all()
+            gh.info(f"aicd deploy: removed every container of deployment {target.deployment}")
+            return {}
+        serving, rolled_back = target.rollback()
+        return _finish(gh, "rollback", target, serving, rolled_back, None)
+    model_uri = require_model_uri(inputs)
+    with tempfile.TemporaryDirectory(prefix="aicd-deploy-") as tmp:
+        model_dir, meta = fetch(inputs, env, Path(tmp) / "model")
+        image = _build_and_push(client, inputs, env, gh, model_uri, model_dir, meta)
+    if command == "build":
+        return _finish_build(gh, image, meta)
+    target = _target(client, inputs, deployment_name(meta["model_name"]), timeout,
+                     _seconds(inputs, "observe-seconds", "10"), gh)
+    gh.info(f"aicd deploy: starting {image.reference} and waiting for /readyz")
+    serving, previous = target.deploy(image.reference)
+    return _finish(gh, "deploy", target, serving, previous, image)
+
+
+def deployment_name(model_name: str) -> str:
+    """Docker-safe name of a model's deployment (``<tenant>__<name>`` keeps its tenant prefix)."""
+    return model_name.lower().replace("__", "--").replace("_", "-")
+
+
+def _deployment_of(inputs: Mapping[str, str]) -> str:
+    uri = inputs.get("model-uri", "")
+    if not uri.startswith("models:/"):
+        raise ConfigError("input `model-uri`: rollback and stop of the docker target need the model "
+                          "(models:/<name>/... or models:/<name>@<alias>) to find its deployment")
+    return deployment_name(uri.removeprefix("models:/").split("/")[0].split("@")[0])
+
+
+def _target(client, inputs, deployment: str, timeout: float, observe: float, gh: Actions) -> DockerTarget:
+    listen = inputs.get("listen") or "127.0.0.1:8080"
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"input `listen`: {listen!r} is not address:port", hint="e.g. 127.0.0.1:8080")
+    return DockerTarget(client, deployment, listen, timeout, observe,
+                        progress=lambda event: gh.info(f"aicd deploy: {event}"))
+
+
+def _build_and_push(client, inputs, env, gh: Actions, model_uri: str, model_dir: Path, meta: dict) -> BuiltImage:
+    commit = env.get("GITHUB_SHA", "")
+    source = f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}" \
+        if env.get("GITHUB_REPOSITORY") else ""
+    checksum = serving_checksum(meta)
+    repository = repository_name(inputs.get("registry", ""), inputs.get("image-name") or meta["model_name"])
+    runtime_env = {"AICD_MODEL_SHA256": checksum, "AICD_MODEL_NAME": meta["model_name"],
+                   "AICD_MODEL_VERSION": str(meta["model_version"]), "AICD_RUN_ID": meta["run_id"]}
+    builder = ImageBuilder(client, _cache_dir(env), progress=lambda line: gh.info(f"aicd deploy: {line}"))
+    started = time.monotonic()
+    image = builder.build(base=inputs.get("base-image") or "python:3.12-slim", repository=repository,
+                          tag=image_tag(str(meta["model_version"]), commit), model_dir=model_dir, meta=meta,
+                          env=runtime_env, labels=image_labels(meta, model_uri, checksum, source, commit))
+    gh.info(f"aicd deploy: built {image.reference} ({image.size_mb:.0f} MB) in {time.monotonic() - started:.1f} s")
+    if inputs.get("registry"):
+        image = builder.push(image, inputs.get("registry-username", ""), inputs.get("registry-password", ""))
+        gh.info(f"aicd deploy: pushed {image.reference}@{image.digest}")
+    return image
+
+
+def _cache_dir(env: Mapping[str, str]) -> Path:
+    root = env.get("AICD_CACHE_DIR") or (f"{env['RUNNER_TOOL_CACHE']}/aicd" if env.get("RUNNER_TOOL_CACHE") else "")
+    path = Path(root or os.path.expanduser("~/.cache/aicd"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _finish_build(gh: Actions, image: BuiltImage, meta: dict) -> dict[str, str]:
+    outputs = {"endpoint": "", "revision": "", "previous-revision": "", "model-version": str(meta["model_version"]),
+               "image": image.reference, "digest": image.digest}
+    gh.set_outputs(outputs)
+    gh.summary("## 📦 aicd release — image built\n\n" + _image_table(image))
+    return outputs
+
+
+def _finish(gh: Actions, command: str, target: DockerTarget, serving: Slot, other: Slot | None,
+            image: BuiltImage | None) -> dict[str, str]:
+    outputs = {"endpoint": target.endpoint, "revision": str(serving.revision),
+               "previous-revision": str(other.revision) if other else "", "model-version": serving.model_version,
+               "image": serving.image, "digest": image.digest if image else ""}
+    gh.set_outputs(outputs)
+    rows = [["serving", serving.revision, serving.model_uri, serving.image, serving.container]]
+    if other:
+        rows.append(["standby" if command == "deploy" else "rolled back", other.revision, other.model_uri,
+                     other.image, other.container if command == "deploy" else "removed"])
+    verb = "deployed" if command == "deploy" else "rolled back"
+    parts = [f"## 🚀 aicd release — {verb} (docker)\n\nStable endpoint **{target.endpoint}** "
+             f"(deployment `{target.deployment}`).",
+             table(["", "revision", "model", "image", "container"], rows)]
+    if image:
+        parts.append(_image_table(image))
+    gh.summary("\n\n".join(parts))
+    return outputs
+
+
+def _image_table(image: BuiltImage) -> str:
+    return table(["image", "digest", "size"], [[image.reference, image.digest or "not pushed",
+                                                 f"{image.size_mb:.0f} MB"]])

@@ -1,0 +1,171 @@
+"""action-deploy with target docker: real image builds, a real registry with auth, real containers.
+
+The model comes from a real MLflow server; the image is built on the locally made Python base
+(scripts/build-base-image) and pushed to a local distribution registry with htpasswd auth.
+"""
+
+import io
+import json
+import tarfile
+import urllib.error
+import urllib.request
+
+import pytest
+
+from aicd.deploy.docker_target import DockerTarget
+from aicd.errors import ServiceError, UserError
+from aicd.gha import Actions
+from aicd.steps import deploy, train
+
+
+def call(url, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data, {"content-type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode()
+
+
+ROW = {"age": 25, "visits_per_week": 3.5, "avg_spend": 5.0, "preferred_roast": "dark", "hour": 8,
+       "coffee_roast": "dark", "coffee_price": 3.2, "coffee_sweetness": 0.7}
+
+
+@pytest.fixture(scope="module")
+def versions(mlflow_server, coffee):
+    """Two registered versions of the coffee model (different seeds)."""
+    uris = []
+    for seed in (0, 1):
+        config = coffee["config"].parent / f"aicd-{seed}.yml"
+        config.write_text(coffee["config"].read_text().replace("random_state: 0", f"random_state: {seed}"))
+        out = train.run({"data": str(coffee["data"]), "config": str(config), "tracking-uri": mlflow_server.uri},
+                        Actions({}), env={})
+        uris.append(out["model-uri"])
+    return uris
+
+
+@pytest.fixture
+def listen():
+    from tests.integration.conftest import free_port
+
+    return f"127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def docker_deploy(docker_engine, mlflow_server, base_image, listen, tmp_path):
+    """Runs action-deploy (target docker); removes the deployment's containers afterwards."""
+    used = set()
+
+    def run(model_uri, command="deploy", **extra):
+        inputs = {"model-uri": model_uri, "tracking-uri": mlflow_server.uri, "target": "docker",
+                  "command": command, "base-image": base_image, "listen": listen, "observe-seconds": "2",
+                  "ready-timeout": "20", **extra}
+        used.add(model_uri.removeprefix("models:/").split("/")[0].split("@")[0])
+        summary = tmp_path / f"summary-{len(used)}.md"
+        out = deploy.run(inputs, Actions({"GITHUB_STEP_SUMMARY": str(summary)}),
+                         env={"GITHUB_SHA": "0123456789abcdef", "GITHUB_REPOSITORY": "acme/shop"})
+        return out
+
+    yield run
+    from aicd.steps.deploy_docker import deployment_name
+
+    for name in used:
+        DockerTarget(docker_engine, deployment_name(name)).stop_all()
+
+
+def test_image_is_built_labelled_non_root_and_pushed_with_auth(docker_engine, docker_registry, versions,
+                                                                mlflow_server, base_image):
+    gh_env = {"GITHUB_SHA": "0123456789abcdef", "GITHUB_REPOSITORY": "acme/shop"}
+    out = deploy.run({"model-uri": versions[0], "tracking-uri": mlflow_server.uri, "command": "build",
+                      "base-image": base_image, "registry": docker_registry.host,
+                      "registry-username": docker_registry.username,
+                      "registry-password": docker_registry.password}, Actions({}), env=gh_env)
+    assert out["image"] == f"{docker_registry.host}/coffee-recommender:1-0123456"
+    assert out["digest"].startswith("sha256:")
+    assert "1-0123456" in docker_registry.tags("coffee-recommender")
+    image = docker_engine.images.get(out["image"])
+    labels = image.labels
+    assert labels["org.opencontainers.image.revision"] == gh_env["GITHUB_SHA"]
+    assert labels["org.opencontainers.image.source"] == "https://github.com/acme/shop"
+    assert labels["io.aicd.model.uri"] == versions[0] and labels["io.aicd.runtime"] == "onnx"
+    assert len(labels["io.aicd.model.sha256"]) == 64 and labels["org.opencontainers.image.created"]
+    assert image.attrs["Config"]["User"] == "65532:65532" and image.attrs["Config"]["Healthcheck"]
+    whoami = docker_engine.containers.run(out["image"], entrypoint=["id", "-u"], remove=True)
+    assert whoami.decode().strip() == "65532"
+
+
+def test_a_wrong_registry_password_fails_with_the_registry_named_and_the_password_hidden(
+        docker_engine, docker_registry, versions, mlflow_server, base_image):
+    with pytest.raises(ServiceError) as err:
+        deploy.run({"model-uri": versions[0], "tracking-uri": mlflow_server.uri, "command": "build",
+                    "base-image": base_image, "registry": docker_registry.host,
+                    "registry-username": docker_registry.username, "registry-password": "wrong-secret-123"},
+                   Actions({}), env={})
+    assert docker_registry.host in str(err.value) and "wrong-secret-123" not in str(err.value)
+
+
+def test_deploy_switches_the_stable_endpoint_and_rollback_switches_back(docker_deploy, versions, listen):
+    first = docker_deploy(versions[0])
+    assert first["endpoint"] == f"http://{listen}" and first["revision"] == "1"
+    status, headers, body = call(f"{first['endpoint']}/predict", ROW)
+    assert status == 200 and headers["x-model-version"] == "1", body
+    second = docker_deploy(versions[1])
+    assert (second["revision"], second["previous-revision"]) == ("2", "1")
+    assert call(f"{second['endpoint']}/predict", ROW)[1]["x-model-version"] == "2"
+    back = docker_deploy(versions[1], command="rollback")
+    assert (back["revision"], back["model-version"]) == ("1", "1")
+    assert call(f"{back['endpoint']}/predict", ROW)[1]["x-model-version"] == "1"
+
+
+def tampered_copy(docker_engine, image: str) -> str:
+    """``image`` with bytes appended to its model file (the checksum it carries is unchanged)."""
+    container = docker_engine.containers.create(image)
+    stream, _ = container.get_archive("/model/model.onnx")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        member = tar.getmembers()[0]
+        data = tar.extractfile(member).read() + b"tampered"
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    container.put_archive("/model", out.getvalue())
+    container.commit("aicd/tampered", "1")
+    container.remove()
+    return "aicd/tampered:1"
+
+
+def test_a_tampered_model_never_gets_ready_and_the_previous_revision_keeps_serving(
+        docker_engine, docker_deploy, versions, listen):
+    good = docker_deploy(versions[0])
+    tampered = tampered_copy(docker_engine, good["image"])
+    target = DockerTarget(docker_engine, "coffee-recommender", listen, ready_timeout=10, observe_seconds=1)
+    with pytest.raises(ServiceError, match=r"did not become ready.*revision 1 keeps serving") as err:
+        target.deploy(tampered)
+    assert "refusing to start" in str(err.value) and "model.onnx has SHA-256" in str(err.value)
+    assert [s.revision for s in target.slots()] == [1]
+    assert call(f"http://{listen}/predict", ROW)[0] == 200
+
+
+def test_a_revision_that_dies_after_taking_traffic_is_rolled_back_automatically(
+        docker_engine, docker_deploy, versions, listen):
+    first = docker_deploy(versions[0])
+    killed = []
+
+    def kill_the_new_one(event):
+        if event.startswith("switched:"):
+            docker_engine.containers.get(event.split(":", 1)[1]).kill()
+            killed.append(event)
+
+    target = DockerTarget(docker_engine, "coffee-recommender", listen, ready_timeout=20, observe_seconds=3,
+                          progress=kill_the_new_one)
+    with pytest.raises(ServiceError, match="rolled back to revision 1"):
+        target.deploy(first["image"])
+    assert killed and target.current().revision == 1
+    assert call(f"http://{listen}/predict", ROW)[1]["x-model-version"] == "1"
+
+
+def test_rollback_without_a_previous_revision_is_a_user_error(docker_deploy, versions):
+    docker_deploy(versions[0])
+    with pytest.raises(UserError, match="nothing to roll back to"):
+        docker_deploy(versions[0], command="rollback")
