@@ -9,6 +9,11 @@ export) with validation, feature-bin counters and Prometheus metrics all on; MLf
 fitted forest (without aicd's imputer step, its best case) from its own saved model with
 `--env-manager local`. Prints req/s, p50/p99, start-to-ready and RSS for both and
 the ratios the issue asks for (throughput >= 20x, p99 <= 1/20, start to ready < 2 s).
+
+With a Docker engine (``--base-image``, default the locally built aicd-base:bookworm-py3.11, see
+scripts/build-base-image), it also builds aicd's serving image for the model and, on the same base,
+an image holding MLflow's serving stack for it (mlflow plus the requirements.txt MLflow saved with
+the model — what `mlflow models build-docker` installs), and compares their sizes.
 """
 
 from __future__ import annotations
@@ -149,6 +154,8 @@ def _ms(text: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--base-image", default="aicd-base:bookworm-py3.11")
+    parser.add_argument("--no-image", action="store_true", help="skip the image size comparison")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: run scripts/install-docker (installs wrk from Debian's packages)")
@@ -172,7 +179,39 @@ def main() -> None:
             body = {"dataframe_records": [info["row"]]}
             results["mlflow"] = {**wrk(f"http://127.0.0.1:{port}/invocations", body, args.duration, work),
                                  "ready_s": server.ready_s, "rss_mb": server.rss_mb()}
-    report(results, info["agreement"])
+        report(results, info["agreement"])
+        if not args.no_image:
+            image_sizes(args.base_image, aicd_dir, mlflow_dir, info, work)
+
+
+def image_sizes(base: str, aicd_dir: Path, mlflow_dir: Path, info: dict, work: Path) -> None:
+    import docker
+
+    from aicd.deploy.image import ImageBuilder, image_labels
+
+    client = docker.from_env()
+    builder = ImageBuilder(client, Path.home() / ".cache/aicd")
+    meta = {**json.loads((aicd_dir / "aicd.json").read_text()), "onnx_sha256": info["sha256"], "model_name": "bc"}
+    aicd = builder.build(base=base, repository="aicd-bench/aicd", tag="1", model_dir=aicd_dir, meta=meta,
+                         env={"AICD_MODEL_SHA256": info["sha256"]},
+                         labels=image_labels(meta, "models:/bc/1", info["sha256"], "", ""))
+    python, machine = builder.base_python(base)
+    context = work / "mlflow-image"
+    requirements = [r for r in (mlflow_dir / "requirements.txt").read_text().split() if not r.startswith("mlflow")]
+    subprocess.run([str(Path(sys.executable).parent / "uv"), "pip", "install", "-q", "--target", str(context / "site"),
+                    "--python-version", python, "--python-platform", f"{machine}-manylinux_2_28", "--only-binary",
+                    ":all:", "mlflow==3.17.2", *requirements], check=True)
+    shutil.copytree(mlflow_dir, context / "model")
+    (context / "Dockerfile").write_text(f"FROM {base}\nCOPY site /opt/mlflow/site\nCOPY model /model\n"
+                                        "ENV PYTHONPATH=/opt/mlflow/site\n")
+    image, _ = client.images.build(path=str(context), tag="aicd-bench/mlflow:1", rm=True)
+    base_mb = client.images.get(base).attrs["Size"] / 1e6
+    mlflow_mb = image.attrs["Size"] / 1e6
+    print(f"image sizes on {base} ({base_mb:.0f} MB): aicd {aicd.size_mb:.0f} MB, MLflow serving stack "
+          f"{mlflow_mb:.0f} MB ({' '.join(requirements)} + mlflow): ratio {aicd.size_mb / mlflow_mb:.2f} "
+          "(target <= 0.33)")
+    print(f"installed payload above the base: aicd {aicd.size_mb - base_mb:.0f} MB, MLflow "
+          f"{mlflow_mb - base_mb:.0f} MB: ratio {(aicd.size_mb - base_mb) / (mlflow_mb - base_mb):.2f}")
 
 
 def report(results: dict, agreement: float) -> None:

@@ -31,6 +31,10 @@ def parse_args(argv: list[str] | None, env) -> argparse.Namespace:
     option("--grace", "AICD_GRACE_SECONDS", "10", "seconds in-flight requests get on SIGTERM")
     parser.add_argument("--access-log", action="store_true", default=env.get("AICD_ACCESS_LOG") == "1",
                         help="log every request (errors are always logged)")
+    parser.add_argument("--check", action="store_true",
+                        help="verify and load the model, import everything serving needs, predict once, exit "
+                             "(the image build runs this: a broken image fails to build, and it leaves "
+                             "bytecode for exactly the modules the server imports)")
     args = parser.parse_args(argv)
     if not args.sha256:
         parser.error("--sha256 (or AICD_MODEL_SHA256) is required: the server only serves a verified model")
@@ -64,10 +68,15 @@ def main(argv: list[str] | None = None, env=None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    config = uvicorn.Config(create_app(model, args.variant, access_log=args.access_log), host=args.host,
-                            port=int(args.port), log_config=None, access_log=False, lifespan="on",
-                            loop=_installed("uvloop", "asyncio"), http=_installed("httptools", "h11"),
+    app = create_app(model, args.variant, access_log=args.access_log)
+    config = uvicorn.Config(app, host=args.host, port=int(args.port), log_config=None, access_log=False,
+                            lifespan="on", loop=_installed("uvloop", "asyncio"), http=_installed("httptools", "h11"),
                             timeout_graceful_shutdown=float(args.grace), server_header=False, date_header=False)
+    if args.check:
+        config.load()
+        app.warm_up()
+        log("info", "check passed", runtime=model.runtime, model_version=model.meta["model_version"])
+        return 0
     log("info", "starting", host=args.host, port=int(args.port), runtime=model.runtime,
         model_version=model.meta["model_version"], variant=args.variant)
     uvicorn.Server(config).run()

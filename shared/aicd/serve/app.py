@@ -169,7 +169,7 @@ class ModelServer:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    self._warm_up()
+                    self.warm_up()
                 except Exception as exc:
                     log("error", "warm-up failed", error=repr(exc))
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
@@ -183,7 +183,7 @@ class ModelServer:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    def _warm_up(self) -> None:
+    def warm_up(self) -> None:
         """One prediction on the training example, so the first real request pays no lazy set-up."""
         types = self.model.feature_types
         example = {n: (0 if types.get(n) in ("int", "float") else "") for n in self.model.features}

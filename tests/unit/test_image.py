@@ -1,0 +1,96 @@
+"""The serving image's pure parts: Dockerfile, tags, labels, names; the front's state file; layering."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import aicd
+from aicd.deploy.image import SERVING_CODE, dockerfile, image_labels, image_tag, repository_name, serving_lock
+from aicd.errors import ConfigError
+from aicd.serve.front import Relay, read_state, write_state
+from aicd.steps.deploy_docker import deployment_name
+
+META = {"model_name": "acme__coffee", "model_version": "3", "run_id": "abc", "data_version": "d" * 16,
+        "onnx_sha256": "e" * 64}
+
+
+def test_tags_are_model_version_and_short_sha():
+    assert image_tag("3", "0123456789abcdef") == "3-0123456"
+    assert image_tag("3", "") == "3-local"
+
+
+def test_labels_tie_the_image_to_model_run_data_and_commit():
+    labels = image_labels(META, "models:/acme__coffee/3", "e" * 64, "https://github.com/acme/shop", "0123abc")
+    assert labels["org.opencontainers.image.source"] == "https://github.com/acme/shop"
+    assert labels["org.opencontainers.image.revision"] == "0123abc"
+    assert labels["org.opencontainers.image.created"].endswith("Z")
+    assert {labels[k] for k in ("io.aicd.model.uri", "io.aicd.model.version", "io.aicd.model.run-id",
+                                "io.aicd.data.version", "io.aicd.model.sha256", "io.aicd.runtime")} == {
+        "models:/acme__coffee/3", "3", "abc", "d" * 16, "e" * 64, "onnx"}
+
+
+def test_the_dockerfile_runs_non_root_with_a_healthcheck_and_quotes_every_value():
+    text = dockerfile("python:3.12-slim", {"AICD_MODEL_SHA256": "e" * 64, "AICD_MODEL_NAME": 'we"ird $name'},
+                      {"io.aicd.model.uri": "models:/m/1"})
+    lines = text.splitlines()
+    assert lines[0] == "FROM python:3.12-slim"
+    assert "USER 65532:65532" in lines and any(line.startswith("HEALTHCHECK ") and "/readyz" in line
+                                              for line in lines)
+    assert 'AICD_MODEL_NAME="we\\"ird $name"' in text  # JSON-quoted: no shell or Dockerfile expansion surprises
+    assert '"io.aicd.model.uri"="models:/m/1"' in text
+    assert lines.index("USER 65532:65532") > max(i for i, line in enumerate(lines) if line.startswith(("RUN", "COPY")))
+
+
+def test_onnx_models_get_the_lean_lock_and_others_scikit_learn():
+    assert serving_lock(META).name == "serve-onnx.lock"
+    assert serving_lock({**META, "onnx_sha256": None}).name == "serve-sklearn.lock"
+    lean = serving_lock(META).read_text()
+    assert "onnxruntime==" in lean and "scikit-learn==" not in lean and "pandas==" not in lean
+
+
+def test_image_and_deployment_names_are_docker_safe_and_keep_the_tenant():
+    assert repository_name("127.0.0.1:5000/", "acme__Coffee_Model") == "127.0.0.1:5000/acme-coffee-model"
+    assert repository_name("", "coffee") == "aicd/coffee"
+    with pytest.raises(ConfigError, match="image-name"):
+        repository_name("ghcr.io/x", "bad name!")
+    assert deployment_name("acme__coffee_model") == "acme--coffee-model"
+    assert deployment_name("acme__coffee") != deployment_name("other__coffee")
+
+
+def test_the_front_follows_the_state_file(tmp_path):
+    state = tmp_path / "state.json"
+    relay = Relay(state, "aicd-m-r", 8080)
+    assert relay.upstream() == ""
+    write_state(state, {"current": 2, "previous": 1})
+    assert relay.upstream() == "aicd-m-r2" and read_state(state) == {"current": 2, "previous": 1}
+    write_state(state, {"current": 1, "previous": None})
+    import os
+
+    os.utime(state, (1, 1))  # a rewrite within the same mtime tick is still noticed
+    assert relay.upstream() == "aicd-m-r1"
+
+
+def test_the_serving_code_imports_only_what_the_image_holds():
+    allowed = {"numpy", "onnxruntime", "prometheus_client", "uvicorn", "skops", "pandas", "aicd"}
+    package = Path(aicd.__file__).parent
+    files = [p for name in SERVING_CODE for p in ([package / name] if name.endswith(".py")
+                                                    else sorted((package / name).glob("*.py")))]
+    shipped = {str(p.relative_to(package.parent).with_suffix("")).replace("/", ".") for p in files}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                parts = path.relative_to(package.parent).with_suffix("").parts[: -node.level]
+                target = ".".join([*parts, node.module] if node.module else parts)
+                assert target in shipped or f"{target}.__init__" in shipped, f"{path.name} imports {target}"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+                for name in names:
+                    top = name.split(".")[0]
+                    assert top in allowed or top in _stdlib(), f"{path.name} imports {name}"
+
+
+def _stdlib():
+    import sys
+
+    return sys.stdlib_module_names | {"__future__"}

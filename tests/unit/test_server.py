@@ -1,0 +1,194 @@
+"""The model server's ASGI app, metrics and ONNX boundary, driven in process (no sockets)."""
+
+import asyncio
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from aicd.feeds import feeds
+from aicd.model.onnx_export import export_onnx
+from aicd.model.train import with_preprocessing
+from aicd.serve.app import BadRequest, Limits, create_app, rows_to_columns
+from aicd.serve.metrics import ServerMetrics
+from aicd.serve.model import LoadedModel
+
+TYPES = {"age": "int", "roast": "str", "member": "bool"}
+PROFILE = {"age": {"kind": "numeric", "edges": [30.0, 50.0], "counts": [1, 1, 1], "missing": 0},
+           "roast": {"kind": "categorical", "levels": ["dark", "light"], "counts": [2, 1], "missing": 0}}
+
+
+def fake_model(answer=lambda columns: [1] * len(columns["age"])) -> LoadedModel:
+    meta = {"features": list(TYPES), "feature_types": TYPES, "model_version": "7", "model_name": "m", "run_id": "r"}
+    return LoadedModel(meta, "onnx", answer, PROFILE)
+
+
+def request(app, method, path, body=b"", headers=()):
+    """One request through the ASGI app; returns (status, headers, body)."""
+    sent = []
+    chunks = [body] if isinstance(body, bytes) else body
+
+    async def receive():
+        chunk = chunks.pop(0) if chunks else b""
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "headers": [(k.encode(), v.encode()) for k, v in headers]}
+    asyncio.run(app(scope, receive, send))
+    start, payload = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, payload
+
+
+def post(app, path, obj, **kw):
+    status, headers, body = request(app, "POST", path, json.dumps(obj).encode(), **kw)
+    return status, headers, json.loads(body)
+
+
+ROW = {"age": 41, "roast": "dark", "member": True}
+
+
+def test_predict_answers_with_request_id_and_model_version_in_body_and_headers():
+    app = create_app(fake_model())
+    status, headers, body = post(app, "/predict", ROW, headers=[("x-request-id", "abc-1")])
+    assert (status, body["predictions"], body["request_id"], body["model_version"]) == (200, [1], "abc-1", "7")
+    assert headers["x-request-id"] == "abc-1" and headers["x-model-version"] == "7"
+    status, _, body = post(app, "/predict", {"instances": [ROW, ROW, ROW]})
+    assert status == 200 and body["predictions"] == [1, 1, 1] and len(body["request_id"]) == 32
+
+
+@pytest.mark.parametrize(("payload", "message"), [
+    ({"roast": "dark", "member": True}, "`instances[0].age` is missing"),
+    ({**ROW, "age": "old"}, "`instances[0].age` must be a number, got 'old'"),
+    ({**ROW, "age": True}, "`instances[0].age` must be a number"),
+    ({**ROW, "member": 1}, "`instances[0].member` must be true or false"),
+    ({"instances": [ROW, {**ROW, "roast": 3}]}, "`instances[1].roast` must be a string"),
+    ({"instances": []}, "`instances` must be a non-empty list"),
+    ({"instances": [1]}, "`instances[0]` must be an object"),
+])
+def test_a_bad_row_gets_a_400_naming_the_field(payload, message):
+    status, _, body = post(create_app(fake_model()), "/predict", payload)
+    assert status == 400 and message in body["error"]
+
+
+def test_missing_values_are_accepted_and_passed_on_as_none():
+    seen = []
+    app = create_app(fake_model(lambda columns: seen.append(columns) or [0]))
+    assert post(app, "/predict", {**ROW, "age": None})[0] == 200
+    assert seen[0]["age"] == [None]
+
+
+def test_limits_body_size_rows_and_json():
+    app = create_app(fake_model(), limits=Limits(max_body_bytes=200, max_rows=2))
+    assert request(app, "POST", "/predict", b"x" * 201)[0] == 413
+    assert request(app, "POST", "/predict", [b"{", b"x" * 300])[0] == 413  # streamed, no content-length
+    assert request(app, "POST", "/predict", b"x" * 50, headers=[("content-length", "5000")])[0] == 413
+    assert post(app, "/predict", {"instances": [ROW] * 3})[2]["error"].startswith("`instances` has 3 rows")
+    assert request(app, "POST", "/predict", b"{nope")[0] == 400
+
+
+def test_a_model_error_is_a_500_and_the_server_keeps_answering():
+    app = create_app(fake_model(lambda columns: 1 / 0))
+    assert post(app, "/predict", ROW)[0] == 500
+    assert request(app, "GET", "/healthz")[0] == 200
+
+
+def test_routes_methods_and_readiness_follow_the_lifespan():
+    app = create_app(fake_model())
+    assert request(app, "GET", "/nope")[0] == 404 and request(app, "GET", "/predict")[0] == 405
+    assert request(app, "GET", "/readyz")[0] == 503
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message["type"])
+        if message["type"] == "lifespan.startup.complete":
+            assert app.ready  # warmed up before the server takes traffic
+
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"] and not app.ready
+
+
+def test_feedback_scores_labels_and_conversions_and_metrics_count_everything():
+    app = create_app(fake_model())
+    post(app, "/predict", ROW, headers=[("x-request-id", "r1")])
+    post(app, "/predict", {**ROW, "age": 20, "roast": "medium"}, headers=[("x-request-id", "r2")])
+    assert post(app, "/feedback", {"request_id": "r1", "label": 1})[2]["outcome"] == "correct"
+    answer = post(app, "/feedback", {"request_id": "r2", "label": "0", "converted": False})[2]
+    assert (answer["outcome"], answer["conversion"]) == ("incorrect", "not_converted")
+    assert post(app, "/feedback", {"request_id": "r2", "converted": True})[2]["conversion"] == "converted"
+    assert post(app, "/feedback", {"request_id": "zz", "label": 1})[0] == 404
+    assert post(app, "/feedback", {"request_id": "r1", "converted": "yes"})[0] == 400
+    post(app, "/predict", {"age": 1})
+    samples = metric_samples(request(app, "GET", "/metrics")[2].decode())
+    base = {"version": "7", "variant": "stable"}
+    assert samples[("aicd_requests_total", frozenset({"route": "predict", "status": "200", **base}.items()))] == 2
+    assert samples[("aicd_requests_total", frozenset({"route": "predict", "status": "400", **base}.items()))] == 1
+    assert samples[("aicd_feedback_total", frozenset({"outcome": "correct", **base}.items()))] == 1
+    assert samples[("aicd_feedback_total", frozenset({"outcome": "incorrect", **base}.items()))] == 1
+    assert samples[("aicd_conversions_total", frozenset({"outcome": "converted", **base}.items()))] == 1
+    assert samples[("aicd_conversions_total", frozenset({"outcome": "not_converted", **base}.items()))] == 1
+    assert samples[("aicd_predictions_total", frozenset({"label": "1", **base}.items()))] == 2
+    assert samples[("aicd_request_latency_seconds_count", frozenset(base.items()))] == 2
+    bins = {k[1]: v for k, v in samples.items() if k[0] == "aicd_feature_values_total"}
+    assert bins[frozenset({"feature": "age", "bin": "1", **base}.items())] == 1  # 30 <= 41 < 50
+    assert bins[frozenset({"feature": "age", "bin": "0", **base}.items())] == 1  # 20 < 30
+    assert bins[frozenset({"feature": "roast", "bin": "other", **base}.items())] == 1  # unseen level
+    assert not any(dict(k).get("feature") == "member" for k in bins)  # not in the profile
+    info = next(k for k in samples if k[0] == "aicd_model_info")
+    assert dict(info[1]) == {"name": "m", "version": "7", "run_id": "r", "variant": "stable", "runtime": "onnx"}
+
+
+def metric_samples(text):
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_numeric_bins_follow_the_profile_edges_and_count_missing():
+    metrics = ServerMetrics({}, "canary", "onnx", PROFILE)
+    metrics.features({"age": [29.9, 30.0, 49.99, 50.0, None, float("nan")], "roast": [None, "light"]})
+    assert dict(metrics.bins) == {("age", "0"): 1, ("age", "1"): 2, ("age", "2"): 1, ("age", "missing"): 2,
+                                  ("roast", "missing"): 1, ("roast", "light"): 1}
+
+
+def test_rows_to_columns_is_column_major():
+    columns = rows_to_columns({"instances": [ROW, {**ROW, "age": 3}]}, list(TYPES), TYPES, 10)
+    assert columns == {"age": [41, 3], "roast": ["dark", "dark"], "member": [True, True]}
+    with pytest.raises(BadRequest):
+        rows_to_columns([ROW], list(TYPES), TYPES, 10)
+
+
+def test_feeds_encode_missing_values_for_onnx():
+    out = feeds({"age": [1, None, "x"], "roast": ["dark", None, float("nan")]}, TYPES)
+    assert out["age"].dtype == np.float32 and out["age"].shape == (3, 1) and np.isnan(out["age"][1:, 0]).all()
+    assert out["roast"].ravel().tolist() == ["dark", "", ""]
+
+
+def test_onnx_export_agrees_with_scikit_learn_including_missing_values():
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=400), "c": rng.choice(["a", "b", "c"], 400)})
+    y = ((frame.x > 0) ^ (frame.c == "b")).astype(int)
+    frame.loc[::7, "x"] = np.nan
+    frame.loc[::5, "c"] = None
+    model = with_preprocessing(RandomForestClassifier(20, random_state=0), frame).fit(frame, y)
+    export = export_onnx(model, frame, {"x": "float", "c": "str"}, "classification")
+    assert export.blob is not None and export.agreement == 1.0, export.reason
+
+
+def test_a_model_onnx_cannot_express_is_served_by_scikit_learn_with_the_reason():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    frame = pd.DataFrame({"x": np.arange(50.0)})
+    model = make_pipeline(FunctionTransformer(lambda a: a * 2), LogisticRegression()).fit(frame, frame.x > 20)
+    export = export_onnx(model, frame, {"x": "float"}, "classification")
+    assert export.blob is None and export.reason
