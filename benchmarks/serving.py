@@ -50,7 +50,7 @@ def breast_cancer_model(work: Path) -> tuple[Path, Path, dict]:
     from aicd.data.drift import profile_frame
     from aicd.model.onnx_export import export_onnx
     from aicd.model.train import with_preprocessing
-    from aicd.modelfiles import META_FILE, ONNX_FILE, PROFILE_FILE, sha256_file
+    from aicd.modelfiles import write_onnx_model_dir
 
     frame = load_breast_cancer(as_frame=True).frame
     frame.columns = [re.sub(r"\W+", "_", c) for c in frame.columns]
@@ -63,14 +63,10 @@ def breast_cancer_model(work: Path) -> tuple[Path, Path, dict]:
     export = export_onnx(model, frame[features], types, "classification")
     assert export.blob is not None, export.reason
     aicd_dir = work / "aicd-model"
-    aicd_dir.mkdir()
-    (aicd_dir / ONNX_FILE).write_bytes(export.blob)
     row = {k: float(v) for k, v in frame[features].iloc[0].items()}
     meta = {"features": features, "feature_types": types, "classes": [0, 1], "task": "classification",
             "model_version": "1", "example": row, "onnx_agreement": export.agreement}
-    (aicd_dir / META_FILE).write_text(json.dumps(meta))
-    (aicd_dir / PROFILE_FILE).write_text(json.dumps(profile_frame(frame[features])))
-    meta["onnx_sha256"] = sha256_file(aicd_dir / ONNX_FILE)
+    sha256 = write_onnx_model_dir(aicd_dir, export.blob, meta, profile_frame(frame[features]))
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     import mlflow.sklearn
     import skops.io
@@ -80,7 +76,7 @@ def breast_cancer_model(work: Path) -> tuple[Path, Path, dict]:
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(forest))
     mlflow.sklearn.save_model(forest, str(mlflow_dir), input_example=frame[features].head(1),
                               skops_trusted_types=trusted)
-    return aicd_dir, mlflow_dir, {"row": row, "sha256": meta["onnx_sha256"], "agreement": export.agreement}
+    return aicd_dir, mlflow_dir, {"row": row, "sha256": sha256, "agreement": export.agreement}
 
 
 def free_port() -> int:

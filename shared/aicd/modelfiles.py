@@ -10,9 +10,10 @@ A model directory, as training logs it:
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
-__all__ = ["META_FILE", "MODEL_FILE", "ONNX_FILE", "PROFILE_FILE", "sha256_file"]
+__all__ = ["META_FILE", "MODEL_FILE", "ONNX_FILE", "PROFILE_FILE", "sha256_file", "write_onnx_model_dir"]
 
 MODEL_FILE = "model.skops"
 ONNX_FILE = "model.onnx"
@@ -26,3 +27,15 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def write_onnx_model_dir(dest: Path, onnx: bytes, meta: dict, profile: dict) -> str:
+    """A servable directory without MLflow (benchmarks, tests): the ONNX file, metadata and profile.
+
+    Returns the ONNX file's SHA-256, which the server must be given to start.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / ONNX_FILE).write_bytes(onnx)
+    (dest / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    (dest / PROFILE_FILE).write_text(json.dumps(profile), encoding="utf-8")
+    return sha256_file(dest / ONNX_FILE)
