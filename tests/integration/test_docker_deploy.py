@@ -169,3 +169,37 @@ def test_rollback_without_a_previous_revision_is_a_user_error(docker_deploy, ver
     docker_deploy(versions[0])
     with pytest.raises(UserError, match="nothing to roll back to"):
         docker_deploy(versions[0], command="rollback")
+
+
+def bad_feedback(endpoint, n=150):
+    """``n`` predictions, each then told it was wrong: online accuracy 0."""
+    for i in range(n):
+        _, _, body = call(f"{endpoint}/predict", {**ROW, "hour": i % 24})
+        answer = json.loads(body)
+        call(f"{endpoint}/feedback", {"request_id": answer["request_id"], "label": 1 - answer["predictions"][0]})
+
+
+def test_the_production_gate_rolls_the_docker_target_back(docker_deploy, versions, coffee, tmp_path):
+    from aicd.steps import monitor
+
+    docker_deploy(versions[0])
+    second = docker_deploy(versions[1])
+    bad_feedback(second["endpoint"])
+    out = monitor.run({"endpoint": second["endpoint"], "config": str(coffee["config"]), "target": "docker",
+                       "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env={})
+    assert out["decision"] == "rollback" and out["rolled-back"] == "true"
+    assert call(f"{second['endpoint']}/predict", ROW)[1]["x-model-version"] == "1"
+
+
+def test_the_production_gate_never_rolls_back_a_version_it_did_not_judge(docker_deploy, docker_engine, versions,
+                                                                        coffee, tmp_path):
+    from aicd.steps import monitor
+
+    docker_deploy(versions[0])
+    docker_deploy(versions[1])
+    old = DockerTarget(docker_engine, "coffee-recommender").slots()[0]  # revision 1, the standby
+    bad_feedback(old.direct)
+    with pytest.raises(UserError, match="now serves model version 2, not the judged version 1"):
+        monitor.run({"endpoint": old.direct, "config": str(coffee["config"]), "target": "docker",
+                     "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env={})
+    assert DockerTarget(docker_engine, "coffee-recommender").current().revision == 2

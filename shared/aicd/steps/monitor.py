@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..deploy.local import LocalTarget
-from ..errors import ConfigError
+from ..errors import ConfigError, UserError
 from ..gha import Actions
 from ..monitor.decide import Decision, decide
 from ..monitor.metrics import read_endpoint
@@ -38,8 +38,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     decision = decide(snapshot, cfg.monitor)
     rolled_back = ""
     if decision.decision == "rollback" and on_failure == "rollback":
-        serving, bad = LocalTarget(inputs.get("state-dir") or ".aicd/deploy").rollback()
-        rolled_back = f"revision {bad.revision} → revision {serving.revision} at {serving.endpoint}"
+        rolled_back = _roll_back(inputs, env, snapshot.model)
         gh.annotate("warning", f"aicd rolled back {rolled_back}: {decision.reason}", title="aicd production gate")
     promoted = ""
     if decision.decision == "promote" and on_success == "promote":
@@ -58,6 +57,33 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     gh.summary(render_summary(decision, snapshot.model, rolled_back) + (f"\n\n**Promoted:** {promoted} is now "
                                                                       "champion" if promoted else ""))
     return outputs
+
+
+def _roll_back(inputs: Mapping[str, str], env: Mapping[str, str], model: dict) -> str:
+    """Roll the deployment back — only if it still serves the version that was judged."""
+    target = inputs.get("target") or "local"
+    if target not in ("local", "docker"):
+        raise ConfigError(f"input `target`: {target!r} is not one of local, docker")
+    judged = str(model.get("version", ""))
+    if target == "docker":
+        from ..deploy.docker_target import DockerTarget, docker_client
+        from .deploy_docker import deployment_name
+
+        docker = DockerTarget(docker_client(env.get("DOCKER_HOST", "")), deployment_name(model.get("name", "")))
+        _same_version(docker.current(), judged)
+        serving, bad = docker.rollback()
+        return f"revision {bad.revision} → revision {serving.revision} ({serving.container})"
+    local = LocalTarget(inputs.get("state-dir") or ".aicd/deploy")
+    _same_version(local.current(), judged)
+    serving, bad = local.rollback()
+    return f"revision {bad.revision} → revision {serving.revision} at {serving.endpoint}"
+
+
+def _same_version(current, judged: str) -> None:
+    if current is None or str(current.model_version) != judged:
+        now = current.model_version if current else "nothing"
+        raise UserError(f"not rolling back: the deployment now serves model version {now}, not the judged "
+                        f"version {judged}", hint="another deploy happened meanwhile; monitor it afresh")
 
 
 def render_summary(decision: Decision, model: dict, rolled_back: str) -> str:
