@@ -32,6 +32,9 @@ ROW = {"age": 25, "visits_per_week": 3.5, "avg_spend": 5.0, "preferred_roast": "
        "coffee_roast": "dark", "coffee_price": 3.2, "coffee_sweetness": 0.7}
 
 
+MODEL = "docker-coffee"  # a model of its own: no champion from other tests gates these versions
+
+
 @pytest.fixture(scope="module")
 def versions(mlflow_server, coffee):
     """Two registered versions of the coffee model (different seeds)."""
@@ -39,8 +42,8 @@ def versions(mlflow_server, coffee):
     for seed in (0, 1):
         config = coffee["config"].parent / f"aicd-{seed}.yml"
         config.write_text(coffee["config"].read_text().replace("random_state: 0", f"random_state: {seed}"))
-        out = train.run({"data": str(coffee["data"]), "config": str(config), "tracking-uri": mlflow_server.uri},
-                        Actions({}), env={})
+        out = train.run({"data": str(coffee["data"]), "config": str(config), "tracking-uri": mlflow_server.uri,
+                         "model-name": MODEL}, Actions({}), env={})
         uris.append(out["model-uri"])
     return uris
 
@@ -81,9 +84,9 @@ def test_image_is_built_labelled_non_root_and_pushed_with_auth(docker_engine, do
                       "base-image": base_image, "registry": docker_registry.host,
                       "registry-username": docker_registry.username,
                       "registry-password": docker_registry.password}, Actions({}), env=gh_env)
-    assert out["image"] == f"{docker_registry.host}/coffee-recommender:1-0123456"
+    assert out["image"] == f"{docker_registry.host}/{MODEL}:1-0123456"
     assert out["digest"].startswith("sha256:")
-    assert "1-0123456" in docker_registry.tags("coffee-recommender")
+    assert "1-0123456" in docker_registry.tags(MODEL)
     image = docker_engine.images.get(out["image"])
     labels = image.labels
     assert labels["org.opencontainers.image.revision"] == gh_env["GITHUB_SHA"]
@@ -139,7 +142,7 @@ def test_a_tampered_model_never_gets_ready_and_the_previous_revision_keeps_servi
         docker_engine, docker_deploy, versions, listen):
     good = docker_deploy(versions[0])
     tampered = tampered_copy(docker_engine, good["image"])
-    target = DockerTarget(docker_engine, "coffee-recommender", listen, ready_timeout=10, observe_seconds=1)
+    target = DockerTarget(docker_engine, MODEL, listen, ready_timeout=10, observe_seconds=1)
     with pytest.raises(ServiceError, match=r"did not become ready.*revision 1 keeps serving") as err:
         target.deploy(tampered)
     assert "refusing to start" in str(err.value) and "model.onnx has SHA-256" in str(err.value)
@@ -157,7 +160,7 @@ def test_a_revision_that_dies_after_taking_traffic_is_rolled_back_automatically(
             docker_engine.containers.get(event.split(":", 1)[1]).kill()
             killed.append(event)
 
-    target = DockerTarget(docker_engine, "coffee-recommender", listen, ready_timeout=20, observe_seconds=3,
+    target = DockerTarget(docker_engine, MODEL, listen, ready_timeout=20, observe_seconds=3,
                           progress=kill_the_new_one)
     with pytest.raises(ServiceError, match="rolled back to revision 1"):
         target.deploy(first["image"])
@@ -197,9 +200,9 @@ def test_the_production_gate_never_rolls_back_a_version_it_did_not_judge(docker_
 
     docker_deploy(versions[0])
     docker_deploy(versions[1])
-    old = DockerTarget(docker_engine, "coffee-recommender").slots()[0]  # revision 1, the standby
+    old = DockerTarget(docker_engine, MODEL).slots()[0]  # revision 1, the standby
     bad_feedback(old.direct)
     with pytest.raises(UserError, match="now serves model version 2, not the judged version 1"):
         monitor.run({"endpoint": old.direct, "config": str(coffee["config"]), "target": "docker",
                      "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env={})
-    assert DockerTarget(docker_engine, "coffee-recommender").current().revision == 2
+    assert DockerTarget(docker_engine, MODEL).current().revision == 2
