@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from .config_deploy import DeployConfig, parse_deploy
 from .errors import ConfigError
 from .model.metrics import CLASSIFICATION as CLASSIFICATION_METRICS
 from .model.metrics import REGRESSION as REGRESSION_METRICS
@@ -140,6 +141,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    deploy: DeployConfig = field(default_factory=DeployConfig)
     file: str = "aicd.yml"
     lines: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -173,11 +175,12 @@ def parse_config(text: str, file: str = "aicd.yml") -> Config:
     lines: dict[str, int] = {}
     raw = _to_python(node, "", lines) if node is not None else {}
     reader = _Reader(file, lines)
-    root = reader.mapping(raw, "", {"data", "model", "monitor"})
+    root = reader.mapping(raw, "", {"data", "model", "monitor", "deploy"})
     return Config(
         data=_data(reader, root.get("data", {})),
         model=_model(reader, root.get("model", {})),
         monitor=_monitor(reader, root.get("monitor", {})),
+        deploy=parse_deploy(reader, root.get("deploy", {})),
         file=file,
         lines=lines,
     )

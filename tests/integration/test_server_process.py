@@ -94,3 +94,46 @@ def test_a_tampered_model_file_refuses_to_start_with_one_json_line(model_dir, tm
     record = json.loads(lines[0])
     assert record["event"] == "refusing to start" and "model.onnx has SHA-256" in record["error"]
     assert f"expected {sha256}" in record["error"]
+
+
+def test_the_ab_router_splits_users_stickily_between_two_real_servers(model_dir, tmp_path):
+    """Two model servers (versions 1 and 2) behind the router: 30 % of users on b, each user always
+    on the same variant, the answer from that variant's server."""
+    import urllib.request
+
+    procs = []
+    try:
+        ports = {}
+        for variant, version in (("a", "1"), ("b", "2")):
+            with open(tmp_path / f"{variant}.log", "wb") as log:
+                port = free_port()
+                cmd = [sys.executable, "-m", "aicd.serve", "--model-dir", str(model_dir[0]), "--sha256", model_dir[1],
+                       "--port", str(port), "--variant", variant, "--model-version", version]
+                procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True,
+                                              env={**os.environ, "PYTHONPATH": str(SHARED)}))
+                ports[variant] = port
+        router_port = free_port()
+        env = {**os.environ, "PYTHONPATH": str(SHARED), "AICD_AB_A": f"http://127.0.0.1:{ports['a']}",
+               "AICD_AB_B": f"http://127.0.0.1:{ports['b']}", "AICD_AB_SPLIT": "30", "AICD_PORT": str(router_port),
+               "AICD_HOST": "127.0.0.1"}
+        with open(tmp_path / "router.log", "wb") as log:
+            procs.append(subprocess.Popen([sys.executable, "-m", "aicd.serve.router"], stdout=log, stderr=log,
+                                          env=env, start_new_session=True))
+        for port in [*ports.values(), router_port]:
+            wait_http(f"http://127.0.0.1:{port}/readyz", 30)
+
+        def ask(user):
+            req = urllib.request.Request(f"http://127.0.0.1:{router_port}/predict", json.dumps(ROW).encode(),
+                                         {"content-type": "application/json", "x-user-id": user})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.headers["x-aicd-variant"], resp.headers["x-model-version"]
+
+        seen = {f"user-{i}": ask(f"user-{i}") for i in range(400)}
+        assert all(version == {"a": "1", "b": "2"}[variant] for variant, version in seen.values())
+        share_b = sum(v == "b" for v, _ in seen.values()) / len(seen)
+        assert 0.24 <= share_b <= 0.36, share_b  # 30 % of 400 users, binomial sd 2.3 %
+        assert all(ask(user) == answer for user, answer in list(seen.items())[:50])  # sticky
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(15)

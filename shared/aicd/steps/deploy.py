@@ -14,8 +14,8 @@ from .specs import SPECS
 from .summary import table
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["deploy"]
-COMMANDS = ("deploy", "build", "rollback", "stop")
-TARGETS = ("local", "docker")
+COMMANDS = ("deploy", "build", "rollback", "stop", "promote", "abort")
+TARGETS = ("local", "docker", "kubernetes")
 
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -28,6 +28,15 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     if command not in COMMANDS:
         raise ConfigError(f"input `command`: {command!r} is not one of {', '.join(COMMANDS)}")
     timeout = _seconds(inputs, "ready-timeout", "60")
+    if target_name == "kubernetes" and command != "build":
+        from .deploy_kube import run_kubernetes
+
+        if command == "stop":
+            raise ConfigError("input `command`: stop is not offered for kubernetes",
+                              hint="delete the namespace's aicd objects with kubectl if you mean it")
+        return run_kubernetes(inputs, gh, env, command)
+    if command in ("promote", "abort"):
+        raise ConfigError(f"input `command`: {command} applies to the kubernetes target's canary and ab strategies")
     if command == "build" or target_name == "docker":
         from .deploy_docker import run_docker
 

@@ -15,7 +15,7 @@ from ..gha import Actions
 from ..registry import serving_checksum
 from .summary import table
 
-__all__ = ["deployment_name", "run_docker"]
+__all__ = ["build_and_push", "deployment_name", "run_docker"]
 
 
 def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str,
@@ -34,7 +34,7 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     model_uri = require_model_uri(inputs)
     with tempfile.TemporaryDirectory(prefix="aicd-deploy-") as tmp:
         model_dir, meta = fetch(inputs, env, Path(tmp) / "model")
-        image = _build_and_push(client, inputs, env, gh, model_uri, model_dir, meta)
+        image = build_and_push(inputs, env, gh, model_uri, model_dir, meta, client)
     if command == "build":
         return _finish_build(gh, image, meta)
     target = _target(client, inputs, deployment_name(meta["model_name"]), timeout,
@@ -66,7 +66,10 @@ def _target(client, inputs, deployment: str, timeout: float, observe: float, gh:
                         progress=lambda event: gh.info(f"aicd deploy: {event}"))
 
 
-def _build_and_push(client, inputs, env, gh: Actions, model_uri: str, model_dir: Path, meta: dict) -> BuiltImage:
+def build_and_push(inputs, env, gh: Actions, model_uri: str, model_dir: Path, meta: dict,
+                   client=None) -> BuiltImage:
+    """Build the serving image for ``model_dir`` and push it when the `registry` input is set."""
+    client = client or docker_client(env.get("DOCKER_HOST", ""))
     commit = env.get("GITHUB_SHA", "")
     source = f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}" \
         if env.get("GITHUB_REPOSITORY") else ""

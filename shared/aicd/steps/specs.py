@@ -51,8 +51,8 @@ _TRAIN_INPUTS = (
           "as <tenant>__<name>.", ""),
 )
 
-_DEPLOY_DESCRIPTION = ("Release gate: build the model's serving image, push it, and roll it out (target local or "
-                       "docker) with automatic rollback; or roll back, or stop.")
+_DEPLOY_DESCRIPTION = ("Release gate: build the model's serving image, push it, and roll it out (target local, "
+                       "docker or kubernetes) with automatic rollback; promote or abort a canary; roll back.")
 _DEPLOY_OUTPUTS = (
     Output("endpoint", "Stable base URL of the deployment (local: the serving revision's own URL)."),
     Output("revision", "Number of the revision now serving."),
@@ -61,15 +61,26 @@ _DEPLOY_OUTPUTS = (
     Output("image", "The serving image, <registry>/<image-name>:<model-version>-<short-sha> (docker target and "
            "command build)."),
     Output("digest", "The pushed image's registry digest (sha256:...); empty when nothing was pushed."),
+    Output("strategy-state", "kubernetes: where the rollout stands, e.g. `canary: revision 4 at 10 % (1 of 10 pods), "
+           "step 1 of 3; promote or abort`."),
 )
 _DEPLOY_INPUTS = (
     Input("model-uri", "Model to deploy: models:/<name>/<version> or models:/<name>@<alias> "
           "(the model-uri output of action-train). Not needed for rollback or stop.", ""),
     Input("tracking-uri", "MLflow tracking URI; empty uses MLFLOW_TRACKING_URI.", ""),
-    Input("target", "Where to deploy: local (a model-server process on this machine) or docker (a container per "
-          "revision behind a stable front container, on this machine's Docker engine).", "local"),
-    Input("command", "deploy; build (build and push the image only); rollback (switch back to the previous "
-          "revision); stop (stop every revision).", "deploy"),
+    Input("target", "Where to deploy: local (a model-server process on this machine), docker (a container per "
+          "revision behind a stable front container, on this machine's Docker engine) or kubernetes.", "local"),
+    Input("command", "deploy; build (build and push the image only); rollback (to the previous revision, or "
+          "`revision`); stop (local, docker); promote / abort (kubernetes canary and ab).", "deploy"),
+    Input("config", "Path to aicd.yml (its deploy.kubernetes section); empty uses the defaults.", ""),
+    Input("kubeconfig", "kubernetes: kubeconfig file; empty uses KUBECONFIG or ~/.kube/config.", ""),
+    Input("namespace", "kubernetes: namespace; empty uses aicd-<tenant>, else deploy.kubernetes.namespace, else "
+          "aicd.", ""),
+    Input("strategy", "kubernetes: rolling, canary, blue-green or ab; empty uses deploy.kubernetes.strategy.", ""),
+    Input("image", "kubernetes: an image already built and pushed (e.g. by a command: build step); empty builds "
+          "and pushes one.", ""),
+    Input("revision", "rollback (kubernetes): the revision to return to; empty means the previous one.", ""),
+    Input("tenant", "Tenant id: deploys only the tenant's own models, into its own namespace.", ""),
     Input("state-dir", "Folder holding the local target's revisions, logs and state.", ".aicd/deploy"),
     Input("ready-timeout", "Seconds a new revision has to become ready before it is removed and the current one "
           "keeps serving.", "60"),

@@ -1,0 +1,1 @@
+"""The kubernetes target: a small API client, manifests, and the rollout strategies."""

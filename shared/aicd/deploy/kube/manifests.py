@@ -1,0 +1,128 @@
+"""Kubernetes manifests for a model release (pure: data in, dicts out).
+
+Every object carries ``app.kubernetes.io/name: <name>``, ``app.kubernetes.io/managed-by: aicd`` and
+the user's ``deploy.kubernetes.labels``; pods also carry ``aicd.dev/track`` (stable, canary, blue,
+green, a, b), ``aicd.dev/model-version`` and ``aicd.dev/revision``, so ``kubectl get pods -L``
+shows what serves where. Pods run the serving image as uid 65532 with a read-only root, no
+privilege escalation, no capabilities, the runtime's seccomp profile and no API token; readiness
+is ``/readyz`` (model loaded and warmed), liveness ``/healthz``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...config_deploy import KubernetesConfig
+
+__all__ = ["PORT", "Release", "deployment", "object_labels", "router_deployment", "service", "tenant_manifests"]
+
+PORT = 8080
+NAME_LABEL = "app.kubernetes.io/name"
+
+
+@dataclass(frozen=True)
+class Release:
+    """One revision of a model: what a Deployment runs."""
+
+    revision: int
+    image: str
+    model_uri: str = ""
+    model_version: str = ""
+    run_id: str = ""
+    commit: str = ""
+
+    def record(self) -> dict:
+        return {"revision": self.revision, "image": self.image, "model_uri": self.model_uri,
+                "model_version": self.model_version, "run_id": self.run_id, "commit": self.commit}
+
+
+def object_labels(name: str, cfg: KubernetesConfig) -> dict[str, str]:
+    return {**cfg.labels, NAME_LABEL: name, "app.kubernetes.io/managed-by": "aicd"}
+
+
+def deployment(name: str, namespace: str, track: str, release: Release, replicas: int, cfg: KubernetesConfig,
+               variant: str = "stable", deployment_name: str = "") -> dict:
+    """The Deployment of one track; ``deployment_name`` defaults to ``<name>-<track>``."""
+    selector = {NAME_LABEL: name, "aicd.dev/track": track}
+    pod_labels = {**object_labels(name, cfg), **selector, "aicd.dev/model-version": release.model_version or "none",
+                  "aicd.dev/revision": str(release.revision)}
+    annotations = {**cfg.annotations, "aicd.dev/model-uri": release.model_uri, "aicd.dev/run-id": release.run_id,
+                   "aicd.dev/commit": release.commit, "aicd.dev/image": release.image}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": deployment_name or f"{name}-{track}", "namespace": namespace, "labels": pod_labels,
+                     "annotations": annotations},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "progressDeadlineSeconds": cfg.progress_deadline_seconds,
+            "revisionHistoryLimit": cfg.keep_revisions,
+            "template": {"metadata": {"labels": pod_labels, "annotations": annotations},
+                         "spec": _pod_spec(release.image, variant, cfg)},
+        },
+    }
+
+
+def _pod_spec(image: str, variant: str, cfg: KubernetesConfig, command: list[str] | None = None,
+              env: dict[str, str] | None = None) -> dict:
+    container = {
+        "name": "server", "image": image, "ports": [{"name": "http", "containerPort": PORT}],
+        "env": [{"name": k, "value": v} for k, v in {"AICD_VARIANT": variant, **(env or {})}.items()],
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2, "failureThreshold": 2},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "initialDelaySeconds": 5,
+                          "periodSeconds": 10},
+        "resources": cfg.resources,
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]}},
+    }
+    if command:
+        container["command"] = command
+    spec = {"containers": [container], "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 30,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
+                                "seccompProfile": {"type": "RuntimeDefault"}}}
+    if cfg.node_selector:
+        spec["nodeSelector"] = dict(cfg.node_selector)
+    return spec
+
+
+def service(service_name: str, namespace: str, name: str, selector: dict[str, str], cfg: KubernetesConfig) -> dict:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": service_name, "namespace": namespace, "labels": object_labels(name, cfg),
+                         "annotations": dict(cfg.annotations)},
+            "spec": {"selector": {NAME_LABEL: name, **selector},
+                     "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]}}
+
+
+def router_deployment(name: str, namespace: str, image: str, upstreams: dict[str, str], split: float,
+                      cfg: KubernetesConfig) -> dict:
+    """The A/B router: hashes the user key to a variant, forwards to that variant's Service."""
+    release = Release(0, image)
+    manifest = deployment(name, namespace, "router", release, max(1, min(cfg.replicas, 2)), cfg, "router")
+    env = {"AICD_AB_SPLIT": f"{split:g}", "AICD_AB_KEY": cfg.ab_key,
+           **{f"AICD_AB_{variant.upper()}": url for variant, url in upstreams.items()}}
+    manifest["spec"]["template"]["spec"] = _pod_spec(image, "router", cfg,
+                                                     ["python3", "-m", "aicd.serve.router"], env)
+    return manifest
+
+
+def tenant_manifests(tenant: str, namespace: str) -> list[dict]:
+    """Namespace, the deployer ServiceAccount and a Role confined to that namespace (for an admin to apply)."""
+    labels = {"aicd.dev/tenant": tenant, "app.kubernetes.io/managed-by": "aicd"}
+    rules = [
+        {"apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": ["*"]},
+        {"apiGroups": [""], "resources": ["services", "configmaps", "pods"], "verbs": ["*"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]},
+        {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": ["*"]},
+    ]
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}},
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": "aicd-deployer", "namespace": namespace, "labels": labels}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": "aicd-deployer", "namespace": namespace, "labels": labels}, "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": "aicd-deployer", "namespace": namespace, "labels": labels},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "aicd-deployer"},
+         "subjects": [{"kind": "ServiceAccount", "name": "aicd-deployer", "namespace": namespace}]},
+    ]

@@ -1,0 +1,399 @@
+"""The ``kubernetes`` target: roll a model image out with one of four strategies, roll it back.
+
+Contracts:
+- ``rolling``: one Deployment ``<name>``, maxUnavailable 0 / maxSurge 1, so the old version keeps
+  its full ready count until new pods are ready; the rollout is done when the controller has
+  observed the change and every replica is updated and available. A rollout that stalls
+  (ProgressDeadlineExceeded, or the deadline) is rolled back by aicd itself to the previous
+  revision, and the time until that revision fully serves again is reported.
+- ``canary``: Deployments ``<name>-stable`` and ``<name>-canary`` behind the one Service
+  ``<name>``: traffic follows the replica ratio, which must be exact for every step (10 % of 10
+  replicas is 1 pod; 10 % of 2 is refused). ``deploy`` goes to the first step and waits for
+  ``promote`` (one step further; the last step makes the stable track the new version and removes
+  the canary) or ``abort`` (canary removed, stable back to 100 %) — or walks all steps by itself
+  when ``canary.pause-seconds`` is set. A canary that does not get ready is aborted automatically.
+- ``blue-green``: Deployments ``<name>-blue`` / ``<name>-green``; the Service selects the active
+  colour. The new colour must be fully ready before the selector switches; the old colour stays up
+  for ``blue-green.keep-seconds`` (scaled down by the first aicd command after that), so a
+  rollback inside that time is an instant switch back.
+- ``ab``: variants ``<name>-a`` (current) and ``<name>-b`` (new), each with its own Service and
+  per-variant metrics, behind a router (``aicd.serve.router``) that hashes the user key: a sticky,
+  exact split without a service mesh. ``promote`` makes b the only version, ``abort`` keeps a.
+- History: the last ``keep-revisions`` releases (image, model version, run id, commit) live in the
+  ConfigMap ``aicd-<name>``; ``rollback`` restores any of them (default: the previous one).
+- Concurrency: every command holds the Lease ``aicd-<name>-deploy`` (see :mod:`.lease`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ...config_deploy import KubernetesConfig
+from ...errors import ConfigError, ServiceError, UserError
+from .client import KubeClient
+from .lease import deploy_lease
+from .manifests import PORT, Release, deployment, object_labels, router_deployment, service
+
+__all__ = ["KubeTarget", "Outcome", "RolloutFailed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    revision: int
+    previous: int | None
+    image: str
+    model_version: str
+    state: str  # the strategy-state output: where the rollout stands, in words
+    recovered_seconds: float | None = None
+
+
+class RolloutFailed(ServiceError):
+    """The new revision never became ready; the previous one serves again (``outcome`` says which)."""
+
+    def __init__(self, message: str, outcome: Outcome | None):
+        super().__init__("kubernetes target", message, retryable=False,
+                         hint="see the pods' events: kubectl describe pods -l app.kubernetes.io/name=<name>")
+        self.outcome = outcome
+
+
+class KubeTarget:
+    def __init__(self, api: KubeClient, name: str, namespace: str, cfg: KubernetesConfig,
+                 progress: Callable[[str], None] = lambda text: None, poll: float = 0.5,
+                 lock_timeout: float = 300):
+        self.api, self.name, self.namespace, self.cfg = api, name, namespace, cfg
+        self.progress, self.poll, self.lock_timeout = progress, poll, lock_timeout
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.name}.{self.namespace}.svc.cluster.local:{PORT}"
+
+    # -- commands ------------------------------------------------------------------------------
+    def deploy(self, image: str, model_uri: str = "", model_version: str = "", run_id: str = "",
+               commit: str = "") -> Outcome:
+        with self._locked() as state:
+            number = max([r["revision"] for r in state["revisions"]], default=0) + 1
+            release = Release(number, image, model_uri, model_version, run_id, commit)
+            if state.get("phase"):
+                raise UserError(f"{self.name}: a {state['phase']['kind']} rollout is in progress "
+                                f"({state.get('state', '')})", hint="promote or abort it first")
+            strategy = self.cfg.strategy if state["current"] else "rolling-first"
+            self.progress(f"deploying revision {number} ({image}) with strategy {self.cfg.strategy}")
+            return getattr(self, "_deploy_" + strategy.replace("-", "_"))(state, release)
+
+    def promote(self) -> Outcome:
+        with self._locked() as state:
+            phase = state.get("phase") or {}
+            if phase.get("kind") == "canary":
+                return self._canary_step(state, phase["step"] + 1)
+            if phase.get("kind") == "ab":
+                return self._ab_finish(state, winner="b")
+            raise UserError(f"{self.name}: nothing to promote (no canary or A/B rollout in progress)")
+
+    def abort(self) -> Outcome:
+        with self._locked() as state:
+            phase = state.get("phase") or {}
+            if phase.get("kind") == "canary":
+                return self._canary_abort(state, "aborted")
+            if phase.get("kind") == "ab":
+                return self._ab_finish(state, winner="a")
+            raise UserError(f"{self.name}: nothing to abort (no canary or A/B rollout in progress)")
+
+    def rollback(self, revision: int | None = None) -> Outcome:
+        with self._locked() as state:
+            wanted = revision or state.get("previous")
+            record = next((r for r in state["revisions"] if r["revision"] == wanted), None)
+            if record is None or wanted == state["current"]:
+                kept = ", ".join(str(r["revision"]) for r in state["revisions"]) or "none"
+                raise UserError(f"{self.name}: cannot roll back to revision {wanted or '(none)'}",
+                                hint=f"revisions kept: {kept}; current: {state['current']}")
+            self.progress(f"rolling back to revision {wanted} ({record['image']})")
+            return self._restore(state, Release(**record), f"rolled back to revision {wanted}")
+
+    # -- rolling -------------------------------------------------------------------------------
+    def _deploy_rolling_first(self, state: dict, release: Release) -> Outcome:
+        """The first release of any strategy: nothing to compare with, so it simply rolls out."""
+        main = self._main_deployment()
+        self._apply_service(self.name, self._main_selector())
+        self.api.apply(self._manifest(main, release, self.cfg.replicas))
+        if not self._wait(main, self.cfg.replicas):
+            self.api.delete("Deployment", self.namespace, main)
+            raise RolloutFailed(f"revision {release.revision} never became ready within "
+                                f"{self.cfg.progress_deadline_seconds} s; removed it (nothing served before)", None)
+        if self.cfg.strategy == "blue-green":
+            state["colours"] = {"blue": release.revision}
+        return self._record(state, release, f"{self.cfg.strategy}: revision {release.revision} serving")
+
+    def _deploy_rolling(self, state: dict, release: Release) -> Outcome:
+        previous = Release(**self._current_record(state))
+        self.api.apply(self._manifest(self.name, release, self.cfg.replicas))
+        if self._wait(self.name, self.cfg.replicas):
+            return self._record(state, release, f"rolling: revision {release.revision} serving")
+        self.progress(f"revision {release.revision} stalled; rolling back to revision {previous.revision}")
+        started = time.monotonic()
+        self.api.apply(self._manifest(self.name, previous, self.cfg.replicas))
+        self._wait(self.name, self.cfg.replicas, required=True)
+        recovered = time.monotonic() - started
+        outcome = Outcome(previous.revision, None, previous.image, previous.model_version,
+                          f"rolling: revision {release.revision} failed, rolled back", recovered)
+        raise RolloutFailed(f"revision {release.revision} did not become ready within "
+                            f"{self.cfg.progress_deadline_seconds} s; rolled back to revision {previous.revision}, "
+                            f"fully serving again {recovered:.1f} s later", outcome)
+
+    # -- canary --------------------------------------------------------------------------------
+    def _deploy_canary(self, state: dict, release: Release) -> Outcome:
+        self._canary_replicas(self.cfg.canary_steps[0])  # refuse an inexact ratio before touching anything
+        state["phase"] = {"kind": "canary", "step": 0, "release": release.record()}
+        outcome = self._canary_step(state, 0)
+        while self.cfg.canary_pause_seconds is not None and state.get("phase"):
+            time.sleep(self.cfg.canary_pause_seconds)
+            outcome = self._canary_step(state, state["phase"]["step"] + 1)
+        return outcome
+
+    def _canary_step(self, state: dict, step: int) -> Outcome:
+        phase = state["phase"]
+        release, stable = Release(**phase["release"]), Release(**self._current_record(state))
+        steps = self.cfg.canary_steps
+        if steps[step] == 100:
+            return self._canary_finish(state, release)
+        canary_n = self._canary_replicas(steps[step])
+        canary = f"{self.name}-canary"
+        self.api.apply(self._manifest(canary, release, canary_n, track="canary", variant="canary"))
+        if not self._wait(canary, canary_n):
+            self._canary_abort(state, "failed")
+            raise RolloutFailed(f"canary revision {release.revision} did not become ready at {steps[step]} %; "
+                                f"aborted, revision {stable.revision} serves 100 %", self._last_outcome(state))
+        self.api.apply(self._manifest(f"{self.name}-stable", stable, self.cfg.replicas - canary_n, track="stable"))
+        self._wait(f"{self.name}-stable", self.cfg.replicas - canary_n, required=True)
+        phase["step"] = step
+        pause = self.cfg.canary_pause_seconds
+        waiting = f"next step in {pause:g} s" if pause is not None else "promote or abort"
+        text = (f"canary: revision {release.revision} at {steps[step]} % ({canary_n} of {self.cfg.replicas} pods), "
+                f"step {step + 1} of {len(steps)}; {waiting}")
+        state["state"] = text
+        self._save(state)
+        return Outcome(release.revision, stable.revision, release.image, release.model_version, text)
+
+    def _canary_finish(self, state: dict, release: Release) -> Outcome:
+        stable = f"{self.name}-stable"
+        self.api.apply(self._manifest(stable, release, self.cfg.replicas, track="stable"))
+        self._wait(stable, self.cfg.replicas, required=True)
+        self.api.delete("Deployment", self.namespace, f"{self.name}-canary")
+        state["phase"] = None
+        return self._record(state, release, f"canary: promoted, revision {release.revision} serves 100 %")
+
+    def _canary_abort(self, state: dict, how: str) -> Outcome:
+        stable = Release(**self._current_record(state))
+        self.api.delete("Deployment", self.namespace, f"{self.name}-canary")
+        self.api.apply(self._manifest(f"{self.name}-stable", stable, self.cfg.replicas, track="stable"))
+        self._wait(f"{self.name}-stable", self.cfg.replicas, required=True)
+        state["phase"] = None
+        state["state"] = f"canary: {how}, revision {stable.revision} serves 100 %"
+        self._save(state)
+        return self._last_outcome(state)
+
+    def _canary_replicas(self, percent: int) -> int:
+        exact = self.cfg.replicas * percent / 100
+        if exact != int(exact):
+            raise ConfigError(f"`deploy.kubernetes.canary.steps`: {percent} % of {self.cfg.replicas} replicas is "
+                              f"not a whole number of pods", hint="raise `replicas` (e.g. 10) or change the steps")
+        return int(exact)
+
+    # -- blue-green ----------------------------------------------------------------------------
+    def _deploy_blue_green(self, state: dict, release: Release) -> Outcome:
+        state.setdefault("colours", {})
+        active = self._active_colour(state)
+        idle = "green" if active == "blue" else "blue"
+        target = f"{self.name}-{idle}"
+        self.api.apply(self._manifest(target, release, self.cfg.replicas, track=idle))
+        if not self._wait(target, self.cfg.replicas):
+            self.api.apply(self._manifest(target, release, 0, track=idle))
+            raise RolloutFailed(f"{idle} (revision {release.revision}) did not become ready; the Service still "
+                                f"selects {active}", self._last_outcome(state))
+        self._switch_colour(state, idle, release.revision)
+        return self._record(state, release, f"blue-green: {idle} (revision {release.revision}) active, {active} kept "
+                                            f"for {self.cfg.keep_seconds:g} s for rollback")
+
+    def _switch_colour(self, state: dict, colour: str, revision: int) -> None:
+        old = self._active_colour(state)
+        self._apply_service(self.name, {"aicd.dev/track": colour})
+        state["colours"][colour] = revision
+        state["active"] = colour
+        state["retire"] = {"colour": old, "after": time.time() + self.cfg.keep_seconds}
+
+    def _active_colour(self, state: dict) -> str:
+        return state.get("active") or "blue"
+
+    def _retire_expired(self, state: dict) -> None:
+        retire = state.get("retire")
+        if self.cfg.strategy != "blue-green" or not retire or time.time() < retire["after"]:
+            return
+        colour = retire["colour"]
+        record = next((r for r in state["revisions"] if r["revision"] == state["colours"].get(colour)), None)
+        if record:
+            self.progress(f"scaling down {colour} (kept {self.cfg.keep_seconds:g} s for rollback)")
+            self.api.apply(self._manifest(f"{self.name}-{colour}", Release(**record), 0, track=colour))
+        state["retire"] = None
+
+    # -- A/B -----------------------------------------------------------------------------------
+    def _deploy_ab(self, state: dict, release: Release) -> Outcome:
+        current = Release(**self._current_record(state))
+        for variant, rel in (("a", current), ("b", release)):
+            self._apply_service(f"{self.name}-{variant}", {"aicd.dev/track": variant})
+            self.api.apply(self._manifest(f"{self.name}-{variant}", rel, self.cfg.replicas, track=variant,
+                                          variant=variant))
+        if not self._wait(f"{self.name}-b", self.cfg.replicas):
+            self.api.delete("Deployment", self.namespace, f"{self.name}-b")
+            raise RolloutFailed(f"variant b (revision {release.revision}) did not become ready; a keeps serving",
+                                self._last_outcome(state))
+        self._wait(f"{self.name}-a", self.cfg.replicas, required=True)
+        self._apply_router(release.image, self.cfg.ab_split)
+        state["phase"] = {"kind": "ab", "release": release.record()}
+        text = (f"ab: a = revision {current.revision}, b = revision {release.revision}, {self.cfg.ab_split:g} % of "
+                f"users (by header {self.cfg.ab_key}) on b; promote or abort")
+        state["state"] = text
+        self._save(state)
+        return Outcome(release.revision, current.revision, release.image, release.model_version, text)
+
+    def _apply_router(self, image: str, split: float) -> None:
+        upstreams = {v: f"http://{self.name}-{v}.{self.namespace}.svc:{PORT}" for v in ("a", "b")}
+        self.api.apply(router_deployment(self.name, self.namespace, image, upstreams, split, self.cfg))
+        self._apply_service(self.name, {"aicd.dev/track": "router"})
+        self._wait(f"{self.name}-router", self.api_replicas(f"{self.name}-router"), required=True)
+
+    def api_replicas(self, deployment_name: str) -> int:
+        found = self.api.get("Deployment", self.namespace, deployment_name) or {}
+        return int(found.get("spec", {}).get("replicas", 0))
+
+    def _ab_finish(self, state: dict, winner: str) -> Outcome:
+        release = Release(**state["phase"]["release"])
+        if winner == "b":
+            self.api.apply(self._manifest(f"{self.name}-a", release, self.cfg.replicas, track="a", variant="a"))
+            self._wait(f"{self.name}-a", self.cfg.replicas, required=True)
+        self._apply_router(release.image if winner == "b" else self._current_record(state)["image"], 0)
+        self.api.delete("Deployment", self.namespace, f"{self.name}-b")
+        state["phase"] = None
+        if winner == "b":
+            return self._record(state, release, f"ab: b (revision {release.revision}) won, serves everyone")
+        state["state"] = f"ab: a kept (revision {state['current']}), b removed"
+        self._save(state)
+        return self._last_outcome(state)
+
+    # -- rollback ------------------------------------------------------------------------------
+    def _restore(self, state: dict, release: Release, text: str) -> Outcome:
+        strategy = self.cfg.strategy
+        if strategy == "blue-green":
+            idle = "green" if self._active_colour(state) == "blue" else "blue"
+            target = f"{self.name}-{idle}"
+            if state.get("colours", {}).get(idle) != release.revision or \
+                    not self._wait(target, self.cfg.replicas, timeout=0):
+                self.api.apply(self._manifest(target, release, self.cfg.replicas, track=idle))
+                self._wait(target, self.cfg.replicas, required=True)
+            self._switch_colour(state, idle, release.revision)
+        else:
+            main = self._main_deployment()
+            variant = "a" if strategy == "ab" else "stable"
+            self.api.apply(self._manifest(main, release, self.cfg.replicas, track=self._main_track(),
+                                          variant=variant))
+            self._wait(main, self.cfg.replicas, required=True)
+            for extra in ("canary", "b"):
+                self.api.delete("Deployment", self.namespace, f"{self.name}-{extra}")
+            if strategy == "ab":
+                self._apply_router(release.image, 0)
+        state["phase"] = None
+        return self._record(state, release, f"{strategy}: {text}", new=False)
+
+    # -- shared --------------------------------------------------------------------------------
+    def _main_deployment(self) -> str:
+        return {"rolling": self.name, "canary": f"{self.name}-stable", "blue-green": f"{self.name}-blue",
+                "ab": f"{self.name}-a"}[self.cfg.strategy]
+
+    def _main_track(self) -> str:
+        return {"rolling": "stable", "canary": "stable", "blue-green": "blue", "ab": "a"}[self.cfg.strategy]
+
+    def _main_selector(self) -> dict[str, str]:
+        return {"blue-green": {"aicd.dev/track": "blue"}, "ab": {"aicd.dev/track": "a"}}.get(self.cfg.strategy, {})
+
+    def _manifest(self, deployment_name: str, release: Release, replicas: int, track: str | None = None,
+                  variant: str = "stable") -> dict:
+        track = track or self._main_track()
+        return deployment(self.name, self.namespace, track, release, replicas, self.cfg, variant, deployment_name)
+
+    def _apply_service(self, service_name: str, selector: dict[str, str]) -> None:
+        self.api.apply(service(service_name, self.namespace, self.name, selector, self.cfg))
+
+    def _wait(self, deployment_name: str, replicas: int, required: bool = False, timeout: float | None = None) -> bool:
+        """True once the controller observed the spec and every replica is updated and available."""
+        limit = self.cfg.progress_deadline_seconds + 30 if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while True:
+            found = self.api.get("Deployment", self.namespace, deployment_name) or {}
+            status = found.get("status", {})
+            observed = status.get("observedGeneration", 0) >= found.get("metadata", {}).get("generation", 1)
+            counts = [status.get(k, 0) for k in ("replicas", "updatedReplicas", "availableReplicas", "readyReplicas")]
+            if observed and all(c == replicas for c in counts) and not status.get("unavailableReplicas"):
+                return True
+            stalled = observed and any(c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
+                                       for c in status.get("conditions", []))
+            if stalled or time.monotonic() >= deadline:
+                if required:
+                    raise ServiceError("kubernetes target", f"{self.namespace}/{deployment_name} did not become "
+                                       f"ready ({replicas} replicas) within {limit:g} s", retryable=True)
+                return False
+            time.sleep(self.poll)
+
+    def _current_record(self, state: dict) -> dict:
+        return next(r for r in state["revisions"] if r["revision"] == state["current"])
+
+    def _record(self, state: dict, release: Release, text: str, new: bool = True) -> Outcome:
+        previous = state["current"]
+        if new:
+            state["revisions"] = [*state["revisions"], release.record()][-self.cfg.keep_revisions:]
+        state["current"], state["previous"], state["state"] = release.revision, previous, text
+        self._save(state)
+        return Outcome(release.revision, previous, release.image, release.model_version, text)
+
+    def _last_outcome(self, state: dict) -> Outcome:
+        current = self._current_record(state)
+        return Outcome(current["revision"], state.get("previous"), current["image"], current["model_version"],
+                       state.get("state", ""))
+
+    def _locked(self):
+        return _Locked(self)
+
+    def _load(self) -> dict:
+        found = self.api.get("ConfigMap", self.namespace, f"aicd-{self.name}")
+        if not found:
+            return {"revisions": [], "current": None, "previous": None, "phase": None, "state": ""}
+        return json.loads(found["data"]["state.json"])
+
+    def _save(self, state: dict) -> None:
+        state["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.api.apply({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": f"aicd-{self.name}", "namespace": self.namespace,
+                                     "labels": object_labels(self.name, self.cfg)},
+                        "data": {"state.json": json.dumps(state, indent=1)}})
+
+    def status(self) -> dict:
+        return self._load()
+
+
+class _Locked:
+    """``with target._locked() as state``: the Lease is held and ``state`` is fresh from the cluster."""
+
+    def __init__(self, target: KubeTarget):
+        self.target = target
+
+    def __enter__(self) -> dict:
+        t = self.target
+        self.lease = deploy_lease(t.api, t.namespace, t.name, t.lock_timeout)
+        self.lease.__enter__()
+        state = t._load()
+        t._retire_expired(state)
+        return state
+
+    def __exit__(self, *exc) -> None:
+        self.lease.__exit__(*exc)

@@ -1,0 +1,99 @@
+"""The kubernetes half of ``aicd deploy``: roll an image out (or promote, abort, roll back)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from ..config import load_config
+from ..config_deploy import STRATEGIES
+from ..deploy.kube.client import KubeClient
+from ..deploy.kube.target import KubeTarget, Outcome, RolloutFailed
+from ..errors import ConfigError
+from ..gha import Actions
+from ..tenancy import check_tenant, owns
+from .summary import table
+
+__all__ = ["namespace_for", "run_kubernetes"]
+
+
+def namespace_for(tenant: str, configured: str) -> str:
+    """A tenant always gets its own namespace ``aicd-<tenant>``; without a tenant, the configured one."""
+    if tenant:
+        return f"aicd-{check_tenant(tenant)}"
+    return configured or "aicd"
+
+
+def run_kubernetes(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str) -> dict[str, str]:
+    from .deploy import fetch, require_model_uri
+    from .deploy_docker import build_and_push, deployment_name
+
+    cfg = load_config(inputs.get("config")).deploy.kubernetes
+    if inputs.get("strategy"):
+        if inputs["strategy"] not in STRATEGIES:
+            raise ConfigError(f"input `strategy`: {inputs['strategy']!r} is not one of {', '.join(STRATEGIES)}")
+        cfg = replace(cfg, strategy=inputs["strategy"])
+    tenant = check_tenant(inputs.get("tenant") or "")
+    model_uri = require_model_uri(inputs)
+    model_name = model_uri.removeprefix("models:/").split("/")[0].split("@")[0]
+    if tenant and not owns(tenant, model_name):
+        raise ConfigError(f"tenant {tenant!r} may not deploy {model_name!r}", hint="deploy the tenant's own model")
+    namespace = inputs.get("namespace") or namespace_for(tenant, cfg.namespace)
+    kubeconfig = inputs.get("kubeconfig") or env.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    api = KubeClient.from_kubeconfig(kubeconfig)
+    target = KubeTarget(api, deployment_name(model_name.split("__")[-1]), namespace, cfg,
+                        progress=lambda text: gh.info(f"aicd deploy: {text}"))
+    image, digest = inputs.get("image", ""), ""
+    try:
+        if command == "promote":
+            outcome = target.promote()
+        elif command == "abort":
+            outcome = target.abort()
+        elif command == "rollback":
+            outcome = target.rollback(_revision(inputs.get("revision", "")))
+        else:
+            with tempfile.TemporaryDirectory(prefix="aicd-deploy-") as tmp:
+                model_dir, meta = fetch(inputs, env, Path(tmp) / "model")
+                if not image:
+                    built = build_and_push(inputs, env, gh, model_uri, model_dir, meta)
+                    image, digest = built.reference, built.digest
+            outcome = target.deploy(image, model_uri, str(meta["model_version"]), meta["run_id"],
+                                    env.get("GITHUB_SHA", ""))
+    except RolloutFailed as failed:
+        if failed.outcome:
+            _finish(gh, command, target, failed.outcome, digest, failed=str(failed))
+        raise
+    return _finish(gh, command, target, outcome, digest)
+
+
+def _revision(text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"input `revision`: {text!r} is not a revision number")
+    return int(text)
+
+
+def _finish(gh: Actions, command: str, target: KubeTarget, outcome: Outcome, digest: str,
+            failed: str = "") -> dict[str, str]:
+    outputs = {"endpoint": target.endpoint, "revision": str(outcome.revision),
+               "previous-revision": str(outcome.previous or ""), "model-version": outcome.model_version,
+               "image": outcome.image, "digest": digest, "strategy-state": outcome.state}
+    gh.set_outputs(outputs)
+    history = target.status()["revisions"]
+    rows = [[("▶ " if r["revision"] == outcome.revision else "") + str(r["revision"]), r["model_version"],
+             r["image"], r["run_id"][:8], (r["commit"] or "")[:7]] for r in reversed(history)]
+    head = "⏪ aicd release — rolled back" if failed else f"🚀 aicd release — {command} (kubernetes)"
+    text = (f"## {head}\n\n{outcome.state}\n\nNamespace `{target.namespace}`, Service **{target.endpoint}**, "
+            f"strategy `{target.cfg.strategy}`.")
+    if failed:
+        text += f"\n\n**Failed:** {failed}"
+    if outcome.recovered_seconds is not None:
+        text += f"\n\nThe previous revision was fully serving again {outcome.recovered_seconds:.1f} s after the " \
+                "failure was detected."
+    gh.summary(text + "\n\n### Revisions kept for rollback\n\n" +
+               table(["revision", "model version", "image", "run", "commit"], rows))
+    return outputs
