@@ -1,0 +1,86 @@
+"""The kubernetes target's pure parts: manifests, deploy config, the A/B split, tenant namespaces."""
+
+import random
+
+import pytest
+
+from aicd.config import parse_config
+from aicd.config_deploy import KubernetesConfig
+from aicd.deploy.kube.client import resource_path
+from aicd.deploy.kube.manifests import Release, deployment, router_deployment, service, tenant_manifests
+from aicd.errors import ConfigError
+from aicd.serve.router import variant_for
+from aicd.steps.deploy_kube import namespace_for
+
+RELEASE = Release(3, "ghcr.io/acme/coffee:3-0123abc", "models:/coffee/3", "3", "run-1", "0123abcdef")
+
+
+def test_a_deployment_is_non_root_probed_labelled_and_surges_without_losing_capacity():
+    cfg = KubernetesConfig(labels={"team": "ml"}, annotations={"owner": "ml@acme"}, node_selector={"pool": "cpu"},
+                           resources={"requests": {"cpu": "250m"}})
+    d = deployment("coffee", "aicd-acme", "canary", RELEASE, 4, cfg, "canary")
+    spec, pod = d["spec"], d["spec"]["template"]["spec"]
+    assert d["metadata"]["name"] == "coffee-canary" and spec["replicas"] == 4
+    assert spec["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/name": "coffee", "aicd.dev/track": "canary"}
+    labels = spec["template"]["metadata"]["labels"]
+    assert labels["aicd.dev/model-version"] == "3" and labels["aicd.dev/revision"] == "3" and labels["team"] == "ml"
+    assert spec["template"]["metadata"]["annotations"]["aicd.dev/commit"] == "0123abcdef"
+    assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] == 65532
+    assert pod["automountServiceAccountToken"] is False and pod["nodeSelector"] == {"pool": "cpu"}
+    container = pod["containers"][0]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                            "capabilities": {"drop": ["ALL"]}}
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"] == {"requests": {"cpu": "250m"}}
+    assert {"name": "AICD_VARIANT", "value": "canary"} in container["env"]
+
+
+def test_the_service_selects_by_name_and_optional_track():
+    s = service("coffee", "ns", "coffee", {"aicd.dev/track": "blue"}, KubernetesConfig())
+    assert s["spec"]["selector"] == {"app.kubernetes.io/name": "coffee", "aicd.dev/track": "blue"}
+    assert s["spec"]["ports"][0]["port"] == 8080
+
+
+def test_the_router_runs_the_router_module_with_the_split():
+    r = router_deployment("coffee", "ns", "img:1", {"a": "http://a", "b": "http://b"}, 25, KubernetesConfig())
+    container = r["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python3", "-m", "aicd.serve.router"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["AICD_AB_SPLIT"] == "25" and env["AICD_AB_A"] == "http://a" and env["AICD_AB_KEY"] == "x-user-id"
+
+
+def test_tenant_rbac_is_a_role_confined_to_the_tenant_namespace():
+    objects = {o["kind"]: o for o in tenant_manifests("acme", "aicd-acme")}
+    assert set(objects) == {"Namespace", "ServiceAccount", "Role", "RoleBinding"}
+    assert objects["Role"]["metadata"]["namespace"] == "aicd-acme"
+    assert objects["RoleBinding"]["subjects"] == [{"kind": "ServiceAccount", "name": "aicd-deployer",
+                                                   "namespace": "aicd-acme"}]
+    assert namespace_for("acme", "shared") == "aicd-acme" and namespace_for("", "") == "aicd"
+
+
+def test_resource_paths():
+    assert resource_path("Deployment", "ns", "x") == "/apis/apps/v1/namespaces/ns/deployments/x"
+    assert resource_path("Namespace", name="ns") == "/api/v1/namespaces/ns"
+
+
+def test_the_ab_split_is_sticky_and_exact():
+    keys = [f"user-{random.Random(1).random()}-{i}" for i in range(100_000)]
+    share = sum(variant_for(k, 20) == "b" for k in keys) / len(keys)
+    assert abs(share - 0.20) < 0.005
+    assert [variant_for(k, 20) for k in keys[:1000]] == [variant_for(k, 20) for k in keys[:1000]]
+    assert variant_for(None, 99) == "a" and variant_for("x", 0) == "a" and variant_for("x", 100) == "b"
+    # raising the split only moves users from a to b, never back
+    assert all(variant_for(k, 50) == "b" for k in keys[:5000] if variant_for(k, 20) == "b")
+
+
+def test_deploy_config_defaults_and_errors():
+    cfg = parse_config("deploy:\n  kubernetes: {strategy: blue-green, replicas: 3}\n").deploy.kubernetes
+    assert (cfg.strategy, cfg.replicas, cfg.keep_revisions, cfg.canary_steps) == ("blue-green", 3, 5, (10, 50, 100))
+    with pytest.raises(ConfigError, match=r"aicd.yml:2: `deploy.kubernetes.strategy`: must be one of"):
+        parse_config("deploy:\n  kubernetes: {strategy: yolo}\n")
+    with pytest.raises(ConfigError, match="rising percentages ending at 100"):
+        parse_config("deploy:\n  kubernetes:\n    canary: {steps: [10, 50]}\n")
+    with pytest.raises(ConfigError, match=r"labels\.team`: must be a string"):
+        parse_config("deploy:\n  kubernetes:\n    labels: {team: [a]}\n")
