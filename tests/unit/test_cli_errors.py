@@ -58,3 +58,33 @@ def test_invalid_choices(stage, args):
 def test_unreachable_model_server_is_named(tmp_path):
     result = run_aicd("monitor", "--endpoint", "http://127.0.0.1:9", "--report", str(tmp_path / "r.json"))
     assert_one_clear_line(result, "model server at http://127.0.0.1:9", "cannot read /metrics")
+
+
+def test_partitions_that_disagree_on_a_column_type_are_one_clear_line(tmp_path):
+    (tmp_path / "part-1.csv").write_text("x,y\n1,a\n2,b\n")
+    (tmp_path / "part-2.csv").write_text("x,y\nhello,c\nworld,d\n")
+    result = run_aicd("validate", "--data", str(tmp_path / "part-*.csv"), "--report", str(tmp_path / "r.json"))
+    assert_one_clear_line(result, "column `x` is int in one part of the data and str in another")
+
+
+def test_training_on_partitions_that_disagree_is_one_clear_line(tmp_path):
+    (tmp_path / "part-1.csv").write_text("x,label\n1,0\n2,1\n")
+    (tmp_path / "part-2.csv").write_text("x,label\nhello,0\nworld,1\n")
+    (tmp_path / "aicd.yml").write_text("data: {label: label}\n")
+    result = run_aicd("train", "--data", str(tmp_path / "part-*.csv"), "--config", str(tmp_path / "aicd.yml"),
+                      "--tracking-uri",
+                      f"sqlite:///{tmp_path / 'mlflow.db'}", "--data-version", "v1")
+    assert_one_clear_line(result, "cannot read the data", "part-*.csv")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--target", "kubernetes", "--command", "stop", "--model-uri", "models:/m/1"], "stop is not offered"),
+    (["--target", "local", "--command", "promote"], "applies to the kubernetes target"),
+    (["--target", "kubernetes", "--model-uri", "models:/m/1", "--kubeconfig", "/nonexistent/kubeconfig"],
+     "cannot read kubeconfig"),
+    (["--target", "kubernetes", "--model-uri", "models:/m/1", "--strategy", "yolo"], "input `strategy`"),
+    (["--target", "docker", "--listen", "8080", "--command", "rollback", "--model-uri", "models:/m/1"],
+     "input `listen`"),
+])
+def test_deploy_mistakes_are_one_clear_line(args, needle):
+    assert_one_clear_line(run_aicd("deploy", *args), needle)

@@ -198,6 +198,7 @@ def _merge(source: Source, partials: list[_Partial], cfg: DataConfig) -> Scan:
             raise DataError(f"columns differ between files: {list(first.columns)} vs {list(other.columns)}",
                             file=source.spec, hint="all partitions need the same columns")
         for name, col in other.columns.items():
+            _same_kind(source, first.columns[name], col)
             _merge_column(first.columns[name], col)
         first.sampler.absorb(other.sampler)
         for key, hashes in other.key_hashes.items():
@@ -206,6 +207,19 @@ def _merge(source: Source, partials: list[_Partial], cfg: DataConfig) -> Scan:
     return Scan(source.spec, sum(p.rows for p in partials), first.columns, first.sampler.result(),
                 {k: _duplicates(v) for k, v in first.key_hashes.items() if v},
                 _duplicates(first.row_hashes) if cfg.max_duplicate_rows is not None else None)
+
+
+def _same_kind(source: Source, one: ColumnScan, other: ColumnScan) -> None:
+    """Partitions must agree on a column's type; an all-null part (kind "other") fits anything."""
+    if "other" in (one.kind, other.kind):
+        if one.kind == "other":
+            one.kind = other.kind
+        return
+    if one.kind != other.kind and {one.kind, other.kind} != {"int", "float"}:
+        raise DataError(f"column `{one.name}` is {one.kind} in one part of the data and {other.kind} in another",
+                        file=source.spec, hint="every partition must give the column the same type")
+    if other.kind == "float":
+        one.kind = "float"
 
 
 def _merge_column(into: ColumnScan, other: ColumnScan) -> None:

@@ -256,5 +256,9 @@ def content_hash(source: Source, length: int = 16) -> str:
 def read_frame(spec: str):
     """The whole dataset as a pandas DataFrame (for training, which needs it in memory anyway)."""
     source = open_source(spec)
-    table = pa.Table.from_batches(list(source.batches()))
+    try:
+        table = pa.Table.from_batches(list(source.batches()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # e.g. partitions that disagree on a column's type
+        raise DataError(f"cannot read the data: {str(exc).splitlines()[0]}", file=spec,
+                        hint="every file must have the same columns and types") from None
     return table.to_pandas()
