@@ -55,6 +55,11 @@ class ModelRecord:
         return f"models:/{self.name}/{self.version}" if self.version else ""
 
 
+def _redacted(uri: str) -> str:
+    """``https://user:secret@host`` -> ``https://user:***@host``."""
+    return re.sub(r"(//[^/:@]+):[^/@]+@", r"\1:***@", uri)
+
+
 def serving_checksum(meta: dict) -> str:
     """The SHA-256 of the file the model server loads: the ONNX export when there is one."""
     return meta.get("onnx_sha256") or meta["sha256"]
@@ -106,6 +111,7 @@ class MlflowRegistry:
         if not tracking_uri:
             raise UserError("no MLflow tracking URI given", hint="set the `tracking-uri` input or MLFLOW_TRACKING_URI")
         self.uri = tracking_uri
+        self.where = f"MLflow at {_redacted(tracking_uri)}"  # what messages name: never a password
         self.artifact_root = artifact_root
         self.retry_seconds = retry_seconds
         self._probe()
@@ -120,9 +126,14 @@ class MlflowRegistry:
         try:
             with urllib.request.urlopen(self.uri.rstrip("/") + "/health", timeout=10) as resp:
                 resp.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise ServiceError(self.where, f"authentication refused (HTTP {exc.code})", retryable=False,
+                                   hint="check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD") from None
+            # another status from /health (a proxy in front, say): let the real calls decide
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ServiceError(f"MLflow at {self.uri}", f"unreachable ({reason})", retryable=True,
+            raise ServiceError(self.where, f"unreachable ({reason})", retryable=True,
                                hint="start the tracking server or fix the `tracking-uri` input") from None
 
     def _call(self, doing: str, fn: Callable, *args, budget: float | None = None, missing_ok: bool = False,
@@ -148,14 +159,14 @@ class MlflowRegistry:
     def _error(self, doing: str, exc: Exception, kind: str) -> ServiceError:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         if kind == "auth":
-            return ServiceError(f"MLflow at {self.uri}", f"{doing}: authentication or permission refused ({first})",
+            return ServiceError(self.where, f"{doing}: authentication or permission refused ({first})",
                                 retryable=False, hint="check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/"
                                 "PASSWORD and the user's permissions on this experiment and model")
         if kind == "transient":
-            return ServiceError(f"MLflow at {self.uri}", f"{doing} failed after retrying for "
+            return ServiceError(self.where, f"{doing} failed after retrying for "
                                 f"{self.retry_seconds:.0f}s ({first})", retryable=True,
                                 hint="check that the tracking server is up, then re-run")
-        return ServiceError(f"MLflow at {self.uri}", f"{doing} failed: {first}", retryable=False)
+        return ServiceError(self.where, f"{doing} failed: {first}", retryable=False)
 
     # -- training ------------------------------------------------------------------------------
     def _experiment_id(self, name: str) -> str:
@@ -314,7 +325,7 @@ class MlflowRegistry:
     def _verified(self, model_uri: str, path: Path, expected: str) -> str:
         actual = sha256_file(path) if path.is_file() else "missing"
         if actual != expected:
-            raise ServiceError(f"MLflow at {self.uri}", f"{model_uri}: {path.name} checksum mismatch "
+            raise ServiceError(self.where, f"{model_uri}: {path.name} checksum mismatch "
                                f"(registry {expected}, file {actual})", retryable=False,
                                hint="the stored model was changed after training; retrain or restore it")
         return actual

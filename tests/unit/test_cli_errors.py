@@ -88,3 +88,10 @@ def test_training_on_partitions_that_disagree_is_one_clear_line(tmp_path):
 ])
 def test_deploy_mistakes_are_one_clear_line(args, needle):
     assert_one_clear_line(run_aicd("deploy", *args), needle)
+
+
+def test_a_password_in_the_tracking_uri_never_reaches_the_message(coffee):
+    result = run_aicd("train", "--data", str(coffee["data"]), "--config", str(coffee["config"]),
+                      "--tracking-uri", "http://bob:s3cr3t-pw@127.0.0.1:9")
+    line = assert_one_clear_line(result, "MLflow at http://bob:***@127.0.0.1:9", "unreachable")
+    assert "s3cr3t-pw" not in result.output and line
