@@ -59,9 +59,10 @@ def resource_path(kind: str, namespace: str = "", name: str = "") -> str:
 @dataclass
 class KubeClient:
     server: str
-    context: ssl.SSLContext
+    context: ssl.SSLContext  # trusts the cluster CA; carries the client certificate, if any
     token: str = ""
     who: str = "the kubeconfig user"
+    trust_only: ssl.SSLContext | None = None  # the same trust, without a client certificate
 
     @classmethod
     def from_kubeconfig(cls, path: str | Path, context_name: str = "") -> KubeClient:
@@ -76,22 +77,19 @@ class KubeClient:
         ctx = _named(config, "contexts", ctx_name, path).get("context", {})
         cluster = _named(config, "clusters", ctx.get("cluster", ""), path).get("cluster", {})
         user = _named(config, "users", ctx.get("user", ""), path).get("user", {})
-        ssl_context = ssl.create_default_context()
-        if cluster.get("insecure-skip-tls-verify"):
-            ssl_context.check_hostname, ssl_context.verify_mode = False, ssl.CERT_NONE
-        elif cluster.get("certificate-authority-data"):
-            ssl_context.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
-        elif cluster.get("certificate-authority"):
-            ssl_context.load_verify_locations(cafile=str(base / cluster["certificate-authority"]))
+        ssl_context, trust_only = _trusting(cluster, base), _trusting(cluster, base)
         _load_client_cert(ssl_context, user, base)
         token = user.get("token", "")
         if not token and user.get("tokenFile"):
             token = (base / user["tokenFile"]).read_text().strip()
-        return cls(cluster.get("server", "").rstrip("/"), ssl_context, token, f"user `{ctx.get('user', '?')}`")
+        return cls(cluster.get("server", "").rstrip("/"), ssl_context, token, f"user `{ctx.get('user', '?')}`",
+                   trust_only)
 
     def with_token(self, token: str, who: str) -> KubeClient:
-        """The same cluster, acting as another identity (a ServiceAccount's token)."""
-        return KubeClient(self.server, self.context, token, who)
+        """The same cluster, acting only as the owner of ``token`` (a ServiceAccount's): the client
+        certificate is dropped, since the API server would authenticate that first."""
+        trust = self.trust_only or self.context
+        return KubeClient(self.server, trust, token, who, trust)
 
     # -- verbs ---------------------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
@@ -174,6 +172,17 @@ def _named(config: dict, section: str, name: str, path) -> dict:
         if entry.get("name") == name:
             return entry
     raise ConfigError(f"kubeconfig has no {section[:-1]} named {name!r}", file=str(path))
+
+
+def _trusting(cluster: dict, base: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if cluster.get("insecure-skip-tls-verify"):
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    elif cluster.get("certificate-authority-data"):
+        context.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    elif cluster.get("certificate-authority"):
+        context.load_verify_locations(cafile=str(base / cluster["certificate-authority"]))
+    return context
 
 
 def _load_client_cert(context: ssl.SSLContext, user: dict, base: Path) -> None:
