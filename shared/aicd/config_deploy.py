@@ -8,6 +8,8 @@
         progress-deadline-seconds: 120
         keep-revisions: 5             # how many revisions `rollback` can return to
         canary: {steps: [10, 50, 100], pause-seconds: null}   # null: wait for `promote` / `abort`
+        # canary: {gateway: infra/public}  # with the Gateway API: weights on an HTTPRoute attached
+        #                                  # to this Gateway ([namespace/]name) instead of replica ratios
         blue-green: {keep-seconds: 600}                        # the old colour stays up this long
         ab: {split: 50, key: x-user-id}                        # % of users on variant b; the header hashed
         resources: {requests: {cpu: 100m, memory: 256Mi}, limits: {memory: 512Mi}}
@@ -39,6 +41,7 @@ class KubernetesConfig:
     keep_revisions: int = 5
     canary_steps: tuple[int, ...] = (10, 50, 100)
     canary_pause_seconds: float | None = None
+    canary_gateway: str = ""  # [namespace/]name of a Gateway: weights on an HTTPRoute
     keep_seconds: float = 600.0
     ab_split: float = 50.0
     ab_key: str = "x-user-id"
@@ -63,7 +66,7 @@ def _kubernetes(r, raw: Any) -> KubernetesConfig:
     keys = {"namespace", "replicas", "strategy", "progress-deadline-seconds", "keep-revisions", "canary", "blue-green",
             "ab", "resources", "labels", "annotations", "node-selector"}
     m = r.mapping(raw, path, keys)
-    canary = r.mapping(m.get("canary"), f"{path}.canary", {"steps", "pause-seconds"})
+    canary = r.mapping(m.get("canary"), f"{path}.canary", {"steps", "pause-seconds", "gateway"})
     steps = tuple(r.sequence(canary, f"{path}.canary", "steps")) or (10, 50, 100)
     if any(isinstance(s, bool) or not isinstance(s, int) or not 0 < s <= 100 for s in steps) \
             or list(steps) != sorted(set(steps)) or steps[-1] != 100:
@@ -79,6 +82,7 @@ def _kubernetes(r, raw: Any) -> KubernetesConfig:
         keep_revisions=r.number(m, path, "keep-revisions", 5, low=1, high=50, integer=True),
         canary_steps=steps,
         canary_pause_seconds=r.number(canary, f"{path}.canary", "pause-seconds", None, low=0, high=3600),
+        canary_gateway=r.text(canary, f"{path}.canary", "gateway", ""),
         keep_seconds=r.number(blue_green, f"{path}.blue-green", "keep-seconds", 600.0, low=0),
         ab_split=r.number(ab, f"{path}.ab", "split", 50.0, low=0, high=100),
         ab_key=r.text(ab, f"{path}.ab", "key", "x-user-id"),

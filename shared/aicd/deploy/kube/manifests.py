@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from ...config_deploy import KubernetesConfig
 
-__all__ = ["PORT", "Release", "deployment", "object_labels", "router_deployment", "service", "tenant_manifests"]
+__all__ = ["PORT", "Release", "deployment", "http_route", "object_labels", "router_deployment", "service",
+           "tenant_manifests"]
 
 PORT = 8080
 NAME_LABEL = "app.kubernetes.io/name"
@@ -92,6 +93,19 @@ def service(service_name: str, namespace: str, name: str, selector: dict[str, st
                          "annotations": dict(cfg.annotations)},
             "spec": {"selector": {NAME_LABEL: name, **selector},
                      "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]}}
+
+
+def http_route(name: str, namespace: str, gateway: str, weights: dict[str, int], cfg: KubernetesConfig) -> dict:
+    """An HTTPRoute on ``gateway`` ([namespace/]name) splitting by ``weights`` {service: weight}."""
+    gateway_ns, _, gateway_name = gateway.rpartition("/")
+    parent = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway_name}
+    if gateway_ns:
+        parent["namespace"] = gateway_ns
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": namespace, "labels": object_labels(name, cfg)},
+            "spec": {"parentRefs": [parent],
+                     "rules": [{"backendRefs": [{"name": svc, "port": PORT, "weight": weight}
+                                                for svc, weight in weights.items()]}]}}
 
 
 def router_deployment(name: str, namespace: str, image: str, upstreams: dict[str, str], split: float,

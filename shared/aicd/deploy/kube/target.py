@@ -27,6 +27,7 @@ Contracts:
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from ...config_deploy import KubernetesConfig
 from ...errors import ConfigError, ServiceError, UserError
 from .client import KubeClient
 from .lease import deploy_lease
-from .manifests import PORT, Release, deployment, object_labels, router_deployment, service
+from .manifests import PORT, Release, deployment, http_route, object_labels, router_deployment, service
 
 __all__ = ["KubeTarget", "Outcome", "RolloutFailed"]
 
@@ -145,8 +146,10 @@ class KubeTarget:
 
     # -- canary --------------------------------------------------------------------------------
     def _deploy_canary(self, state: dict, release: Release) -> Outcome:
-        self._canary_replicas(self.cfg.canary_steps[0])  # refuse an inexact ratio before touching anything
-        state["phase"] = {"kind": "canary", "step": 0, "release": release.record()}
+        weighted = self._weighted()
+        if not weighted:
+            self._canary_replicas(self.cfg.canary_steps[0])  # refuse an inexact ratio before touching anything
+        state["phase"] = {"kind": "canary", "step": 0, "release": release.record(), "weighted": weighted}
         outcome = self._canary_step(state, 0)
         while self.cfg.canary_pause_seconds is not None and state.get("phase"):
             time.sleep(self.cfg.canary_pause_seconds)
@@ -159,19 +162,26 @@ class KubeTarget:
         steps = self.cfg.canary_steps
         if steps[step] == 100:
             return self._canary_finish(state, release)
-        canary_n = self._canary_replicas(steps[step])
+        weighted = phase.get("weighted")
+        canary_n = math.ceil(self.cfg.replicas * steps[step] / 100) if weighted else self._canary_replicas(steps[step])
         canary = f"{self.name}-canary"
         self.api.apply(self._manifest(canary, release, canary_n, track="canary", variant="canary"))
         if not self._wait(canary, canary_n):
             self._canary_abort(state, "failed")
             raise RolloutFailed(f"canary revision {release.revision} did not become ready at {steps[step]} %; "
                                 f"aborted, revision {stable.revision} serves 100 %", self._last_outcome(state))
-        self.api.apply(self._manifest(f"{self.name}-stable", stable, self.cfg.replicas - canary_n, track="stable"))
-        self._wait(f"{self.name}-stable", self.cfg.replicas - canary_n, required=True)
+        if weighted:
+            self._route(100 - steps[step], steps[step])
+            how = f"of requests (HTTPRoute weights {100 - steps[step]}/{steps[step]})"
+        else:
+            self.api.apply(self._manifest(f"{self.name}-stable", stable, self.cfg.replicas - canary_n,
+                                          track="stable"))
+            self._wait(f"{self.name}-stable", self.cfg.replicas - canary_n, required=True)
+            how = f"({canary_n} of {self.cfg.replicas} pods)"
         phase["step"] = step
         pause = self.cfg.canary_pause_seconds
         waiting = f"next step in {pause:g} s" if pause is not None else "promote or abort"
-        text = (f"canary: revision {release.revision} at {steps[step]} % ({canary_n} of {self.cfg.replicas} pods), "
+        text = (f"canary: revision {release.revision} at {steps[step]} % {how}, "
                 f"step {step + 1} of {len(steps)}; {waiting}")
         state["state"] = text
         self._save(state)
@@ -181,12 +191,16 @@ class KubeTarget:
         stable = f"{self.name}-stable"
         self.api.apply(self._manifest(stable, release, self.cfg.replicas, track="stable"))
         self._wait(stable, self.cfg.replicas, required=True)
+        if state["phase"].get("weighted"):
+            self._route(100, 0)
         self.api.delete("Deployment", self.namespace, f"{self.name}-canary")
         state["phase"] = None
         return self._record(state, release, f"canary: promoted, revision {release.revision} serves 100 %")
 
     def _canary_abort(self, state: dict, how: str) -> Outcome:
         stable = Release(**self._current_record(state))
+        if state["phase"].get("weighted"):
+            self._route(100, 0)
         self.api.delete("Deployment", self.namespace, f"{self.name}-canary")
         self.api.apply(self._manifest(f"{self.name}-stable", stable, self.cfg.replicas, track="stable"))
         self._wait(f"{self.name}-stable", self.cfg.replicas, required=True)
@@ -194,6 +208,21 @@ class KubeTarget:
         state["state"] = f"canary: {how}, revision {stable.revision} serves 100 %"
         self._save(state)
         return self._last_outcome(state)
+
+    def _weighted(self) -> bool:
+        """Weights on an HTTPRoute when a Gateway is configured and the cluster serves the Gateway API."""
+        if not self.cfg.canary_gateway:
+            return False
+        if self.api.has_api("gateway.networking.k8s.io/v1"):
+            return True
+        self.progress("canary.gateway is set but the cluster has no Gateway API: splitting by replica ratio")
+        return False
+
+    def _route(self, stable_weight: int, canary_weight: int) -> None:
+        for track in ("stable", "canary"):
+            self._apply_service(f"{self.name}-{track}", {"aicd.dev/track": track})
+        weights = {f"{self.name}-stable": stable_weight, f"{self.name}-canary": canary_weight}
+        self.api.apply(http_route(self.name, self.namespace, self.cfg.canary_gateway, weights, self.cfg))
 
     def _canary_replicas(self, percent: int) -> int:
         exact = self.cfg.replicas * percent / 100
