@@ -17,7 +17,7 @@ from ..gha import Actions
 from ..tenancy import check_tenant, owns
 from .summary import table
 
-__all__ = ["namespace_for", "run_kubernetes"]
+__all__ = ["kube_target", "namespace_for", "run_kubernetes"]
 
 
 def namespace_for(tenant: str, configured: str) -> str:
@@ -27,9 +27,9 @@ def namespace_for(tenant: str, configured: str) -> str:
     return configured or "aicd"
 
 
-def run_kubernetes(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str) -> dict[str, str]:
-    from .deploy import fetch, require_model_uri
-    from .deploy_docker import build_and_push, deployment_name
+def kube_target(inputs: Mapping[str, str], env: Mapping[str, str], model_name: str, progress) -> KubeTarget:
+    """The target for ``model_name`` from the step's inputs: config, strategy, tenant, namespace, kubeconfig."""
+    from .deploy_docker import deployment_name
 
     cfg = load_config(inputs.get("config")).deploy.kubernetes
     if inputs.get("strategy"):
@@ -37,15 +37,20 @@ def run_kubernetes(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str
             raise ConfigError(f"input `strategy`: {inputs['strategy']!r} is not one of {', '.join(STRATEGIES)}")
         cfg = replace(cfg, strategy=inputs["strategy"])
     tenant = check_tenant(inputs.get("tenant") or "")
-    model_uri = require_model_uri(inputs)
-    model_name = model_uri.removeprefix("models:/").split("/")[0].split("@")[0]
     if tenant and not owns(tenant, model_name):
         raise ConfigError(f"tenant {tenant!r} may not deploy {model_name!r}", hint="deploy the tenant's own model")
     namespace = inputs.get("namespace") or namespace_for(tenant, cfg.namespace)
     kubeconfig = inputs.get("kubeconfig") or env.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     api = KubeClient.from_kubeconfig(kubeconfig)
-    target = KubeTarget(api, deployment_name(model_name.split("__")[-1]), namespace, cfg,
-                        progress=lambda text: gh.info(f"aicd deploy: {text}"))
+    return KubeTarget(api, deployment_name(model_name.split("__")[-1]), namespace, cfg, progress=progress)
+
+
+def run_kubernetes(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str) -> dict[str, str]:
+    from .deploy import fetch, require_model_uri
+    from .deploy_docker import build_and_push
+    model_uri = require_model_uri(inputs)
+    model_name = model_uri.removeprefix("models:/").split("/")[0].split("@")[0]
+    target = kube_target(inputs, env, model_name, lambda text: gh.info(f"aicd deploy: {text}"))
     image, digest = inputs.get("image", ""), ""
     try:
         if command == "promote":

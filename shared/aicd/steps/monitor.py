@@ -62,9 +62,17 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
 def _roll_back(inputs: Mapping[str, str], env: Mapping[str, str], model: dict) -> str:
     """Roll the deployment back — only if it still serves the version that was judged."""
     target = inputs.get("target") or "local"
-    if target not in ("local", "docker"):
-        raise ConfigError(f"input `target`: {target!r} is not one of local, docker")
+    if target not in ("local", "docker", "kubernetes"):
+        raise ConfigError(f"input `target`: {target!r} is not one of local, docker, kubernetes")
     judged = str(model.get("version", ""))
+    if target == "kubernetes":
+        from .deploy_kube import kube_target
+
+        kube = kube_target(inputs, env, model.get("name", ""), lambda text: None)
+        record = kube.current_release()
+        _same_version(record, judged)
+        outcome = kube.rollback()
+        return f"revision {record.revision} → revision {outcome.revision} ({kube.namespace}/{kube.name})"
     if target == "docker":
         from ..deploy.docker_target import DockerTarget, docker_client
         from .deploy_docker import deployment_name

@@ -112,7 +112,11 @@ _MONITOR_INPUTS = (
           "alias champion to the served version).", "none"),
     Input("tracking-uri", "MLflow tracking URI, needed for on-success: promote; empty uses MLFLOW_TRACKING_URI.", ""),
     Input("tenant", "Tenant id: promotion may only touch this tenant's models.", ""),
-    Input("target", "The deploy target to roll back: local or docker (as given to action-deploy).", "local"),
+    Input("target", "The deploy target to roll back: local, docker or kubernetes (as given to action-deploy).",
+          "local"),
+    Input("kubeconfig", "kubernetes: kubeconfig file; empty uses KUBECONFIG or ~/.kube/config.", ""),
+    Input("namespace", "kubernetes: namespace; empty uses aicd-<tenant>, else deploy.kubernetes.namespace, else "
+          "aicd.", ""),
     Input("state-dir", "The deploy state folder, used to roll back the local target.", ".aicd/deploy"),
     Input("report", "Where to write the JSON evidence.", "aicd-reports/monitor.json"),
 )

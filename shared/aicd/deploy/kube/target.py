@@ -409,6 +409,11 @@ class KubeTarget:
     def status(self) -> dict:
         return self._load()
 
+    def current_release(self) -> Release | None:
+        """What serves now (from the history ConfigMap), or None before the first deploy."""
+        state = self._load()
+        return Release(**self._current_record(state)) if state["current"] else None
+
 
 class _Locked:
     """``with target._locked() as state``: the Lease is held and ``state`` is fresh from the cluster."""
