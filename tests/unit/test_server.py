@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -127,7 +128,7 @@ def test_feedback_scores_labels_and_conversions_and_metrics_count_everything():
     assert post(app, "/feedback", {"request_id": "r1", "converted": "yes"})[0] == 400
     post(app, "/predict", {"age": 1})
     samples = metric_samples(request(app, "GET", "/metrics")[2].decode())
-    base = {"version": "7", "variant": "stable"}
+    base = {"model": "m", "version": "7", "variant": "stable"}
     assert samples[("aicd_requests_total", frozenset({"route": "predict", "status": "200", **base}.items()))] == 2
     assert samples[("aicd_requests_total", frozenset({"route": "predict", "status": "400", **base}.items()))] == 1
     assert samples[("aicd_feedback_total", frozenset({"outcome": "correct", **base}.items()))] == 1
@@ -141,6 +142,11 @@ def test_feedback_scores_labels_and_conversions_and_metrics_count_everything():
     assert bins[frozenset({"feature": "age", "bin": "0", **base}.items())] == 1  # 20 < 30
     assert bins[frozenset({"feature": "roast", "bin": "other", **base}.items())] == 1  # unseen level
     assert not any(dict(k).get("feature") == "member" for k in bins)  # not in the profile
+    reference = {dict(k[1])["bin"]: v for k, v in samples.items()
+                 if k[0] == "aicd_feature_reference_ratio" and dict(k[1])["feature"] == "roast"}
+    assert reference == {"dark": 2 / 3, "light": 1 / 3, "other": 0.0}
+    started = next(v for k, v in samples.items() if k[0] == "aicd_server_start_time_seconds")
+    assert abs(started - time.time()) < 60
     info = next(k for k in samples if k[0] == "aicd_model_info")
     assert dict(info[1]) == {"name": "m", "version": "7", "run_id": "r", "variant": "stable", "runtime": "onnx"}
 

@@ -1,22 +1,26 @@
 """The model server's Prometheus metrics — the contract the monitor reads (see the README table).
 
 Counting happens on the request path, so it is plain integer arithmetic on dicts and lists; the
-Prometheus families are built only when ``/metrics`` is scraped. Every series carries the model
-``version`` and the ``variant`` (stable / canary / a / b) so PromQL can compare versions directly.
+Prometheus families are built only when ``/metrics`` is scraped. Every series carries the ``model``
+name, its ``version`` and the ``variant`` (stable / canary / a / b) so PromQL can compare versions
+directly and one Prometheus can watch many models.
 Feature values are counted in the bins of the reference profile stored at training (numeric: the
 same edges, bin ``i`` holds edge[i-1] <= x < edge[i]; categorical: the training levels, ``other``
-for an unseen one; ``missing``), so live traffic compares bin for bin with the training data.
+for an unseen one; ``missing``), so live traffic compares bin for bin with the training data; the
+reference's own share of each bin is exported too (``aicd_feature_reference_ratio``), so drift can be
+computed from Prometheus alone, by the monitor or by an alert rule.
 """
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-__all__ = ["LATENCY_BUCKETS", "ServerMetrics"]
+__all__ = ["LATENCY_BUCKETS", "ServerMetrics", "reference_ratios"]
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 Binner = Callable[[object], str]
@@ -27,6 +31,8 @@ class ServerMetrics:
 
     def __init__(self, meta: dict, variant: str, runtime: str, profile: dict):
         self.version, self.variant = str(meta.get("model_version", "")), variant
+        self.model = str(meta.get("model_name", ""))
+        self.started = time.time()
         self.info = {"name": str(meta.get("model_name", "")), "version": self.version,
                      "run_id": str(meta.get("run_id", "")), "variant": variant, "runtime": runtime}
         self.requests: defaultdict[tuple[str, str], int] = defaultdict(int)
@@ -36,6 +42,7 @@ class ServerMetrics:
         self.feedback: defaultdict[str, int] = defaultdict(int)
         self.conversions: defaultdict[str, int] = defaultdict(int)
         self.binners = {name: _binner(p) for name, p in profile.items()}
+        self.reference = {name: reference_ratios(p) for name, p in profile.items()}
         self.bins: defaultdict[tuple[str, str], int] = defaultdict(int)
 
     # -- counting (request path) ----------------------------------------------------------------
@@ -59,8 +66,8 @@ class ServerMetrics:
 
     # -- exposition (scrape path) ---------------------------------------------------------------
     def collect(self) -> Iterator:
-        base = ["version", "variant"]
-        tail = [self.version, self.variant]
+        base = ["model", "version", "variant"]
+        tail = [self.model, self.version, self.variant]
         yield _counter("aicd_requests", "Requests by route and HTTP status", ["route", "status", *base],
                        ((list(k), v) for k, v in self.requests.items()), tail)
         yield self._histogram(base, tail)
@@ -72,6 +79,15 @@ class ServerMetrics:
                        (([k], v) for k, v in self.conversions.items()), tail)
         yield _counter("aicd_feature_values", "Feature values by reference-profile bin", ["feature", "bin", *base],
                        ((list(k), v) for k, v in self.bins.items()), tail)
+        reference = GaugeMetricFamily("aicd_feature_reference_ratio", "Share of each bin in the training data",
+                                      labels=["feature", "bin", *base])
+        for feature, ratios in self.reference.items():
+            for bin_, ratio in ratios.items():
+                reference.add_metric([feature, bin_, *tail], ratio)
+        yield reference
+        started = GaugeMetricFamily("aicd_server_start_time_seconds", "Unix time the server started", labels=base)
+        started.add_metric(tail, self.started)
+        yield started
         info = GaugeMetricFamily("aicd_model_info", "The served model", labels=list(self.info))
         info.add_metric(list(self.info.values()), 1)
         yield info
@@ -91,6 +107,17 @@ def _counter(name: str, doc: str, labels: list[str], samples, tail: list[str]) -
     for values, count in samples:
         family.add_metric([*values, *tail], count)
     return family
+
+
+def reference_ratios(profile: dict) -> dict[str, float]:
+    """Each bin's share of the reference's non-missing values, under the labels the binner gives
+    (numeric bins ``0``..``n``; categorical levels, plus ``other`` with share 0)."""
+    counts = [float(c) for c in profile.get("counts", [])]
+    total = sum(counts) or 1.0
+    numeric = profile.get("kind") == "numeric"
+    names = [str(i) for i in range(len(counts))] if numeric else [str(v) for v in profile.get("levels", [])]
+    ratios = {name: count / total for name, count in zip(names, counts, strict=True)}
+    return ratios if numeric else {**ratios, "other": 0.0}
 
 
 def _binner(profile: dict) -> Binner:
