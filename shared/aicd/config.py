@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from .config_deploy import DeployConfig, parse_deploy
+from .config_monitor import MonitorConfig, parse_monitor
 from .errors import ConfigError
 from .model.metrics import CLASSIFICATION as CLASSIFICATION_METRICS
 from .model.metrics import REGRESSION as REGRESSION_METRICS
@@ -128,15 +129,6 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class MonitorConfig:
-    min_samples: int = 100
-    min_accuracy: float = 0.85
-    max_error_rate: float = 0.01
-    max_latency_p95_ms: float = 500.0
-    confidence: float = 0.95
-
-
-@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -179,7 +171,7 @@ def parse_config(text: str, file: str = "aicd.yml") -> Config:
     return Config(
         data=_data(reader, root.get("data", {})),
         model=_model(reader, root.get("model", {})),
-        monitor=_monitor(reader, root.get("monitor", {})),
+        monitor=parse_monitor(reader, root.get("monitor", {})),
         deploy=parse_deploy(reader, root.get("deploy", {})),
         file=file,
         lines=lines,
@@ -403,18 +395,6 @@ def _compare(r: _Reader, raw: Any, known: frozenset) -> CompareConfig:
     return CompareConfig(metrics, r.number(m, path, "margin", 0.01, low=0), improve,
                          r.number(m, path, "resamples", 1000, low=100, high=100_000, integer=True),
                          r.number(m, path, "confidence", 0.95, low=0.5, high=0.9999))
-
-
-def _monitor(r: _Reader, raw: Any) -> MonitorConfig:
-    keys = {"min-samples", "min-accuracy", "max-error-rate", "max-latency-p95-ms", "confidence"}
-    m = r.mapping(raw, "monitor", keys)
-    return MonitorConfig(
-        min_samples=r.number(m, "monitor", "min-samples", 100, low=1, integer=True),
-        min_accuracy=r.number(m, "monitor", "min-accuracy", 0.85, low=0, high=1),
-        max_error_rate=r.number(m, "monitor", "max-error-rate", 0.01, low=0, high=1),
-        max_latency_p95_ms=r.number(m, "monitor", "max-latency-p95-ms", 500.0, low=0),
-        confidence=r.number(m, "monitor", "confidence", 0.95, low=0.5, high=0.9999),
-    )
 
 
 def _join(path: str, key: str) -> str:

@@ -108,8 +108,8 @@ def _decision_line(outputs: dict) -> str:
     evidence = json.loads(outputs["evidence"])
     parts = []
     for check in evidence["checks"]:
-        value = check["value"]
+        value = check["candidate"]
         shown = "n/a" if value is None else f"{value:.3f}"
-        parts.append(f"{check['name']} {shown} ({check['verdict']})")
+        parts.append(f"{check['metric']} {shown} ({check['verdict']})")
     promoted = f"; {outputs['promoted']} is now champion" if outputs.get("promoted") else ""
     return f"{outputs['decision']} — " + "; ".join(parts) + promoted

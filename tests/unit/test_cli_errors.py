@@ -41,7 +41,11 @@ def test_bad_threshold_type(tmp_path, coffee):
 
 
 def test_required_input_missing_names_the_input_and_its_variable():
-    assert_one_clear_line(run_aicd("monitor"), "`endpoint` is required", "AICD_ENDPOINT")
+    assert_one_clear_line(run_aicd("validate"), "`data` is required", "AICD_DATA")
+
+
+def test_monitor_without_a_source_says_which_inputs_give_one():
+    assert_one_clear_line(run_aicd("monitor"), "`endpoint`", "`prometheus-url`")
 
 
 def test_inputs_arrive_through_env_like_on_the_runner(tmp_path):
@@ -58,6 +62,20 @@ def test_invalid_choices(stage, args):
 def test_unreachable_model_server_is_named(tmp_path):
     result = run_aicd("monitor", "--endpoint", "http://127.0.0.1:9", "--report", str(tmp_path / "r.json"))
     assert_one_clear_line(result, "model server at http://127.0.0.1:9", "cannot read /metrics")
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["--endpoint", "http://x", "--compare", "abba"], ["input `compare`"]),
+    (["--prometheus-url", "http://127.0.0.1:9", "--selector", "namespace=acme"], ["input `selector`"]),
+    (["--prometheus-url", "ftp://prom"], ["input `prometheus-url`"]),
+    (["--prometheus-url", "http://127.0.0.1:9", "--endpoint", "http://x"], ["`endpoint` and `prometheus-url`"]),
+    (["--prometheus-url", "http://127.0.0.1:9", "--prometheus-token", "s3cret-token"],
+     ["Prometheus at http://127.0.0.1:9", "cannot be reached", "nothing was promoted or rolled back"]),
+])
+def test_monitor_mistakes_and_an_unreachable_prometheus_are_one_clear_line(tmp_path, args, needles):
+    result = run_aicd("monitor", *args, "--report", str(tmp_path / "r.json"))
+    assert_one_clear_line(result, *needles)
+    assert "s3cret-token" not in result.output
 
 
 def test_partitions_that_disagree_on_a_column_type_are_one_clear_line(tmp_path):

@@ -1,64 +1,232 @@
-import pytest
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+"""The production gate's statistics and decisions, on hand-made snapshots (no servers)."""
 
-from aicd.config import MonitorConfig
-from aicd.monitor.decide import decide, wilson_interval
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from aicd.config_monitor import LiveDriftConfig, MonitorConfig
+from aicd.monitor.decide import Evaluation, decide, drift_checks, evaluate
 from aicd.monitor.metrics import Snapshot, parse_snapshot
+from aicd.monitor.stats import difference_interval, rate_interval
+from aicd.serve.metrics import LATENCY_BUCKETS
+from aicd.steps.monitor_summary import render_summary
 
 CFG = MonitorConfig()
+REFERENCE = {"roast": {"dark": 0.5, "light": 0.5, "other": 0.0}}
 
 
-def snapshot(requests=1000, errors=0, correct=950, incorrect=50, latency=0.01):
-    return Snapshot(requests, errors, correct, incorrect, [(latency, requests), (float("inf"), requests)])
+def snap(requests=2000, errors=0, correct=1900, incorrect=100, latency=0.01, converted=0, not_converted=0,
+         bins=None, version="2", variant="canary"):
+    return Snapshot(requests=requests, errors=errors, correct=correct, incorrect=incorrect, converted=converted,
+                    not_converted=not_converted, latency_buckets=buckets(latency, requests),
+                    bins=bins if bins is not None else {"roast": {"dark": 1000, "light": 1000}},
+                    reference=REFERENCE, model={"name": "m", "version": version, "variant": variant})
 
 
-def test_wilson_interval_known_value():
-    lo, hi = wilson_interval(81, 263, 0.95)  # the textbook example (Wilson 1927 via Newcombe 1998)
-    assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
-    assert wilson_interval(0, 0, 0.95) == (0.0, 1.0)
+def buckets(latency, n):
+    """A cumulative histogram on the server's buckets with every request taking ``latency`` seconds."""
+    return {le: n if le >= latency else 0 for le in (*LATENCY_BUCKETS, float("inf"))}
 
 
+def judge(mode, cfg=CFG, **groups):
+    return decide([evaluate(groups, mode, cfg)], cfg)
+
+
+# -- intervals -------------------------------------------------------------------------------------
+def test_rate_interval_contains_the_estimate_and_narrows_with_data():
+    small, large = rate_interval(90, 100, 0.01), rate_interval(9000, 10000, 0.01)
+    assert small.low < 0.9 < small.high and large.low < 0.9 < large.high
+    assert (large.high - large.low) < (small.high - small.low) / 5
+    assert rate_interval(0, 0, 0.01).low == 0 and rate_interval(0, 0, 0.01).high == 1
+
+
+def test_zero_errors_still_have_an_interval_above_zero():
+    iv = rate_interval(0, 500, 0.01)
+    assert iv.low == 0 and 0 < iv.high < 0.05
+
+
+def test_difference_interval_is_b_minus_a():
+    iv = difference_interval(400, 10000, 500, 10000, 0.05)
+    assert iv.estimate == pytest.approx(-0.01) and iv.low < -0.01 < iv.high
+
+
+def test_peeking_at_every_look_keeps_false_alarms_below_alpha():
+    """The always-valid property, checked: 300 A/A experiments looked at 100 times each."""
+    rng, alarms = np.random.default_rng(7), 0
+    for _ in range(300):
+        a, b = rng.binomial(1, 0.9, 10000).cumsum(), rng.binomial(1, 0.9, 10000).cumsum()
+        alarms += any(not (iv.low <= 0 <= iv.high) for n in range(100, 10001, 100)
+                      for iv in [difference_interval(int(b[n - 1]), n, int(a[n - 1]), n, 0.05)])
+    assert alarms / 300 <= 0.05
+
+
+# -- the served version alone ------------------------------------------------------------------------
 def test_a_healthy_model_is_promoted():
-    assert decide(snapshot(), CFG).decision == "promote"
+    assert judge("none", served=snap()).decision == "promote"
 
 
 def test_low_traffic_holds_and_says_not_enough_samples():
-    d = decide(snapshot(requests=40, correct=30, incorrect=5), CFG)
-    assert d.decision == "hold"
-    assert "not enough samples" in d.reason
+    d = judge("none", served=snap(requests=40, correct=30, incorrect=5))
+    assert d.decision == "hold" and "not enough samples" in d.reason
 
 
 def test_clearly_bad_accuracy_rolls_back():
-    d = decide(snapshot(correct=700, incorrect=300), CFG)
+    d = judge("none", served=snap(correct=1400, incorrect=600))
     assert d.decision == "rollback" and "online-accuracy" in d.reason
 
 
 def test_accuracy_near_the_threshold_is_inconclusive_not_a_coin_flip():
-    d = decide(snapshot(correct=170, incorrect=30), CFG)  # 0.85 observed, interval straddles 0.85
+    d = judge("none", served=snap(correct=170, incorrect=30))  # 0.85 observed
     assert d.decision == "hold"
-    assert [c.verdict for c in d.checks if c.name == "online-accuracy"] == ["inconclusive"]
+    assert [c.verdict for c in d.evaluation.checks if c.metric == "online-accuracy"] == ["inconclusive"]
 
 
 def test_errors_and_latency_roll_back():
-    assert decide(snapshot(errors=100), CFG).decision == "rollback"
-    assert decide(snapshot(latency=2.5), CFG).decision == "rollback"
+    assert judge("none", served=snap(errors=200)).decision == "rollback"
+    assert judge("none", served=snap(latency=2.5)).decision == "rollback"
 
 
-def test_parse_the_servers_metric_names():
+# -- canary against stable ---------------------------------------------------------------------------
+def big(**kw):
+    return snap(requests=10000, correct=9500, incorrect=500, **kw)
+
+
+def test_a_canary_as_good_as_stable_is_promoted_once_there_is_enough_evidence():
+    assert judge("canary", stable=snap(variant="stable", version="1"), canary=snap()).decision == "hold"
+    d = judge("canary", stable=big(variant="stable", version="1"), canary=big())
+    assert d.decision == "promote", d.reason
+    assert {c.test for c in d.evaluation.checks} >= {"absolute", "vs stable"}
+
+
+def test_a_canary_worse_than_stable_rolls_back_even_above_the_absolute_threshold():
+    stable = snap(variant="stable", version="1", correct=1960, incorrect=40)  # 0.98
+    d = judge("canary", stable=stable, canary=snap(correct=1800, incorrect=200))  # 0.90: above 0.85, 8 points down
+    assert d.decision == "rollback"
+    failed = [(c.metric, c.test) for c in d.evaluation.failed]
+    assert failed == [("online-accuracy", "vs stable")]
+
+
+def test_a_canary_with_low_traffic_holds():
+    d = judge("canary", stable=snap(variant="stable"), canary=snap(requests=30, correct=20, incorrect=5))
+    assert d.decision == "hold" and "not enough samples" in d.reason
+
+
+def test_canary_conversion_is_judged_only_where_reported():
+    checks = judge("canary", stable=snap(variant="stable"), canary=snap()).evaluation.checks
+    assert "conversion" not in {c.metric for c in checks}
+    checks = judge("canary", stable=snap(variant="stable", converted=100, not_converted=1900),
+                   canary=snap(converted=100, not_converted=1900)).evaluation.checks
+    assert "conversion" in {c.metric for c in checks}
+
+
+def test_consecutive_failures_hold_before_rolling_back():
+    cfg = MonitorConfig(consecutive_failures=2, evaluations=3)
+    bad = evaluate({"served": snap(errors=300)}, "none", cfg)
+    first = decide([bad], cfg)
+    assert first.decision == "hold" and "1 of 2 consecutive failures" in first.reason
+    assert decide([bad, bad], cfg).decision == "rollback"
+    good = evaluate({"served": snap()}, "none", cfg)
+    assert decide([bad, good, bad], cfg).decision == "hold"
+
+
+# -- A/B: the story's case -------------------------------------------------------------------------
+def ab(n, conv_a, conv_b):
+    a = snap(variant="a", version="1", requests=n, correct=int(n * 0.95), incorrect=n - int(n * 0.95),
+             converted=int(n * conv_a), not_converted=n - int(n * conv_a))
+    b = snap(variant="b", version="2", requests=n, correct=int(n * 0.95), incorrect=n - int(n * 0.95),
+             converted=int(n * conv_b), not_converted=n - int(n * conv_b))
+    return judge("ab", a=a, b=b)
+
+
+def test_ab_accuracy_fine_but_conversion_down_rolls_back_once_the_evidence_is_there():
+    early = ab(2000, 0.05, 0.04)
+    assert early.decision == "hold"  # a 1-point drop in 2,000 users each is not evidence yet
+    late = ab(40000, 0.05, 0.04)
+    assert late.decision == "rollback"
+    conversion = next(c for c in late.evaluation.checks if c.metric == "conversion")
+    assert conversion.verdict == "fail" and conversion.interval[1] < 0
+    assert "relative lift -20.0%" in conversion.note
+    assert all(c.verdict == "pass" for c in late.evaluation.checks if c.metric == "online-accuracy")
+
+
+def test_ab_better_conversion_is_promoted_and_equal_conversion_holds():
+    assert ab(40000, 0.04, 0.05).decision == "promote"
+    assert ab(40000, 0.05, 0.05).decision == "hold"
+
+
+# -- drift -----------------------------------------------------------------------------------------
+def test_drifted_traffic_asks_for_retraining():
+    drifted = snap(bins={"roast": {"dark": 1700, "light": 300, "missing": 50}})
+    d = judge("none", served=drifted)
+    assert d.decision == "retrain" and "roast" in d.reason
+    check = d.evaluation.drift[0]
+    expected = 0.5 * np.log(0.5 / 0.85) + 0.5 * np.log(0.5 / 0.15)  # KL(reference || live)
+    assert check.candidate == pytest.approx(expected, rel=1e-3)  # ("other" has the smoothing share 1e-4)
+
+
+def test_unseen_levels_count_against_the_reference_and_missing_does_not():
+    checks = drift_checks(snap(bins={"roast": {"dark": 500, "light": 500, "decaf": 1000}}), LiveDriftConfig())
+    assert checks[0].verdict == "drift" and checks[0].note == "largest shift in bin decaf"
+    checks = drift_checks(snap(bins={"roast": {"dark": 500, "light": 500, "missing": 5000}}), LiveDriftConfig())
+    assert checks[0].verdict == "pass"
+
+
+def test_drift_needs_enough_values_and_a_failure_beats_drift():
+    few = drift_checks(snap(bins={"roast": {"dark": 90, "light": 10}}), LiveDriftConfig())
+    assert few[0].verdict == "inconclusive"
+    both = judge("none", served=snap(errors=300, bins={"roast": {"dark": 1900, "light": 100}}))
+    assert both.decision == "rollback"
+
+
+@pytest.mark.parametrize("method", ["psi", "js", "chisquare"])
+def test_every_drift_method_flags_a_large_shift(method):
+    cfg = LiveDriftConfig(method=method, threshold=0.05 if method == "chisquare" else 0.1)
+    assert drift_checks(snap(bins={"roast": {"dark": 1900, "light": 100}}), cfg)[0].verdict == "drift"
+    assert drift_checks(snap(bins={"roast": {"dark": 1005, "light": 995}}), cfg)[0].verdict == "pass"
+
+
+# -- reading and reporting -------------------------------------------------------------------------
+def test_parse_the_servers_metric_names_by_variant():
     registry = CollectorRegistry()
-    requests = Counter("aicd_requests", "", ["route", "status"], registry=registry)
-    feedback = Counter("aicd_feedback", "", ["outcome"], registry=registry)
-    latency = Histogram("aicd_request_latency_seconds", "", buckets=(0.01, 0.1), registry=registry)
-    requests.labels("predict", "200").inc(97)
-    requests.labels("predict", "500").inc(3)
-    requests.labels("feedback", "200").inc(50)
-    feedback.labels("correct").inc(45)
-    feedback.labels("incorrect").inc(5)
+    labels = ["model", "version", "variant"]
+    requests = Counter("aicd_requests", "", ["route", "status", *labels], registry=registry)
+    feedback = Counter("aicd_feedback", "", ["outcome", *labels], registry=registry)
+    latency = Histogram("aicd_request_latency_seconds", "", labels, buckets=(0.01, 0.1), registry=registry)
+    Gauge("aicd_model_info", "", ["name", "version", "run_id", "variant", "runtime"],
+          registry=registry).labels("m", "2", "r", "canary", "onnx").set(1)
+    canary, stable = ("m", "2", "canary"), ("m", "1", "stable")
+    requests.labels("predict", "200", *canary).inc(97)
+    requests.labels("predict", "500", *canary).inc(3)
+    requests.labels("feedback", "200", *canary).inc(50)
+    requests.labels("predict", "200", *stable).inc(1000)
+    feedback.labels("correct", *canary).inc(45)
+    feedback.labels("incorrect", *canary).inc(5)
     for _ in range(90):
-        latency.observe(0.005)
+        latency.labels(*canary).observe(0.005)
     for _ in range(10):
-        latency.observe(0.05)
-    snap = parse_snapshot(generate_latest(registry).decode())
-    assert (snap.requests, snap.errors, snap.correct, snap.incorrect) == (100, 3, 45, 5)
-    assert snap.latency_quantile(0.9) == pytest.approx(0.01)
-    assert snap.latency_quantile(0.95) == pytest.approx(0.1)
+        latency.labels(*canary).observe(0.05)
+    s = parse_snapshot(generate_latest(registry).decode(), {"variant": "canary"})
+    assert (s.requests, s.errors, s.correct, s.incorrect) == (100, 3, 45, 5)
+    assert s.latency_quantile(0.5) == 0.01 and s.latency_quantile(0.95) == 0.1
+    assert s.slower_than(0.01) == 10 and s.slower_than(0.005) == 10  # judged on the 0.01 bucket
+    assert s.model["version"] == "2"
+    assert parse_snapshot(generate_latest(registry).decode(), {"variant": "stable"}).requests == 1000
+
+
+def test_summary_has_one_table_per_check_with_both_versions():
+    d = judge("canary", stable=big(variant="stable", version="1"), canary=big())
+    text = render_summary(d, "canary", {"stable": big(variant="stable", version="1"), "canary": big()},
+                          {"promoted": "models:/m/2"})
+    assert "## ✅ aicd production gate — promote" in text
+    for title in ("### Online accuracy", "### Error rate", "### Latency p95", "### Drift"):
+        assert title in text
+    assert "| test | stable | canary | difference | interval | threshold | samples | verdict |" in text
+    assert "version `2` (canary) against version `1` (stable)" in text
+    assert "**Promoted:** models:/m/2 is now champion" in text
+
+
+def test_evidence_is_json_safe():
+    import json
+
+    d = decide([Evaluation(judge("none", served=snap(requests=0, correct=0, incorrect=0)).evaluation.checks)], CFG)
+    json.dumps(d.evidence(), allow_nan=False)

@@ -1,95 +1,277 @@
-"""Deciding promote / hold / rollback from a production snapshot (pure statistics, no I/O).
+"""Deciding promote / hold / rollback / retrain from production snapshots (pure, no I/O).
 
-Each check is *pass*, *fail* or *inconclusive*. Proportions (online accuracy, error rate) use a
-Wilson score interval at the configured confidence: a check fails only when the whole interval is
-on the wrong side of its threshold and passes only when it is wholly on the right side, so a small
-sample is inconclusive instead of a coin flip. Any fail → rollback; all pass → promote; else hold.
-Too little feedback is a hold that says "not enough samples".
+Three ways to judge (``compare``):
+
+* ``none`` — the served version alone, against absolute thresholds (online accuracy, 5xx rate, p95
+  latency).
+* ``canary`` — the canary against the same thresholds *and* against stable: it may not be worse than
+  stable by more than a tolerance in accuracy, error rate, latency or (when reported) conversion.
+* ``ab`` — variant b against a: the same guards, and conversion judged two-sided — b significantly
+  better → promote, significantly worse → rollback (keep a), neither → hold.
+
+Every rate is judged on an always-valid interval (:mod:`aicd.monitor.stats`): a check **fails** only
+when the whole interval is on the wrong side of its threshold and **passes** only when it is wholly
+on the right side; in between, or below ``min-samples``, it is **inconclusive**. The error budget
+``1 - confidence`` is split evenly over the tests of one evaluation (Bonferroni), so the chance that
+any check ever fails for a canary that is in truth no worse is at most ``1 - confidence`` however
+often the gate looks. Latency is judged as a rate too: the share of requests slower than the limit
+(absolute: at most 5 %, i.e. p95 ≤ limit) or slower than stable's p95 (relative).
+
+Drift compares the live feature bins with the reference profile the model was trained on; any
+feature beyond the threshold asks for ``retrain``. Precedence: rollback > retrain > promote > hold.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from statistics import NormalDist
+from dataclasses import asdict, dataclass, field
 
-from ..config import MonitorConfig
+from ..config_monitor import LiveDriftConfig, MonitorConfig
+from ..data.drift import EPSILON, chisquare_pvalue, js_distance, kl_divergence, psi
 from .metrics import Snapshot
+from .stats import Interval, difference_interval, rate_interval
 
-__all__ = ["CheckVerdict", "Decision", "decide", "wilson_interval"]
+__all__ = ["GROUPS", "MODES", "Check", "Decision", "Evaluation", "decide", "drift_checks", "evaluate"]
+
+MODES = ("none", "canary", "ab")
+GROUPS = {"none": ("served", "served"), "canary": ("stable", "canary"), "ab": ("a", "b")}  # (baseline, candidate)
+TESTS_PER_EVALUATION = {"none": 3, "canary": 7, "ab": 7}
+SLOW_SHARE = 0.05  # p95 <= limit  <=>  at most 5 % of requests are slower than the limit
 
 
 @dataclass(frozen=True)
-class CheckVerdict:
-    name: str
-    verdict: str  # pass / fail / inconclusive
-    value: float | None
-    interval: tuple[float, float] | None
-    threshold: float
-    samples: int
-    note: str
+class Check:
+    metric: str  # online-accuracy, error-rate, latency-p95, conversion, drift:<feature>
+    test: str  # absolute, vs stable, vs a, two-sided, kl, psi, ...
+    verdict: str  # pass / fail / inconclusive; drift checks: pass / drift / inconclusive
+    baseline: float | None = None
+    candidate: float | None = None
+    difference: float | None = None
+    interval: tuple[float, float] | None = None
+    threshold: str = ""
+    samples: int = 0
+    note: str = ""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: _finite(v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    checks: list[Check]
+    drift: list[Check] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.verdict == "fail"]
 
 
 @dataclass(frozen=True)
 class Decision:
-    decision: str  # promote / hold / rollback
+    decision: str  # promote / hold / rollback / retrain
     reason: str
-    checks: list[CheckVerdict]
+    evaluation: Evaluation
+    failure_streak: int = 0
 
     def evidence(self) -> dict:
-        return {"decision": self.decision, "reason": self.reason, "checks": [c.to_dict() for c in self.checks]}
+        return {"decision": self.decision, "reason": self.reason, "failure_streak": self.failure_streak,
+                "checks": [c.to_dict() for c in self.evaluation.checks],
+                "drift": [c.to_dict() for c in self.evaluation.drift]}
 
 
-def wilson_interval(successes: int, n: int, confidence: float) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion; (0, 1) when there are no trials."""
-    if n == 0:
-        return 0.0, 1.0
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+# -- one evaluation --------------------------------------------------------------------------------
+def evaluate(snaps: dict[str, Snapshot], mode: str, cfg: MonitorConfig) -> Evaluation:
+    """Every check of ``mode`` on the snapshots named by ``GROUPS[mode]``."""
+    base_name, cand_name = GROUPS[mode]
+    base, cand = snaps[base_name], snaps[cand_name]
+    alpha = (1 - cfg.confidence) / TESTS_PER_EVALUATION[mode]
+    checks = _absolute_checks(cand, cfg, alpha)
+    if mode != "none":
+        checks += _relative_checks(base, cand, base_name, mode, cfg, alpha)
+    traffic = base if mode == "none" else _merged(base, cand)
+    return Evaluation(checks, drift_checks(traffic, cfg.drift))
 
 
-def _proportion(name: str, hits: int, n: int, unit: str, threshold: float, at_least: bool,
-                cfg: MonitorConfig) -> CheckVerdict:
-    """A rate check: ``hits`` of ``n`` must be at least (or at most) ``threshold``, with confidence."""
-    value = hits / n if n else None
-    if n < cfg.min_samples:
-        return CheckVerdict(name, "inconclusive", value, None, threshold, n,
-                            f"not enough samples: {n} {unit} of {cfg.min_samples} needed")
-    lo, hi = wilson_interval(hits, n, cfg.confidence)
-    good, bad = (lo >= threshold, hi < threshold) if at_least else (hi <= threshold, lo > threshold)
-    verdict = "fail" if bad else "pass" if good else "inconclusive"
-    return CheckVerdict(name, verdict, value, (lo, hi), threshold, n,
-                        f"{'>=' if at_least else '<='} {threshold} required")
-
-
-def _latency(s: Snapshot, cfg: MonitorConfig) -> CheckVerdict:
+def _absolute_checks(s: Snapshot, cfg: MonitorConfig, alpha: float) -> list[Check]:
+    limit = cfg.max_latency_p95_ms / 1000
     p95 = s.latency_quantile(0.95)
-    limit = cfg.max_latency_p95_ms
-    if p95 is None or s.requests < cfg.min_samples:
-        return CheckVerdict("latency-p95-ms", "inconclusive", None, None, limit, s.requests,
-                            f"not enough samples: {s.requests} requests of {cfg.min_samples} needed")
-    ms = p95 * 1000
-    verdict = "pass" if ms <= limit else "fail"
-    return CheckVerdict("latency-p95-ms", verdict, ms, None, limit, s.requests,
-                        f"bucket upper bound <= {limit} ms required")
-
-
-def decide(snapshot: Snapshot, cfg: MonitorConfig) -> Decision:
-    checks = [
-        _proportion("online-accuracy", snapshot.correct, snapshot.feedback, "feedback", cfg.min_accuracy, True, cfg),
-        _proportion("error-rate", snapshot.errors, snapshot.requests, "requests", cfg.max_error_rate, False, cfg),
-        _latency(snapshot, cfg),
+    return [
+        _absolute("online-accuracy", _Rate(s.correct, s.feedback, "feedback"), cfg.min_accuracy, True, alpha, cfg),
+        _absolute("error-rate", _Rate(s.errors, s.requests, "requests"), cfg.max_error_rate, False, alpha, cfg),
+        _absolute("latency-p95", _Rate(s.slower_than(limit), s.latency_count, "requests"), SLOW_SHARE, False, alpha,
+                  cfg, shown=None if p95 is None else p95 * 1000,
+                  text=f"p95 <= {cfg.max_latency_p95_ms:g} ms (<= {SLOW_SHARE:.0%} slower)"),
     ]
-    failed = [c.name for c in checks if c.verdict == "fail"]
+
+
+@dataclass(frozen=True)
+class _Rate:
+    hits: int
+    n: int
+    unit: str
+
+    @property
+    def value(self) -> float | None:
+        return self.hits / self.n if self.n else None
+
+
+def _absolute(metric: str, rate: _Rate, threshold: float, at_least: bool, alpha: float, cfg: MonitorConfig, *,
+              shown: float | None = None, text: str = "") -> Check:
+    """The rate must be at least (or at most) ``threshold``; ``shown`` replaces the rate in the report."""
+    text = text or f"{'>=' if at_least else '<='} {threshold:g}"
+    value = shown if shown is not None else rate.value
+    if rate.n < cfg.min_samples:
+        return Check(metric, "absolute", "inconclusive", candidate=value, threshold=text, samples=rate.n,
+                     note=_too_few(rate, cfg))
+    iv = rate_interval(rate.hits, rate.n, alpha)
+    bad, good = (iv.below(threshold), iv.low >= threshold) if at_least else (iv.above(threshold), iv.high <= threshold)
+    return Check(metric, "absolute", _verdict(bad, good), candidate=value, interval=(iv.low, iv.high),
+                 threshold=text, samples=rate.n, note=_note(bad, good))
+
+
+def _relative_checks(base: Snapshot, cand: Snapshot, base_name: str, mode: str, cfg: MonitorConfig,
+                     alpha: float) -> list[Check]:
+    vs = f"vs {base_name}"
+    bound = base.latency_quantile(0.95) or cfg.max_latency_p95_ms / 1000
+    checks = [
+        _relative("online-accuracy", vs, _Rate(base.correct, base.feedback, "feedback"),
+                  _Rate(cand.correct, cand.feedback, "feedback"), -cfg.max_accuracy_drop, True, alpha, cfg),
+        _relative("error-rate", vs, _Rate(base.errors, base.requests, "requests"),
+                  _Rate(cand.errors, cand.requests, "requests"), cfg.max_error_rate_increase, False, alpha, cfg),
+        _relative("latency-p95", f"{vs}: share slower than {bound * 1000:g} ms",
+                  _Rate(base.slower_than(bound), base.latency_count, "requests"),
+                  _Rate(cand.slower_than(bound), cand.latency_count, "requests"), cfg.max_slow_share_increase,
+                  False, alpha, cfg),
+    ]
+    conversions = (_Rate(base.converted, base.outcomes, "outcomes"), _Rate(cand.converted, cand.outcomes, "outcomes"))
+    if mode == "ab":
+        checks.append(_two_sided("conversion", *conversions, alpha, cfg))
+    elif base.outcomes or cand.outcomes:  # a canary is judged on conversion only where it is reported
+        checks.append(_relative("conversion", vs, *conversions, -cfg.max_conversion_drop, True, alpha, cfg))
+    return checks
+
+
+def _relative(metric: str, test: str, base: _Rate, cand: _Rate, tolerance: float, higher_is_better: bool,
+              alpha: float, cfg: MonitorConfig) -> Check:
+    """candidate − baseline must stay above ``tolerance`` (higher is better) or below it (lower is better)."""
+    text = f"difference {'>=' if higher_is_better else '<='} {tolerance:+g}"
+    few = _too_few(base, cfg) or _too_few(cand, cfg)
+    iv = difference_interval(cand.hits, cand.n, base.hits, base.n, alpha)
+    if few:
+        return _compared(metric, test, "inconclusive", base, cand, None, text, few)
+    if higher_is_better:
+        bad, good = iv.below(tolerance), iv.low >= tolerance
+    else:
+        bad, good = iv.above(tolerance), iv.high <= tolerance
+    return _compared(metric, test, _verdict(bad, good), base, cand, iv, text, _note(bad, good))
+
+
+def _two_sided(metric: str, base: _Rate, cand: _Rate, alpha: float, cfg: MonitorConfig) -> Check:
+    """A/B: b significantly better passes, significantly worse fails; the note gives the relative lift."""
+    few = _too_few(base, cfg) or _too_few(cand, cfg)
+    iv = difference_interval(cand.hits, cand.n, base.hits, base.n, alpha)
+    if few:
+        return _compared(metric, "two-sided", "inconclusive", base, cand, None, "difference != 0", few)
+    bad, good = iv.below(0), iv.above(0)
+    lift = ""
+    if base.hits:
+        rel = [x / base.value for x in (iv.estimate, iv.low, iv.high)]
+        lift = f"relative lift {rel[0]:+.1%} [{rel[1]:+.1%}, {rel[2]:+.1%}]"
+    note = lift if bad or good else f"not significant either way yet; {lift}".strip("; ")
+    return _compared(metric, "two-sided", _verdict(bad, good), base, cand, iv, "difference != 0", note)
+
+
+def _compared(metric: str, test: str, verdict: str, base: _Rate, cand: _Rate, iv: Interval | None, text: str,
+              note: str) -> Check:
+    diff = cand.value - base.value if cand.value is not None and base.value is not None else None
+    return Check(metric, test, verdict, base.value, cand.value, diff, (iv.low, iv.high) if iv else None, text,
+                 min(base.n, cand.n), note)
+
+
+def _too_few(rate: _Rate, cfg: MonitorConfig) -> str:
+    return f"not enough samples: {rate.n} {rate.unit} of {cfg.min_samples} needed" if rate.n < cfg.min_samples else ""
+
+
+def _verdict(bad: bool, good: bool) -> str:
+    return "fail" if bad else "pass" if good else "inconclusive"
+
+
+def _note(bad: bool, good: bool) -> str:
+    return "" if bad or good else "not significant either way yet"
+
+
+def _merged(a: Snapshot, b: Snapshot) -> Snapshot:
+    """Both groups' feature bins together (they see the same traffic), with the candidate's reference."""
+    bins: dict[str, dict[str, int]] = {}
+    for snap in (a, b):
+        for feature, counts in snap.bins.items():
+            into = bins.setdefault(feature, {})
+            for bin_, count in counts.items():
+                into[bin_] = into.get(bin_, 0) + count
+    return Snapshot(bins=bins, reference=b.reference or a.reference)
+
+
+# -- drift -----------------------------------------------------------------------------------------
+def drift_checks(snap: Snapshot, cfg: LiveDriftConfig) -> list[Check]:
+    """Per feature: live bin counts against the reference shares (``missing`` left out, as in training)."""
+    return [_feature_drift(feature, ref, snap.bins.get(feature, {}), cfg) for feature, ref in sorted(
+        snap.reference.items())]
+
+
+def _feature_drift(feature: str, reference: dict[str, float], live: dict[str, int], cfg: LiveDriftConfig) -> Check:
+    names = [*reference, *sorted(b for b in live if b not in reference and b != "missing")]
+    ref = [max(reference.get(b, 0.0), EPSILON) for b in names]
+    cur = [live.get(b, 0) for b in names]
+    n = sum(cur)
+    text = f"p < {cfg.threshold:g}" if cfg.method == "chisquare" else f"<= {cfg.threshold:g}"
+    if n < cfg.min_samples:
+        return Check(f"drift:{feature}", cfg.method, "inconclusive", threshold=text, samples=n,
+                     note=f"not enough samples: {n} values of {cfg.min_samples} needed")
+    value = _statistic(cfg.method, ref, cur)
+    drifted = value < cfg.threshold if cfg.method == "chisquare" else value > cfg.threshold
+    top = max(names, key=lambda b: abs(cur[names.index(b)] / n - ref[names.index(b)]))
+    return Check(f"drift:{feature}", cfg.method, "drift" if drifted else "pass", candidate=value, threshold=text,
+                 samples=n, note=f"largest shift in bin {top}")
+
+
+def _statistic(method: str, ref: list[float], cur: list[int]) -> float:
+    if method == "kl":
+        return kl_divergence(ref, cur)  # KL(reference || live), as the data gate computes it
+    if method == "psi":
+        return psi(ref, cur)
+    if method == "js":
+        return js_distance(ref, cur)
+    return chisquare_pvalue(ref, cur)
+
+
+# -- the decision ----------------------------------------------------------------------------------
+def decide(history: list[Evaluation], cfg: MonitorConfig) -> Decision:
+    """The decision after the latest of ``history`` (oldest first) — rollback needs
+    ``consecutive-failures`` failing evaluations in a row."""
+    last = history[-1]
+    streak = 0
+    for evaluation in reversed(history):
+        if not evaluation.failed:
+            break
+        streak += 1
+    failed = ", ".join(f"{c.metric} ({c.test})" for c in last.failed)
+    drifted = [c.metric.removeprefix("drift:") for c in last.drift if c.verdict == "drift"]
+    if failed and streak >= cfg.consecutive_failures:
+        return Decision("rollback", f"failed: {failed}", last, streak)
     if failed:
-        return Decision("rollback", f"failed: {', '.join(failed)}", checks)
-    if all(c.verdict == "pass" for c in checks):
-        return Decision("promote", "every check passed with confidence", checks)
-    notes = dict.fromkeys(f"{c.name}: {c.note}" for c in checks if c.verdict == "inconclusive")
-    return Decision("hold", "; ".join(notes), checks)
+        return Decision("hold", f"failed: {failed} — {streak} of {cfg.consecutive_failures} consecutive failures "
+                                "needed for a rollback", last, streak)
+    if drifted:
+        return Decision("retrain", f"live traffic drifted from the training data: {', '.join(drifted)}", last)
+    if all(c.verdict == "pass" for c in last.checks):
+        return Decision("promote", "every check passed with confidence", last)
+    notes = dict.fromkeys(f"{c.metric}: {c.note}" for c in last.checks if c.verdict == "inconclusive")
+    return Decision("hold", "; ".join(notes), last)
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    if isinstance(value, tuple):
+        return [_finite(v) for v in value]
+    return value

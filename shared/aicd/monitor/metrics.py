@@ -1,74 +1,101 @@
-"""Reading a model server's Prometheus ``/metrics`` into a :class:`Snapshot` (the embedded default).
+"""What the production gate knows about one version: a :class:`Snapshot` of the server's counters.
 
-The metric names are the server's contract (see ``aicd.serve.app``). Parsing is pure
-(``parse_snapshot``); ``read_endpoint`` is the only function here that does I/O.
+The metric names are the model server's contract (``aicd.serve.metrics``, the README's table).
+Both metric sources (``aicd.monitor.sources``) produce snapshots: the direct reader parses
+``/metrics`` text with :func:`parse_snapshot`; the Prometheus adapter fills the same fields from
+PromQL answers through :func:`absorb`. Everything here is pure.
 """
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..errors import ServiceError
+OUTCOMES = {("aicd_feedback_total", "correct"), ("aicd_feedback_total", "incorrect"),
+            ("aicd_conversions_total", "converted"), ("aicd_conversions_total", "not_converted")}
 
-__all__ = ["Snapshot", "parse_snapshot", "read_endpoint"]
+__all__ = ["Snapshot", "absorb", "matches", "parse_snapshot", "samples_of"]
 
 
 @dataclass
 class Snapshot:
+    """Counts of one version (or variant) over the analysis window."""
+
     requests: int = 0
-    errors: int = 0
+    errors: int = 0  # 5xx answers to /predict
     correct: int = 0
     incorrect: int = 0
-    latency_buckets: list[tuple[float, float]] = field(default_factory=list)  # (le, cumulative count)
-    model: dict = field(default_factory=dict)
+    converted: int = 0
+    not_converted: int = 0
+    latency_buckets: dict[float, float] = field(default_factory=dict)  # le → cumulative count
+    predictions: dict[str, int] = field(default_factory=dict)
+    bins: dict[str, dict[str, int]] = field(default_factory=dict)  # feature → bin → live count
+    reference: dict[str, dict[str, float]] = field(default_factory=dict)  # feature → bin → training share
+    model: dict = field(default_factory=dict)  # the aicd_model_info labels
+    started: float | None = None  # earliest server start (unix seconds)
 
     @property
     def feedback(self) -> int:
         return self.correct + self.incorrect
 
+    @property
+    def outcomes(self) -> int:
+        return self.converted + self.not_converted
+
+    @property
+    def latency_count(self) -> int:
+        return int(max(self.latency_buckets.values(), default=0))
+
     def latency_quantile(self, q: float) -> float | None:
         """Upper bound of the bucket holding quantile ``q`` (seconds), as Prometheus would bound it."""
-        if not self.latency_buckets or self.latency_buckets[-1][1] == 0:
+        total = self.latency_count
+        if not total:
             return None
-        target = q * self.latency_buckets[-1][1]
-        return next(le for le, count in self.latency_buckets if count >= target)
+        return next(le for le, count in sorted(self.latency_buckets.items()) if count >= q * total)
+
+    def slower_than(self, seconds: float) -> int:
+        """Requests slower than the smallest bucket bound at or above ``seconds`` (the bound it is judged on)."""
+        bounds = sorted(le for le in self.latency_buckets if le >= seconds)
+        return self.latency_count - int(self.latency_buckets[bounds[0]]) if bounds else 0
 
 
-def parse_snapshot(text: str) -> Snapshot:
-    snap = Snapshot()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            _absorb(snap, sample.name, sample.labels, sample.value)
-    snap.latency_buckets.sort()
+def matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def samples_of(text: str) -> list[tuple[str, dict, float]]:
+    """The samples of a ``/metrics`` text as (name, labels, value)."""
+    return [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def parse_snapshot(text: str, selector: Mapping[str, str] | None = None) -> Snapshot:
+    """The counters in a ``/metrics`` text whose labels match ``selector`` (all, when empty), summed."""
+    return absorb(Snapshot(), (s for s in samples_of(text) if matches(s[1], selector or {})))
+
+
+def absorb(snap: Snapshot, samples: Iterable[tuple[str, Mapping[str, str], float]]) -> Snapshot:
+    """Adds samples (metric name, labels, value) to ``snap``; names it does not know are ignored."""
+    for name, labels, value in samples:
+        count = round(value)
+        if name == "aicd_requests_total" and labels.get("route") == "predict":
+            snap.requests += count
+            snap.errors += count if str(labels.get("status", "")).startswith("5") else 0
+        elif (name, labels.get("outcome")) in OUTCOMES:
+            setattr(snap, labels["outcome"], getattr(snap, labels["outcome"]) + count)
+        elif name == "aicd_request_latency_seconds_bucket":
+            le = float(labels["le"])
+            snap.latency_buckets[le] = snap.latency_buckets.get(le, 0) + value
+        elif name == "aicd_predictions_total":
+            snap.predictions[labels["label"]] = snap.predictions.get(labels["label"], 0) + count
+        elif name == "aicd_feature_values_total":
+            feature = snap.bins.setdefault(labels["feature"], {})
+            feature[labels["bin"]] = feature.get(labels["bin"], 0) + count
+        elif name == "aicd_feature_reference_ratio":
+            snap.reference.setdefault(labels["feature"], {})[labels["bin"]] = value
+        elif name == "aicd_server_start_time_seconds":
+            snap.started = value if snap.started is None else min(snap.started, value)
+        elif name == "aicd_model_info":
+            snap.model = {k: labels[k] for k in ("name", "version", "run_id", "variant", "runtime") if k in labels}
     return snap
-
-
-def _absorb(snap: Snapshot, name: str, labels: dict, value: float) -> None:
-    if name == "aicd_requests_total" and labels.get("route") == "predict":
-        snap.requests += int(value)
-        snap.errors += int(value) if labels.get("status", "").startswith("5") else 0
-    elif name == "aicd_feedback_total":
-        if labels.get("outcome") == "correct":
-            snap.correct += int(value)
-        elif labels.get("outcome") == "incorrect":
-            snap.incorrect += int(value)
-    elif name == "aicd_request_latency_seconds_bucket":
-        snap.latency_buckets.append((float(labels["le"]), value))
-    elif name == "aicd_model_info":
-        snap.model = dict(labels)
-
-
-def read_endpoint(endpoint: str, timeout: float = 10) -> Snapshot:
-    url = endpoint.rstrip("/") + "/metrics"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            text = resp.read().decode("utf-8")
-    except (urllib.error.URLError, OSError) as exc:
-        raise ServiceError(f"model server at {endpoint}", f"cannot read /metrics ({getattr(exc, 'reason', exc)})",
-                           retryable=True,
-                           hint="check the `endpoint` input and that the deployment is running") from None
-    return parse_snapshot(text)

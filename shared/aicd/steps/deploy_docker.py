@@ -22,9 +22,10 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
                timeout: float) -> dict[str, str]:
     from .deploy import _seconds, fetch, require_model_uri
 
+    listen = _listen(inputs)  # input mistakes first, before anything talks to Docker
     client = docker_client(env.get("DOCKER_HOST", ""))
     if command in ("rollback", "stop"):
-        target = _target(client, inputs, _deployment_of(inputs), timeout, 0, gh)
+        target = _target(client, listen, _deployment_of(inputs), timeout, 0, gh)
         if command == "stop":
             target.stop_all()
             gh.info(f"aicd deploy: removed every container of deployment {target.deployment}")
@@ -37,7 +38,7 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
         image = build_and_push(inputs, env, gh, model_uri, model_dir, meta, client)
     if command == "build":
         return _finish_build(gh, image, meta)
-    target = _target(client, inputs, deployment_name(meta["model_name"]), timeout,
+    target = _target(client, listen, deployment_name(meta["model_name"]), timeout,
                      _seconds(inputs, "observe-seconds", "10"), gh)
     gh.info(f"aicd deploy: starting {image.reference} and waiting for /readyz")
     serving, previous = target.deploy(image.reference)
@@ -57,11 +58,15 @@ def _deployment_of(inputs: Mapping[str, str]) -> str:
     return deployment_name(uri.removeprefix("models:/").split("/")[0].split("@")[0])
 
 
-def _target(client, inputs, deployment: str, timeout: float, observe: float, gh: Actions) -> DockerTarget:
+def _listen(inputs: Mapping[str, str]) -> str:
     listen = inputs.get("listen") or "127.0.0.1:8080"
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError(f"input `listen`: {listen!r} is not address:port", hint="e.g. 127.0.0.1:8080")
+    return listen
+
+
+def _target(client, listen: str, deployment: str, timeout: float, observe: float, gh: Actions) -> DockerTarget:
     return DockerTarget(client, deployment, listen, timeout, observe,
                         progress=lambda event: gh.info(f"aicd deploy: {event}"))
 

@@ -1,105 +1,136 @@
-"""``aicd monitor``: the production gate (read metrics, decide, optionally roll back)."""
+"""``aicd monitor``: the production gate — read production, decide, act.
+
+Reads the served version(s) from the model servers directly (``endpoint``) or from Prometheus
+(``prometheus-url``), evaluates ``monitor.evaluations`` times ``monitor.interval-seconds`` apart
+(stopping at the first decision that is not ``hold``), then acts on the decision as the inputs allow:
+``rollback`` through the deploy target, ``promote`` by moving the registry alias ``champion``,
+``retrain`` by a ``repository_dispatch`` to GitHub. When production cannot be read the step fails
+and nothing is promoted or rolled back; the ``decision`` output is then ``hold``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..config import load_config
-from ..deploy.local import LocalTarget
-from ..errors import ConfigError, UserError
+from ..config_monitor import MonitorConfig, window_seconds
+from ..errors import AicdError, ConfigError
 from ..gha import Actions
-from ..monitor.decide import Decision, decide
-from ..monitor.metrics import read_endpoint
-from ..registry import MlflowRegistry
-from .promote import promote
+from ..monitor.decide import GROUPS, MODES, Decision, Evaluation, decide, evaluate
+from ..monitor.metrics import Snapshot
+from ..monitor.sources import EndpointSource, PrometheusSource, Source
+from .monitor_act import dispatch_retrain, promote_candidate, roll_back
+from .monitor_summary import render_summary
 from .specs import SPECS
-from .summary import table
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["monitor"]
-ON_FAILURE = ("none", "rollback")
-ON_SUCCESS = ("none", "promote")
-VERDICT_ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⏸️"}
-DECISION_ICON = {"promote": "✅", "hold": "⏸️", "rollback": "⏪"}
+CHOICES = {"on-failure": ("none", "rollback"), "on-success": ("none", "promote"), "on-drift": ("none", "retrain"),
+           "compare": MODES}
 
 
-def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
+def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep) -> dict[str, str]:
     env = env if env is not None else os.environ
-    on_failure, on_success = inputs.get("on-failure") or "none", inputs.get("on-success") or "none"
-    if on_failure not in ON_FAILURE:
-        raise ConfigError(f"input `on-failure`: {on_failure!r} is not one of {', '.join(ON_FAILURE)}")
-    if on_success not in ON_SUCCESS:
-        raise ConfigError(f"input `on-success`: {on_success!r} is not one of {', '.join(ON_SUCCESS)}")
-    cfg = load_config(inputs.get("config"))
-    gh.info(f"aicd monitor: reading {inputs['endpoint']}/metrics")
-    snapshot = read_endpoint(inputs["endpoint"])
-    decision = decide(snapshot, cfg.monitor)
-    rolled_back = ""
-    if decision.decision == "rollback" and on_failure == "rollback":
-        rolled_back = _roll_back(inputs, env, snapshot.model)
-        gh.annotate("warning", f"aicd rolled back {rolled_back}: {decision.reason}", title="aicd production gate")
-    promoted = ""
-    if decision.decision == "promote" and on_success == "promote":
-        registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
-        name, version, _ = promote(registry, inputs.get("tenant") or "",
-                                   f"models:/{snapshot.model.get('name')}/{snapshot.model.get('version')}", gh)
-        promoted = f"models:/{name}/{version}"
-    evidence = {**decision.evidence(), "model": snapshot.model, "requests": snapshot.requests,
-                "feedback": snapshot.feedback, "rolled_back": rolled_back, "promoted": promoted}
+    choice = {key: _choice(inputs, key) for key in CHOICES}
+    cfg = load_config(inputs.get("config")).monitor
+    for secret in ("prometheus-token", "prometheus-password", "github-token"):
+        if inputs.get(secret):
+            gh.mask(inputs[secret])
+    source = _source(inputs, cfg)
+    mode = choice["compare"]
+    try:
+        decision, snaps = _analyse(source, _groups(inputs, mode), mode, cfg, gh, sleep)
+    except AicdError as exc:
+        gh.set_outputs({"decision": "hold", "evidence": json.dumps({"decision": "hold", "error": str(exc)}),
+                        "rolled-back": "false", "promoted": "", "retrain-dispatched": "false", "report": ""})
+        gh.summary(f"## ⛔ aicd production gate — could not read production\n\n{exc}\n\n"
+                   "Nothing was promoted or rolled back.")
+        raise
+    base_name, cand_name = GROUPS[mode]
+    candidate = snaps[cand_name].model
+    acted = _act(decision, choice, inputs, env, gh, mode, candidate)
+    evidence = {**decision.evidence(), "compare": mode, "source": source.description, "model": candidate,
+                "baseline": snaps[base_name].model if mode != "none" else {},
+                "samples": {name: _samples(s) for name, s in snaps.items()}, **acted}
     report = Path(inputs.get("report") or "aicd-reports/monitor.json")
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(evidence, indent=1), encoding="utf-8")
-    outputs = {"decision": decision.decision, "evidence": json.dumps(evidence, sort_keys=True, separators=(",", ":")),
-               "rolled-back": "true" if rolled_back else "false", "promoted": promoted, "report": str(report)}
+    outputs = {"decision": decision.decision,
+               "evidence": json.dumps(evidence, sort_keys=True, separators=(",", ":")),
+               "rolled-back": "true" if acted["rolled_back"] else "false", "promoted": acted["promoted"],
+               "retrain-dispatched": "true" if acted["retrain_dispatched"] else "false", "report": str(report)}
     gh.set_outputs(outputs)
-    gh.summary(render_summary(decision, snapshot.model, rolled_back) + (f"\n\n**Promoted:** {promoted} is now "
-                                                                      "champion" if promoted else ""))
+    gh.summary(render_summary(decision, mode, snaps, acted))
     return outputs
 
 
-def _roll_back(inputs: Mapping[str, str], env: Mapping[str, str], model: dict) -> str:
-    """Roll the deployment back — only if it still serves the version that was judged."""
-    target = inputs.get("target") or "local"
-    if target not in ("local", "docker", "kubernetes"):
-        raise ConfigError(f"input `target`: {target!r} is not one of local, docker, kubernetes")
-    judged = str(model.get("version", ""))
-    if target == "kubernetes":
-        from .deploy_kube import kube_target
-
-        kube = kube_target(inputs, env, model.get("name", ""), lambda text: None)
-        record = kube.current_release()
-        _same_version(record, judged)
-        outcome = kube.rollback()
-        return f"revision {record.revision} → revision {outcome.revision} ({kube.namespace}/{kube.name})"
-    if target == "docker":
-        from ..deploy.docker_target import DockerTarget, docker_client
-        from .deploy_docker import deployment_name
-
-        docker = DockerTarget(docker_client(env.get("DOCKER_HOST", "")), deployment_name(model.get("name", "")))
-        _same_version(docker.current(), judged)
-        serving, bad = docker.rollback()
-        return f"revision {bad.revision} → revision {serving.revision} ({serving.container})"
-    local = LocalTarget(inputs.get("state-dir") or ".aicd/deploy")
-    _same_version(local.current(), judged)
-    serving, bad = local.rollback()
-    return f"revision {bad.revision} → revision {serving.revision} at {serving.endpoint}"
+def _choice(inputs: Mapping[str, str], key: str) -> str:
+    value = inputs.get(key) or CHOICES[key][0]
+    if value not in CHOICES[key]:
+        raise ConfigError(f"input `{key}`: {value!r} is not one of {', '.join(CHOICES[key])}")
+    return value
 
 
-def _same_version(current, judged: str) -> None:
-    if current is None or str(current.model_version) != judged:
-        now = current.model_version if current else "nothing"
-        raise UserError(f"not rolling back: the deployment now serves model version {now}, not the judged "
-                        f"version {judged}", hint="another deploy happened meanwhile; monitor it afresh")
+def _source(inputs: Mapping[str, str], cfg: MonitorConfig) -> Source:
+    url, endpoints = inputs.get("prometheus-url") or "", inputs.get("endpoint") or ""
+    if url and endpoints:
+        raise ConfigError("inputs `endpoint` and `prometheus-url` are both set", hint="give one source of metrics")
+    if url:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"input `prometheus-url`: {url!r} is not an http(s) URL")
+        return PrometheusSource(url, extra_selector=inputs.get("selector") or "", window=window_seconds(cfg.window),
+                                token=inputs.get("prometheus-token") or "",
+                                username=inputs.get("prometheus-username") or "",
+                                password=inputs.get("prometheus-password") or "")
+    if not endpoints:
+        raise ConfigError("no metrics source: give `endpoint` (the model server) or `prometheus-url`")
+    return EndpointSource([e.strip() for e in endpoints.replace("\n", ",").split(",") if e.strip()])
 
 
-def render_summary(decision: Decision, model: dict, rolled_back: str) -> str:
-    rows = [[VERDICT_ICON[c.verdict] + " " + c.verdict, c.name, c.value,
-             f"[{c.interval[0]:.4f}, {c.interval[1]:.4f}]" if c.interval else "", c.threshold, c.samples, c.note]
-            for c in decision.checks]
-    who = f"model `{model.get('name', '?')}` version `{model.get('version', '?')}`" if model else "model (unknown)"
-    text = (f"## {DECISION_ICON[decision.decision]} aicd production gate — {decision.decision}\n\n"
-            f"{who}: {decision.reason}\n\n"
-            + table(["verdict", "check", "value", "interval", "threshold", "samples", "note"], rows))
-    return text + (f"\n\n**Rolled back:** {rolled_back}" if rolled_back else "")
+def _groups(inputs: Mapping[str, str], mode: str) -> dict[str, dict[str, str]]:
+    """Label selectors of the baseline and candidate groups (one group, ``served``, without a comparison)."""
+    model = {"model": inputs["model"]} if inputs.get("model") else {}
+    if mode == "none":
+        return {"served": model}
+    return {name: {**model, "variant": name} for name in GROUPS[mode]}
+
+
+def _analyse(source: Source, groups: dict[str, dict[str, str]], mode: str, cfg: MonitorConfig, gh: Actions,
+             sleep: Callable[[float], None]) -> tuple[Decision, dict[str, Snapshot]]:
+    history: list[Evaluation] = []
+    anchor = GROUPS[mode][1]
+    for number in range(1, cfg.evaluations + 1):
+        gh.info(f"aicd monitor: evaluation {number} of {cfg.evaluations}: reading {source.description}")
+        snaps = source.read(groups, anchor)
+        history.append(evaluate(snaps, mode, cfg))
+        decision = decide(history, cfg)
+        gh.info(f"aicd monitor: {decision.decision} — {decision.reason}")
+        if decision.decision != "hold" or number == cfg.evaluations:
+            return decision, snaps
+        sleep(cfg.interval_seconds)
+    raise AssertionError("unreachable")
+
+
+def _act(decision: Decision, choice: dict[str, str], inputs: Mapping[str, str], env: Mapping[str, str],
+         gh: Actions, mode: str, candidate: dict) -> dict:
+    acted = {"rolled_back": "", "promoted": "", "retrain_dispatched": False}
+    if decision.decision == "rollback" and choice["on-failure"] == "rollback":
+        acted["rolled_back"] = roll_back(inputs, env, mode, candidate)
+        gh.annotate("warning", f"aicd rolled back {acted['rolled_back']}: {decision.reason}",
+                    title="aicd production gate")
+    elif decision.decision == "promote" and choice["on-success"] == "promote":
+        acted["promoted"] = promote_candidate(inputs, env, candidate, gh)
+    elif decision.decision == "retrain" and choice["on-drift"] == "retrain":
+        dispatch_retrain(inputs, env, candidate, decision)
+        acted["retrain_dispatched"] = True
+        gh.annotate("notice", f"aicd asked for retraining: {decision.reason}", title="aicd production gate")
+    return acted
+
+
+def _samples(s: Snapshot) -> dict:
+    return {"requests": s.requests, "errors": s.errors, "feedback": s.feedback, "correct": s.correct,
+            "outcomes": s.outcomes, "converted": s.converted}

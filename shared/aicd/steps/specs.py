@@ -96,20 +96,37 @@ _DEPLOY_INPUTS = (
     Input("registry-password", "Registry password or token (for ghcr.io: secrets.GITHUB_TOKEN); masked.", ""),
 )
 
-_MONITOR_DESCRIPTION = "Production gate: read the model server metrics and decide promote, hold or rollback."
+_MONITOR_DESCRIPTION = ("Production gate: read the model servers (directly or through Prometheus), judge the served "
+                        "version, a canary or an A/B test, and decide promote, hold, rollback or retrain.")
 _MONITOR_OUTPUTS = (
-    Output("decision", "promote, hold or rollback."),
-    Output("evidence", "Every check with value, interval, threshold and verdict, as single-line JSON."),
+    Output("decision", "promote, hold, rollback or retrain (hold when production could not be read)."),
+    Output("evidence", "Every check with values, difference, interval, threshold and verdict, as single-line JSON."),
     Output("rolled-back", "true when on-failure: rollback was carried out."),
     Output("promoted", "The model URI made champion by on-success: promote; empty otherwise."),
+    Output("retrain-dispatched", "true when on-drift: retrain sent the repository_dispatch event."),
     Output("report", "Path of the JSON evidence."),
 )
 _MONITOR_INPUTS = (
-    Input("endpoint", "The model server to watch (the endpoint output of action-deploy).", required=True),
+    Input("endpoint", "Read these model servers' /metrics directly (the endpoint output of action-deploy; several "
+          "comma-separated, e.g. stable and canary). Give this or prometheus-url.", ""),
+    Input("prometheus-url", "Read production from this Prometheus (HTTP API) instead of the servers.", ""),
+    Input("prometheus-token", "Bearer token for Prometheus (masked).", ""),
+    Input("prometheus-username", "Basic-auth user for Prometheus.", ""),
+    Input("prometheus-password", "Basic-auth password for Prometheus (masked).", ""),
+    Input("model", "Registered model name: only its series are read (needed when one Prometheus watches several "
+          "models).", ""),
+    Input("selector", "Extra PromQL label matchers for every query, e.g. namespace=\"aicd-acme\".", ""),
+    Input("compare", "none (judge the served version), canary (canary against stable) or ab (variant b against a).",
+          "none"),
     Input("config", "Path to aicd.yml (its monitor: section); empty uses the built-in defaults.", ""),
     Input("on-failure", "What to do on a rollback decision: none (report only) or rollback.", "none"),
     Input("on-success", "What to do on a promote decision: none (report only) or promote (move the registry "
-          "alias champion to the served version).", "none"),
+          "alias champion to the judged version).", "none"),
+    Input("on-drift", "What to do on a retrain decision: none (report only) or retrain (send a repository_dispatch "
+          "event to GitHub).", "none"),
+    Input("github-token", "Token for on-drift: retrain (GITHUB_TOKEN with contents: write; masked).", ""),
+    Input("repository", "owner/name that receives the retrain event; empty uses the current repository.", ""),
+    Input("retrain-event", "The repository_dispatch event type of on-drift: retrain.", "aicd-retrain"),
     Input("tracking-uri", "MLflow tracking URI, needed for on-success: promote; empty uses MLFLOW_TRACKING_URI.", ""),
     Input("tenant", "Tenant id: promotion may only touch this tenant's models.", ""),
     Input("target", "The deploy target to roll back: local, docker or kubernetes (as given to action-deploy).",

@@ -1,0 +1,212 @@
+"""Where production counts come from: one interface, two sources.
+
+    source.read(groups, anchor) -> {group: Snapshot}
+
+``groups`` maps a group name (``stable`` / ``canary``, ``a`` / ``b``, or ``served``) to a label
+selector; ``anchor`` names the group whose start opens the window when the window is ``auto``.
+
+* :class:`EndpointSource` — the embedded default: reads ``/metrics`` of one or more model servers
+  directly. The counts are the servers' whole lifetimes (a server's counters start with it).
+* :class:`PrometheusSource` — Prometheus's HTTP API. A group's count over the window is the counter
+  now minus the counter at the window's start (0 for series that did not exist yet), so a canary's
+  counts are exact from its first request, and stable's cover the same stretch of time. A server
+  restarted inside the window loses the counts before its restart (the difference is floored at 0).
+
+Both raise :class:`ServiceError` naming the source when it cannot be read, and a
+:class:`UserError` when the source answers but holds nothing for a group (a wrong model name,
+selector or scrape configuration), so the gate never decides on silence.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+
+from ..errors import ServiceError, UserError
+from .metrics import Snapshot, absorb, matches, samples_of
+
+__all__ = ["EndpointSource", "PrometheusSource", "Source", "parse_selector", "promql_selector"]
+
+Groups = Mapping[str, Mapping[str, str]]
+MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+# (metric, labels to keep, extra matchers): one PromQL query each; counters are differenced over the window
+COUNTERS = (("aicd_requests_total", ("status", "route"), 'route="predict"'),
+            ("aicd_feedback_total", ("outcome",), ""),
+            ("aicd_conversions_total", ("outcome",), ""),
+            ("aicd_request_latency_seconds_bucket", ("le",), ""),
+            ("aicd_predictions_total", ("label",), ""),
+            ("aicd_feature_values_total", ("feature", "bin"), ""))
+GAUGES = (("aicd_feature_reference_ratio", ("feature", "bin"), "max"),
+          ("aicd_server_start_time_seconds", (), "min"),
+          ("aicd_model_info", ("name", "version", "run_id", "variant", "runtime"), "max"))
+
+
+class Source:
+    description: str
+
+    def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
+        raise NotImplementedError
+
+
+def parse_selector(text: str) -> str:
+    """Checks a user's extra PromQL label matchers (``namespace="aicd-acme", job=~"serve.*"``)."""
+    text = text.strip().strip("{}").strip()
+    pos = 0
+    while pos < len(text):
+        match = MATCHER.match(text, pos)
+        if not match:
+            raise UserError(f"input `selector`: {text!r} is not a list of PromQL label matchers",
+                            hint='write them like namespace="aicd-acme", job="coffee"')
+        pos = match.end()
+    return text
+
+
+def promql_selector(labels: Mapping[str, str], extra: str = "", *more: str) -> str:
+    """``{a="x",b="y",<extra>}`` with values escaped for PromQL."""
+    parts = [f'{k}="{_escape(v)}"' for k, v in labels.items()] + [p for p in (extra, *more) if p]
+    return "{" + ",".join(parts) + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class EndpointSource(Source):
+    """Model servers' ``/metrics`` read directly (the embedded default: no Prometheus needed)."""
+
+    def __init__(self, endpoints: list[str], timeout: float = 10):
+        self.endpoints = [e.rstrip("/") for e in endpoints]
+        self.timeout = timeout
+        self.description = "model server at " + ", ".join(self.endpoints)
+
+    def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
+        samples = [sample for e in self.endpoints for sample in samples_of(self._metrics(e))]
+        out = {}
+        for name, selector in groups.items():
+            out[name] = absorb(Snapshot(), (s for s in samples if matches(s[1], selector)))
+            if not out[name].model:
+                wanted = ", ".join(f"{k}={v}" for k, v in selector.items()) or "any"
+                raise UserError(f"{self.description}: no model server serves {name} ({wanted})",
+                                hint="check `endpoint` (several are comma-separated) and `compare`")
+        return out
+
+    def _metrics(self, endpoint: str) -> str:
+        try:
+            with urllib.request.urlopen(endpoint + "/metrics", timeout=self.timeout) as resp:
+                return resp.read().decode("utf-8")
+        except (urllib.error.URLError, OSError) as exc:
+            raise ServiceError(f"model server at {endpoint}", f"cannot read /metrics ({getattr(exc, 'reason', exc)})",
+                               retryable=True, hint="check the `endpoint` input and that the deployment is running; "
+                                                    "nothing was promoted or rolled back") from None
+
+
+class PrometheusSource(Source):
+    """Prometheus's HTTP API (``/api/v1/query``), with bearer or basic auth, timeouts and retries."""
+
+    def __init__(self, url: str, *, extra_selector: str = "", window: int | None = None, token: str = "",
+                 username: str = "", password: str = "", timeout: float = 10, attempts: int = 3,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+        self.url = url.rstrip("/")
+        self.description = f"Prometheus at {self.url}"
+        self.extra = parse_selector(extra_selector) if extra_selector else ""
+        self.window = window
+        self.headers = {"Accept": "application/json", "User-Agent": "aicd"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        elif username:
+            pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+            self.headers["Authorization"] = f"Basic {pair}"
+        self.timeout, self.attempts, self.clock, self.sleep = timeout, attempts, clock, sleep
+
+    def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
+        now = self.clock()
+        start = self._window_start(groups[anchor], anchor, now)
+        return {name: self._snapshot(name, selector, start, now) for name, selector in groups.items()}
+
+    def _window_start(self, selector: Mapping[str, str], name: str, now: float) -> float:
+        if self.window is not None:
+            return now - self.window
+        query = f"min({'aicd_server_start_time_seconds' + promql_selector(selector, self.extra)})"
+        rows = self.query(query, now)
+        if not rows:
+            raise self._nothing(name, selector, query)
+        return float(rows[0][1]) - 1  # a hair before the start, so the first scrape is inside
+
+    def _snapshot(self, name: str, selector: Mapping[str, str], start: float, now: float) -> Snapshot:
+        snap = Snapshot()
+        for metric, keep, extra in COUNTERS:
+            query = f"sum by ({','.join(keep)}) ({metric}{promql_selector(selector, self.extra, extra)})"
+            before = {_key(labels, keep): value for labels, value in self.query(query, start)}
+            absorb(snap, ((metric, labels, max(0.0, value - before.get(_key(labels, keep), 0.0)))
+                          for labels, value in self.query(query, now)))
+        for metric, keep, how in GAUGES:
+            by = f" by ({','.join(keep)})" if keep else ""
+            query = f"{how}{by} ({metric}{promql_selector(selector, self.extra)})"
+            absorb(snap, ((metric, labels, value) for labels, value in self.query(query, now)))
+        if not snap.model:
+            raise self._nothing(name, selector, f"aicd_model_info{promql_selector(selector, self.extra)}")
+        return snap
+
+    def _nothing(self, name: str, selector: Mapping[str, str], query: str) -> UserError:
+        return UserError(f"{self.description} has no series for {name}: {query} returned nothing",
+                         hint="check that Prometheus scrapes the model servers and the `model`, `compare` and "
+                              "`selector` inputs; nothing was promoted or rolled back")
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+    def query(self, promql: str, at: float) -> list[tuple[dict, float]]:
+        """An instant vector: [(labels, value)]. Retries connection errors and 5xx answers."""
+        body = urllib.parse.urlencode({"query": promql, "time": f"{at:.3f}"}).encode()
+        request = urllib.request.Request(self.url + "/api/v1/query", data=body, method="POST",
+                                         headers={**self.headers, "Content-Type": "application/x-www-form-urlencoded"})
+        for attempt in range(1, self.attempts + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+                    return _vector(json.loads(resp.read()), promql, self.description)
+            except urllib.error.HTTPError as exc:
+                error = self._http_error(exc, promql)
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                error = ServiceError(self.description, f"cannot be reached ({getattr(exc, 'reason', exc)})",
+                                     retryable=True, hint="check `prometheus-url` and that Prometheus is up; "
+                                                          "nothing was promoted or rolled back")
+            if not error.retryable or attempt == self.attempts:
+                raise error from None
+            self.sleep(0.5 * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def _http_error(self, exc: urllib.error.HTTPError, promql: str) -> ServiceError:
+        if exc.code in (401, 403):
+            return ServiceError(self.description, f"refused the credentials (HTTP {exc.code})", retryable=False,
+                                hint="check `prometheus-token` (bearer) or the basic-auth user and password")
+        detail = _error_text(exc)
+        if exc.code == 400 or exc.code == 422:
+            return ServiceError(self.description, f"rejected the query {promql!r}: {detail}", retryable=False,
+                                hint="check the `selector` input")
+        return ServiceError(self.description, f"answered HTTP {exc.code}: {detail}", retryable=exc.code >= 500,
+                            hint="nothing was promoted or rolled back")
+
+
+def _key(labels: Mapping[str, str], keep: tuple[str, ...]) -> tuple:
+    return tuple(labels.get(k, "") for k in keep)
+
+
+def _vector(answer: dict, promql: str, description: str) -> list[tuple[dict, float]]:
+    if answer.get("status") != "success":
+        raise ServiceError(description, f"query {promql!r} failed: {answer.get('error', answer)}", retryable=False)
+    data = answer.get("data", {})
+    if data.get("resultType") != "vector":
+        raise ServiceError(description, f"query {promql!r} gave a {data.get('resultType')}, not a vector",
+                           retryable=False)
+    return [(row.get("metric", {}), float(row["value"][1])) for row in data.get("result", [])]
+
+
+def _error_text(exc: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(exc.read()).get("error", ""))[:300] or exc.reason
+    except (ValueError, OSError):
+        return str(exc.reason)

@@ -1,0 +1,73 @@
+"""Always-valid intervals for rates and differences of rates (pure, no I/O).
+
+The production gate looks at the same growing experiment again and again (every scheduled monitor
+run, every analysis interval). A fixed-sample test re-run at every look rejects far more often than
+its level says ("peeking"). These intervals are *confidence sequences*: with probability at least
+``1 - alpha`` they contain the true value at every sample size at once, so a decision taken the
+first time an interval clears a threshold keeps its error rate however often anyone looks.
+
+The method is the normal-mixture (Robbins) boundary — the mixture sequential probability ratio test
+of Johari et al., "Always Valid Inference" (2017/2022), in its asymptotic form of Waudby-Smith et
+al., "Time-uniform central limit theory" (2021): for an estimate with variance ``v`` and a mixing
+scale ``tau`` the interval is
+
+    estimate ± sqrt( v (v + tau²) / tau² · (2 ln(1/alpha) + ln((v + tau²) / v)) )
+
+Variances are estimated from the data (rates are regularised as (x + 1) / (n + 2) so a run of zero
+errors does not claim zero variance). ``tau`` only tunes where the interval is tightest; it is set
+to a standardised effect of 0.1 (a "small" effect in Cohen's terms), not tuned per dataset.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["EFFECT_SCALE", "Interval", "difference_interval", "rate_interval"]
+
+EFFECT_SCALE = 0.1  # tau as a share of the outcome's standard deviation
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+    def above(self, bound: float) -> bool:
+        return self.low > bound
+
+    def below(self, bound: float) -> bool:
+        return self.high < bound
+
+
+def _variance(hits: int, n: int) -> float:
+    """Bernoulli variance of a rate, regularised so that 0 of n or n of n still has spread."""
+    p = (hits + 1) / (n + 2)
+    return p * (1 - p)
+
+
+def _half_width(variance: float, tau: float, alpha: float) -> float:
+    tau2 = tau * tau
+    return math.sqrt(variance * (variance + tau2) / tau2 * (2 * math.log(1 / alpha) + math.log((variance + tau2)
+                                                                                               / variance)))
+
+
+def rate_interval(hits: int, n: int, alpha: float) -> Interval:
+    """Always-valid interval for the rate ``hits / n`` (clipped to [0, 1]); the whole [0, 1] for n = 0."""
+    if n <= 0:
+        return Interval(math.nan, 0.0, 1.0)
+    p, sd = hits / n, math.sqrt(_variance(hits, n))
+    half = _half_width(sd * sd / n, EFFECT_SCALE * sd, alpha)
+    return Interval(p, max(0.0, p - half), min(1.0, p + half))
+
+
+def difference_interval(hits_b: int, n_b: int, hits_a: int, n_a: int, alpha: float) -> Interval:
+    """Always-valid interval for the difference of rates ``hits_b/n_b - hits_a/n_a`` (b minus a)."""
+    if n_a <= 0 or n_b <= 0:
+        return Interval(math.nan, -1.0, 1.0)
+    var_a, var_b = _variance(hits_a, n_a), _variance(hits_b, n_b)
+    diff = hits_b / n_b - hits_a / n_a
+    pooled_sd = math.sqrt((var_a + var_b) / 2)
+    half = _half_width(var_a / n_a + var_b / n_b, EFFECT_SCALE * pooled_sd, alpha)
+    return Interval(diff, max(-1.0, diff - half), min(1.0, diff + half))
