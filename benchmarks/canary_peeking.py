@@ -1,0 +1,165 @@
+"""False rollbacks under peeking: aicd's always-valid gate against the usual interval checks.
+
+    PYTHONPATH=shared python benchmarks/canary_peeking.py [--analyses 500] [--looks 48] [--per-look 250]
+
+Each simulated analysis is a canary and its stable version behind one Service, looked at after every
+interval (the gate is re-run while data keeps arriving, as a scheduled monitor or an analysis loop
+does). Per interval each version gets ``--per-look`` requests: 0.5 % server errors, log-normal
+latency (median 20 ms) counted in the model server's histogram buckets, a delayed label for every
+prediction (accuracy 92 %), a conversion outcome (5 %), and one feature in ten equally likely bins.
+
+Side by side, on the same counts:
+
+* **aicd** — ``aicd.monitor.decide`` with the default ``monitor:`` configuration (always-valid
+  intervals, family-wise confidence 0.99, tolerances relative to stable, consecutive-failures 1).
+* **aicd, tolerances 0** — the same, but a canary fails as soon as it is significantly worse than
+  stable at all: what the always-valid intervals guarantee on their own, without the tolerances' help.
+* **fixed-horizon test, re-run at every look** — the textbook two-proportion z-test at 95 % (one-sided
+  "canary worse") for accuracy, error rate and conversion, as a dashboard or a hand-written analysis
+  step does; a rollback the first time any test says "worse".
+* **threshold count** (the Flagger / Argo Rollouts analysis style) — per interval, the canary's
+  accuracy on that interval's data must be at least stable's minus 2 points and its error rate at
+  most 1 %; rollback after 2 failed intervals (``failureLimit``), no statistics.
+
+A/A (the canary is the same model) counts false rollbacks: the issue's bar is at most 1 % for aicd.
+A worse canary (accuracy 85 % instead of 92 %) shows the price of that safety: how often and how soon
+each method rolls it back. Prints both tables and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
+
+from aicd.config_monitor import MonitorConfig
+from aicd.monitor.decide import decide, evaluate
+from aicd.monitor.metrics import Snapshot
+from aicd.serve.metrics import LATENCY_BUCKETS
+
+BOUNDS = np.array([*LATENCY_BUCKETS, math.inf])
+REFERENCE = {"f": {str(i): 0.1 for i in range(10)}}
+
+
+@dataclass
+class Arm:
+    """Cumulative counts of one version."""
+
+    requests: int = 0
+    errors: int = 0
+    correct: int = 0
+    converted: int = 0
+    buckets: np.ndarray = None
+    bins: np.ndarray = None
+
+    def add(self, rng, n: int, accuracy: float) -> tuple[int, int, int]:
+        errors, correct, converted = rng.binomial(n, 0.005), rng.binomial(n, accuracy), rng.binomial(n, 0.05)
+        latency = rng.lognormal(math.log(0.02), 0.5, n)
+        counts = np.bincount(np.searchsorted(BOUNDS, latency), minlength=len(BOUNDS))
+        self.buckets = counts if self.buckets is None else self.buckets + counts
+        bins = rng.multinomial(n, [0.1] * 10)
+        self.bins = bins if self.bins is None else self.bins + bins
+        self.requests += n
+        self.errors += errors
+        self.correct += correct
+        self.converted += converted
+        return errors, correct, converted
+
+    def snapshot(self, variant: str) -> Snapshot:
+        cumulative = np.cumsum(self.buckets)
+        return Snapshot(requests=self.requests, errors=self.errors, correct=self.correct,
+                        incorrect=self.requests - self.correct, converted=self.converted,
+                        not_converted=self.requests - self.converted,
+                        latency_buckets={float(b): float(c) for b, c in zip(BOUNDS, cumulative, strict=True)},
+                        bins={"f": {str(i): int(c) for i, c in enumerate(self.bins)}}, reference=REFERENCE,
+                        model={"name": "m", "version": "2" if variant == "canary" else "1", "variant": variant})
+
+
+def z_worse(hits_c: int, n_c: int, hits_s: int, n_s: int, higher_is_better: bool, z: float) -> bool:
+    """One-sided two-proportion z-test: is the canary worse than stable at this look?"""
+    pooled = (hits_c + hits_s) / (n_c + n_s)
+    se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n_c + 1 / n_s))
+    diff = hits_c / n_c - hits_s / n_s
+    return (-diff if higher_is_better else diff) / se > z
+
+
+def run(analyses: int, looks: int, per_look: int, canary_accuracy: float, seed: int) -> dict:
+    z = NormalDist().inv_cdf(0.95)
+    configs = {"aicd": MonitorConfig(),
+               "aicd, tolerances 0": MonitorConfig(max_accuracy_drop=0, max_error_rate_increase=0,
+                                                   max_slow_share_increase=0, max_conversion_drop=0)}
+    rng = np.random.default_rng(seed)
+    first = {**{name: [] for name in configs}, "fixed-horizon z-test": [], "threshold count": []}
+    retrains = 0
+    for _ in range(analyses):
+        stable, canary = Arm(), Arm()
+        found = dict.fromkeys(first)
+        failures = 0
+        for look in range(1, looks + 1):
+            _, c_s, _ = stable.add(rng, per_look, 0.92)
+            e_c, c_c, _ = canary.add(rng, per_look, canary_accuracy)
+            snaps = {"stable": stable.snapshot("stable"), "canary": canary.snapshot("canary")}
+            for name, cfg in configs.items():
+                if found[name] is None:
+                    decision = decide([evaluate(snaps, "canary", cfg)], cfg).decision
+                    found[name] = look if decision == "rollback" else None
+                    retrains += decision == "retrain"
+            if found["fixed-horizon z-test"] is None and (
+                    z_worse(canary.correct, canary.requests, stable.correct, stable.requests, True, z)
+                    or z_worse(canary.errors, canary.requests, stable.errors, stable.requests, False, z)
+                    or z_worse(canary.converted, canary.requests, stable.converted, stable.requests, True, z)):
+                found["fixed-horizon z-test"] = look
+            failures += (c_c / per_look < c_s / per_look - 0.02) or (e_c / per_look > 0.01)
+            if found["threshold count"] is None and failures >= 2:
+                found["threshold count"] = look
+        for method, look in found.items():
+            first[method].append(look)
+    return {"first": first, "retrains": retrains}
+
+
+def report(title: str, result: dict, analyses: int) -> dict[str, float]:
+    print(f"\n{title}")
+    print(f"  {'method':<24}{'rollbacks':>12}{'rate':>9}{'median look of rollback':>26}")
+    rates = {}
+    for method, looks in result["first"].items():
+        hits = [look for look in looks if look is not None]
+        rates[method] = len(hits) / analyses
+        median = f"{np.median(hits):.0f}" if hits else "-"
+        print(f"  {method:<24}{len(hits):>12}{rates[method]:>9.1%}{median:>26}")
+    return rates
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--analyses", type=int, default=500)
+    parser.add_argument("--looks", type=int, default=48)
+    parser.add_argument("--per-look", type=int, default=250)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    began = time.monotonic()
+    print(f"{args.analyses} analyses x {args.looks} looks x {args.per_look} requests per version per look")
+    aa = run(args.analyses, args.looks, args.per_look, 0.92, args.seed)
+    aa_rates = report("A/A — same model (every rollback is false)", aa, args.analyses)
+    print(f"  aicd retrain decisions on undrifted traffic: {aa['retrains']}")
+    worse = run(max(args.analyses // 5, 20), args.looks, args.per_look, 0.85, args.seed + 1)
+    report("worse canary — accuracy 85 % against 92 % (every rollback is right)", worse, max(args.analyses // 5, 20))
+    aicd = aa_rates["aicd"]
+    print("\nfalse-rollback rate under peeking: "
+          f"aicd {aicd:.1%} (bar: <= 1 %) — {'MET' if aicd <= 0.01 else 'MISSED'}")
+    for method in ("aicd, tolerances 0", "fixed-horizon z-test", "threshold count"):
+        ratio = f"{aa_rates[method] / aicd:.0f}x aicd's" if aicd else "aicd had none"
+        print(f"  {method}: {aa_rates[method]:.1%} ({ratio})")
+    print(f"({time.monotonic() - began:.0f} s)")
+    return 0 if max(aicd, aa_rates["aicd, tolerances 0"]) <= 0.01 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
