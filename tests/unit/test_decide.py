@@ -192,7 +192,7 @@ def test_parse_the_servers_metric_names_by_variant():
     requests = Counter("aicd_requests", "", ["route", "status", *labels], registry=registry)
     feedback = Counter("aicd_feedback", "", ["outcome", *labels], registry=registry)
     latency = Histogram("aicd_request_latency_seconds", "", labels, buckets=(0.01, 0.1), registry=registry)
-    Gauge("aicd_model_info", "", ["name", "version", "run_id", "variant", "runtime"],
+    Gauge("aicd_model_info", "", ["model", "version", "run_id", "variant", "runtime"],
           registry=registry).labels("m", "2", "r", "canary", "onnx").set(1)
     canary, stable = ("m", "2", "canary"), ("m", "1", "stable")
     requests.labels("predict", "200", *canary).inc(97)

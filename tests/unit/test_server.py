@@ -148,7 +148,7 @@ def test_feedback_scores_labels_and_conversions_and_metrics_count_everything():
     started = next(v for k, v in samples.items() if k[0] == "aicd_server_start_time_seconds")
     assert abs(started - time.time()) < 60
     info = next(k for k in samples if k[0] == "aicd_model_info")
-    assert dict(info[1]) == {"name": "m", "version": "7", "run_id": "r", "variant": "stable", "runtime": "onnx"}
+    assert dict(info[1]) == {"model": "m", "version": "7", "run_id": "r", "variant": "stable", "runtime": "onnx"}
 
 
 def metric_samples(text):

@@ -97,5 +97,6 @@ def absorb(snap: Snapshot, samples: Iterable[tuple[str, Mapping[str, str], float
         elif name == "aicd_server_start_time_seconds":
             snap.started = value if snap.started is None else min(snap.started, value)
         elif name == "aicd_model_info":
-            snap.model = {k: labels[k] for k in ("name", "version", "run_id", "variant", "runtime") if k in labels}
+            snap.model = {"name": labels.get("model", ""),
+                          **{k: labels[k] for k in ("version", "run_id", "variant", "runtime") if k in labels}}
     return snap

@@ -44,7 +44,7 @@ COUNTERS = (("aicd_requests_total", ("status", "route"), 'route="predict"'),
             ("aicd_feature_values_total", ("feature", "bin"), ""))
 GAUGES = (("aicd_feature_reference_ratio", ("feature", "bin"), "max"),
           ("aicd_server_start_time_seconds", (), "min"),
-          ("aicd_model_info", ("name", "version", "run_id", "variant", "runtime"), "max"))
+          ("aicd_model_info", ("model", "version", "run_id", "variant", "runtime"), "max"))
 
 
 class Source:

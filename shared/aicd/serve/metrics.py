@@ -33,7 +33,7 @@ class ServerMetrics:
         self.version, self.variant = str(meta.get("model_version", "")), variant
         self.model = str(meta.get("model_name", ""))
         self.started = time.time()
-        self.info = {"name": str(meta.get("model_name", "")), "version": self.version,
+        self.info = {"model": str(meta.get("model_name", "")), "version": self.version,
                      "run_id": str(meta.get("run_id", "")), "variant": variant, "runtime": runtime}
         self.requests: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
