@@ -120,7 +120,7 @@ def _act(decision: Decision, choice: dict[str, str], inputs: Mapping[str, str], 
     acted = {"rolled_back": "", "promoted": "", "retrain_dispatched": False}
     if decision.decision == "rollback" and choice["on-failure"] == "rollback":
         acted["rolled_back"] = roll_back(inputs, env, mode, candidate)
-        gh.annotate("warning", f"aicd rolled back {acted['rolled_back']}: {decision.reason}",
+        gh.annotate("warning", f"aicd rolled back ({acted['rolled_back']}): {decision.reason}",
                     title="aicd production gate")
     elif decision.decision == "promote" and choice["on-success"] == "promote":
         acted["promoted"] = promote_candidate(inputs, env, candidate, gh)
