@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--no-image", action="store_true", help="skip the image size comparison")
     args = parser.parse_args()
     if not shutil.which("wrk"):
-        sys.exit("wrk is missing: run scripts/install-docker (installs wrk from Debian's packages)")
+        sys.exit("wrk is missing: run scripts/install-test-packages (installs wrk from Debian's packages)")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         aicd_dir, mlflow_dir, info = breast_cancer_model(work)

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .errors import AicdError, GateFailed
+from .errors import AicdError, GateFailed, UserError
 from .gha import Actions
 from .steps import env_name
 
@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--model-uri", required=True, help="models:/<name>/<version> or models:/<name>@<alias>")
     promote.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
     promote.add_argument("--tenant", default="", help="the tenant whose model this is")
+    alerts = sub.add_parser("alerts", help="write Prometheus alerting rules from aicd.yml's monitor thresholds")
+    alerts.add_argument("--model", required=True, help="the model name (the `model` label of its metrics)")
+    alerts.add_argument("--config", default=None, help="aicd.yml with the thresholds (default: built-in defaults)")
+    alerts.add_argument("--for", dest="for_", default="5m", help="how long a condition holds before firing (5m)")
+    alerts.add_argument("--window", default="5m", help="the range each rate, accuracy and drift is taken over (5m)")
+    alerts.add_argument("--selector", default="", help='extra label matchers, e.g. namespace="aicd-acme"')
+    alerts.add_argument("-o", "--output", default=None, help="the rule file to write (default: standard output)")
     simulate = sub.add_parser("simulate", help="send simulated traffic and delayed feedback to an endpoint")
     simulate.add_argument("--endpoint", required=True)
     simulate.add_argument("--data", required=True)
@@ -99,6 +106,8 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -
 
             promote(MlflowRegistry(args.tracking_uri or env.get("MLFLOW_TRACKING_URI", "")), args.tenant,
                     args.model_uri, gh)
+        elif args.aicd_command == "alerts":
+            _alerts(args)
         else:
             _simulate(args, gh)
     except GateFailed as exc:  # each failed check was already annotated where it was configured
@@ -119,6 +128,25 @@ def _print_outputs(gh: Actions, outputs: dict) -> None:
     print("outputs:")
     for name, value in outputs.items():
         print(f"  {name} = {value}")
+
+
+def _alerts(args: argparse.Namespace) -> None:
+    from .config import load_config
+    from .monitor.alerts import alert_rules
+
+    monitor = load_config(args.config).monitor
+    psi_threshold = monitor.drift.threshold if monitor.drift.method == "psi" else 0.1  # the drift rule is PSI
+    text = alert_rules(args.model, min_accuracy=monitor.min_accuracy, max_error_rate=monitor.max_error_rate,
+                       max_latency_p95_ms=monitor.max_latency_p95_ms, drift_threshold=psi_threshold,
+                       window=args.window, for_=args.for_, extra_selector=args.selector)
+    if not args.output:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise UserError(f"cannot write the rule file: {exc.strerror}", file=args.output) from None
 
 
 def _simulate(args: argparse.Namespace, gh: Actions) -> None:

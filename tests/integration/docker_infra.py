@@ -8,7 +8,7 @@
 - ``base_image``: ``scripts/build-base-image`` (bookworm + python3 + ca-certificates, cached outside the
   repository); returns the image name.
 
-The Debian packages behind them come from ``scripts/install-docker``, run here when a binary is missing.
+The Debian packages behind them come from ``scripts/install-test-packages``, run here when a binary is missing.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 def _ensure_installed(binary: str) -> None:
     if not Path(binary).exists():
-        out = subprocess.run([str(ROOT / "scripts/install-docker")], capture_output=True, text=True, timeout=900)
+        out = subprocess.run([str(ROOT / "scripts/install-test-packages")], capture_output=True, text=True, timeout=900)
         if out.returncode != 0 or not Path(binary).exists():
-            raise RuntimeError(f"scripts/install-docker did not provide {binary}: {out.stderr[-2000:]}")
+            raise RuntimeError(f"scripts/install-test-packages did not provide {binary}: {out.stderr[-2000:]}")
 
 
 def _stop_group(proc: subprocess.Popen, timeout: float) -> None:

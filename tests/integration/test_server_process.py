@@ -10,49 +10,23 @@ import time
 
 import pytest
 
-from aicd.data.drift import profile_frame
-from aicd.model.onnx_export import export_onnx
-from aicd.model.train import with_preprocessing
-from aicd.modelfiles import ONNX_FILE, write_onnx_model_dir
+from aicd.modelfiles import ONNX_FILE
 from tests.conftest import SHARED
 from tests.integration.conftest import free_port, wait_http
-
-ROW = {"age": 25, "visits_per_week": 3.5, "avg_spend": 5.0, "preferred_roast": "dark", "hour": 8,
-       "coffee_roast": "dark", "coffee_price": 3.2, "coffee_sweetness": 0.7}
+from tests.integration.model_server import ROW, coffee_model_dir, start_model_server
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from sklearn.ensemble import RandomForestClassifier
-
-    from aicd.examples.coffee import generate
-
-    frame = generate(600)
-    x, y = frame.drop(columns="clicked"), frame["clicked"]
-    types = {c: ("str" if c.endswith("roast") else "float") for c in x.columns}
-    model = with_preprocessing(RandomForestClassifier(20, random_state=0), x).fit(x, y)
-    export = export_onnx(model, x, types, "classification")
-    meta = {"features": list(x.columns), "feature_types": types, "model_version": "4", "example": ROW}
-    path = tmp_path_factory.mktemp("model")
-    sha256 = write_onnx_model_dir(path, export.blob, meta, profile_frame(x))
-    return path, sha256
-
-
-def start(model_dir, sha256, log):
-    port = free_port()
-    cmd = [sys.executable, "-m", "aicd.serve", "--model-dir", str(model_dir), "--sha256", sha256, "--port", str(port),
-           "--grace", "10"]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=log, env={**os.environ, "PYTHONPATH": str(SHARED)},
-                            start_new_session=True)
-    return proc, port
+    return coffee_model_dir(tmp_path_factory.mktemp("model"))
 
 
 def test_sigterm_lets_an_in_flight_request_finish_and_every_log_line_is_json(model_dir, tmp_path):
     log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc, port = start(*model_dir, log)
+    server = start_model_server(*model_dir, log_path, args=("--grace", "10"))
+    proc, port = server.proc, server.port
     try:
-        wait_http(f"http://127.0.0.1:{port}/readyz", 30, proc, log_path)
+        server.wait_ready()
         body = json.dumps(ROW).encode()
         sock = socket.create_connection(("127.0.0.1", port), timeout=15)
         sock.sendall(b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
@@ -86,9 +60,7 @@ def test_a_tampered_model_file_refuses_to_start_with_one_json_line(model_dir, tm
     with open(tampered / ONNX_FILE, "ab") as fh:
         fh.write(b"\0")
     log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc, _ = start(tampered, sha256, log)
-    assert proc.wait(30) == 1
+    assert start_model_server(tampered, sha256, log_path).proc.wait(30) == 1
     lines = log_path.read_text().splitlines()
     assert len(lines) == 1
     record = json.loads(lines[0])
@@ -101,26 +73,22 @@ def test_the_ab_router_splits_users_stickily_between_two_real_servers(model_dir,
     on the same variant, the answer from that variant's server."""
     import urllib.request
 
-    procs = []
+    servers, router = [], None
     try:
-        ports = {}
         for variant, version in (("a", "1"), ("b", "2")):
-            with open(tmp_path / f"{variant}.log", "wb") as log:
-                port = free_port()
-                cmd = [sys.executable, "-m", "aicd.serve", "--model-dir", str(model_dir[0]), "--sha256", model_dir[1],
-                       "--port", str(port), "--variant", variant, "--model-version", version]
-                procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True,
-                                              env={**os.environ, "PYTHONPATH": str(SHARED)}))
-                ports[variant] = port
+            servers.append(start_model_server(*model_dir, tmp_path / f"{variant}.log", variant=variant,
+                                              model_version=version))
+        ports = {"a": servers[0].port, "b": servers[1].port}
         router_port = free_port()
         env = {**os.environ, "PYTHONPATH": str(SHARED), "AICD_AB_A": f"http://127.0.0.1:{ports['a']}",
                "AICD_AB_B": f"http://127.0.0.1:{ports['b']}", "AICD_AB_SPLIT": "30", "AICD_PORT": str(router_port),
                "AICD_HOST": "127.0.0.1"}
         with open(tmp_path / "router.log", "wb") as log:
-            procs.append(subprocess.Popen([sys.executable, "-m", "aicd.serve.router"], stdout=log, stderr=log,
-                                          env=env, start_new_session=True))
-        for port in [*ports.values(), router_port]:
-            wait_http(f"http://127.0.0.1:{port}/readyz", 30)
+            router = subprocess.Popen([sys.executable, "-m", "aicd.serve.router"], stdout=log, stderr=log, env=env,
+                                      start_new_session=True)
+        for server in servers:
+            server.wait_ready()
+        wait_http(f"http://127.0.0.1:{router_port}/readyz", 30, router, tmp_path / "router.log")
 
         def ask(user):
             req = urllib.request.Request(f"http://127.0.0.1:{router_port}/predict", json.dumps(ROW).encode(),
@@ -134,6 +102,8 @@ def test_the_ab_router_splits_users_stickily_between_two_real_servers(model_dir,
         assert 0.24 <= share_b <= 0.36, share_b  # 30 % of 400 users, binomial sd 2.3 %
         assert all(ask(user) == answer for user, answer in list(seen.items())[:50])  # sticky
     finally:
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(15)
+        if router is not None:
+            os.killpg(router.pid, signal.SIGTERM)
+            router.wait(15)
+        for server in servers:
+            server.stop()

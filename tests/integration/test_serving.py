@@ -5,6 +5,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from aicd.deploy.local import LocalTarget, Revision
 from aicd.errors import ServiceError
@@ -56,9 +57,12 @@ def test_the_served_model_predicts_validates_and_takes_feedback(mlflow_server, m
     assert call(f"{url}/feedback", {"request_id": "nope", "label": 1})[0] == 404
     metrics = call(f"{url}/metrics")[2]
     v = out["model-version"]
-    assert f'aicd_feedback_total{{outcome="correct",variant="stable",version="{v}"}} 1.0' in metrics
-    assert f'aicd_requests_total{{route="predict",status="400",variant="stable",version="{v}"}} 2.0' in metrics
-    assert 'runtime="onnx"' in metrics and 'name="coffee-recommender"' in metrics
+    base = {"model": "coffee-recommender", "variant": "stable", "version": v}
+    samples = {(s.name, frozenset(s.labels.items())): s.value
+               for family in text_string_to_metric_families(metrics) for s in family.samples}
+    assert samples[("aicd_feedback_total", frozenset({"outcome": "correct", **base}.items()))] == 1
+    assert samples[("aicd_requests_total", frozenset({"route": "predict", "status": "400", **base}.items()))] == 2
+    assert 'runtime="onnx"' in metrics
     # three rows were predicted; each feature value is counted in its reference-profile bin
     assert sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                if line.startswith('aicd_feature_values_total{bin=') and 'feature="hour"' in line) == 3

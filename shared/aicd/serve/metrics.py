@@ -39,8 +39,9 @@ class ServerMetrics:
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0
         self.predictions: defaultdict[str, int] = defaultdict(int)
-        self.feedback: defaultdict[str, int] = defaultdict(int)
-        self.conversions: defaultdict[str, int] = defaultdict(int)
+        # outcome series exist at 0 from the start: PromQL's increase() cannot count a series' first burst
+        self.feedback: defaultdict[str, int] = defaultdict(int, {"correct": 0, "incorrect": 0})
+        self.conversions: defaultdict[str, int] = defaultdict(int, {"converted": 0, "not_converted": 0})
         self.binners = {name: _binner(p) for name, p in profile.items()}
         self.reference = {name: reference_ratios(p) for name, p in profile.items()}
         self.bins: defaultdict[tuple[str, str], int] = defaultdict(int)

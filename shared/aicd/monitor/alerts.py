@@ -1,0 +1,177 @@
+"""Prometheus alerting rules for one deployed model, from the thresholds the production gate uses.
+
+The gate judges a deployment when the pipeline runs; these rules watch it between runs, in the
+user's own Prometheus, from the model server's metrics alone (see :mod:`aicd.serve.metrics`).
+``alert_rules`` is pure: it returns the text of a rule file (``rule_files:`` in prometheus.yml).
+
+Contract:
+
+- One group, ``aicd-<model>``, with four alerts; every selector matches ``model="<model>"`` and the
+  ``extra_selector`` matchers (e.g. ``namespace="aicd-acme"``). Each alert fires per model, version
+  and variant (replicas of one version are pooled), carries the labels ``severity`` and ``model``,
+  and its summary and description name the model, version, variant and value.
+
+      ModelAccuracyDrop   correct / (correct + incorrect) feedback over ``window`` < min_accuracy
+      ModelErrorRateHigh  share of predict requests answered 5xx over ``window`` > max_error_rate
+      ModelLatencyHigh    p95 of the predict latency histogram over ``window`` > max_latency_p95_ms
+      ModelFeatureDrift   PSI of a feature's live bins against the training reference > drift_threshold
+
+- PSI is the one of :func:`aicd.data.drift.psi`: sum over bins of (live - ref) * ln(live / ref),
+  both shares floored at 1e-4 (``clamp_min``) so an empty bin never gives inf. The ``missing`` bin
+  is left out (the reference has none). A reference bin live traffic never reached has no counter
+  series yet; it counts as 0 as long as the feature had any traffic in the window. A deployment
+  without traffic (or feedback) in the window gives no value, so no alert: silence is not drift.
+- ``increase()`` sees a counter from its first scrape on: counts a series already had when it first
+  appeared are not in the window (Prometheus's usual caveat), so ``window`` should span several
+  scrape intervals.
+- Invalid arguments raise :class:`~aicd.errors.ConfigError` naming the key (``min-accuracy``,
+  ``window``, ``for`` ...), before any text is made.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import yaml
+
+from ..errors import ConfigError
+
+__all__ = ["alert_rules"]
+
+# Prometheus's duration syntax (model.ParseDuration): units from largest to smallest, each at most once
+DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
+MATCHER = re.compile(r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\\n]|\\.)*"\s*(?:,|$)')
+SHARE_FLOOR = 1e-4  # aicd.data.drift.EPSILON, the floor of an empty bin's share
+BY = "model, version, variant"
+
+
+def alert_rules(model: str, *, min_accuracy: float = 0.85, max_error_rate: float = 0.01,
+                max_latency_p95_ms: float = 500, drift_threshold: float = 0.1, window: str = "5m",
+                for_: str = "5m", extra_selector: str = "") -> str:
+    """The rule file (YAML) that alerts on one model's accuracy, errors, latency and feature drift."""
+    _check(model, min_accuracy, max_error_rate, max_latency_p95_ms, drift_threshold, window, for_)
+    matchers = [f'model="{_escape(model)}"'] + ([_selector(extra_selector)] if extra_selector.strip() else [])
+    q = _Queries(matchers, window)
+    rule = _Rules(model, window, for_)
+    rules = [
+        rule("ModelAccuracyDrop", f"{q.accuracy()} < {_number(min_accuracy)}", "critical",
+             "online accuracy {{ $value | humanizePercentage }}", f"below {_percent(min_accuracy)}",
+             "share of correct predictions in the feedback"),
+        rule("ModelErrorRateHigh", f"{q.error_rate()} > {_number(max_error_rate)}", "critical",
+             "{{ $value | humanizePercentage }} of predict requests failed", f"above {_percent(max_error_rate)}",
+             "share of predict requests answered with a 5xx status"),
+        rule("ModelLatencyHigh", f"{q.latency_p95()} > {_number(max_latency_p95_ms / 1000)}", "warning",
+             "p95 latency {{ $value | humanizeDuration }}", f"above {max_latency_p95_ms:g} ms",
+             "95th percentile of the predict latency"),
+        rule("ModelFeatureDrift", f"{q.psi()} > {_number(drift_threshold)}", "warning",
+             'feature {{ $labels.feature }} drifted, PSI {{ printf "%.3f" $value }}', f"above {drift_threshold:g}",
+             "population stability index of the live values against the training data"),
+    ]
+    return yaml.safe_dump({"groups": [{"name": f"aicd-{model}", "rules": rules}]}, sort_keys=False, width=1 << 16)
+
+
+class _Queries:
+    """The PromQL of each alert; ``sel`` adds the model and extra matchers to a selector."""
+
+    def __init__(self, matchers: list[str], window: str):
+        self.matchers, self.window = matchers, window
+
+    def sel(self, metric: str, *more: str) -> str:
+        return f"{metric}{{{', '.join([*more, *self.matchers])}}}"
+
+    def increase(self, metric: str, *more: str, by: str = BY) -> str:
+        return f"sum by ({by}) (increase({self.sel(metric, *more)}[{self.window}]))"
+
+    def accuracy(self) -> str:
+        judged = self.increase("aicd_feedback_total", 'outcome=~"correct|incorrect"')
+        correct = self.increase("aicd_feedback_total", 'outcome="correct"')
+        # without any correct answer in the window the series is absent: count it as 0, not as no value
+        return f"(({correct} or 0 * {judged}) / {judged})"
+
+    def error_rate(self) -> str:
+        failed = self.increase("aicd_requests_total", 'route="predict"', 'status=~"5.."')
+        answered = self.increase("aicd_requests_total", 'route="predict"')
+        return f"({failed} / {answered})"
+
+    def latency_p95(self) -> str:
+        buckets = f"rate({self.sel('aicd_request_latency_seconds_bucket')}[{self.window}])"
+        return f"histogram_quantile(0.95, sum by (le, {BY}) ({buckets}))"
+
+    def psi(self) -> str:
+        counted = 'bin!="missing"'
+        counts = self.increase("aicd_feature_values_total", counted, by=f"{BY}, feature, bin")
+        totals = self.increase("aicd_feature_values_total", counted, by=f"{BY}, feature")
+        reference = f"max by ({BY}, feature, bin) ({self.sel('aicd_feature_reference_ratio', counted)})"
+        # a bin with no counter series yet is 0, for features that had traffic in the window
+        shares = f"({counts} / ignoring(bin) group_left {totals})"
+        live = f"({shares} or ((0 * {reference}) and ignoring(bin) ({totals} > 0)))"
+        live, ref = f"clamp_min({live}, {SHARE_FLOOR})", f"clamp_min({reference}, {SHARE_FLOOR})"
+        return f"sum by ({BY}, feature) (({live} - {ref}) * ln({live} / {ref}))"
+
+
+class _Rules:
+    """Makes one alerting rule of the group; summary and description name model, version and variant."""
+
+    def __init__(self, model: str, window: str, for_: str):
+        self.model, self.window, self.for_ = model, window, for_
+
+    def __call__(self, name: str, expr: str, severity: str, what: str, limit: str, meaning: str) -> dict:
+        where = "{{ $labels.model }} version {{ $labels.version }} ({{ $labels.variant }})"
+        return {"alert": name, "expr": expr, "for": self.for_, "labels": {"severity": severity, "model": self.model},
+                "annotations": {"summary": f"{where}: {what}",
+                                "description": f"{where}: {what}, {limit}; the {meaning} over {self.window}."}}
+
+
+def _check(model: str, min_accuracy, max_error_rate, max_latency_p95_ms, drift_threshold, window: str,
+           for_: str) -> None:
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigError("`model` must name the model (the `model` label of its metrics)")
+    _in_range("min-accuracy", min_accuracy, 0, 1)
+    _in_range("max-error-rate", max_error_rate, 0, 1)
+    _in_range("max-latency-p95-ms", max_latency_p95_ms, 0, math.inf, open_low=True)
+    _in_range("drift-threshold", drift_threshold, 0, math.inf, open_low=True)
+    _duration("window", window, allow_zero=False)
+    _duration("for", for_, allow_zero=True)
+
+
+def _in_range(key: str, value, low: float, high: float, open_low: bool = False) -> None:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value < low or value > high or (open_low and value == low):
+        bound = f"above {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
+        raise ConfigError(f"`{key}` must be a number {bound}, got {value!r}")
+
+
+def _duration(key: str, value, allow_zero: bool) -> None:
+    match = DURATION.fullmatch(value) if isinstance(value, str) else None
+    if match is None or not any(match.groups()):  # the pattern also matches "", which has no unit
+        valid = allow_zero and value == "0"
+    else:
+        valid = allow_zero or any(int(amount or 0) for amount in match.groups())
+    if not valid:
+        least = "" if allow_zero else ", above 0"
+        raise ConfigError(f"`{key}` must be a Prometheus duration like 30s, 5m or 1h{least}, got {value!r}")
+
+
+def _selector(text: str) -> str:
+    inner = text.strip().removeprefix("{").removesuffix("}").strip().rstrip(",")
+    pos = 0
+    while pos < len(inner):
+        match = MATCHER.match(inner, pos)
+        if not match:
+            raise ConfigError(f"`extra-selector` must be PromQL label matchers like namespace=\"aicd-acme\", "
+                              f"got {text!r}")
+        pos = match.end()
+    return inner
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    return repr(float(value))
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:g} %"

@@ -1,0 +1,196 @@
+"""action-monitor against a real Prometheus scraping real model servers.
+
+Every test runs two (or one) ``python -m aicd.serve`` processes with the coffee model, sends real
+predictions and delayed feedback over HTTP, lets a real Prometheus scrape them (1 s interval) and runs
+the monitor step reading Prometheus's HTTP API. The worse canary is "worse under simulated feedback":
+a share of its delayed labels says the prediction was wrong, exactly what a worse model produces.
+The executed rollback aborts a canary rollout on the real Kubernetes control plane
+(tests/integration/kube_infra.py); kwok does not run containers, so the servers that Prometheus
+scrapes stand in for the canary's pods.
+"""
+
+import json
+import re
+import time
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from aicd.config_deploy import KubernetesConfig
+from aicd.deploy.kube.target import KubeTarget
+from aicd.errors import ServiceError
+from aicd.examples import coffee as coffee_example
+from aicd.gha import Actions
+from aicd.simulate import send_traffic
+from aicd.steps import monitor
+from tests.integration.model_server import coffee_model_dir, start_model_server
+from tests.integration.prom_infra import PrometheusServer
+
+CONFIG = """\
+monitor:
+  min-samples: 100
+  min-accuracy: 0.7   # the small test model scores about 0.8 on this traffic
+deploy:
+  kubernetes: {replicas: 10, strategy: canary, canary: {steps: [10, 50, 100]}, progress-deadline-seconds: 20}
+"""
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory):
+    """One Prometheus for the module; each test scrapes its own servers under its own model name."""
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return coffee_model_dir(tmp_path_factory.mktemp("model") / "coffee")
+
+
+@pytest.fixture(scope="module")
+def production(coffee):
+    return pd.read_csv(coffee["production"])
+
+
+@pytest.fixture
+def servers(model, prom, tmp_path, request):
+    """``servers(variant=version, ...)`` starts one model server per variant, all scraped by ``prom``."""
+    started = []
+    name = "gate-" + request.node.name[5:30].replace("_", "-").strip("-")
+
+    def start(**variants: str) -> dict:
+        urls = {}
+        for variant, version in variants.items():
+            proc = start_model_server(*model, tmp_path / f"{variant}.log", variant=variant, model_name=name,
+                                      model_version=version)
+            started.append(proc)
+            urls[variant] = proc.wait_ready()
+        prom.set_targets([p.target for p in started])
+        prom.wait_for(f'count(aicd_model_info{{model="{name}"}})', lambda r: r and float(r[0]["value"][1]) ==
+                      len(started), timeout=30)
+        return urls
+
+    start.model = name
+    yield start
+    prom.set_targets([])
+    for proc in started:
+        proc.stop()
+
+
+def scraped(prom, model: str, feedback: int) -> None:
+    """Waits until Prometheus holds the final feedback count of ``model``."""
+    prom.wait_for(f'sum(aicd_feedback_total{{model="{model}"}})',
+                  lambda r: r and float(r[0]["value"][1]) >= feedback, timeout=30)
+
+
+def gate(prom, tmp_path, model: str, **inputs) -> tuple[dict, str]:
+    config = tmp_path / "aicd.yml"
+    config.write_text(CONFIG)
+    summary = tmp_path / "summary.md"
+    outputs = monitor.run({"prometheus-url": prom.url, "model": model, "config": str(config),
+                           "report": str(tmp_path / "monitor.json"), **inputs},
+                          Actions({"GITHUB_STEP_SUMMARY": str(summary)}), env=inputs.pop("env", {}))
+    return outputs, summary.read_text() if summary.exists() else ""
+
+
+def test_a_worse_canary_is_rolled_back_and_the_rollout_aborted(servers, prom, production, tmp_path, kube_cluster):
+    kube_cluster.create_namespace("gate-canary")
+    cfg = replace(KubernetesConfig(), replicas=10, strategy="canary", canary_steps=(10, 50, 100))
+    kube = KubeTarget(kube_cluster.api(), servers.model, "gate-canary", cfg, poll=0.25)
+    kube.deploy("registry.example/coffee:1-abc", f"models:/{servers.model}/1", "1")
+    canary_started = kube.deploy("registry.example/coffee:2-abc", f"models:/{servers.model}/2", "2")
+    assert "canary" in canary_started.state
+
+    urls = servers(stable="1", canary="2")
+    send_traffic(urls["stable"], production, coffee_example.LABEL, requests=300, seed=1)
+    send_traffic(urls["canary"], production, coffee_example.LABEL, requests=300, seed=2, flip_share=0.4)
+    scraped(prom, servers.model, 600)
+
+    out, summary = gate(prom, tmp_path, servers.model, compare="canary", **{
+        "on-failure": "rollback", "target": "kubernetes", "kubeconfig": str(kube_cluster.kubeconfig),
+        "namespace": "gate-canary"})
+    assert out["decision"] == "rollback" and out["rolled-back"] == "true"
+    evidence = json.loads(out["evidence"])
+    failed = {(c["metric"], c["test"]) for c in evidence["checks"] if c["verdict"] == "fail"}
+    assert ("online-accuracy", "vs stable") in failed
+    assert evidence["samples"]["canary"]["feedback"] == 300 and evidence["samples"]["stable"]["feedback"] == 300
+    assert "canary aborted" in evidence["rolled_back"]
+    state = kube.status()
+    assert not state.get("phase")  # no canary in progress any more
+    deployments = {d["metadata"]["name"] for d in kube_cluster.api().list("Deployment", "gate-canary")}
+    assert f"{servers.model}-canary" not in deployments
+    assert "| test | stable | canary | difference | interval | threshold | samples | verdict |" in summary
+    assert "**Rolled back:**" in summary
+
+
+def test_a_canary_of_the_same_model_is_never_rolled_back_however_often_the_gate_looks(
+        servers, prom, production, tmp_path):
+    urls = servers(stable="1", canary="2")
+    decisions = []
+    for look in range(4):
+        for variant, url in urls.items():
+            send_traffic(url, production, coffee_example.LABEL, requests=100, seed=10 * look + len(variant))
+        scraped(prom, servers.model, 200 * (look + 1))
+        out, _ = gate(prom, tmp_path, servers.model, compare="canary", **{"on-failure": "rollback"})
+        decisions.append(out["decision"])
+    assert "rollback" not in decisions, decisions
+    assert decisions[-1] in ("hold", "promote")
+
+
+def test_low_traffic_holds_and_says_not_enough_samples(servers, prom, production, tmp_path):
+    urls = servers(stable="1", canary="2")
+    for url in urls.values():
+        send_traffic(url, production, coffee_example.LABEL, requests=20, seed=3)
+    scraped(prom, servers.model, 40)
+    out, summary = gate(prom, tmp_path, servers.model, compare="canary", **{"on-failure": "rollback"})
+    assert out["decision"] == "hold" and out["rolled-back"] == "false"
+    assert "not enough samples" in json.loads(out["evidence"])["reason"]
+    assert "not enough samples: 20 feedback of 100 needed" in summary
+
+
+def test_drifted_traffic_sends_a_retrain_event_with_the_evidence(servers, prom, production, tmp_path,
+                                                                 fake_github):
+    url = servers(stable="3")["stable"]
+    drifted = production[production["preferred_roast"] == "dark"]  # one roast only: its share jumps to 100 %
+    send_traffic(url, drifted, coffee_example.LABEL, requests=600, seed=4)
+    scraped(prom, servers.model, 600)
+    out, summary = gate(prom, tmp_path, servers.model, **{
+        "on-drift": "retrain", "github-token": fake_github.token, "repository": fake_github.repository,
+        "env": {"GITHUB_API_URL": fake_github.api_url}})
+    assert out["decision"] == "retrain" and out["retrain-dispatched"] == "true"
+    assert fake_github.violations == []
+    [(event_type, payload)] = fake_github.events
+    assert event_type == "aicd-retrain"
+    assert payload["model"] == servers.model and payload["version"] == "3"
+    drifted_features = {d["metric"] for d in payload["drift"]}
+    assert "drift:preferred_roast" in drifted_features
+    assert all(d["candidate"] > 0.1 for d in payload["drift"])  # KL above the story's 0.1
+    assert "### Drift of live traffic" in summary and "**Retraining requested:**" in summary
+
+
+def test_prometheus_down_fails_safe_and_says_so(tmp_path):
+    own = PrometheusServer(tmp_path / "prom-down")
+    (tmp_path / "prom-down").mkdir()
+    own.start()
+    url = own.url
+    own.stop()
+    summary = tmp_path / "summary.md"
+    outputs = tmp_path / "outputs"
+    began = time.monotonic()
+    with pytest.raises(ServiceError, match=r"Prometheus at .* cannot be reached") as failed:
+        monitor.run({"prometheus-url": url, "model": "gate-down", "on-success": "promote",
+                     "on-failure": "rollback", "tracking-uri": "http://127.0.0.1:9"},
+                    Actions({"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}), env={},
+                    sleep=lambda s: None)
+    assert "nothing was promoted or rolled back" in str(failed.value)
+    assert time.monotonic() - began < 30
+    assert re.search(r"^decision<<(\S+)\nhold\n\1$", outputs.read_text(), re.MULTILINE)
+    assert "Nothing was promoted or rolled back" in summary.read_text()
+
+
+def test_a_model_prometheus_does_not_know_is_a_clear_error_not_a_decision(prom, tmp_path):
+    with pytest.raises(Exception, match="has no series for served"):
+        gate(prom, tmp_path, "no-such-model")
