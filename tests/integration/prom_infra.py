@@ -59,8 +59,9 @@ def _tail(path: Path) -> str:
 class PrometheusServer:
     """A running ``prometheus``; every request helper raises ``RuntimeError`` with Prometheus's message."""
 
-    def __init__(self, root: Path):
-        self.root = root
+    def __init__(self, root: Path, basic_auth: tuple[str, str] | None = None):
+        """``basic_auth`` (user, password): Prometheus's own web config then refuses requests without them."""
+        self.root, self.basic_auth = root, basic_auth
         self.config, self.targets, self.log = root / "prometheus.yml", root / "targets.json", root / "prometheus.log"
         self.rule_files: list[Path] = []
         self.port, self.url = 0, ""
@@ -79,7 +80,8 @@ class PrometheusServer:
             self.port = free_port()
             self.url = f"http://127.0.0.1:{self.port}"
             cmd = [str(PROMETHEUS), f"--config.file={self.config}", f"--storage.tsdb.path={self.root / 'data'}",
-                   f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle", "--log.level=info"]
+                   f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle", "--log.level=info",
+                   *self._web_config()]
             with open(self.log, "ab") as out:
                 self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                              start_new_session=True)
@@ -105,7 +107,8 @@ class PrometheusServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc is not None and self.proc.poll() is None:
             try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
+                ready = urllib.request.Request(f"{self.url}/-/ready", headers=self._headers())
+                with urllib.request.urlopen(ready, timeout=2) as resp:
                     if resp.status == 200:
                         return True
             except urllib.error.HTTPError as err:
@@ -148,6 +151,24 @@ class PrometheusServer:
         except RuntimeError as exc:
             errors = [line for line in _tail(self.log).splitlines() if "level=error" in line]
             raise RuntimeError(f"{exc}: {'; '.join(errors[-3:]) if errors else _tail(self.log)}") from None
+
+    def _web_config(self) -> list[str]:
+        if not self.basic_auth:
+            return []
+        import bcrypt
+
+        user, password = self.basic_auth
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()  # low cost: a test
+        web = self.root / "web.yml"
+        web.write_text(yaml.safe_dump({"basic_auth_users": {user: hashed}}))
+        return [f"--web.config.file={web}"]
+
+    def _headers(self) -> dict[str, str]:
+        if not self.basic_auth:
+            return {}
+        import base64
+
+        return {"Authorization": "Basic " + base64.b64encode(":".join(self.basic_auth).encode()).decode()}
 
     def _write_config(self) -> None:
         config = {
@@ -203,7 +224,7 @@ class PrometheusServer:
         return body["data"]
 
     def _request(self, path: str, method: str = "GET") -> bytes:
-        req = urllib.request.Request(self.url + path, method=method)
+        req = urllib.request.Request(self.url + path, method=method, headers=self._headers())
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.read()

@@ -27,9 +27,9 @@ WORKFLOW = ".github/workflows/coffee-example.yml"
 ACT_CACHE = Path.home() / ".cache" / "act"
 
 
-def run_act(inputs: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+def run_act(inputs: dict[str, str], timeout: float = 600, workflow: str = WORKFLOW) -> subprocess.CompletedProcess:
     act = Path(sys.executable).parent / "act"
-    cmd = [str(act), "workflow_dispatch", "-W", WORKFLOW, "-P", "ubuntu-latest=-self-hosted",
+    cmd = [str(act), "workflow_dispatch", "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
            "--cache-server-addr", "127.0.0.1", "--local-repository", f"org/aicd@v1={ROOT}"]
     for key, value in inputs.items():
         cmd += ["--input", f"{key}={value}"]
@@ -107,3 +107,32 @@ def test_shell_metacharacters_in_an_input_are_data(act_ready, tmp_path, payload)
     assert not marker.exists()
     assert "data file not found" in proc.stdout
     assert value in proc.stdout  # reported verbatim, as a file name
+
+
+def test_the_scheduled_monitor_workflow_runs_under_act_against_prometheus(action_venv, prometheus, tmp_path):
+    """coffee-monitor.yml → aicd-monitor.yml → action-monitor, reading a real Prometheus that scrapes a
+    real model server which has answered real traffic."""
+    import pandas as pd
+
+    from aicd.examples.coffee import LABEL, generate
+    from aicd.simulate import send_traffic
+    from tests.integration.model_server import coffee_model_dir, start_model_server
+
+    model_dir, sha = coffee_model_dir(tmp_path / "model")
+    with start_model_server(model_dir, sha, tmp_path / "server.log", model_name="coffee-recommender",
+                            model_version="4") as server:
+        prometheus.set_targets([server.target])
+        send_traffic(server.wait_ready(), pd.DataFrame(generate(300)), LABEL, requests=300, seed=5)
+        prometheus.wait_for('sum(aicd_feedback_total{model="coffee-recommender"})',
+                            lambda r: r and float(r[0]["value"][1]) >= 300)
+        proc = run_act({"prometheus-url": prometheus.url, "state-dir": str(tmp_path / "deploy")},
+                       workflow=".github/workflows/coffee-monitor.yml")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    out = pipeline_outputs(proc.stdout)
+    evidence = json.loads(out["evidence"])
+    assert out["decision"] == evidence["decision"] in ("promote", "hold")
+    assert evidence["source"] == f"Prometheus at {prometheus.url}"
+    assert evidence["model"]["name"] == "coffee-recommender" and evidence["model"]["version"] == "4"
+    assert evidence["samples"]["served"]["feedback"] == 300
+    assert {c["metric"] for c in evidence["checks"]} == {"online-accuracy", "error-rate", "latency-p95"}
+    assert out["rolled-back"] == "false" and out["retrain-dispatched"] == "false"

@@ -194,3 +194,94 @@ def test_prometheus_down_fails_safe_and_says_so(tmp_path):
 def test_a_model_prometheus_does_not_know_is_a_clear_error_not_a_decision(prom, tmp_path):
     with pytest.raises(Exception, match="has no series for served"):
         gate(prom, tmp_path, "no-such-model")
+
+
+@pytest.fixture
+def guarded_prometheus(model, tmp_path, production):
+    """A real Prometheus behind its own basic auth, scraping one model server that answered 200 requests."""
+    root = tmp_path / "guarded"
+    root.mkdir()
+    prom = PrometheusServer(root, basic_auth=("aicd", "pr0m-s3cret"))
+    prom.start()
+    server = start_model_server(*model, tmp_path / "guarded.log", model_name="gate-guarded", model_version="5")
+    try:
+        prom.set_targets([server.target])
+        send_traffic(server.wait_ready(), production, coffee_example.LABEL, requests=200, seed=6)
+        scraped(prom, "gate-guarded", 200)
+        yield prom
+    finally:
+        server.stop()
+        prom.stop()
+
+
+def test_prometheus_basic_auth_is_sent_and_a_wrong_password_is_a_clear_error(guarded_prometheus, tmp_path):
+    inputs = {"prometheus-username": "aicd", "prometheus-password": "pr0m-s3cret"}
+    out, _ = gate(guarded_prometheus, tmp_path, "gate-guarded", **inputs)
+    assert json.loads(out["evidence"])["samples"]["served"]["feedback"] == 200
+    with pytest.raises(ServiceError, match=r"refused the credentials \(HTTP 401\)") as refused:
+        gate(guarded_prometheus, tmp_path, "gate-guarded", **{**inputs, "prometheus-password": "wr0ng-guess"})
+    assert "wr0ng-guess" not in str(refused.value) and "prometheus-token" in str(refused.value)
+
+
+class BearerProxy:
+    """An auth proxy in front of Prometheus (what a hosted Prometheus or oauth2-proxy does): it wants
+    ``Authorization: Bearer <token>`` and answers 503 to the first ``failures`` requests."""
+
+    def __init__(self, upstream: str, token: str, failures: int):
+        import threading
+        import urllib.request
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        proxy = self
+        self.seen, self.failures = [], failures
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                proxy.seen.append(self.headers.get("authorization"))
+                if self.headers.get("authorization") != f"Bearer {token}":
+                    return self._answer(401, b'{"status":"error","error":"unauthorized"}')
+                if proxy.failures > 0:
+                    proxy.failures -= 1
+                    return self._answer(503, b'{"status":"error","error":"upstream busy"}')
+                forwarded = urllib.request.Request(upstream + self.path, data=body, method="POST",
+                                                   headers={"content-type": self.headers["content-type"]})
+                with urllib.request.urlopen(forwarded, timeout=10) as resp:
+                    return self._answer(resp.status, resp.read())
+
+            def _answer(self, status, payload):
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_bearer_token_is_sent_and_busy_answers_are_retried(servers, prom, production, tmp_path):
+    url = servers(stable="6")["stable"]
+    send_traffic(url, production, coffee_example.LABEL, requests=150, seed=7)
+    scraped(prom, servers.model, 150)
+    proxy = BearerProxy(prom.url, "t0ken-for-prom", failures=2)
+    try:
+        config = tmp_path / "aicd.yml"
+        config.write_text(CONFIG)
+        out = monitor.run({"prometheus-url": proxy.url, "prometheus-token": "t0ken-for-prom", "model": servers.model,
+                           "config": str(config), "report": str(tmp_path / "m.json")}, Actions({}), env={})
+        assert json.loads(out["evidence"])["samples"]["served"]["requests"] == 150
+        assert set(proxy.seen) == {"Bearer t0ken-for-prom"} and len(proxy.seen) > 2  # two 503s, then answers
+        with pytest.raises(ServiceError, match=r"refused the credentials \(HTTP 401\)"):
+            monitor.run({"prometheus-url": proxy.url, "prometheus-token": "stale", "model": servers.model,
+                         "report": str(tmp_path / "m.json")}, Actions({}), env={})
+    finally:
+        proxy.close()
