@@ -55,6 +55,11 @@ class ModelRecord:
         return f"models:/{self.name}/{self.version}" if self.version else ""
 
 
+def _quoted(value: str) -> str:
+    """A value inside an MLflow search filter's single quotes."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
 def _redacted(uri: str) -> str:
     """``https://user:secret@host`` -> ``https://user:***@host``."""
     return re.sub(r"(//[^/:@]+):[^/@]+@", r"\1:***@", uri)
@@ -199,18 +204,28 @@ class MlflowRegistry:
         run = self._call("creating the run", self.client.create_run, experiment_id, tags=tags)
         run_id = run.info.run_id
         progress("run-created")
+        version = None
         try:
             self._log_values(run_id, params, metrics)
             progress("values-logged")
             files = (model, meta, profile, input_example, onnx)
             version = self._log_and_register(run_id, name, files, alias, tags, progress) if register else None
+            self._call("closing the run", self.client.set_terminated, run_id, "FINISHED")
         except BaseException:
+            # all or nothing: a version whose run could not be closed is taken back with the run
+            if version is not None:
+                self._delete_version(name, version)
             with contextlib.suppress(Exception):
                 self._call("marking the run FAILED", self.client.set_terminated, run_id, "FAILED",
                            budget=self.CLEANUP_SECONDS)
             raise
-        self._call("closing the run", self.client.set_terminated, run_id, "FINISHED")
         return ModelRecord(run_id, name, version)
+
+    def _delete_version(self, name: str, version: str) -> None:
+        """Best effort (the service may be the reason we are here); deleting a version drops its aliases."""
+        with contextlib.suppress(Exception):
+            self._call("deleting the half-registered version", self.client.delete_model_version, name, version,
+                       budget=self.CLEANUP_SECONDS)
 
     def _log_values(self, run_id: str, params: dict, metrics: dict) -> None:
         from mlflow.entities import Metric, Param
@@ -227,19 +242,25 @@ class MlflowRegistry:
         self._call("creating the registered model", self._ensure_registered_model, name)
         source = self._call("reading the run", self.client.get_run, run_id).info.artifact_uri.rstrip("/") + "/model"
         version_tags = {**checksums, **{k: v for k, v in tags.items() if k.startswith("aicd.")}}
-        version = self._call("registering the model version", self.client.create_model_version, name, source,
-                             run_id=run_id, tags=version_tags)
+        version = self._call("registering the model version", self._create_version_once, name, source, run_id,
+                             version_tags)
         try:
             progress("version-registered")
             self._call(f"setting alias `{alias}`", self.client.set_registered_model_alias, name, alias,
                        version.version)
             progress("alias-set")
         except BaseException:
-            with contextlib.suppress(Exception):
-                self._call("deleting the half-registered version", self.client.delete_model_version, name,
-                           version.version, budget=self.CLEANUP_SECONDS)
+            self._delete_version(name, str(version.version))
             raise
         return str(version.version)
+
+    def _create_version_once(self, name: str, source: str, run_id: str, tags: dict):
+        """create_model_version, safe to retry: when an earlier attempt reached the server but its answer
+        was lost, the version it made is found by run id instead of a second one being created."""
+        made = self.client.search_model_versions(f"name = '{_quoted(name)}' and run_id = '{_quoted(run_id)}'")
+        if made:
+            return made[0]
+        return self.client.create_model_version(name, source, run_id=run_id, tags=tags)
 
     def _log_model(self, run_id, model, meta, profile, input_example, onnx) -> dict[str, str]:
         """Upload the model directory; returns its checksum tags (also set on the run)."""

@@ -116,7 +116,7 @@ def restartable_mlflow(tmp_path):
     server.stop()
 
 
-@pytest.mark.parametrize("phase", ["model-logged", "version-registered"])
+@pytest.mark.parametrize("phase", ["model-logged", "version-registered", "alias-set"])
 def test_mlflow_killed_mid_run_leaves_a_failed_run_and_no_version(restartable_mlflow, coffee, tmp_path, phase):
     server = restartable_mlflow
     cfg = config(tmp_path, "faulty")
@@ -135,6 +135,28 @@ def test_mlflow_killed_mid_run_leaves_a_failed_run_and_no_version(restartable_ml
     runs = client.search_runs([client.get_experiment_by_name("faulty").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
     assert client.search_model_versions("name='faulty'") == []
+
+
+def test_a_registration_whose_answer_was_lost_is_not_made_twice(mlflow_server):
+    """The server registered the version but the answer never arrived: the retry finds it by run id."""
+    registry = MlflowRegistry(mlflow_server.uri)
+    client = mlflow_server.client()
+    client.create_registered_model("lost-answer")
+    run = client.create_run(client.create_experiment("lost-answer"))
+    real, calls = registry.client.create_model_version, []
+
+    def answer_lost_once(*args, **kwargs):
+        calls.append(args)
+        made = real(*args, **kwargs)
+        if len(calls) == 1:
+            raise ConnectionError("connection reset by peer")  # after the server did the work
+        return made
+
+    registry.client.create_model_version = answer_lost_once
+    version = registry._call("registering the model version", registry._create_version_once, "lost-answer",
+                             run.info.artifact_uri + "/model", run.info.run_id, {})
+    assert str(version.version) == "1" and len(calls) == 1
+    assert registry.versions("lost-answer") == ["1"]
 
 
 def test_transient_outage_is_ridden_out_by_retries(restartable_mlflow, coffee, tmp_path):
