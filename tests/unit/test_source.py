@@ -51,6 +51,8 @@ BAD = {
     "dupes.csv": (b"a,a\n1,2\n", "duplicate column names: a"),
     "corrupt.csv.gz": (b"\x1f\x8b\x08\x00garbage", "cannot read CSV"),
     "table.xlsx": (b"PK", "unsupported file type"),
+    "empty.jsonl": (b"", "the JSON Lines file has no rows"),
+    "turns.jsonl": (b'{"a": 1}\n' * 30000 + b'{"a": "one"}\n', "changed from number to string in row"),
 }
 
 
@@ -59,6 +61,15 @@ def test_bad_files_are_one_clear_line(tmp_path, name):
     content, needle = BAD[name]
     (tmp_path / name).write_bytes(content)
     assert_one_clear_line(run_aicd("validate", "--data", str(tmp_path / name)), name, needle)
+
+
+def test_json_lines_are_streamed_in_blocks(tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(f'{{"i": {i}, "s": "row {i}"}}\n' for i in range(120_000)))  # ~3 MB: several blocks
+    source = open_source(str(path))
+    batches = list(source.batches())
+    assert len(batches) > 1 and sum(b.num_rows for b in batches) == 120_000
+    assert batches[-1].column("i")[-1].as_py() == 119_999
 
 
 def test_a_glob_matching_nothing(tmp_path):

@@ -199,14 +199,24 @@ def _parquet(path: Path) -> Iterator[pa.RecordBatch]:
 
 
 def _jsonl(path: Path, compression: str | None) -> Iterator[pa.RecordBatch]:
+    """Streamed block by block (memory does not grow with the file); the schema is inferred from the
+    first block, so a later row that changes a column's type fails the read with Arrow's row number."""
     from pyarrow import json
 
-    table = json.read_json(pa.input_stream(str(path), compression=compression),
-                           read_options=json.ReadOptions(block_size=BATCH_BYTES))
-    if table.num_rows == 0:
+    try:
+        reader = json.open_json(pa.input_stream(str(path), compression=compression),
+                                read_options=json.ReadOptions(block_size=BATCH_BYTES))
+    except pa.ArrowInvalid as exc:
+        if "Empty JSON" in str(exc):
+            raise DataError("the JSON Lines file has no rows", file=str(path)) from None
+        raise
+    _check_names(reader.schema.names, path)
+    rows = 0
+    for batch in reader:
+        rows += batch.num_rows
+        yield batch
+    if rows == 0:
         raise DataError("the JSON Lines file has no rows", file=str(path))
-    _check_names(table.schema.names, path)
-    yield from table.to_batches(max_chunksize=500_000)
 
 
 def _check_names(names: list[str], path: Path) -> None:
