@@ -19,7 +19,7 @@ def test_validate_train_deploy_monitor(mlflow_server, coffee, deploy_dir, tmp_pa
     base = {"tracking-uri": mlflow_server.uri, "state-dir": str(deploy_dir)}
     stable = deploy.run({**base, "model-uri": t["model-uri"]}, gh, env={})
     production = read_frame(str(coffee["production"]))
-    send_traffic(stable["endpoint"], production, "clicked", requests=400, seed=3)
+    send_traffic(stable["endpoint"], production, "clicked", requests=600, seed=3)
     m = monitor.run({"endpoint": stable["endpoint"], "config": str(coffee["config"]), "state-dir": str(deploy_dir),
                      "on-failure": "rollback", "on-success": "promote", "tracking-uri": mlflow_server.uri,
                      "report": str(tmp_path / "m1.json")}, gh, env={})
@@ -34,7 +34,7 @@ def test_validate_train_deploy_monitor(mlflow_server, coffee, deploy_dir, tmp_pa
                      "on-failure": "rollback", "report": str(tmp_path / "m2.json")}, gh)
     evidence = json.loads(m["evidence"])
     assert m["decision"] == "rollback" and m["rolled-back"] == "true"
-    assert evidence["checks"][0]["name"] == "online-accuracy" and evidence["checks"][0]["verdict"] == "fail"
+    assert evidence["checks"][0]["metric"] == "online-accuracy" and evidence["checks"][0]["verdict"] == "fail"
     with urllib.request.urlopen(f"{stable['endpoint']}/readyz", timeout=5) as resp:
         assert resp.status == 200
     summary = (tmp_path / "summary.md").read_text()
