@@ -105,3 +105,22 @@ def test_a_profile_reference_uses_binned_methods_and_says_so():
     assert result.method == "js" and "stored profile" in result.note and result.drifted
     same = column_drift("visits_per_week", sides["visits_per_week"], numeric(generate(3000, seed=2)["visits_per_week"]))
     assert not same.drifted
+
+
+def test_an_id_column_over_the_level_cap_on_one_side_is_left_out_not_called_missing(tmp_path):
+    import json
+
+    from aicd.data.scan import LEVEL_CAP
+    from aicd.gha import Actions
+    from aicd.steps import validate
+
+    rng = np.random.default_rng(0)
+    for name, rows in (("ref.csv", LEVEL_CAP - 500), ("cur.csv", LEVEL_CAP + 500)):  # ids: under, then over
+        x = rng.normal(size=rows)
+        lines = [f"user-{i},{v:.4f}" for i, v in enumerate(x)]
+        (tmp_path / name).write_text("user_id,x\n" + "\n".join(lines) + "\n")
+    out = validate.run({"data": str(tmp_path / "cur.csv"), "reference": str(tmp_path / "ref.csv"),
+                        "report": str(tmp_path / "r.json")}, Actions({}), env={})
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert out["passed"] == "true"
+    assert [d["column"] for d in report["drift"]] == ["x"]

@@ -76,6 +76,10 @@ class Scan:
     def names(self) -> list[str]:
         return list(self.columns)
 
+    def high_cardinality(self) -> set[str]:
+        """Categorical columns with more than LEVEL_CAP distinct values: drift leaves them out."""
+        return {name for name, col in self.columns.items() if col.high_cardinality}
+
     def sides(self, exclude: tuple[str, ...] = ()) -> dict[str, Side]:
         """Each numeric or categorical column as drift sees it (high-cardinality columns are skipped)."""
         out = {}

@@ -33,10 +33,10 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         sample = cfg.data.drift.sample_rows if reference_spec else 0
         current_job = pool.submit(scan, source, cfg.data, sample, 1)
         version_job = pool.submit(content_hash, source)
-        reference_sides, reference_rows = _reference(reference_spec, cfg, inputs, env)
+        reference_sides, reference_rows, reference_skipped = _reference(reference_spec, cfg, inputs, env)
         current, version = current_job.result(), version_job.result()
     checks = run_checks(current, cfg.data, reference_rows)
-    drift = _drift(current, reference_sides, cfg) if reference_sides is not None else []
+    drift = _drift(current, reference_sides, reference_skipped, cfg) if reference_sides is not None else []
     passed = all(c.passed for c in checks)
     drifted = [d.column for d in drift if d.drifted]
     share = len(drifted) / len(drift) if drift else 0.0
@@ -60,15 +60,17 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
 
 
 def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str],
-               env: Mapping[str, str]) -> tuple[dict[str, Side] | None, int | None]:
-    """(drift sides, row count) of the reference: a file/glob, a model's stored profile, or none."""
+               env: Mapping[str, str]) -> tuple[dict[str, Side] | None, int | None, set[str]]:
+    """(drift sides, row count, high-cardinality columns) of the reference: a file/glob, a model's stored
+    profile, or none."""
     if not spec:
-        return None, None
+        return None, None, set()
     exclude = (cfg.data.label,) if cfg.data.label else ()
     if spec.startswith("models:/"):
-        return _model_profile(spec, inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""), exclude), None
+        tracking = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
+        return _model_profile(spec, tracking, exclude), None, set()
     reference = scan(open_source(spec), cfg.data, cfg.data.drift.sample_rows, seed=2)
-    return reference.sides(exclude), reference.rows
+    return reference.sides(exclude), reference.rows, reference.high_cardinality()
 
 
 def _model_profile(model_uri: str, tracking_uri: str, exclude: tuple[str, ...]) -> dict[str, Side]:
@@ -83,16 +85,20 @@ def _model_profile(model_uri: str, tracking_uri: str, exclude: tuple[str, ...]) 
     return {k: v for k, v in sides_from_profile(profile).items() if k not in exclude}
 
 
-def _drift(current: Scan, reference: dict[str, Side], cfg: Config) -> list[ColumnDrift]:
+def _drift(current: Scan, reference: dict[str, Side], reference_skipped: set[str], cfg: Config) -> list[ColumnDrift]:
+    """Drift of every column both sides can compare; a column too high-cardinality on either side (an id,
+    a free-text field) is left out, not mistaken for a missing column."""
     exclude = (cfg.data.label,) if cfg.data.label else ()
     cur = current.sides(exclude)
-    missing, extra = sorted(set(reference) - set(cur)), sorted(set(cur) - set(reference))
+    skipped = current.high_cardinality() | reference_skipped
+    missing = sorted(set(reference) - set(cur) - skipped)
+    extra = sorted(set(cur) - set(reference) - skipped)
     if missing or extra:
         raise DataError(f"the reference has different columns (only in reference: {missing or 'none'}; only in "
                         f"data: {extra or 'none'})", file=current.source,
                         hint="compare datasets with the same columns, or exclude the label via data.label")
     d, out = cfg.data.drift, []
-    for name in cur:
+    for name in (n for n in cur if n in reference):
         override = d.columns.get(name)
         method = (override.method if override and override.method else None) or d.method
         threshold = override.threshold if override and override.threshold is not None else d.threshold
