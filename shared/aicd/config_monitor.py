@@ -80,7 +80,8 @@ def parse_monitor(r: Any, raw: Any) -> MonitorConfig:
         min_samples=r.number(m, "monitor", "min-samples", d.min_samples, low=1, integer=True),
         min_accuracy=r.number(m, "monitor", "min-accuracy", d.min_accuracy, low=0, high=1),
         max_error_rate=r.number(m, "monitor", "max-error-rate", d.max_error_rate, low=0, high=1),
-        max_latency_p95_ms=r.number(m, "monitor", "max-latency-p95-ms", d.max_latency_p95_ms, low=0),
+        # the server's histogram ends at 5 s: a larger limit could not be judged
+        max_latency_p95_ms=r.number(m, "monitor", "max-latency-p95-ms", d.max_latency_p95_ms, low=0, high=5000),
         max_accuracy_drop=r.number(m, "monitor", "max-accuracy-drop", d.max_accuracy_drop, low=0, high=1),
         max_error_rate_increase=r.number(m, "monitor", "max-error-rate-increase", d.max_error_rate_increase, low=0,
                                          high=1),

@@ -285,3 +285,20 @@ def test_a_bearer_token_is_sent_and_busy_answers_are_retried(servers, prom, prod
                          "report": str(tmp_path / "m.json")}, Actions({}), env={})
     finally:
         proxy.close()
+
+
+def test_when_acting_fails_the_decision_and_evidence_are_still_published(model, production, tmp_path):
+    """A rollback the target refuses (nothing deployed in this state dir) fails the step clearly, and the
+    outputs and summary still say what was decided and why."""
+    with start_model_server(*model, tmp_path / "s.log", model_name="gate-refused", model_version="8") as server:
+        send_traffic(server.wait_ready(), production, coffee_example.LABEL, requests=300, seed=8, flip_share=0.6)
+        summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+        config = tmp_path / "aicd.yml"
+        config.write_text(CONFIG)
+        with pytest.raises(Exception, match="not rolling back"):
+            monitor.run({"endpoint": server.url, "config": str(config), "on-failure": "rollback",
+                         "state-dir": str(tmp_path / "empty"), "report": str(tmp_path / "m.json")},
+                        Actions({"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}), env={})
+    assert re.search(r"^decision<<(\S+)\nrollback\n\1$", outputs.read_text(), re.MULTILINE)
+    assert "Acting on the decision failed" in summary.read_text()
+    assert json.loads((tmp_path / "m.json").read_text())["action_failed"].startswith("not rolling back")

@@ -221,7 +221,7 @@ def test_summary_has_one_table_per_check_with_both_versions():
     for title in ("### Online accuracy", "### Error rate", "### Latency p95", "### Drift"):
         assert title in text
     assert "| test | stable | canary | difference | interval | threshold | samples | verdict |" in text
-    assert "version `2` (canary) against version `1` (stable)" in text
+    assert "version 2 (canary) against version 1 (stable)" in text
     assert "**Promoted:** models:/m/2 is now champion" in text
 
 
@@ -230,3 +230,11 @@ def test_evidence_is_json_safe():
 
     d = decide([Evaluation(judge("none", served=snap(requests=0, correct=0, incorrect=0)).evaluation.checks)], CFG)
     json.dumps(d.evidence(), allow_nan=False)
+
+
+def test_a_stable_p95_beyond_the_last_bucket_is_not_a_free_pass():
+    slow = snap(variant="stable", latency=10.0)  # every request in +Inf
+    check = next(c for c in judge("canary", stable=slow, canary=snap(latency=10.0)).evaluation.checks
+                 if c.metric == "latency-p95" and c.test.startswith("vs"))
+    assert check.verdict == "inconclusive" and "largest bucket" in check.note
+    assert judge("none", served=snap(latency=10.0)).decision == "rollback"  # 500 ms limit: all slower

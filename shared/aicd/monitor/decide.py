@@ -133,15 +133,19 @@ def _relative_checks(base: Snapshot, cand: Snapshot, base_name: str, mode: str, 
                      alpha: float) -> list[Check]:
     vs = f"vs {base_name}"
     bound = base.latency_quantile(0.95) or cfg.max_latency_p95_ms / 1000
+    latency = _relative("latency-p95", f"{vs}: share slower than {bound * 1000:g} ms",
+                        _Rate(base.slower_than(bound), base.latency_count, "requests"),
+                        _Rate(cand.slower_than(bound), cand.latency_count, "requests"), cfg.max_slow_share_increase,
+                        False, alpha, cfg)
+    if math.isinf(bound):  # stable's p95 is beyond the histogram's last finite bucket: nothing to compare on
+        latency = Check("latency-p95", vs, "inconclusive", threshold=latency.threshold, samples=latency.samples,
+                        note=f"{base_name}'s p95 is above the histogram's largest bucket; cannot compare")
     checks = [
         _relative("online-accuracy", vs, _Rate(base.correct, base.feedback, "feedback"),
                   _Rate(cand.correct, cand.feedback, "feedback"), -cfg.max_accuracy_drop, True, alpha, cfg),
         _relative("error-rate", vs, _Rate(base.errors, base.requests, "requests"),
                   _Rate(cand.errors, cand.requests, "requests"), cfg.max_error_rate_increase, False, alpha, cfg),
-        _relative("latency-p95", f"{vs}: share slower than {bound * 1000:g} ms",
-                  _Rate(base.slower_than(bound), base.latency_count, "requests"),
-                  _Rate(cand.slower_than(bound), cand.latency_count, "requests"), cfg.max_slow_share_increase,
-                  False, alpha, cfg),
+        latency,
     ]
     conversions = (_Rate(base.converted, base.outcomes, "outcomes"), _Rate(cand.converted, cand.outcomes, "outcomes"))
     if mode == "ab":

@@ -8,9 +8,10 @@ selector; ``anchor`` names the group whose start opens the window when the windo
 * :class:`EndpointSource` — the embedded default: reads ``/metrics`` of one or more model servers
   directly. The counts are the servers' whole lifetimes (a server's counters start with it).
 * :class:`PrometheusSource` — Prometheus's HTTP API. A group's count over the window is the counter
-  now minus the counter at the window's start (0 for series that did not exist yet), so a canary's
-  counts are exact from its first request, and stable's cover the same stretch of time. A server
-  restarted inside the window loses the counts before its restart (the difference is floored at 0).
+  now minus the counter at the window's start, series by series (0 for series that did not exist
+  yet), so a canary's counts are exact from its first request, and stable's cover the same stretch
+  of time. A series that went down was restarted: its counts before the restart are lost, the rest
+  counts; replicas never offset each other.
 
 Both raise :class:`ServiceError` naming the source when it cannot be read, and a
 :class:`UserError` when the source answers but holds nothing for a group (a wrong model name,
@@ -20,6 +21,7 @@ selector or scrape configuration), so the gate never decides on silence.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import re
 import time
@@ -86,7 +88,7 @@ class EndpointSource(Source):
         self.description = "model server at " + ", ".join(self.endpoints)
 
     def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
-        samples = [sample for e in self.endpoints for sample in samples_of(self._metrics(e))]
+        samples = [sample for e in self.endpoints for sample in self._samples(e)]
         out = {}
         for name, selector in groups.items():
             out[name] = absorb(Snapshot(), (s for s in samples if matches(s[1], selector)))
@@ -96,11 +98,23 @@ class EndpointSource(Source):
                                 hint="check `endpoint` (several are comma-separated) and `compare`")
         return out
 
+    def _samples(self, endpoint: str) -> list:
+        text = self._metrics(endpoint)
+        try:
+            return samples_of(text)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise ServiceError(f"model server at {endpoint}", f"/metrics is not Prometheus text ({exc})",
+                               retryable=False, hint="point `endpoint` at an aicd model server; nothing was "
+                                                     "promoted or rolled back") from None
+
     def _metrics(self, endpoint: str) -> str:
         try:
             with urllib.request.urlopen(endpoint + "/metrics", timeout=self.timeout) as resp:
                 return resp.read().decode("utf-8")
-        except (urllib.error.URLError, OSError) as exc:
+        except UnicodeDecodeError:
+            raise ServiceError(f"model server at {endpoint}", "/metrics is not UTF-8 text", retryable=False,
+                               hint="point `endpoint` at an aicd model server") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             raise ServiceError(f"model server at {endpoint}", f"cannot read /metrics ({getattr(exc, 'reason', exc)})",
                                retryable=True, hint="check the `endpoint` input and that the deployment is running; "
                                                     "nothing was promoted or rolled back") from None
@@ -140,11 +154,10 @@ class PrometheusSource(Source):
 
     def _snapshot(self, name: str, selector: Mapping[str, str], start: float, now: float) -> Snapshot:
         snap = Snapshot()
-        for metric, keep, extra in COUNTERS:
-            query = f"sum by ({','.join(keep)}) ({metric}{promql_selector(selector, self.extra, extra)})"
-            before = {_key(labels, keep): value for labels, value in self.query(query, start)}
-            absorb(snap, ((metric, labels, max(0.0, value - before.get(_key(labels, keep), 0.0)))
-                          for labels, value in self.query(query, now)))
+        for metric, _keep, extra in COUNTERS:
+            query = f"{metric}{promql_selector(selector, self.extra, extra)}"  # every series, each replica apart
+            absorb(snap, ((metric, labels, value) for labels, value in
+                          series_increase(self.query(query, start), self.query(query, now))))
         for metric, keep, how in GAUGES:
             by = f" by ({','.join(keep)})" if keep else ""
             query = f"{how}{by} ({metric}{promql_selector(selector, self.extra)})"
@@ -167,10 +180,11 @@ class PrometheusSource(Source):
         for attempt in range(1, self.attempts + 1):
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                    return _vector(json.loads(resp.read()), promql, self.description)
+                    raw = resp.read()
+                return _vector(_json(raw, self.description), promql, self.description)
             except urllib.error.HTTPError as exc:
                 error = self._http_error(exc, promql)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 error = ServiceError(self.description, f"cannot be reached ({getattr(exc, 'reason', exc)})",
                                      retryable=True, hint="check `prometheus-url` and that Prometheus is up; "
                                                           "nothing was promoted or rolled back")
@@ -191,18 +205,47 @@ class PrometheusSource(Source):
                             hint="nothing was promoted or rolled back")
 
 
-def _key(labels: Mapping[str, str], keep: tuple[str, ...]) -> tuple:
-    return tuple(labels.get(k, "") for k in keep)
+def series_increase(before: list[tuple[dict, float]], now: list[tuple[dict, float]]) -> list[tuple[dict, float]]:
+    """Each series' growth between two instant vectors, series by series (replicas never offset each
+    other): a series new since ``before`` counts from 0; one lower than before was restarted, so its
+    whole current value is the growth since the restart (what came before the restart is lost)."""
+    start = {_identity(labels): value for labels, value in before}
+    out = []
+    for labels, value in now:
+        old = start.get(_identity(labels), 0.0)
+        out.append((labels, value - old if value >= old else value))
+    return out
 
 
-def _vector(answer: dict, promql: str, description: str) -> list[tuple[dict, float]]:
+def _identity(labels: Mapping[str, str]) -> tuple:
+    return tuple(sorted(labels.items()))
+
+
+def _not_prometheus(description: str, what: str) -> ServiceError:
+    return ServiceError(description, f"did not answer like Prometheus ({what})", retryable=False,
+                        hint="check that `prometheus-url` is Prometheus's base URL; nothing was promoted or "
+                             "rolled back")
+
+
+def _json(raw: bytes, description: str):
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise _not_prometheus(description, "the answer is not JSON") from None
+
+
+def _vector(answer, promql: str, description: str) -> list[tuple[dict, float]]:
+    if not isinstance(answer, dict):
+        raise _not_prometheus(description, "the answer is not a JSON object")
     if answer.get("status") != "success":
         raise ServiceError(description, f"query {promql!r} failed: {answer.get('error', answer)}", retryable=False)
-    data = answer.get("data", {})
-    if data.get("resultType") != "vector":
-        raise ServiceError(description, f"query {promql!r} gave a {data.get('resultType')}, not a vector",
-                           retryable=False)
-    return [(row.get("metric", {}), float(row["value"][1])) for row in data.get("result", [])]
+    data = answer.get("data") or {}
+    if not isinstance(data, dict) or data.get("resultType") != "vector":
+        raise ServiceError(description, f"query {promql!r} gave no instant vector", retryable=False)
+    try:
+        return [(dict(row.get("metric", {})), float(row["value"][1])) for row in data.get("result", [])]
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        raise _not_prometheus(description, "a result row has no metric and value") from None
 
 
 def _error_text(exc: urllib.error.HTTPError) -> str:

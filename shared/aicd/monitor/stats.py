@@ -14,7 +14,9 @@ scale ``tau`` the interval is
     estimate ± sqrt( v (v + tau²) / tau² · (2 ln(1/alpha) + ln((v + tau²) / v)) )
 
 Variances are estimated from the data (rates are regularised as (x + 1) / (n + 2) so a run of zero
-errors does not claim zero variance). ``tau`` only tunes where the interval is tightest; it is set
+errors does not claim zero variance); a difference uses the larger of the separate and the pooled
+variance, so a rare outcome in a small canary does not narrow the interval on its lucky side.
+``tau`` only tunes where the interval is tightest; it is set
 to a standardised effect of 0.1 (a "small" effect in Cohen's terms), not tuned per dataset.
 """
 
@@ -67,7 +69,10 @@ def difference_interval(hits_b: int, n_b: int, hits_a: int, n_a: int, alpha: flo
     if n_a <= 0 or n_b <= 0:
         return Interval(math.nan, -1.0, 1.0)
     var_a, var_b = _variance(hits_a, n_a), _variance(hits_b, n_b)
+    pooled = _variance(hits_a + hits_b, n_a + n_b)
     diff = hits_b / n_b - hits_a / n_a
-    pooled_sd = math.sqrt((var_a + var_b) / 2)
-    half = _half_width(var_a / n_a + var_b / n_b, EFFECT_SCALE * pooled_sd, alpha)
+    # the larger of the separate and the pooled variance: an arm whose rate is low by chance (a rare
+    # outcome, a small canary) must not claim a small spread and narrow the interval on exactly that side
+    variance = max(var_a / n_a + var_b / n_b, pooled * (1 / n_a + 1 / n_b))
+    half = _half_width(variance, EFFECT_SCALE * math.sqrt(pooled), alpha)
     return Interval(diff, max(-1.0, diff - half), min(1.0, diff + half))

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..config import load_config
 from ..config_monitor import MonitorConfig, window_seconds
 from ..errors import AicdError, ConfigError
-from ..gha import Actions
+from ..gha import Actions, md_escape
 from ..monitor.decide import GROUPS, MODES, Decision, Evaluation, decide, evaluate
 from ..monitor.metrics import Snapshot
 from ..monitor.sources import EndpointSource, PrometheusSource, Source
@@ -47,13 +47,26 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     except AicdError as exc:
         gh.set_outputs({"decision": "hold", "evidence": json.dumps({"decision": "hold", "error": str(exc)}),
                         "rolled-back": "false", "promoted": "", "retrain-dispatched": "false", "report": ""})
-        gh.summary(f"## ⛔ aicd production gate — could not read production\n\n{exc}\n\n"
+        gh.summary(f"## ⛔ aicd production gate — could not read production\n\n{md_escape(str(exc))}\n\n"
                    "Nothing was promoted or rolled back.")
         raise
+    candidate = snaps[GROUPS[mode][1]].model
+    try:
+        acted = _act(decision, choice, inputs, env, gh, mode, candidate)
+    except AicdError as exc:  # the decision and its evidence are published even when acting on it failed
+        _publish(inputs, gh, decision, mode, snaps, source, {**NOTHING_DONE, "action_failed": str(exc)})
+        raise
+    return _publish(inputs, gh, decision, mode, snaps, source, acted)
+
+
+NOTHING_DONE = {"rolled_back": "", "promoted": "", "retrain_dispatched": False}
+
+
+def _publish(inputs: Mapping[str, str], gh: Actions, decision: Decision, mode: str, snaps: dict[str, Snapshot],
+             source: Source, acted: dict) -> dict[str, str]:
+    """Report file, step outputs and job summary of a decision."""
     base_name, cand_name = GROUPS[mode]
-    candidate = snaps[cand_name].model
-    acted = _act(decision, choice, inputs, env, gh, mode, candidate)
-    evidence = {**decision.evidence(), "compare": mode, "source": source.description, "model": candidate,
+    evidence = {**decision.evidence(), "compare": mode, "source": source.description, "model": snaps[cand_name].model,
                 "baseline": snaps[base_name].model if mode != "none" else {},
                 "samples": {name: _samples(s) for name, s in snaps.items()}, **acted}
     report = Path(inputs.get("report") or "aicd-reports/monitor.json")
@@ -117,7 +130,7 @@ def _analyse(source: Source, groups: dict[str, dict[str, str]], mode: str, cfg: 
 
 def _act(decision: Decision, choice: dict[str, str], inputs: Mapping[str, str], env: Mapping[str, str],
          gh: Actions, mode: str, candidate: dict) -> dict:
-    acted = {"rolled_back": "", "promoted": "", "retrain_dispatched": False}
+    acted = dict(NOTHING_DONE)
     if decision.decision == "rollback" and choice["on-failure"] == "rollback":
         acted["rolled_back"] = roll_back(inputs, env, mode, candidate)
         gh.annotate("warning", f"aicd rolled back ({acted['rolled_back']}): {decision.reason}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..gha import md_escape
 from ..monitor.decide import GROUPS, Check, Decision
 from ..monitor.metrics import Snapshot
 from .summary import table
@@ -17,12 +18,13 @@ TITLES = {"online-accuracy": "Online accuracy", "error-rate": "Error rate (5xx s
 def render_summary(decision: Decision, mode: str, snaps: dict[str, Snapshot], acted: dict) -> str:
     base_name, cand_name = GROUPS[mode]
     model = snaps[cand_name].model
-    who = f"model `{model.get('name', '?')}` version `{model.get('version', '?')}`" if model else "model (unknown)"
+    who = (f"model {md_escape(model.get('name', '?'))} version {md_escape(model.get('version', '?'))}"
+           if model else "model (unknown)")
     if mode != "none":
         base = snaps[base_name].model
-        who += f" ({cand_name}) against version `{base.get('version', '?')}` ({base_name})"
+        who += f" ({cand_name}) against version {md_escape(base.get('version', '?'))} ({base_name})"
     parts = [f"## {DECISION_ICON[decision.decision]} aicd production gate — {decision.decision}",
-             f"{who}: {decision.reason}"]
+             f"{who}: {md_escape(decision.reason)}"]
     if decision.failure_streak:
         parts.append(f"Failing evaluations in a row: {decision.failure_streak}")
     for metric, title in TITLES.items():
@@ -66,6 +68,8 @@ def _actions(acted: dict) -> list[str]:
         out.append(f"**Rolled back:** {acted['rolled_back']}")
     if acted.get("promoted"):
         out.append(f"**Promoted:** {acted['promoted']} is now champion")
+    if acted.get("action_failed"):
+        out.append(f"**Acting on the decision failed:** {md_escape(acted['action_failed'])}")
     if acted.get("retrain_dispatched"):
         out.append("**Retraining requested:** a repository_dispatch event was sent with the drift evidence")
     return out
