@@ -238,3 +238,22 @@ def test_a_stable_p95_beyond_the_last_bucket_is_not_a_free_pass():
                  if c.metric == "latency-p95" and c.test.startswith("vs"))
     assert check.verdict == "inconclusive" and "largest bucket" in check.note
     assert judge("none", served=snap(latency=10.0)).decision == "rollback"  # 500 ms limit: all slower
+
+
+def test_drift_has_an_overall_line_and_says_when_there_is_no_reference():
+    checks = judge("none", served=snap(bins={"roast": {"dark": 1700, "light": 300}})).evaluation.drift
+    overall = checks[-1]
+    assert overall.metric == "drift:overall" and overall.verdict == "drift"
+    assert overall.note == "1 of 1 features drifted; worst: roast"
+    bare = Snapshot(requests=10, model={"name": "m", "version": "1"})
+    [only] = drift_checks(bare, LiveDriftConfig())
+    assert only.verdict == "inconclusive" and "no reference profile" in only.note
+
+
+def test_a_group_served_by_two_versions_at_once_is_refused():
+    from aicd.errors import UserError
+    from aicd.monitor.sources import one_version
+
+    mixed = Snapshot(versions={"1", "2"})
+    with pytest.raises(UserError, match=r"served by several versions at once \(1, 2\)"):
+        one_version("served", mixed, "Prometheus at http://x")

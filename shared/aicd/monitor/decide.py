@@ -217,9 +217,28 @@ def _merged(a: Snapshot, b: Snapshot) -> Snapshot:
 
 # -- drift -----------------------------------------------------------------------------------------
 def drift_checks(snap: Snapshot, cfg: LiveDriftConfig) -> list[Check]:
-    """Per feature: live bin counts against the reference shares (``missing`` left out, as in training)."""
-    return [_feature_drift(feature, ref, snap.bins.get(feature, {}), cfg) for feature, ref in sorted(
-        snap.reference.items())]
+    """Per feature: live bin counts against the reference shares (``missing`` left out, as in training),
+    then ``drift:overall`` — the worst feature's statistic and how many features drifted."""
+    if not snap.reference:
+        return [Check("drift:overall", cfg.method, "inconclusive",
+                      note="the served model exports no reference profile (aicd_feature_reference_ratio)")]
+    features = [_feature_drift(feature, ref, snap.bins.get(feature, {}), cfg)
+                for feature, ref in sorted(snap.reference.items())]
+    return [*features, _overall(features, cfg)]
+
+
+def _overall(features: list[Check], cfg: LiveDriftConfig) -> Check:
+    judged = [c for c in features if c.verdict != "inconclusive"]
+    drifted = [c for c in judged if c.verdict == "drift"]
+    if not judged:
+        return Check("drift:overall", cfg.method, "inconclusive", threshold=features[0].threshold,
+                     note="not enough samples in any feature")
+    pick = min if cfg.method == "chisquare" else max
+    worst = pick(judged, key=lambda c: c.candidate)
+    name = worst.metric.removeprefix("drift:")
+    return Check("drift:overall", cfg.method, "drift" if drifted else "pass", candidate=worst.candidate,
+                 threshold=worst.threshold, samples=min(c.samples for c in judged),
+                 note=f"{len(drifted)} of {len(features)} features drifted; worst: {name}")
 
 
 def _feature_drift(feature: str, reference: dict[str, float], live: dict[str, int], cfg: LiveDriftConfig) -> Check:
@@ -233,7 +252,7 @@ def _feature_drift(feature: str, reference: dict[str, float], live: dict[str, in
                      note=f"not enough samples: {n} values of {cfg.min_samples} needed")
     value = _statistic(cfg.method, ref, cur)
     drifted = value < cfg.threshold if cfg.method == "chisquare" else value > cfg.threshold
-    top = max(names, key=lambda b: abs(cur[names.index(b)] / n - ref[names.index(b)]))
+    top = max(zip(names, cur, ref, strict=True), key=lambda b: abs(b[1] / n - b[2]))[0]
     return Check(f"drift:{feature}", cfg.method, "drift" if drifted else "pass", candidate=value, threshold=text,
                  samples=n, note=f"largest shift in bin {top}")
 
@@ -259,7 +278,8 @@ def decide(history: list[Evaluation], cfg: MonitorConfig) -> Decision:
             break
         streak += 1
     failed = ", ".join(f"{c.metric} ({c.test})" for c in last.failed)
-    drifted = [c.metric.removeprefix("drift:") for c in last.drift if c.verdict == "drift"]
+    drifted = [c.metric.removeprefix("drift:") for c in last.drift if c.verdict == "drift"
+               and c.metric != "drift:overall"]
     if failed and streak >= cfg.consecutive_failures:
         return Decision("rollback", f"failed: {failed}", last, streak)
     if failed:

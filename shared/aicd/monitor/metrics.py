@@ -34,6 +34,7 @@ class Snapshot:
     bins: dict[str, dict[str, int]] = field(default_factory=dict)  # feature → bin → live count
     reference: dict[str, dict[str, float]] = field(default_factory=dict)  # feature → bin → training share
     model: dict = field(default_factory=dict)  # the aicd_model_info labels
+    versions: set[str] = field(default_factory=set)  # every version seen in aicd_model_info (one, normally)
     started: float | None = None  # earliest server start (unix seconds)
 
     @property
@@ -97,6 +98,7 @@ def absorb(snap: Snapshot, samples: Iterable[tuple[str, Mapping[str, str], float
         elif name == "aicd_server_start_time_seconds":
             snap.started = value if snap.started is None else min(snap.started, value)
         elif name == "aicd_model_info":
+            snap.versions.add(str(labels.get("version", "")))
             snap.model = {"name": labels.get("model", ""),
                           **{k: labels[k] for k in ("version", "run_id", "variant", "runtime") if k in labels}}
     return snap

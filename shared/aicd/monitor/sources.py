@@ -50,10 +50,23 @@ GAUGES = (("aicd_feature_reference_ratio", ("feature", "bin"), "max"),
 
 
 class Source:
+    """``read(groups, anchor)``: one Snapshot per group, over the same window; ``anchor`` names the group
+    whose start opens an ``auto`` window. Raises ServiceError (source unreadable) or UserError (nothing
+    for a group, or a group served by several versions at once)."""
+
     description: str
 
     def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
         raise NotImplementedError
+
+
+def one_version(name: str, snap: Snapshot, description: str) -> Snapshot:
+    """A group mixing versions (a rollout in progress) cannot be judged as one version."""
+    if len(snap.versions) > 1:
+        raise UserError(f"{description}: {name} is served by several versions at once "
+                        f"({', '.join(sorted(snap.versions))})",
+                        hint="judge it when the rollout has finished, or compare the versions with `compare`")
+    return snap
 
 
 def parse_selector(text: str) -> str:
@@ -91,7 +104,8 @@ class EndpointSource(Source):
         samples = [sample for e in self.endpoints for sample in self._samples(e)]
         out = {}
         for name, selector in groups.items():
-            out[name] = absorb(Snapshot(), (s for s in samples if matches(s[1], selector)))
+            out[name] = one_version(name, absorb(Snapshot(), (s for s in samples if matches(s[1], selector))),
+                                    self.description)
             if not out[name].model:
                 wanted = ", ".join(f"{k}={v}" for k, v in selector.items()) or "any"
                 raise UserError(f"{self.description}: no model server serves {name} ({wanted})",
@@ -141,7 +155,8 @@ class PrometheusSource(Source):
     def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
         now = self.clock()
         start = self._window_start(groups[anchor], anchor, now)
-        return {name: self._snapshot(name, selector, start, now) for name, selector in groups.items()}
+        return {name: one_version(name, self._snapshot(name, selector, start, now), self.description)
+                for name, selector in groups.items()}
 
     def _window_start(self, selector: Mapping[str, str], name: str, now: float) -> float:
         if self.window is not None:
