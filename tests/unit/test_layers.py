@@ -9,7 +9,7 @@ import aicd
 
 PACKAGE = Path(aicd.__file__).parent
 PURE = ["data", "model", "monitor/decide.py", "monitor/stats.py", "monitor/metrics.py", "monitor/alerts.py",
-        "config.py", "config_monitor.py"]
+        "monitor/promql.py", "config.py", "config_monitor.py"]
 FORBIDDEN = {"aicd.gha", "aicd.registry", "aicd.deploy", "aicd.steps", "aicd.serve", "aicd.github", "mlflow", "urllib",
              "subprocess"}
 

@@ -36,12 +36,12 @@ import re
 import yaml
 
 from ..errors import ConfigError
+from .promql import escape, label_matchers
 
 __all__ = ["alert_rules"]
 
 # Prometheus's duration syntax (model.ParseDuration): units from largest to smallest, each at most once
 DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
-MATCHER = re.compile(r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\\n]|\\.)*"\s*(?:,|$)')
 SHARE_FLOOR = 1e-4  # aicd.data.drift.EPSILON, the floor of an empty bin's share
 BY = "model, version, variant"
 
@@ -51,7 +51,8 @@ def alert_rules(model: str, *, min_accuracy: float = 0.85, max_error_rate: float
                 for_: str = "5m", extra_selector: str = "") -> str:
     """The rule file (YAML) that alerts on one model's accuracy, errors, latency and feature drift."""
     _check(model, min_accuracy, max_error_rate, max_latency_p95_ms, drift_threshold, window, for_)
-    matchers = [f'model="{_escape(model)}"'] + ([_selector(extra_selector)] if extra_selector.strip() else [])
+    extra = [label_matchers(extra_selector, "`extra-selector`")] if extra_selector.strip() else []
+    matchers = [f'model="{escape(model)}"', *extra]
     q = _Queries(matchers, window)
     rule = _Rules(model, window, for_)
     rules = [
@@ -151,22 +152,6 @@ def _duration(key: str, value, allow_zero: bool) -> None:
     if not valid:
         least = "" if allow_zero else ", above 0"
         raise ConfigError(f"`{key}` must be a Prometheus duration like 30s, 5m or 1h{least}, got {value!r}")
-
-
-def _selector(text: str) -> str:
-    inner = text.strip().removeprefix("{").removesuffix("}").strip().rstrip(",")
-    pos = 0
-    while pos < len(inner):
-        match = MATCHER.match(inner, pos)
-        if not match:
-            raise ConfigError(f"`extra-selector` must be PromQL label matchers like namespace=\"aicd-acme\", "
-                              f"got {text!r}")
-        pos = match.end()
-    return inner
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _number(value: float) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import re
 import time
 import urllib.error
 import urllib.parse
@@ -31,12 +30,12 @@ import urllib.request
 from collections.abc import Callable, Mapping
 
 from ..errors import ServiceError, UserError
+from . import promql
 from .metrics import Snapshot, absorb, matches, samples_of
 
 __all__ = ["EndpointSource", "PrometheusSource", "Source", "parse_selector", "promql_selector"]
 
 Groups = Mapping[str, Mapping[str, str]]
-MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 # (metric, labels to keep, extra matchers): one PromQL query each; counters are differenced over the window
 COUNTERS = (("aicd_requests_total", ("status", "route"), 'route="predict"'),
             ("aicd_feedback_total", ("outcome",), ""),
@@ -70,26 +69,13 @@ def one_version(name: str, snap: Snapshot, description: str) -> Snapshot:
 
 
 def parse_selector(text: str) -> str:
-    """Checks a user's extra PromQL label matchers (``namespace="aicd-acme", job=~"serve.*"``)."""
-    text = text.strip().strip("{}").strip()
-    pos = 0
-    while pos < len(text):
-        match = MATCHER.match(text, pos)
-        if not match:
-            raise UserError(f"input `selector`: {text!r} is not a list of PromQL label matchers",
-                            hint='write them like namespace="aicd-acme", job="coffee"')
-        pos = match.end()
-    return text
+    """Checks the `selector` input's extra PromQL label matchers."""
+    return promql.label_matchers(text, "input `selector`")
 
 
 def promql_selector(labels: Mapping[str, str], extra: str = "", *more: str) -> str:
     """``{a="x",b="y",<extra>}`` with values escaped for PromQL."""
-    parts = [f'{k}="{_escape(v)}"' for k, v in labels.items()] + [p for p in (extra, *more) if p]
-    return "{" + ",".join(parts) + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return promql.selector(labels, extra, *more)
 
 
 class EndpointSource(Source):
