@@ -19,7 +19,7 @@ import pytest
 
 from aicd.config_deploy import KubernetesConfig
 from aicd.deploy.kube.target import KubeTarget
-from aicd.errors import ServiceError
+from aicd.errors import ServiceError, UserError
 from aicd.examples import coffee as coffee_example
 from aicd.gha import Actions
 from aicd.simulate import send_traffic
@@ -192,7 +192,7 @@ def test_prometheus_down_fails_safe_and_says_so(tmp_path):
 
 
 def test_a_model_prometheus_does_not_know_is_a_clear_error_not_a_decision(prom, tmp_path):
-    with pytest.raises(Exception, match="has no series for served"):
+    with pytest.raises(UserError, match="has no series for served"):
         gate(prom, tmp_path, "no-such-model")
 
 
@@ -295,7 +295,7 @@ def test_when_acting_fails_the_decision_and_evidence_are_still_published(model, 
         summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
         config = tmp_path / "aicd.yml"
         config.write_text(CONFIG)
-        with pytest.raises(Exception, match="not rolling back"):
+        with pytest.raises(UserError, match="not rolling back"):
             monitor.run({"endpoint": server.url, "config": str(config), "on-failure": "rollback",
                          "state-dir": str(tmp_path / "empty"), "report": str(tmp_path / "m.json")},
                         Actions({"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}), env={})

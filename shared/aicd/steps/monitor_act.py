@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from ..deploy.local import LocalTarget
@@ -80,6 +79,6 @@ def dispatch_retrain(inputs: Mapping[str, str], env: Mapping[str, str], model: d
     drift = [c.to_dict() for c in decision.evaluation.drift if c.verdict == "drift"]
     payload = {"model": model.get("name", ""), "version": model.get("version", ""),
                "run_id": model.get("run_id", ""), "tenant": inputs.get("tenant") or "", "reason": decision.reason,
-               "drift": json.loads(json.dumps(drift))}
+               "drift": drift}  # to_dict() is JSON-safe already
     dispatch(env.get("GITHUB_API_URL") or "https://api.github.com", repository, token,
              inputs.get("retrain-event") or "aicd-retrain", payload)
