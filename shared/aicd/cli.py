@@ -1,8 +1,13 @@
 """The ``aicd`` command: one subcommand per action entrypoint, plus ``demo``.
 
 Every stage flag defaults to its ``AICD_*`` environment variable, which is how action.yml passes
-inputs (the runner gives composite actions no ``INPUT_*`` variables). User mistakes and failed
-gates end in one clear line and exit 1; anything else is a bug in aicd and keeps its traceback.
+inputs (the runner gives composite actions no ``INPUT_*`` variables).
+
+Exit status: 0 passed; 1 a gate said no or the input is wrong (one line naming the file, key or
+service, never a traceback); 2 the command line itself is wrong (argparse's usage line); 70
+(``EX_SOFTWARE``) a bug in aicd: the traceback, then one line saying so; 130 interrupted. On the
+runner the whole command runs inside :meth:`aicd.gha.Actions.fenced`, so only aicd's own
+workflow commands are ever processed.
 """
 
 from __future__ import annotations
@@ -10,13 +15,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from .errors import AicdError, GateFailed, UserError
-from .gha import Actions
+from .gha import Actions, inert
 from .steps import env_name
 
 STAGES = ("validate", "train", "deploy", "monitor")
+EXIT_BUG = 70  # EX_SOFTWARE (sysexits.h): an internal error, distinct from every "no" and every user error
 
 
 def _stage_module(stage: str):
@@ -86,8 +93,14 @@ def stage_inputs(stage: str, args: argparse.Namespace, env: dict[str, str]) -> d
 
 def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> int:
     env = dict(os.environ) if env is None else env
-    args = build_parser().parse_args(argv)
     gh = Actions(env)
+    with gh.fenced():
+        return run(argv, env, gh)
+
+
+def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
+    """One ``aicd`` command with its runner I/O; the exit status as documented above."""
+    args = build_parser().parse_args(argv)
     try:
         if args.aicd_command in STAGES:
             outputs = _stage_module(args.aicd_command).run(stage_inputs(args.aicd_command, args, env), gh)
@@ -119,6 +132,11 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the one place a bug becomes its own exit status
+        traceback.print_exc()
+        gh.annotate("error", f"internal error ({type(exc).__name__}: {exc}): this is a bug in aicd, not in your "
+                    "input; please report it with the traceback above", title=f"aicd {args.aicd_command}")
+        return EXIT_BUG
     return 0
 
 
@@ -127,7 +145,7 @@ def _print_outputs(gh: Actions, outputs: dict) -> None:
         return
     print("outputs:")
     for name, value in outputs.items():
-        print(f"  {name} = {value}")
+        print(inert(f"  {name} = {value}"))
 
 
 def _alerts(args: argparse.Namespace) -> None:

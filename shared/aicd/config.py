@@ -112,12 +112,17 @@ class CompareConfig:
     confidence: float = 0.95
 
 
+DEFAULT_ESTIMATOR = "sklearn.ensemble.RandomForestClassifier"
+DEFAULT_PARAMS = {"n_estimators": 100, "random_state": 0}  # the default estimator's, and only its
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "model"
-    estimator: str = "sklearn.ensemble.RandomForestClassifier"
+    estimator: str = DEFAULT_ESTIMATOR
     entrypoint: str | None = None
-    params: dict[str, Any] = field(default_factory=lambda: {"n_estimators": 100, "random_state": 0})
+    params: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
+    estimator_modules: tuple[str, ...] = ()  # top-level packages allowed besides scikit-learn
     task: str = "classification"
     test_size: float = 0.2
     seed: int = 42
@@ -299,7 +304,21 @@ def _column(r: _Reader, name: str, raw: Any) -> ColumnSpec:
         raise r.fail(f"{path}.min", f"min {low} is greater than max {high}")
     return ColumnSpec(name=name, dtype=r.text(m, path, "dtype", None, DTYPES), nullable=nullable, min=low,
                       max=high, allowed=tuple(allowed) if allowed is not None else None, regex=regex,
-                      expect=r.text(m, path, "expect", None), line=r.lines.get(path))
+                      expect=_expectation(r, m, path), line=r.lines.get(path))
+
+
+def _expectation(r: _Reader, m: dict, path: str) -> str | None:
+    from .data.expect import ExpressionError, parse_expectation
+
+    text = r.text(m, path, "expect", None)
+    if text is not None:
+        try:
+            parse_expectation(text)
+        except ExpressionError as exc:
+            raise r.fail(f"{path}.expect", f"{text!r} {exc}",
+                         "an expectation uses `value`, constants, arithmetic, comparisons, and/or/not, "
+                         "`in [...]`, abs() and len()") from None
+    return text
 
 
 def _drift(r: _Reader, raw: Any) -> DriftConfig:
@@ -323,7 +342,7 @@ def _drift(r: _Reader, raw: Any) -> DriftConfig:
 
 def _model(r: _Reader, raw: Any) -> ModelConfig:
     keys = {"name", "estimator", "entrypoint", "params", "task", "test-size", "seed", "thresholds", "split",
-            "drop-columns", "slices", "compare"}
+            "drop-columns", "slices", "compare", "estimator-modules"}
     m = r.mapping(raw, "model", keys)
     defaults = ModelConfig()
     task = r.text(m, "model", "task", defaults.task, ("classification", "regression"))
@@ -335,11 +354,13 @@ def _model(r: _Reader, raw: Any) -> ModelConfig:
     entrypoint = r.text(m, "model", "entrypoint", None)
     if entrypoint is not None and entrypoint.count(":") != 1:
         raise r.fail("model.entrypoint", f"must be module:function, got {entrypoint!r}")
+    estimator, modules, params = _estimator(r, m)
     return ModelConfig(
         name=name,
-        estimator=r.text(m, "model", "estimator", defaults.estimator),
+        estimator=estimator,
         entrypoint=entrypoint,
-        params=dict(r.mapping(m.get("params"), "model.params")) if "params" in m else defaults.params,
+        params=params,
+        estimator_modules=modules,
         task=task,
         test_size=r.number(m, "model", "test-size", defaults.test_size, low=0.01, high=0.9),
         seed=r.number(m, "model", "seed", defaults.seed, integer=True),
@@ -349,6 +370,32 @@ def _model(r: _Reader, raw: Any) -> ModelConfig:
         slices=tuple(_slice(r, i, s, known) for i, s in enumerate(r.sequence(m, "model", "slices"))),
         compare=_compare(r, m.get("compare"), known),
     )
+
+
+def _estimator(r: _Reader, m: dict) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """``model.estimator``, ``model.estimator-modules`` and ``model.params``, checked by the rules of
+    :mod:`aicd.model.estimators` (no import happens here). The default parameters belong to the
+    default estimator: another estimator without ``params`` gets its own defaults."""
+    from .model.estimators import EstimatorRefused, check_estimator_path, plain_value_problem
+
+    estimator = r.text(m, "model", "estimator", DEFAULT_ESTIMATOR)
+    modules = tuple(r.strings(m, "model", "estimator-modules"))
+    bad = [name for name in modules if not name.isidentifier() or name.startswith("_")]
+    if bad:
+        raise r.fail("model.estimator-modules", f"must list top-level package names, got {bad[0]!r}")
+    try:
+        check_estimator_path(estimator, modules)
+    except EstimatorRefused as exc:
+        raise r.fail(exc.key, exc.message, exc.hint) from None
+    if "params" not in m:
+        return estimator, modules, dict(DEFAULT_PARAMS) if estimator == DEFAULT_ESTIMATOR else {}
+    params = dict(r.mapping(m.get("params"), "model.params"))
+    for key, value in params.items():
+        problem = "the name is not a string" if not isinstance(key, str) else plain_value_problem(value)
+        if problem:
+            raise r.fail(f"model.params.{key}", problem if problem.startswith("the") else f"the value {problem}",
+                         "parameters are plain values; build objects in your own `model.entrypoint`")
+    return estimator, modules, params
 
 
 def _thresholds(r: _Reader, m: dict, path: str, known: frozenset, default: dict) -> dict[str, float]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import AicdError
 from .examples import coffee
-from .gha import Actions
+from .gha import Actions, inert
 from .simulate import send_traffic
 from .steps import deploy, monitor, train, validate
 
@@ -48,7 +48,7 @@ def run_demo(workdir: str | Path, keep_running: bool = False) -> int:
     state_dir = str(work / "deploy")
     reports = work / "reports"
     started = time.monotonic()
-    print(f"aicd demo — coffee recommendation; all state under {work}\n")
+    _say(f"aicd demo — coffee recommendation; all state under {work}", "")
     target = None
     try:
         paths = write_example(work)
@@ -74,27 +74,33 @@ def run_demo(workdir: str | Path, keep_running: bool = False) -> int:
             env={}),
             lambda o: _decision_line(o))
     except AicdError as exc:
-        print(f"\n✗ demo stopped: {exc}")
+        _say("", f"✗ demo stopped: {exc}")
         return 1
     finally:
         if target and not keep_running:
             deploy.LocalTarget(target).stop_all()
-    print(f"\ndecision: {m['decision'].upper()}   ({time.monotonic() - started:.0f} s)")
-    print(f"job summaries: {summary}\nMLflow store:  {tracking}\nreports:       {reports}")
+    _say("", f"decision: {m['decision'].upper()}   ({time.monotonic() - started:.0f} s)",
+         f"job summaries: {summary}", f"MLflow store:  {tracking}", f"reports:       {reports}")
     if keep_running:
-        print(f"model server:  {d['endpoint']}  (stop: aicd deploy --command stop --state-dir {state_dir})")
+        _say(f"model server:  {d['endpoint']}  (stop: aicd deploy --command stop --state-dir {state_dir})")
     return 0
+
+
+def _say(*lines: str, end: str = "\n") -> None:
+    """The demo's own lines, each inert (they can hold paths and error text)."""
+    for i, line in enumerate(lines):
+        print(inert(line), end=end if i == len(lines) - 1 else "\n", flush=True)
 
 
 def _stage(title: str, action, describe):
     began = time.monotonic()
-    print(f"  {title:<11}", end="", flush=True)
+    _say(f"  {title:<11}", end="")
     try:
         result = action()
     except AicdError:
-        print("✗")
+        _say("✗")
         raise
-    print(f"✓ {describe(result)}  [{time.monotonic() - began:.1f} s]")
+    _say(f"✓ {describe(result)}  [{time.monotonic() - began:.1f} s]")
     return result
 
 

@@ -5,19 +5,54 @@ Outputs go to the ``GITHUB_OUTPUT`` file as heredocs with a random delimiter, th
 actions/toolkit escapes them. Outside Actions (a laptop, ``aicd demo``) the same calls print plain,
 readable lines instead. The runner state comes from the mapping given to :class:`Actions`, never
 from the environment at import time, so tests pass a dict and temp files.
+
+Workflow commands come only from here. The runner treats any stdout or stderr line that starts
+with ``::`` (after leading white space) or holds ``##[`` as a command, so text from data or users
+could forge annotations, masks or a stop of command processing. Two mechanisms make that
+impossible rather than unlikely:
+
+- every progress line the product prints goes through :func:`inert` (``Actions.info`` does it):
+  one line, control characters shown as escapes, never a command;
+- while :meth:`Actions.fenced` is open (the CLI keeps it open for the whole step), command
+  processing is stopped with a random token, so nothing else — libraries, warnings, tracebacks,
+  C extensions writing to the file descriptors — can issue a command either. The product's own
+  commands resume processing for exactly their own lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TextIO
 
-__all__ = ["Actions", "escape_data", "escape_property", "md_escape"]
+__all__ = ["Actions", "escape_data", "escape_property", "inert", "md_escape"]
 
 _LEVELS = ("error", "warning", "notice")
+# Everything that ends a line for the runner, Python or a terminal, and every other control character.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_SHOWN = {"\n": "\\n", "\r": "\\r"}
+
+
+def inert(text: object) -> str:
+    """``text`` as one log line the runner shows and never runs as a workflow command.
+
+    Line breaks and other control characters become visible escapes (``\\n``, ``\\x1b``), a ``##[``
+    (the runner's legacy command prefix, honoured anywhere in a line) is broken up, and a line that
+    would start with ``::`` gets a leading backslash. Text without such characters is unchanged.
+    """
+    line = _CONTROL.sub(_visible, str(text)).replace("##[", "##\\[")
+    if line.lstrip().startswith("::"):
+        line = "\\" + line.lstrip()
+    return line
+
+
+def _visible(match: re.Match) -> str:
+    char = match.group()
+    return _SHOWN.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
 
 
 def escape_data(text: str) -> str:
@@ -50,7 +85,9 @@ class Actions:
         self._summary_file = env.get("GITHUB_STEP_SUMMARY") or None
         self.on_runner = env.get("GITHUB_ACTIONS") == "true"
         self._stream = stream or sys.stdout
+        self._fence: str | None = None
         self.outputs: dict[str, str] = {}
+        self.commands: list[str] = []  # every workflow-command line written, in order (for tests and audits)
 
     def set_output(self, name: str, value: object) -> None:
         """Record one step output; multi-line values are safe, any value is data."""
@@ -75,15 +112,34 @@ class Actions:
             return
         props = {"file": file, "line": line, "title": title}
         rendered = ",".join(f"{k}={escape_property(str(v))}" for k, v in props.items() if v is not None)
-        self._print(f"::{level}{' ' + rendered if rendered else ''}::{escape_data(message)}")
+        self._command(f"::{level}{' ' + rendered if rendered else ''}::{escape_data(message)}")
 
     def mask(self, secret: str) -> None:
         """Ask the runner to hide ``secret`` in all later log lines (each line of it, too)."""
         if not self.on_runner:
             return
-        for part in [secret, *secret.splitlines()]:
-            if part.strip():
-                self._print(f"::add-mask::{escape_data(part)}")
+        parts = [part for part in dict.fromkeys([secret, *secret.splitlines()]) if part.strip()]
+        if parts:
+            self._command(*(f"::add-mask::{escape_data(part)}" for part in parts))
+
+    @contextlib.contextmanager
+    def fenced(self) -> Iterator[None]:
+        """Stop the runner's command processing until the block ends (on the runner; nothing elsewhere).
+
+        Inside, only this object's own commands are processed: each resumes processing with the
+        current random token, writes its lines and stops again under a new token. Output from
+        anything else (libraries, subprocesses, tracebacks) is shown and never run. Nested use is
+        one fence."""
+        if not self.on_runner or self._fence is not None:
+            yield
+            return
+        self._fence = _token()
+        self._write(f"::stop-commands::{self._fence}")
+        try:
+            yield
+        finally:
+            self._write(f"::{self._fence}::")
+            self._fence = None
 
     def summary(self, markdown: str) -> None:
         """Append the step's job summary (call once, at the end of the step)."""
@@ -92,12 +148,29 @@ class Actions:
                 fh.write(markdown.strip("\n") + "\n\n")
 
     def info(self, message: str) -> None:
-        """A progress line for the log."""
+        """A progress line for the log; any data in it stays inert (see :func:`inert`)."""
         self._print(message)
 
     def _print(self, text: str) -> None:
-        self._stream.write(text + "\n")
+        self._stream.write(inert(text) + "\n")
         self._stream.flush()
+
+    def _command(self, *lines: str) -> None:
+        """Write workflow-command lines (already escaped), through the fence when one is open."""
+        if self._fence is not None:
+            resume, self._fence = self._fence, _token()
+            lines = (f"::{resume}::", *lines, f"::stop-commands::{self._fence}")
+        for line in lines:
+            self._write(line)
+
+    def _write(self, line: str) -> None:
+        self.commands.append(line)
+        self._stream.write(line + "\n")
+        self._stream.flush()
+
+
+def _token() -> str:
+    return f"aicd-{uuid.uuid4().hex}"
 
 
 def _heredoc(name: str, value: str) -> str:

@@ -127,3 +127,54 @@ def test_slices_get_their_own_metrics_and_a_minimum_size():
     assert set(by_value) == {"dark", "light", "medium"}
     assert sum(s.rows for s in result.slices) == result.n_test
     assert all(s.gated == (s.rows >= 150) for s in result.slices)
+
+
+# -- config never runs code (hostile-input class 2) -------------------------------------------------
+
+@pytest.mark.parametrize("estimator", ["os.system", "subprocess.getoutput", "builtins.eval", "posix.system",
+                                       "antigravity.fly", "sklearn._config.set_config", "sklearn.utils.Bunch",
+                                       "sklearn.preprocessing.StandardScaler", "sklearn.base.clone",
+                                       "sklearn", "os.system()", "__import__"])
+def test_an_estimator_that_is_not_an_allowed_estimator_class_is_refused_before_anything_runs(tmp_path, estimator):
+    marker = tmp_path / "ran"
+    text = f"model:\n  estimator: {estimator}\n  params: {{command: 'touch {marker}', cmd: 'touch {marker}'}}\n"
+    try:
+        cfg = parse_config(text, "aicd.yml")
+    except ConfigError as exc:
+        assert exc.line in (2, 3) and "model." in exc.message
+    else:
+        with pytest.raises(ConfigError) as refused:
+            build_estimator(cfg.model, cfg.file, cfg.lines)
+        assert refused.value.line in (2, 3)
+    assert not marker.exists()
+
+
+def test_a_module_outside_the_allowed_set_is_not_even_imported(tmp_path, monkeypatch):
+    (tmp_path / "evil_pkg.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\n"
+                                          "from sklearn.linear_model import LogisticRegression as Model\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError, match="not in an allowed package") as refused:
+        parse_config("model:\n  estimator: evil_pkg.Model\n")
+    assert refused.value.line == 2 and "estimator-modules" in refused.value.hint
+    assert not (tmp_path / "imported").exists()
+    allowed = parse_config("model:\n  estimator: evil_pkg.Model\n  estimator-modules: [evil_pkg]\n  params: {}\n")
+    assert type(build_estimator(allowed.model)).__name__ == "LogisticRegression"  # listed explicitly: allowed
+
+
+@pytest.mark.parametrize("params, key", [("{max_depth: !!binary aGk=}", "max_depth"),
+                                         ("{max_depth: 2026-12-01}", "max_depth"),
+                                         ("{max_depth: [1, 2020-01-01T10:00:00]}", "max_depth")])
+def test_parameters_are_plain_values(params, key):
+    with pytest.raises(ConfigError, match=f"model.params.{key}") as refused:
+        parse_config(f"model:\n  params: {params}\n")
+    assert refused.value.line == 2
+
+
+def test_parameters_are_the_estimators_own_and_defaults_stay_with_the_default_estimator():
+    with pytest.raises(ConfigError, match="takes no parameter 'max_dept'") as refused:
+        build_estimator(parse_config("model:\n  params: {max_dept: 3}\n").model)
+    assert "max_depth" in refused.value.hint
+    other = parse_config("model:\n  estimator: sklearn.linear_model.LogisticRegression\n").model
+    assert other.params == {} and type(build_estimator(other)).__name__ == "LogisticRegression"
+    weighted = parse_config("model:\n  params: {class_weight: {churned: 5, stayed: 1}, n_estimators: 5}\n").model
+    assert build_estimator(weighted).class_weight == {"churned": 5, "stayed": 1}  # a mapping of plain values

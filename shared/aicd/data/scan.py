@@ -322,15 +322,17 @@ def _expectation_failures(array: pa.Array, spec: ColumnSpec) -> int:
     """Rows (not null) where the column's ``expect`` expression is false; ``value`` names the value."""
     import pandas as pd
 
+    from .expect import ExpressionError, evaluate, parse_expectation
+
     values = pd.Series(array.to_numpy(zero_copy_only=False)).dropna()
     if values.empty:
         return 0
     try:
-        ok = pd.eval(spec.expect, local_dict={"value": values}, engine="python")
-    except Exception as exc:  # a user's expression: any failure is theirs to fix, reported as such
-        raise DataError(f"`data.columns.{spec.name}.expect`: cannot evaluate {spec.expect!r}: {exc}",
+        ok = evaluate(parse_expectation(spec.expect), values)
+    except (ExpressionError, TypeError, ValueError, ArithmeticError) as exc:  # the user's expression on their data
+        raise DataError(f"`data.columns.{spec.name}.expect`: cannot evaluate {spec.expect!r} on this column: {exc}",
                         hint="write an expression over `value`, e.g. value >= 0 and value < 100") from None
-    return int((~pd.Series(ok).astype(bool)).sum())
+    return int((~ok).sum())
 
 
 def _hash_array(array: pa.Array) -> np.ndarray:

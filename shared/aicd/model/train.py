@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,7 @@ import pandas as pd
 
 from ..config import ModelConfig, SliceConfig, SplitConfig
 from ..errors import ConfigError, DataError
+from .estimators import EstimatorRefused, resolve_estimator
 from .metrics import classification_metrics, regression_metrics
 
 __all__ = ["Evaluation", "SliceResult", "TrainResult", "build_estimator", "evaluate", "load_entrypoint", "split",
@@ -68,20 +70,19 @@ class TrainResult:
     slices: list[SliceResult]
 
 
-def build_estimator(cfg: ModelConfig, config_file: str = "aicd.yml", line: int | None = None):
-    """Import ``cfg.estimator`` (``package.module.Name``) and call it with ``cfg.params``."""
-    module_name, _, class_name = cfg.estimator.rpartition(".")
+def build_estimator(cfg: ModelConfig, config_file: str = "aicd.yml", lines: Mapping[str, int] | None = None):
+    """The estimator ``cfg.estimator`` names, made with ``cfg.params`` — only after
+    :func:`aicd.model.estimators.resolve_estimator` has accepted both (config never runs code)."""
+    lines = lines or {}
     try:
-        factory = getattr(importlib.import_module(module_name), class_name) if module_name else None
-    except (ImportError, AttributeError):
-        factory = None
-    if factory is None:
-        raise ConfigError(f"`model.estimator`: cannot import {cfg.estimator!r}", file=config_file, line=line,
-                          hint="give a full import path such as sklearn.ensemble.RandomForestClassifier")
+        estimator_class = resolve_estimator(cfg.estimator, cfg.params, cfg.estimator_modules)
+    except EstimatorRefused as exc:
+        line = lines.get(exc.key) or lines.get("model.params") or lines.get("model.estimator")
+        raise ConfigError(f"`{exc.key}`: {exc.message}", file=config_file, line=line, hint=exc.hint) from None
     try:
-        return factory(**cfg.params)
-    except TypeError as exc:
-        raise ConfigError(f"`model.params`: {exc}", file=config_file, line=line) from None
+        return estimator_class(**cfg.params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"`model.params`: {exc}", file=config_file, line=lines.get("model.params")) from None
 
 
 def load_entrypoint(spec: str, workdir: str, config_file: str = "aicd.yml", line: int | None = None):

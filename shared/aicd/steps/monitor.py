@@ -23,6 +23,7 @@ from ..gha import Actions, md_escape
 from ..monitor.decide import GROUPS, MODES, Decision, Evaluation, decide, evaluate
 from ..monitor.metrics import Snapshot
 from ..monitor.sources import EndpointSource, PrometheusSource, Source
+from ..urls import http_url
 from .monitor_act import dispatch_retrain, promote_candidate, roll_back
 from .monitor_summary import render_summary
 from .specs import SPECS
@@ -93,15 +94,15 @@ def _source(inputs: Mapping[str, str], cfg: MonitorConfig) -> Source:
     if url and endpoints:
         raise ConfigError("inputs `endpoint` and `prometheus-url` are both set", hint="give one source of metrics")
     if url:
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"input `prometheus-url`: {url!r} is not an http(s) URL")
-        return PrometheusSource(url, extra_selector=inputs.get("selector") or "", window=window_seconds(cfg.window),
+        return PrometheusSource(http_url(url, "input `prometheus-url`"), extra_selector=inputs.get("selector") or "",
+                                window=window_seconds(cfg.window),
                                 token=inputs.get("prometheus-token") or "",
                                 username=inputs.get("prometheus-username") or "",
                                 password=inputs.get("prometheus-password") or "")
     if not endpoints:
         raise ConfigError("no metrics source: give `endpoint` (the model server) or `prometheus-url`")
-    return EndpointSource([e.strip() for e in endpoints.replace("\n", ",").split(",") if e.strip()])
+    return EndpointSource([http_url(e, "input `endpoint`") for e in endpoints.replace("\n", ",").split(",")
+                           if e.strip()])
 
 
 def _groups(inputs: Mapping[str, str], mode: str) -> dict[str, dict[str, str]]:

@@ -97,7 +97,7 @@ def _fit(frame, cfg: Config, env: Mapping[str, str]) -> TrainResult:
         workdir = env.get("GITHUB_WORKSPACE") or os.getcwd()
         function = load_entrypoint(cfg.model.entrypoint, workdir, cfg.file, line)
         return train_and_evaluate(frame, cfg.data.label, cfg.model, entrypoint=function, positive=cfg.data.positive)
-    estimator = build_estimator(cfg.model, cfg.file, line)
+    estimator = build_estimator(cfg.model, cfg.file, cfg.lines)
     return train_and_evaluate(frame, cfg.data.label, cfg.model, estimator, positive=cfg.data.positive)
 
 
