@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT / "shared"
+# As on a runner, RUNNER_TEMP names a place steps may write: the tests' reports live under pytest's
+# temp folders, which are inside it. STEP_ENV is the whole environment of a step called in process.
+os.environ.setdefault("RUNNER_TEMP", tempfile.gettempdir())
+STEP_ENV = {"RUNNER_TEMP": os.environ["RUNNER_TEMP"]}
+# The bearer token the tests' model servers are deployed with; FEEDBACK_AUTH is its request header.
+FEEDBACK_TOKEN = "aicd-tests-feedback-token"
+FEEDBACK_AUTH = {"authorization": f"Bearer {FEEDBACK_TOKEN}"}
 
 
 @dataclass

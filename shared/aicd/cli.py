@@ -18,8 +18,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from .errors import AicdError, GateFailed, UserError
+from .errors import AicdError, GateFailed
 from .gha import Actions, inert
+from .paths import check_writable, write_text
 from .steps import env_name
 
 STAGES = ("validate", "train", "deploy", "monitor")
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--label", default="clicked")
     simulate.add_argument("--requests", type=int, default=500)
     simulate.add_argument("--flip-share", type=float, default=0.0, help="share of true labels to corrupt")
+    simulate.add_argument("--feedback-token", default=None,
+                          help="the deployment's feedback token (default AICD_FEEDBACK_TOKEN)")
     return parser
 
 
@@ -160,19 +163,17 @@ def _alerts(args: argparse.Namespace) -> None:
     if not args.output:
         sys.stdout.write(text)
         return
-    try:
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as exc:
-        raise UserError(f"cannot write the rule file: {exc.strerror}", file=args.output) from None
+    inputs = {"config": args.config or ""}
+    write_text(check_writable(args.output, what="--output", env=os.environ, inputs=inputs), text, "--output")
 
 
 def _simulate(args: argparse.Namespace, gh: Actions) -> None:
     from .data.source import read_frame
     from .simulate import send_traffic
 
+    token = args.feedback_token if args.feedback_token is not None else os.environ.get("AICD_FEEDBACK_TOKEN", "")
     result = send_traffic(args.endpoint, read_frame(args.data), args.label, requests=args.requests,
-                          flip_share=args.flip_share)
+                          flip_share=args.flip_share, feedback_token=token)
     gh.info(f"aicd simulate: {result.requests} requests ({result.failed} failed), {result.feedback} feedback")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -48,13 +49,15 @@ def run_demo(workdir: str | Path, keep_running: bool = False) -> int:
     state_dir = str(work / "deploy")
     reports = work / "reports"
     started = time.monotonic()
+    workspace = {"GITHUB_WORKSPACE": str(work)}  # the folder the user named is where the demo writes
+    token = secrets.token_hex(16)  # the feedback route's bearer token, for this demo's server only
     _say(f"aicd demo — coffee recommendation; all state under {work}", "")
     target = None
     try:
         paths = write_example(work)
         v = _stage("1 validate", lambda: validate.run(
             {"data": str(paths["data"]), "config": str(paths["config"]), "reference": str(paths["reference"]),
-             "report": str(reports / "validate.json")}, gh),
+             "report": str(reports / "validate.json")}, gh, env=workspace),
             lambda o: f"data gate passed; data-version {o['data-version']}, "
                       f"{len(json.loads(o['drifted-columns']))} columns drifted (KL vs the reference)")
         t = _stage("2 train", lambda: train.run(
@@ -64,14 +67,15 @@ def run_demo(workdir: str | Path, keep_running: bool = False) -> int:
                       f"{o['model-uri']} (alias candidate, run {o['run-id'][:8]})")
         target = state_dir
         d = _stage("3 deploy", lambda: deploy.run(
-            {"model-uri": t["model-uri"], "tracking-uri": tracking, "state-dir": state_dir}, gh, env={}),
+            {"model-uri": t["model-uri"], "tracking-uri": tracking, "state-dir": state_dir,
+             "feedback-token": token}, gh, env={}),
             lambda o: f"revision {o['revision']} (model version {o['model-version']}) ready at {o['endpoint']}")
-        _stage("4 traffic", lambda: _traffic(d["endpoint"], paths["production"]),
+        _stage("4 traffic", lambda: _traffic(d["endpoint"], paths["production"], token),
                lambda r: f"{r.requests} predictions, {r.feedback} delayed labels sent as feedback")
         m = _stage("5 monitor", lambda: monitor.run(
             {"endpoint": d["endpoint"], "config": str(paths["config"]), "state-dir": state_dir,
              "on-success": "promote", "tracking-uri": tracking, "report": str(reports / "monitor.json")}, gh,
-            env={}),
+            env=workspace),
             lambda o: _decision_line(o))
     except AicdError as exc:
         _say("", f"✗ demo stopped: {exc}")
@@ -104,10 +108,10 @@ def _stage(title: str, action, describe):
     return result
 
 
-def _traffic(endpoint: str, production: Path):
+def _traffic(endpoint: str, production: Path, token: str):
     import pandas as pd
 
-    return send_traffic(endpoint, pd.read_csv(production), coffee.LABEL, requests=600, seed=1)
+    return send_traffic(endpoint, pd.read_csv(production), coffee.LABEL, requests=600, seed=1, feedback_token=token)
 
 
 def _decision_line(outputs: dict) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import ServiceError
+from .errors import ServiceError, UserError
 
 __all__ = ["TrafficResult", "send_traffic"]
 
@@ -27,14 +27,16 @@ class TrafficResult:
     feedback: int
 
 
-def _post(url: str, body: dict, timeout: float = 10) -> dict:
-    request = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"})
+def _post(url: str, body: dict, timeout: float = 10, token: str = "") -> dict:
+    headers = {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers)
     with urllib.request.urlopen(request, timeout=timeout) as resp:
         return json.loads(resp.read())
 
 
 def send_traffic(endpoint: str, frame: pd.DataFrame, label: str, *, requests: int, seed: int = 0,
-                 flip_share: float = 0.0) -> TrafficResult:
+                 flip_share: float = 0.0, feedback_token: str = "") -> TrafficResult:
+    """``requests`` predictions, then one feedback each (``feedback_token`` is the deployment's)."""
     rng = np.random.default_rng(seed)
     rows = frame.sample(n=requests, replace=len(frame) < requests, random_state=seed)
     sent, failed = [], 0
@@ -51,5 +53,13 @@ def send_traffic(endpoint: str, frame: pd.DataFrame, label: str, *, requests: in
     for request_id, truth in sent:
         if rng.random() < flip_share:
             truth = 1 - truth if isinstance(truth, int) else truth
-        _post(f"{endpoint}/feedback", {"request_id": request_id, "label": truth})
+        try:
+            _post(f"{endpoint}/feedback", {"request_id": request_id, "label": truth}, token=feedback_token)
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise UserError(f"model server at {endpoint} refused the feedback ({exc.code})",
+                                hint="give the deployment's feedback token (--feedback-token or "
+                                     "AICD_FEEDBACK_TOKEN)") from None
+            raise ServiceError(f"model server at {endpoint}", f"feedback failed ({exc.code})",
+                               retryable=exc.code >= 500) from None
     return TrafficResult(requests, failed, len(sent))

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import SHARED
+from tests.conftest import FEEDBACK_TOKEN, SHARED
 from tests.integration.conftest import free_port, wait_http
 
 __all__ = ["ROW", "ModelServerProcess", "coffee_model_dir", "start_model_server"]
@@ -98,5 +98,5 @@ def start_model_server(model_dir: Path, sha256: str, log: Path, *, port: int | N
         cmd += ["--model-version", model_version]
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-                                env={**os.environ, "PYTHONPATH": str(SHARED)})
+                                env={**os.environ, "PYTHONPATH": str(SHARED), "AICD_FEEDBACK_TOKEN": FEEDBACK_TOKEN})
     return ModelServerProcess(proc, port, log)

@@ -21,7 +21,7 @@ import pytest
 
 from aicd.data.source import content_hash, open_source
 from aicd.deploy.local import LocalTarget
-from tests.conftest import ROOT
+from tests.conftest import FEEDBACK_TOKEN, ROOT
 
 WORKFLOW = ".github/workflows/coffee-example.yml"
 ACT_CACHE = Path.home() / ".cache" / "act"
@@ -122,7 +122,8 @@ def test_the_scheduled_monitor_workflow_runs_under_act_against_prometheus(action
     with start_model_server(model_dir, sha, tmp_path / "server.log", model_name="coffee-recommender",
                             model_version="4") as server:
         prometheus.set_targets([server.target])
-        send_traffic(server.wait_ready(), pd.DataFrame(generate(300)), LABEL, requests=300, seed=5)
+        send_traffic(server.wait_ready(), pd.DataFrame(generate(300)), LABEL, requests=300, seed=5,
+                     feedback_token=FEEDBACK_TOKEN)
         prometheus.wait_for('sum(aicd_feedback_total{model="coffee-recommender"})',
                             lambda r: r and float(r[0]["value"][1]) >= 300)
         proc = run_act({"prometheus-url": prometheus.url, "state-dir": str(tmp_path / "deploy")},

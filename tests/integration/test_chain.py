@@ -7,6 +7,7 @@ from aicd.data.source import read_frame
 from aicd.gha import Actions
 from aicd.simulate import send_traffic
 from aicd.steps import deploy, monitor, train, validate
+from tests.conftest import FEEDBACK_TOKEN, STEP_ENV
 
 
 def test_validate_train_deploy_monitor(mlflow_server, coffee, deploy_dir, tmp_path):
@@ -15,21 +16,22 @@ def test_validate_train_deploy_monitor(mlflow_server, coffee, deploy_dir, tmp_pa
                       "reference": str(coffee["reference"]), "report": str(tmp_path / "v.json")}, gh)
     assert v["passed"] == "true" and float(v["drift-score"]) < 0.1
     t = train.run({"data": str(coffee["data"]), "config": str(coffee["config"]), "data-version": v["data-version"],
-                   "tracking-uri": mlflow_server.uri}, gh, env={})
-    base = {"tracking-uri": mlflow_server.uri, "state-dir": str(deploy_dir)}
-    stable = deploy.run({**base, "model-uri": t["model-uri"]}, gh, env={})
+                   "tracking-uri": mlflow_server.uri}, gh, env=STEP_ENV)
+    base = {"tracking-uri": mlflow_server.uri, "state-dir": str(deploy_dir), "feedback-token": FEEDBACK_TOKEN}
+    stable = deploy.run({**base, "model-uri": t["model-uri"]}, gh, env=STEP_ENV)
     production = read_frame(str(coffee["production"]))
-    send_traffic(stable["endpoint"], production, "clicked", requests=600, seed=3)
+    send_traffic(stable["endpoint"], production, "clicked", requests=600, seed=3, feedback_token=FEEDBACK_TOKEN)
     m = monitor.run({"endpoint": stable["endpoint"], "config": str(coffee["config"]), "state-dir": str(deploy_dir),
                      "on-failure": "rollback", "on-success": "promote", "tracking-uri": mlflow_server.uri,
-                     "report": str(tmp_path / "m1.json")}, gh, env={})
+                     "report": str(tmp_path / "m1.json")}, gh, env=STEP_ENV)
     assert m["decision"] == "promote", m["evidence"]
     assert m["promoted"] == t["model-uri"]
     champion = mlflow_server.client().get_model_version_by_alias("coffee-recommender", "champion")
     assert champion.version == t["model-version"]
 
-    release = deploy.run({**base, "model-uri": t["model-uri"]}, gh, env={})
-    send_traffic(release["endpoint"], production, "clicked", requests=400, seed=4, flip_share=0.5)
+    release = deploy.run({**base, "model-uri": t["model-uri"]}, gh, env=STEP_ENV)
+    send_traffic(release["endpoint"], production, "clicked", requests=400, seed=4, flip_share=0.5,
+                 feedback_token=FEEDBACK_TOKEN)
     m = monitor.run({"endpoint": release["endpoint"], "config": str(coffee["config"]), "state-dir": str(deploy_dir),
                      "on-failure": "rollback", "report": str(tmp_path / "m2.json")}, gh)
     evidence = json.loads(m["evidence"])

@@ -5,6 +5,7 @@ import json
 from aicd.examples.coffee import generate
 from aicd.gha import Actions
 from aicd.steps import train, validate
+from tests.conftest import STEP_ENV
 
 
 def test_new_data_is_compared_with_what_the_production_model_learned_from(mlflow_server, coffee, tmp_path):
@@ -20,7 +21,7 @@ def test_new_data_is_compared_with_what_the_production_model_learned_from(mlflow
     def run(data):
         report = tmp_path / f"{data.stem}.json"
         result = validate.run({"data": str(data), "config": str(config), "reference": reference,
-                               "tracking-uri": mlflow_server.uri, "report": str(report)}, Actions({}), env={})
+                               "tracking-uri": mlflow_server.uri, "report": str(report)}, Actions({}), env=STEP_ENV)
         return result, json.loads(report.read_text())
 
     result, body = run(shifted)

@@ -16,6 +16,7 @@ from aicd.deploy.docker_target import DockerTarget
 from aicd.errors import ServiceError, UserError
 from aicd.gha import Actions
 from aicd.steps import deploy, train
+from tests.conftest import FEEDBACK_AUTH, FEEDBACK_TOKEN, STEP_ENV
 
 
 def call(url, body=None, headers=None):
@@ -43,7 +44,7 @@ def versions(mlflow_server, coffee):
         config = coffee["config"].parent / f"aicd-{seed}.yml"
         config.write_text(coffee["config"].read_text().replace("random_state: 0", f"random_state: {seed}"))
         out = train.run({"data": str(coffee["data"]), "config": str(config), "tracking-uri": mlflow_server.uri,
-                         "model-name": MODEL}, Actions({}), env={})
+                         "model-name": MODEL}, Actions({}), env=STEP_ENV)
         uris.append(out["model-uri"])
     return uris
 
@@ -63,7 +64,7 @@ def docker_deploy(docker_engine, mlflow_server, base_image, listen, tmp_path):
     def run(model_uri, command="deploy", **extra):
         inputs = {"model-uri": model_uri, "tracking-uri": mlflow_server.uri, "target": "docker",
                   "command": command, "base-image": base_image, "listen": listen, "observe-seconds": "2",
-                  "ready-timeout": "20", **extra}
+                  "ready-timeout": "20", "feedback-token": FEEDBACK_TOKEN, **extra}
         used.add(model_uri.removeprefix("models:/").split("/")[0].split("@")[0])
         summary = tmp_path / f"summary-{len(used)}.md"
         out = deploy.run(inputs, Actions({"GITHUB_STEP_SUMMARY": str(summary)}),
@@ -104,7 +105,7 @@ def test_a_wrong_registry_password_fails_with_the_registry_named_and_the_passwor
         deploy.run({"model-uri": versions[0], "tracking-uri": mlflow_server.uri, "command": "build",
                     "base-image": base_image, "registry": docker_registry.host,
                     "registry-username": docker_registry.username, "registry-password": "wrong-secret-123"},
-                   Actions({}), env={})
+                   Actions({}), env=STEP_ENV)
     assert docker_registry.host in str(err.value) and "wrong-secret-123" not in str(err.value)
 
 
@@ -179,7 +180,8 @@ def bad_feedback(endpoint, n=150):
     for i in range(n):
         _, _, body = call(f"{endpoint}/predict", {**ROW, "hour": i % 24})
         answer = json.loads(body)
-        call(f"{endpoint}/feedback", {"request_id": answer["request_id"], "label": 1 - answer["predictions"][0]})
+        call(f"{endpoint}/feedback", {"request_id": answer["request_id"], "label": 1 - answer["predictions"][0]},
+             FEEDBACK_AUTH)
 
 
 def test_the_production_gate_rolls_the_docker_target_back(docker_deploy, versions, coffee, tmp_path):
@@ -189,7 +191,7 @@ def test_the_production_gate_rolls_the_docker_target_back(docker_deploy, version
     second = docker_deploy(versions[1])
     bad_feedback(second["endpoint"])
     out = monitor.run({"endpoint": second["endpoint"], "config": str(coffee["config"]), "target": "docker",
-                       "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env={})
+                       "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env=STEP_ENV)
     assert out["decision"] == "rollback" and out["rolled-back"] == "true"
     assert call(f"{second['endpoint']}/predict", ROW)[1]["x-model-version"] == "1"
 
@@ -204,5 +206,5 @@ def test_the_production_gate_never_rolls_back_a_version_it_did_not_judge(docker_
     bad_feedback(old.direct)
     with pytest.raises(UserError, match="now serves model version 2, not the judged version 1"):
         monitor.run({"endpoint": old.direct, "config": str(coffee["config"]), "target": "docker",
-                     "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env={})
+                     "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env=STEP_ENV)
     assert DockerTarget(docker_engine, MODEL).current().revision == 2

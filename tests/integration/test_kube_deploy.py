@@ -16,6 +16,7 @@ from aicd.deploy.kube.lease import deploy_lease
 from aicd.deploy.kube.manifests import tenant_manifests
 from aicd.deploy.kube.target import KubeTarget, RolloutFailed
 from aicd.errors import ServiceError
+from tests.conftest import FEEDBACK_AUTH, FEEDBACK_TOKEN, STEP_ENV
 
 IMAGE = "registry.example/coffee:{}-0123abc"
 
@@ -189,7 +190,7 @@ def test_action_deploy_to_kubernetes_writes_outputs_labels_and_a_summary(kube_cl
     from aicd.steps import deploy, train
 
     trained = train.run({"data": str(coffee["data"]), "config": str(coffee["config"]),
-                         "tracking-uri": mlflow_server.uri, "model-name": "kube-coffee"}, Actions({}), env={})
+                         "tracking-uri": mlflow_server.uri, "model-name": "kube-coffee"}, Actions({}), env=STEP_ENV)
     kube_cluster.create_namespace("aicd")
     config = tmp_path / "aicd.yml"
     config.write_text("deploy:\n  kubernetes:\n    replicas: 2\n    labels: {team: ml}\n"
@@ -280,15 +281,15 @@ def test_the_production_gate_rolls_the_kubernetes_target_back(kube_cluster, mlfl
         config = tmp_path / f"aicd-{seed}.yml"
         config.write_text(coffee["config"].read_text().replace("random_state: 0", f"random_state: {seed}"))
         uris.append(train.run({"data": str(coffee["data"]), "config": str(config), "tracking-uri": mlflow_server.uri,
-                               "model-name": "gate-coffee"}, Actions({}), env={})["model-uri"])
+                               "model-name": "gate-coffee"}, Actions({}), env=STEP_ENV)["model-uri"])
     kube_cluster.create_namespace("gate")
     kube = {"target": "kubernetes", "kubeconfig": str(kube_cluster.kubeconfig), "namespace": "gate",
             "tracking-uri": mlflow_server.uri}
     for version, uri in enumerate(uris, 1):
         deploy.run({**kube, "model-uri": uri, "image": f"registry.example/gate-coffee:{version}-abc"}, Actions({}),
-                   env={})
-    local = deploy.run({"model-uri": uris[1], "tracking-uri": mlflow_server.uri, "state-dir": str(deploy_dir)},
-                       Actions({}), env={})
+                   env=STEP_ENV)
+    local = deploy.run({"model-uri": uris[1], "tracking-uri": mlflow_server.uri, "state-dir": str(deploy_dir),
+                        "feedback-token": FEEDBACK_TOKEN}, Actions({}), env=STEP_ENV)
     for i in range(150):  # every prediction of version 2 turns out wrong
         req = urllib.request.Request(f"{local['endpoint']}/predict", json.dumps({
             "age": 30, "visits_per_week": 2.0, "avg_spend": 5.0, "preferred_roast": "dark", "hour": i % 24,
@@ -297,9 +298,9 @@ def test_the_production_gate_rolls_the_kubernetes_target_back(kube_cluster, mlfl
         answer = json.loads(urllib.request.urlopen(req, timeout=10).read())
         urllib.request.urlopen(urllib.request.Request(f"{local['endpoint']}/feedback", json.dumps(
             {"request_id": answer["request_id"], "label": 1 - answer["predictions"][0]}).encode(),
-            {"content-type": "application/json"}), timeout=10)
+            {"content-type": "application/json", **FEEDBACK_AUTH}), timeout=10)
     out = monitor.run({**kube, "endpoint": local["endpoint"], "config": str(coffee["config"]),
-                       "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env={})
+                       "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env=STEP_ENV)
     assert out["decision"] == "rollback" and out["rolled-back"] == "true"
     deployment = kube_cluster.api().get("Deployment", "gate", "gate-coffee")
     assert deployment["spec"]["template"]["metadata"]["labels"]["aicd.dev/model-version"] == "1"

@@ -24,6 +24,7 @@ from aicd.examples import coffee as coffee_example
 from aicd.gha import Actions
 from aicd.simulate import send_traffic
 from aicd.steps import monitor
+from tests.conftest import FEEDBACK_TOKEN, STEP_ENV
 from tests.integration.model_server import coffee_model_dir, start_model_server
 from tests.integration.prom_infra import PrometheusServer
 
@@ -105,8 +106,9 @@ def test_a_worse_canary_is_rolled_back_and_the_rollout_aborted(servers, prom, pr
     assert "canary" in canary_started.state
 
     urls = servers(stable="1", canary="2")
-    send_traffic(urls["stable"], production, coffee_example.LABEL, requests=300, seed=1)
-    send_traffic(urls["canary"], production, coffee_example.LABEL, requests=300, seed=2, flip_share=0.4)
+    send_traffic(urls["stable"], production, coffee_example.LABEL, requests=300, seed=1, feedback_token=FEEDBACK_TOKEN)
+    send_traffic(urls["canary"], production, coffee_example.LABEL, requests=300, seed=2, flip_share=0.4,
+                 feedback_token=FEEDBACK_TOKEN)
     scraped(prom, servers.model, 600)
 
     out, summary = gate(prom, tmp_path, servers.model, compare="canary", **{
@@ -132,7 +134,8 @@ def test_a_canary_of_the_same_model_is_never_rolled_back_however_often_the_gate_
     decisions = []
     for look in range(4):
         for variant, url in urls.items():
-            send_traffic(url, production, coffee_example.LABEL, requests=100, seed=10 * look + len(variant))
+            send_traffic(url, production, coffee_example.LABEL, requests=100, seed=10 * look + len(variant),
+                         feedback_token=FEEDBACK_TOKEN)
         scraped(prom, servers.model, 200 * (look + 1))
         out, _ = gate(prom, tmp_path, servers.model, compare="canary", **{"on-failure": "rollback"})
         decisions.append(out["decision"])
@@ -143,7 +146,7 @@ def test_a_canary_of_the_same_model_is_never_rolled_back_however_often_the_gate_
 def test_low_traffic_holds_and_says_not_enough_samples(servers, prom, production, tmp_path):
     urls = servers(stable="1", canary="2")
     for url in urls.values():
-        send_traffic(url, production, coffee_example.LABEL, requests=20, seed=3)
+        send_traffic(url, production, coffee_example.LABEL, requests=20, seed=3, feedback_token=FEEDBACK_TOKEN)
     scraped(prom, servers.model, 40)
     out, summary = gate(prom, tmp_path, servers.model, compare="canary", **{"on-failure": "rollback"})
     assert out["decision"] == "hold" and out["rolled-back"] == "false"
@@ -155,7 +158,7 @@ def test_drifted_traffic_sends_a_retrain_event_with_the_evidence(servers, prom, 
                                                                  fake_github):
     url = servers(stable="3")["stable"]
     drifted = production[production["preferred_roast"] == "dark"]  # one roast only: its share jumps to 100 %
-    send_traffic(url, drifted, coffee_example.LABEL, requests=600, seed=4)
+    send_traffic(url, drifted, coffee_example.LABEL, requests=600, seed=4, feedback_token=FEEDBACK_TOKEN)
     scraped(prom, servers.model, 600)
     out, summary = gate(prom, tmp_path, servers.model, **{
         "on-drift": "retrain", "github-token": fake_github.token, "repository": fake_github.repository,
@@ -183,7 +186,7 @@ def test_prometheus_down_fails_safe_and_says_so(tmp_path):
     with pytest.raises(ServiceError, match=r"Prometheus at .* cannot be reached") as failed:
         monitor.run({"prometheus-url": url, "model": "gate-down", "on-success": "promote",
                      "on-failure": "rollback", "tracking-uri": "http://127.0.0.1:9"},
-                    Actions({"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}), env={},
+                    Actions({"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}), env=STEP_ENV,
                     sleep=lambda s: None)
     assert "nothing was promoted or rolled back" in str(failed.value)
     assert time.monotonic() - began < 30
@@ -206,7 +209,8 @@ def guarded_prometheus(model, tmp_path, production):
     server = start_model_server(*model, tmp_path / "guarded.log", model_name="gate-guarded", model_version="5")
     try:
         prom.set_targets([server.target])
-        send_traffic(server.wait_ready(), production, coffee_example.LABEL, requests=200, seed=6)
+        send_traffic(server.wait_ready(), production, coffee_example.LABEL, requests=200, seed=6,
+                     feedback_token=FEEDBACK_TOKEN)
         scraped(prom, "gate-guarded", 200)
         yield prom
     finally:
@@ -270,19 +274,19 @@ class BearerProxy:
 
 def test_a_bearer_token_is_sent_and_busy_answers_are_retried(servers, prom, production, tmp_path):
     url = servers(stable="6")["stable"]
-    send_traffic(url, production, coffee_example.LABEL, requests=150, seed=7)
+    send_traffic(url, production, coffee_example.LABEL, requests=150, seed=7, feedback_token=FEEDBACK_TOKEN)
     scraped(prom, servers.model, 150)
     proxy = BearerProxy(prom.url, "t0ken-for-prom", failures=2)
     try:
         config = tmp_path / "aicd.yml"
         config.write_text(CONFIG)
         out = monitor.run({"prometheus-url": proxy.url, "prometheus-token": "t0ken-for-prom", "model": servers.model,
-                           "config": str(config), "report": str(tmp_path / "m.json")}, Actions({}), env={})
+                           "config": str(config), "report": str(tmp_path / "m.json")}, Actions({}), env=STEP_ENV)
         assert json.loads(out["evidence"])["samples"]["served"]["requests"] == 150
         assert set(proxy.seen) == {"Bearer t0ken-for-prom"} and len(proxy.seen) > 2  # two 503s, then answers
         with pytest.raises(ServiceError, match=r"refused the credentials \(HTTP 401\)"):
             monitor.run({"prometheus-url": proxy.url, "prometheus-token": "stale", "model": servers.model,
-                         "report": str(tmp_path / "m.json")}, Actions({}), env={})
+                         "report": str(tmp_path / "m.json")}, Actions({}), env=STEP_ENV)
     finally:
         proxy.close()
 
@@ -291,14 +295,15 @@ def test_when_acting_fails_the_decision_and_evidence_are_still_published(model, 
     """A rollback the target refuses (nothing deployed in this state dir) fails the step clearly, and the
     outputs and summary still say what was decided and why."""
     with start_model_server(*model, tmp_path / "s.log", model_name="gate-refused", model_version="8") as server:
-        send_traffic(server.wait_ready(), production, coffee_example.LABEL, requests=300, seed=8, flip_share=0.6)
+        send_traffic(server.wait_ready(), production, coffee_example.LABEL, requests=300, seed=8, flip_share=0.6,
+                     feedback_token=FEEDBACK_TOKEN)
         summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
         config = tmp_path / "aicd.yml"
         config.write_text(CONFIG)
         with pytest.raises(UserError, match="not rolling back"):
             monitor.run({"endpoint": server.url, "config": str(config), "on-failure": "rollback",
                          "state-dir": str(tmp_path / "empty"), "report": str(tmp_path / "m.json")},
-                        Actions({"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}), env={})
+                        Actions({"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}), env=STEP_ENV)
     assert re.search(r"^decision<<(\S+)\nrollback\n\1$", outputs.read_text(), re.MULTILINE)
     assert "Acting on the decision failed" in summary.read_text()
     assert json.loads((tmp_path / "m.json").read_text())["action_failed"].startswith("not rolling back")

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from aicd.data.drift import psi
 from aicd.examples.coffee import generate
 from aicd.monitor.alerts import alert_rules
+from tests.conftest import FEEDBACK_AUTH
 from tests.integration.model_server import ROW, coffee_model_dir, start_model_server
 
 MODEL = "coffee"
@@ -41,7 +42,7 @@ def serve(model_dir, tmp_path):
 
 
 def post(url: str, body: dict) -> dict:
-    req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"})
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json", **FEEDBACK_AUTH})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 

@@ -12,14 +12,15 @@ from aicd.errors import ServiceError
 from aicd.gha import Actions
 from aicd.registry import MlflowRegistry, serving_checksum
 from aicd.steps import deploy, train
+from tests.conftest import FEEDBACK_AUTH, FEEDBACK_TOKEN
 
 ROW = {"age": 25, "visits_per_week": 3.5, "avg_spend": 5.0, "preferred_roast": "dark", "hour": 8,
        "coffee_roast": "dark", "coffee_price": 3.2, "coffee_sweetness": 0.7}
 
 
-def call(url, body=None):
+def call(url, body=None, headers=None):
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data, {"content-type": "application/json"})
+    req = urllib.request.Request(url, data, {"content-type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, dict(resp.headers), resp.read().decode()
@@ -35,8 +36,8 @@ def model_uri(mlflow_server, coffee, tmp_path_factory):
 
 
 def deploy_once(mlflow_server, model_uri, state):
-    return deploy.run({"model-uri": model_uri, "tracking-uri": mlflow_server.uri, "state-dir": str(state)},
-                      Actions({}), env={})
+    return deploy.run({"model-uri": model_uri, "tracking-uri": mlflow_server.uri, "state-dir": str(state),
+                       "feedback-token": FEEDBACK_TOKEN}, Actions({}), env={})
 
 
 def test_the_served_model_predicts_validates_and_takes_feedback(mlflow_server, model_uri, deploy_dir):
@@ -52,9 +53,11 @@ def test_the_served_model_predicts_validates_and_takes_feedback(mlflow_server, m
     assert status == 400 and "`instances[0].hour` is missing" in body
     status, _, body = call(f"{url}/predict", {**ROW, "age": "old"})
     assert status == 400 and "instances[0].age" in body
-    status, _, body = call(f"{url}/feedback", {"request_id": answer["request_id"], "label": answer["predictions"][0]})
+    feedback = {"request_id": answer["request_id"], "label": answer["predictions"][0]}
+    assert call(f"{url}/feedback", feedback)[0] == 401  # a stranger cannot move online accuracy
+    status, _, body = call(f"{url}/feedback", feedback, FEEDBACK_AUTH)
     assert status == 200 and json.loads(body)["outcome"] == "correct"
-    assert call(f"{url}/feedback", {"request_id": "nope", "label": 1})[0] == 404
+    assert call(f"{url}/feedback", {"request_id": "nope", "label": 1}, FEEDBACK_AUTH)[0] == 404
     metrics = call(f"{url}/metrics")[2]
     v = out["model-version"]
     base = {"model": "coffee-recommender", "variant": "stable", "version": v}

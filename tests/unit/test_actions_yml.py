@@ -47,3 +47,19 @@ def test_no_workflow_puts_an_expression_inside_run():
         for job in yaml.safe_load(path.read_text())["jobs"].values():
             for step in job.get("steps", []):
                 assert "${{" not in step.get("run", ""), f"{path.name}: {step.get('name')}"
+
+
+def test_every_install_in_the_venv_script_is_hash_checked_and_uv_is_pinned_like_the_lock():
+    script = (ROOT / "shared" / "bin" / "aicd-venv").read_text()
+    installs = [line for line in script.replace("\\\n", " ").splitlines() if " install " in line]
+    assert installs and all("--require-hashes" in line for line in installs), installs
+
+    def uv_entry(lock: str) -> list[str]:
+        lines = (ROOT / "requirements" / lock).read_text().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("uv=="))
+        entry = [lines[start]]
+        while entry[-1].endswith("\\"):
+            entry.append(lines[start + len(entry)])
+        return [part.strip(" \\") for part in entry]
+
+    assert uv_entry("uv.lock") == uv_entry("aicd.lock") and len(uv_entry("uv.lock")) > 5

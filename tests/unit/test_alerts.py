@@ -129,5 +129,8 @@ def test_cli_prints_to_stdout_and_reports_user_errors_in_one_line(tmp_path):
     assert_one_clear_line(run_aicd("alerts", "--model", "coffee", "--window", "5 min"), "`window`", "'5 min'")
     assert_one_clear_line(run_aicd("alerts", "--model", "coffee", "--config", str(tmp_path / "nope.yml")),
                           "nope.yml", "config file not found")
-    assert_one_clear_line(run_aicd("alerts", "--model", "coffee", "-o", str(tmp_path / "no" / "dir.yml")),
-                          "cannot write the rule file")
+    (tmp_path / "a-file").write_text("not a folder")
+    assert_one_clear_line(run_aicd("alerts", "--model", "coffee", "-o", str(tmp_path / "a-file" / "rules.yml")),
+                          "--output", "cannot write")
+    assert_one_clear_line(run_aicd("alerts", "--model", "coffee", "-o", "/etc/aicd-rules.yml"),
+                          "--output", "outside the places a step may write")

@@ -18,6 +18,7 @@ from aicd.data.drift import (
     wasserstein_normed,
 )
 from aicd.examples.coffee import generate
+from tests.conftest import STEP_ENV
 
 RNG = np.random.default_rng(42)
 CASES = [([1, 2, 3, 4], [4, 3, 2, 1]), ([10, 1, 5], [3, 3, 3]), ([0.2, 0.8], [0.5, 0.5]),
@@ -120,7 +121,7 @@ def test_an_id_column_over_the_level_cap_on_one_side_is_left_out_not_called_miss
         lines = [f"user-{i},{v:.4f}" for i, v in enumerate(x)]
         (tmp_path / name).write_text("user_id,x\n" + "\n".join(lines) + "\n")
     out = validate.run({"data": str(tmp_path / "cur.csv"), "reference": str(tmp_path / "ref.csv"),
-                        "report": str(tmp_path / "r.json")}, Actions({}), env={})
+                        "report": str(tmp_path / "r.json")}, Actions({}), env=STEP_ENV)
     report = json.loads((tmp_path / "r.json").read_text())
     assert out["passed"] == "true"
     assert [d["column"] for d in report["drift"]] == ["x"]

@@ -116,16 +116,20 @@ def test_routes_methods_and_readiness_follow_the_lifespan():
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"] and not app.ready
 
 
+TOKEN = "feedback-s3cret"
+AUTH = [("authorization", f"Bearer {TOKEN}")]
+
+
 def test_feedback_scores_labels_and_conversions_and_metrics_count_everything():
-    app = create_app(fake_model())
+    app = create_app(fake_model(), feedback_token=TOKEN)
     post(app, "/predict", ROW, headers=[("x-request-id", "r1")])
     post(app, "/predict", {**ROW, "age": 20, "roast": "medium"}, headers=[("x-request-id", "r2")])
-    assert post(app, "/feedback", {"request_id": "r1", "label": 1})[2]["outcome"] == "correct"
-    answer = post(app, "/feedback", {"request_id": "r2", "label": "0", "converted": False})[2]
+    assert post(app, "/feedback", {"request_id": "r1", "label": 1}, headers=AUTH)[2]["outcome"] == "correct"
+    answer = post(app, "/feedback", {"request_id": "r2", "label": "0", "converted": False}, headers=AUTH)[2]
     assert (answer["outcome"], answer["conversion"]) == ("incorrect", "not_converted")
-    assert post(app, "/feedback", {"request_id": "r2", "converted": True})[2]["conversion"] == "converted"
-    assert post(app, "/feedback", {"request_id": "zz", "label": 1})[0] == 404
-    assert post(app, "/feedback", {"request_id": "r1", "converted": "yes"})[0] == 400
+    assert post(app, "/feedback", {"request_id": "r2", "converted": True}, headers=AUTH)[2]["conversion"] == "converted"
+    assert post(app, "/feedback", {"request_id": "zz", "label": 1}, headers=AUTH)[0] == 404
+    assert post(app, "/feedback", {"request_id": "r1", "converted": "yes"}, headers=AUTH)[0] == 400
     post(app, "/predict", {"age": 1})
     samples = metric_samples(request(app, "GET", "/metrics")[2].decode())
     base = {"model": "m", "version": "7", "variant": "stable"}
@@ -198,3 +202,71 @@ def test_a_model_onnx_cannot_express_is_served_by_scikit_learn_with_the_reason()
     model = make_pipeline(FunctionTransformer(lambda a: a * 2), LogisticRegression()).fit(frame, frame.x > 20)
     export = export_onnx(model, frame, {"x": "float"}, "classification")
     assert export.blob is None and export.reason
+
+
+# -- a stranger can neither roll production back nor move its accuracy (hostile-input class 3) -----
+
+MALFORMED = [b"[" * 100_000, b'{"instances": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+             b'{"instances": [{"age": ' + b"[" * 40 + b"1" + b"]" * 40 + b"}]}",
+             b'{"age": ' + b"9" * 5000 + b"}", b'{"age": 1e400}', b"\xff\xfe{}",
+             json.dumps({**ROW, "age": 1e300}).encode(), json.dumps({**ROW, "age": -(2**200)}).encode(),
+             json.dumps({"instances": {"a": 1}}).encode(), b"null", b'"text"', b"[]", b"{}", b"[[[[1]]]]"]
+
+
+@pytest.mark.parametrize("body", MALFORMED)
+def test_every_malformed_request_is_a_4xx_and_no_5xx_is_counted(body):
+    app = create_app(fake_model())
+    status, _, answer = request(app, "POST", "/predict", body)
+    assert 400 <= status < 500 and json.loads(answer)["error"]
+    text = request(app, "GET", "/metrics")[2].decode()
+    assert 'status="5' not in text
+
+
+def test_a_check_failing_unexpectedly_on_a_request_is_still_the_requests_fault(monkeypatch):
+    import aicd.serve.app as served
+
+    monkeypatch.setattr(served, "rows_to_columns", lambda *a: {}.__getitem__("boom"))
+    assert post(create_app(fake_model()), "/predict", ROW)[0] == 400
+
+
+def test_feedback_needs_the_deployments_bearer_token():
+    app = create_app(fake_model(), feedback_token=TOKEN)
+    post(app, "/predict", ROW, headers=[("x-request-id", "r1")])
+    body = {"request_id": "r1", "label": 0}
+    for headers in ([], [("authorization", "Bearer wrong")], [("authorization", TOKEN)],
+                    [("authorization", f"Basic {TOKEN}")], [("authorization", f"Bearer {TOKEN}x")]):
+        assert post(app, "/feedback", body, headers=headers)[0] == 401
+    assert post(app, "/feedback", body, headers=[("authorization", f"bearer {TOKEN}")])[0] == 200
+    samples = metric_samples(request(app, "GET", "/metrics")[2].decode())
+    assert sum(v for k, v in samples.items() if k[0] == "aicd_feedback_total") == 1  # only the authorized one
+    closed = create_app(fake_model())  # no token configured: closed to everyone, whatever they send
+    post(closed, "/predict", ROW, headers=[("x-request-id", "r1")])
+    assert post(closed, "/feedback", body, headers=[("authorization", "Bearer ")])[0] == 403
+    assert post(closed, "/predict", ROW)[0] == 200 and request(closed, "GET", "/metrics")[0] == 200
+
+
+def test_the_server_reads_its_token_from_the_environment_or_a_secret_file(tmp_path):
+    from aicd.errors import AicdError
+    from aicd.serve.__main__ import feedback_token
+
+    secret = tmp_path / "token"
+    secret.write_text("from-a-file\n")
+    assert feedback_token({"AICD_FEEDBACK_TOKEN": "t0k"}) == "t0k"
+    assert feedback_token({"AICD_FEEDBACK_TOKEN_FILE": str(secret)}) == "from-a-file"
+    assert feedback_token({}) == ""
+    with pytest.raises(AicdError, match="cannot read the feedback token file"):
+        feedback_token({"AICD_FEEDBACK_TOKEN_FILE": str(tmp_path / "missing")})
+    with pytest.raises(AicdError, match="printable ASCII"):
+        feedback_token({"AICD_FEEDBACK_TOKEN": "two words"})
+
+
+def test_a_flood_of_bad_requests_neither_fails_nor_dilutes_the_error_rate():
+    from aicd.monitor.metrics import parse_snapshot
+
+    app = create_app(fake_model(lambda columns: 1 / 0 if columns["age"][0] == 13 else [1]))
+    for _ in range(300):
+        request(app, "POST", "/predict", b"[" * 2000)
+    for age in [13] * 5 + [40] * 95:
+        post(app, "/predict", {**ROW, "age": age})
+    snap = parse_snapshot(request(app, "GET", "/metrics")[2].decode())
+    assert (snap.requests, snap.errors) == (100, 5)  # 5 % of the requests the server answered for

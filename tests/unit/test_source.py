@@ -112,7 +112,8 @@ def test_validate_never_imports_pandas(tmp_path):
             f"code = main(['validate', '--data', {str(tmp_path / 'd.csv')!r}, '--reference', "
             f"{str(tmp_path / 'r.csv')!r}, '--config', {str(CONFIG)!r}, '--report', {str(tmp_path / 'r.json')!r}]); "
             "assert code == 0, code; assert 'pandas' not in sys.modules, 'pandas was imported'")
-    proc = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(SHARED)}, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(SHARED), "RUNNER_TEMP": str(tmp_path)},
+                          capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

@@ -66,8 +66,9 @@ def docker_client(host: str = ""):
 class DockerTarget:
     def __init__(self, client, deployment: str, listen: str = "127.0.0.1:8080", ready_timeout: float = 60,
                  observe_seconds: float = 10, lock_timeout: float = 300,
-                 progress: Callable[[str], None] = lambda event: None):
+                 progress: Callable[[str], None] = lambda event: None, feedback_token: str = ""):
         self.client, self.deployment, self.listen = client, deployment, listen
+        self.feedback_token = feedback_token  # given to each new revision as AICD_FEEDBACK_TOKEN
         self.ready_timeout, self.observe_seconds, self.lock_timeout = ready_timeout, observe_seconds, lock_timeout
         self.progress = progress
         self.prefix = f"aicd-{deployment}-r"
@@ -153,7 +154,9 @@ class DockerTarget:
                 image, detach=True, name=name, read_only=True, network=self.network_name,
                 ports={f"{PORT}/tcp": ("127.0.0.1", None)}, restart_policy={"Name": "unless-stopped"},
                 labels={"io.aicd.deployment": self.deployment, "io.aicd.revision": str(number)},
-                environment={"AICD_VARIANT": "stable"}, stop_signal="SIGTERM")
+                environment={"AICD_VARIANT": "stable",
+                             **({"AICD_FEEDBACK_TOKEN": self.feedback_token} if self.feedback_token else {})},
+                stop_signal="SIGTERM")
         except docker.errors.DockerException as exc:
             raise ServiceError("docker target", f"cannot start {image}: {_first_line(exc)}", retryable=False,
                                hint="check the image name and that it was built by action-deploy") from None

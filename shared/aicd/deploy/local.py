@@ -8,6 +8,8 @@ Contracts:
 - State lives in ``<state-dir>/state.json`` (written atomically) under an exclusive file lock, so
   two deploys to the same state dir never interleave.
 - Each revision has its own port: the ``endpoint`` output changes with every switch.
+- The feedback token lives in ``<state-dir>/feedback-token`` (mode 0600); every revision this
+  state dir starts, a rollback's restart included, reads it through ``AICD_FEEDBACK_TOKEN_FILE``.
 """
 
 from __future__ import annotations
@@ -124,6 +126,23 @@ class LocalTarget:
         with self._locked() as state:
             return state.get(state.current)
 
+    @property
+    def token_file(self) -> Path:
+        return self.dir / "feedback-token"
+
+    def set_feedback_token(self, token: str) -> None:
+        """Keep ``token`` for every revision started from now on (written owner-only, atomically)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / "feedback-token.tmp"
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(token)
+        os.replace(tmp, self.token_file)
+
+    def has_feedback_token(self) -> bool:
+        return self.token_file.is_file()
+
     def stop_all(self) -> None:
         """Stop every process this state dir started (idempotent)."""
         with self._locked() as state:
@@ -141,7 +160,10 @@ class LocalTarget:
                "--run-id", rev.run_id]
         # The server must import this very aicd, however the parent found it (installed or a checkout).
         package_root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AICD_FEEDBACK_TOKEN")}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        if self.token_file.is_file():
+            env["AICD_FEEDBACK_TOKEN_FILE"] = str(self.token_file.resolve())
         with log:
             launched = subprocess.run([sys.executable, "-c", _DETACH, *cmd], stdout=subprocess.PIPE, stderr=log,
                                       stdin=subprocess.DEVNULL, env=env, check=True, timeout=30)

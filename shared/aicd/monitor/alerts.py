@@ -13,6 +13,7 @@ Contract:
 
       ModelAccuracyDrop   correct / (correct + incorrect) feedback over ``window`` < min_accuracy
       ModelErrorRateHigh  share of predict requests answered 5xx over ``window`` > max_error_rate
+                          (requests refused with a 4xx, the client's mistakes, are left out)
       ModelLatencyHigh    p95 of the predict latency histogram over ``window`` > max_latency_p95_ms
       ModelFeatureDrift   PSI of a feature's live bins against the training reference > drift_threshold
 
@@ -92,7 +93,7 @@ class _Queries:
 
     def error_rate(self) -> str:
         failed = self.increase("aicd_requests_total", 'route="predict"', 'status=~"5.."')
-        answered = self.increase("aicd_requests_total", 'route="predict"')
+        answered = self.increase("aicd_requests_total", 'route="predict"', 'status!~"4.."')  # not the client's
         return f"({failed} / {answered})"
 
     def latency_p95(self) -> str:

@@ -23,7 +23,7 @@ __all__ = ["Snapshot", "absorb", "matches", "parse_snapshot", "samples_of"]
 class Snapshot:
     """Counts of one version (or variant) over the analysis window."""
 
-    requests: int = 0
+    requests: int = 0  # /predict requests the server answered for: a client's 4xx count as neither outcome
     errors: int = 0  # 5xx answers to /predict
     correct: int = 0
     incorrect: int = 0
@@ -81,8 +81,9 @@ def absorb(snap: Snapshot, samples: Iterable[tuple[str, Mapping[str, str], float
     for name, labels, value in samples:
         count = round(value)
         if name == "aicd_requests_total" and labels.get("route") == "predict":
-            snap.requests += count
-            snap.errors += count if str(labels.get("status", "")).startswith("5") else 0
+            status = str(labels.get("status", ""))
+            snap.requests += 0 if status.startswith("4") else count  # a client's mistake says nothing of the model
+            snap.errors += count if status.startswith("5") else 0
         elif (name, labels.get("outcome")) in OUTCOMES:
             setattr(snap, labels["outcome"], getattr(snap, labels["outcome"]) + count)
         elif name == "aicd_request_latency_seconds_bucket":

@@ -4,6 +4,10 @@ Every option has an environment default (``AICD_MODEL_DIR``, ``AICD_MODEL_SHA256
 ...), which is how the serving image passes what it was built with. Exit status 1 with a one-line
 JSON error when the model fails its checksum or cannot be loaded: the server never starts on a
 model it cannot vouch for. SIGTERM lets in-flight requests finish (up to ``--grace`` seconds).
+
+The feedback token is never a flag (flags show in ``ps``): it comes from ``AICD_FEEDBACK_TOKEN``
+or from the file named by ``AICD_FEEDBACK_TOKEN_FILE`` (a Docker or Kubernetes secret mount).
+Without one the server starts, logs a warning, and refuses all feedback.
 """
 
 from __future__ import annotations
@@ -68,7 +72,15 @@ def main(argv: list[str] | None = None, env=None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    app = create_app(model, args.variant, access_log=args.access_log)
+    try:
+        token = feedback_token(os.environ if env is None else env)
+    except AicdError as exc:
+        log("error", "refusing to start", error=str(exc))
+        return 1
+    if not token:
+        log("warning", "no feedback token: POST /feedback is refused, so online accuracy cannot be measured",
+            hint="set AICD_FEEDBACK_TOKEN or AICD_FEEDBACK_TOKEN_FILE")
+    app = create_app(model, args.variant, access_log=args.access_log, feedback_token=token)
     config = uvicorn.Config(app, host=args.host, port=int(args.port), log_config=None, access_log=False,
                             lifespan="on", loop=_installed("uvloop", "asyncio"), http=_installed("httptools", "h11"),
                             timeout_graceful_shutdown=float(args.grace), server_header=False, date_header=False)
@@ -81,6 +93,22 @@ def main(argv: list[str] | None = None, env=None) -> int:
         model_version=model.meta["model_version"], variant=args.variant)
     uvicorn.Server(config).run()
     return 0
+
+
+def feedback_token(env) -> str:
+    """The bearer token /feedback requires: ``AICD_FEEDBACK_TOKEN``, else the contents of the file
+    ``AICD_FEEDBACK_TOKEN_FILE`` names; empty when neither is set. Printable ASCII, no spaces."""
+    token, path = env.get("AICD_FEEDBACK_TOKEN", ""), env.get("AICD_FEEDBACK_TOKEN_FILE", "")
+    if not token and path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                token = fh.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AicdError(f"cannot read the feedback token file: {exc}", file=path) from None
+    token = token.strip()
+    if token and not (token.isascii() and token.isprintable() and " " not in token):
+        raise AicdError("the feedback token must be printable ASCII without spaces")
+    return token
 
 
 def _installed(module: str, fallback: str) -> str:

@@ -3,20 +3,33 @@
     POST /predict   {"instances": [{feature: value, ...}, ...]} or one row as a bare object
                     -> {"predictions": [...], "request_id": ..., "model_version": ...}
     POST /feedback  {"request_id": ..., "label": <true label>} and/or {"request_id": ..., "converted": bool}
+                    (needs ``Authorization: Bearer <feedback token>``; see below)
     GET  /healthz   the process is up          GET /readyz   the model is loaded and warmed
     GET  /metrics   Prometheus text format (see :mod:`aicd.serve.metrics`)
 
 Every response carries ``x-request-id`` and ``x-model-version`` headers (and the same fields in a
 JSON body). Rows are checked against the model's signature (the features and types recorded at
 training): a bad request gets a 400 naming the field, e.g. ``instances[0].age``. Bodies over
-``max_body_bytes`` get a 413, bodies that take longer than ``read_timeout`` a 408. Predictions
-are remembered (bounded) so delayed feedback can be scored. No framework: routing five paths by
-hand costs nothing and keeps the serving image to onnxruntime, numpy, uvicorn and prometheus-client.
+``max_body_bytes`` get a 413, bodies that take longer than ``read_timeout`` a 408, JSON nested
+deeper than ``max_depth`` a 400. Predictions are remembered (bounded) so delayed feedback can be
+scored. No framework: routing five paths by hand costs nothing and keeps the serving image to
+onnxruntime, numpy, uvicorn and prometheus-client.
+
+Whose fault a failure is decides its status, because the production gate's error rate counts
+5xx answers and must never move because of what a client sent: anything that goes wrong while a
+request is read and checked is the request's (4xx); only the model failing on a valid request is
+the server's (500).
+
+Feedback changes the online accuracy the gate judges, so ``/feedback`` (and any later route
+that changes a decision) needs the bearer token the deployment was given; without a configured
+token it answers 403 to everyone. The comparison is constant-time. Predictions, health and
+metrics stay open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import math
 import time
@@ -42,6 +55,7 @@ class Limits:
     max_body_bytes: int = 1 << 20
     max_rows: int = 1000
     read_timeout: float = 10.0
+    max_depth: int = 32  # a predict body needs 3 levels ({"instances": [{...}]})
 
 
 class BadRequest(Exception):
@@ -66,6 +80,8 @@ def rows_to_columns(payload: object, features: list[str], types: dict[str, str],
             if value is _ABSENT:
                 raise BadRequest(f"`instances[{i}].{name}` is missing")
             kind = types.get(name, "str")
+            if kind in ("int", "float") and type(value) in (int, float) and not _finite(value):
+                raise BadRequest(f"`instances[{i}].{name}` must be a finite number within ±3.4e38, got {value!r:.40}")
             if not _fits(value, kind):
                 raise BadRequest(f"`instances[{i}].{name}` must be {KIND_NAMES.get(kind, kind)}, got {value!r:.40}")
             columns[name].append(value)
@@ -75,11 +91,35 @@ def rows_to_columns(payload: object, features: list[str], types: dict[str, str],
 _ABSENT = object()
 
 
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number) and abs(number) <= _LARGEST
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
+_LARGEST = 3.4e38  # float32's range: ONNX runtimes compute in float32
+
+
+def nesting_depth(value: object, limit: int) -> int:
+    """How deep ``value`` nests (a scalar is 0), counted without recursion and up to ``limit + 1``."""
+    deepest, level = 0, [(value, 0)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, (dict, list)):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            level.extend((child, depth) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def _fits(value: object, kind: str) -> bool:
     if value is None:
         return True  # missing values are imputed by the model's own pipeline
     if kind in ("int", "float"):
-        return type(value) in (int, float) and math.isfinite(value)
+        return type(value) in (int, float) and _finite(value)
     if kind == "bool":
         return isinstance(value, bool)
     return isinstance(value, str)
@@ -89,8 +129,9 @@ class ModelServer:
     """An ASGI app serving one loaded model as ``variant``."""
 
     def __init__(self, model: LoadedModel, variant: str = "stable", limits: Limits = Limits(),
-                 access_log: bool = False):
+                 access_log: bool = False, feedback_token: str = ""):
         self.model, self.limits, self.access_log = model, limits, access_log
+        self._feedback_token = feedback_token.encode()
         self.version = str(model.meta.get("model_version", ""))
         self.metrics = ServerMetrics(model.meta, variant, model.runtime, model.profile)
         self.registry = CollectorRegistry(auto_describe=False)
@@ -126,7 +167,8 @@ class ModelServer:
     async def predict(self, scope, receive, send, request_id: str) -> None:
         started = time.perf_counter()
         payload = await self._read_json(scope, receive)
-        columns = rows_to_columns(payload, self.model.features, self.model.feature_types, self.limits.max_rows)
+        columns = _the_clients(rows_to_columns, payload, self.model.features, self.model.feature_types,
+                               self.limits.max_rows)
         labels = self.model.predict(columns)
         self.metrics.predicted(labels)
         self.metrics.features(columns)
@@ -135,6 +177,7 @@ class ModelServer:
         self.metrics.latency(time.perf_counter() - started)
 
     async def feedback(self, scope, receive, send, request_id: str) -> None:
+        self._authorize(scope)
         body = await self._read_json(scope, receive)
         if not isinstance(body, dict) or "request_id" not in body or not ({"label", "converted"} & body.keys()):
             raise BadRequest("feedback needs `request_id` and `label` (the true label) or `converted` (true/false)")
@@ -190,6 +233,16 @@ class ModelServer:
         example.update(self.model.meta.get("example") or {})
         self.model.predict({n: [example[n]] for n in self.model.features})
 
+    def _authorize(self, scope) -> None:
+        """The feedback token, as ``Authorization: Bearer <token>``: 401 when absent or wrong, 403 when
+        this server was given none (feedback is then closed to everyone)."""
+        if not self._feedback_token:
+            raise BadRequest("feedback is disabled: this deployment was given no feedback token", 403)
+        scheme, _, given = (_header(scope, b"authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("latin-1"),
+                                                                 self._feedback_token):
+            raise BadRequest("feedback needs `Authorization: Bearer <feedback token>`", 401)
+
     def _remember(self, request_id: str, answer: object) -> None:
         self.remembered[request_id] = answer
         if len(self.remembered) > REMEMBERED_PREDICTIONS:
@@ -205,9 +258,14 @@ class ModelServer:
         except TimeoutError:
             raise BadRequest(f"body not received within {self.limits.read_timeout:g} s", 408) from None
         try:
-            return json.loads(body)
-        except ValueError:
+            payload = json.loads(body)
+        except RecursionError:
+            raise BadRequest(f"body nests deeper than {self.limits.max_depth} levels") from None
+        except ValueError:  # UnicodeDecodeError included
             raise BadRequest("body is not valid JSON") from None
+        if nesting_depth(payload, self.limits.max_depth) > self.limits.max_depth:
+            raise BadRequest(f"body nests deeper than {self.limits.max_depth} levels")
+        return payload
 
     async def _send_json(self, send, body: dict, status: int, request_id: str, scope) -> None:
         body = {**body, "request_id": request_id, "model_version": self.version}
@@ -217,6 +275,17 @@ class ModelServer:
             log("warning" if status >= 400 else "info", "request", method=scope["method"], path=scope["path"],
                 status=status, request_id=request_id, error=body.get("error"))
         await _send(send, status, json.dumps(body).encode(), b"application/json", request_id, self.version)
+
+
+def _the_clients(check, *args):
+    """Run a check of the request; whatever it raises is the request's fault, a 400 — never a 500
+    that the production gate would count against the model."""
+    try:
+        return check(*args)
+    except BadRequest:
+        raise
+    except Exception as exc:
+        raise BadRequest(f"request not understood ({type(exc).__name__})") from None
 
 
 async def _read_body(receive, limit: int) -> bytes:
@@ -254,6 +323,7 @@ def _request_id(scope) -> str:
 
 
 def create_app(model: LoadedModel, variant: str = "stable", limits: Limits = Limits(),
-               access_log: bool = False) -> ModelServer:
-    """The ASGI app for one loaded model; ``variant`` labels its metrics (stable / canary / a / b)."""
-    return ModelServer(model, variant, limits, access_log)
+               access_log: bool = False, feedback_token: str = "") -> ModelServer:
+    """The ASGI app for one loaded model; ``variant`` labels its metrics (stable / canary / a / b);
+    ``feedback_token`` is the bearer token ``/feedback`` requires (empty: feedback is refused)."""
+    return ModelServer(model, variant, limits, access_log, feedback_token)

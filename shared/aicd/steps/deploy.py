@@ -20,8 +20,13 @@ TARGETS = ("local", "docker", "kubernetes")
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
     env = env if env is not None else os.environ
-    if inputs.get("registry-password"):
-        gh.mask(inputs["registry-password"])
+    for secret in ("registry-password", "feedback-token"):
+        if inputs.get(secret):
+            gh.mask(inputs[secret])
+    token = inputs.get("feedback-token") or ""
+    if token and not (token.isascii() and token.isprintable() and " " not in token):
+        raise ConfigError("input `feedback-token` must be printable ASCII without spaces",
+                          hint="e.g. the output of `openssl rand -hex 32`, stored as a repository secret")
     target_name, command = inputs.get("target") or "local", inputs.get("command") or "deploy"
     if target_name not in TARGETS:
         raise ConfigError(f"input `target`: {target_name!r} is not supported", hint=f"use one of {', '.join(TARGETS)}")
@@ -47,6 +52,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
 def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str,
                timeout: float) -> dict[str, str]:
     target = LocalTarget(inputs.get("state-dir") or ".aicd/deploy", timeout)
+    if inputs.get("feedback-token") and command == "deploy":
+        target.set_feedback_token(inputs["feedback-token"])
     if command == "stop":
         target.stop_all()
         gh.info(f"aicd deploy: stopped every revision in {target.dir}")
@@ -63,7 +70,16 @@ def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
                    str(model_dir))
     gh.info(f"aicd deploy: starting revision {number} (model version {rev.model_version}) and waiting for /readyz")
     serving, previous = target.deploy(rev)
+    if not target.has_feedback_token():
+        warn_no_feedback(gh)
     return _finish_local(gh, "deploy", serving, previous)
+
+
+def warn_no_feedback(gh: Actions, where: str = "") -> None:
+    """A deploy without a feedback token is allowed (predictions work), but the gate goes blind."""
+    gh.annotate("warning", f"no `feedback-token`{where}: the model server refuses POST /feedback, so the "
+                "production gate cannot measure online accuracy; pass a secret as `feedback-token`",
+                title="aicd deploy")
 
 
 def require_model_uri(inputs: Mapping[str, str]) -> str:

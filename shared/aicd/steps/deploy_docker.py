@@ -20,7 +20,7 @@ __all__ = ["build_and_push", "deployment_name", "run_docker"]
 
 def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str,
                timeout: float) -> dict[str, str]:
-    from .deploy import _seconds, fetch, require_model_uri
+    from .deploy import _seconds, fetch, require_model_uri, warn_no_feedback
 
     listen = _listen(inputs)  # input mistakes first, before anything talks to Docker
     client = docker_client(env.get("DOCKER_HOST", ""))
@@ -39,9 +39,11 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     if command == "build":
         return _finish_build(gh, image, meta)
     target = _target(client, listen, deployment_name(meta["model_name"]), timeout,
-                     _seconds(inputs, "observe-seconds", "10"), gh)
+                     _seconds(inputs, "observe-seconds", "10"), gh, inputs.get("feedback-token") or "")
     gh.info(f"aicd deploy: starting {image.reference} and waiting for /readyz")
     serving, previous = target.deploy(image.reference)
+    if not inputs.get("feedback-token"):
+        warn_no_feedback(gh)
     return _finish(gh, "deploy", target, serving, previous, image)
 
 
@@ -66,9 +68,10 @@ def _listen(inputs: Mapping[str, str]) -> str:
     return listen
 
 
-def _target(client, listen: str, deployment: str, timeout: float, observe: float, gh: Actions) -> DockerTarget:
+def _target(client, listen: str, deployment: str, timeout: float, observe: float, gh: Actions,
+            feedback_token: str = "") -> DockerTarget:
     return DockerTarget(client, deployment, listen, timeout, observe,
-                        progress=lambda event: gh.info(f"aicd deploy: {event}"))
+                        progress=lambda event: gh.info(f"aicd deploy: {event}"), feedback_token=feedback_token)
 
 
 def build_and_push(inputs, env, gh: Actions, model_uri: str, model_dir: Path, meta: dict,

@@ -46,7 +46,7 @@ def kube_target(inputs: Mapping[str, str], env: Mapping[str, str], model_name: s
 
 
 def run_kubernetes(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str) -> dict[str, str]:
-    from .deploy import fetch, require_model_uri
+    from .deploy import fetch, require_model_uri, warn_no_feedback
     from .deploy_docker import build_and_push
     model_uri = require_model_uri(inputs)
     model_name = model_uri.removeprefix("models:/").split("/")[0].split("@")[0]
@@ -65,6 +65,10 @@ def run_kubernetes(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str
                 if not image:
                     built = build_and_push(inputs, env, gh, model_uri, model_dir, meta)
                     image, digest = built.reference, built.digest
+            if inputs.get("feedback-token"):
+                target.set_feedback_token(inputs["feedback-token"])
+            else:
+                warn_no_feedback(gh, f" (pods use the Secret {target.name}-feedback if an earlier deploy made one)")
             outcome = target.deploy(image, model_uri, str(meta["model_version"]), meta["run_id"],
                                     env.get("GITHUB_SHA", ""))
     except RolloutFailed as failed:

@@ -23,6 +23,7 @@ from ..gha import Actions, md_escape
 from ..monitor.decide import GROUPS, MODES, Decision, Evaluation, decide, evaluate
 from ..monitor.metrics import Snapshot
 from ..monitor.sources import EndpointSource, PrometheusSource, Source
+from ..paths import check_writable, write_text
 from ..urls import http_url
 from .monitor_act import dispatch_retrain, promote_candidate, roll_back
 from .monitor_summary import render_summary
@@ -38,6 +39,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     env = env if env is not None else os.environ
     choice = {key: _choice(inputs, key) for key in CHOICES}
     cfg = load_config(inputs.get("config")).monitor
+    report = _report_path(inputs, env)  # a bad report path is refused before production is read
     for secret in ("prometheus-token", "prometheus-password", "github-token"):
         if inputs.get(secret):
             gh.mask(inputs[secret])
@@ -55,24 +57,22 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     try:
         acted = _act(decision, choice, inputs, env, gh, mode, candidate)
     except AicdError as exc:  # the decision and its evidence are published even when acting on it failed
-        _publish(inputs, gh, decision, mode, snaps, source, {**NOTHING_DONE, "action_failed": str(exc)})
+        _publish(report, gh, decision, mode, snaps, source, {**NOTHING_DONE, "action_failed": str(exc)})
         raise
-    return _publish(inputs, gh, decision, mode, snaps, source, acted)
+    return _publish(report, gh, decision, mode, snaps, source, acted)
 
 
 NOTHING_DONE = {"rolled_back": "", "promoted": "", "retrain_dispatched": False}
 
 
-def _publish(inputs: Mapping[str, str], gh: Actions, decision: Decision, mode: str, snaps: dict[str, Snapshot],
+def _publish(report: Path, gh: Actions, decision: Decision, mode: str, snaps: dict[str, Snapshot],
              source: Source, acted: dict) -> dict[str, str]:
     """Report file, step outputs and job summary of a decision."""
     base_name, cand_name = GROUPS[mode]
     evidence = {**decision.evidence(), "compare": mode, "source": source.description, "model": snaps[cand_name].model,
                 "baseline": snaps[base_name].model if mode != "none" else {},
                 "samples": {name: _samples(s) for name, s in snaps.items()}, **acted}
-    report = Path(inputs.get("report") or "aicd-reports/monitor.json")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(evidence, indent=1), encoding="utf-8")
+    write_text(report, json.dumps(evidence, indent=1), "input `report`")
     outputs = {"decision": decision.decision,
                "evidence": json.dumps(evidence, sort_keys=True, separators=(",", ":")),
                "rolled-back": "true" if acted["rolled_back"] else "false", "promoted": acted["promoted"],
@@ -87,6 +87,11 @@ def _choice(inputs: Mapping[str, str], key: str) -> str:
     if value not in CHOICES[key]:
         raise ConfigError(f"input `{key}`: {value!r} is not one of {', '.join(CHOICES[key])}")
     return value
+
+
+def _report_path(inputs: Mapping[str, str], env: Mapping[str, str]) -> Path:
+    return check_writable(inputs.get("report") or "aicd-reports/monitor.json", what="input `report`", env=env,
+                          inputs=inputs, folders=[inputs.get("state-dir") or ""])
 
 
 def _source(inputs: Mapping[str, str], cfg: MonitorConfig) -> Source:

@@ -94,6 +94,10 @@ _DEPLOY_INPUTS = (
     Input("image-name", "Image repository under the registry; empty uses the model name.", ""),
     Input("registry-username", "Registry user name (for ghcr.io: github.actor).", ""),
     Input("registry-password", "Registry password or token (for ghcr.io: secrets.GITHUB_TOKEN); masked.", ""),
+    Input("feedback-token", "Bearer token the model server requires on POST /feedback (a secret, masked; "
+          "printable ASCII). Without one the server refuses all feedback, so online accuracy cannot be measured. "
+          "local: kept in state-dir for later revisions; docker: each new revision's environment; kubernetes: "
+          "the Secret <name>-feedback.", ""),
 )
 
 _MONITOR_DESCRIPTION = ("Production gate: read the model servers (directly or through Prometheus), judge the served "

@@ -6,7 +6,6 @@ import json
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from ..config import Config, load_config
 from ..data.checks import Check, run_checks
@@ -15,6 +14,7 @@ from ..data.scan import Scan, scan
 from ..data.source import content_hash, open_source
 from ..errors import DataError, GateFailed
 from ..gha import Actions
+from ..paths import check_writable, write_text
 from .html_report import render_html
 from .specs import SPECS
 from .summary import ICON, details, table
@@ -24,6 +24,10 @@ DESCRIPTION, INPUTS, OUTPUTS = SPECS["validate"]
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
     env = env if env is not None else os.environ
+    report = check_writable(inputs.get("report") or "aicd-reports/validate.json", what="input `report`", env=env,
+                            inputs=inputs)
+    html = check_writable(str(report.with_suffix(".html")), what="input `report` (its HTML beside it)", env=env,
+                          inputs=inputs)
     cfg = load_config(inputs.get("config"))
     source = open_source(inputs["data"])
     reference_spec = inputs.get("reference") or cfg.data.drift.reference
@@ -40,12 +44,9 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     passed = all(c.passed for c in checks)
     drifted = [d.column for d in drift if d.drifted]
     share = len(drifted) / len(drift) if drift else 0.0
-    report = Path(inputs.get("report") or "aicd-reports/validate.json")
     body = _report_body(inputs["data"], reference_spec, version, current, passed, checks, drift, share, cfg)
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(body, indent=1, default=str), encoding="utf-8")
-    html = report.with_suffix(".html")
-    html.write_text(render_html(body, drift), encoding="utf-8")
+    write_text(report, json.dumps(body, indent=1, default=str), "input `report`")
+    write_text(html, render_html(body, drift), "input `report` (its HTML beside it)")
     outputs = {"passed": str(passed).lower(), "data-version": version, "drift-score": f"{share:.4f}",
                "drifted-columns": json.dumps(drifted), "dataset-drifted": str(body["dataset_drifted"]).lower(),
                "report": str(report), "html-report": str(html)}

@@ -32,6 +32,7 @@ KINDS = {
     "Namespace": ("api/v1", "namespaces", False),
     "Service": ("api/v1", "services", True),
     "ConfigMap": ("api/v1", "configmaps", True),
+    "Secret": ("api/v1", "secrets", True),
     "ServiceAccount": ("api/v1", "serviceaccounts", True),
     "Pod": ("api/v1", "pods", True),
     "Deployment": ("apis/apps/v1", "deployments", True),

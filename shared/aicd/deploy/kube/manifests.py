@@ -5,7 +5,9 @@ the user's ``deploy.kubernetes.labels``; pods also carry ``aicd.dev/track`` (sta
 green, a, b), ``aicd.dev/model-version`` and ``aicd.dev/revision``, so ``kubectl get pods -L``
 shows what serves where. Pods run the serving image as uid 65532 with a read-only root, no
 privilege escalation, no capabilities, the runtime's seccomp profile and no API token; readiness
-is ``/readyz`` (model loaded and warmed), liveness ``/healthz``.
+is ``/readyz`` (model loaded and warmed), liveness ``/healthz``. The feedback token reaches the
+model servers from the Secret ``<name>-feedback`` (key ``token``) as ``AICD_FEEDBACK_TOKEN``; the
+reference is optional, so a release without a token starts and refuses feedback.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from dataclasses import dataclass
 
 from ...config_deploy import KubernetesConfig
 
-__all__ = ["PORT", "Release", "deployment", "http_route", "object_labels", "router_deployment", "service",
-           "tenant_manifests"]
+__all__ = ["PORT", "Release", "deployment", "feedback_secret", "http_route", "object_labels", "router_deployment",
+           "service", "tenant_manifests"]
 
 PORT = 8080
 NAME_LABEL = "app.kubernetes.io/name"
@@ -60,16 +62,20 @@ def deployment(name: str, namespace: str, track: str, release: Release, replicas
             "progressDeadlineSeconds": cfg.progress_deadline_seconds,
             "revisionHistoryLimit": cfg.keep_revisions,
             "template": {"metadata": {"labels": pod_labels, "annotations": annotations},
-                         "spec": _pod_spec(release.image, variant, cfg)},
+                         "spec": _pod_spec(release.image, variant, cfg, feedback_secret=f"{name}-feedback")},
         },
     }
 
 
 def _pod_spec(image: str, variant: str, cfg: KubernetesConfig, command: list[str] | None = None,
-              env: dict[str, str] | None = None) -> dict:
+              env: dict[str, str] | None = None, feedback_secret: str = "") -> dict:
+    variables = [{"name": k, "value": v} for k, v in {"AICD_VARIANT": variant, **(env or {})}.items()]
+    if feedback_secret:
+        variables.append({"name": "AICD_FEEDBACK_TOKEN", "valueFrom": {
+            "secretKeyRef": {"name": feedback_secret, "key": "token", "optional": True}}})
     container = {
         "name": "server", "image": image, "ports": [{"name": "http", "containerPort": PORT}],
-        "env": [{"name": k, "value": v} for k, v in {"AICD_VARIANT": variant, **(env or {})}.items()],
+        "env": variables,
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2, "failureThreshold": 2},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "initialDelaySeconds": 5,
                           "periodSeconds": 10},
@@ -108,6 +114,13 @@ def http_route(name: str, namespace: str, gateway: str, weights: dict[str, int],
                                                 for svc, weight in weights.items()]}]}}
 
 
+def feedback_secret(name: str, namespace: str, token: str, cfg: KubernetesConfig) -> dict:
+    """The Secret holding the bearer token the model servers of ``name`` require on /feedback."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": f"{name}-feedback", "namespace": namespace, "labels": object_labels(name, cfg)},
+            "stringData": {"token": token}}
+
+
 def router_deployment(name: str, namespace: str, image: str, upstreams: dict[str, str], split: float,
                       cfg: KubernetesConfig) -> dict:
     """The A/B router: hashes the user key to a variant, forwards to that variant's Service."""
@@ -125,7 +138,7 @@ def tenant_manifests(tenant: str, namespace: str) -> list[dict]:
     labels = {"aicd.dev/tenant": tenant, "app.kubernetes.io/managed-by": "aicd"}
     rules = [
         {"apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": ["*"]},
-        {"apiGroups": [""], "resources": ["services", "configmaps", "pods"], "verbs": ["*"]},
+        {"apiGroups": [""], "resources": ["services", "configmaps", "pods", "secrets"], "verbs": ["*"]},
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]},
         {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": ["*"]},
     ]

@@ -37,7 +37,7 @@ from ...config_deploy import KubernetesConfig
 from ...errors import ConfigError, ServiceError, UserError
 from .client import KubeClient
 from .lease import deploy_lease
-from .manifests import PORT, Release, deployment, http_route, object_labels, router_deployment, service
+from .manifests import PORT, Release, deployment, feedback_secret, http_route, object_labels, router_deployment, service
 
 __all__ = ["KubeTarget", "Outcome", "RolloutFailed"]
 
@@ -84,6 +84,11 @@ class KubeTarget:
             strategy = self.cfg.strategy if state["current"] else "rolling-first"
             self.progress(f"deploying revision {number} ({image}) with strategy {self.cfg.strategy}")
             return getattr(self, "_deploy_" + strategy.replace("-", "_"))(state, release)
+
+    def set_feedback_token(self, token: str) -> None:
+        """Store the bearer token /feedback requires in the Secret every model pod reads (pods
+        started after this call get it; a deploy calls it before it creates pods)."""
+        self.api.apply(feedback_secret(self.name, self.namespace, token, self.cfg))
 
     def promote(self) -> Outcome:
         with self._locked() as state:

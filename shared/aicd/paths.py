@@ -1,0 +1,75 @@
+"""Where a step may write a file it was asked to write (a report, a rule file), and the writing.
+
+A path given as an input is data, so it must not be able to point anywhere: ``--report
+../../../x.json`` or ``--report aicd.yml`` (overwriting the config with JSON) are refused, in one
+line, before any work is done. A step writes only
+
+- inside the workspace (``GITHUB_WORKSPACE``, else the current directory),
+- inside ``RUNNER_TEMP``,
+- inside a folder the user named explicitly for the step's state (``state-dir``),
+
+never onto one of the step's own input files, never onto a directory. Paths are compared after
+resolving symbolic links, so a link cannot smuggle a write outside either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from .errors import ConfigError, UserError
+
+__all__ = ["check_writable", "write_text"]
+
+
+def check_writable(path: str, *, what: str, env: Mapping[str, str], inputs: Mapping[str, str] | None = None,
+                   folders: Iterable[str] = (), own: str = "report") -> Path:
+    """``path`` when a step may write it (the rules above); ConfigError naming ``what`` otherwise.
+    ``inputs`` are the step's inputs (the files they name are protected, except input ``own``,
+    the path being checked), ``folders`` extra places the user named for writing."""
+    real = Path(os.path.realpath(path))
+    if real.is_dir():
+        raise ConfigError(f"{what}: {path!r} is a directory", hint="name a file, e.g. aicd-reports/report.json")
+    if real in _input_files({k: v for k, v in (inputs or {}).items() if k != own}):
+        raise ConfigError(f"{what}: {path!r} is one of this step's inputs; writing it would destroy it",
+                          hint="name a new file, e.g. aicd-reports/report.json")
+    roots = _roots(env, folders)
+    if not any(real.is_relative_to(root) for root in roots):
+        raise ConfigError(f"{what}: {path!r} is outside the places a step may write",
+                          hint="write inside the workspace, RUNNER_TEMP or the state-dir: "
+                               + ", ".join(str(r) for r in roots))
+    return Path(path)
+
+
+def write_text(path: Path, text: str, what: str) -> None:
+    """Write ``path`` whole or not at all (a temp file beside it, then a rename); an OS refusal is
+    one UserError naming ``what``."""
+    tmp = path.with_name(f".{path.name}.aicd-tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise UserError(f"{what}: cannot write {str(path)!r}: {exc.strerror or exc}",
+                        hint="name a file in a writable folder") from None
+
+
+def _roots(env: Mapping[str, str], folders: Iterable[str]) -> list[Path]:
+    places = [env.get("GITHUB_WORKSPACE") or os.getcwd(), env.get("RUNNER_TEMP", ""), *folders]
+    return [Path(os.path.realpath(p)) for p in dict.fromkeys(places) if p]
+
+
+def _input_files(inputs: Mapping[str, str]) -> set[Path]:
+    """Every existing file an input names (globs expanded), resolved."""
+    found = set()
+    for value in inputs.values():
+        if not value or len(value) > 4096 or "\0" in value:
+            continue
+        matches = glob.glob(value) if glob.has_magic(value) else [value]
+        found.update(Path(os.path.realpath(m)) for m in matches if os.path.isfile(m))
+    return found
