@@ -6,6 +6,7 @@ import pytest
 
 from aicd.config import parse_config
 from aicd.config_deploy import KubernetesConfig
+from aicd.deploy.kube import manifests
 from aicd.deploy.kube.client import resource_path
 from aicd.deploy.kube.manifests import Release, deployment, router_deployment, service, tenant_manifests
 from aicd.errors import ConfigError
@@ -84,3 +85,16 @@ def test_deploy_config_defaults_and_errors():
         parse_config("deploy:\n  kubernetes:\n    canary: {steps: [10, 50]}\n")
     with pytest.raises(ConfigError, match=r"labels\.team`: must be a string"):
         parse_config("deploy:\n  kubernetes:\n    labels: {team: [a]}\n")
+
+
+def test_model_pods_read_the_feedback_token_from_the_deployments_secret_and_only_there():
+    cfg = KubernetesConfig()
+    pod = deployment("churn", "aicd-acme", "stable", Release(3, "img:1"), 2, cfg)["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["AICD_FEEDBACK_TOKEN"]["valueFrom"] == {
+        "secretKeyRef": {"name": "churn-feedback", "key": "token", "optional": True}}
+    assert "value" not in env["AICD_FEEDBACK_TOKEN"]  # never inlined in the Deployment
+    secret = manifests.feedback_secret("churn", "aicd-acme", "t0k", cfg)
+    assert (secret["kind"], secret["metadata"]["name"], secret["stringData"]) == ("Secret", "churn-feedback",
+                                                                                 {"token": "t0k"})
+    assert resource_path("Secret", "aicd-acme", "churn-feedback").endswith("aicd-acme/secrets/churn-feedback")
