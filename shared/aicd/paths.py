@@ -68,7 +68,7 @@ def _input_files(inputs: Mapping[str, str]) -> set[Path]:
     """Every existing file an input names (globs expanded), resolved."""
     found = set()
     for value in inputs.values():
-        if not value or len(value) > 4096 or "\0" in value:
+        if not isinstance(value, str) or not value or len(value) > 4096 or "\0" in value:
             continue
         matches = glob.glob(value) if glob.has_magic(value) else [value]
         found.update(Path(os.path.realpath(m)) for m in matches if os.path.isfile(m))

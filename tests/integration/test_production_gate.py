@@ -91,9 +91,10 @@ def gate(prom, tmp_path, model: str, **inputs) -> tuple[dict, str]:
     config = tmp_path / "aicd.yml"
     config.write_text(CONFIG)
     summary = tmp_path / "summary.md"
+    env = {**STEP_ENV, **inputs.pop("env", {})}
     outputs = monitor.run({"prometheus-url": prom.url, "model": model, "config": str(config),
                            "report": str(tmp_path / "monitor.json"), **inputs},
-                          Actions({"GITHUB_STEP_SUMMARY": str(summary)}), env=inputs.pop("env", {}))
+                          Actions({"GITHUB_STEP_SUMMARY": str(summary)}), env=env)
     return outputs, summary.read_text() if summary.exists() else ""
 
 
