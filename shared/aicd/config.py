@@ -18,6 +18,8 @@ from .config_deploy import DeployConfig, parse_deploy
 from .config_monitor import MonitorConfig, parse_monitor
 from .errors import ConfigError
 from .model.metrics import CLASSIFICATION as CLASSIFICATION_METRICS
+from .model.metrics import HIGHER_IS_BETTER
+from .model.metrics import RANGES as METRIC_RANGES
 from .model.metrics import REGRESSION as REGRESSION_METRICS
 
 __all__ = ["ColumnSpec", "CompareConfig", "Config", "DataConfig", "DriftConfig", "DriftOverride", "ModelConfig",
@@ -69,6 +71,7 @@ class DataConfig:
     positive: Any = 1
     max_missing_ratio: float = 0.05
     min_positive_share: float = 0.30
+    delimiter: str = ","  # CSV field separator
     columns: tuple[ColumnSpec, ...] = ()
     drift: DriftConfig = field(default_factory=DriftConfig)
     max_missing_total: float | None = None
@@ -123,6 +126,7 @@ class ModelConfig:
     entrypoint: str | None = None
     params: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
     estimator_modules: tuple[str, ...] = ()  # top-level packages allowed besides scikit-learn
+    max_missing_label_ratio: float = 0.0  # rows without a label refuse training unless this share allows dropping
     task: str = "classification"
     test_size: float = 0.2
     seed: int = 42
@@ -156,6 +160,11 @@ def load_config(path: str | Path | None) -> Config:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("config file not found", file=file, hint="check the `config` input path") from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a config file", file=file, hint="name the aicd.yml file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"is not UTF-8 text (byte {exc.start})", file=file,
+                          hint="the config must be a YAML text file") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config: {exc.strerror}", file=file) from None
     return parse_config(text, file)
@@ -259,6 +268,7 @@ class _Reader:
 
 def _data(r: _Reader, raw: Any) -> DataConfig:
     keys = {"label", "positive", "max-missing-ratio", "min-positive-share", "columns", "drift", "max-missing-total",
+            "delimiter",
             "keys", "max-duplicate-rows", "min-rows", "max-rows", "max-row-change", "freshness"}
     m = r.mapping(raw, "data", keys)
     fresh = r.mapping(m.get("freshness"), "data.freshness", {"column", "max-age-hours"})
@@ -277,9 +287,18 @@ def _data(r: _Reader, raw: Any) -> DataConfig:
         positive=m.get("positive", 1),
         max_missing_ratio=r.number(m, "data", "max-missing-ratio", 0.05, low=0, high=1),
         min_positive_share=r.number(m, "data", "min-positive-share", 0.30, low=0, high=1),
+        delimiter=_delimiter(r, m),
         columns=tuple(_column(r, name, spec) for name, spec in r.mapping(m.get("columns"), "data.columns").items()),
         drift=_drift(r, m.get("drift")),
     )
+
+
+def _delimiter(r: _Reader, m: dict) -> str:
+    text = r.text(m, "data", "delimiter", ",")
+    text = "\t" if text in ("\\t", "tab") else text
+    if len(text) != 1 or text in "\r\n\"":
+        raise r.fail("data.delimiter", f"must be one character such as ';', '|' or '\\t', got {text!r}")
+    return text
 
 
 def _column(r: _Reader, name: str, raw: Any) -> ColumnSpec:
@@ -342,12 +361,9 @@ def _drift(r: _Reader, raw: Any) -> DriftConfig:
 
 def _model(r: _Reader, raw: Any) -> ModelConfig:
     keys = {"name", "estimator", "entrypoint", "params", "task", "test-size", "seed", "thresholds", "split",
-            "drop-columns", "slices", "compare", "estimator-modules"}
+            "drop-columns", "slices", "compare", "estimator-modules", "max-missing-label-ratio"}
     m = r.mapping(raw, "model", keys)
     defaults = ModelConfig()
-    task = r.text(m, "model", "task", defaults.task, ("classification", "regression"))
-    known = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
-    thresholds = _thresholds(r, m, "model", known, defaults.thresholds)
     name = r.text(m, "model", "name", defaults.name)
     if not name or "__" in name or not all(c.isalnum() or c in "-_." for c in name):
         raise r.fail("model.name", f"must use letters, digits, '-', '_' or '.' (no '__'), got {name!r}")
@@ -355,12 +371,16 @@ def _model(r: _Reader, raw: Any) -> ModelConfig:
     if entrypoint is not None and entrypoint.count(":") != 1:
         raise r.fail("model.entrypoint", f"must be module:function, got {entrypoint!r}")
     estimator, modules, params = _estimator(r, m)
+    task = _task(r, m, estimator, entrypoint)
+    known = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    thresholds = _thresholds(r, m, "model", known, defaults.thresholds if task == "classification" else {})
     return ModelConfig(
         name=name,
         estimator=estimator,
         entrypoint=entrypoint,
         params=params,
         estimator_modules=modules,
+        max_missing_label_ratio=r.number(m, "model", "max-missing-label-ratio", 0.0, low=0, high=0.99),
         task=task,
         test_size=r.number(m, "model", "test-size", defaults.test_size, low=0.01, high=0.9),
         seed=r.number(m, "model", "seed", defaults.seed, integer=True),
@@ -370,6 +390,31 @@ def _model(r: _Reader, raw: Any) -> ModelConfig:
         slices=tuple(_slice(r, i, s, known) for i, s in enumerate(r.sequence(m, "model", "slices"))),
         compare=_compare(r, m.get("compare"), known),
     )
+
+
+def _task(r: _Reader, m: dict, estimator: str, entrypoint: str | None) -> str:
+    """``model.task``; when absent, a regressor's (by scikit-learn's naming) is regression and any other
+    estimator's classification. Training checks this against the estimator class itself. An
+    entrypoint's model is unknown until it has run, so its task must be given."""
+    if m.get("task") is not None:
+        return r.text(m, "model", "task", None, TASKS)
+    if entrypoint is not None:
+        raise ConfigError("`model.task` is required with `model.entrypoint`", file=r.file,
+                          line=r.lines.get("model.entrypoint"), hint="add `task: classification` or "
+                          "`task: regression` under `model:`")
+    return "regression" if looks_like_regressor(estimator) else "classification"
+
+
+def looks_like_regressor(estimator: str) -> bool:
+    name = estimator.rpartition(".")[2]
+    return (name.endswith(("Regressor", "Regression")) and name != "LogisticRegression") or name in _REGRESSORS
+
+
+TASKS = ("classification", "regression")
+_REGRESSORS = frozenset({"Ridge", "RidgeCV", "Lasso", "LassoCV", "ElasticNet", "ElasticNetCV", "Lars", "LarsCV",
+                         "LassoLars", "LassoLarsCV", "LassoLarsIC", "SVR", "NuSVR", "LinearSVR", "KernelRidge",
+                         "BayesianRidge", "OrthogonalMatchingPursuit", "OrthogonalMatchingPursuitCV",
+                         "MultiTaskLasso", "MultiTaskElasticNet"})
 
 
 def _estimator(r: _Reader, m: dict) -> tuple[str, tuple[str, ...], dict[str, Any]]:
@@ -406,7 +451,15 @@ def _thresholds(r: _Reader, m: dict, path: str, known: frozenset, default: dict)
         if metric not in known:
             raise r.fail(f"{path}.thresholds.{metric}", "unknown metric for this task",
                          f"use one of {', '.join(sorted(known))}")
-    return {k: r.number(raw, f"{path}.thresholds", k, 0.0) for k in raw}
+    out = {k: r.number(raw, f"{path}.thresholds", k, 0.0) for k in raw}
+    for metric, limit in out.items():
+        low, high = METRIC_RANGES[metric]
+        if not low <= limit <= high:
+            shown = f"{low:g} to {high:g}".replace("inf", "∞")
+            raise r.fail(f"{path}.thresholds.{metric}", f"{limit} is outside {metric}'s range ({shown})",
+                         f"it is a {'minimum' if metric in HIGHER_IS_BETTER else 'maximum'}: the model passes "
+                         f"when its holdout {metric} is {'at least' if metric in HIGHER_IS_BETTER else 'at most'} it")
+    return out
 
 
 def _split(r: _Reader, raw: Any) -> SplitConfig:

@@ -3,7 +3,9 @@
     AicdError                 base of everything aicd raises on purpose
     ├── UserError             the input is wrong: fix the file, key or value named in the message
     │   ├── ConfigError       aicd.yml (or an action input) is invalid; carries file and line
-    │   └── DataError         a data file cannot be read or lacks what the config asks for
+    │   ├── DataError         a data file cannot be read or lacks what the config asks for
+    │   └── EntrypointFailed  the user's own training code (``model.entrypoint``) raised or returned
+    │                         something that is not a fitted model
     ├── ServiceError          an outside service (MLflow, a model server, ...) failed;
     │                         ``retryable`` says whether trying again can help
     └── GateFailed            the inputs were fine but a gate said no (data check, model threshold)
@@ -15,7 +17,7 @@ Errors of the libraries underneath (MLflow, pandas, HTTP) never escape: adapters
 
 from __future__ import annotations
 
-__all__ = ["AicdError", "ConfigError", "DataError", "GateFailed", "ServiceError", "UserError"]
+__all__ = ["AicdError", "ConfigError", "DataError", "EntrypointFailed", "GateFailed", "ServiceError", "UserError"]
 
 
 class AicdError(Exception):
@@ -46,6 +48,10 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """A data file is missing, unreadable, or does not match the config."""
+
+
+class EntrypointFailed(UserError):
+    """``model.entrypoint`` raised, exited or returned something other than a fitted model."""
 
 
 class ServiceError(AicdError):

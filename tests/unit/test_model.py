@@ -110,7 +110,8 @@ def test_a_user_entrypoint_from_the_repository_trains_the_model(tmp_path):
         "from sklearn.linear_model import LogisticRegression\n"
         "def fit(x, y, params):\n"
         "    return LogisticRegression(**params).fit(x.select_dtypes('number'), y)\n")
-    cfg = parse_config("model: {entrypoint: 'custom_training:fit', params: {max_iter: 500}}").model
+    text = "model: {entrypoint: 'custom_training:fit', task: classification, params: {max_iter: 500}}"
+    cfg = parse_config(text).model
     function = load_entrypoint(cfg.entrypoint, str(tmp_path))
     frame = generate(800).select_dtypes("number")
     result = train_and_evaluate(frame, "clicked", cfg, entrypoint=function)

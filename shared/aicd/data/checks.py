@@ -34,8 +34,11 @@ class Check:
 
 
 def run_checks(s: Scan, cfg: DataConfig, reference_rows: int | None = None,
-               now: dt.datetime | None = None) -> list[Check]:
-    """Every configured check, schema first; rules of a missing column are skipped, not crashed."""
+               now: dt.datetime | None = None, task: str = "classification",
+               max_missing_label_ratio: float = 0.0) -> list[Check]:
+    """Every configured check, schema first; rules of a missing column are skipped, not crashed.
+    The label's checks follow ``task``: classes and the positive share for classification, a
+    numeric non-constant value for regression; missing labels for both."""
     results = _schema(s, cfg)
     for spec in cfg.columns:
         if spec.name in s.columns:
@@ -44,8 +47,34 @@ def run_checks(s: Scan, cfg: DataConfig, reference_rows: int | None = None,
     results += [_missing(c, s.rows, cfg.max_missing_ratio) for c in s.columns.values()]
     results += _dataset(s, cfg, reference_rows, now or dt.datetime.now(dt.UTC))
     if cfg.label and cfg.label in s.columns:
-        results.append(_positive_share(s.columns[cfg.label], cfg))
+        results += _label(s.columns[cfg.label], s.rows, cfg, task, max_missing_label_ratio)
     return results
+
+
+def _label(col: ColumnScan, rows: int, cfg: DataConfig, task: str, max_missing: float) -> list[Check]:
+    missing = col.nulls + col.nans
+    out = [Check("label-missing", col.name, not rows or missing / rows <= max_missing, missing,
+                 f"≤ {max_missing:.1%} of rows",
+                 f"label `{col.name}` is missing in {missing:,} of {rows:,} rows (training allows "
+                 f"{max_missing:.1%}: model.max-missing-label-ratio)", "model.max-missing-label-ratio")]
+    if task == "regression":
+        numeric = col.kind in ("int", "float")
+        out.append(Check("label-type", col.name, numeric, col.kind, "int or float",
+                         f"label `{col.name}` is {col.kind}, but a regression label must be numeric", "model.task"))
+        if numeric:
+            constant = col.min is not None and col.min == col.max
+            out.append(Check("label-values", col.name, not constant, _num(col.min), "at least two values",
+                             f"label `{col.name}` has a single value ({_num(col.min)}): nothing to learn",
+                             "data.label"))
+        return out
+    classes = len(col.counts) if not col.high_cardinality else None
+    if classes is not None and classes < 2:
+        only = f" ({next(iter(col.counts))!r})" if classes else ""
+        out.append(Check("label-classes", col.name, False, classes, "at least 2",
+                         f"label `{col.name}` has a single class{only}: a classifier has nothing to learn",
+                         "data.label"))
+    out.append(_positive_share(col, cfg))
+    return out
 
 
 def _schema(s: Scan, cfg: DataConfig) -> list[Check]:
@@ -62,8 +91,11 @@ def _column(col: ColumnScan, spec: ColumnSpec, rows: int) -> list[Check]:
     path, out = f"data.columns.{spec.name}", []
     if spec.dtype:
         ok = col.kind in _COMPATIBLE[spec.dtype]
-        out.append(Check("dtype", spec.name, ok, col.kind, spec.dtype,
-                         f"`{spec.name}` has type {col.kind}, expected {spec.dtype}", f"{path}.dtype"))
+        empty = rows > 0 and col.nulls + col.nans >= rows
+        message = (f"`{spec.name}` is entirely missing (all {rows:,} values are empty), so it cannot be "
+                   f"{spec.dtype}" if empty else f"`{spec.name}` has type {col.kind}, expected {spec.dtype}")
+        out.append(Check("dtype", spec.name, ok, "all missing" if empty else col.kind, spec.dtype, message,
+                         f"{path}.dtype"))
     if not spec.nullable:
         missing = col.nulls + col.nans
         out.append(Check("not-null", spec.name, missing == 0, missing, 0,
@@ -107,7 +139,9 @@ def _finite(col: ColumnScan) -> Check:
 def _missing(col: ColumnScan, rows: int, limit: float) -> Check:
     ratio = (col.nulls + col.nans) / rows if rows else 0.0
     return Check("missing-ratio", col.name, ratio <= limit, round(ratio, 6), limit,
-                 f"`{col.name}` is {ratio:.1%} missing (max {limit:.1%})", "data.max-missing-ratio")
+                 f"`{col.name}` is entirely missing (every value is empty; max {limit:.1%} missing)"
+                 if rows and ratio >= 1 else f"`{col.name}` is {ratio:.1%} missing (max {limit:.1%})",
+                 "data.max-missing-ratio")
 
 
 def _dataset(s: Scan, cfg: DataConfig, reference_rows: int | None, now: dt.datetime) -> list[Check]:

@@ -39,12 +39,13 @@ class Part:
     end: int | None = None
     names: tuple[str, ...] = ()
     types: tuple[pa.DataType, ...] = ()
+    delimiter: str = ","
 
     def batches(self, column_types: dict[str, pa.DataType] | None = None) -> Iterator[pa.RecordBatch]:
         """``column_types`` pins CSV columns to a type instead of inferring it from the first block
         (a column declared ``str`` may then hold anything)."""
         if self.end is None:
-            yield from _read(self.path, column_types or {})
+            yield from _read(self.path, column_types or {}, self.delimiter)
         else:
             yield from _guarded(self.path, "csv", lambda: _csv_range(self, column_types or {}))
 
@@ -55,6 +56,7 @@ class Source:
 
     spec: str
     files: tuple[Path, ...]
+    delimiter: str = ","  # CSV only (data.delimiter)
 
     def parts(self, column_types: dict[str, pa.DataType] | None = None, ways: int = SPLIT_WAYS) -> list[Part]:
         """Pieces to scan in parallel: every file, and plain CSV files above ``SPLIT_BYTES`` cut
@@ -64,26 +66,29 @@ class Source:
         out: list[Part] = []
         for path in self.files:
             plain_csv = _format(path) == ("csv", None)
-            out += _csv_parts(path, ways, column_types or {}) if plain_csv and ways > 1 and \
-                path.stat().st_size > SPLIT_BYTES else [Part(path)]
+            out += _csv_parts(path, ways, column_types or {}, self.delimiter) if plain_csv and ways > 1 and \
+                path.stat().st_size > SPLIT_BYTES else [Part(path, delimiter=self.delimiter)]
         return out
 
     def batches(self, column_types: dict[str, pa.DataType] | None = None) -> Iterator[pa.RecordBatch]:
         """Every record batch of every file, in order (one stream; ``parts`` for parallel reading)."""
         for path in self.files:
-            yield from Part(path).batches(column_types)
+            yield from Part(path, delimiter=self.delimiter).batches(column_types)
 
 
-def open_source(spec: str) -> Source:
+def open_source(spec: str, delimiter: str = ",") -> Source:
     """Resolve a path or glob; raise DataError when nothing matches or a format is unknown."""
     matches = sorted(glob.glob(spec)) if glob.has_magic(spec) else [spec]
     files = tuple(Path(m) for m in matches if Path(m).is_file())
+    if not files and not glob.has_magic(spec) and Path(spec).is_dir():
+        raise DataError("is a directory, not a data file", file=spec,
+                        hint=f"name a file, or a glob of its partitions such as {spec.rstrip('/')}/*.parquet")
     if not files:
         what = "no file matches the glob" if glob.has_magic(spec) else "data file not found"
         raise DataError(what, file=spec, hint="check the path given to the `data` (or `reference`) input")
     for path in files:
         _format(path)
-    return Source(spec, files)
+    return Source(spec, files, delimiter)
 
 
 def _format(path: Path) -> tuple[str, str | None]:
@@ -98,9 +103,9 @@ def _format(path: Path) -> tuple[str, str | None]:
     return fmt, compression
 
 
-def _read(path: Path, column_types: dict[str, pa.DataType]) -> Iterator[pa.RecordBatch]:
+def _read(path: Path, column_types: dict[str, pa.DataType], delimiter: str = ",") -> Iterator[pa.RecordBatch]:
     fmt, compression = _format(path)
-    readers = {"parquet": lambda: _parquet(path), "csv": lambda: _csv(path, compression, column_types),
+    readers = {"parquet": lambda: _parquet(path), "csv": lambda: _csv(path, compression, column_types, delimiter),
                "jsonl": lambda: _jsonl(path, compression)}
     yield from _guarded(path, fmt, readers[fmt])
 
@@ -116,13 +121,16 @@ def _guarded(path: Path, fmt: str, reader) -> Iterator[pa.RecordBatch]:
         raise DataError(_explain(str(exc), fmt), file=str(path), hint=_hint(str(exc))) from None
 
 
-def _csv(path: Path, compression: str | None, column_types: dict[str, pa.DataType]) -> Iterator[pa.RecordBatch]:
+def _csv(path: Path, compression: str | None, column_types: dict[str, pa.DataType],
+         delimiter: str = ",") -> Iterator[pa.RecordBatch]:
     from pyarrow import csv
 
     stream = pa.input_stream(str(path), compression=compression)
     reader = csv.open_csv(stream, read_options=csv.ReadOptions(block_size=BATCH_BYTES),
+                          parse_options=csv.ParseOptions(delimiter=delimiter),
                           convert_options=csv.ConvertOptions(column_types=column_types, strings_can_be_null=True))
     names = reader.schema.names
+    _check_delimiter(names, path, delimiter)
     _check_names(names, path)
     yielded = False
     for batch in reader:
@@ -132,16 +140,18 @@ def _csv(path: Path, compression: str | None, column_types: dict[str, pa.DataTyp
         raise DataError("the CSV has a header but no rows", file=str(path))
 
 
-def _csv_parts(path: Path, ways: int, column_types: dict[str, pa.DataType]) -> list[Part]:
+def _csv_parts(path: Path, ways: int, column_types: dict[str, pa.DataType], delimiter: str = ",") -> list[Part]:
     from pyarrow import csv
 
     def first_block():
         reader = csv.open_csv(str(path), read_options=csv.ReadOptions(block_size=BATCH_BYTES),
+                              parse_options=csv.ParseOptions(delimiter=delimiter),
                               convert_options=csv.ConvertOptions(column_types=column_types,
                                                                  strings_can_be_null=True))
         yield reader.schema
 
     schema = next(_guarded(path, "csv", first_block))
+    _check_delimiter(schema.names, path, delimiter)
     _check_names(schema.names, path)
     size = path.stat().st_size
     with open(path, "rb") as fh:
@@ -152,7 +162,7 @@ def _csv_parts(path: Path, ways: int, column_types: dict[str, pa.DataType]) -> l
             cuts.append(min(fh.tell(), size))
     cuts.append(size)
     bounds = sorted(set(cuts))
-    return [Part(path, start, end, tuple(schema.names), tuple(schema.types))
+    return [Part(path, start, end, tuple(schema.names), tuple(schema.types), delimiter)
             for start, end in itertools.pairwise(bounds) if end > start]
 
 
@@ -162,7 +172,8 @@ def _csv_range(part: Part, column_types: dict[str, pa.DataType]) -> Iterator[pa.
     types = {**dict(zip(part.names, part.types, strict=True)), **column_types}
     with _RangeReader(part.path, part.start, part.end) as body:
         yield from csv.open_csv(body, read_options=csv.ReadOptions(
-            block_size=BATCH_BYTES, column_names=list(part.names)), convert_options=csv.ConvertOptions(
+            block_size=BATCH_BYTES, column_names=list(part.names)),
+            parse_options=csv.ParseOptions(delimiter=part.delimiter), convert_options=csv.ConvertOptions(
                 column_types=types, strings_can_be_null=True))
 
 
@@ -200,12 +211,34 @@ def _parquet(path: Path) -> Iterator[pa.RecordBatch]:
 
 def _jsonl(path: Path, compression: str | None) -> Iterator[pa.RecordBatch]:
     """Streamed block by block (memory does not grow with the file); the schema is inferred from the
-    first block, so a later row that changes a column's type fails the read with Arrow's row number."""
+    first block, so a later row that changes a column's type fails the read with Arrow's row number.
+    A line longer than the block is read again with a block 8 times larger (rows already given are
+    skipped), up to ``MAX_LINE_BYTES``, so memory stays bounded however the file looks."""
+    block, given = BATCH_BYTES, 0
+    while True:
+        try:
+            for batch in _jsonl_blocks(path, compression, block, skip=given):
+                given += batch.num_rows
+                yield batch
+            return
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc):
+                raise
+            if block >= MAX_LINE_BYTES:
+                raise DataError(f"a JSON line is longer than {MAX_LINE_BYTES >> 20} MiB", file=str(path),
+                                hint="split the record into smaller ones") from None
+            block = min(block * 8, MAX_LINE_BYTES)
+
+
+MAX_LINE_BYTES = 128 << 20  # the longest JSON line read; a block this large is the memory it costs
+
+
+def _jsonl_blocks(path: Path, compression: str | None, block: int, skip: int) -> Iterator[pa.RecordBatch]:
     from pyarrow import json
 
     try:
         reader = json.open_json(pa.input_stream(str(path), compression=compression),
-                                read_options=json.ReadOptions(block_size=BATCH_BYTES))
+                                read_options=json.ReadOptions(block_size=block))
     except pa.ArrowInvalid as exc:
         if "Empty JSON" in str(exc):
             raise DataError("the JSON Lines file has no rows", file=str(path)) from None
@@ -214,9 +247,21 @@ def _jsonl(path: Path, compression: str | None) -> Iterator[pa.RecordBatch]:
     rows = 0
     for batch in reader:
         rows += batch.num_rows
-        yield batch
+        if rows > skip:
+            yield batch.slice(max(0, skip - (rows - batch.num_rows)))
     if rows == 0:
         raise DataError("the JSON Lines file has no rows", file=str(path))
+
+
+def _check_delimiter(names: list[str], path: Path, delimiter: str) -> None:
+    """One column whose name holds another common delimiter: the file is not ``delimiter``-separated."""
+    if len(names) != 1:
+        return
+    for other in (";", "\t", "|", ","):
+        if other != delimiter and other in names[0]:
+            shown = "\\t" if other == "\t" else other
+            raise DataError(f"the CSV has a single column named {names[0][:60]!r}: it looks {shown!r}-delimited, "
+                            f"not {delimiter!r}", file=str(path), hint=f"set `data.delimiter: \"{shown}\"` in aicd.yml")
 
 
 def _check_names(names: list[str], path: Path) -> None:
@@ -263,9 +308,9 @@ def content_hash(source: Source, length: int = 16) -> str:
     return digest.hexdigest()[:length]
 
 
-def read_frame(spec: str):
+def read_frame(spec: str, delimiter: str = ","):
     """The whole dataset as a pandas DataFrame (for training, which needs it in memory anyway)."""
-    source = open_source(spec)
+    source = open_source(spec, delimiter)
     try:
         table = pa.Table.from_batches(list(source.batches()))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # e.g. partitions that disagree on a column's type

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from .metrics import HIGHER_IS_BETTER
@@ -23,11 +24,12 @@ class ThresholdResult:
 
 def check_thresholds(metrics: dict[str, float], thresholds: dict[str, float]) -> list[ThresholdResult]:
     """A minimum for higher-is-better metrics, a maximum for the others. Unknown metrics are the
-    caller's to reject earlier (config validation), so every threshold here has a metric."""
+    caller's to reject earlier (config validation), so every threshold here has a metric. A metric
+    that is NaN (undefined, e.g. ROC-AUC with one class in the holdout) never passes."""
     out = []
     for name, limit in thresholds.items():
         value = metrics[name]
         higher = name in HIGHER_IS_BETTER
-        passed = value >= limit if higher else value <= limit
+        passed = not math.isnan(value) and (value >= limit if higher else value <= limit)
         out.append(ThresholdResult(name, value, limit, ">=" if higher else "<=", passed))
     return out

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CLASSIFICATION", "HIGHER_IS_BETTER", "REGRESSION", "accuracy_from_confusion", "classification_metrics",
-           "regression_metrics", "roc_auc"]
+__all__ = ["CLASSIFICATION", "HIGHER_IS_BETTER", "RANGES", "REGRESSION", "accuracy_from_confusion",
+           "classification_metrics", "regression_metrics", "roc_auc"]
 
 CLASSIFICATION = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"})
 REGRESSION = frozenset({"mse", "rmse", "mae", "r2"})
 HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "r2"})
+# Where each metric can lie: a threshold outside (or on the edge that every model reaches) gates nothing.
+RANGES = {"accuracy": (0.0, 1.0), "precision": (0.0, 1.0), "recall": (0.0, 1.0), "f1": (0.0, 1.0),
+          "roc_auc": (0.0, 1.0), "log_loss": (0.0, float("inf")), "mse": (0.0, float("inf")),
+          "rmse": (0.0, float("inf")), "mae": (0.0, float("inf")), "r2": (float("-inf"), 1.0)}
 _PROB_FLOOR = 1e-15  # log-loss clips probabilities like scikit-learn does
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ModelConfig, SliceConfig, SplitConfig
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, EntrypointFailed
 from .estimators import EstimatorRefused, resolve_estimator
 from .metrics import classification_metrics, regression_metrics
 
@@ -80,9 +80,21 @@ def build_estimator(cfg: ModelConfig, config_file: str = "aicd.yml", lines: Mapp
         line = lines.get(exc.key) or lines.get("model.params") or lines.get("model.estimator")
         raise ConfigError(f"`{exc.key}`: {exc.message}", file=config_file, line=line, hint=exc.hint) from None
     try:
-        return estimator_class(**cfg.params)
+        estimator = estimator_class(**cfg.params)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"`model.params`: {exc}", file=config_file, line=lines.get("model.params")) from None
+    _check_task(estimator, cfg, config_file, lines)
+    return estimator
+
+
+def _check_task(estimator, cfg: ModelConfig, config_file: str, lines: Mapping[str, int]) -> None:
+    from sklearn.base import is_classifier, is_regressor
+
+    kind = "regression" if is_regressor(estimator) else "classification" if is_classifier(estimator) else None
+    if kind and kind != cfg.task:
+        raise ConfigError(f"`model.task` is {cfg.task} but {type(estimator).__name__} does {kind}",
+                          file=config_file, line=lines.get("model.task") or lines.get("model.estimator"),
+                          hint=f"set `model.task: {kind}` or pick a {cfg.task} estimator")
 
 
 def load_entrypoint(spec: str, workdir: str, config_file: str = "aicd.yml", line: int | None = None):
@@ -95,9 +107,39 @@ def load_entrypoint(spec: str, workdir: str, config_file: str = "aicd.yml", line
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"`model.entrypoint`: cannot import {spec!r} ({exc})", file=config_file, line=line,
                           hint="give module:function of a file in the repository") from None
+    except (Exception, SystemExit) as exc:  # the module's own top-level code failed: the user's code
+        raise EntrypointFailed(f"`model.entrypoint`: importing {module_name} raised {type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "),
+                               hint="fix that module in your repository") from None
     if not callable(function):
         raise ConfigError(f"`model.entrypoint`: {spec!r} is not a function", file=config_file, line=line)
     return function
+
+
+def _fit_estimator(model, x_train: pd.DataFrame, y_train: pd.Series) -> None:
+    try:
+        model.fit(x_train, y_train)
+    except ValueError as exc:  # scikit-learn's InvalidParameterError is a ValueError too
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if type(exc).__name__ == "InvalidParameterError":
+            raise ConfigError(f"`model.params`: {first}", hint="fix the parameter in aicd.yml") from None
+        raise DataError(f"training failed: {first}",
+                        hint="check the label and feature columns against `model.task`") from None
+
+
+def _run_entrypoint(entrypoint, cfg: ModelConfig, x_train: pd.DataFrame, y_train: pd.Series):
+    """The user's own code: whatever it raises or returns wrong is reported as theirs, in one line."""
+    try:
+        model = entrypoint(x_train, y_train, dict(cfg.params))
+    except (Exception, SystemExit) as exc:  # SystemExit too: the user's exit() must not end aicd silently
+        detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+        raise EntrypointFailed(f"`model.entrypoint` {cfg.entrypoint} raised {detail}",
+                               hint="fix that function in your repository (run it locally to see the traceback)"
+                               ) from None
+    if not (callable(getattr(model, "predict", None))):
+        raise EntrypointFailed(f"`model.entrypoint` {cfg.entrypoint} returned {type(model).__name__}, "
+                               "not a fitted estimator", hint="return the fitted model (an object with predict)")
+    return model
 
 
 def with_preprocessing(estimator, features: pd.DataFrame):
@@ -151,25 +193,43 @@ def evaluate(model, x: pd.DataFrame, y: pd.Series, task: str, positive=1) -> Eva
     return Evaluation(task, y.to_numpy(), predicted, proba, classes, positive)
 
 
-def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estimator=None, entrypoint=None,
-                       positive=1) -> TrainResult:
-    """Split, fit (``estimator`` or the user's ``entrypoint``), evaluate; holdout metrics and slices."""
+def labelled_rows(frame: pd.DataFrame, label: str, cfg: ModelConfig) -> tuple[pd.DataFrame, int]:
+    """The rows that have a label, and how many were dropped for lacking one. Refuses (DataError)
+    rows without a label beyond ``model.max-missing-label-ratio`` (none by default), and a label
+    with fewer than two classes (classification) or a single value (regression)."""
     if label not in frame.columns:
         raise DataError(f"label column `{label}` is not in the data", hint="set `data.label` in aicd.yml")
-    frame = frame[frame[label].notna()]
+    missing = int(frame[label].isna().sum())
+    if missing and missing / len(frame) > cfg.max_missing_label_ratio:
+        allowed = f" (model.max-missing-label-ratio allows {cfg.max_missing_label_ratio:.1%})" \
+            if cfg.max_missing_label_ratio else ""
+        raise DataError(f"label `{label}` is missing in {missing:,} of {len(frame):,} rows "
+                        f"({missing / len(frame):.1%}){allowed}",
+                        hint="fill in the labels, or allow dropping such rows with `model.max-missing-label-ratio`")
+    labelled = frame[frame[label].notna()] if missing else frame
+    values = labelled[label].nunique()
+    if values < 2:
+        only = f" ({labelled[label].iloc[0]!r})" if values else ""
+        what = "class" if cfg.task == "classification" else "value"
+        raise DataError(f"label `{label}` has a single {what}{only} in {len(labelled):,} rows: there is nothing "
+                        f"to learn" if values else f"label `{label}` has no values", hint="check the label column")
+    return labelled, missing
+
+
+def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estimator=None, entrypoint=None,
+                       positive=1) -> TrainResult:
+    """Split, fit (``estimator`` or the user's ``entrypoint``), evaluate; holdout metrics and slices.
+    ``frame`` holds labelled rows only (see :func:`labelled_rows`)."""
+    frame, _ = labelled_rows(frame, label, cfg)
     train, test = split(frame, label, cfg)
     not_features = {label, *cfg.drop_columns, *([cfg.split.column] if cfg.split.column else [])}
     features = [c for c in frame.columns if c not in not_features]
     x_train, y_train = train[features], train[label]
-    try:
-        if entrypoint is not None:
-            model = entrypoint(x_train, y_train, dict(cfg.params))
-        else:
-            model = with_preprocessing(estimator, x_train)
-            model.fit(x_train, y_train)
-    except ValueError as exc:
-        raise DataError(f"training failed: {str(exc).splitlines()[0]}",
-                        hint="check the label and feature columns against `model.task`") from None
+    if entrypoint is not None:
+        model = _run_entrypoint(entrypoint, cfg, x_train, y_train)
+    else:
+        model = with_preprocessing(estimator, x_train)
+        _fit_estimator(model, x_train, y_train)
     evaluation = evaluate(model, test[features], test[label], cfg.task, positive)
     metrics = _rounded(evaluation.metrics())
     return TrainResult(model, metrics, evaluation, features, {c: _kind(frame[c]) for c in features},

@@ -18,7 +18,7 @@ from ..gha import Actions
 from ..model.compare import Comparison, compare_models
 from ..model.gate import ThresholdResult, check_thresholds
 from ..model.onnx_export import OnnxExport, export_onnx
-from ..model.train import TrainResult, build_estimator, evaluate, load_entrypoint, train_and_evaluate
+from ..model.train import TrainResult, build_estimator, evaluate, labelled_rows, load_entrypoint, train_and_evaluate
 from ..registry import MlflowRegistry, ModelRecord
 from ..tenancy import check_tenant, qualified_name
 from .specs import SPECS
@@ -44,14 +44,16 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     uri = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
     registry = MlflowRegistry(uri, artifact_root=_artifact_root(uri),  # fail fast, before a long fit
                               retry_seconds=_retry_seconds(env))
-    data_version = inputs.get("data-version") or content_hash(open_source(inputs["data"]))
+    data_version = inputs.get("data-version") or content_hash(open_source(inputs["data"], cfg.data.delimiter))
     tags = _tags(env, data_version, cfg, tenant)
     existing = registry.find_version(name, tags["aicd.identity"])
     if existing:
         return _reuse(registry, existing, gh)
-    frame = read_frame(inputs["data"])
+    frame, dropped = labelled_rows(read_frame(inputs["data"], cfg.data.delimiter), cfg.data.label,
+                                    cfg.model)
     gh.info(f"aicd train: fitting {cfg.model.entrypoint or cfg.model.estimator} on {len(frame):,} rows of "
-            f"{inputs['data']}")
+            f"{inputs['data']}" + (f" ({dropped:,} rows without a label dropped, as model.max-missing-label-ratio "
+                                   "allows)" if dropped else ""))
     fit_started = time.monotonic()
     result = _fit(frame, cfg, env)
     fit_seconds = time.monotonic() - fit_started
@@ -63,7 +65,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     gh.info(f"aicd train: holdout metrics {json.dumps(result.metrics)}; gate {'passed' if passed else 'failed'}")
     export = _export(result, cfg, gh) if passed else OnnxExport(None, None, "not registered")
     record = registry.record_training(
-        name=name, params=_params(cfg, result), metrics=result.metrics,
+        name=name, params={**_params(cfg, result), "unlabelled_rows_dropped": dropped}, metrics=result.metrics,
         tags={**tags, "aicd.gate": "passed" if passed else "failed"}, model=result.model,
         meta=_meta(result, cfg, data_version, export), input_example=result.holdout[result.features].head(3),
         profile=profile_frame(frame[result.features], cfg.data.drift.bins), register=passed, onnx=export.blob,
@@ -74,7 +76,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     gh.set_outputs(outputs)
     gh.info(f"aicd train: fit {fit_seconds:.2f} s, everything else {time.monotonic() - started - fit_seconds:.2f} s")
     gh.summary(render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version,
-                              export if passed else None))
+                              export if passed else None, dropped))
     if not passed:
         _refuse(gh, cfg, gate, slice_gate, comparisons)
     return outputs
@@ -226,7 +228,7 @@ def _json(metrics: Mapping[str, float]) -> str:
 
 def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: list[ThresholdResult], slice_gate,
                    comparisons: list[Comparison], champion: str | None, data_version: str,
-                   export: OnnxExport | None = None) -> str:
+                   export: OnnxExport | None = None, dropped: int = 0) -> str:
     passed = (all(g.passed for g in gate) and all(g.passed for _, gs in slice_gate for g in gs)
               and all(c.passed for c in comparisons))
     by_metric = {c.metric: c for c in comparisons}
@@ -249,7 +251,9 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
     head = (f"## {ICON[passed]} aicd model gate — {'passed' if passed else 'failed'}\n\n"
             f"model `{name}` · run `{record.run_id}` · data-version `{data_version}`\n\n"
             + (f"Registered **{record.model_uri}** with alias `candidate`." if record.version
-               else "Nothing was registered.") + _runtime_line(export))
+               else "Nothing was registered.") + _runtime_line(export)
+            + (f"\n\n{dropped:,} rows without a label were left out (allowed by `model.max-missing-label-ratio`)."
+               if dropped else ""))
     parts = [head, f"### Gate\n\n{versus}\n\n" + table(
         ["metric", "candidate", "threshold", "champion", "difference", "interval", "verdict"], rows)]
     if result.slices:

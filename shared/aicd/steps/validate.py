@@ -29,7 +29,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     html = check_writable(str(report.with_suffix(".html")), what="input `report` (its HTML beside it)", env=env,
                           inputs=inputs)
     cfg = load_config(inputs.get("config"))
-    source = open_source(inputs["data"])
+    source = open_source(inputs["data"], cfg.data.delimiter)
     reference_spec = inputs.get("reference") or cfg.data.drift.reference
     gh.info(f"aicd validate: scanning {inputs['data']} ({len(source.files)} file(s))"
             + (f" and the reference {reference_spec}" if reference_spec else ""))
@@ -39,7 +39,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         version_job = pool.submit(content_hash, source)
         reference_sides, reference_rows, reference_skipped = _reference(reference_spec, cfg, inputs, env)
         current, version = current_job.result(), version_job.result()
-    checks = run_checks(current, cfg.data, reference_rows)
+    checks = run_checks(current, cfg.data, reference_rows, task=cfg.model.task,
+                        max_missing_label_ratio=cfg.model.max_missing_label_ratio)
     drift = _drift(current, reference_sides, reference_skipped, cfg) if reference_sides is not None else []
     passed = all(c.passed for c in checks)
     drifted = [d.column for d in drift if d.drifted]
@@ -70,7 +71,7 @@ def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str],
     if spec.startswith("models:/"):
         tracking = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
         return _model_profile(spec, tracking, exclude), None, set()
-    reference = scan(open_source(spec), cfg.data, cfg.data.drift.sample_rows, seed=2)
+    reference = scan(open_source(spec, cfg.data.delimiter), cfg.data, cfg.data.drift.sample_rows, seed=2)
     return reference.sides(exclude), reference.rows, reference.high_cardinality()
 
 
@@ -118,10 +119,17 @@ def _report_body(data, reference, version, s: Scan, passed, checks, drift, share
                            for d in drift if d.drifted}}
 
 
+def _line(cfg: Config, check: Check) -> int | None:
+    """The rule's own line, else its column's (a default rule has no line of its own)."""
+    column = check.column or ""
+    return (cfg.line_of(check.config_path or "") or cfg.line_of(f"data.columns.{column}")
+            or (cfg.line_of("data.label") if column and column == cfg.data.label else None))
+
+
 def _annotate(gh: Actions, cfg: Config, data: str, checks: list[Check], drift: list[ColumnDrift]) -> None:
     for check in (c for c in checks if not c.passed):
         gh.annotate("error", f"{check.message} [measured {check.measured}, threshold {check.threshold}]",
-                    file=cfg.file if cfg.lines else data, line=cfg.line_of(check.config_path or ""),
+                    file=cfg.file if cfg.lines else data, line=_line(cfg, check),
                     title=f"aicd data gate: {check.name}")
     for d in (d for d in drift if d.drifted):
         op = "<" if d.method in ("ks", "chisquare") else ">"
