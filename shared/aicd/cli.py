@@ -13,15 +13,17 @@ workflow commands are ever processed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 
-from .errors import AicdError, GateFailed
+from .errors import AicdError, ConfigError, GateFailed
 from .gha import Actions, inert
 from .paths import check_writable, write_text
 from .steps import env_name
+from .urls import http_url
 
 STAGES = ("validate", "train", "deploy", "monitor")
 EXIT_BUG = 70  # EX_SOFTWARE (sysexits.h): an internal error, distinct from every "no" and every user error
@@ -97,8 +99,29 @@ def stage_inputs(stage: str, args: argparse.Namespace, env: dict[str, str]) -> d
 def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> int:
     env = dict(os.environ) if env is None else env
     gh = Actions(env)
-    with gh.fenced():
+    with _one_stream(gh.on_runner), gh.fenced():
         return run(argv, env, gh)
+
+
+@contextlib.contextmanager
+def _one_stream(on_runner: bool):
+    """On the runner, stderr joins stdout's pipe for the step: the runner reads the two pipes in
+    separate threads, so a line on stderr could otherwise be read in the instant the fence is
+    open for one of aicd's own commands. In one pipe the log keeps the order of the writes."""
+    if not on_runner:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(1, 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
@@ -172,7 +195,15 @@ def _simulate(args: argparse.Namespace, gh: Actions) -> None:
     from .simulate import send_traffic
 
     token = args.feedback_token if args.feedback_token is not None else os.environ.get("AICD_FEEDBACK_TOKEN", "")
-    result = send_traffic(args.endpoint, read_frame(args.data), args.label, requests=args.requests,
+    if not 1 <= args.requests <= 1_000_000:
+        raise ConfigError(f"--requests: {args.requests} is not between 1 and 1000000")
+    if not 0 <= args.flip_share <= 1:  # NaN fails too
+        raise ConfigError(f"--flip-share: {args.flip_share} is not a share between 0 and 1")
+    frame = read_frame(args.data)
+    if args.label not in frame.columns:
+        raise ConfigError(f"--label: column {args.label!r} is not in the data", file=args.data,
+                          hint=f"columns: {', '.join(map(str, frame.columns))[:200]}")
+    result = send_traffic(http_url(args.endpoint, "--endpoint"), frame, args.label, requests=args.requests,
                           flip_share=args.flip_share, feedback_token=token)
     gh.info(f"aicd simulate: {result.requests} requests ({result.failed} failed), {result.feedback} feedback")
 

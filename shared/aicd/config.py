@@ -8,6 +8,7 @@ kebab-case like the action inputs.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,15 +172,15 @@ def load_config(path: str | Path | None) -> Config:
 
 
 def parse_config(text: str, file: str = "aicd.yml") -> Config:
-    try:
+    lines: dict[str, int] = {}
+    try:  # composing, then constructing only plain values: a tag such as !!python/name is a YAML error
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = _to_python(node, "", lines) if node is not None else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"invalid YAML: {problem}", file=file, line=line) from None
-    lines: dict[str, int] = {}
-    raw = _to_python(node, "", lines) if node is not None else {}
     reader = _Reader(file, lines)
     root = reader.mapping(raw, "", {"data", "model", "monitor", "deploy"})
     return Config(
@@ -237,6 +238,8 @@ class _Reader:
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok:
             raise self.fail(where, f"must be {'an integer' if integer else 'a number'}, got {_kind(value)} {value!r}")
+        if not math.isfinite(value):  # .nan compares false with everything: it would switch the rule off
+            raise self.fail(where, f"must be a finite number, got {value!r}")
         if (low is not None and value < low) or (high is not None and value > high):
             raise self.fail(where, f"must be between {low} and {high}, got {value}")
         return value

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import TextIO
 
-__all__ = ["Actions", "escape_data", "escape_property", "inert", "md_escape"]
+__all__ = ["Actions", "escape_data", "escape_property", "inert", "md_code", "md_escape"]
 
 _LEVELS = ("error", "warning", "notice")
 # Everything that ends a line for the runner, Python or a terminal, and every other control character.
@@ -71,6 +71,15 @@ def md_escape(text: str) -> str:
     for ch in "<>`*_[]":
         out = out.replace(ch, "\\" + ch)
     return out
+
+
+def md_code(text: object) -> str:
+    """User text as a Markdown inline code span, shown literally whatever backticks, HTML or markup
+    it holds: the fence is longer than any run of backticks inside (CommonMark), lines are joined."""
+    body = " ".join(str(text).splitlines()) or " "
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", body)), default=0) + 1)
+    pad = " " if body[0] == "`" or body[-1] == "`" else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
 
 
 class Actions:
@@ -156,16 +165,16 @@ class Actions:
         self._stream.flush()
 
     def _command(self, *lines: str) -> None:
-        """Write workflow-command lines (already escaped), through the fence when one is open."""
+        """Write workflow-command lines (already escaped), through the fence when one is open. The
+        resume, the lines and the new stop go out in one write, so nothing can come between them."""
         if self._fence is not None:
             resume, self._fence = self._fence, _token()
             lines = (f"::{resume}::", *lines, f"::stop-commands::{self._fence}")
-        for line in lines:
-            self._write(line)
+        self._write(*lines)
 
-    def _write(self, line: str) -> None:
-        self.commands.append(line)
-        self._stream.write(line + "\n")
+    def _write(self, *lines: str) -> None:
+        self.commands.extend(lines)
+        self._stream.write("".join(line + "\n" for line in lines))
         self._stream.flush()
 
 

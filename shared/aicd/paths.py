@@ -6,7 +6,7 @@ line, before any work is done. A step writes only
 
 - inside the workspace (``GITHUB_WORKSPACE``, else the current directory),
 - inside ``RUNNER_TEMP``,
-- inside a folder the user named explicitly for the step's state (``state-dir``),
+- inside a folder the caller names explicitly (``folders``: the demo's own work folder),
 
 never onto one of the step's own input files, never onto a directory. Paths are compared after
 resolving symbolic links, so a link cannot smuggle a write outside either.
@@ -30,16 +30,24 @@ def check_writable(path: str, *, what: str, env: Mapping[str, str], inputs: Mapp
     """``path`` when a step may write it (the rules above); ConfigError naming ``what`` otherwise.
     ``inputs`` are the step's inputs (the files they name are protected, except input ``own``,
     the path being checked), ``folders`` extra places the user named for writing."""
+    try:
+        return _checked(path, what, env, inputs or {}, folders, own)
+    except OSError as exc:  # a name too long, a component that is a file ...
+        raise ConfigError(f"{what}: {path[:80]!r} is not a usable path ({exc.strerror or exc})") from None
+
+
+def _checked(path: str, what: str, env: Mapping[str, str], inputs: Mapping[str, str], folders: Iterable[str],
+             own: str) -> Path:
     real = Path(os.path.realpath(path))
     if real.is_dir():
-        raise ConfigError(f"{what}: {path!r} is a directory", hint="name a file, e.g. aicd-reports/report.json")
-    if real in _input_files({k: v for k, v in (inputs or {}).items() if k != own}):
+        raise ConfigError(f"{what}: {path[:200]!r} is a directory", hint="name a file, e.g. aicd-reports/report.json")
+    if real in _input_files({k: v for k, v in inputs.items() if k != own}):
         raise ConfigError(f"{what}: {path!r} is one of this step's inputs; writing it would destroy it",
                           hint="name a new file, e.g. aicd-reports/report.json")
     roots = _roots(env, folders)
     if not any(real.is_relative_to(root) for root in roots):
         raise ConfigError(f"{what}: {path!r} is outside the places a step may write",
-                          hint="write inside the workspace, RUNNER_TEMP or the state-dir: "
+                          hint="write inside the workspace or RUNNER_TEMP: "
                                + ", ".join(str(r) for r in roots))
     return Path(path)
 

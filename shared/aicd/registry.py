@@ -55,6 +55,9 @@ class ModelRecord:
         return f"models:/{self.name}/{self.version}" if self.version else ""
 
 
+_SCHEMES = {"http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks", "databricks-uc"}
+
+
 def _quoted(value: str) -> str:
     """A value inside an MLflow search filter's single quotes."""
     return value.replace("\\", "\\\\").replace("'", "\\'")
@@ -119,10 +122,20 @@ class MlflowRegistry:
         self.where = f"MLflow at {_redacted(tracking_uri)}"  # what messages name: never a password
         self.artifact_root = artifact_root
         self.retry_seconds = retry_seconds
+        scheme = tracking_uri.split("://", 1)[0] if "://" in tracking_uri else ""
+        if scheme not in _SCHEMES:
+            raise UserError(f"tracking URI {_redacted(tracking_uri)!r} is not one aicd supports",
+                            hint="use http(s)://host:port for an MLflow server, or sqlite:///path/mlflow.db")
         self._probe()
         self.mlflow = _quiet_mlflow()
         self.mlflow.set_tracking_uri(tracking_uri)
-        self.client = self.mlflow.MlflowClient(tracking_uri)
+        try:
+            self.client = self.mlflow.MlflowClient(tracking_uri)
+            self.client._tracking_client.store  # noqa: B018 - opens the store now, so a bad one fails here
+        except Exception as exc:  # an MLflow or database error about the store itself
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise ServiceError(self.where, f"cannot open the tracking store: {first}", retryable=False,
+                               hint="check the tracking URI") from None
 
     # -- plumbing ------------------------------------------------------------------------------
     def _probe(self) -> None:

@@ -116,7 +116,7 @@ def test_a_user_entrypoint_from_the_repository_trains_the_model(tmp_path):
     frame = generate(800).select_dtypes("number")
     result = train_and_evaluate(frame, "clicked", cfg, entrypoint=function)
     assert type(result.model).__name__ == "LogisticRegression" and result.metrics["accuracy"] > 0.5
-    with pytest.raises(ConfigError, match="cannot import"):
+    with pytest.raises(ConfigError, match="is not a function of a module in the repository"):
         load_entrypoint("no_such_module:fit", str(tmp_path))
 
 
@@ -179,3 +179,26 @@ def test_parameters_are_the_estimators_own_and_defaults_stay_with_the_default_es
     assert other.params == {} and type(build_estimator(other)).__name__ == "LogisticRegression"
     weighted = parse_config("model:\n  params: {class_weight: {churned: 5, stayed: 1}, n_estimators: 5}\n").model
     assert build_estimator(weighted).class_weight == {"churned": 5, "stayed": 1}  # a mapping of plain values
+
+
+@pytest.mark.parametrize("spec", ["os:system", "subprocess:getoutput", "json:loads", "sklearn:show_versions"])
+def test_an_entrypoint_outside_the_repository_is_refused_before_it_runs(tmp_path, spec):
+    with pytest.raises(ConfigError, match="is not a function of a module in the repository"):
+        load_entrypoint(spec, str(tmp_path))
+
+
+def test_a_module_in_the_workspace_never_shadows_an_installed_one(tmp_path):
+    """The workspace goes last on sys.path (and the actions run python -P), so a yaml.py there is not yaml."""
+    import subprocess
+    import sys
+
+    from tests.conftest import SHARED
+
+    (tmp_path / "yaml.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n3,4\n")
+    proc = subprocess.run([sys.executable, "-P", "-m", "aicd", "validate", "--data", "d.csv"], cwd=tmp_path,
+                          env={"PYTHONPATH": str(SHARED)}, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (tmp_path / "ran").exists()
+    action = (SHARED / "bin" / "aicd-action").read_text()
+    assert '-P -m aicd "$@"' in action

@@ -270,3 +270,19 @@ def test_a_flood_of_bad_requests_neither_fails_nor_dilutes_the_error_rate():
         post(app, "/predict", {**ROW, "age": age})
     snap = parse_snapshot(request(app, "GET", "/metrics")[2].decode())
     assert (snap.requests, snap.errors) == (100, 5)  # 5 % of the requests the server answered for
+
+
+def test_a_reused_request_id_cannot_replace_a_remembered_prediction():
+    app = create_app(fake_model(lambda columns: [int(columns["age"][0] > 30)]), feedback_token=TOKEN)
+    first = post(app, "/predict", {**ROW, "age": 41}, headers=[("x-request-id", "order-42")])[2]
+    second = post(app, "/predict", {**ROW, "age": 20}, headers=[("x-request-id", "order-42")])[2]
+    assert first["request_id"] == "order-42" and second["request_id"] != "order-42"
+    assert post(app, "/feedback", {"request_id": "order-42", "label": 1}, headers=AUTH)[2]["outcome"] == "correct"
+    assert post(app, "/feedback", {"request_id": second["request_id"], "label": 0},
+                headers=AUTH)[2]["outcome"] == "correct"
+
+
+def test_text_no_runtime_can_encode_is_the_requests_fault():
+    status, _, body = request(create_app(fake_model()), "POST", "/predict",
+                              b'{"age": 30, "roast": "\\ud800", "member": true}')
+    assert status == 400 and "not valid text" in json.loads(body)["error"]

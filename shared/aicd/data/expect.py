@@ -87,7 +87,7 @@ def _eval(node: ast.AST, values: pd.Series):
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.BinOp):
-        return _ARITHMETIC[type(node.op)](_eval(node.left, values), _eval(node.right, values))
+        return _arithmetic(node.op, _eval(node.left, values), _eval(node.right, values))
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, values)
         if isinstance(node.op, (ast.Not, ast.Invert)):
@@ -105,6 +105,24 @@ def _eval(node: ast.AST, values: pd.Series):
     if isinstance(node, ast.Call):
         return _FUNCTIONS[node.func.id](_eval(node.args[0], values))
     return [_eval(e, values) for e in node.elts]  # a list or tuple of constants (only after `in`)
+
+
+def _arithmetic(op: ast.operator, left, right):
+    """Arithmetic with bounded cost: numbers only (``'ab' * 10**12`` would allocate petabytes), and
+    constants in floating point (``9 ** 9 ** 9`` overflows at once instead of computing for hours)."""
+    logic = isinstance(op, (ast.BitAnd, ast.BitOr))
+    for side in (left, right):
+        if isinstance(side, str) or (_is_series(side) and not logic and not _numeric(side)):
+            raise ExpressionError("does arithmetic on text; compare text with == or in [...]")
+    if not logic and not _is_series(left) and not _is_series(right):
+        left, right = float(left), float(right)
+    return _ARITHMETIC[type(op)](left, right)
+
+
+def _numeric(series) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
 def _compare(node: ast.Compare, values: pd.Series) -> pd.Series:

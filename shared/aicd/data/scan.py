@@ -177,6 +177,8 @@ def _scan_part(part, index: int, cfg: DataConfig, types, sample_rows: int, seed:
     row_hashes: list[np.ndarray] = []
     rows, numeric = 0, []
     for batch in _grouped(part.batches(types)):
+        _refuse_nested(batch.schema, str(part.path))
+        batch = _flat_numbers(batch)
         if not columns:
             columns = {n: ColumnScan(n, arrow_kind(t)) for n, t in zip(batch.schema.names, batch.schema.types,
                                                                           strict=True)}
@@ -251,6 +253,23 @@ def _grouped(batches, rows: int = 100_000):
             group, size = [], 0
     if group:
         yield pa.Table.from_batches(group)
+
+
+def _refuse_nested(schema: pa.Schema, where: str) -> None:
+    """Lists, structs and maps are not tabular values: no check or drift measure means anything on them."""
+    nested = [f"{f.name} ({f.type})" for f in schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise DataError(f"column(s) {', '.join(nested)[:200]} hold nested values (lists, objects or maps)",
+                        file=where, hint="flatten them into plain columns, or drop them from the file")
+
+
+def _flat_numbers(table: pa.Table) -> pa.Table:
+    """Unsigned 64-bit integers and decimals as float64, the type their statistics are taken in
+    (Arrow refuses the exact casts: 2**64 - 1 is beyond int64 and float64's exact integers)."""
+    for i, column in enumerate(table.schema):
+        if pa.types.is_uint64(column.type) or pa.types.is_decimal(column.type):
+            table = table.set_column(i, column.name, table.column(i).cast(pa.float64(), safe=False))
+    return table
 
 
 def _refuse_binary(columns: dict[str, ColumnScan], where: str) -> None:

@@ -155,7 +155,7 @@ class LocalTarget:
     def _start(self, rev: Revision) -> None:
         rev.port = _free_port()
         log = open(Path(rev.model_dir).parent / "server.log", "ab")  # noqa: SIM115 - handed to the child
-        cmd = [sys.executable, "-m", "aicd.serve", "--model-dir", rev.model_dir, "--sha256", rev.sha256,
+        cmd = [sys.executable, "-P", "-m", "aicd.serve", "--model-dir", rev.model_dir, "--sha256", rev.sha256,
                "--port", str(rev.port), "--model-name", rev.model_name, "--model-version", rev.model_version,
                "--run-id", rev.run_id]
         # The server must import this very aicd, however the parent found it (installed or a checkout).

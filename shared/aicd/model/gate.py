@@ -24,11 +24,12 @@ class ThresholdResult:
 
 def check_thresholds(metrics: dict[str, float], thresholds: dict[str, float]) -> list[ThresholdResult]:
     """A minimum for higher-is-better metrics, a maximum for the others. Unknown metrics are the
-    caller's to reject earlier (config validation), so every threshold here has a metric. A metric
-    that is NaN (undefined, e.g. ROC-AUC with one class in the holdout) never passes."""
+    caller's to reject earlier (config validation). A metric that is NaN (undefined, e.g. ROC-AUC
+    with one class in the holdout) or that the model cannot give (log_loss of a model without
+    probabilities) never passes."""
     out = []
     for name, limit in thresholds.items():
-        value = metrics[name]
+        value = metrics.get(name, math.nan)  # absent: the model cannot give it (log_loss without predict_proba)
         higher = name in HIGHER_IS_BETTER
         passed = not math.isnan(value) and (value >= limit if higher else value <= limit)
         out.append(ThresholdResult(name, value, limit, ">=" if higher else "<=", passed))

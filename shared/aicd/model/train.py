@@ -91,7 +91,11 @@ def _check_task(estimator, cfg: ModelConfig, config_file: str, lines: Mapping[st
     from sklearn.base import is_classifier, is_regressor
 
     kind = "regression" if is_regressor(estimator) else "classification" if is_classifier(estimator) else None
-    if kind and kind != cfg.task:
+    if kind is None:
+        raise ConfigError(f"`model.estimator`: {type(estimator).__name__} is neither a classifier nor a regressor",
+                          file=config_file, line=lines.get("model.estimator"),
+                          hint="name a supervised estimator, or train your own with `model.entrypoint`")
+    if kind != cfg.task:
         raise ConfigError(f"`model.task` is {cfg.task} but {type(estimator).__name__} does {kind}",
                           file=config_file, line=lines.get("model.task") or lines.get("model.estimator"),
                           hint=f"set `model.task: {kind}` or pick a {cfg.task} estimator")
@@ -100,8 +104,9 @@ def _check_task(estimator, cfg: ModelConfig, config_file: str, lines: Mapping[st
 def load_entrypoint(spec: str, workdir: str, config_file: str = "aicd.yml", line: int | None = None):
     """Import ``module:function`` from the user's repository (``workdir`` goes first on sys.path)."""
     module_name, _, function_name = spec.partition(":")
-    if workdir not in sys.path:
-        sys.path.insert(0, workdir)
+    if workdir not in sys.path:  # last, so the repository's modules never shadow installed ones
+        sys.path.append(workdir)
+    _check_in_repository(module_name, workdir, spec, config_file, line)
     try:
         function = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as exc:
@@ -117,12 +122,16 @@ def load_entrypoint(spec: str, workdir: str, config_file: str = "aicd.yml", line
 
 
 def _fit_estimator(model, x_train: pd.DataFrame, y_train: pd.Series) -> None:
+    """The configured estimator's fit; what it raises is about the parameters or the data it was
+    given (scikit-learn checks both as it fits), so it is the user's to fix, in one line."""
     try:
         model.fit(x_train, y_train)
-    except ValueError as exc:  # scikit-learn's InvalidParameterError is a ValueError too
+    except (ValueError, TypeError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if type(exc).__name__ == "InvalidParameterError":
-            raise ConfigError(f"`model.params`: {first}", hint="fix the parameter in aicd.yml") from None
+        if type(exc).__name__ == "InvalidParameterError" or isinstance(exc, (TypeError, AttributeError)):
+            estimator = model.steps[-1][1] if hasattr(model, "steps") else model
+            raise ConfigError(f"`model.params`: fitting {type(estimator).__name__} failed: {first}",
+                              hint="fix the parameters in aicd.yml") from None
         raise DataError(f"training failed: {first}",
                         hint="check the label and feature columns against `model.task`") from None
 
@@ -140,6 +149,22 @@ def _run_entrypoint(entrypoint, cfg: ModelConfig, x_train: pd.DataFrame, y_train
         raise EntrypointFailed(f"`model.entrypoint` {cfg.entrypoint} returned {type(model).__name__}, "
                                "not a fitted estimator", hint="return the fitted model (an object with predict)")
     return model
+
+
+def _check_in_repository(module_name: str, workdir: str, spec: str, config_file: str, line: int | None) -> None:
+    """The entrypoint's module must be a file of the repository (found before anything is run)."""
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        found = importlib.util.find_spec(module_name.split(".")[0])
+    except (ImportError, ValueError):
+        found = None
+    origin = Path(found.origin).resolve() if found and found.origin else None
+    if origin is None or not origin.is_relative_to(Path(workdir).resolve()):
+        raise ConfigError(f"`model.entrypoint`: {spec!r} is not a function of a module in the repository",
+                          file=config_file, line=line,
+                          hint=f"put the module in {workdir} (the workspace) and name it module:function")
 
 
 def with_preprocessing(estimator, features: pd.DataFrame):

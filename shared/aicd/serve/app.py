@@ -8,12 +8,14 @@
     GET  /metrics   Prometheus text format (see :mod:`aicd.serve.metrics`)
 
 Every response carries ``x-request-id`` and ``x-model-version`` headers (and the same fields in a
-JSON body). Rows are checked against the model's signature (the features and types recorded at
-training): a bad request gets a 400 naming the field, e.g. ``instances[0].age``. Bodies over
-``max_body_bytes`` get a 413, bodies that take longer than ``read_timeout`` a 408, JSON nested
-deeper than ``max_depth`` a 400. Predictions are remembered (bounded) so delayed feedback can be
-scored. No framework: routing five paths by hand costs nothing and keeps the serving image to
-onnxruntime, numpy, uvicorn and prometheus-client.
+JSON body). Feedback refers to the ``request_id`` a prediction's answer carried: the caller's own
+``x-request-id`` when it sent one that is not already remembered, else a fresh one — so nobody can
+replace a remembered prediction by reusing its id. Rows are checked against the model's
+signature (the features and types recorded at training): a bad request gets a 400 naming the
+field, e.g. ``instances[0].age``. Bodies over ``max_body_bytes`` get a 413, bodies that take
+longer than ``read_timeout`` a 408, JSON nested deeper than ``max_depth`` a 400. Predictions are
+remembered (bounded) so delayed feedback can be scored. No framework: routing five paths by hand
+costs nothing and keeps the serving image to onnxruntime, numpy, uvicorn and prometheus-client.
 
 Whose fault a failure is decides its status, because the production gate's error rate counts
 5xx answers and must never move because of what a client sent: anything that goes wrong while a
@@ -80,6 +82,8 @@ def rows_to_columns(payload: object, features: list[str], types: dict[str, str],
             if value is _ABSENT:
                 raise BadRequest(f"`instances[{i}].{name}` is missing")
             kind = types.get(name, "str")
+            if isinstance(value, str) and not _encodable(value):
+                raise BadRequest(f"`instances[{i}].{name}` is not valid text (an unpaired UTF-16 surrogate)")
             if kind in ("int", "float") and type(value) in (int, float) and not _finite(value):
                 raise BadRequest(f"`instances[{i}].{name}` must be a finite number within ±3.4e38, got {value!r:.40}")
             if not _fits(value, kind):
@@ -89,6 +93,15 @@ def rows_to_columns(payload: object, features: list[str], types: dict[str, str],
 
 
 _ABSENT = object()
+
+
+def _encodable(text: str) -> bool:
+    """JSON may escape lone surrogates (``"\\ud800"``) that no runtime can encode as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _finite(number: float) -> bool:
@@ -172,6 +185,8 @@ class ModelServer:
         labels = self.model.predict(columns)
         self.metrics.predicted(labels)
         self.metrics.features(columns)
+        if request_id in self.remembered:  # an id is scored once: a later request cannot replace its prediction
+            request_id = uuid.uuid4().hex
         self._remember(request_id, labels[0] if len(labels) == 1 else labels)
         await self._send_json(send, {"predictions": labels}, 200, request_id, scope)
         self.metrics.latency(time.perf_counter() - started)

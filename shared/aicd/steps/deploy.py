@@ -51,7 +51,14 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
 
 def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str,
                timeout: float) -> dict[str, str]:
-    target = LocalTarget(inputs.get("state-dir") or ".aicd/deploy", timeout)
+    state_dir = Path(inputs.get("state-dir") or ".aicd/deploy")
+    if state_dir.exists() and not state_dir.is_dir():
+        raise ConfigError(f"input `state-dir`: {str(state_dir)!r} is a file, not a folder",
+                          hint="name the folder that holds (or will hold) the deployment's state")
+    if command in ("stop", "rollback") and not (state_dir / "state.json").is_file():
+        raise ConfigError(f"input `state-dir`: {str(state_dir)!r} holds no deployment",
+                          hint="give the state-dir the deploy step used")
+    target = LocalTarget(state_dir, timeout)
     if inputs.get("feedback-token") and command == "deploy":
         target.set_feedback_token(inputs["feedback-token"])
     if command == "stop":
@@ -99,8 +106,8 @@ def _seconds(inputs: Mapping[str, str], key: str, default: str) -> float:
         value = float(text)
     except ValueError:
         value = -1
-    if value < 0 or (value == 0 and key == "ready-timeout"):
-        raise ConfigError(f"input `{key}`: {text!r} is not a positive number of seconds")
+    if not 0 <= value <= 86_400 or (value == 0 and key == "ready-timeout"):  # NaN fails the comparison too
+        raise ConfigError(f"input `{key}`: {text!r} is not a number of seconds between 0 and 86400")
     return value
 
 

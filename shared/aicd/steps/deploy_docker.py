@@ -11,7 +11,7 @@ from pathlib import Path
 from ..deploy.docker_target import DockerTarget, Slot, docker_client
 from ..deploy.image import BuiltImage, ImageBuilder, image_labels, image_tag, repository_name
 from ..errors import ConfigError
-from ..gha import Actions
+from ..gha import Actions, md_code
 from ..registry import serving_checksum
 from .summary import table
 
@@ -124,7 +124,7 @@ def _finish(gh: Actions, command: str, target: DockerTarget, serving: Slot, othe
                      other.image, other.container if command == "deploy" else "removed"])
     verb = "deployed" if command == "deploy" else "rolled back"
     parts = [f"## 🚀 aicd release — {verb} (docker)\n\nStable endpoint **{target.endpoint}** "
-             f"(deployment `{target.deployment}`).",
+             f"(deployment {md_code(target.deployment)}).",
              table(["", "revision", "model", "image", "container"], rows)]
     if image:
         parts.append(_image_table(image))

@@ -13,7 +13,7 @@ from ..config_deploy import STRATEGIES
 from ..deploy.kube.client import KubeClient
 from ..deploy.kube.target import KubeTarget, Outcome, RolloutFailed
 from ..errors import ConfigError
-from ..gha import Actions
+from ..gha import Actions, md_code
 from ..tenancy import check_tenant, owns
 from .summary import table
 
@@ -96,8 +96,8 @@ def _finish(gh: Actions, command: str, target: KubeTarget, outcome: Outcome, dig
     rows = [[("▶ " if r["revision"] == outcome.revision else "") + str(r["revision"]), r["model_version"],
              r["image"], r["run_id"][:8], (r["commit"] or "")[:7]] for r in reversed(history)]
     head = "⏪ aicd release — rolled back" if failed else f"🚀 aicd release — {command} (kubernetes)"
-    text = (f"## {head}\n\n{outcome.state}\n\nNamespace `{target.namespace}`, Service **{target.endpoint}**, "
-            f"strategy `{target.cfg.strategy}`.")
+    text = (f"## {head}\n\n{outcome.state}\n\nNamespace {md_code(target.namespace)}, Service **{target.endpoint}**, "
+            f"strategy {md_code(target.cfg.strategy)}.")
     if failed:
         text += f"\n\n**Failed:** {failed}"
     if outcome.recovered_seconds is not None:

@@ -91,7 +91,7 @@ def _choice(inputs: Mapping[str, str], key: str) -> str:
 
 def _report_path(inputs: Mapping[str, str], env: Mapping[str, str]) -> Path:
     return check_writable(inputs.get("report") or "aicd-reports/monitor.json", what="input `report`", env=env,
-                          inputs=inputs, folders=[inputs.get("state-dir") or ""])
+                          inputs=inputs)
 
 
 def _source(inputs: Mapping[str, str], cfg: MonitorConfig) -> Source:

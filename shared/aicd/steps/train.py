@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import subprocess
 import time
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from ..config import Config, load_config
 from ..data.drift import profile_frame
 from ..data.source import content_hash, open_source, read_frame
 from ..errors import ConfigError, GateFailed
-from ..gha import Actions
+from ..gha import Actions, md_code
 from ..model.compare import Comparison, compare_models
 from ..model.gate import ThresholdResult, check_thresholds
 from ..model.onnx_export import OnnxExport, export_onnx
@@ -44,7 +45,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     uri = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
     registry = MlflowRegistry(uri, artifact_root=_artifact_root(uri),  # fail fast, before a long fit
                               retry_seconds=_retry_seconds(env))
-    data_version = inputs.get("data-version") or content_hash(open_source(inputs["data"], cfg.data.delimiter))
+    data_version = _data_version(inputs) or content_hash(open_source(inputs["data"], cfg.data.delimiter))
     tags = _tags(env, data_version, cfg, tenant)
     existing = registry.find_version(name, tags["aicd.identity"])
     if existing:
@@ -80,6 +81,15 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     if not passed:
         _refuse(gh, cfg, gate, slice_gate, comparisons)
     return outputs
+
+
+def _data_version(inputs: Mapping[str, str]) -> str:
+    """The given data-version (a content hash, a DVC or lakeFS revision ...): one short token."""
+    given = (inputs.get("data-version") or "").strip()
+    if given and not re.fullmatch(r"[A-Za-z0-9._:@+/=-]{1,128}", given):
+        raise ConfigError(f"input `data-version`: {given[:60]!r} is not a version id",
+                          hint="give the data-version output of action-validate (letters, digits and ._:@+/=- only)")
+    return given
 
 
 def _export(result: TrainResult, cfg: Config, gh: Actions) -> OnnxExport:
@@ -140,7 +150,7 @@ def _reuse(registry: MlflowRegistry, record: ModelRecord, gh: Actions) -> dict[s
                "reused": "true"}
     gh.set_outputs(outputs)
     gh.info(f"aicd train: {record.model_uri} was trained from this commit, data-version and config; reused it")
-    gh.summary(f"## ♻️ aicd model gate — reused\n\n**{record.model_uri}** (run `{record.run_id}`) was already "
+    gh.summary(f"## ♻️ aicd model gate — reused\n\n**{record.model_uri}** (run {md_code(record.run_id)}) was already "
                "trained and registered from this commit, data-version and config; alias `candidate` points at it.")
     return outputs
 
@@ -148,9 +158,10 @@ def _reuse(registry: MlflowRegistry, record: ModelRecord, gh: Actions) -> dict[s
 def _refuse(gh: Actions, cfg: Config, gate, slice_gate, comparisons) -> None:
     reasons = []
     for g in (g for g in gate if not g.passed):
-        gh.annotate("error", f"{g.metric} {g.value:.4f} does not meet {g.direction} {g.threshold}",
+        shown = f"{g.value:.4f}" if g.value == g.value else "not available (undefined for this model or holdout)"
+        gh.annotate("error", f"{g.metric} {shown} does not meet {g.direction} {g.threshold}",
                     file=cfg.file, line=cfg.line_of(f"model.thresholds.{g.metric}"), title="aicd model gate")
-        reasons.append(f"{g.metric} {g.value:.4f} (needs {g.direction} {g.threshold})")
+        reasons.append(f"{g.metric} {shown} (needs {g.direction} {g.threshold})")
     for s, gs in slice_gate:
         for g in (g for g in gs if not g.passed):
             reasons.append(f"{g.metric} {g.value:.4f} on {s.column}={s.value} (needs {g.direction} {g.threshold})")
@@ -249,7 +260,7 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
         versus = (f"Compared with champion version {champion} on the same {result.n_test} holdout rows: paired "
                   f"bootstrap, margin {c0.margin}{', improvement required' if c0.require_improvement else ''}.")
     head = (f"## {ICON[passed]} aicd model gate — {'passed' if passed else 'failed'}\n\n"
-            f"model `{name}` · run `{record.run_id}` · data-version `{data_version}`\n\n"
+            f"model {md_code(name)} · run {md_code(record.run_id)} · data-version {md_code(data_version)}\n\n"
             + (f"Registered **{record.model_uri}** with alias `candidate`." if record.version
                else "Nothing was registered.") + _runtime_line(export)
             + (f"\n\n{dropped:,} rows without a label were left out (allowed by `model.max-missing-label-ratio`)."

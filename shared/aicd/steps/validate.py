@@ -12,8 +12,8 @@ from ..data.checks import Check, run_checks
 from ..data.drift import HANDLING, ColumnDrift, Side, column_drift, sides_from_profile
 from ..data.scan import Scan, scan
 from ..data.source import content_hash, open_source
-from ..errors import DataError, GateFailed
-from ..gha import Actions
+from ..errors import ConfigError, DataError, GateFailed
+from ..gha import Actions, md_code
 from ..paths import check_writable, write_text
 from .html_report import render_html
 from .specs import SPECS
@@ -28,6 +28,9 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
                             inputs=inputs)
     html = check_writable(str(report.with_suffix(".html")), what="input `report` (its HTML beside it)", env=env,
                           inputs=inputs)
+    if report.suffix.lower() == ".html":
+        raise ConfigError(f"input `report`: {str(report)!r} would be overwritten by the HTML report written beside "
+                          "it", hint="name the JSON report, e.g. aicd-reports/validate.json")
     cfg = load_config(inputs.get("config"))
     source = open_source(inputs["data"], cfg.data.delimiter)
     reference_spec = inputs.get("reference") or cfg.data.drift.reference
@@ -141,15 +144,15 @@ def render_summary(body: dict, checks: list[Check], drift: list[ColumnDrift]) ->
     passed = body["passed"]
     failed = [c for c in checks if not c.passed]
     parts = [f"## {ICON[passed]} aicd data gate — {'passed' if passed else 'failed'}\n\n"
-             f"`{body['data']}` · {body['rows']:,} rows × {body['columns']} columns · "
-             f"data-version `{body['data_version']}`"]
+             f"{md_code(body['data'])} · {body['rows']:,} rows × {body['columns']} columns · "
+             f"data-version {md_code(body['data_version'])}"]
     if failed:
         parts.append("### Failed checks\n\n" + table(["check", "column", "measured", "threshold", "message"],
                      [[c.name, c.column, c.measured, c.threshold, c.message] for c in failed]))
     if drift:
         drifted = sum(d.drifted for d in drift)
         verdict = "dataset drifted" if body["dataset_drifted"] else "dataset not drifted"
-        parts.append(f"### Drift against `{body['reference']}` — {drifted} of {len(drift)} columns drifted "
+        parts.append(f"### Drift against {md_code(body['reference'])} — {drifted} of {len(drift)} columns drifted "
                      f"({verdict})\n\n" + table(
                          ["column", "method", "statistic", "threshold", "verdict", "note"],
                          [[d.column, d.method, d.statistic, d.threshold, "drifted" if d.drifted else "ok", d.note]
