@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Sequence
 
 from .errors import AicdError, ConfigError, GateFailed
-from .gha import Actions, inert
+from .gha import Actions, inert, md_escape
 from .paths import check_writable, write_text
 from .steps import env_name
 from .urls import http_url
@@ -155,6 +155,7 @@ def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
     except AicdError as exc:
         message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
         gh.annotate("error", message, file=exc.file, line=exc.line, title=f"aicd {args.aicd_command}")
+        gh.summary(f"## ❌ aicd {args.aicd_command} — refused\n\n{md_escape(str(exc))}\n\nNothing was changed.")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -194,12 +194,15 @@ def parse_config(text: str, file: str = "aicd.yml") -> Config:
 
 
 def _to_python(node: yaml.Node, path: str, lines: dict[str, int]) -> Any:
-    """Turn a composed YAML node into plain data, recording the line of each key path."""
+    """Turn a composed YAML node into plain data, recording the line of each key path. Keys are
+    text, except inside ``model.params``, where they keep their YAML type (``class_weight: {0: 1}``
+    means the class 0, not the text "0")."""
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out = {}
+        typed = path.startswith("model.params.")
         for key_node, value_node in node.value:
-            key = str(key_node.value)
+            key = _typed_key(key_node) if typed else str(key_node.value)
             child = f"{path}.{key}" if path else key
             lines[child] = key_node.start_mark.line + 1
             out[key] = _to_python(value_node, child, lines)
@@ -373,6 +376,9 @@ def _model(r: _Reader, raw: Any) -> ModelConfig:
     entrypoint = r.text(m, "model", "entrypoint", None)
     if entrypoint is not None and entrypoint.count(":") != 1:
         raise r.fail("model.entrypoint", f"must be module:function, got {entrypoint!r}")
+    if entrypoint is not None and m.get("estimator") is not None:
+        raise r.fail("model.estimator", "is set together with `model.entrypoint`; the entrypoint trains the model",
+                     hint="keep one of them")
     estimator, modules, params = _estimator(r, m)
     task = _task(r, m, estimator, entrypoint)
     known = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
@@ -502,6 +508,14 @@ def _compare(r: _Reader, raw: Any, known: frozenset) -> CompareConfig:
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def _typed_key(node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value = yaml.constructor.SafeConstructor().construct_object(node)
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            return value
+    return str(node.value)
 
 
 def _kind(value: Any) -> str:

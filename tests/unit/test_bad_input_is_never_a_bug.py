@@ -119,3 +119,78 @@ def test_the_validate_summary_quotes_a_hostile_path_as_code(tmp_path):
     validate.run({"data": str(data), "report": str(tmp_path / "r.json")},
                  Actions({"GITHUB_STEP_SUMMARY": str(summary)}), env={"RUNNER_TEMP": str(tmp_path)})
     assert f"``{data}``" in summary.read_text()
+
+
+def _train(tmp_path, frame, config: str):
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    cfg = write_config(tmp_path, config)
+    return run_aicd("train", "--data", str(tmp_path / "d.csv"), "--config", cfg, "--tracking-uri",
+                    f"sqlite:///{tmp_path / 'm.db'}", cwd=tmp_path, env={"GITHUB_STEP_SUMMARY": str(tmp_path / "s.md")})
+
+
+@pytest.mark.parametrize("body, needle", [
+    ("from sklearn.ensemble import GradientBoostingClassifier\n"
+     "def fit(x, y, params):\n    return GradientBoostingClassifier()\n", "returned an unfitted"),
+    ("from sklearn.linear_model import LinearRegression\n"
+     "def fit(x, y, params):\n    return LinearRegression().fit(x.select_dtypes('number').fillna(0), y)\n",
+     "returned a regression model"),
+    ("class Odd:\n    def predict(self, x):\n        raise RuntimeError('nope')\n"
+     "def fit(x, y, params):\n    return Odd()\n", "failed to predict the holdout"),
+])
+def test_a_model_from_the_entrypoint_that_cannot_serve_is_the_users_to_fix(tmp_path, body, needle):
+    from aicd.examples.coffee import generate
+
+    (tmp_path / "mytrain.py").write_text(body)
+    result = _train(tmp_path, generate(300), "data: {label: clicked}\nmodel:\n  entrypoint: mytrain:fit\n"
+                    "  task: classification\n")
+    assert_one_clear_line(result, needle)
+    assert "refused" in (tmp_path / "s.md").read_text()  # the job summary says so too
+
+
+def test_frozen_and_builtin_modules_are_not_the_repository(tmp_path):
+    from aicd.errors import ConfigError
+    from aicd.model.train import load_entrypoint
+
+    for spec in ("os:system", "posix:system", "sys:exit", "builtins:eval", "codecs:open"):
+        with pytest.raises(ConfigError, match="not a function of a module in the repository"):
+            load_entrypoint(spec, str(tmp_path))
+
+
+def test_slices_of_a_column_with_missing_values_and_other_label_shapes(tmp_path):
+    from aicd.examples.coffee import generate
+
+    frame = generate(600)
+    frame.loc[frame.index[:40], "preferred_roast"] = None
+    frame.loc[frame.index[40:80], "clicked"] = None
+    config = ("data: {label: clicked, max-missing-ratio: 0.2}\nmodel:\n  params: {n_estimators: 5, "
+              "random_state: 0, class_weight: {0: 1, 1: 2}}\n  max-missing-label-ratio: 0.1\n"
+              "  thresholds: {accuracy: 0.5}\n  slices: [{column: preferred_roast, thresholds: {accuracy: 0.1}}]\n")
+    result = _train(tmp_path, frame, config)
+    assert result.code == 0, result.output
+    assert "ONNX export agrees on 100" in result.output  # labels read as floats because of blanks are ints again
+    assert "(missing)" in (tmp_path / "s.md").read_text()
+
+
+def test_a_multiclass_label_has_no_positive_share_and_an_absent_positive_is_named(tmp_path):
+    import pandas as pd
+
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"x": range(90), "species": ["a", "b", "c"] * 30}).to_csv(data, index=False)
+    (tmp_path / "aicd.yml").write_text("data: {label: species}\n")
+    ok = run_aicd("validate", "--data", str(data), "--config", str(tmp_path / "aicd.yml"), cwd=tmp_path)
+    assert ok.code == 0, ok.output
+    pd.DataFrame({"x": range(90), "y": ["no", "yes", "no"] * 30}).to_csv(data, index=False)
+    (tmp_path / "aicd.yml").write_text("data: {label: y}\n")
+    assert_one_clear_line(run_aicd("validate", "--data", str(data), "--config", str(tmp_path / "aicd.yml"),
+                                   cwd=tmp_path), "the positive value 1 never occurs in label `y` (classes: no, yes)")
+
+
+def test_bad_parameter_values_name_the_line_and_both_estimator_and_entrypoint_is_refused(tmp_path, coffee):
+    from aicd.examples.coffee import generate
+
+    result = _train(tmp_path, generate(200), "data: {label: clicked}\nmodel:\n  params:\n    n_estimators: many\n")
+    assert_one_clear_line(result, f"{tmp_path / 'aicd.yml'}:3", "n_estimators")
+    cfg = write_config(tmp_path, "model:\n  entrypoint: m:fit\n  task: classification\n"
+                       "  estimator: sklearn.svm.SVC\n")
+    assert_one_clear_line(run_aicd("validate", "--data", str(coffee["data"]), "--config", cfg), f"{cfg}:4",
+                          "together with `model.entrypoint`")

@@ -149,7 +149,7 @@ def test_missing_labels_are_refused_with_the_count_unless_a_ratio_allows_droppin
     allowed = _train(tmp_path, frame, "data: {label: clicked}\n" + MODEL + "  max-missing-label-ratio: 0.3\n"
                      "  thresholds: {accuracy: 0.5}\n")
     assert allowed.code == 0, allowed.output
-    assert "fitting sklearn.ensemble.RandomForestClassifier on 450 rows" in allowed.output
+    assert "450 labelled rows" in allowed.output and "fitted on 360 rows" in allowed.output
     assert "150 rows without a label dropped" in allowed.output
 
 

@@ -44,7 +44,7 @@ def run_checks(s: Scan, cfg: DataConfig, reference_rows: int | None = None,
         if spec.name in s.columns:
             results += _column(s.columns[spec.name], spec, s.rows)
     results += [_finite(c) for c in s.columns.values() if c.kind == "float"]
-    results += [_missing(c, s.rows, cfg.max_missing_ratio) for c in s.columns.values()]
+    results += [_missing(c, s.rows, cfg.max_missing_ratio) for c in s.columns.values() if c.name != cfg.label]
     results += _dataset(s, cfg, reference_rows, now or dt.datetime.now(dt.UTC))
     if cfg.label and cfg.label in s.columns:
         results += _label(s.columns[cfg.label], s.rows, cfg, task, max_missing_label_ratio)
@@ -73,8 +73,19 @@ def _label(col: ColumnScan, rows: int, cfg: DataConfig, task: str, max_missing: 
         out.append(Check("label-classes", col.name, False, classes, "at least 2",
                          f"label `{col.name}` has a single class{only}: a classifier has nothing to learn",
                          "data.label"))
-    out.append(_positive_share(col, cfg))
+    elif classes == 2:  # the positive share is a binary label's measure; multi-class labels have none
+        out.append(_positive_present(col, cfg) or _positive_share(col, cfg))
     return out
+
+
+def _positive_present(col: ColumnScan, cfg: DataConfig) -> Check | None:
+    """A check that fails when ``data.positive`` is not one of the label's two classes, else None."""
+    if str(cfg.positive) in col.counts:
+        return None
+    shown = ", ".join(sorted(map(str, col.counts)))
+    return Check("label-balance", col.name, False, "absent", str(cfg.positive),
+                 f"the positive value {cfg.positive!r} never occurs in label `{col.name}` (classes: {shown})",
+                 "data.positive")
 
 
 def _schema(s: Scan, cfg: DataConfig) -> list[Check]:

@@ -260,7 +260,7 @@ def _check_delimiter(names: list[str], path: Path, delimiter: str) -> None:
     for other in (";", "\t", "|", ","):
         if other != delimiter and other in names[0]:
             shown = "\\t" if other == "\t" else other
-            raise DataError(f"the CSV has a single column named {names[0][:60]!r}: it looks {shown!r}-delimited, "
+            raise DataError(f"the CSV has a single column named {names[0][:60]!r}: it looks '{shown}'-delimited, "
                             f"not {delimiter!r}", file=str(path), hint=f"set `data.delimiter: \"{shown}\"` in aicd.yml")
 
 

@@ -54,8 +54,9 @@ def compare_models(candidate: Evaluation, champion: Evaluation, metrics: list[st
     out = []
     for metric in metrics:
         sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
-        observed_c, observed_h = observed_candidate[metric], observed_champion[metric]
-        diffs = np.array([sign * (c[metric] - h[metric]) for c, h in pairs])
+        # a metric a model cannot give (log_loss without probabilities) is NaN: no interval, never passed
+        observed_c, observed_h = observed_candidate.get(metric, np.nan), observed_champion.get(metric, np.nan)
+        diffs = np.array([sign * (c.get(metric, np.nan) - h.get(metric, np.nan)) for c, h in pairs])
         diffs = diffs[np.isfinite(diffs)]
         alpha = (1 - confidence) / 2
         low, high = (float(np.quantile(diffs, alpha)), float(np.quantile(diffs, 1 - alpha))) if diffs.size else (

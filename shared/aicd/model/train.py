@@ -10,6 +10,7 @@ config and seed give the same split and, for seeded estimators, the same metrics
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from collections.abc import Mapping
@@ -148,7 +149,27 @@ def _run_entrypoint(entrypoint, cfg: ModelConfig, x_train: pd.DataFrame, y_train
     if not (callable(getattr(model, "predict", None))):
         raise EntrypointFailed(f"`model.entrypoint` {cfg.entrypoint} returned {type(model).__name__}, "
                                "not a fitted estimator", hint="return the fitted model (an object with predict)")
+    _check_returned(model, cfg)
     return model
+
+
+def _check_returned(model, cfg: ModelConfig) -> None:
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise EntrypointFailed(f"`model.entrypoint` {cfg.entrypoint} returned an unfitted "
+                               f"{type(model).__name__}", hint="call fit before returning the model") from None
+    except TypeError:  # not a scikit-learn estimator: its predictions will tell
+        return
+    kind = "regression" if is_regressor(model) else "classification" if is_classifier(model) else cfg.task
+    if kind != cfg.task:
+        raise EntrypointFailed(f"`model.entrypoint` {cfg.entrypoint} returned a {kind} model "
+                               f"({type(model).__name__}) but `model.task` is {cfg.task}",
+                               hint=f"return a {cfg.task} model, or set `model.task: {kind}`")
 
 
 def _check_in_repository(module_name: str, workdir: str, spec: str, config_file: str, line: int | None) -> None:
@@ -160,7 +181,8 @@ def _check_in_repository(module_name: str, workdir: str, spec: str, config_file:
         found = importlib.util.find_spec(module_name.split(".")[0])
     except (ImportError, ValueError):
         found = None
-    origin = Path(found.origin).resolve() if found and found.origin else None
+    has_file = found is not None and found.has_location and found.origin and Path(found.origin).is_file()
+    origin = Path(found.origin).resolve() if has_file else None  # frozen and built-in modules have no file
     if origin is None or not origin.is_relative_to(Path(workdir).resolve()):
         raise ConfigError(f"`model.entrypoint`: {spec!r} is not a function of a module in the repository",
                           file=config_file, line=line,
@@ -223,7 +245,9 @@ def labelled_rows(frame: pd.DataFrame, label: str, cfg: ModelConfig) -> tuple[pd
     rows without a label beyond ``model.max-missing-label-ratio`` (none by default), and a label
     with fewer than two classes (classification) or a single value (regression)."""
     if label not in frame.columns:
-        raise DataError(f"label column `{label}` is not in the data", hint="set `data.label` in aicd.yml")
+        guess = difflib.get_close_matches(label, [str(c) for c in frame.columns], n=1)
+        raise DataError(f"label column `{label}` is not in the data",
+                        hint=f"did you mean `{guess[0]}`? (data.label)" if guess else "set `data.label` in aicd.yml")
     missing = int(frame[label].isna().sum())
     if missing and missing / len(frame) > cfg.max_missing_label_ratio:
         allowed = f" (model.max-missing-label-ratio allows {cfg.max_missing_label_ratio:.1%})" \
@@ -232,13 +256,35 @@ def labelled_rows(frame: pd.DataFrame, label: str, cfg: ModelConfig) -> tuple[pd
                         f"({missing / len(frame):.1%}){allowed}",
                         hint="fill in the labels, or allow dropping such rows with `model.max-missing-label-ratio`")
     labelled = frame[frame[label].notna()] if missing else frame
+    if missing and _integral(labelled[label]):  # blanks made pandas read 0/1 as floats: the labels are ints
+        labelled = labelled.assign(**{label: labelled[label].astype("int64")})
+    if cfg.task == "regression" and not pd.api.types.is_numeric_dtype(labelled[label]):
+        raise DataError(f"label `{label}` is {labelled[label].dtype}, but a regression label must be numeric",
+                        hint="set `model.task: classification`, or train on a numeric label")
     values = labelled[label].nunique()
     if values < 2:
-        only = f" ({labelled[label].iloc[0]!r})" if values else ""
+        only = f" ({str(labelled[label].iloc[0])!r})" if values else ""
         what = "class" if cfg.task == "classification" else "value"
         raise DataError(f"label `{label}` has a single {what}{only} in {len(labelled):,} rows: there is nothing "
                         f"to learn" if values else f"label `{label}` has no values", hint="check the label column")
     return labelled, missing
+
+
+def _evaluated(model, x: pd.DataFrame, y: pd.Series, cfg: ModelConfig, positive, users: bool) -> Evaluation:
+    """The holdout evaluation; a model from the user's entrypoint failing to predict is theirs to fix."""
+    if not users:
+        return evaluate(model, x, y, cfg.task, positive)
+    try:
+        return evaluate(model, x, y, cfg.task, positive)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise EntrypointFailed(f"the model `model.entrypoint` {cfg.entrypoint} returned failed to predict the "
+                               f"holdout: {type(exc).__name__}: {first}".rstrip(": "),
+                               hint="it must predict from the same feature columns it was given") from None
+
+
+def _integral(series: pd.Series) -> bool:
+    return pd.api.types.is_float_dtype(series) and bool(np.all(np.mod(series.to_numpy(), 1) == 0))
 
 
 def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estimator=None, entrypoint=None,
@@ -255,7 +301,7 @@ def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estima
     else:
         model = with_preprocessing(estimator, x_train)
         _fit_estimator(model, x_train, y_train)
-    evaluation = evaluate(model, test[features], test[label], cfg.task, positive)
+    evaluation = _evaluated(model, test[features], test[label], cfg, positive, entrypoint is not None)
     metrics = _rounded(evaluation.metrics())
     return TrainResult(model, metrics, evaluation, features, {c: _kind(frame[c]) for c in features},
                        _classes(model), len(train), len(test), test, _slices(test, evaluation, cfg.slices))
@@ -267,7 +313,8 @@ def _slices(test: pd.DataFrame, evaluation: Evaluation, specs: tuple[SliceConfig
         if spec.column not in test.columns:
             raise DataError(f"slice column `{spec.column}` is not in the data",
                             hint="fix `model.slices` in aicd.yml")
-        values = test[spec.column].astype(str).to_numpy()
+        column = test[spec.column]
+        values = np.where(column.isna(), "(missing)", column.astype(str)).astype(str)
         for value in sorted(set(values)):
             rows = np.nonzero(values == value)[0]
             out.append(SliceResult(spec.column, value, len(rows), _rounded(evaluation.metrics(rows)),

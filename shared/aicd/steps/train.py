@@ -52,12 +52,14 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         return _reuse(registry, existing, gh)
     frame, dropped = labelled_rows(read_frame(inputs["data"], cfg.data.delimiter), cfg.data.label,
                                     cfg.model)
-    gh.info(f"aicd train: fitting {cfg.model.entrypoint or cfg.model.estimator} on {len(frame):,} rows of "
-            f"{inputs['data']}" + (f" ({dropped:,} rows without a label dropped, as model.max-missing-label-ratio "
-                                   "allows)" if dropped else ""))
+    source = _model_source(cfg, env)  # the estimator or entrypoint, checked before anything is said to fit
+    gh.info(f"aicd train: {len(frame):,} labelled rows of {inputs['data']}"
+            + (f" ({dropped:,} rows without a label dropped, as model.max-missing-label-ratio allows)" if dropped
+               else "") + f"; fitting {cfg.model.entrypoint or cfg.model.estimator} on the training split")
     fit_started = time.monotonic()
-    result = _fit(frame, cfg, env)
+    result = _fit(frame, cfg, source)
     fit_seconds = time.monotonic() - fit_started
+    gh.info(f"aicd train: fitted on {result.n_train:,} rows in {fit_seconds:.2f} s; holdout {result.n_test:,} rows")
     gate = check_thresholds(result.metrics, cfg.model.thresholds)
     slice_gate = [(s, check_thresholds(s.metrics, s.thresholds)) for s in result.slices if s.gated]
     comparisons, champion = _compare(registry, name, result, cfg, gh)
@@ -103,14 +105,24 @@ def _export(result: TrainResult, cfg: Config, gh: Actions) -> OnnxExport:
     return export
 
 
-def _fit(frame, cfg: Config, env: Mapping[str, str]) -> TrainResult:
-    line = cfg.line_of("model.entrypoint") or cfg.line_of("model.estimator")
+def _model_source(cfg: Config, env: Mapping[str, str]):
+    """``("entrypoint", function)`` or ``("estimator", unfitted estimator)``, both checked."""
     if cfg.model.entrypoint:
         workdir = env.get("GITHUB_WORKSPACE") or os.getcwd()
-        function = load_entrypoint(cfg.model.entrypoint, workdir, cfg.file, line)
-        return train_and_evaluate(frame, cfg.data.label, cfg.model, entrypoint=function, positive=cfg.data.positive)
-    estimator = build_estimator(cfg.model, cfg.file, cfg.lines)
-    return train_and_evaluate(frame, cfg.data.label, cfg.model, estimator, positive=cfg.data.positive)
+        return "entrypoint", load_entrypoint(cfg.model.entrypoint, workdir, cfg.file, cfg.line_of("model.entrypoint"))
+    return "estimator", build_estimator(cfg.model, cfg.file, cfg.lines)
+
+
+def _fit(frame, cfg: Config, source) -> TrainResult:
+    kind, thing = source
+    try:
+        if kind == "entrypoint":
+            return train_and_evaluate(frame, cfg.data.label, cfg.model, entrypoint=thing, positive=cfg.data.positive)
+        return train_and_evaluate(frame, cfg.data.label, cfg.model, thing, positive=cfg.data.positive)
+    except ConfigError as exc:  # raised below the step, which alone knows where the key is written
+        if exc.file is None or exc.file == "aicd.yml":
+            exc.file, exc.line = cfg.file, cfg.line_of(exc.message.split("`")[1] if "`" in exc.message else "")
+        raise
 
 
 def _compare(registry: MlflowRegistry, name: str, result: TrainResult, cfg: Config,
@@ -158,7 +170,7 @@ def _reuse(registry: MlflowRegistry, record: ModelRecord, gh: Actions) -> dict[s
 def _refuse(gh: Actions, cfg: Config, gate, slice_gate, comparisons) -> None:
     reasons = []
     for g in (g for g in gate if not g.passed):
-        shown = f"{g.value:.4f}" if g.value == g.value else "not available (undefined for this model or holdout)"
+        shown = f"{g.value:.4f}" if g.value == g.value else _unavailable(g.metric)
         gh.annotate("error", f"{g.metric} {shown} does not meet {g.direction} {g.threshold}",
                     file=cfg.file, line=cfg.line_of(f"model.thresholds.{g.metric}"), title="aicd model gate")
         reasons.append(f"{g.metric} {shown} (needs {g.direction} {g.threshold})")
@@ -173,6 +185,13 @@ def _refuse(gh: Actions, cfg: Config, gate, slice_gate, comparisons) -> None:
                        f"[{c.low:+.4f}, {c.high:+.4f}] (needs {need})")
         gh.annotate("error", reasons[-1], file=cfg.file, line=cfg.line_of("model.compare"), title="aicd model gate")
     raise GateFailed(f"model gate failed: {'; '.join(reasons)}; nothing was registered")
+
+
+def _unavailable(metric: str) -> str:
+    if metric in ("log_loss", "roc_auc"):
+        return "not available (it needs class probabilities: the model has no predict_proba, or one class is " \
+               "missing from the holdout)"
+    return "not available (undefined for this model or holdout)"
 
 
 def _retry_seconds(env: Mapping[str, str]) -> float:
