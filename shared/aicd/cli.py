@@ -179,6 +179,8 @@ def _alerts(args: argparse.Namespace) -> None:
     from .config import load_config
     from .monitor.alerts import alert_rules
 
+    if not args.model or not args.model.isprintable() or len(args.model) > 200:
+        raise ConfigError(f"--model: {args.model[:60]!r} is not a model name", hint="the registered model's name")
     monitor = load_config(args.config).monitor
     psi_threshold = monitor.drift.threshold if monitor.drift.method == "psi" else 0.1  # the drift rule is PSI
     text = alert_rules(args.model, min_accuracy=monitor.min_accuracy, max_error_rate=monitor.max_error_rate,

@@ -194,3 +194,13 @@ def test_bad_parameter_values_name_the_line_and_both_estimator_and_entrypoint_is
                        "  estimator: sklearn.svm.SVC\n")
     assert_one_clear_line(run_aicd("validate", "--data", str(coffee["data"]), "--config", cfg), f"{cfg}:4",
                           "together with `model.entrypoint`")
+
+
+def test_a_one_sided_range_names_only_its_own_bound_and_alerts_need_a_model_name(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("a\n1\n2\n9\n")
+    cfg = write_config(tmp_path, "data:\n  columns:\n    a: {min: 5}\n")
+    line = assert_one_clear_line(run_aicd("validate", "--data", str(data), "--config", cfg, cwd=tmp_path),
+                                 "`a` has 2 values below 5 (observed 1 .. 9)")
+    assert "None" not in line
+    assert_one_clear_line(run_aicd("alerts", "--model", "bad\nname"), "--model")

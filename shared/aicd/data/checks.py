@@ -137,9 +137,11 @@ def _range(col: ColumnScan, spec: ColumnSpec, path: str) -> Check:
     else:
         bounds = f">= {spec.min}" if spec.min is not None else f"<= {spec.max}"
     observed = f"{_num(col.min)} .. {_num(col.max)}"
+    outside = [f"{n:,} values below {bound}" for n, bound in ((col.below, spec.min),) if bound is not None]
+    outside += [f"{n:,} above {bound}" for n, bound in ((col.above, spec.max),) if bound is not None]
     return Check("range", spec.name, col.below + col.above == 0, observed, bounds,
-                 f"`{spec.name}` has {col.below:,} values below {spec.min} and {col.above:,} above {spec.max} "
-                 f"(observed {observed})", f"{path}.min" if col.below else f"{path}.max")
+                 f"`{spec.name}` has {' and '.join(outside)} (observed {observed})",
+                 f"{path}.min" if col.below else f"{path}.max")
 
 
 def _finite(col: ColumnScan) -> Check:
