@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from aicd.deploy.docker_target import DockerTarget
-from aicd.errors import ServiceError, UserError
+from aicd.errors import ConfigError, ServiceError, UserError
 from aicd.gha import Actions
 from aicd.steps import deploy, train
 from tests.conftest import FEEDBACK_AUTH, FEEDBACK_TOKEN, STEP_ENV
@@ -65,7 +65,8 @@ def docker_deploy(docker_engine, mlflow_server, base_image, listen, tmp_path):
         inputs = {"model-uri": model_uri, "tracking-uri": mlflow_server.uri, "target": "docker",
                   "command": command, "base-image": base_image, "listen": listen, "observe-seconds": "2",
                   "ready-timeout": "20", "feedback-token": FEEDBACK_TOKEN, **extra}
-        used.add(model_uri.removeprefix("models:/").split("/")[0].split("@")[0])
+        if model_uri:
+            used.add(model_uri.removeprefix("models:/").split("/")[0].split("@")[0])
         summary = tmp_path / f"summary-{len(used)}.md"
         out = deploy.run(inputs, Actions({"GITHUB_STEP_SUMMARY": str(summary)}),
                          env={"GITHUB_SHA": "0123456789abcdef", "GITHUB_REPOSITORY": "acme/shop"})
@@ -208,3 +209,56 @@ def test_the_production_gate_never_rolls_back_a_version_it_did_not_judge(docker_
         monitor.run({"endpoint": old.direct, "config": str(coffee["config"]), "target": "docker",
                      "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env=STEP_ENV)
     assert DockerTarget(docker_engine, MODEL).current().revision == 2
+
+
+# -- the endpoint output is true; a failed deploy leaves nothing behind (issue: docker keeps its promises) --
+
+def _containers(docker_engine, deployment="docker-coffee"):
+    return sorted(c.name for c in docker_engine.containers.list(
+        all=True, filters={"label": f"io.aicd.deployment={deployment}"}))
+
+
+def test_a_taken_port_fails_in_one_line_leaves_nothing_and_the_next_deploy_starts_clean(
+        docker_engine, docker_deploy, versions, listen):
+    import socket
+
+    from aicd.deploy.docker_target import DockerTarget
+
+    host, _, port = listen.rpartition(":")
+    with socket.socket() as taken:  # someone else's server on the address the front needs
+        taken.bind((host, int(port)))
+        taken.listen()
+        with pytest.raises(ServiceError, match="cannot publish the stable endpoint"):
+            docker_deploy(versions[0])
+        assert _containers(docker_engine) == []  # no orphan revision
+        assert "aicd-docker-coffee-front" not in [c.name for c in docker_engine.containers.list(all=True)]
+        with pytest.raises(ServiceError, match="cannot publish the stable endpoint"):
+            docker_deploy(versions[0])  # a retry on the same taken port: the same one line, not a traceback
+    out = docker_deploy(versions[0])  # the port is free again: a clean deploy
+    assert out["revision"] == "1" and call(f"{out['endpoint']}/predict", ROW)[0] == 200
+    assert DockerTarget(docker_engine, MODEL, listen).front_listen() == listen
+
+
+def test_a_listen_change_is_refused_before_anything_starts_and_the_old_endpoint_keeps_serving(
+        docker_engine, docker_deploy, versions, listen):
+    from tests.integration.conftest import free_port
+
+    docker_deploy(versions[0])
+    before = _containers(docker_engine)
+    other = f"127.0.0.1:{free_port()}"
+    with pytest.raises(UserError, match=f"serves at http://{listen}; `listen` asks for {other}"):
+        docker_deploy(versions[1], listen=other)
+    assert _containers(docker_engine) == before
+    assert call(f"http://{listen}/predict", ROW)[1]["x-model-version"] == "1"
+
+
+def test_rollback_and_stop_find_the_deployment_by_its_endpoint_without_a_model_uri(
+        docker_engine, docker_deploy, versions, listen):
+    docker_deploy(versions[0])
+    docker_deploy(versions[1])
+    back = docker_deploy("", command="rollback")
+    assert (back["revision"], back["model-version"]) == ("1", "1")
+    docker_deploy("", command="stop")
+    assert _containers(docker_engine) == []
+    with pytest.raises(ConfigError, match=f"no aicd deployment serves at {listen}"):
+        docker_deploy("", command="rollback")

@@ -14,6 +14,9 @@ Contracts:
   ``aicd-<deployment>``: tenants' deployments (``<tenant>__<name>``) never share a network.
 - The engine is expected on this machine (the runner is the deploy host): each revision is also
   published on an ephemeral loopback port, which is how readiness and ``/metrics`` are read.
+- The ``endpoint`` is true: a deploy asking for another ``listen`` than the running front's is
+  refused before anything starts (stop the deployment to move it). A deploy that fails removes
+  what it created (its revision, a front that never started); the next one starts clean.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 
 from ..errors import ServiceError, UserError
 
-__all__ = ["DockerTarget", "Slot", "docker_client"]
+__all__ = ["DockerTarget", "Slot", "deployment_at", "docker_client"]
 
 PORT = 8080
 STATE = "/run/aicd/state.json"
@@ -83,29 +86,60 @@ class DockerTarget:
     def deploy(self, image: str) -> tuple[Slot, Slot | None]:
         """Run ``image`` as the next revision and switch to it; returns (serving, previous)."""
         with self._locked(image):
+            self._check_listen()
             current, _ = self._state()
             number = max([s.revision for s in self.slots()], default=0) + 1
             new = self._start(image, number)
-            if not self._wait_ready(new, self.ready_timeout):
-                logs = self._logs(new)
-                self._remove(new.container)
-                raise ServiceError("docker target", f"revision {number} ({image}) did not become ready within "
-                                   f"{self.ready_timeout:g} s; revision {current or 'none'} keeps serving. "
-                                   f"Log: {logs}", retryable=False)
-            self._ensure_front(image)
-            self._switch(number, current)
-            self.progress(f"switched:{new.container}")
-            if not self._stays_ready(new):
-                self._switch(current, None)
-                logs = self._logs(new)
-                self._remove(new.container)
-                raise ServiceError("docker target", f"revision {number} failed its health check within "
-                                   f"{self.observe_seconds:g} s of taking traffic: rolled back to revision "
-                                   f"{current or 'none'}. Log: {logs}", retryable=False)
-            for slot in self.slots():
-                if slot.revision not in (number, current):
-                    self._remove(slot.container)
-            return new, self._slot(current)
+            try:
+                return self._roll_out(image, new, current)
+            except BaseException:
+                if self._state()[0] != new.revision:  # it never took traffic, or was switched back
+                    self._remove(new.container)
+                raise
+
+    def _roll_out(self, image: str, new: Slot, current: int | None) -> tuple[Slot, Slot | None]:
+        """Ready, front, switch, observe: the steps after ``new`` started (deploy cleans up if one raises)."""
+        number = new.revision
+        if not self._wait_ready(new, self.ready_timeout):
+            logs = self._logs(new)
+            self._remove(new.container)
+            raise ServiceError("docker target", f"revision {number} ({image}) did not become ready within "
+                               f"{self.ready_timeout:g} s; revision {current or 'none'} keeps serving. "
+                               f"Log: {logs}", retryable=False)
+        self._ensure_front(image)
+        self._switch(number, current)
+        self.progress(f"switched:{new.container}")
+        if not self._stays_ready(new):
+            self._switch(current, None)
+            logs = self._logs(new)
+            self._remove(new.container)
+            raise ServiceError("docker target", f"revision {number} failed its health check within "
+                               f"{self.observe_seconds:g} s of taking traffic: rolled back to revision "
+                               f"{current or 'none'}. Log: {logs}", retryable=False)
+        for slot in self.slots():
+            if slot.revision not in (number, current):
+                self._remove(slot.container)
+        return new, self._slot(current)
+
+    def _check_listen(self) -> None:
+        published = self.front_listen()
+        if published and published != self.listen:
+            raise UserError(f"deployment {self.deployment!r} serves at http://{published}; `listen` asks for "
+                            f"{self.listen}", hint="keep `listen` as it was, or stop the deployment first "
+                            "(command: stop) to move its endpoint")
+
+    def front_listen(self) -> str:
+        """The address:port the running front publishes ("" when there is no running front)."""
+        import docker.errors
+
+        try:
+            front = self.client.containers.get(self.front_name)
+        except docker.errors.NotFound:
+            return ""
+        if front.status != "running":
+            return ""
+        bindings = (front.attrs.get("HostConfig", {}).get("PortBindings") or {}).get(f"{PORT}/tcp") or []
+        return f"{bindings[0].get('HostIp') or '0.0.0.0'}:{bindings[0]['HostPort']}" if bindings else ""
 
     def rollback(self) -> tuple[Slot, Slot]:
         """Switch back to the previous revision; returns (now serving, rolled back)."""
@@ -232,9 +266,9 @@ class DockerTarget:
 
         try:
             front = self.client.containers.get(self.front_name)
-            if front.status != "running":
-                front.start()
-            return
+            if front.status == "running":
+                return
+            front.remove(force=True)  # created or exited: made again below on `listen` (the state is in the volume)
         except docker.errors.NotFound:
             pass
         host, _, port = self.listen.rpartition(":")
@@ -246,6 +280,7 @@ class DockerTarget:
                 volumes={self.volume_name: {"bind": "/run/aicd", "mode": "rw"}},
                 labels={"io.aicd.front": self.deployment})
         except docker.errors.DockerException as exc:
+            self._remove(self.front_name)  # run() leaves a created container behind when start fails
             raise ServiceError("docker target", f"cannot publish the stable endpoint on {self.listen}: "
                                f"{_first_line(exc)}", retryable=False,
                                hint="pick a free address:port in the `listen` input") from None
@@ -299,6 +334,15 @@ class DockerTarget:
             yield
         finally:
             self._remove(self.lock_name)
+
+
+def deployment_at(client, listen: str) -> str | None:
+    """The deployment whose front publishes ``listen`` on this engine, if any (its own label says)."""
+    for front in client.containers.list(all=True, filters={"label": "io.aicd.front"}):
+        bindings = (front.attrs.get("HostConfig", {}).get("PortBindings") or {}).get(f"{PORT}/tcp") or []
+        if any(f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}" == listen for b in bindings):
+            return front.labels["io.aicd.front"]
+    return None
 
 
 def _slot_of(container) -> Slot:

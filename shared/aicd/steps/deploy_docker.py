@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..deploy.docker_target import DockerTarget, Slot, docker_client
+from ..deploy.docker_target import DockerTarget, Slot, deployment_at, docker_client
 from ..deploy.image import BuiltImage, ImageBuilder, image_labels, image_tag, repository_name
 from ..errors import ConfigError
 from ..gha import Actions, md_code
@@ -25,7 +25,7 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     listen = _listen(inputs)  # input mistakes first, before anything talks to Docker
     client = docker_client(env.get("DOCKER_HOST", ""))
     if command in ("rollback", "stop"):
-        target = _target(client, listen, _deployment_of(inputs), timeout, 0, gh)
+        target = _target(client, listen, _deployment_of(inputs, client, listen), timeout, 0, gh)
         if command == "stop":
             target.stop_all()
             gh.info(f"aicd deploy: removed every container of deployment {target.deployment}")
@@ -52,12 +52,18 @@ def deployment_name(model_name: str) -> str:
     return model_name.lower().replace("__", "--").replace("_", "-")
 
 
-def _deployment_of(inputs: Mapping[str, str]) -> str:
+def _deployment_of(inputs: Mapping[str, str], client, listen: str) -> str:
+    """The deployment to roll back or stop: the model-uri's, else the one serving at ``listen``."""
     uri = inputs.get("model-uri", "")
-    if not uri.startswith("models:/"):
-        raise ConfigError("input `model-uri`: rollback and stop of the docker target need the model "
-                          "(models:/<name>/... or models:/<name>@<alias>) to find its deployment")
-    return deployment_name(uri.removeprefix("models:/").split("/")[0].split("@")[0])
+    if uri.startswith("models:/"):
+        return deployment_name(uri.removeprefix("models:/").split("/")[0].split("@")[0])
+    if uri:
+        raise ConfigError(f"input `model-uri`: {uri!r} is not models:/<name>/<version> or models:/<name>@<alias>")
+    found = deployment_at(client, listen)
+    if found is None:
+        raise ConfigError(f"no aicd deployment serves at {listen} on this Docker engine",
+                          hint="give the `listen` the deploy used (or the `model-uri` of the deployed model)")
+    return found
 
 
 def _listen(inputs: Mapping[str, str]) -> str:
