@@ -94,3 +94,17 @@ def _stdlib():
     import sys
 
     return sys.stdlib_module_names | {"__future__"}
+
+
+def test_the_commit_comes_from_the_runner_else_the_checkout_else_nothing(tmp_path):
+    import subprocess
+
+    from aicd.provenance import commit_of
+
+    assert commit_of({"GITHUB_SHA": "a" * 40}, cwd=str(tmp_path)) == "a" * 40
+    assert commit_of({}, cwd=str(tmp_path)) == ""  # no checkout: no commit, the tag says `local`
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert commit_of({}, cwd=str(tmp_path)) == head and image_tag("3", head) == f"3-{head[:7]}"

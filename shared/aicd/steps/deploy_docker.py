@@ -12,6 +12,7 @@ from ..deploy.docker_target import DockerTarget, Slot, deployment_at, docker_cli
 from ..deploy.image import BuiltImage, ImageBuilder, image_labels, image_tag, repository_name
 from ..errors import ConfigError
 from ..gha import Actions, md_code
+from ..provenance import commit_of
 from ..registry import serving_checksum
 from .summary import table
 
@@ -84,7 +85,7 @@ def build_and_push(inputs, env, gh: Actions, model_uri: str, model_dir: Path, me
                    client=None) -> BuiltImage:
     """Build the serving image for ``model_dir`` and push it when the `registry` input is set."""
     client = client or docker_client(env.get("DOCKER_HOST", ""))
-    commit = env.get("GITHUB_SHA", "")
+    commit = commit_of(env)
     source = f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}" \
         if env.get("GITHUB_REPOSITORY") else ""
     checksum = serving_checksum(meta)

@@ -14,6 +14,7 @@ from ..deploy.kube.client import KubeClient
 from ..deploy.kube.target import KubeTarget, Outcome, RolloutFailed
 from ..errors import ConfigError
 from ..gha import Actions, md_code
+from ..provenance import commit_of
 from ..tenancy import check_tenant, owns
 from .summary import table
 
@@ -70,7 +71,7 @@ def run_kubernetes(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str
             else:
                 warn_no_feedback(gh, f" (pods use the Secret {target.name}-feedback if an earlier deploy made one)")
             outcome = target.deploy(image, model_uri, str(meta["model_version"]), meta["run_id"],
-                                    env.get("GITHUB_SHA", ""))
+                                    commit_of(env))
     except RolloutFailed as failed:
         if failed.outcome:
             _finish(gh, command, target, failed.outcome, digest, failed=str(failed))

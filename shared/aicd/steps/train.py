@@ -7,7 +7,6 @@ import json
 import math
 import os
 import re
-import subprocess
 import time
 from collections.abc import Mapping
 
@@ -20,6 +19,7 @@ from ..model.compare import Comparison, compare_models
 from ..model.gate import ThresholdResult, check_thresholds
 from ..model.onnx_export import OnnxExport, export_onnx
 from ..model.train import TrainResult, build_estimator, evaluate, labelled_rows, load_entrypoint, train_and_evaluate
+from ..provenance import commit_of
 from ..registry import MlflowRegistry, ModelRecord
 from ..tenancy import check_tenant, qualified_name
 from .specs import SPECS
@@ -214,13 +214,7 @@ def _artifact_root(uri: str) -> str | None:
 
 
 def _git_sha(env: Mapping[str, str]) -> str:
-    if env.get("GITHUB_SHA"):
-        return env["GITHUB_SHA"]
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    return commit_of(env) or "unknown"
 
 
 def _tags(env: Mapping[str, str], data_version: str, cfg: Config, tenant: str) -> dict[str, str]:
