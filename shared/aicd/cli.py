@@ -146,7 +146,7 @@ def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
             promote(MlflowRegistry(args.tracking_uri or env.get("MLFLOW_TRACKING_URI", "")), args.tenant,
                     args.model_uri, gh)
         elif args.aicd_command == "alerts":
-            _alerts(args)
+            _alerts(args, env)
         else:
             _simulate(args, gh)
     except GateFailed as exc:  # each failed check was already annotated where it was configured
@@ -175,7 +175,7 @@ def _print_outputs(gh: Actions, outputs: dict) -> None:
         print(inert(f"  {name} = {value}"))
 
 
-def _alerts(args: argparse.Namespace) -> None:
+def _alerts(args: argparse.Namespace, env: dict[str, str]) -> None:
     from .config import load_config
     from .monitor.alerts import alert_rules
 
@@ -190,7 +190,7 @@ def _alerts(args: argparse.Namespace) -> None:
         sys.stdout.write(text)
         return
     inputs = {"config": args.config or ""}
-    write_text(check_writable(args.output, what="--output", env=os.environ, inputs=inputs), text, "--output")
+    write_text(check_writable(args.output, what="--output", env=env, inputs=inputs), text, "--output")
 
 
 def _simulate(args: argparse.Namespace, gh: Actions) -> None:

@@ -119,9 +119,8 @@ def _fit(frame, cfg: Config, source) -> TrainResult:
         if kind == "entrypoint":
             return train_and_evaluate(frame, cfg.data.label, cfg.model, entrypoint=thing, positive=cfg.data.positive)
         return train_and_evaluate(frame, cfg.data.label, cfg.model, thing, positive=cfg.data.positive)
-    except ConfigError as exc:  # raised below the step, which alone knows where the key is written
-        if exc.file is None or exc.file == "aicd.yml":
-            exc.file, exc.line = cfg.file, cfg.line_of(exc.message.split("`")[1] if "`" in exc.message else "")
+    except ConfigError as exc:  # the fit refusing model.params: only the step knows where they are written
+        exc.file, exc.line = cfg.file, cfg.line_of("model.params")
         raise
 
 
