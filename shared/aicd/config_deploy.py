@@ -1,12 +1,12 @@
-"""The ``deploy:`` section of aicd.yml: how the kubernetes target rolls a model out.
+"""The ``deploy:`` section of aicd.yml: what every target keeps, and how kubernetes rolls out.
 
     deploy:
+      keep-revisions: 5               # how many revisions `rollback` can return to (every target)
       kubernetes:
         namespace: ""                 # empty: aicd-<tenant>, or aicd without a tenant
         replicas: 2
         strategy: rolling             # rolling | canary | blue-green | ab
         progress-deadline-seconds: 120
-        keep-revisions: 5             # how many revisions `rollback` can return to
         canary: {steps: [10, 50, 100], pause-seconds: null}   # null: wait for `promote` / `abort`
         # canary: {gateway: infra/public}  # with the Gateway API: weights on an HTTPRoute attached
         #                                  # to this Gateway ([namespace/]name) instead of replica ratios
@@ -54,17 +54,22 @@ class KubernetesConfig:
 @dataclass(frozen=True)
 class DeployConfig:
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
+    keep_revisions: int = 5  # the serving one included: 2 keeps just the standby
 
 
 def parse_deploy(r, raw: Any) -> DeployConfig:
-    m = r.mapping(raw, "deploy", {"kubernetes"})
-    return DeployConfig(_kubernetes(r, m.get("kubernetes", {})))
+    m = r.mapping(raw, "deploy", {"kubernetes", "keep-revisions"})
+    keep = r.number(m, "deploy", "keep-revisions", 5, low=2, high=50, integer=True)
+    return DeployConfig(_kubernetes(r, m.get("kubernetes", {}), keep), keep)
 
 
-def _kubernetes(r, raw: Any) -> KubernetesConfig:
+def _kubernetes(r, raw: Any, keep_revisions: int) -> KubernetesConfig:
     path = "deploy.kubernetes"
-    keys = {"namespace", "replicas", "strategy", "progress-deadline-seconds", "keep-revisions", "canary", "blue-green",
+    keys = {"namespace", "replicas", "strategy", "progress-deadline-seconds", "canary", "blue-green",
             "ab", "resources", "labels", "annotations", "node-selector"}
+    if isinstance(raw, dict) and "keep-revisions" in raw:
+        raise r.fail(f"{path}.keep-revisions", "moved: it applies to every target now",
+                     hint="write it one level up, as deploy.keep-revisions")
     m = r.mapping(raw, path, keys)
     canary = r.mapping(m.get("canary"), f"{path}.canary", {"steps", "pause-seconds", "gateway"})
     steps = tuple(r.sequence(canary, f"{path}.canary", "steps")) or (10, 50, 100)
@@ -79,7 +84,7 @@ def _kubernetes(r, raw: Any) -> KubernetesConfig:
         replicas=r.number(m, path, "replicas", 2, low=1, high=100, integer=True),
         strategy=r.text(m, path, "strategy", "rolling", STRATEGIES),
         progress_deadline_seconds=r.number(m, path, "progress-deadline-seconds", 120, low=5, high=3600, integer=True),
-        keep_revisions=r.number(m, path, "keep-revisions", 5, low=1, high=50, integer=True),
+        keep_revisions=keep_revisions,
         canary_steps=steps,
         canary_pause_seconds=r.number(canary, f"{path}.canary", "pause-seconds", None, low=0, high=3600),
         canary_gateway=r.text(canary, f"{path}.canary", "gateway", ""),

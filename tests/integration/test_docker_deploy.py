@@ -172,8 +172,9 @@ def test_a_revision_that_dies_after_taking_traffic_is_rolled_back_automatically(
 
 def test_rollback_without_a_previous_revision_is_a_user_error(docker_deploy, versions):
     docker_deploy(versions[0])
-    with pytest.raises(UserError, match="nothing to roll back to"):
+    with pytest.raises(UserError, match="nothing to roll back to") as err:
         docker_deploy(versions[0], command="rollback")
+    assert "deploy at least two revisions first" in err.value.hint
 
 
 def bad_feedback(endpoint, n=150):
@@ -262,3 +263,79 @@ def test_rollback_and_stop_find_the_deployment_by_its_endpoint_without_a_model_u
     assert _containers(docker_engine) == []
     with pytest.raises(ConfigError, match=f"no aicd deployment serves at {listen}"):
         docker_deploy("", command="rollback")
+
+
+# -- a standby after every rollback; one number, one image (issue: docker keeps its promises) --
+
+def _status(docker_engine, deployment="docker-coffee"):
+    """{revision: container status} of the deployment's revisions."""
+    found = docker_engine.containers.list(all=True, filters={"label": f"io.aicd.deployment={deployment}"})
+    return {int(c.labels["io.aicd.revision"]): c.status for c in found}
+
+
+def test_two_rollbacks_in_a_row_walk_back_two_releases_each_leaving_a_running_standby(
+        docker_engine, docker_deploy, versions, listen):
+    for uri in (versions[0], versions[1], versions[0]):
+        last = docker_deploy(uri)
+    assert (last["revision"], last["previous-revision"]) == ("3", "2")
+    images = {n: docker_engine.containers.get(f"aicd-docker-coffee-r{n}").image.id for n in (1, 3)}
+    assert images[1] == images[3]  # the same model from the same commit: built once, one image
+    assert _status(docker_engine) == {1: "exited", 2: "running", 3: "running"}  # 1 kept cold, 2 the standby
+    first = docker_deploy("", command="rollback")
+    assert (first["revision"], first["previous-revision"], first["model-version"]) == ("2", "1", "2")
+    assert _status(docker_engine) == {1: "running", 2: "running"}  # 3 retired, 1 woken as the new standby
+    assert call(f"http://{listen}/predict", ROW)[1]["x-model-version"] == "2"
+    second = docker_deploy("", command="rollback")
+    assert (second["revision"], second["previous-revision"], second["model-version"]) == ("1", "", "1")
+    assert call(f"http://{listen}/predict", ROW)[1]["x-model-version"] == "1"
+    with pytest.raises(UserError, match="nothing to roll back to"):
+        docker_deploy("", command="rollback")
+    again = docker_deploy(versions[1])
+    assert (again["revision"], again["previous-revision"]) == ("4", "1")  # 2 and 3 are never handed out again
+    assert _status(docker_engine) == {1: "running", 4: "running"}
+
+
+def test_rollback_to_a_named_kept_revision_and_only_keep_revisions_are_kept(
+        docker_engine, docker_deploy, versions, listen, tmp_path):
+    config = tmp_path / "aicd.yml"
+    config.write_text("deploy:\n  keep-revisions: 3\n")
+    for uri in (versions[0], versions[1], versions[0], versions[1]):
+        docker_deploy(uri, config=str(config))
+    assert sorted(_status(docker_engine)) == [2, 3, 4]  # revision 1 fell out of the history
+    with pytest.raises(UserError, match="cannot roll back to revision 1") as err:
+        docker_deploy("", command="rollback", revision="1", config=str(config))
+    assert "revisions that can be returned to: 2, 3 (serving: 4)" in err.value.hint
+    back = docker_deploy("", command="rollback", revision="2", config=str(config))
+    assert (back["revision"], back["previous-revision"], back["model-version"]) == ("2", "", "2")
+    assert call(f"http://{listen}/predict", ROW)[1]["x-model-version"] == "2"  # woken from a stopped container
+    assert _status(docker_engine) == {2: "running"}
+
+
+def test_a_revision_killed_mid_traffic_loses_no_answer_the_standby_takes_the_connections(
+        docker_engine, docker_deploy, versions, listen):
+    import threading
+    import time
+
+    docker_deploy(versions[0])
+    docker_deploy(versions[1])
+    answers, stop = [], threading.Event()
+
+    def probe():
+        while not stop.is_set():
+            try:
+                status, headers, _ = call(f"http://{listen}/predict", ROW)
+                answers.append((status, headers.get("x-model-version")))
+            except OSError as exc:  # a request in flight at the very moment of the kill
+                answers.append(("dropped", type(exc).__name__))
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    time.sleep(1)
+    docker_engine.containers.get("aicd-docker-coffee-r2").kill()
+    time.sleep(2)
+    stop.set()
+    thread.join(15)
+    non_2xx = [a for a in answers if a[0] not in (200, "dropped")]
+    assert non_2xx == [], f"{len(non_2xx)} non-2xx answers of {len(answers)}: {non_2xx[:5]}"
+    assert sum(a[0] == "dropped" for a in answers) <= 1  # only the one the killed process was answering
+    assert answers[-1] == (200, "1") and len(answers) > 50  # the standby serves; the probe really ran

@@ -15,7 +15,7 @@ from aicd.deploy.kube.client import KubeError
 from aicd.deploy.kube.lease import deploy_lease
 from aicd.deploy.kube.manifests import tenant_manifests
 from aicd.deploy.kube.target import KubeTarget, RolloutFailed
-from aicd.errors import ServiceError
+from aicd.errors import ServiceError, UserError
 from tests.conftest import FEEDBACK_AUTH, FEEDBACK_TOKEN, STEP_ENV
 
 IMAGE = "registry.example/coffee:{}-0123abc"
@@ -129,9 +129,23 @@ def test_rollback_to_revision_n_minus_2_restores_its_image_and_model_version(kub
     back = t.rollback(revision=1)
     assert (back.revision, back.image, back.model_version) == (1, IMAGE.format(1), "1")
     _wait_for(lambda: ready_pods(kube_cluster, namespace) == {("stable", "1"): 2})
-    history = t.status()
-    assert [r["revision"] for r in history["revisions"]] == [1, 2, 3] and history["current"] == 1
-    assert {r["run_id"] for r in history["revisions"]} == {"run-1", "run-2", "run-3"}
+    history = t.status()  # 2 and 3 were rolled back from: retired, their numbers never handed out again
+    assert [r["revision"] for r in history["revisions"]] == [1] and history["current"] == 1
+    assert [r["run_id"] for r in history["revisions"]] == ["run-1"]
+    again = ship(t, 4)
+    assert (again.revision, again.previous) == (4, 1)
+
+
+def test_two_rollbacks_in_a_row_walk_back_two_releases(kube_cluster, namespace):
+    t = target(kube_cluster, namespace, replicas=1)
+    for version in (1, 2, 3):
+        ship(t, version)
+    first, second = t.rollback(), t.rollback()
+    assert (first.revision, first.previous, second.revision, second.previous) == (2, 1, 1, None)
+    _wait_for(lambda: ready_pods(kube_cluster, namespace) == {("stable", "1"): 1})
+    with pytest.raises(UserError, match="cannot roll back to revision") as nothing:
+        t.rollback()
+    assert "deploy at least two revisions first" in nothing.value.hint
 
 
 def test_ab_runs_both_variants_behind_the_router_and_promote_keeps_b(kube_cluster, namespace):

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from aicd.deploy.local import LocalTarget, Revision
-from aicd.errors import ServiceError
+from aicd.errors import ServiceError, UserError
 from aicd.gha import Actions
 from aicd.registry import MlflowRegistry, serving_checksum
 from aicd.steps import deploy, train
@@ -97,3 +97,23 @@ def test_rollback_switches_back_to_the_previous_revision_at_once(mlflow_server, 
     assert back["revision"] == first["revision"] and back["endpoint"] == first["endpoint"]
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{second['endpoint']}/healthz", timeout=3)
+
+
+def test_two_rollbacks_in_a_row_walk_back_and_a_number_is_never_reused(mlflow_server, model_uri, deploy_dir):
+    outs = [deploy_once(mlflow_server, model_uri, deploy_dir) for _ in range(3)]
+    assert [o["revision"] for o in outs] == ["1", "2", "3"]
+    with pytest.raises(urllib.error.URLError):  # revision 1: kept, but stopped (cold)
+        call(f"{outs[0]['endpoint']}/readyz")
+    rollback = {"command": "rollback", "state-dir": str(deploy_dir)}
+    first = deploy.run(rollback, Actions({}), env={})
+    assert (first["revision"], first["previous-revision"]) == ("2", "1")
+    assert call(f"{LocalTarget(deploy_dir).current().endpoint}/readyz")[0] == 200
+    second = deploy.run(rollback, Actions({}), env={})
+    assert (second["revision"], second["previous-revision"]) == ("1", "")
+    assert float(second["ready-seconds"]) < 1  # revision 1 was woken as the standby by the first rollback
+    assert call(f"{second['endpoint']}/readyz")[0] == 200
+    with pytest.raises(UserError, match="nothing to roll back to"):
+        deploy.run(rollback, Actions({}), env={})
+    assert sorted(p.name for p in (deploy_dir / "revisions").iterdir()) == ["1"]  # retired folders are gone
+    again = deploy_once(mlflow_server, model_uri, deploy_dir)
+    assert (again["revision"], again["previous-revision"]) == ("4", "1")

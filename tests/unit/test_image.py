@@ -61,14 +61,54 @@ def test_image_and_deployment_names_are_docker_safe_and_keep_the_tenant():
 def test_the_front_follows_the_state_file(tmp_path):
     state = tmp_path / "state.json"
     relay = Relay(state, "aicd-m-r", 8080)
-    assert relay.upstream() == ""
+    assert relay.upstreams() == ()
     write_state(state, {"current": 2, "previous": 1})
-    assert relay.upstream() == "aicd-m-r2" and read_state(state) == {"current": 2, "previous": 1}
+    assert relay.upstreams() == ("aicd-m-r2", "aicd-m-r1") and read_state(state) == {"current": 2, "previous": 1}
     write_state(state, {"current": 1, "previous": None})
     import os
 
     os.utime(state, (1, 1))  # a rewrite within the same mtime tick is still noticed
-    assert relay.upstream() == "aicd-m-r1"
+    assert relay.upstreams() == ("aicd-m-r1",)
+    write_state(state, {"current": None, "previous": 1})
+    assert relay.upstreams() == ()  # a standby alone does not serve
+
+
+def test_the_front_sends_a_connection_the_current_revision_refuses_to_the_standby(tmp_path):
+    """Revision n is the loopback address 127.0.0.<n>: 127.0.0.2 refuses, 127.0.0.1 answers."""
+    import asyncio
+
+    async def scenario():
+        async def answer(reader, writer):
+            await reader.readline()
+            writer.write(b"standby")
+            await writer.drain()
+            writer.close()
+
+        upstream = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = upstream.sockets[0].getsockname()[1]
+        state = tmp_path / "state.json"
+        write_state(state, {"current": 2, "previous": 1})
+        front = await asyncio.start_server(Relay(state, "127.0.0.", port).handle, "127.0.0.1", 0)
+        answers = []
+        for state_now in ({"current": 2, "previous": 1}, {"current": 2, "previous": None}):
+            write_state(state, state_now)
+            os.utime(state, (len(answers) + 1, len(answers) + 1))
+            reader, writer = await asyncio.open_connection(*front.sockets[0].getsockname()[:2])
+            writer.write(b"GET / HTTP/1.0\r\n\r\n")
+            await writer.drain()
+            answers.append(await asyncio.wait_for(reader.read(), 5))
+            writer.close()
+            await writer.wait_closed()
+        for server in (front, upstream):
+            server.close()
+            await server.wait_closed()
+        return answers
+
+    import os
+
+    got, refused = asyncio.run(scenario())
+    assert got == b"standby"
+    assert refused.startswith(b"HTTP/1.1 503")  # no standby: the one honest answer left
 
 
 def test_the_serving_code_imports_only_what_the_image_holds():
@@ -108,3 +148,17 @@ def test_the_commit_comes_from_the_runner_else_the_checkout_else_nothing(tmp_pat
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     assert commit_of({}, cwd=str(tmp_path)) == head and image_tag("3", head) == f"3-{head[:7]}"
+
+
+def test_the_build_key_changes_with_every_part_of_the_image_but_not_with_the_time():
+    from aicd.deploy.image import build_key
+
+    labels = {"io.aicd.model.sha256": "a" * 64, "org.opencontainers.image.created": "2026-01-01T00:00:00Z"}
+    key = build_key("sha256:base", b"lock", {"AICD_MODEL_VERSION": "1"}, labels)
+    assert key == build_key("sha256:base", b"lock", {"AICD_MODEL_VERSION": "1"},
+                            {**labels, "org.opencontainers.image.created": "2026-12-01T00:00:00Z"})
+    assert len({key, build_key("sha256:other", b"lock", {"AICD_MODEL_VERSION": "1"}, labels),
+                build_key("sha256:base", b"lock2", {"AICD_MODEL_VERSION": "1"}, labels),
+                build_key("sha256:base", b"lock", {"AICD_MODEL_VERSION": "2"}, labels),
+                build_key("sha256:base", b"lock", {"AICD_MODEL_VERSION": "1"},
+                          {**labels, "io.aicd.model.sha256": "b" * 64})}) == 5

@@ -6,8 +6,12 @@ Contracts:
   current revision keeps serving untouched. After the switch the new revision is watched for
   ``observe_seconds``; if it dies or stops being ready, the front is switched back at once and the
   new container removed (automatic rollback).
-- The previous revision's container keeps running as the standby, so ``rollback`` is an instant
-  switch; older revisions are removed (their images stay, and can be deployed again).
+- History (:mod:`.history`): the last ``keep`` revisions can be returned to. The serving one and
+  the previous one run (the standby: ``rollback`` is an instant switch, and the front sends a
+  connection the serving revision refuses to the standby instead); older kept ones are stopped
+  containers, started again by a rollback to them. A rollback retires what it leaves, so two in a
+  row go back two releases, and the new standby is started. Revision numbers are never reused:
+  the highest one handed out lives in the deployment's state volume.
 - Two deploys to the same deployment never interleave: a lock container (Docker refuses a second
   container of the same name) serialises them; the second waits up to ``lock_timeout``.
 - Everything of a deployment is named ``aicd-<deployment>-...`` and lives on its own network
@@ -15,8 +19,9 @@ Contracts:
 - The engine is expected on this machine (the runner is the deploy host): each revision is also
   published on an ephemeral loopback port, which is how readiness and ``/metrics`` are read.
 - The ``endpoint`` is true: a deploy asking for another ``listen`` than the running front's is
-  refused before anything starts (stop the deployment to move it). A deploy that fails removes
-  what it created (its revision, a front that never started); the next one starts clean.
+  refused before anything starts (stop the deployment to move it), and the front is published
+  before a revision starts, so a taken port fails first. A deploy that fails removes what it
+  created (its revision, a front that never served); the next one starts clean.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import ServiceError, UserError
+from .history import DEFAULT_KEEP, History, NothingToRollBackTo
+from .rollout import Rollout
 
 __all__ = ["DockerTarget", "Slot", "deployment_at", "docker_client"]
 
@@ -49,7 +56,7 @@ class Slot:
     model_uri: str
     model_version: str
     run_id: str
-    direct: str  # http://127.0.0.1:<port> of this container alone
+    direct: str  # http://127.0.0.1:<port> of this container alone ("" while stopped)
 
 
 def docker_client(host: str = ""):
@@ -69,8 +76,9 @@ def docker_client(host: str = ""):
 class DockerTarget:
     def __init__(self, client, deployment: str, listen: str = "127.0.0.1:8080", ready_timeout: float = 60,
                  observe_seconds: float = 10, lock_timeout: float = 300,
-                 progress: Callable[[str], None] = lambda event: None, feedback_token: str = ""):
-        self.client, self.deployment, self.listen = client, deployment, listen
+                 progress: Callable[[str], None] = lambda event: None, feedback_token: str = "",
+                 keep: int = DEFAULT_KEEP):
+        self.client, self.deployment, self.listen, self.keep = client, deployment, listen, keep
         self.feedback_token = feedback_token  # given to each new revision as AICD_FEEDBACK_TOKEN
         self.ready_timeout, self.observe_seconds, self.lock_timeout = ready_timeout, observe_seconds, lock_timeout
         self.progress = progress
@@ -83,43 +91,75 @@ class DockerTarget:
         return f"http://{self.listen}"
 
     # -- public --------------------------------------------------------------------------------
-    def deploy(self, image: str) -> tuple[Slot, Slot | None]:
-        """Run ``image`` as the next revision and switch to it; returns (serving, previous)."""
+    def deploy(self, image: str) -> Rollout[Slot]:
+        """Run ``image`` as the next revision and switch to it once ready."""
         with self._locked(image):
             self._check_listen()
-            current, _ = self._state()
-            number = max([s.revision for s in self.slots()], default=0) + 1
-            new = self._start(image, number)
+            history = self.history()
+            number = history.next_number()
+            self._network()
+            self._ensure_front(image)  # first: a taken port fails before any revision starts
+            self._write_state(history.started(number))
+            started = time.monotonic()
             try:
-                return self._roll_out(image, new, current)
+                new = self._start(image, number)
+                return self._roll_out(image, new, history, started)
             except BaseException:
-                if self._state()[0] != new.revision:  # it never took traffic, or was switched back
-                    self._remove(new.container)
+                if self.history().current != number:  # it never took traffic, or was switched back
+                    self._remove(f"{self.prefix}{number}")
+                    if history.current is None:
+                        self._remove(self.front_name)  # it never served anything
                 raise
 
-    def _roll_out(self, image: str, new: Slot, current: int | None) -> tuple[Slot, Slot | None]:
-        """Ready, front, switch, observe: the steps after ``new`` started (deploy cleans up if one raises)."""
-        number = new.revision
+    def _roll_out(self, image: str, new: Slot, history: History, started: float) -> Rollout[Slot]:
+        """Ready, switch, observe, tidy: the steps after ``new`` started (deploy cleans up if one raises)."""
+        number, current = new.revision, history.current
         if not self._wait_ready(new, self.ready_timeout):
-            logs = self._logs(new)
-            self._remove(new.container)
             raise ServiceError("docker target", f"revision {number} ({image}) did not become ready within "
                                f"{self.ready_timeout:g} s; revision {current or 'none'} keeps serving. "
-                               f"Log: {logs}", retryable=False)
-        self._ensure_front(image)
-        self._switch(number, current)
+                               f"Log: {self._logs(new)}", retryable=False)
+        ready_seconds = time.monotonic() - started
+        after, _ = history.deployed(number, self.keep)
+        self._write_state(after)
         self.progress(f"switched:{new.container}")
         if not self._stays_ready(new):
-            self._switch(current, None)
-            logs = self._logs(new)
-            self._remove(new.container)
+            self._write_state(history.started(number))
             raise ServiceError("docker target", f"revision {number} failed its health check within "
                                f"{self.observe_seconds:g} s of taking traffic: rolled back to revision "
-                               f"{current or 'none'}. Log: {logs}", retryable=False)
-        for slot in self.slots():
-            if slot.revision not in (number, current):
-                self._remove(slot.container)
-        return new, self._slot(current)
+                               f"{current or 'none'}. Log: {self._logs(new)}", retryable=False)
+        self._tidy(after)
+        return Rollout(new, self._slot(after.previous), round(ready_seconds, 2))
+
+    def rollback(self, to: int | None = None) -> Rollout[Slot]:
+        """Return to revision ``to`` (default: the previous one), retiring every revision above it."""
+        with self._locked(next((s.image for s in self.slots()), "")):
+            history = self.history()
+            try:
+                after, _ = history.rolled_back(to)
+            except NothingToRollBackTo as nothing:
+                raise UserError(f"deployment {self.deployment!r} has nothing to roll back to: {nothing}",
+                                hint=nothing.hint) from None
+            target, leaving = self._slot(after.current), self._slot(history.current)
+            started = time.monotonic()
+            if not self._ready(target):
+                target = self._wake(target)
+                if not self._wait_ready(target, self.ready_timeout):
+                    raise ServiceError("docker target", f"revision {target.revision} could not be started again; "
+                                       f"revision {history.current} keeps serving. Log: {self._logs(target)}",
+                                       retryable=False)
+            self._write_state(after)
+            self._tidy(after)
+            return Rollout(target, self._slot(after.previous), round(time.monotonic() - started, 2), leaving)
+
+    def history(self) -> History:
+        """The deployment's history as its state says, kept only where a container still exists."""
+        raw = self._read_state()
+        existing = {s.revision for s in self.slots()}
+        if "kept" not in raw:  # a state written before histories: current and previous only
+            raw = {"kept": [n for n in (raw.get("previous"), raw.get("current")) if n],
+                   "last": max(existing, default=0)}
+        history = History.from_json(raw)
+        return History(tuple(n for n in history.kept if n in existing), history.last)
 
     def _check_listen(self) -> None:
         published = self.front_listen()
@@ -141,25 +181,8 @@ class DockerTarget:
         bindings = (front.attrs.get("HostConfig", {}).get("PortBindings") or {}).get(f"{PORT}/tcp") or []
         return f"{bindings[0].get('HostIp') or '0.0.0.0'}:{bindings[0]['HostPort']}" if bindings else ""
 
-    def rollback(self) -> tuple[Slot, Slot]:
-        """Switch back to the previous revision; returns (now serving, rolled back)."""
-        with self._locked(next((s.image for s in self.slots()), "")):
-            current, previous = self._state()
-            target, leaving = self._slot(previous), self._slot(current)
-            if target is None or leaving is None:
-                raise UserError(f"deployment {self.deployment!r} has nothing to roll back to",
-                                hint="deploy at least two revisions first")
-            if not self._ready(target):
-                self.client.containers.get(target.container).restart(timeout=10)
-                if not self._wait_ready(target, self.ready_timeout):
-                    raise ServiceError("docker target", f"revision {target.revision} could not be restarted; "
-                                       f"revision {leaving.revision} keeps serving", retryable=False)
-            self._switch(target.revision, None)
-            self._remove(leaving.container)
-            return target, leaving
-
     def current(self) -> Slot | None:
-        return self._slot(self._state()[0])
+        return self._slot(self.history().current)
 
     def slots(self) -> list[Slot]:
         found = self.client.containers.list(all=True, filters={"label": f"io.aicd.deployment={self.deployment}"})
@@ -196,6 +219,37 @@ class DockerTarget:
                                hint="check the image name and that it was built by action-deploy") from None
         container.reload()
         return _slot_of(container)
+
+    def _tidy(self, history: History) -> None:
+        """Make the containers match ``history``: serving and standby run, older kept ones are
+        stopped, the rest (dropped, retired, leftovers of interrupted deploys) are removed."""
+        for slot in self.slots():
+            if slot.revision not in history.kept:
+                self._remove(slot.container)
+            elif slot.revision == history.previous and not self._ready(slot):
+                if not self._wait_ready(self._wake(slot), self.ready_timeout):
+                    self.progress(f"standby revision {slot.revision} did not get ready; rollback will restart it")
+            elif slot.revision not in (history.current, history.previous):
+                self._sleep(slot)
+
+    def _wake(self, slot: Slot) -> Slot:
+        """Start a stopped revision again, or restart one that runs but is not ready; returns it
+        as it is now (a started container has a new loopback port)."""
+        container = self.client.containers.get(slot.container)
+        if container.status == "running":
+            container.restart(timeout=10)
+        else:
+            container.start()
+        container.reload()
+        return _slot_of(container)
+
+    def _sleep(self, slot: Slot) -> None:
+        import docker.errors
+
+        with contextlib.suppress(docker.errors.NotFound):
+            container = self.client.containers.get(slot.container)
+            if container.status == "running":
+                container.stop(timeout=10)
 
     def _wait_ready(self, slot: Slot, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -285,26 +339,28 @@ class DockerTarget:
                                f"{_first_line(exc)}", retryable=False,
                                hint="pick a free address:port in the `listen` input") from None
 
-    def _switch(self, current: int | None, previous: int | None) -> None:
+    def _write_state(self, history: History) -> None:
+        """Point the front at ``history.current`` (the standby: ``history.previous``), atomically."""
+        state = {"current": history.current, "previous": history.previous, **history.to_json()}
         front = self.client.containers.get(self.front_name)
         cmd = ["python3", "-m", "aicd.serve.front", "--prefix", self.prefix, "--state", STATE,
-               "--switch", str(current or 0), str(previous or 0)]
+               "--write-state", json.dumps(state)]
         code, out = front.exec_run(cmd, user="0:0")  # the state volume belongs to root
         if code != 0:
-            raise ServiceError("docker target", f"switching the front to revision {current} failed: "
+            raise ServiceError("docker target", f"switching the front to revision {history.current} failed: "
                                f"{out.decode(errors='replace').strip()[-300:]}", retryable=False)
 
-    def _state(self) -> tuple[int | None, int | None]:
+    def _read_state(self) -> dict:
         import docker.errors
 
         try:
             stream, _ = self.client.containers.get(self.front_name).get_archive(STATE)
-        except docker.errors.NotFound:
-            return None, None
+        except docker.errors.NotFound:  # no front, or a front without a state yet
+            return {}
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
             member = tar.extractfile(tar.getmembers()[0])
             state = json.loads(member.read()) if member else {}
-        return state.get("current"), state.get("previous")
+        return state if isinstance(state, dict) else {}
 
     @contextlib.contextmanager
     def _locked(self, image: str):

@@ -8,7 +8,10 @@ Contracts:
 - Non-root (uid 65532), read-only-root friendly (no bytecode or temp writes at run time: the
   build precompiles), a HEALTHCHECK on ``/readyz``, OCI labels (source, revision, created) and
   aicd labels tying it to the model URI, version, run, data version and checksum.
-- Tags are ``<model-version>-<short-sha>``: the same model from the same commit gets the same tag.
+- Tags are ``<model-version>-<short-sha>``: the same model from the same commit gets the same tag,
+  and is built once: an image of that tag whose ``io.aicd.build`` label matches (a digest of the
+  base image, the serving lock and code, the model checksum, the environment and the labels) is
+  used as it is. Anything else differing builds anew.
 - Credentials are given to the engine only, never printed; push errors name the registry.
 """
 
@@ -28,7 +31,8 @@ from pathlib import Path
 
 from ..errors import ConfigError, ServiceError, UserError
 
-__all__ = ["BuiltImage", "ImageBuilder", "dockerfile", "image_labels", "image_tag", "repository_name", "serving_lock"]
+__all__ = ["BuiltImage", "ImageBuilder", "build_key", "dockerfile", "image_labels", "image_tag", "repository_name",
+           "serving_lock"]
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: requirements/ and shared/ live here
 SERVING_CODE = ("__init__.py", "errors.py", "modelfiles.py", "feeds.py", "serve")
@@ -64,6 +68,28 @@ def image_labels(meta: Mapping, model_uri: str, checksum: str, source: str, comm
         "io.aicd.data.version": str(meta.get("data_version", "")),
         "io.aicd.runtime": "onnx" if meta.get("onnx_sha256") else "sklearn",
     }
+
+
+def build_key(base_id: str, lock: bytes, env: Mapping[str, str], labels: Mapping[str, str]) -> str:
+    """What an image is made of, as one digest: equal keys build equal images (the creation time aside)."""
+    digest = hashlib.sha256()
+    stable = {k: v for k, v in labels.items() if k != "org.opencontainers.image.created"}
+    for part in (base_id.encode(), lock, json.dumps([sorted(env.items()), sorted(stable.items())]).encode(),
+                 _code_digest().encode()):
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+def _code_digest() -> str:
+    """The serving code the image copies, and this module (the Dockerfile, the pruning); the model's
+    own bytes are in the checksum label."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for name in SERVING_CODE:
+        files = sorted((package / name).rglob("*.py")) if (package / name).is_dir() else [package / name]
+        for path in files:
+            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def serving_lock(meta: Mapping) -> Path:
@@ -104,6 +130,13 @@ class ImageBuilder:
 
     def build(self, *, base: str, repository: str, tag: str, model_dir: Path, meta: Mapping,
               env: Mapping[str, str], labels: Mapping[str, str]) -> BuiltImage:
+        self._ensure_base(base)
+        key = build_key(self.client.images.get(base).id, serving_lock(meta).read_bytes(), env, labels)
+        existing = self._existing(f"{repository}:{tag}", key)
+        if existing:
+            self.progress(f"{existing.reference} was built from the same model, code and base: using it")
+            return existing
+        labels = {**labels, "io.aicd.build": key}
         python, machine = self.base_python(base)
         site = self.site_packages(serving_lock(meta), python, machine)
         with tempfile.TemporaryDirectory(prefix="aicd-image-") as tmp:
@@ -115,6 +148,17 @@ class ImageBuilder:
             image_id = self._build(context, f"{repository}:{tag}")
         size = self.client.images.get(image_id).attrs.get("Size", 0) / 1e6
         return BuiltImage(f"{repository}:{tag}", image_id, size_mb=round(size, 1))
+
+    def _existing(self, reference: str, key: str) -> BuiltImage | None:
+        import docker.errors
+
+        try:
+            image = self.client.images.get(reference)
+        except docker.errors.ImageNotFound:
+            return None
+        if (image.labels or {}).get("io.aicd.build") != key:
+            return None
+        return BuiltImage(reference, image.id, size_mb=round(image.attrs.get("Size", 0) / 1e6, 1))
 
     def base_python(self, base: str) -> tuple[str, str]:
         """(``3.12``, ``x86_64``) of the base image's ``python3``: the serving wheels must match it."""

@@ -3,8 +3,12 @@
 Contracts:
 - ``deploy`` starts the new revision beside the current one and only switches once ``/readyz``
   answers; if the new one fails, it is stopped and the current revision keeps serving untouched.
-- The previous revision's process stays up, so ``rollback`` is an instant switch back; older
-  revisions are stopped but keep their model directory and can be started again.
+- History (:mod:`.history`): the last ``keep`` revisions can be returned to. The previous
+  revision's process stays up (the standby), so a plain ``rollback`` is an instant switch back;
+  older kept revisions are stopped but keep their model directory and are started again by a
+  rollback to them. A rollback retires what it leaves (two in a row go back two releases) and
+  starts the new standby. Revisions that leave the history lose their folder; a number is never
+  handed out twice.
 - State lives in ``<state-dir>/state.json`` (written atomically) under an exclusive file lock, so
   two deploys to the same state dir never interleave.
 - Each revision has its own port: the ``endpoint`` output changes with every switch.
@@ -18,6 +22,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ServiceError, UserError
+from .history import DEFAULT_KEEP, History, NothingToRollBackTo
+from .rollout import Rollout
 
 __all__ = ["LocalTarget", "Revision"]
 
@@ -43,7 +50,7 @@ class Revision:
     model_dir: str
     port: int = 0
     pid: int = 0
-    status: str = "new"  # new / serving / standby / stopped / failed
+    status: str = "new"  # new / starting / serving / standby / stopped / failed
 
     @property
     def model_name(self) -> str:
@@ -57,30 +64,33 @@ class Revision:
 @dataclass
 class _State:
     revisions: list[Revision] = field(default_factory=list)
-    current: int = 0
-    previous: int = 0
+    history: History = field(default_factory=History)
 
-    def get(self, number: int) -> Revision | None:
-        return next((r for r in self.revisions if r.revision == number), None)
+    def get(self, number: int | None) -> Revision | None:
+        return next((r for r in self.revisions if r.revision == number), None) if number else None
 
 
 class LocalTarget:
-    def __init__(self, state_dir: str | Path, ready_timeout: float = 60.0):
+    def __init__(self, state_dir: str | Path, ready_timeout: float = 60.0, keep: int = DEFAULT_KEEP):
         self.dir = Path(state_dir)
-        self.ready_timeout = ready_timeout
+        self.ready_timeout, self.keep = ready_timeout, keep
 
     # -- public --------------------------------------------------------------------------------
     def next_revision_dir(self) -> tuple[int, Path]:
-        """The number and an empty folder for the revision a deploy will create."""
+        """The number and an empty folder for the revision a deploy will create (the number is
+        taken at once: never handed out again, even if that deploy fails)."""
         with self._locked() as state:
-            number = max((r.revision for r in state.revisions), default=0) + 1
-        path = self.dir / "revisions" / str(number)
+            number = state.history.next_number()
+            state.history = state.history.started(number)
+            self._save(state)
+        path = self._folder(number)
         path.mkdir(parents=True, exist_ok=True)
         return number, path
 
-    def deploy(self, rev: Revision) -> tuple[Revision, Revision | None]:
-        """Start ``rev``, switch to it when ready; returns (new current, previous)."""
+    def deploy(self, rev: Revision) -> Rollout[Revision]:
+        """Start ``rev``, switch to it when ready."""
         with self._locked() as state:
+            started = time.monotonic()
             self._start(rev)
             state.revisions.append(rev)
             self._save(state)  # tracked at once: an interrupted deploy never leaves an unknown server
@@ -91,40 +101,64 @@ class LocalTarget:
                 raise ServiceError("local model server", f"revision {rev.revision} did not become ready within "
                                    f"{self.ready_timeout:.0f}s; the current revision keeps serving. Log: {log}",
                                    retryable=False)
-            older = state.get(state.previous)
-            if older and older.revision != state.current:
-                self._stop(older, "stopped")
-            state.previous, state.current = state.current, rev.revision
-            previous = state.get(state.previous)
-            if previous:
-                previous.status = "standby"
-            rev.status = "serving"
-            self._save(state)
-            return rev, previous
+            ready_seconds = time.monotonic() - started
+            state.history = state.history.deployed(rev.revision, self.keep)[0]
+            self._tidy(state)
+            return Rollout(rev, state.get(state.history.previous), round(ready_seconds, 2))
 
-    def rollback(self) -> tuple[Revision, Revision]:
-        """Switch back to the previous revision (restarting it if needed); returns (now serving, rolled back)."""
+    def rollback(self, to: int | None = None) -> Rollout[Revision]:
+        """Return to revision ``to`` (default: the previous one, restarted if needed), retiring every
+        revision above it."""
         with self._locked() as state:
-            target, current = state.get(state.previous), state.get(state.current)
-            if target is None or current is None:
-                raise UserError(f"nothing to roll back to in {self.dir}", hint="deploy at least two revisions first")
+            try:
+                after, _ = state.history.rolled_back(to)
+            except NothingToRollBackTo as nothing:
+                raise UserError(f"nothing to roll back to in {self.dir}: {nothing}", hint=nothing.hint) from None
+            target, current = state.get(after.current), state.get(state.history.current)
+            started = time.monotonic()
             if not self._alive(target) or not self._ready(target):
                 self._stop(target, "stopped")  # a hung standby is replaced, never left running beside
                 self._start(target)
                 if not self._wait_ready(target):
-                    self._stop(target, "failed")
+                    self._stop(target, "stopped")
                     self._save(state)
                     raise ServiceError("local model server", f"revision {target.revision} could not be restarted; "
-                                       f"revision {current.revision} keeps serving", retryable=False)
-            self._stop(current, "stopped")
-            target.status = "serving"
-            state.current, state.previous = target.revision, 0
-            self._save(state)
-            return target, current
+                                       f"revision {current.revision} keeps serving. Log: {self._log_tail(target)}",
+                                       retryable=False)
+            ready_seconds = time.monotonic() - started
+            state.history = after
+            self._tidy(state)
+            return Rollout(target, state.get(after.previous), round(ready_seconds, 2), current)
+
+    def _tidy(self, state: _State) -> None:
+        """Make the processes match the history: serving and standby run, older kept revisions are
+        stopped, the rest are stopped and forgotten (their folders removed). Saves the state."""
+        history = state.history
+        for rev in list(state.revisions):
+            if rev.revision not in history.kept:
+                self._stop(rev, "retired")
+                state.revisions.remove(rev)
+                shutil.rmtree(self._folder(rev.revision), ignore_errors=True)
+            elif rev.revision == history.current:
+                rev.status = "serving"
+            elif rev.revision == history.previous:
+                if not (self._alive(rev) and self._ready(rev)):
+                    self._stop(rev, "stopped")
+                    self._start(rev)
+                    if not self._wait_ready(rev):
+                        self._stop(rev, "stopped")  # a rollback to it will try again
+                        continue
+                rev.status = "standby"
+            else:
+                self._stop(rev, "stopped")
+        self._save(state)
+
+    def _folder(self, number: int) -> Path:
+        return self.dir / "revisions" / str(number)
 
     def current(self) -> Revision | None:
         with self._locked() as state:
-            return state.get(state.current)
+            return state.get(state.history.current)
 
     @property
     def token_file(self) -> Path:
@@ -229,12 +263,18 @@ class LocalTarget:
         if not path.exists():
             return _State()
         raw = json.loads(path.read_text())
-        return _State([Revision(**r) for r in raw["revisions"]], raw["current"], raw["previous"])
+        revisions = [Revision(**r) for r in raw["revisions"]]
+        if "history" not in raw:  # a state written before histories: current and previous only
+            numbers = [r.revision for r in revisions]
+            raw["history"] = {"kept": [n for n in (raw.get("previous"), raw.get("current")) if n in numbers],
+                              "last": max(numbers, default=0)}
+        return _State(revisions, History.from_json(raw["history"]))
 
     def _save(self, state: _State) -> None:
         tmp = self.dir / "state.json.tmp"
-        tmp.write_text(json.dumps({"revisions": [asdict(r) for r in state.revisions], "current": state.current,
-                                   "previous": state.previous}, indent=1))
+        tmp.write_text(json.dumps({"revisions": [asdict(r) for r in state.revisions],
+                                   "current": state.history.current, "previous": state.history.previous,
+                                   "history": state.history.to_json()}, indent=1))
         os.replace(tmp, self.dir / "state.json")
 
 

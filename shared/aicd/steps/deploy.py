@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..deploy.local import LocalTarget, Revision
+from ..deploy.rollout import Rollout
 from ..errors import ConfigError
 from ..gha import Actions
 from ..registry import MlflowRegistry, serving_checksum
@@ -58,7 +59,8 @@ def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     if command in ("stop", "rollback") and not (state_dir / "state.json").is_file():
         raise ConfigError(f"input `state-dir`: {str(state_dir)!r} holds no deployment",
                           hint="give the state-dir the deploy step used")
-    target = LocalTarget(state_dir, timeout)
+    wanted = revision_input(inputs)
+    target = LocalTarget(state_dir, timeout, keep_revisions(inputs))
     if inputs.get("feedback-token") and command == "deploy":
         target.set_feedback_token(inputs["feedback-token"])
     if command == "stop":
@@ -66,8 +68,7 @@ def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
         gh.info(f"aicd deploy: stopped every revision in {target.dir}")
         return {}
     if command == "rollback":
-        serving, rolled_back = target.rollback()
-        return _finish_local(gh, "rollback", serving, rolled_back)
+        return _finish_local(gh, "rollback", target.rollback(wanted))
     model_uri = require_model_uri(inputs)
     registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
     number, folder = target.next_revision_dir()
@@ -76,10 +77,10 @@ def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     rev = Revision(number, model_uri, meta["model_version"], meta["run_id"], serving_checksum(meta),
                    str(model_dir))
     gh.info(f"aicd deploy: starting revision {number} (model version {rev.model_version}) and waiting for /readyz")
-    serving, previous = target.deploy(rev)
+    rollout = target.deploy(rev)
     if not target.has_feedback_token():
         warn_no_feedback(gh)
-    return _finish_local(gh, "deploy", serving, previous)
+    return _finish_local(gh, "deploy", rollout)
 
 
 def warn_no_feedback(gh: Actions, where: str = "") -> None:
@@ -87,6 +88,24 @@ def warn_no_feedback(gh: Actions, where: str = "") -> None:
     gh.annotate("warning", f"no `feedback-token`{where}: the model server refuses POST /feedback, so the "
                 "production gate cannot measure online accuracy; pass a secret as `feedback-token`",
                 title="aicd deploy")
+
+
+def revision_input(inputs: Mapping[str, str]) -> int | None:
+    """The `revision` input of a rollback: a revision number, or None for the previous one."""
+    text = inputs.get("revision") or ""
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"input `revision`: {text!r} is not a revision number", hint="e.g. 3, or empty for the "
+                          "previous revision")
+    return int(text)
+
+
+def keep_revisions(inputs: Mapping[str, str]) -> int:
+    """deploy.keep-revisions of the `config` input's aicd.yml (the default without one)."""
+    from ..config import load_config
+
+    return load_config(inputs.get("config")).deploy.keep_revisions
 
 
 def require_model_uri(inputs: Mapping[str, str]) -> str:
@@ -111,17 +130,22 @@ def _seconds(inputs: Mapping[str, str], key: str, default: str) -> float:
     return value
 
 
-def _finish_local(gh: Actions, command: str, serving: Revision, other: Revision | None) -> dict[str, str]:
+def _finish_local(gh: Actions, command: str, rollout: Rollout[Revision]) -> dict[str, str]:
+    serving, standby = rollout.serving, rollout.standby
     outputs = {"endpoint": serving.endpoint, "revision": str(serving.revision),
-               "previous-revision": str(other.revision) if other else "", "model-version": serving.model_version,
-               "image": "", "digest": ""}
+               "previous-revision": str(standby.revision) if standby else "", "model-version": serving.model_version,
+               "image": "", "digest": "", "ready-seconds": f"{rollout.ready_seconds:g}"}
     gh.set_outputs(outputs)
-    rows = [["serving", serving.revision, serving.model_uri, serving.run_id, serving.endpoint]]
-    if other:
-        rows.append(["previous" if command == "deploy" else "rolled back", other.revision, other.model_uri,
-                     other.run_id, other.endpoint if command == "deploy" else "stopped"])
+    rows = [["▶ serving", serving.revision, serving.model_uri, serving.run_id, serving.endpoint]]
+    if standby:
+        rows.append(["standby (running)", standby.revision, standby.model_uri, standby.run_id, standby.endpoint])
+    if rollout.rolled_back:
+        left = rollout.rolled_back
+        rows.append(["rolled back (retired)", left.revision, left.model_uri, left.run_id, "stopped"])
     verb = "deployed" if command == "deploy" else "rolled back"
-    gh.summary(f"## 🚀 aicd release — {verb} (local)\n\n" +
+    took = "answered /readyz" if command == "deploy" else "took traffic"
+    gh.summary(f"## 🚀 aicd release — {verb} (local)\n\nRevision {serving.revision} {took} "
+               f"{rollout.ready_seconds:.1f} s after it {'started' if command == 'deploy' else 'was asked to'}.\n\n" +
                table(["", "revision", "model", "run", "endpoint"], rows))
     return outputs
 

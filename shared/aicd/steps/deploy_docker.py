@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..deploy.docker_target import DockerTarget, Slot, deployment_at, docker_client
+from ..deploy.history import DEFAULT_KEEP
 from ..deploy.image import BuiltImage, ImageBuilder, image_labels, image_tag, repository_name
+from ..deploy.rollout import Rollout
 from ..errors import ConfigError
 from ..gha import Actions, md_code
 from ..provenance import commit_of
@@ -21,18 +23,18 @@ __all__ = ["build_and_push", "deployment_name", "run_docker"]
 
 def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str,
                timeout: float) -> dict[str, str]:
-    from .deploy import _seconds, fetch, require_model_uri, warn_no_feedback
+    from .deploy import _seconds, fetch, keep_revisions, require_model_uri, revision_input, warn_no_feedback
 
     listen = _listen(inputs)  # input mistakes first, before anything talks to Docker
+    wanted, keep = revision_input(inputs), keep_revisions(inputs)
     client = docker_client(env.get("DOCKER_HOST", ""))
     if command in ("rollback", "stop"):
-        target = _target(client, listen, _deployment_of(inputs, client, listen), timeout, 0, gh)
+        target = _target(client, listen, _deployment_of(inputs, client, listen), timeout, 0, gh, keep=keep)
         if command == "stop":
             target.stop_all()
             gh.info(f"aicd deploy: removed every container of deployment {target.deployment}")
             return {}
-        serving, rolled_back = target.rollback()
-        return _finish(gh, "rollback", target, serving, rolled_back, None)
+        return _finish(gh, "rollback", target, target.rollback(wanted), None)
     model_uri = require_model_uri(inputs)
     with tempfile.TemporaryDirectory(prefix="aicd-deploy-") as tmp:
         model_dir, meta = fetch(inputs, env, Path(tmp) / "model")
@@ -40,12 +42,12 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     if command == "build":
         return _finish_build(gh, image, meta)
     target = _target(client, listen, deployment_name(meta["model_name"]), timeout,
-                     _seconds(inputs, "observe-seconds", "10"), gh, inputs.get("feedback-token") or "")
+                     _seconds(inputs, "observe-seconds", "10"), gh, inputs.get("feedback-token") or "", keep)
     gh.info(f"aicd deploy: starting {image.reference} and waiting for /readyz")
-    serving, previous = target.deploy(image.reference)
+    rollout = target.deploy(image.reference)
     if not inputs.get("feedback-token"):
         warn_no_feedback(gh)
-    return _finish(gh, "deploy", target, serving, previous, image)
+    return _finish(gh, "deploy", target, rollout, image)
 
 
 def deployment_name(model_name: str) -> str:
@@ -76,8 +78,8 @@ def _listen(inputs: Mapping[str, str]) -> str:
 
 
 def _target(client, listen: str, deployment: str, timeout: float, observe: float, gh: Actions,
-            feedback_token: str = "") -> DockerTarget:
-    return DockerTarget(client, deployment, listen, timeout, observe,
+            feedback_token: str = "", keep: int = DEFAULT_KEEP) -> DockerTarget:
+    return DockerTarget(client, deployment, listen, timeout, observe, keep=keep,
                         progress=lambda event: gh.info(f"aicd deploy: {event}"), feedback_token=feedback_token)
 
 
@@ -113,30 +115,42 @@ def _cache_dir(env: Mapping[str, str]) -> Path:
 
 def _finish_build(gh: Actions, image: BuiltImage, meta: dict) -> dict[str, str]:
     outputs = {"endpoint": "", "revision": "", "previous-revision": "", "model-version": str(meta["model_version"]),
-               "image": image.reference, "digest": image.digest}
+               "image": image.reference, "digest": image.digest, "ready-seconds": ""}
     gh.set_outputs(outputs)
     gh.summary("## 📦 aicd release — image built\n\n" + _image_table(image))
     return outputs
 
 
-def _finish(gh: Actions, command: str, target: DockerTarget, serving: Slot, other: Slot | None,
+def _finish(gh: Actions, command: str, target: DockerTarget, rollout: Rollout,
             image: BuiltImage | None) -> dict[str, str]:
+    serving, standby = rollout.serving, rollout.standby
     outputs = {"endpoint": target.endpoint, "revision": str(serving.revision),
-               "previous-revision": str(other.revision) if other else "", "model-version": serving.model_version,
-               "image": serving.image, "digest": image.digest if image else ""}
+               "previous-revision": str(standby.revision) if standby else "", "model-version": serving.model_version,
+               "image": serving.image, "digest": image.digest if image else "",
+               "ready-seconds": f"{rollout.ready_seconds:g}"}
     gh.set_outputs(outputs)
-    rows = [["serving", serving.revision, serving.model_uri, serving.image, serving.container]]
-    if other:
-        rows.append(["standby" if command == "deploy" else "rolled back", other.revision, other.model_uri,
-                     other.image, other.container if command == "deploy" else "removed"])
     verb = "deployed" if command == "deploy" else "rolled back"
+    took = (f"Revision {serving.revision} answered /readyz {rollout.ready_seconds:.1f} s after it started."
+            if command == "deploy" else f"Revision {serving.revision} took traffic {rollout.ready_seconds:.1f} s "
+            f"after the rollback began; revision {rollout.rolled_back.revision if rollout.rolled_back else '?'} "
+            "is retired (removed; its image stays).")
     parts = [f"## 🚀 aicd release — {verb} (docker)\n\nStable endpoint **{target.endpoint}** "
-             f"(deployment {md_code(target.deployment)}).",
-             table(["", "revision", "model", "image", "container"], rows)]
+             f"(deployment {md_code(target.deployment)}). {took}", _revisions_table(target, serving, standby)]
     if image:
         parts.append(_image_table(image))
     gh.summary("\n\n".join(parts))
     return outputs
+
+
+def _revisions_table(target: DockerTarget, serving: Slot, standby: Slot | None) -> str:
+    """Every revision a rollback can return to, newest first, and what each is doing."""
+    kept = set(target.history().kept)
+    rows = []
+    for slot in sorted((s for s in target.slots() if s.revision in kept), key=lambda s: -s.revision):
+        role = "▶ serving" if slot.revision == serving.revision else \
+            "standby (running)" if standby and slot.revision == standby.revision else "kept (stopped)"
+        rows.append([role, slot.revision, slot.model_uri or slot.model_version, slot.image, slot.container])
+    return "### Revisions kept for rollback\n\n" + table(["", "revision", "model", "image", "container"], rows)
 
 
 def _image_table(image: BuiltImage) -> str:

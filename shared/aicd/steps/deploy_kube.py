@@ -47,7 +47,7 @@ def kube_target(inputs: Mapping[str, str], env: Mapping[str, str], model_name: s
 
 
 def run_kubernetes(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str) -> dict[str, str]:
-    from .deploy import fetch, require_model_uri, warn_no_feedback
+    from .deploy import fetch, require_model_uri, revision_input, warn_no_feedback
     from .deploy_docker import build_and_push
     model_uri = require_model_uri(inputs)
     model_name = model_uri.removeprefix("models:/").split("/")[0].split("@")[0]
@@ -59,7 +59,7 @@ def run_kubernetes(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str
         elif command == "abort":
             outcome = target.abort()
         elif command == "rollback":
-            outcome = target.rollback(_revision(inputs.get("revision", "")))
+            outcome = target.rollback(revision_input(inputs))
         else:
             with tempfile.TemporaryDirectory(prefix="aicd-deploy-") as tmp:
                 model_dir, meta = fetch(inputs, env, Path(tmp) / "model")
@@ -77,14 +77,6 @@ def run_kubernetes(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str
             _finish(gh, command, target, failed.outcome, digest, failed=str(failed))
         raise
     return _finish(gh, command, target, outcome, digest)
-
-
-def _revision(text: str) -> int | None:
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"input `revision`: {text!r} is not a revision number")
-    return int(text)
 
 
 def _finish(gh: Actions, command: str, target: KubeTarget, outcome: Outcome, digest: str,

@@ -44,12 +44,12 @@ def roll_back(inputs: Mapping[str, str], env: Mapping[str, str], mode: str, mode
 
         docker = DockerTarget(docker_client(env.get("DOCKER_HOST", "")), deployment_name(model.get("name", "")))
         _same_version(docker.current(), judged)
-        serving, bad = docker.rollback()
-        return f"revision {bad.revision} → revision {serving.revision} ({serving.container})"
+        done = docker.rollback()
+        return f"revision {done.rolled_back.revision} → revision {done.serving.revision} ({done.serving.container})"
     local = LocalTarget(inputs.get("state-dir") or ".aicd/deploy")
     _same_version(local.current(), judged)
-    serving, bad = local.rollback()
-    return f"revision {bad.revision} → revision {serving.revision} at {serving.endpoint}"
+    done = local.rollback()
+    return f"revision {done.rolled_back.revision} → revision {done.serving.revision} at {done.serving.endpoint}"
 
 
 def _same_version(current, judged: str) -> None:

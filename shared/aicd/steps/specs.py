@@ -56,30 +56,36 @@ _DEPLOY_DESCRIPTION = ("Release gate: build the model's serving image, push it, 
 _DEPLOY_OUTPUTS = (
     Output("endpoint", "Stable base URL of the deployment (local: the serving revision's own URL)."),
     Output("revision", "Number of the revision now serving."),
-    Output("previous-revision", "The revision kept for rollback (deploy) or rolled back from (rollback)."),
+    Output("previous-revision", "The revision a rollback would return to now (the running standby), after a deploy "
+           "or a rollback; empty when no earlier revision is kept."),
     Output("model-version", "Registered model version now serving."),
     Output("image", "The serving image, <registry>/<image-name>:<model-version>-<short-sha> (docker target and "
            "command build)."),
     Output("digest", "The pushed image's registry digest (sha256:...); empty when nothing was pushed."),
+    Output("ready-seconds", "local, docker: seconds from starting the new revision (or waking a stopped one on "
+           "rollback) to its first ready /readyz; about 0 for a rollback to the running standby."),
     Output("strategy-state", "kubernetes: where the rollout stands, e.g. `canary: revision 4 at 10 % (1 of 10 pods), "
            "step 1 of 3; promote or abort`."),
 )
 _DEPLOY_INPUTS = (
     Input("model-uri", "Model to deploy: models:/<name>/<version> or models:/<name>@<alias> "
-          "(the model-uri output of action-train). Not needed for rollback or stop.", ""),
+          "(the model-uri output of action-train). Not needed for rollback or stop on local and docker; kubernetes "
+          "finds the deployment by the model's name.", ""),
     Input("tracking-uri", "MLflow tracking URI; empty uses MLFLOW_TRACKING_URI.", ""),
     Input("target", "Where to deploy: local (a model-server process on this machine), docker (a container per "
           "revision behind a stable front container, on this machine's Docker engine) or kubernetes.", "local"),
     Input("command", "deploy; build (build and push the image only); rollback (to the previous revision, or "
           "`revision`); stop (local, docker); promote / abort (kubernetes canary and ab).", "deploy"),
-    Input("config", "Path to aicd.yml (its deploy.kubernetes section); empty uses the defaults.", ""),
+    Input("config", "Path to aicd.yml (its deploy section: keep-revisions, kubernetes); empty uses the defaults.",
+          ""),
     Input("kubeconfig", "kubernetes: kubeconfig file; empty uses KUBECONFIG or ~/.kube/config.", ""),
     Input("namespace", "kubernetes: namespace; empty uses aicd-<tenant>, else deploy.kubernetes.namespace, else "
           "aicd.", ""),
     Input("strategy", "kubernetes: rolling, canary, blue-green or ab; empty uses deploy.kubernetes.strategy.", ""),
     Input("image", "kubernetes: an image already built and pushed (e.g. by a command: build step); empty builds "
           "and pushes one.", ""),
-    Input("revision", "rollback (kubernetes): the revision to return to; empty means the previous one.", ""),
+    Input("revision", "rollback: the kept revision to return to (deploy.keep-revisions are kept; every revision "
+          "above it is retired); empty means the previous one.", ""),
     Input("tenant", "Tenant id: deploys only the tenant's own models, into its own namespace.", ""),
     Input("state-dir", "Folder holding the local target's revisions, logs and state.", ".aicd/deploy"),
     Input("ready-timeout", "Seconds a new revision has to become ready before it is removed and the current one "

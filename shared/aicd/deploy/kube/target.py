@@ -19,8 +19,10 @@ Contracts:
 - ``ab``: variants ``<name>-a`` (current) and ``<name>-b`` (new), each with its own Service and
   per-variant metrics, behind a router (``aicd.serve.router``) that hashes the user key: a sticky,
   exact split without a service mesh. ``promote`` makes b the only version, ``abort`` keeps a.
-- History: the last ``keep-revisions`` releases (image, model version, run id, commit) live in the
-  ConfigMap ``aicd-<name>``; ``rollback`` restores any of them (default: the previous one).
+- History (:mod:`..history`, the rule of every target): the last ``deploy.keep-revisions``
+  releases (image, model version, run id, commit) live in the ConfigMap ``aicd-<name>``;
+  ``rollback`` restores any of them (default: the previous one) and retires those above it, so
+  two rollbacks in a row go back two releases. A revision number is never handed out twice.
 - Concurrency: every command holds the Lease ``aicd-<name>-deploy`` (see :mod:`.lease`).
 """
 
@@ -35,11 +37,21 @@ from datetime import UTC, datetime
 
 from ...config_deploy import KubernetesConfig
 from ...errors import ConfigError, ServiceError, UserError
+from ..history import History, NothingToRollBackTo
 from .client import KubeClient
 from .lease import deploy_lease
 from .manifests import PORT, Release, deployment, feedback_secret, http_route, object_labels, router_deployment, service
 
 __all__ = ["KubeTarget", "Outcome", "RolloutFailed"]
+
+
+def _history(state: dict) -> History:
+    """The history a state describes. An older state (before histories) may have its current
+    revision in the middle of the list: the ones after it are not returnable."""
+    numbers = [r["revision"] for r in state["revisions"]]
+    if state["current"] in numbers:
+        numbers = numbers[:numbers.index(state["current"]) + 1]
+    return History(tuple(numbers), max([state.get("last") or 0, *numbers]))
 
 
 @dataclass(frozen=True)
@@ -76,11 +88,13 @@ class KubeTarget:
     def deploy(self, image: str, model_uri: str = "", model_version: str = "", run_id: str = "",
                commit: str = "") -> Outcome:
         with self._locked() as state:
-            number = max([r["revision"] for r in state["revisions"]], default=0) + 1
-            release = Release(number, image, model_uri, model_version, run_id, commit)
             if state.get("phase"):
                 raise UserError(f"{self.name}: a {state['phase']['kind']} rollout is in progress "
                                 f"({state.get('state', '')})", hint="promote or abort it first")
+            number = _history(state).next_number()
+            state["last"] = number  # handed out now: a failed rollout's number is not reused
+            self._save(state)
+            release = Release(number, image, model_uri, model_version, run_id, commit)
             strategy = self.cfg.strategy if state["current"] else "rolling-first"
             self.progress(f"deploying revision {number} ({image}) with strategy {self.cfg.strategy}")
             return getattr(self, "_deploy_" + strategy.replace("-", "_"))(state, release)
@@ -110,14 +124,13 @@ class KubeTarget:
 
     def rollback(self, revision: int | None = None) -> Outcome:
         with self._locked() as state:
-            wanted = revision or state.get("previous")
-            record = next((r for r in state["revisions"] if r["revision"] == wanted), None)
-            if record is None or wanted == state["current"]:
-                kept = ", ".join(str(r["revision"]) for r in state["revisions"]) or "none"
-                raise UserError(f"{self.name}: cannot roll back to revision {wanted or '(none)'}",
-                                hint=f"revisions kept: {kept}; current: {state['current']}")
-            self.progress(f"rolling back to revision {wanted} ({record['image']})")
-            return self._restore(state, Release(**record), f"rolled back to revision {wanted}")
+            try:
+                after, _ = _history(state).rolled_back(revision)
+            except NothingToRollBackTo as nothing:
+                raise UserError(f"{self.name}: {nothing}", hint=nothing.hint) from None
+            record = next(r for r in state["revisions"] if r["revision"] == after.current)
+            self.progress(f"rolling back to revision {after.current} ({record['image']})")
+            return self._restore(state, Release(**record), f"rolled back to revision {after.current}")
 
     # -- rolling -------------------------------------------------------------------------------
     def _deploy_rolling_first(self, state: dict, release: Release) -> Outcome:
@@ -383,12 +396,17 @@ class KubeTarget:
         return next(r for r in state["revisions"] if r["revision"] == state["current"])
 
     def _record(self, state: dict, release: Release, text: str, new: bool = True) -> Outcome:
-        previous = state["current"]
-        if new:
-            state["revisions"] = [*state["revisions"], release.record()][-self.cfg.keep_revisions:]
-        state["current"], state["previous"], state["state"] = release.revision, previous, text
+        """``release`` serves now: a new one is pushed on the history, a restored one retires the
+        revisions above it."""
+        history = _history(state)
+        after = history.deployed(release.revision, self.cfg.keep_revisions)[0] if new \
+            else history.rolled_back(release.revision)[0]
+        records = {r["revision"]: r for r in [*state["revisions"], release.record()]}
+        state["revisions"] = [records[n] for n in after.kept]
+        state["current"], state["previous"], state["last"] = after.current, after.previous, after.last
+        state["state"] = text
         self._save(state)
-        return Outcome(release.revision, previous, release.image, release.model_version, text)
+        return Outcome(release.revision, after.previous, release.image, release.model_version, text)
 
     def _last_outcome(self, state: dict) -> Outcome:
         current = self._current_record(state)
