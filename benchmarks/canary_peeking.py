@@ -27,7 +27,11 @@ A/A (the canary is the same model) counts false rollbacks: the issue's bar is at
 A second A/A case is the hard one for variance estimates: a rare outcome (conversion 1 %) in a canary
 that gets 5 % of the traffic, looked at 200 times.
 A worse canary (accuracy 85 % instead of 92 %) shows the price of that safety: how often and how soon
-each method rolls it back. Prints both tables and the ratios.
+each method rolls it back. The cost of promotion is the other price: for each method, how many labels
+per side it takes to promote the A/A canary — aicd promotes when every check passes with confidence;
+the fixed-horizon tests promote at their planned sample size (a power analysis for a 2-point drop at
+80 % power) if they have not rolled back by then; the threshold count promotes after 10 intervals
+(Flagger's ``iterations``) without reaching its failure limit. Prints the tables and the ratios.
 """
 
 from __future__ import annotations
@@ -64,8 +68,13 @@ class Arm:
     buckets: np.ndarray = None
     bins: np.ndarray = None
 
-    def add(self, rng, n: int, accuracy: float, conversion: float = 0.05) -> tuple[int, int, int]:
-        errors, correct, converted = rng.binomial(n, 0.005), rng.binomial(n, accuracy), rng.binomial(n, conversion)
+    outcomes: int = 0
+
+    def add(self, rng, n: int, accuracy: float, conversion: float | None = 0.05) -> tuple[int, int, int]:
+        """``conversion`` None: the servers report no business outcomes (no conversion check)."""
+        errors, correct = rng.binomial(n, 0.005), rng.binomial(n, accuracy)
+        converted = rng.binomial(n, conversion) if conversion is not None else 0
+        self.outcomes += n if conversion is not None else 0
         latency = rng.lognormal(math.log(0.02), 0.5, n)
         counts = np.bincount(np.searchsorted(BOUNDS, latency), minlength=len(BOUNDS))
         self.buckets = counts if self.buckets is None else self.buckets + counts
@@ -81,7 +90,7 @@ class Arm:
         cumulative = np.cumsum(self.buckets)
         return Snapshot(requests=self.requests, errors=self.errors, correct=self.correct,
                         incorrect=self.requests - self.correct, converted=self.converted,
-                        not_converted=self.requests - self.converted,
+                        not_converted=self.outcomes - self.converted,
                         latency_buckets={float(b): float(c) for b, c in zip(BOUNDS, cumulative, strict=True)},
                         bins={"f": {str(i): int(c) for i, c in enumerate(self.bins)}}, reference=REFERENCE,
                         model={"name": "m", "version": "2" if variant == "canary" else "1", "variant": variant})
@@ -96,7 +105,7 @@ def z_worse(hits_c: int, n_c: int, hits_s: int, n_s: int, higher_is_better: bool
 
 
 def run(analyses: int, looks: int, per_look: int, canary_accuracy: float, seed: int, canary_per_look: int = 0,
-        conversion: float = 0.05) -> dict:
+        conversion: float | None = 0.05) -> dict:
     """``per_look`` requests to stable and ``canary_per_look`` (default the same) to the canary per look."""
     canary_per_look = canary_per_look or per_look
     z, z_corrected = NormalDist().inv_cdf(0.95), NormalDist().inv_cdf(1 - 0.01 / 3)
@@ -106,43 +115,64 @@ def run(analyses: int, looks: int, per_look: int, canary_accuracy: float, seed: 
     rng = np.random.default_rng(seed)
     z_tests = {"fixed-horizon z-test": z, "z-test, 1 % family-wise": z_corrected}
     first = {**{name: [] for name in configs}, **{name: [] for name in z_tests}, "threshold count": []}
+    horizon = {name: math.ceil(planned_samples(cut) / canary_per_look) for name, cut in z_tests.items()}
+    horizon["threshold count"] = FLAGGER_ITERATIONS
+    promoted = {name: [] for name in first}
     retrains = 0
     for _ in range(analyses):
         stable, canary = Arm(), Arm()
-        found = dict.fromkeys(first)
+        found, promote_look = dict.fromkeys(first), dict.fromkeys(first)
         failures = 0
         for look in range(1, looks + 1):
             _, c_s, _ = stable.add(rng, per_look, 0.92, conversion)
             e_c, c_c, _ = canary.add(rng, canary_per_look, canary_accuracy, conversion)
             snaps = {"stable": stable.snapshot("stable"), "canary": canary.snapshot("canary")}
             for name, cfg in configs.items():
-                if found[name] is None:
+                if found[name] is None and promote_look[name] is None:
                     decision = decide([evaluate(snaps, "canary", cfg)], cfg).decision
                     found[name] = look if decision == "rollback" else None
+                    promote_look[name] = look if decision == "promote" else None
                     retrains += decision == "retrain"
             for name, cut in z_tests.items():
                 if found[name] is None and (
                         z_worse(canary.correct, canary.requests, stable.correct, stable.requests, True, cut)
                         or z_worse(canary.errors, canary.requests, stable.errors, stable.requests, False, cut)
-                        or z_worse(canary.converted, canary.requests, stable.converted, stable.requests, True, cut)):
+                        or (conversion is not None and z_worse(canary.converted, canary.requests, stable.converted,
+                                                               stable.requests, True, cut))):
                     found[name] = look
             failures += (c_c / canary_per_look < c_s / per_look - 0.02) or (e_c / canary_per_look > 0.01)
             if found["threshold count"] is None and failures >= 2:
                 found["threshold count"] = look
+            for name, last in horizon.items():  # a planned end: promote if nothing rolled back by then
+                if look == last and found[name] is None:
+                    promote_look[name] = look
         for method, look in found.items():
             first[method].append(look)
-    return {"first": first, "retrains": retrains}
+            promoted[method].append(promote_look[method] and promote_look[method] * canary_per_look)
+    return {"first": first, "retrains": retrains, "promoted": promoted, "per_look": canary_per_look}
+
+
+FLAGGER_ITERATIONS = 10
+
+
+def planned_samples(z_alpha: float, drop: float = 0.02, accuracy: float = 0.92, power: float = 0.8) -> int:
+    """Per side, for a one-sided two-proportion test to detect ``drop`` at ``power``: the fixed horizon."""
+    z_beta = NormalDist().inv_cdf(power)
+    return math.ceil((z_alpha + z_beta) ** 2 * 2 * accuracy * (1 - accuracy) / drop ** 2)
 
 
 def report(title: str, result: dict, analyses: int) -> dict[str, float]:
     print(f"\n{title}")
-    print(f"  {'method':<24}{'rollbacks':>12}{'rate':>9}{'median look of rollback':>26}")
+    print(f"  {'method':<24}{'rollbacks':>10}{'rate':>8}{'median labels/side to roll back':>33}"
+          f"{'promoted':>10}{'median labels/side to promote':>31}")
     rates = {}
     for method, looks in result["first"].items():
         hits = [look for look in looks if look is not None]
         rates[method] = len(hits) / analyses
-        median = f"{np.median(hits):.0f}" if hits else "-"
-        print(f"  {method:<24}{len(hits):>12}{rates[method]:>9.1%}{median:>26}")
+        median = f"{np.median(hits) * result['per_look']:,.0f}" if hits else "-"
+        promotions = [n for n in result["promoted"][method] if n]
+        promote = f"{np.median(promotions):,.0f}" if promotions else "-"
+        print(f"  {method:<24}{len(hits):>10}{rates[method]:>8.1%}{median:>33}{len(promotions):>10}{promote:>31}")
     return rates
 
 
@@ -158,6 +188,9 @@ def main() -> int:
     aa = run(args.analyses, args.looks, args.per_look, 0.92, args.seed)
     aa_rates = report("A/A — same model (every rollback is false)", aa, args.analyses)
     print(f"  aicd retrain decisions on undrifted traffic: {aa['retrains']}")
+    plain = run(max(args.analyses // 5, 20), args.looks, args.per_look, 0.92, args.seed + 3, conversion=None)
+    report("A/A without business outcomes — accuracy, errors and latency only (the cost of promoting)", plain,
+           max(args.analyses // 5, 20))
     worse = run(max(args.analyses // 5, 20), args.looks, args.per_look, 0.85, args.seed + 1)
     report("worse canary — accuracy 85 % against 92 % (every rollback is right)", worse, max(args.analyses // 5, 20))
     rare = run(args.analyses, 200, 475, 0.92, args.seed + 2, canary_per_look=25, conversion=0.01)

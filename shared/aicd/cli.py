@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
 
-from .errors import AicdError, ConfigError, GateFailed
+from .errors import AicdError, ConfigError, GateFailed, UserError
 from .gha import Actions, inert, md_escape
 from .paths import check_writable, write_text
 from .steps import env_name
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--model", required=True, help="the model name (the `model` label of its metrics)")
     alerts.add_argument("--config", default=None, help="aicd.yml with the thresholds (default: built-in defaults)")
     alerts.add_argument("--for", dest="for_", default="5m", help="how long a condition holds before firing (5m)")
-    alerts.add_argument("--window", default="5m", help="the range each rate, accuracy and drift is taken over (5m)")
+    alerts.add_argument("--window", default="", help="the range each rate, accuracy and drift is taken over "
+                        "(default: monitor.window when it is a duration, else 5m)")
     alerts.add_argument("--selector", default="", help='extra label matchers, e.g. namespace="aicd-acme"')
     alerts.add_argument("-o", "--output", default=None, help="the rule file to write (default: standard output)")
     simulate = sub.add_parser("simulate", help="send simulated traffic and delayed feedback to an endpoint")
@@ -99,8 +101,26 @@ def stage_inputs(stage: str, args: argparse.Namespace, env: dict[str, str]) -> d
 def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> int:
     env = dict(os.environ) if env is None else env
     gh = Actions(env)
-    with _one_stream(gh.on_runner), gh.fenced():
+    with _one_stream(gh.on_runner), gh.fenced(), _terminate_is_interrupt():
         return run(argv, env, gh)
+
+
+@contextlib.contextmanager
+def _terminate_is_interrupt():
+    """SIGTERM (a cancelled job, timeout-minutes, docker stop) unwinds like Ctrl-C: every cleanup runs
+    — a deploy lock is released, a revision still being watched is switched back — and the exit is 130."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding host): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -155,7 +175,10 @@ def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
     except AicdError as exc:
         message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
         gh.annotate("error", message, file=exc.file, line=exc.line, title=f"aicd {args.aicd_command}")
-        gh.summary(f"## ❌ aicd {args.aicd_command} — refused\n\n{md_escape(str(exc))}\n\nNothing was changed.")
+        if isinstance(exc, UserError):  # refused before acting
+            gh.summary(f"## ❌ aicd {args.aicd_command} — refused\n\n{md_escape(str(exc))}\n\nNothing was changed.")
+        else:  # a service failed: the message says what happened (e.g. an automatic rollback)
+            gh.summary(f"## ❌ aicd {args.aicd_command} — failed\n\n{md_escape(str(exc))}")
         return 1
     except KeyboardInterrupt:
         return 130
@@ -182,10 +205,14 @@ def _alerts(args: argparse.Namespace, env: dict[str, str]) -> None:
     if not args.model or not args.model.isprintable() or len(args.model) > 200:
         raise ConfigError(f"--model: {args.model[:60]!r} is not a model name", hint="the registered model's name")
     monitor = load_config(args.config).monitor
-    psi_threshold = monitor.drift.threshold if monitor.drift.method == "psi" else 0.1  # the drift rule is PSI
+    window = args.window or (monitor.window if monitor.window != "auto" else "5m")
     text = alert_rules(args.model, min_accuracy=monitor.min_accuracy, max_error_rate=monitor.max_error_rate,
-                       max_latency_p95_ms=monitor.max_latency_p95_ms, drift_threshold=psi_threshold,
-                       window=args.window, for_=args.for_, extra_selector=args.selector)
+                       max_latency_p95_ms=monitor.max_latency_p95_ms, drift_method=monitor.drift.method,
+                       drift_threshold=monitor.drift.threshold, window=window, for_=args.for_,
+                       extra_selector=args.selector)
+    if monitor.drift.method == "chisquare":
+        print(inert("aicd alerts: monitor.drift.method is chisquare, a p-value PromQL cannot compute: the rules "
+                    "have no ModelFeatureDrift alert (use kl, psi or js for one)"), file=sys.stderr)
     if not args.output:
         sys.stdout.write(text)
         return

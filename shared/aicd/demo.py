@@ -120,6 +120,8 @@ def _decision_line(outputs: dict) -> str:
     for check in evidence["checks"]:
         value = check["candidate"]
         shown = "n/a" if value is None else f"{value:.3f}"
+        if check["metric"] == "latency-p95":  # a share of slow requests; the p95 itself is in the note
+            shown = f"{check['note'].split(';')[0].removeprefix('p95 ')} ({shown} of requests slower than the limit)"
         parts.append(f"{check['metric']} {shown} ({check['verdict']})")
     promoted = f"; {outputs['promoted']} is now champion" if outputs.get("promoted") else ""
     return f"{outputs['decision']} — " + "; ".join(parts) + promoted

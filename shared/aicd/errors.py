@@ -64,4 +64,9 @@ class ServiceError(AicdError):
 
 
 class GateFailed(AicdError):
-    """A gate refused its input. The step fails; the report and summary say why."""
+    """A gate refused its input. The step fails; the report and summary say why. ``outputs`` are the
+    step outputs already published (the production gate's decision and evidence)."""
+
+    def __init__(self, message: str, *, outputs: dict[str, str] | None = None, **where):
+        super().__init__(message, **where)
+        self.outputs = outputs or {}

@@ -49,6 +49,7 @@ class ModelRecord:
     name: str
     version: str | None
     reused: bool = False
+    gate: str = ""  # the version's aicd.gate tag: passed, or failed for one registered anyway
 
     @property
     def model_uri(self) -> str:
@@ -201,7 +202,7 @@ class MlflowRegistry:
         versions = self._call("listing model versions", self.client.search_model_versions, f"name='{name}'")
         for v in sorted(versions, key=lambda v: int(v.version)):
             if v.tags.get(IDENTITY_TAG) == identity:
-                return ModelRecord(v.run_id, name, str(v.version), reused=True)
+                return ModelRecord(v.run_id, name, str(v.version), reused=True, gate=v.tags.get("aicd.gate", ""))
         return None
 
     def record_training(self, *, name: str, params: dict, metrics: dict, tags: dict, model, meta: dict,

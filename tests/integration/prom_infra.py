@@ -59,10 +59,13 @@ def _tail(path: Path) -> str:
 class PrometheusServer:
     """A running ``prometheus``; every request helper raises ``RuntimeError`` with Prometheus's message."""
 
-    def __init__(self, root: Path, basic_auth: tuple[str, str] | None = None):
-        """``basic_auth`` (user, password): Prometheus's own web config then refuses requests without them."""
+    def __init__(self, root: Path, basic_auth: tuple[str, str] | None = None, targets: Path | None = None):
+        """``basic_auth`` (user, password): Prometheus's own web config then refuses requests without them.
+        ``targets``: the file_sd file of job ``aicd`` (default ``root/targets.json``, which ``set_targets``
+        writes) — e.g. the one a deploy target writes itself."""
         self.root, self.basic_auth = root, basic_auth
-        self.config, self.targets, self.log = root / "prometheus.yml", root / "targets.json", root / "prometheus.log"
+        self.config, self.log = root / "prometheus.yml", root / "prometheus.log"
+        self.targets = targets or root / "targets.json"
         self.rule_files: list[Path] = []
         self.port, self.url = 0, ""
         self.proc: subprocess.Popen | None = None
@@ -122,8 +125,11 @@ class PrometheusServer:
     def set_targets(self, targets: list[str], labels: dict[str, str] | None = None) -> None:
         """Scrape exactly these ``host:port`` targets (all in job ``aicd``, with ``labels`` added).
         The file is replaced atomically; Prometheus picks it up within about 5 s (see the module doc)."""
-        groups = [{"targets": list(targets), "labels": dict(labels or {})}] if targets else []
-        self._write_json(self.targets, groups)
+        self.set_target_groups([(targets, labels or {})] if targets else [])
+
+    def set_target_groups(self, groups: list[tuple[list[str], dict[str, str]]]) -> None:
+        """Scrape these groups of targets, each with its own labels (file-based discovery's format)."""
+        self._write_json(self.targets, [{"targets": list(t), "labels": dict(labels)} for t, labels in groups])
 
     def add_rule_file(self, rules: str | Path) -> Path:
         """Loads a rule file (a path, or the YAML text itself) and reloads; raises when Prometheus

@@ -3,7 +3,10 @@
 import json
 import urllib.request
 
+import pytest
+
 from aicd.data.source import read_frame
+from aicd.errors import GateFailed
 from aicd.gha import Actions
 from aicd.simulate import send_traffic
 from aicd.steps import deploy, monitor, train, validate
@@ -32,8 +35,10 @@ def test_validate_train_deploy_monitor(mlflow_server, coffee, deploy_dir, tmp_pa
     release = deploy.run({**base, "model-uri": t["model-uri"]}, gh, env=STEP_ENV)
     send_traffic(release["endpoint"], production, "clicked", requests=400, seed=4, flip_share=0.5,
                  feedback_token=FEEDBACK_TOKEN)
-    m = monitor.run({"endpoint": release["endpoint"], "config": str(coffee["config"]), "state-dir": str(deploy_dir),
+    with pytest.raises(GateFailed, match="production gate: rollback") as refused:  # the step fails: exit 1
+        monitor.run({"endpoint": release["endpoint"], "config": str(coffee["config"]), "state-dir": str(deploy_dir),
                      "on-failure": "rollback", "report": str(tmp_path / "m2.json")}, gh)
+    m = refused.value.outputs
     evidence = json.loads(m["evidence"])
     assert m["decision"] == "rollback" and m["rolled-back"] == "true"
     assert evidence["checks"][0]["metric"] == "online-accuracy" and evidence["checks"][0]["verdict"] == "fail"

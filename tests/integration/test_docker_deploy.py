@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from aicd.deploy.docker_target import DockerTarget
-from aicd.errors import ConfigError, ServiceError, UserError
+from aicd.errors import ConfigError, GateFailed, ServiceError, UserError
 from aicd.gha import Actions
 from aicd.steps import deploy, train
 from tests.conftest import FEEDBACK_AUTH, FEEDBACK_TOKEN, STEP_ENV
@@ -158,8 +158,8 @@ def test_a_revision_that_dies_after_taking_traffic_is_rolled_back_automatically(
     killed = []
 
     def kill_the_new_one(event):
-        if event.startswith("switched:"):
-            docker_engine.containers.get(event.split(":", 1)[1]).kill()
+        if event.startswith("switched the front to "):
+            docker_engine.containers.get(event.removeprefix("switched the front to ").split(";")[0]).kill()
             killed.append(event)
 
     target = DockerTarget(docker_engine, MODEL, listen, ready_timeout=20, observe_seconds=3,
@@ -174,7 +174,7 @@ def test_rollback_without_a_previous_revision_is_a_user_error(docker_deploy, ver
     docker_deploy(versions[0])
     with pytest.raises(UserError, match="nothing to roll back to") as err:
         docker_deploy(versions[0], command="rollback")
-    assert "deploy at least two revisions first" in err.value.hint
+    assert "deploy another revision first" in err.value.hint
 
 
 def bad_feedback(endpoint, n=150):
@@ -192,8 +192,10 @@ def test_the_production_gate_rolls_the_docker_target_back(docker_deploy, version
     docker_deploy(versions[0])
     second = docker_deploy(versions[1])
     bad_feedback(second["endpoint"])
-    out = monitor.run({"endpoint": second["endpoint"], "config": str(coffee["config"]), "target": "docker",
-                       "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env=STEP_ENV)
+    with pytest.raises(GateFailed, match="rolled back revision 2 → revision 1") as refused:
+        monitor.run({"endpoint": second["endpoint"], "config": str(coffee["config"]), "target": "docker",
+                     "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env=STEP_ENV)
+    out = refused.value.outputs
     assert out["decision"] == "rollback" and out["rolled-back"] == "true"
     assert call(f"{second['endpoint']}/predict", ROW)[1]["x-model-version"] == "1"
 
@@ -302,7 +304,7 @@ def test_rollback_to_a_named_kept_revision_and_only_keep_revisions_are_kept(
     for uri in (versions[0], versions[1], versions[0], versions[1]):
         docker_deploy(uri, config=str(config))
     assert sorted(_status(docker_engine)) == [2, 3, 4]  # revision 1 fell out of the history
-    with pytest.raises(UserError, match="cannot roll back to revision 1") as err:
+    with pytest.raises(UserError, match="cannot roll back to revision 1: it is not kept") as err:
         docker_deploy("", command="rollback", revision="1", config=str(config))
     assert "revisions that can be returned to: 2, 3 (serving: 4)" in err.value.hint
     back = docker_deploy("", command="rollback", revision="2", config=str(config))
@@ -339,3 +341,82 @@ def test_a_revision_killed_mid_traffic_loses_no_answer_the_standby_takes_the_con
     assert non_2xx == [], f"{len(non_2xx)} non-2xx answers of {len(answers)}: {non_2xx[:5]}"
     assert sum(a[0] == "dropped" for a in answers) <= 1  # only the one the killed process was answering
     assert answers[-1] == (200, "1") and len(answers) > 50  # the standby serves; the probe really ran
+
+
+# -- what an outside trial of the above found (a tenant, a cancelled job, a stale lock, leftovers) --
+
+def test_a_tenant_touches_only_its_own_deployments(docker_engine, docker_deploy, versions, listen):
+    docker_deploy(versions[0])
+    for command, uri in (("deploy", versions[1]), ("rollback", ""), ("stop", "")):
+        with pytest.raises(ConfigError, match="tenant 'acme' may not touch the deployment of model 'docker-coffee'"):
+            docker_deploy(uri, command=command, tenant="acme")
+    with pytest.raises(ConfigError, match="input `tenant`"):
+        docker_deploy(versions[1], tenant="ACME!")
+    assert _status(docker_engine) == {1: "running"}  # nothing was touched
+    assert call(f"http://{listen}/predict", ROW)[1]["x-model-version"] == "1"
+
+
+def test_a_cancelled_deploy_switches_back_releases_the_lock_and_a_killed_ones_lock_is_not_waited_for(
+        docker_engine, docker_deploy, versions, mlflow_server, base_image, listen, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import SHARED
+
+    docker_deploy(versions[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AICD_", "GITHUB_", "MLFLOW_"))}
+    env.update(PYTHONPATH=str(SHARED), **STEP_ENV)
+    cmd = [sys.executable, "-m", "aicd", "deploy", "--model-uri", versions[1], "--tracking-uri", mlflow_server.uri,
+           "--target", "docker", "--base-image", base_image, "--listen", listen, "--observe-seconds", "60",
+           "--feedback-token", FEEDBACK_TOKEN]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines, deadline = [], time.monotonic() + 120
+    while not any("switched the front to" in line for line in lines):
+        assert time.monotonic() < deadline and child.poll() is None, "".join(lines)
+        lines.append(child.stdout.readline())
+    assert call(f"http://{listen}/predict", ROW)[1]["x-model-version"] == "2"  # the new one took traffic
+    child.send_signal(signal.SIGTERM)  # a cancelled job, in the middle of the watch
+    out, _ = child.communicate(timeout=60)
+    assert child.returncode == 130, "".join(lines) + out
+    assert call(f"http://{listen}/predict", ROW)[1]["x-model-version"] == "1"  # unwatched: switched back
+    assert "aicd-docker-coffee-lock" not in [c.name for c in docker_engine.containers.list(all=True)]
+    assert _status(docker_engine) == {1: "running"}
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    import socket
+    docker_engine.containers.create(base_image, name="aicd-docker-coffee-lock", command=["true"], labels={
+        "io.aicd.lock": "docker-coffee", "io.aicd.lock.host": socket.gethostname(),
+        "io.aicd.lock.pid": dead.stdout.strip()})  # what a SIGKILLed deploy leaves
+    started = time.monotonic()
+    again = docker_deploy(versions[1])
+    assert time.monotonic() - started < 120 and again["revision"] == "3"  # 2 was handed out and never reused
+
+
+def test_a_failed_first_deploy_leaves_no_network_volume_or_front(docker_engine, docker_deploy, versions):
+    with pytest.raises(ServiceError, match="did not become ready"):
+        docker_deploy(versions[0], **{"ready-timeout": "0.2"})
+    names = {"aicd-docker-coffee", "aicd-docker-coffee-state", "aicd-docker-coffee-front"}
+    assert not names & {n.name for n in docker_engine.networks.list()}
+    assert not names & {v.name for v in docker_engine.volumes.list()}
+    assert not names & {c.name for c in docker_engine.containers.list(all=True)}
+    with pytest.raises(UserError, match="input `base-image`: 'Bad Image' is not an image reference"):
+        docker_deploy(versions[0], **{"base-image": "Bad Image"})
+
+
+def test_the_feedback_token_is_no_environment_variable_and_outlives_its_deploy(
+        docker_engine, docker_deploy, versions, listen):
+    docker_deploy(versions[0])
+    later = docker_deploy(versions[1], **{"feedback-token": ""})  # not given again: the stored one serves
+    for name in ("aicd-docker-coffee-r1", "aicd-docker-coffee-r2"):
+        env = docker_engine.containers.get(name).attrs["Config"]["Env"]
+        assert not [e for e in env if FEEDBACK_TOKEN in e]  # docker inspect shows no secret
+    _, _, body = call(f"{later['endpoint']}/predict", ROW)
+    answer = json.loads(body)
+    assert call(f"{later['endpoint']}/feedback", {"request_id": answer["request_id"], "label": 1},
+                FEEDBACK_AUTH)[0] == 200
+    assert call(f"{later['endpoint']}/feedback", {"request_id": answer["request_id"], "label": 1})[0] == 401
+    back = docker_deploy("", command="rollback")
+    assert float(back["ready-seconds"]) < 0.5  # the standby was running: an instant switch

@@ -15,7 +15,7 @@ from aicd.deploy.kube.client import KubeError
 from aicd.deploy.kube.lease import deploy_lease
 from aicd.deploy.kube.manifests import tenant_manifests
 from aicd.deploy.kube.target import KubeTarget, RolloutFailed
-from aicd.errors import ServiceError, UserError
+from aicd.errors import GateFailed, ServiceError, UserError
 from tests.conftest import FEEDBACK_AUTH, FEEDBACK_TOKEN, STEP_ENV
 
 IMAGE = "registry.example/coffee:{}-0123abc"
@@ -143,9 +143,9 @@ def test_two_rollbacks_in_a_row_walk_back_two_releases(kube_cluster, namespace):
     first, second = t.rollback(), t.rollback()
     assert (first.revision, first.previous, second.revision, second.previous) == (2, 1, 1, None)
     _wait_for(lambda: ready_pods(kube_cluster, namespace) == {("stable", "1"): 1})
-    with pytest.raises(UserError, match="cannot roll back to revision") as nothing:
+    with pytest.raises(UserError, match="nothing to roll back to: no earlier revision is kept") as nothing:
         t.rollback()
-    assert "deploy at least two revisions first" in nothing.value.hint
+    assert "deploy another revision first" in nothing.value.hint
 
 
 def test_ab_runs_both_variants_behind_the_router_and_promote_keeps_b(kube_cluster, namespace):
@@ -313,8 +313,10 @@ def test_the_production_gate_rolls_the_kubernetes_target_back(kube_cluster, mlfl
         urllib.request.urlopen(urllib.request.Request(f"{local['endpoint']}/feedback", json.dumps(
             {"request_id": answer["request_id"], "label": 1 - answer["predictions"][0]}).encode(),
             {"content-type": "application/json", **FEEDBACK_AUTH}), timeout=10)
-    out = monitor.run({**kube, "endpoint": local["endpoint"], "config": str(coffee["config"]),
-                       "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env=STEP_ENV)
+    with pytest.raises(GateFailed, match="production gate: rollback") as refused:
+        monitor.run({**kube, "endpoint": local["endpoint"], "config": str(coffee["config"]),
+                     "on-failure": "rollback", "report": str(tmp_path / "m.json")}, Actions({}), env=STEP_ENV)
+    out = refused.value.outputs
     assert out["decision"] == "rollback" and out["rolled-back"] == "true"
     deployment = kube_cluster.api().get("Deployment", "gate", "gate-coffee")
     assert deployment["spec"]["template"]["metadata"]["labels"]["aicd.dev/model-version"] == "1"

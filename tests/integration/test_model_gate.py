@@ -38,10 +38,11 @@ def config(tmp_path, name, estimator=FOREST, params="{n_estimators: 60, max_dept
     return path
 
 
-def run_train(server, data, cfg, tmp_path, sha="c0ffee", tenant="", env=None, progress=lambda p: None):
+def run_train(server, data, cfg, tmp_path, sha="c0ffee", tenant="", env=None, progress=lambda p: None,
+              **extra):
     summary = tmp_path / f"summary-{time.monotonic_ns()}.md"
     gh = Actions({"GITHUB_STEP_SUMMARY": str(summary)}, io.StringIO())
-    inputs = {"data": str(data), "config": str(cfg), "tracking-uri": server.uri, "tenant": tenant}
+    inputs = {"data": str(data), "config": str(cfg), "tracking-uri": server.uri, "tenant": tenant, **extra}
     try:
         return train.run(inputs, gh, env={"GITHUB_SHA": sha, **(env or {})}, progress=progress), summary
     except GateFailed as exc:
@@ -75,6 +76,32 @@ def test_promotion_flow_over_three_versions(mlflow_server, coffee, tmp_path):
         run_train(mlflow_server, coffee["data"], weak, tmp_path)
     assert registry.versions(name) == before
     assert registry.alias_version(name, "champion") == second["model-version"]
+
+
+def test_a_worse_model_can_be_registered_on_purpose_as_a_challenger_never_a_candidate(mlflow_server, coffee,
+                                                                                     tmp_path):
+    """on-failure: register — the way to canary a model the gate refuses: registered with alias challenger
+    and tag aicd.gate=failed, the step passes with passed=false; the comparison stays in the summary."""
+    name = "challenged"
+    registry = MlflowRegistry(mlflow_server.uri)
+    first, _ = run_train(mlflow_server, coffee["data"], config(tmp_path, name), tmp_path)
+    promote(registry, "", first["model-uri"], Actions({}, io.StringIO()))
+    weak = config(tmp_path, name, estimator="sklearn.tree.DecisionTreeClassifier",
+                  params="{max_depth: 2, random_state: 0}", threshold=0.5)
+    out, summary = run_train(mlflow_server, coffee["data"], weak, tmp_path, **{"on-failure": "register"})
+    assert out["passed"] == "false" and out["model-uri"] == f"models:/{name}/{out['model-version']}"
+    assert registry.alias_version(name, "challenger") == out["model-version"]
+    assert registry.alias_version(name, "candidate") == first["model-version"]  # untouched
+    assert registry.alias_version(name, "champion") == first["model-version"]
+    text = summary.read_text()
+    assert "aicd model gate — failed" in text and "registered **" in text and "alias `challenger`" in text
+    assert "inferior" in text  # the champion comparison, as it was
+    again, _ = run_train(mlflow_server, coffee["data"], weak, tmp_path, **{"on-failure": "register"})
+    assert (again["reused"], again["passed"], again["model-version"]) == ("true", "false", out["model-version"])
+    with pytest.raises(GateFailed, match="nothing was registered"):  # without the flag: refused, not reused
+        run_train(mlflow_server, coffee["data"], weak, tmp_path)
+    with pytest.raises(ConfigError, match="on-failure"):
+        run_train(mlflow_server, coffee["data"], weak, tmp_path, **{"on-failure": "ignore"})
 
 
 def test_the_refusal_summary_shows_metric_threshold_champion_difference_interval_verdict(

@@ -19,7 +19,7 @@ import pytest
 
 from aicd.config_deploy import KubernetesConfig
 from aicd.deploy.kube.target import KubeTarget
-from aicd.errors import ServiceError, UserError
+from aicd.errors import GateFailed, ServiceError, UserError
 from aicd.examples import coffee as coffee_example
 from aicd.gha import Actions
 from aicd.simulate import send_traffic
@@ -92,9 +92,12 @@ def gate(prom, tmp_path, model: str, **inputs) -> tuple[dict, str]:
     config.write_text(CONFIG)
     summary = tmp_path / "summary.md"
     env = {**STEP_ENV, **inputs.pop("env", {})}
-    outputs = monitor.run({"prometheus-url": prom.url, "model": model, "config": str(config),
-                           "report": str(tmp_path / "monitor.json"), **inputs},
-                          Actions({"GITHUB_STEP_SUMMARY": str(summary)}), env=env)
+    try:
+        outputs = monitor.run({"prometheus-url": prom.url, "model": model, "config": str(config),
+                               "report": str(tmp_path / "monitor.json"), **inputs},
+                              Actions({"GITHUB_STEP_SUMMARY": str(summary)}), env=env)
+    except GateFailed as refused:  # a rollback decision fails the step (exit 1); its outputs are published
+        outputs = {**refused.outputs, "step-failed": "true"}
     return outputs, summary.read_text() if summary.exists() else ""
 
 
@@ -115,7 +118,7 @@ def test_a_worse_canary_is_rolled_back_and_the_rollout_aborted(servers, prom, pr
     out, summary = gate(prom, tmp_path, servers.model, compare="canary", **{
         "on-failure": "rollback", "target": "kubernetes", "kubeconfig": str(kube_cluster.kubeconfig),
         "namespace": "gate-canary"})
-    assert out["decision"] == "rollback" and out["rolled-back"] == "true"
+    assert out["decision"] == "rollback" and out["rolled-back"] == "true" and out["step-failed"] == "true"
     evidence = json.loads(out["evidence"])
     failed = {(c["metric"], c["test"]) for c in evidence["checks"] if c["verdict"] == "fail"}
     assert ("online-accuracy", "vs stable") in failed
@@ -125,8 +128,11 @@ def test_a_worse_canary_is_rolled_back_and_the_rollout_aborted(servers, prom, pr
     assert not state.get("phase")  # no canary in progress any more
     deployments = {d["metadata"]["name"] for d in kube_cluster.api().list("Deployment", "gate-canary")}
     assert f"{servers.model}-canary" not in deployments
-    assert "| test | stable | canary | difference | interval | threshold | samples | verdict |" in summary
-    assert "**Rolled back:**" in summary
+    assert "| test | stable | canary | difference | interval | threshold | samples (smaller side) | verdict |" \
+        in summary
+    assert "**Rolled back:**" in summary and "— rollback, carried out" in summary
+    assert "| feedback labels | 300 | 300 |" in summary and "Confidence 0.99 family-wise" in summary
+    assert "since canary started" in summary
 
 
 def test_a_canary_of_the_same_model_is_never_rolled_back_however_often_the_gate_looks(

@@ -12,9 +12,11 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from aicd.data.drift import psi
+from aicd.config_monitor import LiveDriftConfig
 from aicd.examples.coffee import generate
 from aicd.monitor.alerts import alert_rules
+from aicd.monitor.decide import drift_checks
+from aicd.monitor.metrics import Snapshot
 from tests.conftest import FEEDBACK_AUTH
 from tests.integration.model_server import ROW, coffee_model_dir, start_model_server
 
@@ -116,8 +118,11 @@ def test_the_accuracy_rule_fires_when_accuracy_falls(prometheus, serve):
     assert alert["annotations"]["summary"].startswith("coffee version 3 (stable): online accuracy ")
 
 
-def test_the_drift_rule_computes_the_psi_of_aicd_data_drift(prometheus, serve):
-    rules = alert_rules(MODEL, window="1m", for_="0s")
+@pytest.mark.parametrize("method,threshold", [("kl", 0.1), ("psi", 0.1), ("js", 0.15)])
+def test_the_drift_rule_computes_the_gates_own_statistic(prometheus, serve, method, threshold):
+    """The alert and the production gate agree: Prometheus's value of the drift rule equals the
+    gate's drift_checks statistic for the same counts, for every method PromQL can express."""
+    rules = alert_rules(MODEL, window="1m", for_="0s", drift_method=method, drift_threshold=threshold)
     prometheus.add_rule_file(rules)
     server = serve(variant="b", model_version="5")
     prometheus.set_targets([server.target])
@@ -134,21 +139,49 @@ def test_the_drift_rule_computes_the_psi_of_aicd_data_drift(prometheus, serve):
     prometheus.wait_for(total, lambda r: value(r) == 11 * 60 * 8)
 
     counts, reference = server_bins(url)
-    expected = {feature: psi([reference[feature][b] for b in bins], [counts[feature].get(b, 0) for b in bins])
-                for feature, bins in ((f, sorted(reference[f])) for f in reference)}
-    expr = yaml.safe_load(rules)["groups"][0]["rules"][3]["expr"]
-    computed = {r["metric"]["feature"]: value([r]) for r in prometheus.query(without_threshold(expr))}
+    gate = drift_checks(Snapshot(bins=counts, reference=reference), LiveDriftConfig(method, threshold, 1))
+    expected = {c.metric.removeprefix("drift:"): c.candidate for c in gate if c.metric != "drift:overall"}
+    [rule] = [r for r in yaml.safe_load(rules)["groups"][0]["rules"] if r["alert"] == "ModelFeatureDrift"]
+    computed = {r["metric"]["feature"]: value([r]) for r in prometheus.query(without_threshold(rule["expr"]))}
     assert computed.keys() == expected.keys()
     for feature, want in expected.items():
-        assert computed[feature] == pytest.approx(want, rel=1e-3), (feature, computed, expected)
-    drifted = {f for f, v in expected.items() if v > 0.1}
+        assert computed[feature] == pytest.approx(want, rel=1e-3, abs=1e-6), (feature, computed, expected)
+    drifted = {c.metric.removeprefix("drift:") for c in gate if c.verdict == "drift" and c.metric != "drift:overall"}
     assert drifted and drifted != set(expected)  # the threshold separates the features
-    assert {r["metric"]["feature"] for r in prometheus.query(expr)} == drifted
+    assert {r["metric"]["feature"] for r in prometheus.query(rule["expr"])} == drifted
     deadline = time.monotonic() + 10
-    while {a["labels"]["feature"] for a in prometheus.alerts()
-           if a["labels"]["alertname"] == "ModelFeatureDrift" and a["state"] == "firing"} != drifted:
+    while {a["labels"]["feature"] for a in prometheus.alerts() if a["labels"]["alertname"] == "ModelFeatureDrift"
+           and a["state"] == "firing" and f"drifted, {method} " in a["annotations"]["summary"]} != drifted:
         assert time.monotonic() < deadline, prometheus.alerts()
         time.sleep(0.25)
+
+
+def test_alerts_keep_the_scrape_labels_so_distinct_servers_are_never_pooled(prometheus, serve):
+    """Two servers of the same model, version and variant, scraped with different target labels: one
+    bad, one good. The accuracy alert fires for the bad one only (pooled, it would be 0.5 for both)."""
+    rules = alert_rules(MODEL, window="30s", for_="0s", min_accuracy=0.8)
+    prometheus.add_rule_file(rules)
+    eu, us = serve(model_version="9"), serve(model_version="9")
+    prometheus.set_target_groups([([eu.target], {"cluster": "eu"}), ([us.target], {"cluster": "us"})])
+    eu_url, us_url = eu.wait_ready(), us.wait_ready()
+    send_feedback(eu_url, 1, 1)
+    send_feedback(us_url, 1, 1)  # every outcome series exists before the counts that matter
+    prometheus.wait_for(f'sum(aicd_feedback_total{{model="{MODEL}",version="9"}})', lambda r: value(r) == 4,
+                        timeout=20)
+    send_feedback(eu_url, 0, 60)
+    send_feedback(us_url, 60, 0)
+    prometheus.wait_for(f'sum(aicd_feedback_total{{model="{MODEL}",version="9"}})', lambda r: value(r) == 124)
+    accuracy = without_threshold(yaml.safe_load(rules)["groups"][0]["rules"][0]["expr"])
+    by_cluster = {r["metric"]["cluster"]: value([r]) for r in prometheus.query(accuracy)
+                  if r["metric"].get("version") == "9"}
+    assert by_cluster.keys() == {"eu", "us"} and by_cluster["eu"] < 0.1 < 0.9 < by_cluster["us"]
+    deadline = time.monotonic() + 15
+    while not (firing := {a["labels"].get("cluster") for a in prometheus.alerts()
+                          if a["labels"]["alertname"] == "ModelAccuracyDrop" and a["state"] == "firing"
+                          and a["labels"].get("version") == "9"}):
+        assert time.monotonic() < deadline, prometheus.alerts()
+        time.sleep(0.25)
+    assert firing == {"eu"}
 
 
 def server_bins(url: str) -> tuple[dict, dict]:

@@ -117,3 +117,29 @@ def test_two_rollbacks_in_a_row_walk_back_and_a_number_is_never_reused(mlflow_se
     assert sorted(p.name for p in (deploy_dir / "revisions").iterdir()) == ["1"]  # retired folders are gone
     again = deploy_once(mlflow_server, model_uri, deploy_dir)
     assert (again["revision"], again["previous-revision"]) == ("4", "1")
+
+
+def test_prometheus_follows_the_serving_revision_through_deploys_and_rollbacks(mlflow_server, model_uri,
+                                                                               deploy_dir, tmp_path):
+    """The local target writes <state-dir>/prometheus-targets.json (file_sd) on every change: a real
+    Prometheus pointed at it scrapes the serving revision, and only it, after a deploy and a rollback."""
+    from tests.integration.prom_infra import PrometheusServer
+
+    first = deploy_once(mlflow_server, model_uri, deploy_dir)
+    (tmp_path / "prom").mkdir()
+    prom = PrometheusServer(tmp_path / "prom", targets=deploy_dir / "prometheus-targets.json")
+    prom.start()
+
+    def scraped(endpoint, revision):
+        want = {(endpoint.removeprefix("http://"), revision)}
+        prom.wait_for("aicd_model_info", lambda r: {(s["metric"]["instance"], s["metric"]["aicd_revision"])
+                                                    for s in r} == want, timeout=30)
+
+    try:
+        scraped(first["endpoint"], "1")
+        second = deploy_once(mlflow_server, model_uri, deploy_dir)
+        scraped(second["endpoint"], "2")  # the standby (revision 1) is not scraped: one served version
+        back = deploy.run({"command": "rollback", "state-dir": str(deploy_dir)}, Actions({}), env={})
+        scraped(back["endpoint"], "1")
+    finally:
+        prom.stop()

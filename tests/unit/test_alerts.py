@@ -64,17 +64,39 @@ def test_every_selector_has_the_model_and_the_extra_matchers():
     assert rules["ModelAccuracyDrop"]["labels"]["model"] == 'say "hi"'
 
 
-def test_drift_leaves_the_missing_bin_out_and_floors_empty_bins():
-    expr = rules_of(alert_rules("m"))["ModelFeatureDrift"]["expr"]
+@pytest.mark.parametrize("method", ["kl", "psi", "js"])
+def test_drift_leaves_the_missing_bin_out_and_floors_and_renormalises_both_sides(tmp_path, method):
+    text = alert_rules("m", drift_method=method, drift_threshold=0.3)
+    expr = rules_of(text)["ModelFeatureDrift"]["expr"]
     assert expr.count("aicd_feature_values_total{") == expr.count('aicd_feature_values_total{bin!="missing"')
-    assert expr.count("clamp_min(") == 4 and "ln(" in expr
+    assert "clamp_min(" in expr and "ln(" in expr and expr.endswith("> 0.3")
+    assert "group_left sum without (bin) (clamp_min(" in expr  # renormalised after the floor, as the gate does
+    assert expr.startswith("sqrt(") == (method == "js")
+    assert method in rules_of(text)["ModelFeatureDrift"]["annotations"]["summary"]
+    path = tmp_path / "rules.yml"
+    path.write_text(text)
+    assert promtool("check", "rules", str(path)).returncode == 0
+
+
+def test_chisquare_drift_has_no_promql_form_so_no_drift_alert():
+    assert list(rules_of(alert_rules("m", drift_method="chisquare", drift_threshold=0.05))) == ALERTS[:3]
+    with pytest.raises(ConfigError, match="`drift-method`"):
+        alert_rules("m", drift_method="wasserstein")
+
+
+def test_replicas_are_pooled_and_every_other_label_is_kept():
+    for rule in rules_of(alert_rules("m")).values():
+        assert "sum by" not in rule["expr"] and "max by" not in rule["expr"]
+        assert rule["expr"].count("without (instance, pod") >= 1
+        assert "over the last 5m (the production gate counts since the version started" in \
+            rule["annotations"]["description"]
 
 
 @pytest.mark.parametrize("kwargs,key", [
     ({"min_accuracy": 1.5}, "`min-accuracy`"),
     ({"min_accuracy": "0.9"}, "`min-accuracy`"),
     ({"max_error_rate": -0.1}, "`max-error-rate`"),
-    ({"max_latency_p95_ms": 0}, "`max-latency-p95-ms`"),
+    ({"max_latency_p95_ms": 0}, "`max-latency-p95`"),
     ({"drift_threshold": float("nan")}, "`drift-threshold`"),
     ({"drift_threshold": True}, "`drift-threshold`"),
     ({"window": "5 minutes"}, "`window`"),
@@ -111,16 +133,24 @@ def test_the_module_is_pure():
 
 def test_cli_writes_the_rules_from_the_config(tmp_path):
     config = tmp_path / "aicd.yml"
-    config.write_text("monitor:\n  min-accuracy: 0.7\n  max-latency-p95-ms: 120\n")
+    config.write_text("monitor:\n  min-accuracy: 0.7\n  max-latency-p95: 100ms\n  window: 30m\n"
+                      "  drift: {method: js, threshold: 0.2}\n")
     out = tmp_path / "rules.yml"
     result = run_aicd("alerts", "--model", "coffee", "--config", str(config), "--for", "1m", "--window", "2m",
                       "-o", str(out))
     assert result.code == 0, result.output
     rules = rules_of(out.read_text())
     assert rules["ModelAccuracyDrop"]["expr"].endswith("< 0.7") and rules["ModelAccuracyDrop"]["for"] == "1m"
-    assert rules["ModelLatencyHigh"]["expr"].endswith("> 0.12") and "[2m]" in rules["ModelLatencyHigh"]["expr"]
+    assert rules["ModelLatencyHigh"]["expr"].endswith("> 0.1") and "[2m]" in rules["ModelLatencyHigh"]["expr"]
     assert rules["ModelErrorRateHigh"]["expr"].endswith("> 0.01")  # the default
-    assert rules["ModelFeatureDrift"]["expr"].endswith("> 0.1")
+    assert rules["ModelFeatureDrift"]["expr"].endswith("> 0.2")  # the gate's statistic and threshold
+    assert rules["ModelFeatureDrift"]["expr"].startswith("sqrt(")
+    result = run_aicd("alerts", "--model", "coffee", "--config", str(config))  # no --window: monitor.window
+    assert all("[30m]" in rule["expr"] for rule in rules_of(result.stdout).values())
+    config.write_text("monitor:\n  drift: {method: chisquare}\n")
+    result = run_aicd("alerts", "--model", "coffee", "--config", str(config))
+    assert result.code == 0 and "ModelFeatureDrift" not in result.stdout
+    assert "chisquare" in result.stderr and "no ModelFeatureDrift alert" in result.stderr
 
 
 def test_cli_prints_to_stdout_and_reports_user_errors_in_one_line(tmp_path):

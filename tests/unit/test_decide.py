@@ -218,11 +218,31 @@ def test_summary_has_one_table_per_check_with_both_versions():
     text = render_summary(d, "canary", {"stable": big(variant="stable", version="1"), "canary": big()},
                           {"promoted": "models:/m/2"})
     assert "## ✅ aicd production gate — promote" in text
-    for title in ("### Online accuracy", "### Error rate", "### Latency p95", "### Drift"):
+    for title in ("### Online accuracy (share", "### Error rate (share", "### Latency (share of /predict slower",
+                  "### Drift of live traffic from the training data — stable and canary pooled", "### Samples"):
         assert title in text
-    assert "| test | stable | canary | difference | interval | threshold | samples | verdict |" in text
+    assert "| test | stable | canary | difference | interval | threshold | samples (smaller side) | verdict |" in text
+    assert "| /predict requests | 10000 | 10000 |" in text  # both sides' counts, not just the smaller one
     assert "version 2 (canary) against version 1 (stable)" in text
     assert "**Promoted:** models:/m/2 is now champion" in text
+
+
+def test_the_summary_says_how_it_judged_and_whether_anything_was_rolled_back():
+    from aicd.steps.monitor_summary import Working
+
+    bad = judge("none", served=snap(correct=1000, incorrect=1000))
+    assert bad.decision == "rollback"
+    snaps = {"served": snap(correct=1000, incorrect=1000)}
+    working = Working(0.99, 3, "since served started, 12.0 min ago", "Prometheus at http://p", 2, "fail")
+    text = render_summary(bad, "none", snaps, {}, working)
+    assert "— rollback decided; nothing was rolled back (on-failure: fail, the step fails)" in text
+    assert "Confidence 0.99 family-wise over every look, split over 3 tests: each interval at 0.9967" in text
+    assert "Counted since served started, 12.0 min ago, from Prometheus at http://p" in text
+    assert "A rollback needs 2 failing evaluations in a row; on-failure: fail." in text
+    report = render_summary(bad, "none", snaps, {}, Working(0.99, 3, "x", "y", 1, "report"))
+    assert "(on-failure: report, the step passes)" in report and "needs one failing evaluation" in report
+    done = render_summary(bad, "none", snaps, {"rolled_back": "revision 2 → revision 1"}, working)
+    assert "— rollback, carried out" in done and "**Rolled back:** revision 2 → revision 1" in done
 
 
 def test_evidence_is_json_safe():
@@ -234,10 +254,27 @@ def test_evidence_is_json_safe():
 
 def test_a_stable_p95_beyond_the_last_bucket_is_not_a_free_pass():
     slow = snap(variant="stable", latency=10.0)  # every request in +Inf
-    check = next(c for c in judge("canary", stable=slow, canary=snap(latency=10.0)).evaluation.checks
-                 if c.metric == "latency-p95" and c.test.startswith("vs"))
-    assert check.verdict == "inconclusive" and "largest bucket" in check.note
-    assert judge("none", served=snap(latency=10.0)).decision == "rollback"  # 500 ms limit: all slower
+    decision = judge("canary", stable=slow, canary=snap(latency=10.0))
+    absolute = next(c for c in decision.evaluation.checks if c.metric == "latency-p95" and c.test == "absolute")
+    assert absolute.verdict == "fail" and "p95 > 5000 ms" in absolute.note
+    assert decision.decision == "rollback" and judge("none", served=snap(latency=10.0)).decision == "rollback"
+
+
+def test_the_latency_comparison_means_the_same_at_every_look():
+    """Relative latency is judged on the configured limit, whatever stable's p95 is at this look; the
+    values are shares of slow requests (the unit of the interval), the p95s are in the note, in ms."""
+    tests = set()
+    for stable_latency in (0.0007, 0.02, 0.3):
+        check = next(c for c in judge("canary", stable=snap(variant="stable", latency=stable_latency),
+                                      canary=snap(latency=0.02)).evaluation.checks
+                     if c.metric == "latency-p95" and c.test.startswith("vs"))
+        tests.add(check.test)
+        assert 0 <= check.baseline <= 1 and 0 <= check.candidate <= 1
+        assert check.note.startswith("p95 <= ") and check.note.split(";")[0].endswith(" ms")
+    assert tests == {"vs stable: share slower than 500 ms"}
+    served = next(c for c in judge("none", served=snap(latency=0.02)).evaluation.checks if c.metric == "latency-p95")
+    assert served.candidate == 0.0 and served.note.startswith("p95 <= 25 ms")
+    assert served.threshold == "<= 0.05 slower than 500 ms (p95 <= 500 ms)"
 
 
 def test_drift_has_an_overall_line_and_says_when_there_is_no_reference():
@@ -257,3 +294,27 @@ def test_a_group_served_by_two_versions_at_once_is_refused():
     mixed = Snapshot(versions={"1", "2"})
     with pytest.raises(UserError, match=r"served by several versions at once \(1, 2\)"):
         one_version("served", mixed, "Prometheus at http://x")
+
+
+def test_an_inconclusive_check_says_how_many_samples_would_decide_it():
+    """The count it names is the one at which the interval, at today's rates, clears the tolerance:
+    one tenth fewer and it would not yet."""
+    from aicd.monitor.stats import difference_interval, difference_needed, rate_interval, rate_needed
+
+    alpha = 0.01 / 7
+    needed = difference_needed(2760, 3000, 2790, 3000, alpha, -0.02)  # canary 0.92 vs stable 0.93
+    assert needed and needed > 3000
+
+    def low_at(m):
+        return difference_interval(round(0.92 * m), m, round(0.93 * m), m, alpha).low
+
+    assert low_at(needed) >= -0.0201 and low_at(int(needed * 0.9)) < -0.02
+    assert difference_needed(2790, 3000, 2790 + 60, 3000, alpha, -0.02) is None  # exactly on the tolerance
+    n = rate_needed(870, 1000, alpha, 0.85)
+    assert rate_interval(round(0.87 * n), n, alpha).low >= 0.8499 > rate_interval(round(0.87 * n * 0.9),
+                                                                                    int(n * 0.9), alpha).low
+    stable, canary = snap(variant="stable", correct=2790, incorrect=210), snap(correct=2760, incorrect=240)
+    check = next(c for c in judge("canary", stable=stable, canary=canary).evaluation.checks
+                 if c.metric == "online-accuracy" and c.test == "vs stable")
+    assert check.verdict == "inconclusive"
+    assert f"about {needed - 3000:,} more feedback on the smaller side decide it" in check.note

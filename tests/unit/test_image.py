@@ -111,6 +111,15 @@ def test_the_front_sends_a_connection_the_current_revision_refuses_to_the_standb
     assert refused.startswith(b"HTTP/1.1 503")  # no standby: the one honest answer left
 
 
+def test_a_revision_that_refused_is_tried_last_for_a_second_then_first_again(tmp_path):
+    state = tmp_path / "state.json"
+    write_state(state, {"current": 2, "previous": 1})
+    relay = Relay(state, "r", 8080)
+    assert relay.ordered(0.0) == ["r2", "r1"]
+    relay._down["r2"] = 10.0  # as handle() marks it when r2 refuses at time 9
+    assert relay.ordered(9.5) == ["r1", "r2"] and relay.ordered(10.5) == ["r2", "r1"]
+
+
 def test_the_serving_code_imports_only_what_the_image_holds():
     allowed = {"numpy", "onnxruntime", "prometheus_client", "uvicorn", "skops", "pandas", "aicd"}
     package = Path(aicd.__file__).parent

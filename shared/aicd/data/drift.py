@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["DEFAULT_THRESHOLDS", "EPSILON", "HANDLING", "ColumnDrift", "Side", "chisquare_pvalue", "column_drift",
-           "js_distance",
-           "kl_divergence", "ks_pvalue", "profile_frame", "psi", "sides_from_profile", "wasserstein_normed"]
+           "js_distance", "kl_divergence", "ks_pvalue", "profile_frame", "proportions", "psi", "sides_from_profile",
+           "wasserstein_normed"]
 
 EPSILON = 1e-4
 SMALL = 1000
@@ -45,6 +45,12 @@ HANDLING = {  # written into every report, so a reader knows how edge cases were
 }
 P_VALUE_METHODS = frozenset({"ks", "chisquare"})
 DEFAULT_THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "wasserstein": 0.1, "js": 0.1, "kl": 0.1, "psi": 0.1}
+
+
+def proportions(counts: Sequence[float]) -> np.ndarray:
+    """Shares of ``counts`` with empty bins floored at EPSILON and renormalised (uniform when all are 0):
+    the form KL and PSI take their logs of."""
+    return _proportions(counts)
 
 
 def _proportions(counts: Sequence[float]) -> np.ndarray:

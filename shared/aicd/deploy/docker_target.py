@@ -29,6 +29,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import re
+import socket
 import tarfile
 import time
 import urllib.error
@@ -44,6 +47,8 @@ __all__ = ["DockerTarget", "Slot", "deployment_at", "docker_client"]
 
 PORT = 8080
 STATE = "/run/aicd/state.json"
+TOKEN = "/run/aicd/feedback-token"  # in the state volume, mounted read-only into every revision
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colour codes some libraries put in their log lines
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class DockerTarget:
                  progress: Callable[[str], None] = lambda event: None, feedback_token: str = "",
                  keep: int = DEFAULT_KEEP):
         self.client, self.deployment, self.listen, self.keep = client, deployment, listen, keep
-        self.feedback_token = feedback_token  # given to each new revision as AICD_FEEDBACK_TOKEN
+        self.feedback_token = feedback_token  # stored in the state volume; revisions read it from there
         self.ready_timeout, self.observe_seconds, self.lock_timeout = ready_timeout, observe_seconds, lock_timeout
         self.progress = progress
         self.prefix = f"aicd-{deployment}-r"
@@ -97,18 +102,21 @@ class DockerTarget:
             self._check_listen()
             history = self.history()
             number = history.next_number()
-            self._network()
-            self._ensure_front(image)  # first: a taken port fails before any revision starts
-            self._write_state(history.started(number))
-            started = time.monotonic()
             try:
+                self._network()
+                self._ensure_front(image)  # first: a taken port fails before any revision starts
+                self._write_state(history.started(number))
+                if self.feedback_token:
+                    self._write_token(self.feedback_token)
+                self.progress(f"starting revision {number} ({image}) and waiting for /readyz")
+                started = time.monotonic()
                 new = self._start(image, number)
                 return self._roll_out(image, new, history, started)
             except BaseException:
                 if self.history().current != number:  # it never took traffic, or was switched back
                     self._remove(f"{self.prefix}{number}")
-                    if history.current is None:
-                        self._remove(self.front_name)  # it never served anything
+                    if history.current is None:  # nothing ever served: the deployment never existed
+                        self._remove_deployment()
                 raise
 
     def _roll_out(self, image: str, new: Slot, history: History, started: float) -> Rollout[Slot]:
@@ -121,8 +129,13 @@ class DockerTarget:
         ready_seconds = time.monotonic() - started
         after, _ = history.deployed(number, self.keep)
         self._write_state(after)
-        self.progress(f"switched:{new.container}")
-        if not self._stays_ready(new):
+        self.progress(f"switched the front to {new.container}; watching it for {self.observe_seconds:g} s")
+        try:
+            healthy = self._stays_ready(new)
+        except BaseException:  # interrupted while watching: an unwatched revision does not keep traffic
+            self._write_state(history.started(number))
+            raise
+        if not healthy:
             self._write_state(history.started(number))
             raise ServiceError("docker target", f"revision {number} failed its health check within "
                                f"{self.observe_seconds:g} s of taking traffic: rolled back to revision "
@@ -137,8 +150,7 @@ class DockerTarget:
             try:
                 after, _ = history.rolled_back(to)
             except NothingToRollBackTo as nothing:
-                raise UserError(f"deployment {self.deployment!r} has nothing to roll back to: {nothing}",
-                                hint=nothing.hint) from None
+                raise UserError(f"deployment {self.deployment!r}: {nothing}", hint=nothing.hint) from None
             target, leaving = self._slot(after.current), self._slot(history.current)
             started = time.monotonic()
             if not self._ready(target):
@@ -148,8 +160,9 @@ class DockerTarget:
                                        f"revision {history.current} keeps serving. Log: {self._logs(target)}",
                                        retryable=False)
             self._write_state(after)
+            switched = round(time.monotonic() - started, 2)  # to traffic on the target: the standby's wake is after
             self._tidy(after)
-            return Rollout(target, self._slot(after.previous), round(time.monotonic() - started, 2), leaving)
+            return Rollout(target, self._slot(after.previous), switched, leaving)
 
     def history(self) -> History:
         """The deployment's history as its state says, kept only where a container still exists."""
@@ -190,10 +203,15 @@ class DockerTarget:
 
     def stop_all(self) -> None:
         """Remove every container, the network and the state of this deployment (idempotent)."""
+        for name in [s.container for s in self.slots()] + [self.lock_name]:
+            self._remove(name)
+        self._remove_deployment()
+
+    def _remove_deployment(self) -> None:
+        """The front, the network and the state volume (the revisions and the lock are the caller's)."""
         import docker.errors
 
-        for name in [s.container for s in self.slots()] + [self.front_name, self.lock_name]:
-            self._remove(name)
+        self._remove(self.front_name)
         for remove in (lambda: self.client.networks.get(self.network_name).remove(),
                        lambda: self.client.volumes.get(self.volume_name).remove(force=True)):
             with contextlib.suppress(docker.errors.NotFound):
@@ -211,8 +229,9 @@ class DockerTarget:
                 image, detach=True, name=name, read_only=True, network=self.network_name,
                 ports={f"{PORT}/tcp": ("127.0.0.1", None)}, restart_policy={"Name": "unless-stopped"},
                 labels={"io.aicd.deployment": self.deployment, "io.aicd.revision": str(number)},
+                volumes={self.volume_name: {"bind": "/run/aicd", "mode": "ro"}},
                 environment={"AICD_VARIANT": "stable",
-                             **({"AICD_FEEDBACK_TOKEN": self.feedback_token} if self.feedback_token else {})},
+                             **({"AICD_FEEDBACK_TOKEN_FILE": TOKEN} if self.has_feedback_token() else {})},
                 stop_signal="SIGTERM")
         except docker.errors.DockerException as exc:
             raise ServiceError("docker target", f"cannot start {image}: {_first_line(exc)}", retryable=False,
@@ -297,7 +316,7 @@ class DockerTarget:
             text = self.client.containers.get(slot.container).logs(tail=5).decode(errors="replace")
         except docker.errors.DockerException:
             return "(no log)"
-        return " | ".join(text.strip().splitlines()) or "(empty log)"
+        return " | ".join(ANSI.sub("", text).strip().splitlines()) or "(empty log)"
 
     def _remove(self, name: str) -> None:
         import docker.errors
@@ -350,6 +369,29 @@ class DockerTarget:
             raise ServiceError("docker target", f"switching the front to revision {history.current} failed: "
                                f"{out.decode(errors='replace').strip()[-300:]}", retryable=False)
 
+    def _write_token(self, token: str) -> None:
+        """The feedback token, into the state volume (owner 65532, mode 0400): every revision started from
+        now on reads it through AICD_FEEDBACK_TOKEN_FILE, so ``docker inspect`` shows no secret. It goes
+        to the writer in an exec's own environment, which no container inspection shows."""
+        script = ("import os, sys; p = sys.argv[1]; t = p + '.tmp'; fd = os.open(t, os.O_WRONLY | os.O_CREAT | "
+                  "os.O_TRUNC, 0o400); os.write(fd, os.environ['AICD_TOKEN'].encode()); os.close(fd); "
+                  "os.chown(t, 65532, 65532); os.replace(t, p)")
+        front = self.client.containers.get(self.front_name)
+        code, _ = front.exec_run(["python3", "-c", script, TOKEN], user="0:0", environment={"AICD_TOKEN": token})
+        if code != 0:
+            raise ServiceError("docker target", "storing the feedback token in the deployment's volume failed",
+                               retryable=False)
+
+    def has_feedback_token(self) -> bool:
+        """Whether an earlier (or this) deploy stored a feedback token for the revisions to read."""
+        import docker.errors
+
+        try:
+            self.client.containers.get(self.front_name).get_archive(TOKEN)
+        except docker.errors.NotFound:
+            return False
+        return True
+
     def _read_state(self) -> dict:
         import docker.errors
 
@@ -365,31 +407,66 @@ class DockerTarget:
     @contextlib.contextmanager
     def _locked(self, image: str):
         """Holds the deployment's lock: a container named ``aicd-<deployment>-lock``, never started
-        (created from ``image``, which the engine has), that only one deploy can create."""
+        (created from ``image``, which the engine has), that only one deploy can create. Its labels name
+        the holder (host and PID): a lock whose holder is a dead process on this host (a killed job) is
+        removed, not waited for."""
         import docker.errors
 
         if not image:
             raise UserError(f"deployment {self.deployment!r} has no revisions", hint="deploy one first")
-        deadline = time.monotonic() + self.lock_timeout
+        deadline, said = time.monotonic() + self.lock_timeout, False
+        owner = {"io.aicd.lock": self.deployment, "io.aicd.lock.host": socket.gethostname(),
+                 "io.aicd.lock.pid": str(os.getpid())}
         while True:
             try:
-                self.client.containers.create(image, name=self.lock_name, command=["true"],
-                                              labels={"io.aicd.lock": self.deployment})
+                self.client.containers.create(image, name=self.lock_name, command=["true"], labels=owner)
                 break
             except docker.errors.APIError as exc:
                 if exc.status_code != 409:
                     raise ServiceError("docker target", f"cannot take the deploy lock: {_first_line(exc)}",
                                        retryable=True) from None
-                if time.monotonic() > deadline:
-                    raise ServiceError("docker target", f"another deploy to {self.deployment!r} holds the lock "
-                                       f"(container {self.lock_name}) for over {self.lock_timeout:g} s",
-                                       retryable=True, hint=f"wait for it, or remove {self.lock_name} if it "
-                                       "was left by a cancelled job") from None
-                time.sleep(1)
+            holder = self._lock_holder()
+            if holder is None:
+                continue  # released (or stale and removed) meanwhile: try again at once
+            if time.monotonic() > deadline:
+                raise ServiceError("docker target", f"another deploy to {self.deployment!r} ({holder}) holds the lock "
+                                   f"(container {self.lock_name}) for over {self.lock_timeout:g} s",
+                                   retryable=True, hint=f"wait for it, or remove {self.lock_name} if it "
+                                   "was left by a cancelled job") from None
+            if not said:
+                self.progress(f"waiting for the deploy lock, held by {holder} (up to {self.lock_timeout:g} s)")
+                said = True
+            time.sleep(1)
         try:
             yield
         finally:
             self._remove(self.lock_name)
+
+    def _lock_holder(self) -> str | None:
+        """Who holds the lock ("process 123 on host-a"), or None once it is gone — a lock left by a
+        process of this host that no longer runs is removed here."""
+        import docker.errors
+
+        try:
+            labels = self.client.containers.get(self.lock_name).labels
+        except docker.errors.NotFound:
+            return None
+        host, pid = labels.get("io.aicd.lock.host", ""), labels.get("io.aicd.lock.pid", "")
+        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+            self.progress(f"removing a deploy lock left by process {pid}, which no longer runs")
+            self._remove(self.lock_name)
+            return None
+        return f"process {pid or '?'} on {host or 'an unknown host'}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def deployment_at(client, listen: str) -> str | None:

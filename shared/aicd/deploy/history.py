@@ -28,13 +28,20 @@ class NothingToRollBackTo(LookupError):
 
     def __init__(self, wanted: int | None, kept: tuple[int, ...], current: int | None):
         self.wanted, self.kept, self.current = wanted, kept, current
-        super().__init__(f"cannot roll back to revision {wanted or '(none)'}")
+        if wanted is None:
+            why = "nothing to roll back to: no earlier revision is kept"
+        elif wanted == current:
+            why = f"cannot roll back to revision {wanted}: it is the one serving"
+        else:
+            why = f"cannot roll back to revision {wanted}: it is not kept (retired by a rollback, failed, or " \
+                  "older than deploy.keep-revisions)"
+        super().__init__(why)
 
     @property
     def hint(self) -> str:
         others = [str(n) for n in self.kept if n != self.current]
         if not others:
-            return "no earlier revision is kept: deploy at least two revisions first"
+            return "deploy another revision first"
         return f"revisions that can be returned to: {', '.join(others)} (serving: {self.current})"
 
 

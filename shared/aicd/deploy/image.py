@@ -35,7 +35,7 @@ __all__ = ["BuiltImage", "ImageBuilder", "build_key", "dockerfile", "image_label
            "serving_lock"]
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: requirements/ and shared/ live here
-SERVING_CODE = ("__init__.py", "errors.py", "modelfiles.py", "feeds.py", "serve")
+SERVING_CODE = ("__init__.py", "errors.py", "modelfiles.py", "feeds.py", "latency.py", "serve")
 UID = 65532  # the conventional "nonroot" uid of distroless images
 PORT = 8080
 
@@ -46,6 +46,7 @@ class BuiltImage:
     image_id: str
     digest: str = ""  # sha256:... once pushed
     size_mb: float = 0.0
+    reused: bool = False  # an image of this tag with the same build key was already there
 
 
 def image_tag(model_version: str, commit: str) -> str:
@@ -158,7 +159,7 @@ class ImageBuilder:
             return None
         if (image.labels or {}).get("io.aicd.build") != key:
             return None
-        return BuiltImage(reference, image.id, size_mb=round(image.attrs.get("Size", 0) / 1e6, 1))
+        return BuiltImage(reference, image.id, size_mb=round(image.attrs.get("Size", 0) / 1e6, 1), reused=True)
 
     def base_python(self, base: str) -> tuple[str, str]:
         """(``3.12``, ``x86_64``) of the base image's ``python3``: the serving wheels must match it."""
@@ -182,6 +183,12 @@ class ImageBuilder:
             return
         except docker.errors.ImageNotFound:
             pass
+        except docker.errors.APIError as exc:
+            if exc.status_code == 400:  # the engine's verdict on the reference itself
+                raise UserError(f"input `base-image`: {base!r} is not an image reference ({_first_line(exc)})",
+                                hint="e.g. python:3.12-slim, or the name scripts/build-base-image printed") from None
+            raise ServiceError("Docker engine", f"looking up the base image {base!r}: {_first_line(exc)}",
+                               retryable=True) from None
         self.progress(f"pulling base image {base}")
         try:
             self.client.images.pull(base)
@@ -254,7 +261,7 @@ class ImageBuilder:
         if not digest:
             raise ServiceError(f"registry {registry}", f"pushing {image.reference}: no digest came back",
                                retryable=True)
-        return BuiltImage(image.reference, image.image_id, digest, image.size_mb)
+        return BuiltImage(image.reference, image.image_id, digest, image.size_mb, image.reused)
 
 
 def repository_name(registry: str, image_name: str) -> str:

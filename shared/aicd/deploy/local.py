@@ -11,7 +11,9 @@ Contracts:
   handed out twice.
 - State lives in ``<state-dir>/state.json`` (written atomically) under an exclusive file lock, so
   two deploys to the same state dir never interleave.
-- Each revision has its own port: the ``endpoint`` output changes with every switch.
+- Each revision has its own port: the ``endpoint`` output changes with every switch, and
+  ``<state-dir>/prometheus-targets.json`` (Prometheus ``file_sd_configs``) is rewritten with every
+  change, so a Prometheus scrapes whatever serves now — through deploys, rollbacks and the gate's.
 - The feedback token lives in ``<state-dir>/feedback-token`` (mode 0600); every revision this
   state dir starts, a rollback's restart included, reads it through ``AICD_FEEDBACK_TOKEN_FILE``.
 """
@@ -37,7 +39,9 @@ from ..errors import ServiceError, UserError
 from .history import DEFAULT_KEEP, History, NothingToRollBackTo
 from .rollout import Rollout
 
-__all__ = ["LocalTarget", "Revision"]
+__all__ = ["SCRAPE_TARGETS", "LocalTarget", "Revision"]
+
+SCRAPE_TARGETS = "prometheus-targets.json"  # in the state dir: file_sd_configs follows deploys and rollbacks
 
 
 @dataclass
@@ -113,7 +117,7 @@ class LocalTarget:
             try:
                 after, _ = state.history.rolled_back(to)
             except NothingToRollBackTo as nothing:
-                raise UserError(f"nothing to roll back to in {self.dir}: {nothing}", hint=nothing.hint) from None
+                raise UserError(f"{self.dir}: {nothing}", hint=nothing.hint) from None
             target, current = state.get(after.current), state.get(state.history.current)
             started = time.monotonic()
             if not self._alive(target) or not self._ready(target):
@@ -276,6 +280,22 @@ class LocalTarget:
                                    "current": state.history.current, "previous": state.history.previous,
                                    "history": state.history.to_json()}, indent=1))
         os.replace(tmp, self.dir / "state.json")
+        self._write_scrape_targets(state)
+
+    @property
+    def scrape_targets(self) -> Path:
+        return self.dir / SCRAPE_TARGETS
+
+    def _write_scrape_targets(self, state: _State) -> None:
+        """Prometheus file-based discovery of what serves: the serving revision only (a standby takes no
+        traffic, and would make the served version ambiguous), rewritten atomically on every change."""
+        serving = state.get(state.history.current)
+        groups = [{"targets": [f"127.0.0.1:{serving.port}"],
+                   "labels": {"aicd_revision": str(serving.revision), "aicd_target": "local"}}] \
+            if serving and serving.pid else []
+        tmp = self.dir / f"{SCRAPE_TARGETS}.tmp"
+        tmp.write_text(json.dumps(groups, indent=1))
+        os.replace(tmp, self.scrape_targets)
 
 
 # The server must outlive the deploy step, so it is started by a short-lived launcher: it becomes

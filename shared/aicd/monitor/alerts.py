@@ -6,22 +6,30 @@ user's own Prometheus, from the model server's metrics alone (see :mod:`aicd.ser
 
 Contract:
 
-- One group, ``aicd-<model>``, with four alerts; every selector matches ``model="<model>"`` and the
-  ``extra_selector`` matchers (e.g. ``namespace="aicd-acme"``). Each alert fires per model, version
-  and variant (replicas of one version are pooled), carries the labels ``severity`` and ``model``,
-  and its summary and description name the model, version, variant and value.
+- One group, ``aicd-<model>``, with up to four alerts; every selector matches ``model="<model>"``
+  and the ``extra_selector`` matchers (e.g. ``namespace="aicd-acme"``). Replicas of one version —
+  series that differ only in ``instance`` or ``pod`` — are pooled; every other label (``job``,
+  ``namespace``, the user's target labels, version, variant) is kept, so distinct servers are never
+  pooled. Each alert carries the labels ``severity`` and ``model``; its summary and description
+  name the model, version, variant, value and the window counted.
 
       ModelAccuracyDrop   correct / (correct + incorrect) feedback over ``window`` < min_accuracy
       ModelErrorRateHigh  share of predict requests answered 5xx over ``window`` > max_error_rate
                           (requests refused with a 4xx, the client's mistakes, are left out)
       ModelLatencyHigh    p95 of the predict latency histogram over ``window`` > max_latency_p95_ms
-      ModelFeatureDrift   PSI of a feature's live bins against the training reference > drift_threshold
+      ModelFeatureDrift   the gate's drift statistic (``drift_method``: kl, psi or js) of a feature's
+                          live bins against the training reference > drift_threshold
 
-- PSI is the one of :func:`aicd.data.drift.psi`: sum over bins of (live - ref) * ln(live / ref),
-  both shares floored at 1e-4 (``clamp_min``) so an empty bin never gives inf. The ``missing`` bin
-  is left out (the reference has none). A reference bin live traffic never reached has no counter
-  series yet; it counts as 0 as long as the feature had any traffic in the window. A deployment
-  without traffic (or feedback) in the window gives no value, so no alert: silence is not drift.
+- The drift statistic is the gate's own (:func:`aicd.monitor.decide.drift_checks`): both
+  distributions floored at 1e-4 per bin and renormalised, as :func:`aicd.data.drift.proportions`
+  does, then KL(reference || live), PSI, or the Jensen-Shannon distance (natural log). The
+  ``missing`` bin is left out (the reference has none). A reference bin live traffic never reached
+  has no counter series yet; it counts as 0 as long as the feature had any traffic in the window. A
+  deployment without traffic (or feedback) in the window gives no value, so no alert: silence is
+  not drift. ``chisquare`` (a p-value) has no PromQL form: no drift alert is made for it.
+- Windows: an alert counts over ``window`` (default 5m); the gate counts since the candidate
+  started (``monitor.window: auto``) or over ``monitor.window``. The same thresholds, different
+  windows: an alert says "now", the gate says "since this version took traffic".
 - ``increase()`` sees a counter from its first scrape on: counts a series already had when it first
   appeared are not in the window (Prometheus's usual caveat), so ``window`` should span several
   scrape intervals.
@@ -44,14 +52,19 @@ __all__ = ["alert_rules"]
 # Prometheus's duration syntax (model.ParseDuration): units from largest to smallest, each at most once
 DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
 SHARE_FLOOR = 1e-4  # aicd.data.drift.EPSILON, the floor of an empty bin's share
-BY = "model, version, variant"
+REPLICA = "instance, pod"  # the labels replicas of one version differ in: pooled over, nothing else
+DRIFT_RULES = ("kl", "psi", "js")  # the gate's statistics PromQL can compute (a chi-square p-value it cannot)
+DRIFT_NAMES = {"kl": "KL divergence (reference || live)", "psi": "population stability index",
+               "js": "Jensen-Shannon distance"}
 
 
 def alert_rules(model: str, *, min_accuracy: float = 0.85, max_error_rate: float = 0.01,
-                max_latency_p95_ms: float = 500, drift_threshold: float = 0.1, window: str = "5m",
-                for_: str = "5m", extra_selector: str = "") -> str:
+                max_latency_p95_ms: float = 500, drift_method: str = "kl", drift_threshold: float = 0.1,
+                window: str = "5m", for_: str = "5m", extra_selector: str = "") -> str:
     """The rule file (YAML) that alerts on one model's accuracy, errors, latency and feature drift."""
     _check(model, min_accuracy, max_error_rate, max_latency_p95_ms, drift_threshold, window, for_)
+    if drift_method not in (*DRIFT_RULES, "chisquare"):
+        raise ConfigError(f"`drift-method` must be one of kl, psi, js, chisquare, got {drift_method!r}")
     extra = [label_matchers(extra_selector, "`extra-selector`")] if extra_selector.strip() else []
     matchers = [f'model="{escape(model)}"', *extra]
     q = _Queries(matchers, window)
@@ -66,10 +79,12 @@ def alert_rules(model: str, *, min_accuracy: float = 0.85, max_error_rate: float
         rule("ModelLatencyHigh", f"{q.latency_p95()} > {_number(max_latency_p95_ms / 1000)}", "warning",
              "p95 latency {{ $value | humanizeDuration }}", f"above {max_latency_p95_ms:g} ms",
              "95th percentile of the predict latency"),
-        rule("ModelFeatureDrift", f"{q.psi()} > {_number(drift_threshold)}", "warning",
-             'feature {{ $labels.feature }} drifted, PSI {{ printf "%.3f" $value }}', f"above {drift_threshold:g}",
-             "population stability index of the live values against the training data"),
     ]
+    if drift_method in DRIFT_RULES:
+        rules.append(rule("ModelFeatureDrift", f"{q.drift(drift_method)} > {_number(drift_threshold)}", "warning",
+                          f'feature {{{{ $labels.feature }}}} drifted, {drift_method} {{{{ printf "%.3f" $value }}}}',
+                          f"above {drift_threshold:g}",
+                          f"{DRIFT_NAMES[drift_method]} of the live values against the training data"))
     return yaml.safe_dump({"groups": [{"name": f"aicd-{model}", "rules": rules}]}, sort_keys=False, width=1 << 16)
 
 
@@ -82,34 +97,51 @@ class _Queries:
     def sel(self, metric: str, *more: str) -> str:
         return f"{metric}{{{', '.join([*more, *self.matchers])}}}"
 
-    def increase(self, metric: str, *more: str, by: str = BY) -> str:
-        return f"sum by ({by}) (increase({self.sel(metric, *more)}[{self.window}]))"
+    def increase(self, metric: str, *more: str, drop: str = "") -> str:
+        """The metric's increase over the window, replicas pooled, ``drop`` labels summed away too."""
+        pooled = ", ".join(filter(None, [REPLICA, drop]))
+        return f"sum without ({pooled}) (increase({self.sel(metric, *more)}[{self.window}]))"
 
     def accuracy(self) -> str:
-        judged = self.increase("aicd_feedback_total", 'outcome=~"correct|incorrect"')
-        correct = self.increase("aicd_feedback_total", 'outcome="correct"')
+        judged = self.increase("aicd_feedback_total", 'outcome=~"correct|incorrect"', drop="outcome")
+        correct = self.increase("aicd_feedback_total", 'outcome="correct"', drop="outcome")
         # without any correct answer in the window the series is absent: count it as 0, not as no value
         return f"(({correct} or 0 * {judged}) / {judged})"
 
     def error_rate(self) -> str:
-        failed = self.increase("aicd_requests_total", 'route="predict"', 'status=~"5.."')
-        answered = self.increase("aicd_requests_total", 'route="predict"', 'status!~"4.."')  # not the client's
-        return f"({failed} / {answered})"
+        failed = self.increase("aicd_requests_total", 'route="predict"', 'status=~"5.."', drop="status")
+        answered = self.increase("aicd_requests_total", 'route="predict"', 'status!~"4.."', drop="status")
+        return f"({failed} / {answered})"  # 4xx are the client's: not in the denominator either
 
     def latency_p95(self) -> str:
         buckets = f"rate({self.sel('aicd_request_latency_seconds_bucket')}[{self.window}])"
-        return f"histogram_quantile(0.95, sum by (le, {BY}) ({buckets}))"
+        return f"histogram_quantile(0.95, sum without ({REPLICA}) ({buckets}))"
 
-    def psi(self) -> str:
+    def drift(self, method: str) -> str:
+        """Per feature, the gate's statistic of the live bin shares against the reference shares."""
         counted = 'bin!="missing"'
-        counts = self.increase("aicd_feature_values_total", counted, by=f"{BY}, feature, bin")
-        totals = self.increase("aicd_feature_values_total", counted, by=f"{BY}, feature")
-        reference = f"max by ({BY}, feature, bin) ({self.sel('aicd_feature_reference_ratio', counted)})"
+        counts = self.increase("aicd_feature_values_total", counted)
+        totals = self.increase("aicd_feature_values_total", counted, drop="bin")
+        reference = f"max without ({REPLICA}) ({self.sel('aicd_feature_reference_ratio', counted)})"
         # a bin with no counter series yet is 0, for features that had traffic in the window
         shares = f"({counts} / ignoring(bin) group_left {totals})"
-        live = f"({shares} or ((0 * {reference}) and ignoring(bin) ({totals} > 0)))"
-        live, ref = f"clamp_min({live}, {SHARE_FLOOR})", f"clamp_min({reference}, {SHARE_FLOOR})"
-        return f"sum by ({BY}, feature) (({live} - {ref}) * ln({live} / {ref}))"
+        live, ref = _normalised(f"({shares} or ((0 * {reference}) and ignoring(bin) ({totals} > 0)))"), \
+            _normalised(reference)
+        if method == "kl":
+            terms = f"{ref} * ln({ref} / {live})"
+        elif method == "psi":
+            terms = f"({live} - {ref}) * ln({live} / {ref})"
+        else:
+            mid = f"(({live} + {ref}) / 2)"
+            terms = f"{live} * ln({live} / {mid}) + {ref} * ln({ref} / {mid})"
+        total = f"sum without (bin) ({terms})"
+        return f"sqrt(clamp_min({total} / 2, 0))" if method == "js" else total
+
+
+def _normalised(shares: str) -> str:
+    """Shares floored at 1e-4 and renormalised to sum to 1 per feature (aicd.data.drift.proportions)."""
+    floored = f"clamp_min({shares}, {SHARE_FLOOR})"
+    return f"({floored} / ignoring(bin) group_left sum without (bin) ({floored}))"
 
 
 class _Rules:
@@ -122,7 +154,9 @@ class _Rules:
         where = "{{ $labels.model }} version {{ $labels.version }} ({{ $labels.variant }})"
         return {"alert": name, "expr": expr, "for": self.for_, "labels": {"severity": severity, "model": self.model},
                 "annotations": {"summary": f"{where}: {what}",
-                                "description": f"{where}: {what}, {limit}; the {meaning} over {self.window}."}}
+                                "description": f"{where}: {what}, {limit}; the {meaning} over the last "
+                                               f"{self.window} (the production gate counts since the version "
+                                               "started, or over monitor.window)."}}
 
 
 def _check(model: str, min_accuracy, max_error_rate, max_latency_p95_ms, drift_threshold, window: str,
@@ -131,7 +165,7 @@ def _check(model: str, min_accuracy, max_error_rate, max_latency_p95_ms, drift_t
         raise ConfigError("`model` must name the model (the `model` label of its metrics)")
     _in_range("min-accuracy", min_accuracy, 0, 1)
     _in_range("max-error-rate", max_error_rate, 0, 1)
-    _in_range("max-latency-p95-ms", max_latency_p95_ms, 0, math.inf, open_low=True)
+    _in_range("max-latency-p95", max_latency_p95_ms, 0, math.inf, open_low=True)
     _in_range("drift-threshold", drift_threshold, 0, math.inf, open_low=True)
     _duration("window", window, allow_zero=False)
     _duration("for", for_, allow_zero=True)

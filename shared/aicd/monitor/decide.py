@@ -24,12 +24,12 @@ feature beyond the threshold asks for ``retrain``. Precedence: rollback > retrai
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from ..config_monitor import LiveDriftConfig, MonitorConfig
-from ..data.drift import EPSILON, chisquare_pvalue, js_distance, kl_divergence, psi
+from ..data.drift import EPSILON, chisquare_pvalue, js_distance, kl_divergence, proportions, psi
 from .metrics import Snapshot
-from .stats import Interval, difference_interval, rate_interval
+from .stats import Interval, difference_interval, difference_needed, rate_interval, rate_needed
 
 __all__ = ["GROUPS", "MODES", "Check", "Decision", "Evaluation", "decide", "drift_checks", "evaluate"]
 
@@ -94,14 +94,23 @@ def evaluate(snaps: dict[str, Snapshot], mode: str, cfg: MonitorConfig) -> Evalu
 
 def _absolute_checks(s: Snapshot, cfg: MonitorConfig, alpha: float) -> list[Check]:
     limit = cfg.max_latency_p95_ms / 1000
-    p95 = s.latency_quantile(0.95)
+    latency = _absolute("latency-p95", _Rate(s.slower_than(limit), s.latency_count, "requests"), SLOW_SHARE, False,
+                        alpha, cfg, text=f"<= {SLOW_SHARE:g} slower than {cfg.max_latency_p95_ms:g} ms "
+                                         f"(p95 <= {cfg.max_latency_p95_ms:g} ms)")
     return [
         _absolute("online-accuracy", _Rate(s.correct, s.feedback, "feedback"), cfg.min_accuracy, True, alpha, cfg),
         _absolute("error-rate", _Rate(s.errors, s.requests, "requests"), cfg.max_error_rate, False, alpha, cfg),
-        _absolute("latency-p95", _Rate(s.slower_than(limit), s.latency_count, "requests"), SLOW_SHARE, False, alpha,
-                  cfg, shown=None if p95 is None else p95 * 1000,
-                  text=f"p95 <= {cfg.max_latency_p95_ms:g} ms (<= {SLOW_SHARE:.0%} slower)"),
+        _with_p95(latency, s),
     ]
+
+
+def _with_p95(check: Check, *snaps: Snapshot) -> Check:
+    """The latency checks judge shares of slow requests; the note adds the p95 (the bucket bound
+    holding it, in ms) of each side, so the reader sees both without mixing their units."""
+    p95s = [s.latency_quantile(0.95) for s in snaps]
+    shown = ", ".join("?" if p is None else ("> 5000" if math.isinf(p) else f"<= {p * 1000:g}") for p in p95s)
+    note = f"p95 {shown} ms" + (f"; {check.note}" if check.note else "")
+    return replace(check, note=note)
 
 
 @dataclass(frozen=True)
@@ -116,30 +125,29 @@ class _Rate:
 
 
 def _absolute(metric: str, rate: _Rate, threshold: float, at_least: bool, alpha: float, cfg: MonitorConfig, *,
-              shown: float | None = None, text: str = "") -> Check:
-    """The rate must be at least (or at most) ``threshold``; ``shown`` replaces the rate in the report."""
+              text: str = "") -> Check:
+    """The rate must be at least (or at most) ``threshold``."""
     text = text or f"{'>=' if at_least else '<='} {threshold:g}"
-    value = shown if shown is not None else rate.value
+    value = rate.value
     if rate.n < cfg.min_samples:
         return Check(metric, "absolute", "inconclusive", candidate=value, threshold=text, samples=rate.n,
                      note=_too_few(rate, cfg))
     iv = rate_interval(rate.hits, rate.n, alpha)
     bad, good = (iv.below(threshold), iv.low >= threshold) if at_least else (iv.above(threshold), iv.high <= threshold)
+    note = _note(bad, good, rate_needed(rate.hits, rate.n, alpha, threshold), rate.n, rate.unit, "")
     return Check(metric, "absolute", _verdict(bad, good), candidate=value, interval=(iv.low, iv.high),
-                 threshold=text, samples=rate.n, note=_note(bad, good))
+                 threshold=text, samples=rate.n, note=note)
 
 
 def _relative_checks(base: Snapshot, cand: Snapshot, base_name: str, mode: str, cfg: MonitorConfig,
                      alpha: float) -> list[Check]:
     vs = f"vs {base_name}"
-    bound = base.latency_quantile(0.95) or cfg.max_latency_p95_ms / 1000
-    latency = _relative("latency-p95", f"{vs}: share slower than {bound * 1000:g} ms",
-                        _Rate(base.slower_than(bound), base.latency_count, "requests"),
-                        _Rate(cand.slower_than(bound), cand.latency_count, "requests"), cfg.max_slow_share_increase,
-                        False, alpha, cfg)
-    if math.isinf(bound):  # stable's p95 is beyond the histogram's last finite bucket: nothing to compare on
-        latency = Check("latency-p95", vs, "inconclusive", threshold=latency.threshold, samples=latency.samples,
-                        note=f"{base_name}'s p95 is above the histogram's largest bucket; cannot compare")
+    # On the configured limit, not on the baseline's p95: the comparison means the same at every look.
+    bound = cfg.max_latency_p95_ms / 1000
+    latency = _with_p95(_relative("latency-p95", f"{vs}: share slower than {cfg.max_latency_p95_ms:g} ms",
+                                  _Rate(base.slower_than(bound), base.latency_count, "requests"),
+                                  _Rate(cand.slower_than(bound), cand.latency_count, "requests"),
+                                  cfg.max_slow_share_increase, False, alpha, cfg), base, cand)
     checks = [
         _relative("online-accuracy", vs, _Rate(base.correct, base.feedback, "feedback"),
                   _Rate(cand.correct, cand.feedback, "feedback"), -cfg.max_accuracy_drop, True, alpha, cfg),
@@ -167,7 +175,9 @@ def _relative(metric: str, test: str, base: _Rate, cand: _Rate, tolerance: float
         bad, good = iv.below(tolerance), iv.low >= tolerance
     else:
         bad, good = iv.above(tolerance), iv.high <= tolerance
-    return _compared(metric, test, _verdict(bad, good), base, cand, iv, text, _note(bad, good))
+    needed = difference_needed(cand.hits, cand.n, base.hits, base.n, alpha, tolerance)
+    note = _note(bad, good, needed, min(base.n, cand.n), cand.unit, " on the smaller side")
+    return _compared(metric, test, _verdict(bad, good), base, cand, iv, text, note)
 
 
 def _two_sided(metric: str, base: _Rate, cand: _Rate, alpha: float, cfg: MonitorConfig) -> Check:
@@ -200,8 +210,15 @@ def _verdict(bad: bool, good: bool) -> str:
     return "fail" if bad else "pass" if good else "inconclusive"
 
 
-def _note(bad: bool, good: bool) -> str:
-    return "" if bad or good else "not significant either way yet"
+def _note(bad: bool, good: bool, needed: int | None = None, have: int = 0, unit: str = "", side: str = "") -> str:
+    """What an inconclusive check still needs: the samples that would decide it if the estimate stays."""
+    if bad or good:
+        return ""
+    if needed is None:
+        return "not significant either way yet; at this estimate no feasible sample decides it (it sits on " \
+               "the threshold)"
+    return f"not significant either way yet; about {needed - have:,} more {unit}{side} decide it if the estimate " \
+           f"stays ({needed:,} in all)"
 
 
 def _merged(a: Snapshot, b: Snapshot) -> Snapshot:
@@ -262,8 +279,8 @@ def _statistic(method: str, ref: list[float], cur: list[int]) -> float:
         return kl_divergence(ref, cur)  # KL(reference || live), as the data gate computes it
     if method == "psi":
         return psi(ref, cur)
-    if method == "js":
-        return js_distance(ref, cur)
+    if method == "js":  # on floored shares like KL and PSI, so the alert rule's PromQL computes the same value
+        return js_distance(proportions(ref), proportions(cur))
     return chisquare_pvalue(ref, cur)
 
 

@@ -54,6 +54,7 @@ class Source:
     for a group, or a group served by several versions at once)."""
 
     description: str
+    counted: str = ""  # the window the last read counted over, in words (set by read)
 
     def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
         raise NotImplementedError
@@ -64,7 +65,8 @@ def one_version(name: str, snap: Snapshot, description: str) -> Snapshot:
     if len(snap.versions) > 1:
         raise UserError(f"{description}: {name} is served by several versions at once "
                         f"({', '.join(sorted(snap.versions))})",
-                        hint="judge it when the rollout has finished, or compare the versions with `compare`")
+                        hint="judge it when the rollout has finished, or compare the versions with `compare` "
+                             "(on local or docker, naming each side's servers: baseline-endpoint, candidate-endpoint)")
     return snap
 
 
@@ -79,17 +81,24 @@ def promql_selector(labels: Mapping[str, str], extra: str = "", *more: str) -> s
 
 
 class EndpointSource(Source):
-    """Model servers' ``/metrics`` read directly (the embedded default: no Prometheus needed)."""
+    """Model servers' ``/metrics`` read directly (the embedded default: no Prometheus needed).
 
-    def __init__(self, endpoints: list[str], timeout: float = 10):
-        self.endpoints = [e.rstrip("/") for e in endpoints]
+    ``endpoints``: every group is matched by its selector among all of them. ``by_group`` instead
+    names each group's own servers: a group then counts only what its servers report."""
+
+    def __init__(self, endpoints: list[str], timeout: float = 10, by_group: Mapping[str, list[str]] | None = None):
+        self.by_group = {name: [e.rstrip("/") for e in urls] for name, urls in (by_group or {}).items()}
+        self.endpoints = [e.rstrip("/") for e in endpoints] or [e for urls in self.by_group.values() for e in urls]
         self.timeout = timeout
-        self.description = "model server at " + ", ".join(self.endpoints)
+        self.description = "model server at " + ", ".join(self.endpoints) if not self.by_group else \
+            "model servers " + "; ".join(f"{name} at {', '.join(urls)}" for name, urls in self.by_group.items())
+        self.counted = "since each model server started (its own counters)"
 
     def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
-        samples = [sample for e in self.endpoints for sample in self._samples(e)]
+        everyone = [] if self.by_group else [sample for e in self.endpoints for sample in self._samples(e)]
         out = {}
         for name, selector in groups.items():
+            samples = [s for e in self.by_group[name] for s in self._samples(e)] if self.by_group else everyone
             out[name] = one_version(name, absorb(Snapshot(), (s for s in samples if matches(s[1], selector))),
                                     self.description)
             if not out[name].model:
@@ -141,6 +150,9 @@ class PrometheusSource(Source):
     def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
         now = self.clock()
         start = self._window_start(groups[anchor], anchor, now)
+        minutes = max(0.0, now - start) / 60
+        self.counted = (f"over the last {minutes:.0f} min (monitor.window)" if self.window is not None
+                        else f"since {anchor} started, {minutes:.1f} min ago (monitor.window: auto)")
         return {name: one_version(name, self._snapshot(name, selector, start, now), self.description)
                 for name, selector in groups.items()}
 

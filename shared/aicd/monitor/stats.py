@@ -25,7 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["EFFECT_SCALE", "Interval", "difference_interval", "rate_interval"]
+__all__ = ["EFFECT_SCALE", "Interval", "difference_interval", "difference_needed", "rate_interval", "rate_needed",
+           "samples_to_decide"]
 
 EFFECT_SCALE = 0.1  # tau as a share of the outcome's standard deviation
 
@@ -76,3 +77,47 @@ def difference_interval(hits_b: int, n_b: int, hits_a: int, n_a: int, alpha: flo
     variance = max(var_a / n_a + var_b / n_b, pooled * (1 / n_a + 1 / n_b))
     half = _half_width(variance, EFFECT_SCALE * math.sqrt(pooled), alpha)
     return Interval(diff, max(-1.0, diff - half), min(1.0, diff + half))
+
+
+def samples_to_decide(estimate: float, variance: float, tau: float, bound: float, alpha: float,
+                      n: int, most: int = 10_000_000) -> int | None:
+    """How many samples (in all, per side for a difference) the interval needs before it clears
+    ``bound``, if the estimate stays where it is and the variance of one sample stays ``variance * n``.
+    None when it never would (the estimate sits on the bound) or only beyond ``most``."""
+    gap = abs(estimate - bound)
+    if n <= 0 or gap == 0 or not math.isfinite(gap):
+        return None
+
+    def clears(m: int) -> bool:
+        return _half_width(variance * n / m, tau, alpha) < gap
+
+    if not clears(most):
+        return None
+    low, high = n, most
+    while low < high:  # the half-width falls as m grows: the smallest m that clears
+        mid = (low + high) // 2
+        if clears(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def rate_needed(hits: int, n: int, alpha: float, bound: float) -> int | None:
+    """Samples :func:`rate_interval` needs to clear ``bound`` at the current rate (see samples_to_decide)."""
+    if n <= 0:
+        return None
+    sd = math.sqrt(_variance(hits, n))
+    return samples_to_decide(hits / n, sd * sd / n, EFFECT_SCALE * sd, bound, alpha, n)
+
+
+def difference_needed(hits_b: int, n_b: int, hits_a: int, n_a: int, alpha: float, bound: float) -> int | None:
+    """Samples on the smaller side (both sides growing in today's proportion) that
+    :func:`difference_interval` needs to clear ``bound`` at the current difference."""
+    if n_a <= 0 or n_b <= 0:
+        return None
+    var_a, var_b = _variance(hits_a, n_a), _variance(hits_b, n_b)
+    pooled = _variance(hits_a + hits_b, n_a + n_b)
+    variance = max(var_a / n_a + var_b / n_b, pooled * (1 / n_a + 1 / n_b))
+    return samples_to_decide(hits_b / n_b - hits_a / n_a, variance, EFFECT_SCALE * math.sqrt(pooled), bound, alpha,
+                             min(n_a, n_b))

@@ -27,6 +27,7 @@ __all__ = ["main", "read_state", "write_state"]
 
 CHUNK = 1 << 16
 CONNECT = 2.0  # seconds to open a connection to one revision before trying the standby
+DOWN_SECONDS = 1.0  # an upstream that refused a connection is tried last for this long
 
 
 def read_state(path: Path) -> dict:
@@ -48,6 +49,7 @@ class Relay:
     def __init__(self, state_file: Path, prefix: str, port: int):
         self.state_file, self.prefix, self.port = state_file, prefix, port
         self._seen: tuple[float, tuple[str, ...]] = (-1.0, ())
+        self._down: dict[str, float] = {}  # upstream → loop time until which it is tried last
 
     def upstreams(self) -> tuple[str, ...]:
         """Container names of the current revision, then the standby; re-read only when the state
@@ -62,14 +64,24 @@ class Relay:
             self._seen = (mtime, names if _revision(state.get("current")) else ())
         return self._seen[1]
 
+    def ordered(self, now: float) -> list[str]:
+        """The upstreams to try, current first — except one that refused a connection in the last
+        DOWN_SECONDS, which goes last: a dead revision costs one failed connect a second, not one per
+        request, until it answers again (or the state file changes)."""
+        hosts = list(self.upstreams())
+        return sorted(hosts, key=lambda h: self._down.get(h, 0) > now)
+
     async def handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        hosts = self.upstreams()
-        for host in hosts:
+        loop = asyncio.get_running_loop()
+        for host in self.ordered(loop.time()):
             try:
                 up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(host, self.port), CONNECT)
             except (OSError, TimeoutError) as exc:
-                log("warning", "upstream unreachable", upstream=host, error=str(exc))
+                if self._down.get(host, 0) <= loop.time():
+                    log("warning", "upstream unreachable", upstream=host, error=str(exc))
+                self._down[host] = loop.time() + DOWN_SECONDS
                 continue
+            self._down.pop(host, None)
             await asyncio.gather(_pipe(client_reader, up_writer), _pipe(up_reader, client_writer))
             return
         client_writer.write(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from ..latency import LATENCY_BUCKETS
+
 __all__ = ["LATENCY_BUCKETS", "ServerMetrics", "reference_ratios"]
 
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 Binner = Callable[[object], str]
 
 

@@ -11,6 +11,7 @@ from ..deploy.rollout import Rollout
 from ..errors import ConfigError
 from ..gha import Actions
 from ..registry import MlflowRegistry, serving_checksum
+from ..tenancy import check_tenant, owns
 from .specs import SPECS
 from .summary import table
 
@@ -28,6 +29,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     if token and not (token.isascii() and token.isprintable() and " " not in token):
         raise ConfigError("input `feedback-token` must be printable ASCII without spaces",
                           hint="e.g. the output of `openssl rand -hex 32`, stored as a repository secret")
+    check_tenant(inputs.get("tenant") or "")
     target_name, command = inputs.get("target") or "local", inputs.get("command") or "deploy"
     if target_name not in TARGETS:
         raise ConfigError(f"input `target`: {target_name!r} is not supported", hint=f"use one of {', '.join(TARGETS)}")
@@ -109,9 +111,25 @@ def keep_revisions(inputs: Mapping[str, str]) -> int:
 
 
 def require_model_uri(inputs: Mapping[str, str]) -> str:
+    """The `model-uri` input, of a model the `tenant` input may deploy."""
     if not inputs.get("model-uri"):
         raise ConfigError("input `model-uri` is required to deploy", hint="pass the model-uri output of action-train")
+    check_owner(inputs, model_name_of(inputs["model-uri"]))
     return inputs["model-uri"]
+
+
+def model_name_of(uri: str) -> str:
+    """The registered model name of models:/<name>/<version> or models:/<name>@<alias>."""
+    return uri.removeprefix("models:/").split("/")[0].split("@")[0]
+
+
+def check_owner(inputs: Mapping[str, str], model_name: str) -> None:
+    """A tenant touches only its own models (and no tenant only un-namespaced ones): ConfigError otherwise."""
+    tenant = inputs.get("tenant") or ""
+    if not owns(tenant, model_name):
+        who = f"tenant {tenant!r}" if tenant else "a deploy without a tenant"
+        raise ConfigError(f"{who} may not touch the deployment of model {model_name!r}",
+                          hint="give the tenant that owns it, or deploy the tenant's own model")
 
 
 def fetch(inputs: Mapping[str, str], env: Mapping[str, str], dest: Path) -> tuple[Path, dict]:
@@ -125,8 +143,9 @@ def _seconds(inputs: Mapping[str, str], key: str, default: str) -> float:
         value = float(text)
     except ValueError:
         value = -1
+    low = "above 0" if key == "ready-timeout" else "from 0"
     if not 0 <= value <= 86_400 or (value == 0 and key == "ready-timeout"):  # NaN fails the comparison too
-        raise ConfigError(f"input `{key}`: {text!r} is not a number of seconds between 0 and 86400")
+        raise ConfigError(f"input `{key}`: {text!r} is not a number of seconds {low} up to 86400")
     return value
 
 
@@ -150,4 +169,5 @@ def _finish_local(gh: Actions, command: str, rollout: Rollout[Revision]) -> dict
     return outputs
 
 
-__all__ = ["COMMANDS", "DESCRIPTION", "INPUTS", "OUTPUTS", "TARGETS", "fetch", "require_model_uri", "run"]
+__all__ = ["COMMANDS", "DESCRIPTION", "INPUTS", "OUTPUTS", "TARGETS", "check_owner", "fetch", "model_name_of",
+           "require_model_uri", "run"]

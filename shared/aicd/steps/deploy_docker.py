@@ -23,13 +23,24 @@ __all__ = ["build_and_push", "deployment_name", "run_docker"]
 
 def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str,
                timeout: float) -> dict[str, str]:
-    from .deploy import _seconds, fetch, keep_revisions, require_model_uri, revision_input, warn_no_feedback
+    from .deploy import (
+        _seconds,
+        check_owner,
+        fetch,
+        keep_revisions,
+        model_name_of,
+        require_model_uri,
+        revision_input,
+        warn_no_feedback,
+    )
 
     listen = _listen(inputs)  # input mistakes first, before anything talks to Docker
     wanted, keep = revision_input(inputs), keep_revisions(inputs)
     client = docker_client(env.get("DOCKER_HOST", ""))
     if command in ("rollback", "stop"):
         target = _target(client, listen, _deployment_of(inputs, client, listen), timeout, 0, gh, keep=keep)
+        for name in {model_name_of(s.model_uri) for s in target.slots() if s.model_uri}:
+            check_owner(inputs, name)  # the models it serves, whichever way the deployment was found
         if command == "stop":
             target.stop_all()
             gh.info(f"aicd deploy: removed every container of deployment {target.deployment}")
@@ -43,9 +54,8 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
         return _finish_build(gh, image, meta)
     target = _target(client, listen, deployment_name(meta["model_name"]), timeout,
                      _seconds(inputs, "observe-seconds", "10"), gh, inputs.get("feedback-token") or "", keep)
-    gh.info(f"aicd deploy: starting {image.reference} and waiting for /readyz")
     rollout = target.deploy(image.reference)
-    if not inputs.get("feedback-token"):
+    if not target.has_feedback_token():
         warn_no_feedback(gh)
     return _finish(gh, "deploy", target, rollout, image)
 
@@ -57,9 +67,11 @@ def deployment_name(model_name: str) -> str:
 
 def _deployment_of(inputs: Mapping[str, str], client, listen: str) -> str:
     """The deployment to roll back or stop: the model-uri's, else the one serving at ``listen``."""
+    from .deploy import model_name_of
+
     uri = inputs.get("model-uri", "")
     if uri.startswith("models:/"):
-        return deployment_name(uri.removeprefix("models:/").split("/")[0].split("@")[0])
+        return deployment_name(model_name_of(uri))
     if uri:
         raise ConfigError(f"input `model-uri`: {uri!r} is not models:/<name>/<version> or models:/<name>@<alias>")
     found = deployment_at(client, listen)
@@ -99,7 +111,8 @@ def build_and_push(inputs, env, gh: Actions, model_uri: str, model_dir: Path, me
     image = builder.build(base=inputs.get("base-image") or "python:3.12-slim", repository=repository,
                           tag=image_tag(str(meta["model_version"]), commit), model_dir=model_dir, meta=meta,
                           env=runtime_env, labels=image_labels(meta, model_uri, checksum, source, commit))
-    gh.info(f"aicd deploy: built {image.reference} ({image.size_mb:.0f} MB) in {time.monotonic() - started:.1f} s")
+    if not image.reused:
+        gh.info(f"aicd deploy: built {image.reference} ({image.size_mb:.0f} MB) in {time.monotonic() - started:.1f} s")
     if inputs.get("registry"):
         image = builder.push(image, inputs.get("registry-username", ""), inputs.get("registry-password", ""))
         gh.info(f"aicd deploy: pushed {image.reference}@{image.digest}")

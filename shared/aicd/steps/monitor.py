@@ -6,6 +6,10 @@ Reads the served version(s) from the model servers directly (``endpoint``) or fr
 ``rollback`` through the deploy target, ``promote`` by moving the registry alias ``champion``,
 ``retrain`` by a ``repository_dispatch`` to GitHub. When production cannot be read the step fails
 and nothing is promoted or rolled back; the ``decision`` output is then ``hold``.
+
+Exit rule, the same in every mode: a ``rollback`` decision fails the step (exit 1, like any gate
+that says no) — after rolling back with ``on-failure: rollback``, touching nothing with the default
+``fail`` — unless ``on-failure: report`` asks for report-only. promote, hold and retrain exit 0.
 """
 
 from __future__ import annotations
@@ -18,20 +22,20 @@ from pathlib import Path
 
 from ..config import load_config
 from ..config_monitor import MonitorConfig, window_seconds
-from ..errors import AicdError, ConfigError
+from ..errors import AicdError, ConfigError, GateFailed
 from ..gha import Actions, md_escape
-from ..monitor.decide import GROUPS, MODES, Decision, Evaluation, decide, evaluate
+from ..monitor.decide import GROUPS, MODES, TESTS_PER_EVALUATION, Decision, Evaluation, decide, evaluate
 from ..monitor.metrics import Snapshot
 from ..monitor.sources import EndpointSource, PrometheusSource, Source
 from ..paths import check_writable, write_text
 from ..urls import http_url
 from .monitor_act import dispatch_retrain, promote_candidate, roll_back
-from .monitor_summary import render_summary
+from .monitor_summary import Working, render_summary
 from .specs import SPECS
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["monitor"]
-CHOICES = {"on-failure": ("none", "rollback"), "on-success": ("none", "promote"), "on-drift": ("none", "retrain"),
-           "compare": MODES}
+CHOICES = {"on-failure": ("fail", "rollback", "report"), "on-success": ("none", "promote"),
+           "on-drift": ("none", "retrain"), "compare": MODES}
 
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None,
@@ -43,10 +47,10 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     for secret in ("prometheus-token", "prometheus-password", "github-token"):
         if inputs.get(secret):
             gh.mask(inputs[secret])
-    source = _source(inputs, cfg)
     mode = choice["compare"]
+    source = _source(inputs, cfg, mode)
     try:
-        decision, snaps = _analyse(source, _groups(inputs, mode), mode, cfg, gh, sleep)
+        decision, snaps = _analyse(source, _groups(inputs, mode, source), mode, cfg, gh, sleep)
     except AicdError as exc:
         gh.set_outputs({"decision": "hold", "evidence": json.dumps({"decision": "hold", "error": str(exc)}),
                         "rolled-back": "false", "promoted": "", "retrain-dispatched": "false", "report": ""})
@@ -57,33 +61,47 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     try:
         acted = _act(decision, choice, inputs, env, gh, mode, candidate)
     except AicdError as exc:  # the decision and its evidence are published even when acting on it failed
-        _publish(report, gh, decision, mode, snaps, source, {**NOTHING_DONE, "action_failed": str(exc)})
+        _publish(report, gh, decision, mode, snaps, source, {**NOTHING_DONE, "action_failed": str(exc)},
+                 choice["on-failure"], cfg)
         raise
-    return _publish(report, gh, decision, mode, snaps, source, acted)
+    outputs = _publish(report, gh, decision, mode, snaps, source, acted, choice["on-failure"], cfg)
+    if decision.decision == "rollback" and choice["on-failure"] != "report":
+        done = f"rolled back {acted['rolled_back']}" if acted["rolled_back"] else \
+            "nothing was rolled back (on-failure: fail; use rollback to act, report to pass)"
+        gh.annotate("error", f"rollback: {decision.reason}; {done}", title="aicd production gate")
+        raise GateFailed(f"production gate: rollback — {decision.reason}; {done}", outputs=outputs)
+    return outputs
 
 
 NOTHING_DONE = {"rolled_back": "", "promoted": "", "retrain_dispatched": False}
 
 
 def _publish(report: Path, gh: Actions, decision: Decision, mode: str, snaps: dict[str, Snapshot],
-             source: Source, acted: dict) -> dict[str, str]:
+             source: Source, acted: dict, on_failure: str, cfg: MonitorConfig) -> dict[str, str]:
     """Report file, step outputs and job summary of a decision."""
     base_name, cand_name = GROUPS[mode]
     evidence = {**decision.evidence(), "compare": mode, "source": source.description, "model": snaps[cand_name].model,
                 "baseline": snaps[base_name].model if mode != "none" else {},
-                "samples": {name: _samples(s) for name, s in snaps.items()}, **acted}
+                "samples": {name: _samples(s) for name, s in snaps.items()}, "counted": source.counted,
+                "confidence": cfg.confidence, "tests": TESTS_PER_EVALUATION[mode], "on_failure": on_failure, **acted}
     write_text(report, json.dumps(evidence, indent=1), "input `report`")
     outputs = {"decision": decision.decision,
                "evidence": json.dumps(evidence, sort_keys=True, separators=(",", ":")),
                "rolled-back": "true" if acted["rolled_back"] else "false", "promoted": acted["promoted"],
                "retrain-dispatched": "true" if acted["retrain_dispatched"] else "false", "report": str(report)}
     gh.set_outputs(outputs)
-    gh.summary(render_summary(decision, mode, snaps, acted))
+    working = Working(cfg.confidence, TESTS_PER_EVALUATION[mode], source.counted, source.description,
+                      cfg.consecutive_failures, on_failure)
+    gh.summary(render_summary(decision, mode, snaps, acted, working))
     return outputs
 
 
 def _choice(inputs: Mapping[str, str], key: str) -> str:
     value = inputs.get(key) or CHOICES[key][0]
+    if key == "on-failure" and value == "none":
+        raise ConfigError("input `on-failure`: none is gone: a rollback decision now fails the step",
+                          hint="use fail (the default: the step fails, nothing is touched), rollback, or report "
+                          "(report only, the step passes)")
     if value not in CHOICES[key]:
         raise ConfigError(f"input `{key}`: {value!r} is not one of {', '.join(CHOICES[key])}")
     return value
@@ -94,8 +112,11 @@ def _report_path(inputs: Mapping[str, str], env: Mapping[str, str]) -> Path:
                           inputs=inputs)
 
 
-def _source(inputs: Mapping[str, str], cfg: MonitorConfig) -> Source:
+def _source(inputs: Mapping[str, str], cfg: MonitorConfig, mode: str) -> Source:
     url, endpoints = inputs.get("prometheus-url") or "", inputs.get("endpoint") or ""
+    sides = {key: inputs.get(key) or "" for key in ("baseline-endpoint", "candidate-endpoint")}
+    if any(sides.values()):
+        return _sides_source(sides, url or endpoints, mode)
     if url and endpoints:
         raise ConfigError("inputs `endpoint` and `prometheus-url` are both set", hint="give one source of metrics")
     if url:
@@ -106,15 +127,37 @@ def _source(inputs: Mapping[str, str], cfg: MonitorConfig) -> Source:
                                 password=inputs.get("prometheus-password") or "")
     if not endpoints:
         raise ConfigError("no metrics source: give `endpoint` (the model server) or `prometheus-url`")
-    return EndpointSource([http_url(e, "input `endpoint`") for e in endpoints.replace("\n", ",").split(",")
-                           if e.strip()])
+    return EndpointSource(_urls(endpoints, "endpoint"))
 
 
-def _groups(inputs: Mapping[str, str], mode: str) -> dict[str, dict[str, str]]:
-    """Label selectors of the baseline and candidate groups (one group, ``served``, without a comparison)."""
+def _sides_source(sides: dict[str, str], other: str, mode: str) -> Source:
+    """Each side's servers named explicitly: the groups are the inputs, not the servers' variant labels."""
+    if mode == "none":
+        raise ConfigError("inputs `baseline-endpoint` / `candidate-endpoint` compare two sides",
+                          hint="set `compare` to canary or ab, or give `endpoint` to judge one version")
+    missing = [key for key, value in sides.items() if not value]
+    if missing:
+        raise ConfigError(f"input `{missing[0]}` is empty", hint="give both baseline-endpoint and candidate-endpoint")
+    if other:
+        raise ConfigError("inputs `baseline-endpoint` / `candidate-endpoint` replace `endpoint` and "
+                          "`prometheus-url`", hint="give one source of metrics")
+    base_name, cand_name = GROUPS[mode]
+    return EndpointSource([], by_group={base_name: _urls(sides["baseline-endpoint"], "baseline-endpoint"),
+                                        cand_name: _urls(sides["candidate-endpoint"], "candidate-endpoint")})
+
+
+def _urls(text: str, key: str) -> list[str]:
+    return [http_url(e, f"input `{key}`") for e in text.replace("\n", ",").split(",") if e.strip()]
+
+
+def _groups(inputs: Mapping[str, str], mode: str, source: Source) -> dict[str, dict[str, str]]:
+    """Label selectors of the baseline and candidate groups (one group, ``served``, without a comparison;
+    no variant label where each side's servers are named explicitly)."""
     model = {"model": inputs["model"]} if inputs.get("model") else {}
     if mode == "none":
         return {"served": model}
+    if isinstance(source, EndpointSource) and source.by_group:
+        return {name: dict(model) for name in GROUPS[mode]}
     return {name: {**model, "variant": name} for name in GROUPS[mode]}
 
 

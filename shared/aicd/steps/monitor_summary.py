@@ -1,21 +1,39 @@
-"""The production gate's job summary: the decision, then one table per check (pure)."""
+"""The production gate's job summary: the decision and what was done, how it was judged, the
+samples, then one table per check (pure). One unit per column, stated in the table's title."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from ..gha import md_escape
 from ..monitor.decide import GROUPS, Check, Decision
 from ..monitor.metrics import Snapshot
 from .summary import table
 
-__all__ = ["render_summary"]
+__all__ = ["Working", "render_summary"]
 
 VERDICT_ICON = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⏸️ inconclusive", "drift": "⚠️ drift"}
 DECISION_ICON = {"promote": "✅", "hold": "⏸️", "rollback": "⏪", "retrain": "🔁"}
-TITLES = {"online-accuracy": "Online accuracy", "error-rate": "Error rate (5xx share of /predict)",
-          "latency-p95": "Latency p95 (ms)", "conversion": "Conversion"}
+TITLES = {"online-accuracy": "Online accuracy (share of predictions the feedback says were right)",
+          "error-rate": "Error rate (share of /predict answered 5xx)",
+          "latency-p95": "Latency (share of /predict slower than the limit; p95 in ms in the note)",
+          "conversion": "Conversion (share of reported outcomes that converted)"}
 
 
-def render_summary(decision: Decision, mode: str, snaps: dict[str, Snapshot], acted: dict) -> str:
+@dataclass(frozen=True)
+class Working:
+    """How the decision was reached, for the reader: what the tables alone do not say."""
+
+    confidence: float  # family-wise, over every look
+    tests: int  # tests per evaluation, the error budget's share
+    counted: str  # the window, in words ("since canary started, 12 min ago")
+    source: str
+    consecutive_failures: int
+    on_failure: str
+
+
+def render_summary(decision: Decision, mode: str, snaps: dict[str, Snapshot], acted: dict,
+                   working: Working | None = None) -> str:
     base_name, cand_name = GROUPS[mode]
     model = snaps[cand_name].model
     who = (f"model {md_escape(model.get('name', '?'))} version {md_escape(model.get('version', '?'))}"
@@ -23,37 +41,67 @@ def render_summary(decision: Decision, mode: str, snaps: dict[str, Snapshot], ac
     if mode != "none":
         base = snaps[base_name].model
         who += f" ({cand_name}) against version {md_escape(base.get('version', '?'))} ({base_name})"
-    parts = [f"## {DECISION_ICON[decision.decision]} aicd production gate — {decision.decision}",
+    parts = [f"## {DECISION_ICON[decision.decision]} aicd production gate — {_headline(decision, acted, working)}",
              f"{who}: {md_escape(decision.reason)}"]
+    if working:
+        parts.append(_how(working, mode))
     if decision.failure_streak:
         parts.append(f"Failing evaluations in a row: {decision.failure_streak}")
+    parts.append("### Samples\n\n" + _samples_table(snaps, mode))
     for metric, title in TITLES.items():
         checks = [c for c in decision.evaluation.checks if c.metric == metric]
         if checks:
             parts.append(f"### {title}\n\n" + _check_table(checks, mode, base_name, cand_name))
     if decision.evaluation.drift:
-        parts.append("### Drift of live traffic from the training data\n\n" + _drift_table(decision.evaluation.drift))
+        pooled = "" if mode == "none" else (f" — {base_name} and {cand_name} pooled (they see the same traffic), "
+                                            "so `values` counts both sides")
+        parts.append(f"### Drift of live traffic from the training data{pooled}\n\n"
+                     + _drift_table(decision.evaluation.drift))
     parts += _actions(acted)
     return "\n\n".join(parts)
 
 
+def _headline(decision: Decision, acted: dict, working: Working | None) -> str:
+    if decision.decision != "rollback":
+        return decision.decision
+    if acted.get("rolled_back"):
+        return "rollback, carried out"
+    if acted.get("action_failed"):
+        return "rollback decided; acting on it failed, nothing was rolled back"
+    mode = working.on_failure if working else "fail"
+    passes = "the step passes" if mode == "report" else "the step fails"
+    return f"rollback decided; nothing was rolled back (on-failure: {mode}, {passes})"
+
+
+def _how(w: Working, mode: str) -> str:
+    per_test = 1 - (1 - w.confidence) / w.tests
+    needs = f"{w.consecutive_failures} failing evaluations in a row" if w.consecutive_failures > 1 \
+        else "one failing evaluation"
+    return (f"**How this was judged.** Confidence {w.confidence:g} family-wise over every look, split over "
+            f"{w.tests} tests: each interval at {per_test:.4g}. Counted {md_escape(w.counted)}, from "
+            f"{md_escape(w.source)}. A rollback needs {needs}; on-failure: {w.on_failure}.")
+
+
+def _samples_table(snaps: dict[str, Snapshot], mode: str) -> str:
+    names = list(dict.fromkeys(GROUPS[mode]))
+    rows = [[what, *(getattr(snaps[n], attr) for n in names)] for what, attr in (
+        ("/predict requests", "requests"), ("feedback labels", "feedback"), ("reported outcomes", "outcomes"))]
+    return table(["counted", *names], rows)
+
+
 def _check_table(checks: list[Check], mode: str, base_name: str, cand_name: str) -> str:
     if mode == "none":
-        rows = [[c.test, _value(c.candidate, _is_rate(c)), _interval(c.interval), c.threshold, c.samples,
-                 _verdict(c)] for c in checks]
+        rows = [[c.test, _value(c.candidate), _interval(c.interval), c.threshold, c.samples, _verdict(c)]
+                for c in checks]
         return table(["test", "served", "interval", "threshold", "samples", "verdict"], rows)
-    rows = [[c.test, *(_value(v, _is_rate(c)) for v in (c.baseline, c.candidate, c.difference)),
-             _interval(c.interval), c.threshold, c.samples, _verdict(c)] for c in checks]
-    return table(["test", base_name, cand_name, "difference", "interval", "threshold", "samples", "verdict"], rows)
-
-
-def _is_rate(check: Check) -> bool:
-    """Every value is a rate except the absolute latency check's, which shows the p95 in ms."""
-    return not (check.metric == "latency-p95" and check.test == "absolute")
+    rows = [[c.test, *(_value(v) for v in (c.baseline, c.candidate, c.difference)), _interval(c.interval),
+             c.threshold, c.samples, _verdict(c)] for c in checks]
+    return table(["test", base_name, cand_name, "difference", "interval", "threshold", "samples (smaller side)",
+                  "verdict"], rows)
 
 
 def _drift_table(checks: list[Check]) -> str:
-    rows = [[c.metric.removeprefix("drift:"), c.test, _value(c.candidate, False), c.threshold, c.samples,
+    rows = [[c.metric.removeprefix("drift:"), c.test, _statistic(c.candidate), c.threshold, c.samples,
              _verdict(c)] for c in checks]
     return table(["feature", "statistic", "value", "threshold", "values", "verdict"], rows)
 
@@ -75,10 +123,12 @@ def _actions(acted: dict) -> list[str]:
     return out
 
 
-def _value(value: float | None, rate: bool) -> str:
-    if value is None:
-        return ""
-    return f"{value:.4f}" if rate else f"{value:.4g}"
+def _value(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _statistic(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
 
 
 def _interval(interval: tuple[float, float] | None) -> str:

@@ -32,9 +32,11 @@ _VALIDATE_INPUTS = (
 _TRAIN_DESCRIPTION = ("Model gate: train the configured scikit-learn model, gate it on holdout metrics and against the "
                "champion, register it in MLflow.")
 _TRAIN_OUTPUTS = (
-    Output("passed", "true when every threshold and the champion comparison passed (the step fails otherwise)."),
+    Output("passed", "true when every threshold and the champion comparison passed (the step fails otherwise, "
+           "unless on-failure: register)."),
     Output("run-id", "The MLflow run that recorded this training."),
-    Output("model-uri", "models:/<name>/<version> of the registered version (alias candidate); empty when refused."),
+    Output("model-uri", "models:/<name>/<version> of the registered version (alias candidate, or challenger with "
+           "on-failure: register); empty when refused."),
     Output("model-version", "The registered version number; empty when refused."),
     Output("model-name", "The registered model name (tenant-qualified when a tenant is given)."),
     Output("metrics", "Holdout metrics as single-line JSON."),
@@ -49,6 +51,10 @@ _TRAIN_INPUTS = (
     Input("model-name", "Registered model name; empty uses model.name from aicd.yml.", ""),
     Input("tenant", "Tenant id (lower-case letters, digits, '-'): namespaces the experiment and registered model "
           "as <tenant>__<name>.", ""),
+    Input("on-failure", "When the gate refuses the model: fail (nothing is registered, the step fails) or register "
+          "(register it anyway with alias `challenger` and tag aicd.gate=failed, for a canary you mean to run: the "
+          "step passes with passed=false and a warning per failed check; it never becomes `candidate`, and only "
+          "the production gate's promote can make it champion).", "fail"),
 )
 
 _DEPLOY_DESCRIPTION = ("Release gate: build the model's serving image, push it, and roll it out (target local, "
@@ -81,7 +87,10 @@ _DEPLOY_INPUTS = (
     Input("kubeconfig", "kubernetes: kubeconfig file; empty uses KUBECONFIG or ~/.kube/config.", ""),
     Input("namespace", "kubernetes: namespace; empty uses aicd-<tenant>, else deploy.kubernetes.namespace, else "
           "aicd.", ""),
-    Input("strategy", "kubernetes: rolling, canary, blue-green or ab; empty uses deploy.kubernetes.strategy.", ""),
+    Input("strategy", "kubernetes: rolling, canary, blue-green or ab; empty uses deploy.kubernetes.strategy. local "
+          "and docker have no traffic split: one serving revision with a running standby (to compare two versions "
+          "on local, deploy each with its own state-dir and give action-monitor baseline-endpoint and "
+          "candidate-endpoint).", ""),
     Input("image", "kubernetes: an image already built and pushed (e.g. by a command: build step); empty builds "
           "and pushes one.", ""),
     Input("revision", "rollback: the kept revision to return to (deploy.keep-revisions are kept; every revision "
@@ -102,7 +111,8 @@ _DEPLOY_INPUTS = (
     Input("registry-password", "Registry password or token (for ghcr.io: secrets.GITHUB_TOKEN); masked.", ""),
     Input("feedback-token", "Bearer token the model server requires on POST /feedback (a secret, masked; "
           "printable ASCII). Without one the server refuses all feedback, so online accuracy cannot be measured. "
-          "local: kept in state-dir for later revisions; docker: each new revision's environment; kubernetes: "
+          "local: kept in state-dir for later revisions; docker: kept in the deployment's state volume (mode 0400, "
+          "not in any container's environment) for later revisions; kubernetes: "
           "the Secret <name>-feedback.", ""),
 )
 
@@ -111,14 +121,20 @@ _MONITOR_DESCRIPTION = ("Production gate: read the model servers (directly or th
 _MONITOR_OUTPUTS = (
     Output("decision", "promote, hold, rollback or retrain (hold when production could not be read)."),
     Output("evidence", "Every check with values, difference, interval, threshold and verdict, as single-line JSON."),
-    Output("rolled-back", "true when on-failure: rollback was carried out."),
+    Output("rolled-back", "true when a rollback was carried out (on-failure: rollback on a rollback decision)."),
     Output("promoted", "The model URI made champion by on-success: promote; empty otherwise."),
     Output("retrain-dispatched", "true when on-drift: retrain sent the repository_dispatch event."),
     Output("report", "Path of the JSON evidence."),
 )
 _MONITOR_INPUTS = (
     Input("endpoint", "Read these model servers' /metrics directly (the endpoint output of action-deploy; several "
-          "comma-separated, e.g. stable and canary). Give this or prometheus-url.", ""),
+          "comma-separated, grouped by the variant label each server reports). Give this, prometheus-url, or "
+          "baseline-endpoint with candidate-endpoint.", ""),
+    Input("baseline-endpoint", "compare canary / ab: the model server(s) of the baseline side (stable, or a), read "
+          "directly; every series they serve counts for that side, whatever variant label it carries. With "
+          "candidate-endpoint.", ""),
+    Input("candidate-endpoint", "compare canary / ab: the model server(s) of the side judged (canary, or b). With "
+          "baseline-endpoint.", ""),
     Input("prometheus-url", "Read production from this Prometheus (HTTP API) instead of the servers.", ""),
     Input("prometheus-token", "Bearer token for Prometheus (masked).", ""),
     Input("prometheus-username", "Basic-auth user for Prometheus.", ""),
@@ -129,7 +145,8 @@ _MONITOR_INPUTS = (
     Input("compare", "none (judge the served version), canary (canary against stable) or ab (variant b against a).",
           "none"),
     Input("config", "Path to aicd.yml (its monitor: section); empty uses the built-in defaults.", ""),
-    Input("on-failure", "What to do on a rollback decision: none (report only) or rollback.", "none"),
+    Input("on-failure", "What to do on a rollback decision: fail (the step fails, nothing is touched), rollback "
+          "(roll the deployment back, then fail the step) or report (report only, the step passes).", "fail"),
     Input("on-success", "What to do on a promote decision: none (report only) or promote (move the registry "
           "alias champion to the judged version).", "none"),
     Input("on-drift", "What to do on a retrain decision: none (report only) or retrain (send a repository_dispatch "

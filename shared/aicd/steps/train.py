@@ -26,6 +26,7 @@ from .specs import SPECS
 from .summary import ICON, table
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["train"]
+ON_FAILURE = ("fail", "register")
 CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
 
 
@@ -36,6 +37,9 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     for name in CREDENTIALS:
         if env.get(name):
             gh.mask(env[name])
+    on_failure = inputs.get("on-failure") or "fail"
+    if on_failure not in ON_FAILURE:
+        raise ConfigError(f"input `on-failure`: {on_failure!r} is not one of {', '.join(ON_FAILURE)}")
     cfg = load_config(inputs.get("config"))
     if not cfg.data.label:
         raise ConfigError("`data.label`: training needs a label column", file=cfg.file,
@@ -46,7 +50,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     registry = MlflowRegistry(uri, artifact_root=_artifact_root(uri),  # fail fast, before a long fit
                               retry_seconds=_retry_seconds(env))
     data_version = _data_version(inputs) or content_hash(open_source(inputs["data"], cfg.data.delimiter))
-    tags = _tags(env, data_version, cfg, tenant)
+    tags = _tags(env, data_version, cfg, tenant, on_failure)
     existing = registry.find_version(name, tags["aicd.identity"])
     if existing:
         return _reuse(registry, existing, gh)
@@ -66,22 +70,27 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     passed = (all(g.passed for g in gate) and all(g.passed for _, gs in slice_gate for g in gs)
               and all(c.passed for c in comparisons))
     gh.info(f"aicd train: holdout metrics {json.dumps(result.metrics)}; gate {'passed' if passed else 'failed'}")
-    export = _export(result, cfg, gh) if passed else OnnxExport(None, None, "not registered")
+    register = passed or on_failure == "register"
+    export = _export(result, cfg, gh) if register else OnnxExport(None, None, "not registered")
     record = registry.record_training(
         name=name, params={**_params(cfg, result), "unlabelled_rows_dropped": dropped}, metrics=result.metrics,
         tags={**tags, "aicd.gate": "passed" if passed else "failed"}, model=result.model,
         meta=_meta(result, cfg, data_version, export), input_example=result.holdout[result.features].head(3),
-        profile=profile_frame(frame[result.features], cfg.data.drift.bins), register=passed, onnx=export.blob,
-        progress=progress)
+        profile=profile_frame(frame[result.features], cfg.data.drift.bins), register=register, onnx=export.blob,
+        alias="candidate" if passed else "challenger", progress=progress)
     outputs = {"passed": str(passed).lower(), "run-id": record.run_id, "model-uri": record.model_uri,
                "model-version": record.version or "", "model-name": name, "metrics": _json(result.metrics),
                "reused": "false"}
     gh.set_outputs(outputs)
     gh.info(f"aicd train: fit {fit_seconds:.2f} s, everything else {time.monotonic() - started - fit_seconds:.2f} s")
     gh.summary(render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version,
-                              export if passed else None, dropped))
+                              export if register else None, dropped))
     if not passed:
-        _refuse(gh, cfg, gate, slice_gate, comparisons)
+        reasons = _gate_failures(gh, cfg, gate, slice_gate, comparisons, "warning" if register else "error")
+        if not register:
+            raise GateFailed(f"model gate failed: {'; '.join(reasons)}; nothing was registered")
+        gh.annotate("warning", f"registered {record.model_uri} as `challenger` although the gate refused it "
+                    "(on-failure: register): deploy it only as a canary", title="aicd model gate")
     return outputs
 
 
@@ -154,36 +163,40 @@ def _compare(registry: MlflowRegistry, name: str, result: TrainResult, cfg: Conf
 
 
 def _reuse(registry: MlflowRegistry, record: ModelRecord, gh: Actions) -> dict[str, str]:
-    registry.set_alias(record.name, "candidate", record.version)
+    failed = record.gate == "failed"  # registered anyway (on-failure: register, which is in its identity)
+    alias = "challenger" if failed else "candidate"
+    registry.set_alias(record.name, alias, record.version)
     metrics = registry.run_metrics(record.run_id)
-    outputs = {"passed": "true", "run-id": record.run_id, "model-uri": record.model_uri,
+    outputs = {"passed": "false" if failed else "true", "run-id": record.run_id, "model-uri": record.model_uri,
                "model-version": record.version, "model-name": record.name, "metrics": _json(metrics),
                "reused": "true"}
     gh.set_outputs(outputs)
     gh.info(f"aicd train: {record.model_uri} was trained from this commit, data-version and config; reused it")
     gh.summary(f"## ♻️ aicd model gate — reused\n\n**{record.model_uri}** (run {md_code(record.run_id)}) was already "
-               "trained and registered from this commit, data-version and config; alias `candidate` points at it.")
+               f"trained and registered from this commit, data-version and config; alias `{alias}` points at it"
+               + (" (it failed the gate and was registered anyway for a canary)." if failed else "."))
     return outputs
 
 
-def _refuse(gh: Actions, cfg: Config, gate, slice_gate, comparisons) -> None:
+def _gate_failures(gh: Actions, cfg: Config, gate, slice_gate, comparisons, level: str) -> list[str]:
+    """Annotates each failed check where it is configured (at ``level``); returns them in words."""
     reasons = []
     for g in (g for g in gate if not g.passed):
         shown = f"{g.value:.4f}" if g.value == g.value else _unavailable(g.metric)
-        gh.annotate("error", f"{g.metric} {shown} does not meet {g.direction} {g.threshold}",
+        gh.annotate(level, f"{g.metric} {shown} does not meet {g.direction} {g.threshold}",
                     file=cfg.file, line=cfg.line_of(f"model.thresholds.{g.metric}"), title="aicd model gate")
         reasons.append(f"{g.metric} {shown} (needs {g.direction} {g.threshold})")
     for s, gs in slice_gate:
         for g in (g for g in gs if not g.passed):
             reasons.append(f"{g.metric} {g.value:.4f} on {s.column}={s.value} (needs {g.direction} {g.threshold})")
-            gh.annotate("error", f"slice {s.column}={s.value}: {reasons[-1]}", file=cfg.file,
+            gh.annotate(level, f"slice {s.column}={s.value}: {reasons[-1]}", file=cfg.file,
                         line=cfg.line_of("model.slices"), title="aicd model gate")
     for c in (c for c in comparisons if not c.passed):
         need = "superior (lower bound > 0)" if c.require_improvement else f"lower bound >= -{c.margin}"
         reasons.append(f"{c.metric} vs champion: difference {c.difference:+.4f}, interval "
                        f"[{c.low:+.4f}, {c.high:+.4f}] (needs {need})")
-        gh.annotate("error", reasons[-1], file=cfg.file, line=cfg.line_of("model.compare"), title="aicd model gate")
-    raise GateFailed(f"model gate failed: {'; '.join(reasons)}; nothing was registered")
+        gh.annotate(level, reasons[-1], file=cfg.file, line=cfg.line_of("model.compare"), title="aicd model gate")
+    return reasons
 
 
 def _unavailable(metric: str) -> str:
@@ -216,10 +229,12 @@ def _git_sha(env: Mapping[str, str]) -> str:
     return commit_of(env) or "unknown"
 
 
-def _tags(env: Mapping[str, str], data_version: str, cfg: Config, tenant: str) -> dict[str, str]:
+def _tags(env: Mapping[str, str], data_version: str, cfg: Config, tenant: str, on_failure: str) -> dict[str, str]:
     sha = _git_sha(env)
     config_hash = hashlib.sha256(repr((cfg.data, cfg.model)).encode()).hexdigest()[:16]
-    identity = hashlib.sha256(f"{sha}|{data_version}|{config_hash}|{tenant}".encode()).hexdigest()[:24]
+    # a version registered in spite of the gate is only ever reused by runs that would register it too
+    allow = "|register" if on_failure == "register" else ""
+    identity = hashlib.sha256(f"{sha}|{data_version}|{config_hash}|{tenant}{allow}".encode()).hexdigest()[:24]
     tags = {"aicd.data_version": data_version, "aicd.git_sha": sha, "mlflow.source.git.commit": sha,
             "aicd.config_hash": config_hash, "aicd.tenant": tenant, "aicd.identity": identity}
     if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
@@ -273,8 +288,8 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
                   f"bootstrap, margin {c0.margin}{', improvement required' if c0.require_improvement else ''}.")
     head = (f"## {ICON[passed]} aicd model gate — {'passed' if passed else 'failed'}\n\n"
             f"model {md_code(name)} · run {md_code(record.run_id)} · data-version {md_code(data_version)}\n\n"
-            + (f"Registered **{record.model_uri}** with alias `candidate`." if record.version
-               else "Nothing was registered.") + _runtime_line(export)
+            + (_registered_line(record, passed) if record.version else "Nothing was registered.")
+            + _runtime_line(export)
             + (f"\n\n{dropped:,} rows without a label were left out (allowed by `model.max-missing-label-ratio`)."
                if dropped else ""))
     parts = [head, f"### Gate\n\n{versus}\n\n" + table(
@@ -284,6 +299,14 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
                                                _slice_rows(result, slice_gate)))
     parts.append("### Holdout metrics\n\n" + table(["metric", "value"], [[k, v] for k, v in result.metrics.items()]))
     return "\n\n".join(parts)
+
+
+def _registered_line(record: ModelRecord, passed: bool) -> str:
+    if passed:
+        return f"Registered **{record.model_uri}** with alias `candidate`."
+    return (f"⚠️ The gate refused it; registered **{record.model_uri}** anyway, with alias `challenger` "
+            "(on-failure: register): for a canary only — it is not `candidate`, and only the production gate "
+            "can promote it. The failed checks are in the table below.")
 
 
 def _runtime_line(export: OnnxExport | None) -> str:
