@@ -169,13 +169,18 @@ def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
             _alerts(args, env)
         else:
             _simulate(args, gh)
-    except GateFailed as exc:  # each failed check was already annotated where it was configured
-        gh.info(f"aicd: {exc.message}")
+    except GateFailed as exc:
+        if exc.annotated:  # each failed check was already annotated where it is configured
+            gh.info(f"aicd: {exc.message}")
+        else:
+            gh.annotate("error", exc.message, title=f"aicd {args.aicd_command}")
         return 1
     except AicdError as exc:
         message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
         gh.annotate("error", message, file=exc.file, line=exc.line, title=f"aicd {args.aicd_command}")
-        if isinstance(exc, UserError):  # refused before acting
+        if exc.summarized:
+            pass
+        elif isinstance(exc, UserError):  # refused before acting
             gh.summary(f"## ❌ aicd {args.aicd_command} — refused\n\n{md_escape(str(exc))}\n\nNothing was changed.")
         else:  # a service failed: the message says what happened (e.g. an automatic rollback)
             gh.summary(f"## ❌ aicd {args.aicd_command} — failed\n\n{md_escape(str(exc))}")
@@ -208,7 +213,8 @@ def _alerts(args: argparse.Namespace, env: dict[str, str]) -> None:
     window = args.window or (monitor.window if monitor.window != "auto" else "5m")
     text = alert_rules(args.model, min_accuracy=monitor.min_accuracy, max_error_rate=monitor.max_error_rate,
                        max_latency_p95_ms=monitor.max_latency_p95_ms, drift_method=monitor.drift.method,
-                       drift_threshold=monitor.drift.threshold, window=window, for_=args.for_,
+                       drift_threshold=monitor.drift.threshold, drift_min_samples=monitor.drift.min_samples,
+                       window=window, for_=args.for_,
                        extra_selector=args.selector)
     if monitor.drift.method == "chisquare":
         print(inert("aicd alerts: monitor.drift.method is chisquare, a p-value PromQL cannot compute: the rules "

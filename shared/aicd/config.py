@@ -179,7 +179,7 @@ def parse_config(text: str, file: str = "aicd.yml") -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        problem = getattr(exc, "problem", None) or (str(exc) if type(exc) is yaml.YAMLError else "invalid YAML")
         raise ConfigError(f"invalid YAML: {problem}", file=file, line=line) from None
     reader = _Reader(file, lines)
     root = reader.mapping(raw, "", {"data", "model", "monitor", "deploy"})
@@ -204,6 +204,9 @@ def _to_python(node: yaml.Node, path: str, lines: dict[str, int]) -> Any:
         for key_node, value_node in node.value:
             key = _typed_key(key_node) if typed else str(key_node.value)
             child = f"{path}.{key}" if path else key
+            if key in out:  # YAML would keep the last silently: the first setting would be lost unseen
+                again = key_node.start_mark.line + 1
+                raise yaml.YAMLError(f"`{child}` is set twice (lines {lines[child]} and {again})")
             lines[child] = key_node.start_mark.line + 1
             out[key] = _to_python(value_node, child, lines)
         return out
@@ -244,7 +247,9 @@ class _Reader:
         if not math.isfinite(value):  # .nan compares false with everything: it would switch the rule off
             raise self.fail(where, f"must be a finite number, got {value!r}")
         if (low is not None and value < low) or (high is not None and value > high):
-            raise self.fail(where, f"must be between {low} and {high}, got {value}")
+            bounds = f"between {low} and {high}" if low is not None and high is not None else \
+                f"at least {low}" if low is not None else f"at most {high}"
+            raise self.fail(where, f"must be {bounds}, got {value}")
         return value
 
     def strings(self, m: dict, path: str, key: str) -> list[str]:

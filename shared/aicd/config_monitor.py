@@ -142,6 +142,9 @@ def _window(r: Any, m: dict) -> str:
     window = r.text(m, "monitor", "window", "auto")
     if window != "auto" and not DURATION.match(window):
         raise r.fail("monitor.window", f"must be auto or a duration like 30m or 2h, got {window!r}")
+    if window != "auto" and window_seconds(window) < 60:
+        raise r.fail("monitor.window", f"{window} is shorter than a minute: it would count next to nothing "
+                     "(a few scrapes at most)", hint="use auto (since the candidate started) or e.g. 30m")
     return window
 
 

@@ -29,6 +29,7 @@ class AicdError(Exception):
         self.hint = hint
         self.file = file
         self.line = line
+        self.summarized = False  # the step wrote its own job summary for it
 
     def __str__(self) -> str:
         where = ""
@@ -67,6 +68,7 @@ class GateFailed(AicdError):
     """A gate refused its input. The step fails; the report and summary say why. ``outputs`` are the
     step outputs already published (the production gate's decision and evidence)."""
 
-    def __init__(self, message: str, *, outputs: dict[str, str] | None = None, **where):
+    def __init__(self, message: str, *, outputs: dict[str, str] | None = None, annotated: bool = False, **where):
         super().__init__(message, **where)
         self.outputs = outputs or {}
+        self.annotated = annotated  # each failed check was annotated where it is configured

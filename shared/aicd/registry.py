@@ -325,6 +325,8 @@ class MlflowRegistry:
         if previous:
             self.set_alias(name, "previous-champion", previous)
         self.set_alias(name, "champion", str(version))
+        if self.alias_version(name, "challenger") == str(version):  # it won in production: no longer a challenger
+            self._call("removing alias `challenger`", self.client.delete_registered_model_alias, name, "challenger")
         return previous
 
     def versions(self, name: str) -> list[str]:

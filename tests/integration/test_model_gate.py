@@ -54,7 +54,7 @@ def test_promotion_flow_over_three_versions(mlflow_server, coffee, tmp_path):
     name = "flow"
     registry = MlflowRegistry(mlflow_server.uri)
     first, summary = run_train(mlflow_server, coffee["data"], config(tmp_path, name), tmp_path)
-    assert "first model is gated on thresholds alone" in summary.read_text()
+    assert "No champion yet: gated on thresholds alone" in summary.read_text()
     promote(registry, "", first["model-uri"], Actions({}, io.StringIO()))
     assert registry.alias_version(name, "champion") == first["model-version"]
 
@@ -102,6 +102,9 @@ def test_a_worse_model_can_be_registered_on_purpose_as_a_challenger_never_a_cand
         run_train(mlflow_server, coffee["data"], weak, tmp_path)
     with pytest.raises(ConfigError, match="on-failure"):
         run_train(mlflow_server, coffee["data"], weak, tmp_path, **{"on-failure": "ignore"})
+    promote(registry, "", out["model-uri"], Actions({}, io.StringIO()))  # it won its canary
+    assert registry.alias_version(name, "champion") == out["model-version"]
+    assert registry.alias_version(name, "challenger") is None
 
 
 def test_the_refusal_summary_shows_metric_threshold_champion_difference_interval_verdict(

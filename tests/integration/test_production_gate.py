@@ -202,7 +202,7 @@ def test_prometheus_down_fails_safe_and_says_so(tmp_path):
 
 
 def test_a_model_prometheus_does_not_know_is_a_clear_error_not_a_decision(prom, tmp_path):
-    with pytest.raises(UserError, match="has no series for served"):
+    with pytest.raises(UserError, match="has no series for the served model"):
         gate(prom, tmp_path, "no-such-model")
 
 
@@ -307,10 +307,10 @@ def test_when_acting_fails_the_decision_and_evidence_are_still_published(model, 
         summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
         config = tmp_path / "aicd.yml"
         config.write_text(CONFIG)
-        with pytest.raises(UserError, match="not rolling back"):
+        with pytest.raises(UserError, match="holds no deployment, so there is nothing to roll back"):
             monitor.run({"endpoint": server.url, "config": str(config), "on-failure": "rollback",
                          "state-dir": str(tmp_path / "empty"), "report": str(tmp_path / "m.json")},
                         Actions({"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}), env=STEP_ENV)
     assert re.search(r"^decision<<(\S+)\nrollback\n\1$", outputs.read_text(), re.MULTILINE)
     assert "Acting on the decision failed" in summary.read_text()
-    assert json.loads((tmp_path / "m.json").read_text())["action_failed"].startswith("not rolling back")
+    assert "holds no deployment" in json.loads((tmp_path / "m.json").read_text())["action_failed"]

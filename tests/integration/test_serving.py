@@ -143,3 +143,43 @@ def test_prometheus_follows_the_serving_revision_through_deploys_and_rollbacks(m
         scraped(back["endpoint"], "1")
     finally:
         prom.stop()
+
+
+def test_a_local_canary_is_judged_through_prometheus_and_its_rollback_stops_it(mlflow_server, model_uri, tmp_path):
+    """Stable and canary as two local deployments (own state dirs, `variant: canary`), scraped by a real
+    Prometheus; the canary's answers turn out wrong, so the gate rolls it back: the canary deployment is
+    stopped, stable keeps serving, and the step fails (exit 1) as a gate that said no."""
+    from aicd.errors import GateFailed
+    from aicd.steps import monitor
+    from tests.integration.prom_infra import PrometheusServer
+
+    sides = {}
+    for variant in ("stable", "canary"):
+        sides[variant] = deploy.run({"model-uri": model_uri, "tracking-uri": mlflow_server.uri,
+                                     "state-dir": str(tmp_path / variant), "variant": variant,
+                                     "feedback-token": FEEDBACK_TOKEN}, Actions({}), env={})
+    (tmp_path / "prom").mkdir()
+    prom = PrometheusServer(tmp_path / "prom")
+    prom.start()
+    try:
+        prom.set_targets([s["endpoint"].removeprefix("http://") for s in sides.values()])
+        prom.wait_for('aicd_model_info{variant="canary"}', timeout=30)
+        for variant, right in (("stable", True), ("canary", False)):
+            for i in range(150):
+                _, _, body = call(f"{sides[variant]['endpoint']}/predict", {**ROW, "hour": i % 24})
+                answer = json.loads(body)
+                label = answer["predictions"][0] if right else 1 - answer["predictions"][0]
+                call(f"{sides[variant]['endpoint']}/feedback", {"request_id": answer["request_id"], "label": label},
+                     FEEDBACK_AUTH)
+        prom.wait_for('sum(aicd_feedback_total{variant="canary"})', lambda r: r and float(r[0]["value"][1]) >= 150)
+        prom.wait_for('sum(aicd_feedback_total{variant="stable"})', lambda r: r and float(r[0]["value"][1]) >= 150)
+        with pytest.raises(GateFailed, match=r"canary deployment in .* stopped; the stable keeps serving"):
+            monitor.run({"prometheus-url": prom.url, "model": "coffee-recommender", "compare": "canary",
+                         "on-failure": "rollback", "target": "local", "state-dir": str(tmp_path / "canary"),
+                         "report": str(tmp_path / "m.json")}, Actions({}), env={"RUNNER_TEMP": str(tmp_path)})
+        assert call(f"{sides['stable']['endpoint']}/readyz")[0] == 200
+    finally:
+        prom.stop()
+        for variant in sides:
+            LocalTarget(tmp_path / variant).stop_all()
+    assert json.loads((tmp_path / "m.json").read_text())["rolled_back"].startswith("canary deployment")

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from aicd.config import Config, load_config, parse_config
@@ -64,3 +66,15 @@ def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "nope.yml")
     assert "config file not found" in str(info.value)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("monitor:\n  drift: {method: psi}\n  drift: {method: kl}\n", "`monitor.drift` is set twice (lines 2 and 3)"),
+    ("monitor:\n  window: 30s\n", "shorter than a minute"),
+    ("monitor:\n  drift: {threshold: -1}\n", "must be at least 0, got -1"),
+])
+def test_a_setting_given_twice_a_window_that_counts_nothing_and_one_sided_ranges_are_refused(text, message):
+    from aicd.config import parse_config
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(text)

@@ -233,11 +233,11 @@ def test_the_summary_says_how_it_judged_and_whether_anything_was_rolled_back():
     bad = judge("none", served=snap(correct=1000, incorrect=1000))
     assert bad.decision == "rollback"
     snaps = {"served": snap(correct=1000, incorrect=1000)}
-    working = Working(0.99, 3, "since served started, 12.0 min ago", "Prometheus at http://p", 2, "fail")
+    working = Working(0.99, 3, "since the served model started, 12.0 min ago", "Prometheus at http://p", 2, "fail")
     text = render_summary(bad, "none", snaps, {}, working)
     assert "— rollback decided; nothing was rolled back (on-failure: fail, the step fails)" in text
     assert "Confidence 0.99 family-wise over every look, split over 3 tests: each interval at 0.9967" in text
-    assert "Counted since served started, 12.0 min ago, from Prometheus at http://p" in text
+    assert "Counted since the served model started, 12.0 min ago, from Prometheus at http://p" in text
     assert "A rollback needs 2 failing evaluations in a row; on-failure: fail." in text
     report = render_summary(bad, "none", snaps, {}, Working(0.99, 3, "x", "y", 1, "report"))
     assert "(on-failure: report, the step passes)" in report and "needs one failing evaluation" in report
@@ -318,3 +318,18 @@ def test_an_inconclusive_check_says_how_many_samples_would_decide_it():
                  if c.metric == "online-accuracy" and c.test == "vs stable")
     assert check.verdict == "inconclusive"
     assert f"about {needed - 3000:,} more feedback on the smaller side decide it" in check.note
+
+
+def test_the_summary_turns_the_samples_still_needed_into_time_at_the_current_traffic():
+    from aicd.steps.monitor_summary import Working
+
+    stable, canary = snap(variant="stable", correct=2790, incorrect=210), snap(correct=2760, incorrect=240)
+    decision = judge("canary", stable=stable, canary=canary)
+    check = next(c for c in decision.evaluation.checks if c.metric == "online-accuracy" and c.test == "vs stable")
+    assert check.needed and check.needed > check.samples == 3000
+    working = Working(0.99, 7, "x", "y", 1, "fail", elapsed=600.0)  # 3,000 labels in 10 minutes
+    text = render_summary(decision, "canary", {"stable": stable, "canary": canary}, {}, working)
+    minutes = (check.needed - 3000) * 600 / 3000 / 60
+    assert f"at the current traffic about {minutes:.0f} min more" in text
+    assert "at the current traffic" not in render_summary(decision, "canary", {"stable": stable, "canary": canary},
+                                                           {}, Working(0.99, 7, "x", "y", 1, "fail"))

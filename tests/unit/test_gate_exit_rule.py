@@ -121,3 +121,34 @@ def test_each_sides_servers_can_be_named_explicitly_whatever_variant_they_report
 def test_explicit_sides_are_checked_before_anything_is_read(tmp_path, inputs, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         monitor.run({"report": str(tmp_path / "m.json"), "compare": "canary", **inputs}, Actions({}), env=STEP_ENV)
+
+
+def test_a_page_that_is_not_an_aicd_server_is_one_clear_line_even_with_nan_samples(tmp_path):
+    """Prometheus's own /metrics (NaN quantiles) given as the endpoint: no traceback, no exit 70."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'# TYPE go_gc_duration_seconds summary\ngo_gc_duration_seconds{quantile="0"} NaN\n'
+                             b'go_gc_duration_seconds_sum 0\ngo_gc_duration_seconds_count 0\n')
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        result = run_aicd("monitor", "--endpoint", f"http://127.0.0.1:{httpd.server_port}",
+                          "--report", str(tmp_path / "m.json"))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert result.code == 1 and "no model server serves the served model" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_side_compared_with_itself_is_refused(server, tmp_path):
+    one = server(100, 0)
+    with pytest.raises(ConfigError, match="both name"):
+        gate("", tmp_path, compare="canary", **{"baseline-endpoint": one, "candidate-endpoint": f"{one}/"})

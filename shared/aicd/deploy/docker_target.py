@@ -82,8 +82,9 @@ class DockerTarget:
     def __init__(self, client, deployment: str, listen: str = "127.0.0.1:8080", ready_timeout: float = 60,
                  observe_seconds: float = 10, lock_timeout: float = 300,
                  progress: Callable[[str], None] = lambda event: None, feedback_token: str = "",
-                 keep: int = DEFAULT_KEEP):
+                 keep: int = DEFAULT_KEEP, variant: str = "stable"):
         self.client, self.deployment, self.listen, self.keep = client, deployment, listen, keep
+        self.variant = variant  # the variant label every revision's metrics carry
         self.feedback_token = feedback_token  # stored in the state volume; revisions read it from there
         self.ready_timeout, self.observe_seconds, self.lock_timeout = ready_timeout, observe_seconds, lock_timeout
         self.progress = progress
@@ -230,7 +231,7 @@ class DockerTarget:
                 ports={f"{PORT}/tcp": ("127.0.0.1", None)}, restart_policy={"Name": "unless-stopped"},
                 labels={"io.aicd.deployment": self.deployment, "io.aicd.revision": str(number)},
                 volumes={self.volume_name: {"bind": "/run/aicd", "mode": "ro"}},
-                environment={"AICD_VARIANT": "stable",
+                environment={"AICD_VARIANT": self.variant,
                              **({"AICD_FEEDBACK_TOKEN_FILE": TOKEN} if self.has_feedback_token() else {})},
                 stop_signal="SIGTERM")
         except docker.errors.DockerException as exc:

@@ -55,6 +55,7 @@ class Revision:
     port: int = 0
     pid: int = 0
     status: str = "new"  # new / starting / serving / standby / stopped / failed
+    variant: str = "stable"  # the variant label its metrics carry (a canary deployment says canary)
 
     @property
     def model_name(self) -> str:
@@ -195,7 +196,7 @@ class LocalTarget:
         log = open(Path(rev.model_dir).parent / "server.log", "ab")  # noqa: SIM115 - handed to the child
         cmd = [sys.executable, "-P", "-m", "aicd.serve", "--model-dir", rev.model_dir, "--sha256", rev.sha256,
                "--port", str(rev.port), "--model-name", rev.model_name, "--model-version", rev.model_version,
-               "--run-id", rev.run_id]
+               "--run-id", rev.run_id, "--variant", rev.variant]
         # The server must import this very aicd, however the parent found it (installed or a checkout).
         package_root = str(Path(__file__).resolve().parents[2])
         env = {k: v for k, v in os.environ.items() if not k.startswith("AICD_FEEDBACK_TOKEN")}

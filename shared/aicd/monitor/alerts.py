@@ -26,7 +26,10 @@ Contract:
   ``missing`` bin is left out (the reference has none). A reference bin live traffic never reached
   has no counter series yet; it counts as 0 as long as the feature had any traffic in the window. A
   deployment without traffic (or feedback) in the window gives no value, so no alert: silence is
-  not drift. ``chisquare`` (a p-value) has no PromQL form: no drift alert is made for it.
+  not drift; a feature with fewer than ``drift_min_samples`` values in the window (the gate's
+  ``monitor.drift.min-samples``) is not judged either. Every reference bin's series exists from the
+  server's start (at 0), so ``increase()`` counts a bin's first values too. ``chisquare`` (a p-value)
+  has no PromQL form: no drift alert is made for it.
 - Windows: an alert counts over ``window`` (default 5m); the gate counts since the candidate
   started (``monitor.window: auto``) or over ``monitor.window``. The same thresholds, different
   windows: an alert says "now", the gate says "since this version took traffic".
@@ -60,12 +63,12 @@ DRIFT_NAMES = {"kl": "KL divergence (reference || live)", "psi": "population sta
 
 def alert_rules(model: str, *, min_accuracy: float = 0.85, max_error_rate: float = 0.01,
                 max_latency_p95_ms: float = 500, drift_method: str = "kl", drift_threshold: float = 0.1,
-                window: str = "5m", for_: str = "5m", extra_selector: str = "") -> str:
+                drift_min_samples: int = 500, window: str = "5m", for_: str = "5m", extra_selector: str = "") -> str:
     """The rule file (YAML) that alerts on one model's accuracy, errors, latency and feature drift."""
     _check(model, min_accuracy, max_error_rate, max_latency_p95_ms, drift_threshold, window, for_)
     if drift_method not in (*DRIFT_RULES, "chisquare"):
         raise ConfigError(f"`drift-method` must be one of kl, psi, js, chisquare, got {drift_method!r}")
-    extra = [label_matchers(extra_selector, "`extra-selector`")] if extra_selector.strip() else []
+    extra = [label_matchers(extra_selector, "`selector`")] if extra_selector.strip() else []
     matchers = [f'model="{escape(model)}"', *extra]
     q = _Queries(matchers, window)
     rule = _Rules(model, window, for_)
@@ -81,7 +84,8 @@ def alert_rules(model: str, *, min_accuracy: float = 0.85, max_error_rate: float
              "95th percentile of the predict latency"),
     ]
     if drift_method in DRIFT_RULES:
-        rules.append(rule("ModelFeatureDrift", f"{q.drift(drift_method)} > {_number(drift_threshold)}", "warning",
+        judged = f"({q.drift(drift_method)} and {q.feature_total()} >= {int(drift_min_samples)})"  # min-samples
+        rules.append(rule("ModelFeatureDrift", f"{judged} > {_number(drift_threshold)}", "warning",
                           f'feature {{{{ $labels.feature }}}} drifted, {drift_method} {{{{ printf "%.3f" $value }}}}',
                           f"above {drift_threshold:g}",
                           f"{DRIFT_NAMES[drift_method]} of the live values against the training data"))
@@ -116,6 +120,10 @@ class _Queries:
     def latency_p95(self) -> str:
         buckets = f"rate({self.sel('aicd_request_latency_seconds_bucket')}[{self.window}])"
         return f"histogram_quantile(0.95, sum without ({REPLICA}) ({buckets}))"
+
+    def feature_total(self) -> str:
+        """Values of each feature counted in the window (``missing`` left out), as the gate counts them."""
+        return self.increase("aicd_feature_values_total", 'bin!="missing"', drop="bin")
 
     def drift(self, method: str) -> str:
         """Per feature, the gate's statistic of the live bin shares against the reference shares."""
@@ -152,7 +160,10 @@ class _Rules:
 
     def __call__(self, name: str, expr: str, severity: str, what: str, limit: str, meaning: str) -> dict:
         where = "{{ $labels.model }} version {{ $labels.version }} ({{ $labels.variant }})"
-        return {"alert": name, "expr": expr, "for": self.for_, "labels": {"severity": severity, "model": self.model},
+        # labels are templates in Prometheus: the model label is the series' own (data, never re-expanded),
+        # so a model name holding {{ ... }} cannot inject template code
+        return {"alert": name, "expr": expr, "for": self.for_,
+                "labels": {"severity": severity, "model": "{{ $labels.model }}"},
                 "annotations": {"summary": f"{where}: {what}",
                                 "description": f"{where}: {what}, {limit}; the {meaning} over the last "
                                                f"{self.window} (the production gate counts since the version "

@@ -51,6 +51,7 @@ class Check:
     threshold: str = ""
     samples: int = 0
     note: str = ""
+    needed: int | None = None  # inconclusive: samples (smaller side) that would decide it if the estimate stays
 
     def to_dict(self) -> dict:
         return {k: _finite(v) for k, v in asdict(self).items()}
@@ -134,9 +135,10 @@ def _absolute(metric: str, rate: _Rate, threshold: float, at_least: bool, alpha:
                      note=_too_few(rate, cfg))
     iv = rate_interval(rate.hits, rate.n, alpha)
     bad, good = (iv.below(threshold), iv.low >= threshold) if at_least else (iv.above(threshold), iv.high <= threshold)
-    note = _note(bad, good, rate_needed(rate.hits, rate.n, alpha, threshold), rate.n, rate.unit, "")
+    needed = None if bad or good else rate_needed(rate.hits, rate.n, alpha, threshold)
+    note = _note(bad, good, needed, rate.n, rate.unit, "")
     return Check(metric, "absolute", _verdict(bad, good), candidate=value, interval=(iv.low, iv.high),
-                 threshold=text, samples=rate.n, note=note)
+                 threshold=text, samples=rate.n, note=note, needed=needed)
 
 
 def _relative_checks(base: Snapshot, cand: Snapshot, base_name: str, mode: str, cfg: MonitorConfig,
@@ -175,9 +177,9 @@ def _relative(metric: str, test: str, base: _Rate, cand: _Rate, tolerance: float
         bad, good = iv.below(tolerance), iv.low >= tolerance
     else:
         bad, good = iv.above(tolerance), iv.high <= tolerance
-    needed = difference_needed(cand.hits, cand.n, base.hits, base.n, alpha, tolerance)
+    needed = None if bad or good else difference_needed(cand.hits, cand.n, base.hits, base.n, alpha, tolerance)
     note = _note(bad, good, needed, min(base.n, cand.n), cand.unit, " on the smaller side")
-    return _compared(metric, test, _verdict(bad, good), base, cand, iv, text, note)
+    return replace(_compared(metric, test, _verdict(bad, good), base, cand, iv, text, note), needed=needed)
 
 
 def _two_sided(metric: str, base: _Rate, cand: _Rate, alpha: float, cfg: MonitorConfig) -> Check:

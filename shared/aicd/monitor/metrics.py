@@ -8,6 +8,7 @@ PromQL answers through :func:`absorb`. Everything here is pure.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -79,6 +80,8 @@ def parse_snapshot(text: str, selector: Mapping[str, str] | None = None) -> Snap
 def absorb(snap: Snapshot, samples: Iterable[tuple[str, Mapping[str, str], float]]) -> Snapshot:
     """Adds samples (metric name, labels, value) to ``snap``; names it does not know are ignored."""
     for name, labels, value in samples:
+        if not math.isfinite(value):  # another exporter's NaN quantile or +Inf gauge: nothing aicd counts
+            continue
         count = round(value)
         if name == "aicd_requests_total" and labels.get("route") == "predict":
             status = str(labels.get("status", ""))

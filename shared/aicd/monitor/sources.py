@@ -55,15 +55,21 @@ class Source:
 
     description: str
     counted: str = ""  # the window the last read counted over, in words (set by read)
+    elapsed: float | None = None  # its length in seconds, when known (set by read)
 
     def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
         raise NotImplementedError
 
 
+def side(name: str) -> str:
+    """A group's name in a sentence: ``served`` (compare: none) is "the served model"."""
+    return "the served model" if name == "served" else name
+
+
 def one_version(name: str, snap: Snapshot, description: str) -> Snapshot:
     """A group mixing versions (a rollout in progress) cannot be judged as one version."""
     if len(snap.versions) > 1:
-        raise UserError(f"{description}: {name} is served by several versions at once "
+        raise UserError(f"{description}: {side(name)} is served by several versions at once "
                         f"({', '.join(sorted(snap.versions))})",
                         hint="judge it when the rollout has finished, or compare the versions with `compare` "
                              "(on local or docker, naming each side's servers: baseline-endpoint, candidate-endpoint)")
@@ -103,8 +109,10 @@ class EndpointSource(Source):
                                     self.description)
             if not out[name].model:
                 wanted = ", ".join(f"{k}={v}" for k, v in selector.items()) or "any"
-                raise UserError(f"{self.description}: no model server serves {name} ({wanted})",
+                raise UserError(f"{self.description}: no model server serves {side(name)} ({wanted})",
                                 hint="check `endpoint` (several are comma-separated) and `compare`")
+        started = out[anchor].started  # the candidate's server: its counters are what is compared
+        self.elapsed = max(0.0, time.time() - started) if started else None
         return out
 
     def _samples(self, endpoint: str) -> list:
@@ -150,9 +158,10 @@ class PrometheusSource(Source):
     def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
         now = self.clock()
         start = self._window_start(groups[anchor], anchor, now)
-        minutes = max(0.0, now - start) / 60
+        self.elapsed = max(0.0, now - start)
+        minutes = self.elapsed / 60
         self.counted = (f"over the last {minutes:.0f} min (monitor.window)" if self.window is not None
-                        else f"since {anchor} started, {minutes:.1f} min ago (monitor.window: auto)")
+                        else f"since {side(anchor)} started, {minutes:.1f} min ago (monitor.window: auto)")
         return {name: one_version(name, self._snapshot(name, selector, start, now), self.description)
                 for name, selector in groups.items()}
 
@@ -180,7 +189,7 @@ class PrometheusSource(Source):
         return snap
 
     def _nothing(self, name: str, selector: Mapping[str, str], query: str) -> UserError:
-        return UserError(f"{self.description} has no series for {name}: {query} returned nothing",
+        return UserError(f"{self.description} has no series for {side(name)}: {query} returned nothing",
                          hint="check that Prometheus scrapes the model servers and the `model`, `compare` and "
                               "`selector` inputs; nothing was promoted or rolled back")
 

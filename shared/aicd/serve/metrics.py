@@ -45,7 +45,10 @@ class ServerMetrics:
         self.conversions: defaultdict[str, int] = defaultdict(int, {"converted": 0, "not_converted": 0})
         self.binners = {name: _binner(p) for name, p in profile.items()}
         self.reference = {name: reference_ratios(p) for name, p in profile.items()}
-        self.bins: defaultdict[tuple[str, str], int] = defaultdict(int)
+        # every reference bin (and missing) exists at 0 from the start, like the outcomes: increase() sees
+        # a series only from its first scrape, so a bin born mid-traffic would lose its first burst
+        self.bins: defaultdict[tuple[str, str], int] = defaultdict(int, {
+            (name, bin_): 0 for name, ratios in self.reference.items() for bin_ in (*ratios, "missing")})
 
     # -- counting (request path) ----------------------------------------------------------------
     def request(self, route: str, status: int) -> None:

@@ -61,7 +61,7 @@ def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     if command in ("stop", "rollback") and not (state_dir / "state.json").is_file():
         raise ConfigError(f"input `state-dir`: {str(state_dir)!r} holds no deployment",
                           hint="give the state-dir the deploy step used")
-    wanted = revision_input(inputs)
+    wanted, _ = revision_input(inputs), variant_input(inputs)
     target = LocalTarget(state_dir, timeout, keep_revisions(inputs))
     if inputs.get("feedback-token") and command == "deploy":
         target.set_feedback_token(inputs["feedback-token"])
@@ -77,7 +77,7 @@ def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     gh.info(f"aicd deploy: fetching {model_uri} for revision {number}")
     model_dir, meta = registry.fetch_model(model_uri, folder / "model")
     rev = Revision(number, model_uri, meta["model_version"], meta["run_id"], serving_checksum(meta),
-                   str(model_dir))
+                   str(model_dir), variant=variant_input(inputs))
     gh.info(f"aicd deploy: starting revision {number} (model version {rev.model_version}) and waiting for /readyz")
     rollout = target.deploy(rev)
     if not target.has_feedback_token():
@@ -90,6 +90,17 @@ def warn_no_feedback(gh: Actions, where: str = "") -> None:
     gh.annotate("warning", f"no `feedback-token`{where}: the model server refuses POST /feedback, so the "
                 "production gate cannot measure online accuracy; pass a secret as `feedback-token`",
                 title="aicd deploy")
+
+
+VARIANTS = ("stable", "canary", "a", "b")
+
+
+def variant_input(inputs: Mapping[str, str]) -> str:
+    """The `variant` input: the label a local or docker deployment's metrics carry."""
+    variant = inputs.get("variant") or "stable"
+    if variant not in VARIANTS:
+        raise ConfigError(f"input `variant`: {variant!r} is not one of {', '.join(VARIANTS)}")
+    return variant
 
 
 def revision_input(inputs: Mapping[str, str]) -> int | None:
@@ -169,5 +180,5 @@ def _finish_local(gh: Actions, command: str, rollout: Rollout[Revision]) -> dict
     return outputs
 
 
-__all__ = ["COMMANDS", "DESCRIPTION", "INPUTS", "OUTPUTS", "TARGETS", "check_owner", "fetch", "model_name_of",
-           "require_model_uri", "run"]
+__all__ = ["COMMANDS", "DESCRIPTION", "INPUTS", "OUTPUTS", "TARGETS", "VARIANTS", "check_owner", "fetch",
+           "model_name_of", "require_model_uri", "run", "variant_input"]

@@ -31,14 +31,15 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
         model_name_of,
         require_model_uri,
         revision_input,
+        variant_input,
         warn_no_feedback,
     )
 
     listen = _listen(inputs)  # input mistakes first, before anything talks to Docker
-    wanted, keep = revision_input(inputs), keep_revisions(inputs)
+    wanted, keep, variant = revision_input(inputs), keep_revisions(inputs), variant_input(inputs)
     client = docker_client(env.get("DOCKER_HOST", ""))
     if command in ("rollback", "stop"):
-        target = _target(client, listen, _deployment_of(inputs, client, listen), timeout, 0, gh, keep=keep)
+        target = _target(client, listen, _deployment_of(inputs, client, listen, variant), timeout, 0, gh, keep=keep)
         for name in {model_name_of(s.model_uri) for s in target.slots() if s.model_uri}:
             check_owner(inputs, name)  # the models it serves, whichever way the deployment was found
         if command == "stop":
@@ -52,26 +53,28 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
         image = build_and_push(inputs, env, gh, model_uri, model_dir, meta, client)
     if command == "build":
         return _finish_build(gh, image, meta)
-    target = _target(client, listen, deployment_name(meta["model_name"]), timeout,
-                     _seconds(inputs, "observe-seconds", "10"), gh, inputs.get("feedback-token") or "", keep)
+    target = _target(client, listen, deployment_name(meta["model_name"], variant), timeout,
+                     _seconds(inputs, "observe-seconds", "10"), gh, inputs.get("feedback-token") or "", keep, variant)
     rollout = target.deploy(image.reference)
     if not target.has_feedback_token():
         warn_no_feedback(gh)
     return _finish(gh, "deploy", target, rollout, image)
 
 
-def deployment_name(model_name: str) -> str:
-    """Docker-safe name of a model's deployment (``<tenant>__<name>`` keeps its tenant prefix)."""
-    return model_name.lower().replace("__", "--").replace("_", "-")
+def deployment_name(model_name: str, variant: str = "stable") -> str:
+    """Docker-safe name of a model's deployment (``<tenant>__<name>`` keeps its tenant prefix); a
+    canary (or a/b) deployment of the same model is ``<name>-<variant>``."""
+    name = model_name.lower().replace("__", "--").replace("_", "-")
+    return name if variant == "stable" else f"{name}-{variant}"
 
 
-def _deployment_of(inputs: Mapping[str, str], client, listen: str) -> str:
-    """The deployment to roll back or stop: the model-uri's, else the one serving at ``listen``."""
+def _deployment_of(inputs: Mapping[str, str], client, listen: str, variant: str) -> str:
+    """The deployment to roll back or stop: the model-uri's (and variant's), else the one serving at ``listen``."""
     from .deploy import model_name_of
 
     uri = inputs.get("model-uri", "")
     if uri.startswith("models:/"):
-        return deployment_name(model_name_of(uri))
+        return deployment_name(model_name_of(uri), variant)
     if uri:
         raise ConfigError(f"input `model-uri`: {uri!r} is not models:/<name>/<version> or models:/<name>@<alias>")
     found = deployment_at(client, listen)
@@ -90,8 +93,8 @@ def _listen(inputs: Mapping[str, str]) -> str:
 
 
 def _target(client, listen: str, deployment: str, timeout: float, observe: float, gh: Actions,
-            feedback_token: str = "", keep: int = DEFAULT_KEEP) -> DockerTarget:
-    return DockerTarget(client, deployment, listen, timeout, observe, keep=keep,
+            feedback_token: str = "", keep: int = DEFAULT_KEEP, variant: str = "stable") -> DockerTarget:
+    return DockerTarget(client, deployment, listen, timeout, observe, keep=keep, variant=variant,
                         progress=lambda event: gh.info(f"aicd deploy: {event}"), feedback_token=feedback_token)
 
 

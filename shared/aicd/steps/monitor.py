@@ -56,6 +56,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
                         "rolled-back": "false", "promoted": "", "retrain-dispatched": "false", "report": ""})
         gh.summary(f"## ⛔ aicd production gate — could not read production\n\n{md_escape(str(exc))}\n\n"
                    "Nothing was promoted or rolled back.")
+        exc.summarized = True
         raise
     candidate = snaps[GROUPS[mode][1]].model
     try:
@@ -68,7 +69,6 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     if decision.decision == "rollback" and choice["on-failure"] != "report":
         done = f"rolled back {acted['rolled_back']}" if acted["rolled_back"] else \
             "nothing was rolled back (on-failure: fail; use rollback to act, report to pass)"
-        gh.annotate("error", f"rollback: {decision.reason}; {done}", title="aicd production gate")
         raise GateFailed(f"production gate: rollback — {decision.reason}; {done}", outputs=outputs)
     return outputs
 
@@ -91,7 +91,7 @@ def _publish(report: Path, gh: Actions, decision: Decision, mode: str, snaps: di
                "retrain-dispatched": "true" if acted["retrain_dispatched"] else "false", "report": str(report)}
     gh.set_outputs(outputs)
     working = Working(cfg.confidence, TESTS_PER_EVALUATION[mode], source.counted, source.description,
-                      cfg.consecutive_failures, on_failure)
+                      cfg.consecutive_failures, on_failure, source.elapsed)
     gh.summary(render_summary(decision, mode, snaps, acted, working))
     return outputs
 
@@ -126,7 +126,8 @@ def _source(inputs: Mapping[str, str], cfg: MonitorConfig, mode: str) -> Source:
                                 username=inputs.get("prometheus-username") or "",
                                 password=inputs.get("prometheus-password") or "")
     if not endpoints:
-        raise ConfigError("no metrics source: give `endpoint` (the model server) or `prometheus-url`")
+        raise ConfigError("no metrics source: give `endpoint` (the model server), `prometheus-url`, or "
+                          "`baseline-endpoint` with `candidate-endpoint`")
     return EndpointSource(_urls(endpoints, "endpoint"))
 
 
@@ -142,8 +143,13 @@ def _sides_source(sides: dict[str, str], other: str, mode: str) -> Source:
         raise ConfigError("inputs `baseline-endpoint` / `candidate-endpoint` replace `endpoint` and "
                           "`prometheus-url`", hint="give one source of metrics")
     base_name, cand_name = GROUPS[mode]
-    return EndpointSource([], by_group={base_name: _urls(sides["baseline-endpoint"], "baseline-endpoint"),
-                                        cand_name: _urls(sides["candidate-endpoint"], "candidate-endpoint")})
+    base, cand = _urls(sides["baseline-endpoint"], "baseline-endpoint"), _urls(sides["candidate-endpoint"],
+                                                                                "candidate-endpoint")
+    same = {u.rstrip("/") for u in base} & {u.rstrip("/") for u in cand}
+    if same:
+        raise ConfigError(f"inputs `baseline-endpoint` and `candidate-endpoint` both name {sorted(same)[0]}",
+                          hint="a side compared with itself proves nothing: give each side its own servers")
+    return EndpointSource([], by_group={base_name: base, cand_name: cand})
 
 
 def _urls(text: str, key: str) -> list[str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from ..deploy.local import LocalTarget
 from ..errors import ConfigError, UserError
 from ..gha import Actions
-from ..monitor.decide import Decision
+from ..monitor.decide import GROUPS, Decision
 from ..registry import MlflowRegistry
 from .promote import promote
 
@@ -19,9 +20,11 @@ TARGETS = ("local", "docker", "kubernetes")
 def roll_back(inputs: Mapping[str, str], env: Mapping[str, str], mode: str, model: dict) -> str:
     """Take the judged version out of service; returns what happened, for the summary.
 
-    A kubernetes canary or A/B rollout is aborted (stable, or a, keeps all traffic). Otherwise the
-    deployment returns to its previous revision — only if it still serves the judged version, so a
-    deploy that happened meanwhile is never undone by a stale verdict.
+    A kubernetes canary or A/B rollout is aborted (stable, or a, keeps all traffic); on local and
+    docker, where a canary is a deployment of its own (its state-dir; ``<model>-canary``), that
+    deployment is stopped. Otherwise the deployment returns to its previous revision. Each only if it
+    still serves the judged version, so a deploy that happened meanwhile is never undone by a stale
+    verdict.
     """
     target = inputs.get("target") or "local"
     if target not in TARGETS:
@@ -38,25 +41,40 @@ def roll_back(inputs: Mapping[str, str], env: Mapping[str, str], mode: str, mode
         _same_version(record, judged)
         outcome = kube.rollback()
         return f"revision {record.revision} → revision {outcome.revision} ({kube.namespace}/{kube.name})"
+    candidate = GROUPS[mode][1]
     if target == "docker":
         from ..deploy.docker_target import DockerTarget, docker_client
         from .deploy_docker import deployment_name
 
-        docker = DockerTarget(docker_client(env.get("DOCKER_HOST", "")), deployment_name(model.get("name", "")))
-        _same_version(docker.current(), judged)
+        variant = "stable" if mode == "none" else candidate  # a canary is its own deployment, <model>-canary
+        docker = DockerTarget(docker_client(env.get("DOCKER_HOST", "")), deployment_name(model.get("name", ""),
+                                                                                         variant))
+        _same_version(docker.current(), judged, f"docker deployment {docker.deployment}")
+        if mode != "none":
+            docker.stop_all()
+            return f"{candidate} deployment {docker.deployment} stopped; the {GROUPS[mode][0]} keeps serving"
         done = docker.rollback()
         return f"revision {done.rolled_back.revision} → revision {done.serving.revision} ({done.serving.container})"
-    local = LocalTarget(inputs.get("state-dir") or ".aicd/deploy")
-    _same_version(local.current(), judged)
+    state_dir = Path(inputs.get("state-dir") or ".aicd/deploy")
+    if not (state_dir / "state.json").is_file():
+        raise ConfigError(f"input `state-dir`: {str(state_dir)!r} holds no deployment, so there is nothing to roll "
+                          "back", hint="give the state-dir the deploy used (for a canary: the canary's own)")
+    local = LocalTarget(state_dir)
+    _same_version(local.current(), judged, f"the deployment in {state_dir}")
+    if mode != "none":  # the judged side is its own deployment (its own state-dir): taking it away is the rollback
+        local.stop_all()
+        return f"{candidate} deployment in {state_dir} stopped; the {GROUPS[mode][0]} keeps serving"
     done = local.rollback()
     return f"revision {done.rolled_back.revision} → revision {done.serving.revision} at {done.serving.endpoint}"
 
 
-def _same_version(current, judged: str) -> None:
-    if current is None or str(current.model_version) != judged:
-        now = current.model_version if current else "nothing"
-        raise UserError(f"not rolling back: the deployment now serves model version {now}, not the judged "
-                        f"version {judged}", hint="another deploy happened meanwhile; monitor it afresh")
+def _same_version(current, judged: str, where: str) -> None:
+    if current is None:
+        raise UserError(f"not rolling back: {where} serves nothing", hint="deploy it first, or check the inputs "
+                        "that name it")
+    if str(current.model_version) != judged:
+        raise UserError(f"not rolling back: {where} now serves model version {current.model_version}, not the "
+                        f"judged version {judged}", hint="another deploy happened meanwhile; monitor it afresh")
 
 
 def promote_candidate(inputs: Mapping[str, str], env: Mapping[str, str], model: dict, gh: Actions) -> str:

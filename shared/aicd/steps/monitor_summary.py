@@ -30,6 +30,7 @@ class Working:
     source: str
     consecutive_failures: int
     on_failure: str
+    elapsed: float | None = None  # seconds the counts cover: turns "samples still needed" into a time
 
 
 def render_summary(decision: Decision, mode: str, snaps: dict[str, Snapshot], acted: dict,
@@ -51,7 +52,7 @@ def render_summary(decision: Decision, mode: str, snaps: dict[str, Snapshot], ac
     for metric, title in TITLES.items():
         checks = [c for c in decision.evaluation.checks if c.metric == metric]
         if checks:
-            parts.append(f"### {title}\n\n" + _check_table(checks, mode, base_name, cand_name))
+            parts.append(f"### {title}\n\n" + _check_table(checks, mode, base_name, cand_name, working))
     if decision.evaluation.drift:
         pooled = "" if mode == "none" else (f" — {base_name} and {cand_name} pooled (they see the same traffic), "
                                             "so `values` counts both sides")
@@ -89,13 +90,14 @@ def _samples_table(snaps: dict[str, Snapshot], mode: str) -> str:
     return table(["counted", *names], rows)
 
 
-def _check_table(checks: list[Check], mode: str, base_name: str, cand_name: str) -> str:
+def _check_table(checks: list[Check], mode: str, base_name: str, cand_name: str, working: Working | None) -> str:
+    elapsed = working.elapsed if working else None
     if mode == "none":
-        rows = [[c.test, _value(c.candidate), _interval(c.interval), c.threshold, c.samples, _verdict(c)]
+        rows = [[c.test, _value(c.candidate), _interval(c.interval), c.threshold, c.samples, _verdict(c, elapsed)]
                 for c in checks]
         return table(["test", "served", "interval", "threshold", "samples", "verdict"], rows)
     rows = [[c.test, *(_value(v) for v in (c.baseline, c.candidate, c.difference)), _interval(c.interval),
-             c.threshold, c.samples, _verdict(c)] for c in checks]
+             c.threshold, c.samples, _verdict(c, elapsed)] for c in checks]
     return table(["test", base_name, cand_name, "difference", "interval", "threshold", "samples (smaller side)",
                   "verdict"], rows)
 
@@ -106,8 +108,26 @@ def _drift_table(checks: list[Check]) -> str:
     return table(["feature", "statistic", "value", "threshold", "values", "verdict"], rows)
 
 
-def _verdict(check: Check) -> str:
-    return VERDICT_ICON[check.verdict] + (f" — {check.note}" if check.note else "")
+def _verdict(check: Check, elapsed: float | None = None) -> str:
+    return VERDICT_ICON[check.verdict] + (f" — {check.note}" if check.note else "") + _eta(check, elapsed)
+
+
+def _eta(check: Check, elapsed: float | None) -> str:
+    """How long the samples an inconclusive check still needs take at the rate they came in so far."""
+    if not check.needed or not elapsed or check.samples <= 0 or check.needed <= check.samples:
+        return ""
+    seconds = (check.needed - check.samples) * elapsed / check.samples
+    return f"; at the current traffic about {_duration(seconds)} more"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def _actions(acted: dict) -> list[str]:

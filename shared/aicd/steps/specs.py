@@ -97,6 +97,9 @@ _DEPLOY_INPUTS = (
           "above it is retired); empty means the previous one.", ""),
     Input("tenant", "Tenant id: deploys only the tenant's own models, into its own namespace.", ""),
     Input("state-dir", "Folder holding the local target's revisions, logs and state.", ".aicd/deploy"),
+    Input("variant", "local, docker: the variant label this deployment's metrics carry — stable, or canary / a / "
+          "b for a second deployment judged against it (docker: deployment <model>-<variant>, with its own "
+          "listen; local: its own state-dir).", "stable"),
     Input("ready-timeout", "Seconds a new revision has to become ready before it is removed and the current one "
           "keeps serving.", "60"),
     Input("observe-seconds", "docker: seconds a new revision is watched after taking traffic; if it fails its "

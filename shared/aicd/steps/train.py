@@ -88,7 +88,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     if not passed:
         reasons = _gate_failures(gh, cfg, gate, slice_gate, comparisons, "warning" if register else "error")
         if not register:
-            raise GateFailed(f"model gate failed: {'; '.join(reasons)}; nothing was registered")
+            raise GateFailed(f"model gate failed: {'; '.join(reasons)}; nothing was registered", annotated=True)
         gh.annotate("warning", f"registered {record.model_uri} as `challenger` although the gate refused it "
                     "(on-failure: register): deploy it only as a canary", title="aicd model gate")
     return outputs
@@ -279,7 +279,7 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
                      c.champion if c else "", f"{c.difference:+.4f}" if c else "",
                      f"[{c.low:+.4f}, {c.high:+.4f}] {c.verdict}" if c else "", ICON[all(verdicts)]])
     if champion is None:
-        versus = "No champion yet: this first model is gated on thresholds alone."
+        versus = "No champion yet: gated on thresholds alone."
     elif not comparisons:
         versus = f"Champion version {champion} could not be compared (different features): thresholds alone."
     else:

@@ -60,7 +60,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     if not passed:
         failed = [c for c in checks if not c.passed]
         raise GateFailed(f"data gate failed: {len(failed)} check(s) failed, first: {failed[0].message}",
-                         file=inputs["data"])
+                         file=inputs["data"], annotated=True)
     return outputs
 
 
