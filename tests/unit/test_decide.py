@@ -5,7 +5,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from aicd.config_monitor import LiveDriftConfig, MonitorConfig
-from aicd.monitor.decide import Evaluation, decide, drift_checks, evaluate
+from aicd.monitor.decide import GROUPS, Evaluation, decide, drift_checks, evaluate
 from aicd.monitor.metrics import Snapshot, parse_snapshot
 from aicd.monitor.stats import difference_interval, rate_interval
 from aicd.serve.metrics import LATENCY_BUCKETS
@@ -301,7 +301,7 @@ def test_an_inconclusive_check_says_how_many_samples_would_decide_it():
     one tenth fewer and it would not yet."""
     from aicd.monitor.stats import difference_interval, difference_needed, rate_interval, rate_needed
 
-    alpha = 0.01 / 7
+    alpha = 0.01 / 6  # a canary without business outcomes: 6 tests share the budget
     needed = difference_needed(2760, 3000, 2790, 3000, alpha, -0.02)  # canary 0.92 vs stable 0.93
     assert needed and needed > 3000
 
@@ -333,3 +333,23 @@ def test_the_summary_turns_the_samples_still_needed_into_time_at_the_current_tra
     assert f"at the current traffic about {minutes:.0f} min more" in text
     assert "at the current traffic" not in render_summary(decision, "canary", {"stable": stable, "canary": canary},
                                                            {}, Working(0.99, 7, "x", "y", 1, "fail"))
+
+
+def test_the_error_budget_is_split_over_exactly_the_checks_built():
+    """The family-wise guarantee: each check's interval is at (1 - confidence) / (the checks actually
+    built) — 3 alone, 6 for a canary without outcomes, 7 with conversion — never a hand count."""
+    from aicd.monitor.stats import rate_interval
+
+    with_outcomes = {"converted": 100, "not_converted": 1900}
+    cases = [("none", {"served": snap()}, 3),
+             ("canary", {"stable": snap(variant="stable"), "canary": snap()}, 6),
+             ("canary", {"stable": snap(variant="stable", **with_outcomes), "canary": snap(**with_outcomes)}, 7),
+             ("ab", {"a": snap(variant="a", **with_outcomes), "b": snap(variant="b", **with_outcomes)}, 7)]
+    for mode, groups, tests in cases:
+        evaluation = evaluate(groups, mode, CFG)
+        assert len(evaluation.checks) == tests
+        assert evaluation.alpha * tests == pytest.approx(1 - CFG.confidence)
+        served = groups[GROUPS[mode][1]]
+        accuracy = next(c for c in evaluation.checks if c.metric == "online-accuracy" and c.test == "absolute")
+        iv = rate_interval(served.correct, served.feedback, (1 - CFG.confidence) / tests)
+        assert accuracy.interval == (iv.low, iv.high)

@@ -24,6 +24,7 @@ feature beyond the threshold asks for ``retrain``. Precedence: rollback > retrai
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from ..config_monitor import LiveDriftConfig, MonitorConfig
@@ -35,7 +36,6 @@ __all__ = ["GROUPS", "MODES", "Check", "Decision", "Evaluation", "decide", "drif
 
 MODES = ("none", "canary", "ab")
 GROUPS = {"none": ("served", "served"), "canary": ("stable", "canary"), "ab": ("a", "b")}  # (baseline, candidate)
-TESTS_PER_EVALUATION = {"none": 3, "canary": 7, "ab": 7}
 SLOW_SHARE = 0.05  # p95 <= limit  <=>  at most 5 % of requests are slower than the limit
 
 
@@ -61,6 +61,7 @@ class Check:
 class Evaluation:
     checks: list[Check]
     drift: list[Check] = field(default_factory=list)
+    alpha: float = 0.0  # each check's share of the error budget: (1 - confidence) / len(checks)
 
     @property
     def failed(self) -> list[Check]:
@@ -85,23 +86,24 @@ def evaluate(snaps: dict[str, Snapshot], mode: str, cfg: MonitorConfig) -> Evalu
     """Every check of ``mode`` on the snapshots named by ``GROUPS[mode]``."""
     base_name, cand_name = GROUPS[mode]
     base, cand = snaps[base_name], snaps[cand_name]
-    alpha = (1 - cfg.confidence) / TESTS_PER_EVALUATION[mode]
-    checks = _absolute_checks(cand, cfg, alpha)
-    if mode != "none":
-        checks += _relative_checks(base, cand, base_name, mode, cfg, alpha)
+    plans = _absolute_plans(cand, cfg) + (_relative_plans(base, cand, base_name, mode, cfg) if mode != "none" else [])
+    alpha = (1 - cfg.confidence) / len(plans)  # the error budget, split over exactly the tests built (Bonferroni)
     traffic = base if mode == "none" else _merged(base, cand)
-    return Evaluation(checks, drift_checks(traffic, cfg.drift))
+    return Evaluation([plan(alpha) for plan in plans], drift_checks(traffic, cfg.drift), alpha)
 
 
-def _absolute_checks(s: Snapshot, cfg: MonitorConfig, alpha: float) -> list[Check]:
+Plan = Callable[[float], Check]  # one test, waiting for its share of the error budget
+
+
+def _absolute_plans(s: Snapshot, cfg: MonitorConfig) -> list[Plan]:
     limit = cfg.max_latency_p95_ms / 1000
-    latency = _absolute("latency-p95", _Rate(s.slower_than(limit), s.latency_count, "requests"), SLOW_SHARE, False,
-                        alpha, cfg, text=f"<= {SLOW_SHARE:g} slower than {cfg.max_latency_p95_ms:g} ms "
-                                         f"(p95 <= {cfg.max_latency_p95_ms:g} ms)")
+    slow = _Rate(s.slower_than(limit), s.latency_count, "requests")
+    text = f"<= {SLOW_SHARE:g} slower than {cfg.max_latency_p95_ms:g} ms (p95 <= {cfg.max_latency_p95_ms:g} ms)"
     return [
-        _absolute("online-accuracy", _Rate(s.correct, s.feedback, "feedback"), cfg.min_accuracy, True, alpha, cfg),
-        _absolute("error-rate", _Rate(s.errors, s.requests, "requests"), cfg.max_error_rate, False, alpha, cfg),
-        _with_p95(latency, s),
+        lambda a: _absolute("online-accuracy", _Rate(s.correct, s.feedback, "feedback"), cfg.min_accuracy, True, a,
+                            cfg),
+        lambda a: _absolute("error-rate", _Rate(s.errors, s.requests, "requests"), cfg.max_error_rate, False, a, cfg),
+        lambda a: _with_p95(_absolute("latency-p95", slow, SLOW_SHARE, False, a, cfg, text=text), s),
     ]
 
 
@@ -141,28 +143,26 @@ def _absolute(metric: str, rate: _Rate, threshold: float, at_least: bool, alpha:
                  threshold=text, samples=rate.n, note=note, needed=needed)
 
 
-def _relative_checks(base: Snapshot, cand: Snapshot, base_name: str, mode: str, cfg: MonitorConfig,
-                     alpha: float) -> list[Check]:
+def _relative_plans(base: Snapshot, cand: Snapshot, base_name: str, mode: str, cfg: MonitorConfig) -> list[Plan]:
     vs = f"vs {base_name}"
     # On the configured limit, not on the baseline's p95: the comparison means the same at every look.
     bound = cfg.max_latency_p95_ms / 1000
-    latency = _with_p95(_relative("latency-p95", f"{vs}: share slower than {cfg.max_latency_p95_ms:g} ms",
-                                  _Rate(base.slower_than(bound), base.latency_count, "requests"),
-                                  _Rate(cand.slower_than(bound), cand.latency_count, "requests"),
-                                  cfg.max_slow_share_increase, False, alpha, cfg), base, cand)
-    checks = [
-        _relative("online-accuracy", vs, _Rate(base.correct, base.feedback, "feedback"),
-                  _Rate(cand.correct, cand.feedback, "feedback"), -cfg.max_accuracy_drop, True, alpha, cfg),
-        _relative("error-rate", vs, _Rate(base.errors, base.requests, "requests"),
-                  _Rate(cand.errors, cand.requests, "requests"), cfg.max_error_rate_increase, False, alpha, cfg),
-        latency,
+    slow = (_Rate(base.slower_than(bound), base.latency_count, "requests"),
+            _Rate(cand.slower_than(bound), cand.latency_count, "requests"))
+    accuracy = (_Rate(base.correct, base.feedback, "feedback"), _Rate(cand.correct, cand.feedback, "feedback"))
+    errors = (_Rate(base.errors, base.requests, "requests"), _Rate(cand.errors, cand.requests, "requests"))
+    plans: list[Plan] = [
+        lambda a: _relative("online-accuracy", vs, *accuracy, -cfg.max_accuracy_drop, True, a, cfg),
+        lambda a: _relative("error-rate", vs, *errors, cfg.max_error_rate_increase, False, a, cfg),
+        lambda a: _with_p95(_relative("latency-p95", f"{vs}: share slower than {cfg.max_latency_p95_ms:g} ms", *slow,
+                                      cfg.max_slow_share_increase, False, a, cfg), base, cand),
     ]
     conversions = (_Rate(base.converted, base.outcomes, "outcomes"), _Rate(cand.converted, cand.outcomes, "outcomes"))
     if mode == "ab":
-        checks.append(_two_sided("conversion", *conversions, alpha, cfg))
+        plans.append(lambda a: _two_sided("conversion", *conversions, a, cfg))
     elif base.outcomes or cand.outcomes:  # a canary is judged on conversion only where it is reported
-        checks.append(_relative("conversion", vs, *conversions, -cfg.max_conversion_drop, True, alpha, cfg))
-    return checks
+        plans.append(lambda a: _relative("conversion", vs, *conversions, -cfg.max_conversion_drop, True, a, cfg))
+    return plans
 
 
 def _relative(metric: str, test: str, base: _Rate, cand: _Rate, tolerance: float, higher_is_better: bool,

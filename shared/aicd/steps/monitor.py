@@ -24,7 +24,7 @@ from ..config import load_config
 from ..config_monitor import MonitorConfig, window_seconds
 from ..errors import AicdError, ConfigError, GateFailed
 from ..gha import Actions, md_escape
-from ..monitor.decide import GROUPS, MODES, TESTS_PER_EVALUATION, Decision, Evaluation, decide, evaluate
+from ..monitor.decide import GROUPS, MODES, Decision, Evaluation, decide, evaluate
 from ..monitor.metrics import Snapshot
 from ..monitor.sources import EndpointSource, PrometheusSource, Source
 from ..paths import check_writable, write_text
@@ -83,14 +83,15 @@ def _publish(report: Path, gh: Actions, decision: Decision, mode: str, snaps: di
     evidence = {**decision.evidence(), "compare": mode, "source": source.description, "model": snaps[cand_name].model,
                 "baseline": snaps[base_name].model if mode != "none" else {},
                 "samples": {name: _samples(s) for name, s in snaps.items()}, "counted": source.counted,
-                "confidence": cfg.confidence, "tests": TESTS_PER_EVALUATION[mode], "on_failure": on_failure, **acted}
+                "confidence": cfg.confidence, "tests": len(decision.evaluation.checks), "on_failure": on_failure,
+                **acted}
     write_text(report, json.dumps(evidence, indent=1), "input `report`")
     outputs = {"decision": decision.decision,
                "evidence": json.dumps(evidence, sort_keys=True, separators=(",", ":")),
                "rolled-back": "true" if acted["rolled_back"] else "false", "promoted": acted["promoted"],
                "retrain-dispatched": "true" if acted["retrain_dispatched"] else "false", "report": str(report)}
     gh.set_outputs(outputs)
-    working = Working(cfg.confidence, TESTS_PER_EVALUATION[mode], source.counted, source.description,
+    working = Working(cfg.confidence, len(decision.evaluation.checks), source.counted, source.description,
                       cfg.consecutive_failures, on_failure, source.elapsed)
     gh.summary(render_summary(decision, mode, snaps, acted, working))
     return outputs
