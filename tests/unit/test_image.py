@@ -159,6 +159,22 @@ def test_the_commit_comes_from_the_runner_else_the_checkout_else_nothing(tmp_pat
     assert commit_of({}, cwd=str(tmp_path)) == head and image_tag("3", head) == f"3-{head[:7]}"
 
 
+def test_the_source_is_the_runners_else_the_origin_remote_as_https_without_credentials(tmp_path):
+    import subprocess
+
+    from aicd.provenance import source_of, web_address
+
+    assert source_of({"GITHUB_REPOSITORY": "acme/shop"}) == "https://github.com/acme/shop"
+    assert source_of({}, cwd=str(tmp_path)) == ""  # no checkout
+    subprocess.run(["git", "-C", str(tmp_path), "init", "-q"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", "git@github.com:acme/shop.git"],
+                   check=True)
+    assert source_of({}, cwd=str(tmp_path)) == "https://github.com/acme/shop"
+    assert web_address("https://user:secret@gitlab.example/group/repo.git") == "https://gitlab.example/group/repo"
+    assert web_address("ssh://git@host:2222/o/r.git") == "https://host/o/r"
+    assert web_address("/srv/git/repo.git") == "" and web_address("") == ""
+
+
 def test_the_build_key_changes_with_every_part_of_the_image_but_not_with_the_time():
     from aicd.deploy.image import build_key
 

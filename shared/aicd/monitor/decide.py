@@ -308,7 +308,8 @@ def decide(history: list[Evaluation], cfg: MonitorConfig) -> Decision:
         return Decision("retrain", f"live traffic drifted from the training data: {', '.join(drifted)}", last)
     if all(c.verdict == "pass" for c in last.checks):
         return Decision("promote", "every check passed with confidence", last)
-    notes = dict.fromkeys(f"{c.metric}: {c.note}" for c in last.checks if c.verdict == "inconclusive")
+    notes = dict.fromkeys(f"{c.metric} ({c.test.split(':')[0]}): {c.note}" for c in last.checks
+                          if c.verdict == "inconclusive")
     return Decision("hold", "; ".join(notes), last)
 
 

@@ -14,7 +14,7 @@ from ..deploy.image import BuiltImage, ImageBuilder, image_labels, image_tag, re
 from ..deploy.rollout import Rollout
 from ..errors import ConfigError
 from ..gha import Actions, md_code
-from ..provenance import commit_of
+from ..provenance import commit_of, source_of
 from ..registry import serving_checksum
 from .summary import table
 
@@ -102,9 +102,7 @@ def build_and_push(inputs, env, gh: Actions, model_uri: str, model_dir: Path, me
                    client=None) -> BuiltImage:
     """Build the serving image for ``model_dir`` and push it when the `registry` input is set."""
     client = client or docker_client(env.get("DOCKER_HOST", ""))
-    commit = commit_of(env)
-    source = f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}" \
-        if env.get("GITHUB_REPOSITORY") else ""
+    commit, source = commit_of(env), source_of(env)
     checksum = serving_checksum(meta)
     repository = repository_name(inputs.get("registry", ""), inputs.get("image-name") or meta["model_name"])
     runtime_env = {"AICD_MODEL_SHA256": checksum, "AICD_MODEL_NAME": meta["model_name"],
