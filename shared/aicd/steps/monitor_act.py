@@ -38,7 +38,7 @@ def roll_back(inputs: Mapping[str, str], env: Mapping[str, str], mode: str, mode
             outcome = kube.abort()
             return f"{mode} aborted: revision {outcome.revision} serves all traffic ({kube.namespace}/{kube.name})"
         record = kube.current_release()
-        _same_version(record, judged)
+        _same_version(record, judged, f"{kube.namespace}/{kube.name}")
         outcome = kube.rollback()
         return f"revision {record.revision} → revision {outcome.revision} ({kube.namespace}/{kube.name})"
     candidate = GROUPS[mode][1]
