@@ -1,9 +1,10 @@
 """The four action entrypoints: read inputs, call the library, write outputs, summary and status.
 
 Each ``run(inputs, gh)`` takes the stage's inputs as a mapping of kebab-case names (what the action
-declares) and returns its outputs after writing them through :class:`aicd.gha.Actions`. Each stage
-declares its inputs in ``INPUTS`` — the CLI flags, the ``AICD_*`` environment variables and the
-action.yml inputs are all derived from (and tested against) that one table.
+declares) and returns its outputs after writing them through :class:`aicd.gha.Actions`. The stages'
+inputs and outputs are declared once, in :data:`aicd.steps.specs.SPECS` — the CLI flags, the ``AICD_*``
+environment variables, the action.yml files and the README reference are all generated from (and
+tested against) that one table.
 """
 
 from __future__ import annotations

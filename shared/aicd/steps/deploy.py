@@ -1,4 +1,5 @@
-"""``aicd deploy``: build the serving image and roll it out (target local or docker), roll back, or stop."""
+"""``aicd deploy``: build the serving image and roll it out (target local, docker or kubernetes), roll back,
+promote or abort a canary, or stop."""
 
 from __future__ import annotations
 
