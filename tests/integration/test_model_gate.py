@@ -78,16 +78,23 @@ def test_promotion_flow_over_three_versions(mlflow_server, coffee, tmp_path):
     assert registry.alias_version(name, "champion") == second["model-version"]
 
 
-def test_a_worse_model_can_be_registered_on_purpose_as_a_challenger_never_a_candidate(mlflow_server, coffee,
-                                                                                     tmp_path):
-    """on-failure: register — the way to canary a model the gate refuses: registered with alias challenger
-    and tag aicd.gate=failed, the step passes with passed=false; the comparison stays in the summary."""
-    name = "challenged"
+def champion_and_weak_config(mlflow_server, coffee, tmp_path, name):
+    """A forest trained and promoted to champion, and the config of a much weaker tree that still clears
+    a lax threshold (so only the champion comparison refuses it): (registry, champion outputs, config)."""
     registry = MlflowRegistry(mlflow_server.uri)
     first, _ = run_train(mlflow_server, coffee["data"], config(tmp_path, name), tmp_path)
     promote(registry, "", first["model-uri"], Actions({}, io.StringIO()))
     weak = config(tmp_path, name, estimator="sklearn.tree.DecisionTreeClassifier",
                   params="{max_depth: 2, random_state: 0}", threshold=0.5)
+    return registry, first, weak
+
+
+def test_a_worse_model_can_be_registered_on_purpose_as_a_challenger_never_a_candidate(mlflow_server, coffee,
+                                                                                     tmp_path):
+    """on-failure: register — the way to canary a model the gate refuses: registered with alias challenger
+    and tag aicd.gate=failed, the step passes with passed=false; the comparison stays in the summary."""
+    name = "challenged"
+    registry, first, weak = champion_and_weak_config(mlflow_server, coffee, tmp_path, name)
     out, summary = run_train(mlflow_server, coffee["data"], weak, tmp_path, **{"on-failure": "register"})
     assert out["passed"] == "false" and out["model-uri"] == f"models:/{name}/{out['model-version']}"
     assert registry.alias_version(name, "challenger") == out["model-version"]
@@ -110,11 +117,7 @@ def test_a_worse_model_can_be_registered_on_purpose_as_a_challenger_never_a_cand
 def test_the_refusal_summary_shows_metric_threshold_champion_difference_interval_verdict(
         mlflow_server, coffee, tmp_path):
     name = "explained"
-    registry = MlflowRegistry(mlflow_server.uri)
-    first, _ = run_train(mlflow_server, coffee["data"], config(tmp_path, name), tmp_path)
-    promote(registry, "", first["model-uri"], Actions({}, io.StringIO()))
-    weak = config(tmp_path, name, estimator="sklearn.tree.DecisionTreeClassifier",
-                  params="{max_depth: 2, random_state: 0}", threshold=0.5)
+    _, _, weak = champion_and_weak_config(mlflow_server, coffee, tmp_path, name)
     with pytest.raises(GateFailed) as info:
         run_train(mlflow_server, coffee["data"], weak, tmp_path)
     summary = info.value.summary

@@ -21,7 +21,9 @@ Contracts:
 - The ``endpoint`` is true: a deploy asking for another ``listen`` than the running front's is
   refused before anything starts (stop the deployment to move it), and the front is published
   before a revision starts, so a taken port fails first. A deploy that fails removes what it
-  created (its revision, a front that never served); the next one starts clean.
+  created (its revision; when nothing ever served, the front, network and state volume too); the
+  next one starts clean. SIGTERM unwinds like Ctrl-C (aicd.cli): the lock is released and a
+  revision still being watched is switched back.
 """
 
 from __future__ import annotations
