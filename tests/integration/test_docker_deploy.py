@@ -315,6 +315,7 @@ def test_rollback_to_a_named_kept_revision_and_only_keep_revisions_are_kept(
 
 def test_a_revision_killed_mid_traffic_loses_no_answer_the_standby_takes_the_connections(
         docker_engine, docker_deploy, versions, listen):
+    import http.client
     import threading
     import time
 
@@ -327,7 +328,7 @@ def test_a_revision_killed_mid_traffic_loses_no_answer_the_standby_takes_the_con
             try:
                 status, headers, _ = call(f"http://{listen}/predict", ROW)
                 answers.append((status, headers.get("x-model-version")))
-            except OSError as exc:  # a request in flight at the very moment of the kill
+            except (OSError, http.client.HTTPException) as exc:  # a request in flight at the very moment of the kill
                 answers.append(("dropped", type(exc).__name__))
 
     thread = threading.Thread(target=probe)
@@ -340,7 +341,10 @@ def test_a_revision_killed_mid_traffic_loses_no_answer_the_standby_takes_the_con
     non_2xx = [a for a in answers if a[0] not in (200, "dropped")]
     assert non_2xx == [], f"{len(non_2xx)} non-2xx answers of {len(answers)}: {non_2xx[:5]}"
     assert sum(a[0] == "dropped" for a in answers) <= 1  # only the one the killed process was answering
-    assert answers[-1] == (200, "1") and len(answers) > 50  # the standby serves; the probe really ran
+    assert len(answers) > 50  # the probe really ran
+    # Docker's restart policy may bring the killed revision back; until it does, the standby answers
+    restarted = docker_engine.containers.get("aicd-docker-coffee-r2").status == "running"
+    assert answers[-1][0] == 200 and answers[-1][1] in (("1", "2") if restarted else ("1",))
 
 
 # -- what an outside trial of the above found (a tenant, a cancelled job, a stale lock, leftovers) --
