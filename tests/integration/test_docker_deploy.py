@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from aicd.deploy.docker_target import DockerTarget
 from aicd.errors import ConfigError, GateFailed, ServiceError, UserError
@@ -424,3 +425,37 @@ def test_the_feedback_token_is_no_environment_variable_and_outlives_its_deploy(
     assert call(f"{later['endpoint']}/feedback", {"request_id": answer["request_id"], "label": 1})[0] == 401
     back = docker_deploy("", command="rollback")
     assert float(back["ready-seconds"]) < 0.5  # the standby was running: an instant switch
+
+
+def test_a_docker_canary_built_with_stables_model_as_its_shadow_is_judged_on_the_same_requests(
+        docker_deploy, docker_engine, versions, tmp_path):
+    """`shadow-model-uri` on docker: the canary's image carries stable's model at /shadow (its own tag),
+    the canary server scores every request with both, and the gate compares them paired."""
+    from aicd.steps import monitor
+    from aicd.steps.deploy_docker import deployment_name
+    from tests.integration.conftest import free_port
+
+    stable = docker_deploy(versions[0])
+    canary = docker_deploy(versions[1], variant="canary", listen=f"127.0.0.1:{free_port()}",
+                           **{"shadow-model-uri": versions[0]})
+    try:
+        assert canary["image"].endswith("-shadow1")
+        labels = 0
+        for i in range(120):
+            _, _, body = call(f"{canary['endpoint']}/predict", {**ROW, "hour": i % 24, "age": 18 + i % 50})
+            answer = json.loads(body)
+            status, _, _ = call(f"{canary['endpoint']}/feedback", {"request_id": answer["request_id"],
+                                                                    "label": answer["predictions"][0]}, FEEDBACK_AUTH)
+            labels += status == 200
+        text = call(f"{canary['endpoint']}/metrics")[2]
+        pairs = {s.labels["outcome"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+                 if s.name == "aicd_paired_feedback_total"}
+        assert sum(pairs.values()) == labels == 120 and pairs["shadow"] == pairs["neither"] == 0  # served is right
+        monitor.run({"compare": "canary", "baseline-endpoint": stable["endpoint"],
+                     "candidate-endpoint": canary["endpoint"], "on-failure": "report",
+                     "report": str(tmp_path / "m.json")}, Actions({}), env=STEP_ENV)
+        checks = json.loads((tmp_path / "m.json").read_text())["checks"]
+        paired = next(c for c in checks if c["metric"] == "online-accuracy" and c["test"] != "absolute")
+        assert (paired["test"], paired["samples"], paired["candidate"]) == ("vs stable, paired", 120, 1.0)
+    finally:
+        DockerTarget(docker_engine, deployment_name(MODEL, "canary")).stop_all()

@@ -183,3 +183,46 @@ def test_a_local_canary_is_judged_through_prometheus_and_its_rollback_stops_it(m
         for variant in sides:
             LocalTarget(tmp_path / variant).stop_all()
     assert json.loads((tmp_path / "m.json").read_text())["rolled_back"].startswith("canary deployment")
+
+
+def test_a_local_canary_with_stables_model_as_its_shadow_is_judged_on_the_same_requests(mlflow_server, model_uri,
+                                                                                         tmp_path):
+    """`shadow-model-uri`: the canary's server also scores every request with stable's model; the labels
+    fed back count which of the two was right, Prometheus scrapes the pairs, and the gate judges online
+    accuracy paired — here two identical models, so they never disagree and 400 labels settle it."""
+    from aicd.steps import monitor
+    from tests.integration.prom_infra import PrometheusServer
+
+    sides = {}
+    for variant in ("stable", "canary"):
+        shadow = {"shadow-model-uri": model_uri} if variant == "canary" else {}
+        sides[variant] = deploy.run({"model-uri": model_uri, "tracking-uri": mlflow_server.uri, **shadow,
+                                     "state-dir": str(tmp_path / variant), "variant": variant,
+                                     "feedback-token": FEEDBACK_TOKEN}, Actions({}), env={})
+    (tmp_path / "prom").mkdir()
+    prom = PrometheusServer(tmp_path / "prom")
+    prom.start()
+    try:
+        prom.set_targets([s["endpoint"].removeprefix("http://") for s in sides.values()])
+        prom.wait_for('aicd_paired_feedback_total{variant="canary"}', timeout=30)
+        for variant in sides:
+            for i in range(400):
+                _, _, body = call(f"{sides[variant]['endpoint']}/predict", {**ROW, "hour": i % 24, "age": 18 + i % 50})
+                answer = json.loads(body)
+                label = answer["predictions"][0] if i % 25 else 1 - answer["predictions"][0]  # 96 % right
+                call(f"{sides[variant]['endpoint']}/feedback", {"request_id": answer["request_id"], "label": label},
+                     FEEDBACK_AUTH)
+        prom.wait_for('sum(aicd_paired_feedback_total{variant="canary"})',
+                      lambda r: r and float(r[0]["value"][1]) >= 400)
+        prom.wait_for('sum(aicd_feedback_total{variant="stable"})', lambda r: r and float(r[0]["value"][1]) >= 400)
+        monitor.run({"prometheus-url": prom.url, "model": "coffee-recommender", "compare": "canary",
+                     "on-failure": "report", "report": str(tmp_path / "m.json")}, Actions({}),
+                    env={"RUNNER_TEMP": str(tmp_path)})
+    finally:
+        prom.stop()
+        for variant in sides:
+            LocalTarget(tmp_path / variant).stop_all()
+    checks = json.loads((tmp_path / "m.json").read_text())["checks"]
+    paired = next(c for c in checks if c["metric"] == "online-accuracy" and c["test"] != "absolute")
+    assert (paired["test"], paired["verdict"], paired["samples"]) == ("vs stable, paired", "pass", 400)
+    assert paired["baseline"] == paired["candidate"] == 0.96 and "disagree on 0.0%" in paired["note"]

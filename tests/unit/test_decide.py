@@ -353,3 +353,69 @@ def test_the_error_budget_is_split_over_exactly_the_checks_built():
         accuracy = next(c for c in evaluation.checks if c.metric == "online-accuracy" and c.test == "absolute")
         iv = rate_interval(served.correct, served.feedback, (1 - CFG.confidence) / tests)
         assert accuracy.interval == (iv.low, iv.high)
+
+
+# -- paired comparison (the canary's shadow is stable's model) ---------------------------------------
+def pairs_after(rng, n, shares):
+    """Cumulative Pairs(only_b, only_a, both, neither) after each of ``n`` labelled requests."""
+    from aicd.monitor.stats import Pairs
+
+    cells = rng.multinomial(1, shares, n).cumsum(axis=0)  # both, b only, a only, neither
+    return lambda m: Pairs(int(cells[m - 1, 1]), int(cells[m - 1, 2]), int(cells[m - 1, 0]), int(cells[m - 1, 3]))
+
+
+def test_a_paired_interval_is_valid_under_peeking_and_narrower_when_the_models_mostly_agree():
+    """At a true difference of exactly the tolerance, a paired check fails at most alpha of the time
+    at every look; and on the same labels it is as narrow as an unpaired one on twice the labels."""
+    from aicd.monitor.stats import paired_interval
+
+    rng, alarms = np.random.default_rng(11), 0
+    for _ in range(300):  # accuracy 0.90 vs 0.92: b is worse by 0.02; they disagree on 6 %
+        at = pairs_after(rng, 8000, [0.87, 0.02, 0.04, 0.07])
+        alarms += any(paired_interval(at(n), 0.05).high < -0.02 for n in range(100, 8001, 100))
+    assert alarms / 300 <= 0.05
+    same = pairs_after(np.random.default_rng(3), 4000, [0.89, 0.03, 0.03, 0.05])(4000)
+    paired = paired_interval(same, 0.01)
+    a, b = same.both + same.only_a, same.both + same.only_b
+    unpaired = difference_interval(b, same.n, a, same.n, 0.01)
+    # the width falls as 1/sqrt(n): a ratio of widths r is r² times fewer labels for the same width
+    assert ((unpaired.high - unpaired.low) / (paired.high - paired.low)) ** 2 > 2
+    assert paired.estimate == pytest.approx(unpaired.estimate)
+
+
+def paired_canary(both, served, shadow, neither, shadow_version="1"):
+    correct = both + served
+    return replace_snapshot(snap(requests=both + served + shadow + neither, correct=correct,
+                                 incorrect=shadow + neither),
+                            paired={"both": both, "served": served, "shadow": shadow, "neither": neither},
+                            shadow_versions={shadow_version})
+
+
+def replace_snapshot(s, **fields):
+    from dataclasses import replace
+
+    return replace(s, **fields)
+
+
+def test_the_gate_judges_accuracy_on_the_same_requests_when_the_canarys_shadow_is_stable():
+    stable = snap(requests=4000, correct=3680, incorrect=320, variant="stable", version="1")  # 0.92
+    canary = paired_canary(3560, 120, 120, 200)  # 0.92 against its shadow's 0.92, 6 % disagreement
+    unpaired = judge("canary", stable=stable, canary=replace_snapshot(canary, paired={}, shadow_versions=set()))
+    paired = judge("canary", stable=stable, canary=canary)
+    before = next(c for c in unpaired.evaluation.checks if c.metric == "online-accuracy" and c.test != "absolute")
+    after = next(c for c in paired.evaluation.checks if c.metric == "online-accuracy" and c.test != "absolute")
+    assert (before.test, before.verdict) == ("vs stable", "inconclusive")
+    assert (after.test, after.verdict, after.samples) == ("vs stable, paired", "pass", 4000)
+    assert "disagree on 6.0%" in after.note
+    assert len(paired.evaluation.checks) == len(unpaired.evaluation.checks)  # the same budget split
+    worse = judge("canary", stable=stable, canary=paired_canary(1650, 20, 190, 140))  # 0.835 vs 0.92 on the same
+    assert worse.decision == "rollback"
+    assert ("online-accuracy", "vs stable, paired") in [(c.metric, c.test) for c in worse.evaluation.failed]
+
+
+def test_pairs_against_another_version_than_stable_are_not_used_and_the_note_says_why():
+    stable = snap(variant="stable", version="1")
+    d = judge("canary", stable=stable, canary=paired_canary(1780, 60, 60, 100, shadow_version="0"))
+    check = next(c for c in d.evaluation.checks if c.metric == "online-accuracy" and c.test != "absolute")
+    assert check.test == "vs stable"
+    assert "paired labels unused: the candidate's shadow is version 0, the baseline serves 1" in check.note

@@ -45,6 +45,8 @@ def test_the_dockerfile_runs_non_root_with_a_healthcheck_and_quotes_every_value(
 def test_onnx_models_get_the_lean_lock_and_others_scikit_learn():
     assert serving_lock(META).name == "serve-onnx.lock"
     assert serving_lock({**META, "onnx_sha256": None}).name == "serve-sklearn.lock"
+    assert serving_lock(META, {**META, "onnx_sha256": None}).name == "serve-sklearn.lock"  # a shadow without ONNX
+    assert "COPY shadow /shadow" in dockerfile("b", {}, {}, shadow=True) and "shadow" not in dockerfile("b", {}, {})
     lean = serving_lock(META).read_text()
     assert "onnxruntime==" in lean and "scikit-learn==" not in lean and "pandas==" not in lean
 

@@ -289,3 +289,53 @@ def test_text_no_runtime_can_encode_is_the_requests_fault():
     status, _, body = request(create_app(fake_model()), "POST", "/predict",
                               b'{"age": 30, "roast": "\\ud800", "member": true}')
     assert status == 400 and "not valid text" in json.loads(body)["error"]
+
+
+def shadow_model(answer, version="6", features=("age", "roast")) -> LoadedModel:
+    types = {name: TYPES.get(name, "int") for name in features}
+    return LoadedModel({"features": list(features), "feature_types": types, "model_version": version}, "onnx",
+                       answer, PROFILE)
+
+
+def test_a_shadow_model_scores_every_request_unserved_and_labels_count_which_model_was_right():
+    seen = []
+    shadow = shadow_model(lambda columns: seen.append(sorted(columns)) or [0 if columns["age"][0] < 30 else 1])
+    app = create_app(fake_model(lambda columns: [1]), "canary", feedback_token=TOKEN, shadow=shadow)
+    for rid, age in (("both", 41), ("served", 20), ("x", 41)):
+        status, _, body = post(app, "/predict", {**ROW, "age": age}, headers=[("x-request-id", rid)])
+        assert (status, body["predictions"]) == (200, [1])  # the served model answers, never the shadow
+    assert seen[0] == ["age", "roast"]  # the shadow gets the features it takes
+    post(app, "/feedback", {"request_id": "both", "label": 1}, headers=AUTH)
+    post(app, "/feedback", {"request_id": "served", "label": 1}, headers=AUTH)
+    post(app, "/feedback", {"request_id": "x", "label": 0}, headers=AUTH)
+    post(app, "/feedback", {"request_id": "x", "converted": True}, headers=AUTH)  # no label: not a pair
+    samples = metric_samples(request(app, "GET", "/metrics")[2].decode())
+    paired = {dict(k[1])["outcome"]: v for k, v in samples.items() if k[0] == "aicd_paired_feedback_total"}
+    assert paired == {"both": 1, "served": 1, "shadow": 0, "neither": 1}
+    labels = {dict(k[1])["shadow_version"] for k in samples if k[0] == "aicd_paired_feedback_total"}
+    assert labels == {"6"}
+    from aicd.monitor.metrics import parse_snapshot
+
+    snap = parse_snapshot(request(app, "GET", "/metrics")[2].decode())
+    assert (snap.paired, snap.shadow_versions, snap.feedback) == (paired, {"6"}, 3)
+
+
+def test_a_failing_shadow_never_fails_the_request_and_a_server_without_one_exports_no_pairs():
+    def broken(columns):
+        raise RuntimeError("shadow broke")
+
+    app = create_app(fake_model(), feedback_token=TOKEN, shadow=shadow_model(broken))
+    assert post(app, "/predict", ROW, headers=[("x-request-id", "r")])[0] == 200
+    assert post(app, "/feedback", {"request_id": "r", "label": 1}, headers=AUTH)[2]["outcome"] == "correct"
+    text = request(app, "GET", "/metrics")[2].decode()
+    assert 'status="500"' not in text
+    assert sum(v for k, v in metric_samples(text).items() if k[0] == "aicd_paired_feedback_total") == 0
+    plain = create_app(fake_model(), feedback_token=TOKEN)
+    post(plain, "/predict", ROW, headers=[("x-request-id", "r")])
+    post(plain, "/feedback", {"request_id": "r", "label": 1}, headers=AUTH)
+    assert "aicd_paired_feedback" not in request(plain, "GET", "/metrics")[2].decode()
+
+
+def test_a_shadow_needing_a_feature_the_served_model_does_not_take_is_refused():
+    with pytest.raises(ValueError, match="shadow model needs features the served model does not take: tenure"):
+        create_app(fake_model(), shadow=shadow_model(lambda c: [0], features=("age", "tenure")))

@@ -3,8 +3,9 @@
 Contracts:
 - The image holds the base, the locked serving dependencies for the base's own Python and CPU
   (installed on the host by uv into the build context — the build needs no network), the
-  ``aicd.serve`` code, and the verified model directory. ONNX models get onnxruntime + numpy only;
-  a model without an ONNX export also gets scikit-learn, pandas and skops.
+  ``aicd.serve`` code, and the verified model directory (and, for a canary that shadow-scores with
+  the stable model, that model's directory at ``/shadow``). ONNX models get onnxruntime + numpy
+  only; a model without an ONNX export (served or shadow) also gets scikit-learn, pandas and skops.
 - Non-root (uid 65532), read-only-root friendly (no bytecode or temp writes at run time: the
   build precompiles), a HEALTHCHECK on ``/readyz``, OCI labels (source, revision, created) and
   aicd labels tying it to the model URI, version, run, data version and checksum.
@@ -93,13 +94,15 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def serving_lock(meta: Mapping) -> Path:
-    """The lock file of what the image must hold for this model."""
-    return ROOT / "requirements" / ("serve-onnx.lock" if meta.get("onnx_sha256") else "serve-sklearn.lock")
+def serving_lock(meta: Mapping, *more: Mapping) -> Path:
+    """The lock file of what the image must hold for these models (the served one, a shadow)."""
+    onnx = all(m.get("onnx_sha256") for m in (meta, *more))
+    return ROOT / "requirements" / ("serve-onnx.lock" if onnx else "serve-sklearn.lock")
 
 
-def dockerfile(base: str, env: Mapping[str, str], labels: Mapping[str, str]) -> str:
-    """The generated Dockerfile (pure). The context holds ``site/``, ``code/`` and ``model/``."""
+def dockerfile(base: str, env: Mapping[str, str], labels: Mapping[str, str], shadow: bool = False) -> str:
+    """The generated Dockerfile (pure). The context holds ``site/``, ``code/`` and ``model/`` (and
+    ``shadow/`` when ``shadow``: the second model the server scores every request with)."""
     env_lines = " \\\n    ".join(f"{k}={json.dumps(v)}" for k, v in env.items())
     label_lines = " \\\n      ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in labels.items())
     probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/readyz', timeout=2)"
@@ -110,7 +113,7 @@ FROM {base}
 COPY site /opt/aicd/site
 COPY code /opt/aicd/code
 COPY model /model
-ENV PYTHONPATH=/opt/aicd/site:/opt/aicd/code PYTHONUNBUFFERED=1 \\
+{"COPY shadow /shadow" + chr(10) if shadow else ""}ENV PYTHONPATH=/opt/aicd/site:/opt/aicd/code PYTHONUNBUFFERED=1 \\
     AICD_HOST=0.0.0.0 AICD_PORT={PORT} AICD_MODEL_DIR=/model \\
     {env_lines}
 RUN ["python3", "-m", "aicd.serve", "--check"]
@@ -130,22 +133,28 @@ class ImageBuilder:
         self.client, self.cache_dir, self.progress = client, Path(cache_dir), progress
 
     def build(self, *, base: str, repository: str, tag: str, model_dir: Path, meta: Mapping,
-              env: Mapping[str, str], labels: Mapping[str, str]) -> BuiltImage:
+              env: Mapping[str, str], labels: Mapping[str, str], shadow: tuple[Path, Mapping] | None = None
+              ) -> BuiltImage:
+        """``shadow``: (directory, metadata) of a model to copy to ``/shadow`` (the caller's ``env``
+        names it to the server)."""
         self._ensure_base(base)
-        key = build_key(self.client.images.get(base).id, serving_lock(meta).read_bytes(), env, labels)
+        lock = serving_lock(meta, *([shadow[1]] if shadow else []))
+        key = build_key(self.client.images.get(base).id, lock.read_bytes(), env, labels)
         existing = self._existing(f"{repository}:{tag}", key)
         if existing:
             self.progress(f"{existing.reference} was built from the same model, code and base: using it")
             return existing
         labels = {**labels, "io.aicd.build": key}
         python, machine = self.base_python(base)
-        site = self.site_packages(serving_lock(meta), python, machine)
+        site = self.site_packages(lock, python, machine)
         with tempfile.TemporaryDirectory(prefix="aicd-image-") as tmp:
             context = Path(tmp)
             _link_tree(site, context / "site")
             _copy_code(context / "code")
             shutil.copytree(model_dir, context / "model")
-            (context / "Dockerfile").write_text(dockerfile(base, env, labels), encoding="utf-8")
+            if shadow:
+                shutil.copytree(shadow[0], context / "shadow")
+            (context / "Dockerfile").write_text(dockerfile(base, env, labels, bool(shadow)), encoding="utf-8")
             image_id = self._build(context, f"{repository}:{tag}")
         size = self.client.images.get(image_id).attrs.get("Size", 0) / 1e6
         return BuiltImage(f"{repository}:{tag}", image_id, size_mb=round(size, 1))

@@ -56,6 +56,9 @@ class Revision:
     pid: int = 0
     status: str = "new"  # new / starting / serving / standby / stopped / failed
     variant: str = "stable"  # the variant label its metrics carry (a canary deployment says canary)
+    shadow_dir: str = ""  # a second model scoring every request unserved (see aicd.serve.app), if any
+    shadow_sha256: str = ""
+    shadow_version: str = ""
 
     @property
     def model_name(self) -> str:
@@ -197,6 +200,9 @@ class LocalTarget:
         cmd = [sys.executable, "-P", "-m", "aicd.serve", "--model-dir", rev.model_dir, "--sha256", rev.sha256,
                "--port", str(rev.port), "--model-name", rev.model_name, "--model-version", rev.model_version,
                "--run-id", rev.run_id, "--variant", rev.variant]
+        if rev.shadow_dir:
+            cmd += ["--shadow-model-dir", rev.shadow_dir, "--shadow-sha256", rev.shadow_sha256,
+                    "--shadow-model-version", rev.shadow_version]
         # The server must import this very aicd, however the parent found it (installed or a checkout).
         package_root = str(Path(__file__).resolve().parents[2])
         env = {k: v for k, v in os.environ.items() if not k.startswith("AICD_FEEDBACK_TOKEN")}

@@ -9,6 +9,11 @@ Three ways to judge (``compare``):
 * ``ab`` — variant b against a: the same guards, and conversion judged two-sided — b significantly
   better → promote, significantly worse → rollback (keep a), neither → hold.
 
+Online accuracy against the baseline is judged *paired* when the candidate's server also scored
+its requests with the baseline's model (deploy's ``shadow-model-uri``; the pairs count only when
+the shadow is the version the baseline serves): both models on the same labelled requests, which
+needs a fraction of the labels an unpaired comparison needs when the two agree on most requests.
+
 Every rate is judged on an always-valid interval (:mod:`aicd.monitor.stats`): a check **fails** only
 when the whole interval is on the wrong side of its threshold and **passes** only when it is wholly
 on the right side; in between, or below ``min-samples``, it is **inconclusive**. The error budget
@@ -30,7 +35,16 @@ from dataclasses import asdict, dataclass, field, replace
 from ..config_monitor import LiveDriftConfig, MonitorConfig
 from ..data.drift import EPSILON, chisquare_pvalue, js_distance, kl_divergence, proportions, psi
 from .metrics import Snapshot
-from .stats import Interval, difference_interval, difference_needed, rate_interval, rate_needed
+from .stats import (
+    Interval,
+    Pairs,
+    difference_interval,
+    difference_needed,
+    paired_interval,
+    paired_needed,
+    rate_interval,
+    rate_needed,
+)
 
 __all__ = ["GROUPS", "MODES", "Check", "Decision", "Evaluation", "decide", "drift_checks", "evaluate"]
 
@@ -151,8 +165,11 @@ def _relative_plans(base: Snapshot, cand: Snapshot, base_name: str, mode: str, c
             _Rate(cand.slower_than(bound), cand.latency_count, "requests"))
     accuracy = (_Rate(base.correct, base.feedback, "feedback"), _Rate(cand.correct, cand.feedback, "feedback"))
     errors = (_Rate(base.errors, base.requests, "requests"), _Rate(cand.errors, cand.requests, "requests"))
+    pairs, unpaired_why = _pairs(base, cand)
     plans: list[Plan] = [
-        lambda a: _relative("online-accuracy", vs, *accuracy, -cfg.max_accuracy_drop, True, a, cfg),
+        (lambda a: _paired("online-accuracy", f"{vs}, paired", pairs, -cfg.max_accuracy_drop, a, cfg)) if pairs else
+        (lambda a: _noted(_relative("online-accuracy", vs, *accuracy, -cfg.max_accuracy_drop, True, a, cfg),
+                          unpaired_why)),
         lambda a: _relative("error-rate", vs, *errors, cfg.max_error_rate_increase, False, a, cfg),
         lambda a: _with_p95(_relative("latency-p95", f"{vs}: share slower than {cfg.max_latency_p95_ms:g} ms", *slow,
                                       cfg.max_slow_share_increase, False, a, cfg), base, cand),
@@ -180,6 +197,41 @@ def _relative(metric: str, test: str, base: _Rate, cand: _Rate, tolerance: float
     needed = None if bad or good else difference_needed(cand.hits, cand.n, base.hits, base.n, alpha, tolerance)
     note = _note(bad, good, needed, min(base.n, cand.n), cand.unit, " on the smaller side")
     return replace(_compared(metric, test, _verdict(bad, good), base, cand, iv, text, note), needed=needed)
+
+
+def _pairs(base: Snapshot, cand: Snapshot) -> tuple[Pairs | None, str]:
+    """The candidate's paired labels when its shadow model is the baseline's version (else None and why
+    not, for a note; empty when no shadow scored anything)."""
+    if not sum(cand.paired.values()):
+        return None, ""
+    shadow, served = sorted(cand.shadow_versions), base.model.get("version", "")
+    if shadow != [served]:
+        return None, f"paired labels unused: the candidate's shadow is version {', '.join(shadow) or '?'}, the " \
+                     f"baseline serves {served or '?'}"
+    p = cand.paired
+    return Pairs(p.get("served", 0), p.get("shadow", 0), p.get("both", 0), p.get("neither", 0)), ""
+
+
+def _paired(metric: str, test: str, pairs: Pairs, tolerance: float, alpha: float, cfg: MonitorConfig) -> Check:
+    """Accuracy candidate − baseline on the same labelled requests (the candidate's shadow is the
+    baseline's model) must stay above ``tolerance``."""
+    text = f"difference >= {tolerance:+g}"
+    base, cand = pairs.both + pairs.only_a, pairs.both + pairs.only_b
+    rates = _Rate(base, pairs.n, "paired labels"), _Rate(cand, pairs.n, "paired labels")
+    if pairs.n < cfg.min_samples:
+        return _compared(metric, test, "inconclusive", *rates, None, text, _too_few(rates[0], cfg))
+    iv = paired_interval(pairs, alpha)
+    bad, good = iv.below(tolerance), iv.low >= tolerance
+    needed = None if bad or good else paired_needed(pairs, alpha, tolerance)
+    note = _note(bad, good, needed, pairs.n, "paired labels", "")
+    disagree = f"both models scored on the same {pairs.n:,} labelled candidate requests; they disagree on " \
+               f"{(pairs.only_a + pairs.only_b) / pairs.n:.1%} of them"
+    return replace(_compared(metric, test, _verdict(bad, good), *rates, iv, text, "; ".join(filter(None, (
+        disagree, note)))), needed=needed)
+
+
+def _noted(check: Check, note: str) -> Check:
+    return replace(check, note="; ".join(filter(None, (check.note, note))))
 
 
 def _two_sided(metric: str, base: _Rate, cand: _Rate, alpha: float, cfg: MonitorConfig) -> Check:

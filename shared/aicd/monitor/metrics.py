@@ -17,7 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 OUTCOMES = {("aicd_feedback_total", "correct"), ("aicd_feedback_total", "incorrect"),
             ("aicd_conversions_total", "converted"), ("aicd_conversions_total", "not_converted")}
 
-__all__ = ["Snapshot", "absorb", "matches", "parse_snapshot", "samples_of"]
+PAIRED = ("both", "served", "shadow", "neither")  # aicd_paired_feedback_total's outcomes: which model was right
+
+__all__ = ["PAIRED", "Snapshot", "absorb", "matches", "parse_snapshot", "samples_of"]
 
 
 @dataclass
@@ -37,6 +39,9 @@ class Snapshot:
     model: dict = field(default_factory=dict)  # the aicd_model_info labels
     versions: set[str] = field(default_factory=set)  # every version seen in aicd_model_info (one, normally)
     started: float | None = None  # earliest server start (unix seconds)
+    # labels scored by the served model and its shadow: which was right (both / served / shadow / neither)
+    paired: dict[str, int] = field(default_factory=dict)
+    shadow_versions: set[str] = field(default_factory=set)  # the shadow model's versions (one, normally)
 
     @property
     def feedback(self) -> int:
@@ -92,6 +97,9 @@ def absorb(snap: Snapshot, samples: Iterable[tuple[str, Mapping[str, str], float
         elif name == "aicd_request_latency_seconds_bucket":
             le = float(labels["le"])
             snap.latency_buckets[le] = snap.latency_buckets.get(le, 0) + value
+        elif name == "aicd_paired_feedback_total" and labels.get("outcome") in PAIRED:
+            snap.paired[labels["outcome"]] = snap.paired.get(labels["outcome"], 0) + count
+            snap.shadow_versions.add(str(labels.get("shadow_version", "")))
         elif name == "aicd_predictions_total":
             snap.predictions[labels["label"]] = snap.predictions.get(labels["label"], 0) + count
         elif name == "aicd_feature_values_total":

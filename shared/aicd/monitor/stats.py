@@ -18,6 +18,13 @@ errors does not claim zero variance); a difference uses the larger of the separa
 variance, so a rare outcome in a small canary does not narrow the interval on its lucky side.
 ``tau`` only tunes where the interval is tightest; it is set
 to a standardised effect of 0.1 (a "small" effect in Cohen's terms), not tuned per dataset.
+
+A *paired* difference (:func:`paired_interval`) judges two models on the same requests: each
+labelled request scored by both says which of them was right. Only the requests where they
+disagree carry information, so when two versions agree on most requests — as retrained versions
+of one model do — the interval is several times narrower than the unpaired one for the same
+labels. Its variance is the share of disagreements (the largest it can be for that share, the
+value under "no difference"), regularised like a rate.
 """
 
 from __future__ import annotations
@@ -25,8 +32,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["EFFECT_SCALE", "Interval", "difference_interval", "difference_needed", "rate_interval", "rate_needed",
-           "samples_to_decide"]
+__all__ = ["EFFECT_SCALE", "Interval", "Pairs", "difference_interval", "difference_needed", "paired_interval",
+           "paired_needed", "rate_interval", "rate_needed", "samples_to_decide"]
 
 EFFECT_SCALE = 0.1  # tau as a share of the outcome's standard deviation
 
@@ -77,6 +84,48 @@ def difference_interval(hits_b: int, n_b: int, hits_a: int, n_a: int, alpha: flo
     variance = max(var_a / n_a + var_b / n_b, pooled * (1 / n_a + 1 / n_b))
     half = _half_width(variance, EFFECT_SCALE * math.sqrt(pooled), alpha)
     return Interval(diff, max(-1.0, diff - half), min(1.0, diff + half))
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Labelled requests scored by two models: how many only ``b`` got right, only ``a``, and both."""
+
+    only_b: int
+    only_a: int
+    both: int
+    neither: int
+
+    @property
+    def n(self) -> int:
+        return self.only_b + self.only_a + self.both + self.neither
+
+    def _moments(self) -> tuple[float, float, float]:
+        """(difference b - a, variance of one pair's difference, tau) for n > 0."""
+        n = self.n
+        diff = (self.only_b - self.only_a) / n
+        # each disagreement share regularised like a rate; their sum is the variance of one pair's
+        # difference under "no difference" — never below the variance at the observed difference
+        variance = (self.only_b + 1) / (n + 2) + (self.only_a + 1) / (n + 2)
+        # the same scale of plausible effects as the unpaired interval: a share of accuracy's spread
+        tau = EFFECT_SCALE * math.sqrt(_variance(2 * self.both + self.only_a + self.only_b, 2 * n))
+        return diff, variance, tau
+
+
+def paired_interval(pairs: Pairs, alpha: float) -> Interval:
+    """Always-valid interval for accuracy b minus accuracy a, measured on the same requests."""
+    if pairs.n <= 0:
+        return Interval(math.nan, -1.0, 1.0)
+    diff, variance, tau = pairs._moments()
+    half = _half_width(variance / pairs.n, tau, alpha)
+    return Interval(diff, max(-1.0, diff - half), min(1.0, diff + half))
+
+
+def paired_needed(pairs: Pairs, alpha: float, bound: float) -> int | None:
+    """Pairs :func:`paired_interval` needs to clear ``bound`` at the current difference."""
+    if pairs.n <= 0:
+        return None
+    diff, variance, tau = pairs._moments()
+    return samples_to_decide(diff, variance / pairs.n, tau, bound, alpha, pairs.n)
 
 
 def samples_to_decide(estimate: float, variance: float, tau: float, bound: float, alpha: float,

@@ -33,6 +33,10 @@ def parse_args(argv: list[str] | None, env) -> argparse.Namespace:
     option("--model-version", "AICD_MODEL_VERSION", "", "shown in every response and metric")
     option("--run-id", "AICD_RUN_ID", "", "shown in the aicd_model_info metric")
     option("--grace", "AICD_GRACE_SECONDS", "10", "seconds in-flight requests get on SIGTERM")
+    option("--shadow-model-dir", "AICD_SHADOW_MODEL_DIR", "", "a second model that scores every request unserved "
+           "(usually the stable version, given to a canary), so labels compare both on the same requests")
+    option("--shadow-sha256", "AICD_SHADOW_SHA256", "", "the checksum recorded in the registry for the shadow's file")
+    option("--shadow-model-version", "AICD_SHADOW_MODEL_VERSION", "", "the shadow's version, as its metrics name it")
     parser.add_argument("--access-log", action="store_true", default=env.get("AICD_ACCESS_LOG") == "1",
                         help="log every request (errors are always logged)")
     parser.add_argument("--check", action="store_true",
@@ -42,6 +46,8 @@ def parse_args(argv: list[str] | None, env) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.sha256:
         parser.error("--sha256 (or AICD_MODEL_SHA256) is required: the server only serves a verified model")
+    if args.shadow_model_dir and not args.shadow_sha256:
+        parser.error("--shadow-sha256 (or AICD_SHADOW_SHA256) is required with a shadow model: it is verified too")
     return args
 
 
@@ -59,12 +65,16 @@ def main(argv: list[str] | None = None, env=None) -> int:
     args = parse_args(argv, os.environ if env is None else env)
     try:
         model = load_model_dir(args.model_dir, args.sha256, args.runtime)
+        shadow = load_model_dir(args.shadow_model_dir, args.shadow_sha256, args.runtime) if args.shadow_model_dir \
+            else None
     except AicdError as exc:
         log("error", "refusing to start", error=str(exc))
         return 1
     model.meta.update(model_name=args.model_name or model.meta.get("model_name", ""),
                       model_version=args.model_version or model.meta.get("model_version", ""),
                       run_id=args.run_id or model.meta.get("run_id", ""))
+    if shadow is not None:
+        shadow.meta.update(model_version=args.shadow_model_version or shadow.meta.get("model_version", ""))
     import uvicorn
 
     from .app import create_app
@@ -80,7 +90,11 @@ def main(argv: list[str] | None = None, env=None) -> int:
     if not token:
         log("warning", "no feedback token: POST /feedback is refused, so online accuracy cannot be measured",
             hint="set AICD_FEEDBACK_TOKEN or AICD_FEEDBACK_TOKEN_FILE")
-    app = create_app(model, args.variant, access_log=args.access_log, feedback_token=token)
+    try:
+        app = create_app(model, args.variant, access_log=args.access_log, feedback_token=token, shadow=shadow)
+    except ValueError as exc:
+        log("error", "refusing to start", error=str(exc))
+        return 1
     config = uvicorn.Config(app, host=args.host, port=int(args.port), log_config=None, access_log=False,
                             lifespan="on", loop=_installed("uvloop", "asyncio"), http=_installed("httptools", "h11"),
                             timeout_graceful_shutdown=float(args.grace), server_header=False, date_header=False)

@@ -22,6 +22,12 @@ Whose fault a failure is decides its status, because the production gate's error
 request is read and checked is the request's (4xx); only the model failing on a valid request is
 the server's (500).
 
+A *shadow* model (optional; usually the stable version, given to a canary) scores every valid
+request too, after the answer is sent and outside the latency measured; it never answers. A label
+fed back for such a request then counts which of the two models was right
+(``aicd_paired_feedback_total``), so the production gate can compare them on the same requests.
+A shadow that fails on a request is logged and skipped: it never turns an answer into an error.
+
 Feedback changes the online accuracy the gate judges, so ``/feedback`` (and any later route
 that changes a decision) needs the bearer token the deployment was given; without a configured
 token it answers 403 to everyone. The comparison is constant-time. Predictions, health and
@@ -142,14 +148,16 @@ class ModelServer:
     """An ASGI app serving one loaded model as ``variant``."""
 
     def __init__(self, model: LoadedModel, variant: str = "stable", limits: Limits = Limits(),
-                 access_log: bool = False, feedback_token: str = ""):
+                 access_log: bool = False, feedback_token: str = "", shadow: LoadedModel | None = None):
         self.model, self.limits, self.access_log = model, limits, access_log
+        self.shadow = shadow
         self._feedback_token = feedback_token.encode()
         self.version = str(model.meta.get("model_version", ""))
-        self.metrics = ServerMetrics(model.meta, variant, model.runtime, model.profile)
+        shadow_version = str(shadow.meta.get("model_version", "")) if shadow else None
+        self.metrics = ServerMetrics(model.meta, variant, model.runtime, model.profile, shadow_version)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.metrics)
-        self.remembered: OrderedDict[str, object] = OrderedDict()
+        self.remembered: OrderedDict[str, tuple[object, object]] = OrderedDict()  # id -> (answer, shadow's)
         self.ready = False
         self.routes = {("POST", "/predict"): self.predict, ("POST", "/feedback"): self.feedback,
                        ("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz,
@@ -187,9 +195,19 @@ class ModelServer:
         self.metrics.features(columns)
         if request_id in self.remembered:  # an id is scored once: a later request cannot replace its prediction
             request_id = uuid.uuid4().hex
-        self._remember(request_id, labels[0] if len(labels) == 1 else labels)
         await self._send_json(send, {"predictions": labels}, 200, request_id, scope)
         self.metrics.latency(time.perf_counter() - started)
+        self._remember(request_id, _one(labels), _one(self._shadow_predict(columns, request_id)))
+
+    def _shadow_predict(self, columns: dict[str, list], request_id: str) -> list | object:
+        """The shadow model's answer to a request already answered (``_ABSENT`` without one, or if it fails)."""
+        if self.shadow is None:
+            return _ABSENT
+        try:
+            return self.shadow.predict({name: columns[name] for name in self.shadow.features})
+        except Exception as exc:  # the shadow is an observer: its failure is logged, never the request's
+            log("warning", "shadow prediction failed", request_id=request_id, error=repr(exc))
+            return _ABSENT
 
     async def feedback(self, scope, receive, send, request_id: str) -> None:
         self._authorize(scope)
@@ -198,13 +216,16 @@ class ModelServer:
             raise BadRequest("feedback needs `request_id` and `label` (the true label) or `converted` (true/false)")
         if "converted" in body and not isinstance(body["converted"], bool):
             raise BadRequest(f"`converted` must be true or false, got {body['converted']!r:.40}")
-        predicted = self.remembered.get(str(body["request_id"]), _ABSENT)
+        predicted, shadowed = self.remembered.get(str(body["request_id"]), (_ABSENT, _ABSENT))
         if predicted is _ABSENT:
             raise BadRequest(f"unknown `request_id` {body['request_id']!r:.80} (too old, or not served here)", 404)
         answer = {}
         if "label" in body:
-            answer["outcome"] = "correct" if str(predicted) == str(body["label"]) else "incorrect"
+            served_right = str(predicted) == str(body["label"])
+            answer["outcome"] = "correct" if served_right else "incorrect"
             self.metrics.feedback[answer["outcome"]] += 1
+            if shadowed is not _ABSENT:
+                self.metrics.paired_label(served_right, str(shadowed) == str(body["label"]))
         if "converted" in body:
             answer["conversion"] = "converted" if body["converted"] else "not_converted"
             self.metrics.conversions[answer["conversion"]] += 1
@@ -242,11 +263,15 @@ class ModelServer:
                 return
 
     def warm_up(self) -> None:
-        """One prediction on the training example, so the first real request pays no lazy set-up."""
+        """One prediction on the training example, so the first real request pays no lazy set-up
+        (the shadow's too: a shadow that cannot score the example stops the start)."""
         types = self.model.feature_types
         example = {n: (0 if types.get(n) in ("int", "float") else "") for n in self.model.features}
         example.update(self.model.meta.get("example") or {})
-        self.model.predict({n: [example[n]] for n in self.model.features})
+        columns = {n: [example[n]] for n in self.model.features}
+        self.model.predict(columns)
+        if self.shadow is not None:
+            self.shadow.predict({n: columns[n] for n in self.shadow.features})
 
     def _authorize(self, scope) -> None:
         """The feedback token, as ``Authorization: Bearer <token>``: 401 when absent or wrong, 403 when
@@ -258,8 +283,8 @@ class ModelServer:
                                                                  self._feedback_token):
             raise BadRequest("feedback needs `Authorization: Bearer <feedback token>`", 401)
 
-    def _remember(self, request_id: str, answer: object) -> None:
-        self.remembered[request_id] = answer
+    def _remember(self, request_id: str, answer: object, shadowed: object) -> None:
+        self.remembered[request_id] = (answer, shadowed)
         if len(self.remembered) > REMEMBERED_PREDICTIONS:
             self.remembered.popitem(last=False)
 
@@ -290,6 +315,11 @@ class ModelServer:
             log("warning" if status >= 400 else "info", "request", method=scope["method"], path=scope["path"],
                 status=status, request_id=request_id, error=body.get("error"))
         await _send(send, status, json.dumps(body).encode(), b"application/json", request_id, self.version)
+
+
+def _one(labels: object) -> object:
+    """What feedback's label is compared with: the single prediction of a one-row request, else the list."""
+    return labels[0] if isinstance(labels, list) and len(labels) == 1 else labels
 
 
 def _the_clients(check, *args):
@@ -338,7 +368,13 @@ def _request_id(scope) -> str:
 
 
 def create_app(model: LoadedModel, variant: str = "stable", limits: Limits = Limits(),
-               access_log: bool = False, feedback_token: str = "") -> ModelServer:
+               access_log: bool = False, feedback_token: str = "", shadow: LoadedModel | None = None) -> ModelServer:
     """The ASGI app for one loaded model; ``variant`` labels its metrics (stable / canary / a / b);
-    ``feedback_token`` is the bearer token ``/feedback`` requires (empty: feedback is refused)."""
-    return ModelServer(model, variant, limits, access_log, feedback_token)
+    ``feedback_token`` is the bearer token ``/feedback`` requires (empty: feedback is refused);
+    ``shadow`` also scores every request, unserved (see the module docstring). Raises ValueError
+    when the shadow needs a feature the served model's requests do not carry."""
+    if shadow is not None:
+        missing = [name for name in shadow.features if name not in model.features]
+        if missing:
+            raise ValueError(f"the shadow model needs features the served model does not take: {', '.join(missing)}")
+    return ModelServer(model, variant, limits, access_log, feedback_token, shadow)

@@ -25,12 +25,13 @@ from ..latency import LATENCY_BUCKETS
 __all__ = ["LATENCY_BUCKETS", "ServerMetrics", "reference_ratios"]
 
 Binner = Callable[[object], str]
+PAIRED = ("both", "served", "shadow", "neither")  # aicd_paired_feedback_total's outcomes: which model was right
 
 
 class ServerMetrics:
     """Counters for one served model; also a prometheus_client collector (``collect``)."""
 
-    def __init__(self, meta: dict, variant: str, runtime: str, profile: dict):
+    def __init__(self, meta: dict, variant: str, runtime: str, profile: dict, shadow_version: str | None = None):
         self.version, self.variant = str(meta.get("model_version", "")), variant
         self.model = str(meta.get("model_name", ""))
         self.started = time.time()
@@ -43,6 +44,9 @@ class ServerMetrics:
         # outcome series exist at 0 from the start: PromQL's increase() cannot count a series' first burst
         self.feedback: defaultdict[str, int] = defaultdict(int, {"correct": 0, "incorrect": 0})
         self.conversions: defaultdict[str, int] = defaultdict(int, {"converted": 0, "not_converted": 0})
+        # with a shadow model: which of the two was right, per label (both / served / shadow / neither)
+        self.shadow_version = shadow_version
+        self.paired = dict.fromkeys(PAIRED, 0) if shadow_version is not None else {}
         self.binners = {name: _binner(p) for name, p in profile.items()}
         self.reference = {name: reference_ratios(p) for name, p in profile.items()}
         # every reference bin (and missing) exists at 0 from the start, like the outcomes: increase() sees
@@ -61,6 +65,12 @@ class ServerMetrics:
     def predicted(self, labels: list) -> None:
         for label in labels:
             self.predictions[str(label)] += 1
+
+    def paired_label(self, served_right: bool, shadow_right: bool) -> None:
+        if served_right == shadow_right:
+            self.paired["both" if served_right else "neither"] += 1
+        else:
+            self.paired["served" if served_right else "shadow"] += 1
 
     def features(self, columns: dict[str, list]) -> None:
         for name, values in columns.items():
@@ -82,6 +92,10 @@ class ServerMetrics:
                        (([k], v) for k, v in self.feedback.items()), tail)
         yield _counter("aicd_conversions", "Business outcomes reported for predictions", ["outcome", *base],
                        (([k], v) for k, v in self.conversions.items()), tail)
+        if self.shadow_version is not None:
+            yield _counter("aicd_paired_feedback", "Delayed labels also scored by the shadow model: which was right",
+                           ["outcome", "shadow_version", *base],
+                           (([k, self.shadow_version], v) for k, v in self.paired.items()), tail)
         yield _counter("aicd_feature_values", "Feature values by reference-profile bin", ["feature", "bin", *base],
                        ((list(k), v) for k, v in self.bins.items()), tail)
         reference = GaugeMetricFamily("aicd_feature_reference_ratio", "Share of each bin in the training data",

@@ -36,6 +36,10 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         raise ConfigError(f"input `target`: {target_name!r} is not supported", hint=f"use one of {', '.join(TARGETS)}")
     if command not in COMMANDS:
         raise ConfigError(f"input `command`: {command!r} is not one of {', '.join(COMMANDS)}")
+    if inputs.get("shadow-model-uri") and (target_name == "kubernetes" or command != "deploy"):
+        raise ConfigError(f"input `shadow-model-uri` applies to deploying on the local and docker targets, not "
+                          f"{command} on {target_name}", hint="leave it empty here; the production gate then "
+                          "compares accuracy unpaired")
     timeout = _seconds(inputs, "ready-timeout", "60")
     if target_name == "kubernetes" and command != "build":
         from .deploy_kube import run_kubernetes
@@ -79,6 +83,13 @@ def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     model_dir, meta = registry.fetch_model(model_uri, folder / "model")
     rev = Revision(number, model_uri, meta["model_version"], meta["run_id"], serving_checksum(meta),
                    str(model_dir), variant=variant_input(inputs))
+    if inputs.get("shadow-model-uri"):
+        shadow_uri = inputs["shadow-model-uri"]
+        check_owner(inputs, model_name_of(shadow_uri))
+        gh.info(f"aicd deploy: fetching the shadow model {shadow_uri}")
+        shadow_dir, shadow = registry.fetch_model(shadow_uri, folder / "shadow")
+        rev.shadow_dir, rev.shadow_sha256 = str(shadow_dir), serving_checksum(shadow)
+        rev.shadow_version = str(shadow["model_version"])
     gh.info(f"aicd deploy: starting revision {number} (model version {rev.model_version}) and waiting for /readyz")
     rollout = target.deploy(rev)
     if not target.has_feedback_token():
@@ -173,6 +184,8 @@ def _finish_local(gh: Actions, command: str, rollout: Rollout[Revision]) -> dict
     if rollout.rolled_back:
         left = rollout.rolled_back
         rows.append(["rolled back (retired)", left.revision, left.model_uri, left.run_id, "stopped"])
+    if serving.shadow_dir:
+        rows.append(["shadow (scores, never answers)", "", f"version {serving.shadow_version}", "", "same server"])
     verb = "deployed" if command == "deploy" else "rolled back"
     took = "answered /readyz" if command == "deploy" else "took traffic"
     gh.summary(f"## 🚀 aicd release — {verb} (local)\n\nRevision {serving.revision} {took} "

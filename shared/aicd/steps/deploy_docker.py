@@ -15,7 +15,7 @@ from ..deploy.rollout import Rollout
 from ..errors import ConfigError
 from ..gha import Actions, md_code
 from ..provenance import commit_of, source_of
-from ..registry import serving_checksum
+from ..registry import MlflowRegistry, serving_checksum
 from .summary import table
 
 __all__ = ["build_and_push", "deployment_name", "run_docker"]
@@ -50,7 +50,8 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     model_uri = require_model_uri(inputs)
     with tempfile.TemporaryDirectory(prefix="aicd-deploy-") as tmp:
         model_dir, meta = fetch(inputs, env, Path(tmp) / "model")
-        image = build_and_push(inputs, env, gh, model_uri, model_dir, meta, client)
+        shadow = fetch_shadow(inputs, env, gh, Path(tmp) / "shadow")
+        image = build_and_push(inputs, env, gh, model_uri, model_dir, meta, client, shadow)
     if command == "build":
         return _finish_build(gh, image, meta)
     target = _target(client, listen, deployment_name(meta["model_name"], variant), timeout,
@@ -98,20 +99,44 @@ def _target(client, listen: str, deployment: str, timeout: float, observe: float
                         progress=lambda event: gh.info(f"aicd deploy: {event}"), feedback_token=feedback_token)
 
 
+def fetch_shadow(inputs: Mapping[str, str], env: Mapping[str, str], gh: Actions,
+                 dest: Path) -> tuple[str, Path, dict] | None:
+    """The `shadow-model-uri` input's model, fetched to ``dest``: (uri, directory, metadata), or None."""
+    from .deploy import check_owner, model_name_of
+
+    uri = inputs.get("shadow-model-uri") or ""
+    if not uri:
+        return None
+    check_owner(inputs, model_name_of(uri))
+    gh.info(f"aicd deploy: fetching the shadow model {uri}")
+    registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
+    return (uri, *registry.fetch_model(uri, dest))
+
+
 def build_and_push(inputs, env, gh: Actions, model_uri: str, model_dir: Path, meta: dict,
-                   client=None) -> BuiltImage:
-    """Build the serving image for ``model_dir`` and push it when the `registry` input is set."""
+                   client=None, shadow: tuple[str, Path, dict] | None = None) -> BuiltImage:
+    """Build the serving image for ``model_dir`` (with ``shadow``'s model at /shadow, scoring every
+    request unserved) and push it when the `registry` input is set."""
     client = client or docker_client(env.get("DOCKER_HOST", ""))
     commit, source = commit_of(env), source_of(env)
     checksum = serving_checksum(meta)
     repository = repository_name(inputs.get("registry", ""), inputs.get("image-name") or meta["model_name"])
     runtime_env = {"AICD_MODEL_SHA256": checksum, "AICD_MODEL_NAME": meta["model_name"],
                    "AICD_MODEL_VERSION": str(meta["model_version"]), "AICD_RUN_ID": meta["run_id"]}
+    labels = image_labels(meta, model_uri, checksum, source, commit)
+    tag = image_tag(str(meta["model_version"]), commit)
+    if shadow:
+        uri, _, shadow_meta = shadow
+        runtime_env.update(AICD_SHADOW_MODEL_DIR="/shadow", AICD_SHADOW_SHA256=serving_checksum(shadow_meta),
+                           AICD_SHADOW_MODEL_VERSION=str(shadow_meta["model_version"]))
+        labels.update({"io.aicd.shadow.uri": uri, "io.aicd.shadow.version": str(shadow_meta["model_version"]),
+                       "io.aicd.shadow.sha256": serving_checksum(shadow_meta)})
+        tag += f"-shadow{shadow_meta['model_version']}"  # never the tag of the same model without a shadow
     builder = ImageBuilder(client, _cache_dir(env), progress=lambda line: gh.info(f"aicd deploy: {line}"))
     started = time.monotonic()
     image = builder.build(base=inputs.get("base-image") or "python:3.12-slim", repository=repository,
-                          tag=image_tag(str(meta["model_version"]), commit), model_dir=model_dir, meta=meta,
-                          env=runtime_env, labels=image_labels(meta, model_uri, checksum, source, commit))
+                          tag=tag, model_dir=model_dir, meta=meta, env=runtime_env, labels=labels,
+                          shadow=(shadow[1], shadow[2]) if shadow else None)
     if not image.reused:
         gh.info(f"aicd deploy: built {image.reference} ({image.size_mb:.0f} MB) in {time.monotonic() - started:.1f} s")
     if inputs.get("registry"):

@@ -87,6 +87,8 @@ def _samples_table(snaps: dict[str, Snapshot], mode: str) -> str:
     names = list(dict.fromkeys(GROUPS[mode]))
     rows = [[what, *(getattr(snaps[n], attr) for n in names)] for what, attr in (
         ("/predict requests", "requests"), ("feedback labels", "feedback"), ("reported outcomes", "outcomes"))]
+    if any(s.paired for s in snaps.values()):
+        rows.append(["labels also scored by a shadow model", *(sum(snaps[n].paired.values()) for n in names)])
     return table(["counted", *names], rows)
 
 

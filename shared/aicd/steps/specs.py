@@ -100,6 +100,11 @@ _DEPLOY_INPUTS = (
     Input("variant", "local, docker: the variant label this deployment's metrics carry — stable, or canary / a / "
           "b for a second deployment judged against it (docker: deployment <model>-<variant>, with its own "
           "listen; local: its own state-dir).", "stable"),
+    Input("shadow-model-uri", "local, docker: a second model that also scores every request, unserved — usually the "
+          "stable one (models:/<name>@champion) given to a canary — so action-monitor compares their online "
+          "accuracy on the same labelled requests (paired: a fraction of the labels). Costs one more "
+          "prediction per request, after the answer is sent (docker: the model is built into the image, "
+          "tagged ...-shadow<version>; kubernetes: not offered yet). Empty: none.", ""),
     Input("ready-timeout", "Seconds a new revision has to become ready before it is removed and the current one "
           "keeps serving.", "60"),
     Input("observe-seconds", "docker: seconds a new revision is watched after taking traffic; if it fails its "
