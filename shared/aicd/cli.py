@@ -227,7 +227,7 @@ def _alerts(args: argparse.Namespace, env: dict[str, str]) -> None:
 
 
 def _simulate(args: argparse.Namespace, gh: Actions) -> None:
-    from .data.source import read_frame
+    from .datasets import read_frame
     from .simulate import send_traffic
 
     token = args.feedback_token if args.feedback_token is not None else os.environ.get("AICD_FEEDBACK_TOKEN", "")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from aicd.data.source import content_hash, open_source
+from aicd.datasets import content_hash, open_source
 from aicd.deploy.local import LocalTarget
 from tests.conftest import FEEDBACK_TOKEN, ROOT
 

@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 
-from aicd.data.source import read_frame
+from aicd.datasets import read_frame
 from aicd.errors import GateFailed
 from aicd.gha import Actions
 from aicd.simulate import send_traffic

@@ -74,7 +74,7 @@ def docker_deploy(docker_engine, mlflow_server, base_image, listen, tmp_path):
         return out
 
     yield run
-    from aicd.steps.deploy_docker import deployment_name
+    from aicd.deploy.naming import deployment_name
 
     for name in used:
         DockerTarget(docker_engine, deployment_name(name)).stop_all()
@@ -431,8 +431,8 @@ def test_a_docker_canary_built_with_stables_model_as_its_shadow_is_judged_on_the
         docker_deploy, docker_engine, versions, tmp_path):
     """`shadow-model-uri` on docker: the canary's image carries stable's model at /shadow (its own tag),
     the canary server scores every request with both, and the gate compares them paired."""
+    from aicd.deploy.naming import deployment_name
     from aicd.steps import monitor
-    from aicd.steps.deploy_docker import deployment_name
     from tests.integration.conftest import free_port
 
     stable = docker_deploy(versions[0])

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from aicd.data.source import content_hash, open_source
+from aicd.datasets import content_hash, open_source
 from aicd.errors import GateFailed, ServiceError
 from aicd.gha import Actions
 from aicd.registry import MlflowRegistry

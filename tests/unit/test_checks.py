@@ -6,7 +6,7 @@ import pandas as pd
 from aicd.config import parse_config
 from aicd.data.checks import run_checks
 from aicd.data.scan import scan
-from aicd.data.source import open_source
+from aicd.datasets import open_source
 from aicd.examples.coffee import CONFIG_PATH, generate
 
 CFG = parse_config(CONFIG_PATH.read_text(), "aicd.yml").data

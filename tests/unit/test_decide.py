@@ -9,7 +9,7 @@ from aicd.monitor.decide import GROUPS, Evaluation, decide, drift_checks, evalua
 from aicd.monitor.metrics import Snapshot, parse_snapshot
 from aicd.monitor.stats import difference_interval, rate_interval
 from aicd.serve.metrics import LATENCY_BUCKETS
-from aicd.steps.monitor_summary import render_summary
+from aicd.steps.monitor.summary import render_summary
 
 CFG = MonitorConfig()
 REFERENCE = {"roast": {"dark": 0.5, "light": 0.5, "other": 0.0}}
@@ -228,7 +228,7 @@ def test_summary_has_one_table_per_check_with_both_versions():
 
 
 def test_the_summary_says_how_it_judged_and_whether_anything_was_rolled_back():
-    from aicd.steps.monitor_summary import Working
+    from aicd.steps.monitor.summary import Working
 
     bad = judge("none", served=snap(correct=1000, incorrect=1000))
     assert bad.decision == "rollback"
@@ -321,7 +321,7 @@ def test_an_inconclusive_check_says_how_many_samples_would_decide_it():
 
 
 def test_the_summary_turns_the_samples_still_needed_into_time_at_the_current_traffic():
-    from aicd.steps.monitor_summary import Working
+    from aicd.steps.monitor.summary import Working
 
     stable, canary = snap(variant="stable", correct=2790, incorrect=210), snap(correct=2760, incorrect=240)
     decision = judge("canary", stable=stable, canary=canary)

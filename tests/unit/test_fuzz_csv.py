@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from aicd.config import parse_config
 from aicd.data.checks import run_checks
 from aicd.data.scan import scan
-from aicd.data.source import open_source
+from aicd.datasets import open_source
 from aicd.errors import DataError
 
 CFG = parse_config("data:\n  label: a\n  columns:\n    a: {dtype: int, min: 0}\n    b: {allowed: [x, y]}\n").data

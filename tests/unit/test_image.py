@@ -7,9 +7,9 @@ import pytest
 
 import aicd
 from aicd.deploy.image import SERVING_CODE, dockerfile, image_labels, image_tag, repository_name, serving_lock
+from aicd.deploy.naming import deployment_name
 from aicd.errors import ConfigError
 from aicd.serve.front import Relay, read_state, write_state
-from aicd.steps.deploy_docker import deployment_name
 
 META = {"model_name": "acme__coffee", "model_version": "3", "run_id": "abc", "data_version": "d" * 16,
         "onnx_sha256": "e" * 64}

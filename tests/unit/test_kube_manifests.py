@@ -11,7 +11,7 @@ from aicd.deploy.kube.client import resource_path
 from aicd.deploy.kube.manifests import Release, deployment, router_deployment, service, tenant_manifests
 from aicd.errors import ConfigError
 from aicd.serve.router import variant_for
-from aicd.steps.deploy_kube import namespace_for
+from aicd.steps.targets import namespace_for
 
 RELEASE = Release(3, "ghcr.io/acme/coffee:3-0123abc", "models:/coffee/3", "3", "run-1", "0123abcdef")
 

@@ -4,7 +4,7 @@ import gzip
 
 import pytest
 
-from aicd.data.source import content_hash, open_source, read_frame
+from aicd.datasets import content_hash, open_source, read_frame
 from aicd.examples.coffee import CONFIG_PATH as CONFIG
 from aicd.examples.coffee import generate
 from tests.conftest import run_aicd
@@ -120,8 +120,8 @@ def test_validate_never_imports_pandas(tmp_path):
 
 def test_a_large_csv_is_read_as_parallel_ranges_with_the_same_result(tmp_path, monkeypatch):
     from aicd.config import parse_config
-    from aicd.data import source as source_module
     from aicd.data.scan import scan
+    from aicd.datasets import files as source_module
 
     frame = generate(6000, missing={"avg_spend": 0.02})
     frame.to_csv(tmp_path / "d.csv", index=False)

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 from ..config import ColumnSpec, DataConfig
 from ..errors import DataError
 from .arrow import float_scalar, float_values, indices, string_array
+from .dataset import Dataset
 from .drift import Side
-from .source import Source
 
 __all__ = ["ColumnScan", "Scan", "arrow_kind", "scan"]
 
@@ -155,7 +155,7 @@ class _Partial:
     row_hashes: list[np.ndarray]
 
 
-def scan(source: Source, cfg: DataConfig, sample_rows: int = 100_000, seed: int = 0) -> Scan:
+def scan(source: Dataset, cfg: DataConfig, sample_rows: int = 100_000, seed: int = 0) -> Scan:
     """Stream ``source`` once under the rules of ``cfg``, its parts in parallel. ``sample_rows=0``
     means no drift will be computed: no sample is drawn and only the label's values are counted."""
     types = {c.name: _ARROW_TYPES[c.dtype] for c in cfg.columns if c.dtype in ("str", "category")}
@@ -197,7 +197,7 @@ def _scan_part(part, index: int, cfg: DataConfig, types, sample_rows: int, seed:
     return _Partial(columns, rows, sampler, key_hashes, row_hashes)
 
 
-def _merge(source: Source, partials: list[_Partial], cfg: DataConfig) -> Scan:
+def _merge(source: Dataset, partials: list[_Partial], cfg: DataConfig) -> Scan:
     first = partials[0]
     for other in partials[1:]:
         if list(other.columns) != list(first.columns):
@@ -215,7 +215,7 @@ def _merge(source: Source, partials: list[_Partial], cfg: DataConfig) -> Scan:
                 _duplicates(first.row_hashes) if cfg.max_duplicate_rows is not None else None)
 
 
-def _same_kind(source: Source, one: ColumnScan, other: ColumnScan) -> None:
+def _same_kind(source: Dataset, one: ColumnScan, other: ColumnScan) -> None:
     """Partitions must agree on a column's type; an all-null part (kind "other") fits anything."""
     if "other" in (one.kind, other.kind):
         if one.kind == "other":

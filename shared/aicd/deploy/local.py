@@ -37,6 +37,7 @@ from pathlib import Path
 
 from ..errors import ServiceError, UserError
 from .history import DEFAULT_KEEP, History, NothingToRollBackTo
+from .naming import model_name_of
 from .rollout import Rollout
 
 __all__ = ["SCRAPE_TARGETS", "LocalTarget", "Revision"]
@@ -62,7 +63,7 @@ class Revision:
 
     @property
     def model_name(self) -> str:
-        return self.model_uri.removeprefix("models:/").split("/")[0].split("@")[0]
+        return model_name_of(self.model_uri)
 
     @property
     def endpoint(self) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from ..config import Config, load_config
 from ..data.drift import profile_frame
-from ..data.source import content_hash, open_source, read_frame
+from ..datasets import content_hash, open_source, read_frame
 from ..errors import ConfigError, GateFailed
 from ..gha import Actions, md_code
 from ..model.compare import Comparison, compare_models

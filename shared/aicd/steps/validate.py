@@ -11,7 +11,7 @@ from ..config import Config, load_config
 from ..data.checks import Check, run_checks
 from ..data.drift import HANDLING, ColumnDrift, Side, column_drift, sides_from_profile
 from ..data.scan import Scan, scan
-from ..data.source import content_hash, open_source
+from ..datasets import content_hash, open_source
 from ..errors import ConfigError, DataError, GateFailed
 from ..gha import Actions, md_code
 from ..paths import check_writable, write_text

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..deploy.local import LocalTarget
-from ..errors import ConfigError, UserError
-from ..gha import Actions
-from ..monitor.decide import GROUPS, Decision
-from ..registry import MlflowRegistry
-from .promote import promote
+from ...deploy.local import LocalTarget
+from ...deploy.naming import deployment_name
+from ...errors import ConfigError, UserError
+from ...gha import Actions
+from ...monitor.decide import GROUPS, Decision
+from ...registry import MlflowRegistry
+from ..promote import promote
+from ..targets import kube_target
 
 __all__ = ["dispatch_retrain", "promote_candidate", "roll_back"]
 
@@ -31,8 +33,6 @@ def roll_back(inputs: Mapping[str, str], env: Mapping[str, str], mode: str, mode
         raise ConfigError(f"input `target`: {target!r} is not one of {', '.join(TARGETS)}")
     judged = str(model.get("version", ""))
     if target == "kubernetes":
-        from .deploy_kube import kube_target
-
         kube = kube_target(inputs, env, model.get("name", ""), lambda text: None)
         if mode != "none":
             outcome = kube.abort()
@@ -43,8 +43,7 @@ def roll_back(inputs: Mapping[str, str], env: Mapping[str, str], mode: str, mode
         return f"revision {record.revision} → revision {outcome.revision} ({kube.namespace}/{kube.name})"
     candidate = GROUPS[mode][1]
     if target == "docker":
-        from ..deploy.docker_target import DockerTarget, docker_client
-        from .deploy_docker import deployment_name
+        from ...deploy.docker_target import DockerTarget, docker_client
 
         variant = "stable" if mode == "none" else candidate  # a canary is its own deployment, <model>-canary
         docker = DockerTarget(docker_client(env.get("DOCKER_HOST", "")), deployment_name(model.get("name", ""),
@@ -87,7 +86,7 @@ def promote_candidate(inputs: Mapping[str, str], env: Mapping[str, str], model: 
 
 def dispatch_retrain(inputs: Mapping[str, str], env: Mapping[str, str], model: dict, decision: Decision) -> None:
     """``repository_dispatch`` to the repository's retrain workflow, with the drift evidence."""
-    from ..github import dispatch
+    from ...github import dispatch
 
     token = inputs.get("github-token") or ""
     repository = inputs.get("repository") or env.get("GITHUB_REPOSITORY", "")

@@ -2,55 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 
-from ..config import load_config
-from ..config_deploy import STRATEGIES
-from ..deploy.kube.client import KubeClient
-from ..deploy.kube.target import KubeTarget, Outcome, RolloutFailed
-from ..errors import ConfigError
-from ..gha import Actions, md_code
-from ..provenance import commit_of
-from ..tenancy import check_tenant, owns
-from .summary import table
+from ...deploy.kube.target import KubeTarget, Outcome, RolloutFailed
+from ...deploy.naming import model_name_of
+from ...gha import Actions, md_code
+from ...provenance import commit_of
+from ..summary import table
+from ..targets import kube_target
+from .docker import build_and_push
+from .inputs import fetch, require_model_uri, revision_input, warn_no_feedback
 
-__all__ = ["kube_target", "namespace_for", "run_kubernetes"]
-
-
-def namespace_for(tenant: str, configured: str) -> str:
-    """A tenant always gets its own namespace ``aicd-<tenant>``; without a tenant, the configured one."""
-    if tenant:
-        return f"aicd-{check_tenant(tenant)}"
-    return configured or "aicd"
-
-
-def kube_target(inputs: Mapping[str, str], env: Mapping[str, str], model_name: str, progress) -> KubeTarget:
-    """The target for ``model_name`` from the step's inputs: config, strategy, tenant, namespace, kubeconfig."""
-    from .deploy_docker import deployment_name
-
-    cfg = load_config(inputs.get("config")).deploy.kubernetes
-    if inputs.get("strategy"):
-        if inputs["strategy"] not in STRATEGIES:
-            raise ConfigError(f"input `strategy`: {inputs['strategy']!r} is not one of {', '.join(STRATEGIES)}")
-        cfg = replace(cfg, strategy=inputs["strategy"])
-    tenant = check_tenant(inputs.get("tenant") or "")
-    if tenant and not owns(tenant, model_name):
-        raise ConfigError(f"tenant {tenant!r} may not deploy {model_name!r}", hint="deploy the tenant's own model")
-    namespace = inputs.get("namespace") or namespace_for(tenant, cfg.namespace)
-    kubeconfig = inputs.get("kubeconfig") or env.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-    api = KubeClient.from_kubeconfig(kubeconfig)
-    return KubeTarget(api, deployment_name(model_name.split("__")[-1]), namespace, cfg, progress=progress)
+__all__ = ["run_kubernetes"]
 
 
 def run_kubernetes(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str) -> dict[str, str]:
-    from .deploy import fetch, require_model_uri, revision_input, warn_no_feedback
-    from .deploy_docker import build_and_push
     model_uri = require_model_uri(inputs)
-    model_name = model_uri.removeprefix("models:/").split("/")[0].split("@")[0]
+    model_name = model_name_of(model_uri)
     target = kube_target(inputs, env, model_name, lambda text: gh.info(f"aicd deploy: {text}"))
     image, digest = inputs.get("image", ""), ""
     try:

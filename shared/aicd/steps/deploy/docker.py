@@ -8,33 +8,32 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..deploy.docker_target import DockerTarget, Slot, deployment_at, docker_client
-from ..deploy.history import DEFAULT_KEEP
-from ..deploy.image import BuiltImage, ImageBuilder, image_labels, image_tag, repository_name
-from ..deploy.rollout import Rollout
-from ..errors import ConfigError
-from ..gha import Actions, md_code
-from ..provenance import commit_of, source_of
-from ..registry import MlflowRegistry, serving_checksum
-from .summary import table
+from ...deploy.docker_target import DockerTarget, Slot, deployment_at, docker_client
+from ...deploy.history import DEFAULT_KEEP
+from ...deploy.image import BuiltImage, ImageBuilder, image_labels, image_tag, repository_name
+from ...deploy.naming import deployment_name, model_name_of
+from ...deploy.rollout import Rollout
+from ...errors import ConfigError
+from ...gha import Actions, md_code
+from ...provenance import commit_of, source_of
+from ...registry import MlflowRegistry, serving_checksum
+from ..summary import table
+from .inputs import (
+    check_owner,
+    fetch,
+    keep_revisions,
+    require_model_uri,
+    revision_input,
+    seconds,
+    variant_input,
+    warn_no_feedback,
+)
 
-__all__ = ["build_and_push", "deployment_name", "run_docker"]
+__all__ = ["build_and_push", "run_docker"]
 
 
 def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str,
                timeout: float) -> dict[str, str]:
-    from .deploy import (
-        _seconds,
-        check_owner,
-        fetch,
-        keep_revisions,
-        model_name_of,
-        require_model_uri,
-        revision_input,
-        variant_input,
-        warn_no_feedback,
-    )
-
     listen = _listen(inputs)  # input mistakes first, before anything talks to Docker
     wanted, keep, variant = revision_input(inputs), keep_revisions(inputs), variant_input(inputs)
     client = docker_client(env.get("DOCKER_HOST", ""))
@@ -55,24 +54,15 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     if command == "build":
         return _finish_build(gh, image, meta)
     target = _target(client, listen, deployment_name(meta["model_name"], variant), timeout,
-                     _seconds(inputs, "observe-seconds", "10"), gh, inputs.get("feedback-token") or "", keep, variant)
+                     seconds(inputs, "observe-seconds", "10"), gh, inputs.get("feedback-token") or "", keep, variant)
     rollout = target.deploy(image.reference)
     if not target.has_feedback_token():
         warn_no_feedback(gh)
     return _finish(gh, "deploy", target, rollout, image)
 
 
-def deployment_name(model_name: str, variant: str = "stable") -> str:
-    """Docker-safe name of a model's deployment (``<tenant>__<name>`` keeps its tenant prefix); a
-    canary (or a/b) deployment of the same model is ``<name>-<variant>``."""
-    name = model_name.lower().replace("__", "--").replace("_", "-")
-    return name if variant == "stable" else f"{name}-{variant}"
-
-
 def _deployment_of(inputs: Mapping[str, str], client, listen: str, variant: str) -> str:
     """The deployment to roll back or stop: the model-uri's (and variant's), else the one serving at ``listen``."""
-    from .deploy import model_name_of
-
     uri = inputs.get("model-uri", "")
     if uri.startswith("models:/"):
         return deployment_name(model_name_of(uri), variant)
@@ -102,8 +92,6 @@ def _target(client, listen: str, deployment: str, timeout: float, observe: float
 def fetch_shadow(inputs: Mapping[str, str], env: Mapping[str, str], gh: Actions,
                  dest: Path) -> tuple[str, Path, dict] | None:
     """The `shadow-model-uri` input's model, fetched to ``dest``: (uri, directory, metadata), or None."""
-    from .deploy import check_owner, model_name_of
-
     uri = inputs.get("shadow-model-uri") or ""
     if not uri:
         return None

@@ -20,18 +20,18 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..config import load_config
-from ..config_monitor import MonitorConfig, window_seconds
-from ..errors import AicdError, ConfigError, GateFailed
-from ..gha import Actions, md_escape
-from ..monitor.decide import GROUPS, MODES, Decision, Evaluation, decide, evaluate
-from ..monitor.metrics import Snapshot
-from ..monitor.sources import EndpointSource, PrometheusSource, Source
-from ..paths import check_writable, write_text
-from ..urls import http_url
-from .monitor_act import dispatch_retrain, promote_candidate, roll_back
-from .monitor_summary import Working, render_summary
-from .specs import SPECS
+from ...config import load_config
+from ...config_monitor import MonitorConfig, window_seconds
+from ...errors import AicdError, ConfigError, GateFailed
+from ...gha import Actions, md_escape
+from ...monitor.decide import GROUPS, MODES, Decision, Evaluation, decide, evaluate
+from ...monitor.metrics import Snapshot
+from ...monitor.sources import EndpointSource, PrometheusSource, Source
+from ...paths import check_writable, write_text
+from ...urls import http_url
+from ..specs import SPECS
+from .act import dispatch_retrain, promote_candidate, roll_back
+from .summary import Working, render_summary
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["monitor"]
 CHOICES = {"on-failure": ("fail", "rollback", "report"), "on-success": ("none", "promote"),

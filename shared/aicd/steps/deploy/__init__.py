@@ -7,14 +7,24 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..deploy.local import LocalTarget, Revision
-from ..deploy.rollout import Rollout
-from ..errors import ConfigError
-from ..gha import Actions
-from ..registry import MlflowRegistry, serving_checksum
-from ..tenancy import check_tenant, owns
-from .specs import SPECS
-from .summary import table
+from ...deploy.local import LocalTarget, Revision
+from ...deploy.naming import model_name_of
+from ...deploy.rollout import Rollout
+from ...errors import ConfigError
+from ...gha import Actions
+from ...registry import MlflowRegistry, serving_checksum
+from ...tenancy import check_tenant
+from ..specs import SPECS
+from ..summary import table
+from .inputs import (
+    check_owner,
+    keep_revisions,
+    require_model_uri,
+    revision_input,
+    seconds,
+    variant_input,
+    warn_no_feedback,
+)
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["deploy"]
 COMMANDS = ("deploy", "build", "rollback", "stop", "promote", "abort")
@@ -40,9 +50,9 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         raise ConfigError(f"input `shadow-model-uri` applies to deploying on the local and docker targets, not "
                           f"{command} on {target_name}", hint="leave it empty here; the production gate then "
                           "compares accuracy unpaired")
-    timeout = _seconds(inputs, "ready-timeout", "60")
+    timeout = seconds(inputs, "ready-timeout", "60")
     if target_name == "kubernetes" and command != "build":
-        from .deploy_kube import run_kubernetes
+        from .kube import run_kubernetes
 
         if command == "stop":
             raise ConfigError("input `command`: stop is not offered for kubernetes",
@@ -51,7 +61,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     if command in ("promote", "abort"):
         raise ConfigError(f"input `command`: {command} applies to the kubernetes target's canary and ab strategies")
     if command == "build" or target_name == "docker":
-        from .deploy_docker import run_docker
+        from .docker import run_docker
 
         return run_docker(inputs, gh, env, command, timeout)
     return _run_local(inputs, gh, env, command, timeout)
@@ -97,81 +107,6 @@ def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
     return _finish_local(gh, "deploy", rollout)
 
 
-def warn_no_feedback(gh: Actions, where: str = "") -> None:
-    """A deploy without a feedback token is allowed (predictions work), but the gate goes blind."""
-    gh.annotate("warning", f"no `feedback-token`{where}: the model server refuses POST /feedback, so the "
-                "production gate cannot measure online accuracy; pass a secret as `feedback-token`",
-                title="aicd deploy")
-
-
-VARIANTS = ("stable", "canary", "a", "b")
-
-
-def variant_input(inputs: Mapping[str, str]) -> str:
-    """The `variant` input: the label a local or docker deployment's metrics carry."""
-    variant = inputs.get("variant") or "stable"
-    if variant not in VARIANTS:
-        raise ConfigError(f"input `variant`: {variant!r} is not one of {', '.join(VARIANTS)}")
-    return variant
-
-
-def revision_input(inputs: Mapping[str, str]) -> int | None:
-    """The `revision` input of a rollback: a revision number, or None for the previous one."""
-    text = inputs.get("revision") or ""
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"input `revision`: {text!r} is not a revision number", hint="e.g. 3, or empty for the "
-                          "previous revision")
-    return int(text)
-
-
-def keep_revisions(inputs: Mapping[str, str]) -> int:
-    """deploy.keep-revisions of the `config` input's aicd.yml (the default without one)."""
-    from ..config import load_config
-
-    return load_config(inputs.get("config")).deploy.keep_revisions
-
-
-def require_model_uri(inputs: Mapping[str, str]) -> str:
-    """The `model-uri` input, of a model the `tenant` input may deploy."""
-    if not inputs.get("model-uri"):
-        raise ConfigError("input `model-uri` is required to deploy", hint="pass the model-uri output of action-train")
-    check_owner(inputs, model_name_of(inputs["model-uri"]))
-    return inputs["model-uri"]
-
-
-def model_name_of(uri: str) -> str:
-    """The registered model name of models:/<name>/<version> or models:/<name>@<alias>."""
-    return uri.removeprefix("models:/").split("/")[0].split("@")[0]
-
-
-def check_owner(inputs: Mapping[str, str], model_name: str) -> None:
-    """A tenant touches only its own models (and no tenant only un-namespaced ones): ConfigError otherwise."""
-    tenant = inputs.get("tenant") or ""
-    if not owns(tenant, model_name):
-        who = f"tenant {tenant!r}" if tenant else "a deploy without a tenant"
-        raise ConfigError(f"{who} may not touch the deployment of model {model_name!r}",
-                          hint="give the tenant that owns it, or deploy the tenant's own model")
-
-
-def fetch(inputs: Mapping[str, str], env: Mapping[str, str], dest: Path) -> tuple[Path, dict]:
-    registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
-    return registry.fetch_model(require_model_uri(inputs), dest)
-
-
-def _seconds(inputs: Mapping[str, str], key: str, default: str) -> float:
-    text = inputs.get(key) or default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    low = "above 0" if key == "ready-timeout" else "from 0"
-    if not 0 <= value <= 86_400 or (value == 0 and key == "ready-timeout"):  # NaN fails the comparison too
-        raise ConfigError(f"input `{key}`: {text!r} is not a number of seconds {low} up to 86400")
-    return value
-
-
 def _finish_local(gh: Actions, command: str, rollout: Rollout[Revision]) -> dict[str, str]:
     serving, standby = rollout.serving, rollout.standby
     outputs = {"endpoint": serving.endpoint, "revision": str(serving.revision),
@@ -194,5 +129,4 @@ def _finish_local(gh: Actions, command: str, rollout: Rollout[Revision]) -> dict
     return outputs
 
 
-__all__ = ["COMMANDS", "DESCRIPTION", "INPUTS", "OUTPUTS", "TARGETS", "VARIANTS", "check_owner", "fetch",
-           "model_name_of", "require_model_uri", "run", "variant_input"]
+__all__ = ["COMMANDS", "DESCRIPTION", "INPUTS", "OUTPUTS", "TARGETS", "run"]

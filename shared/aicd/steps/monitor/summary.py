@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..gha import md_escape
-from ..monitor.decide import GROUPS, Check, Decision
-from ..monitor.metrics import Snapshot
-from .summary import table
+from ...gha import md_escape
+from ...monitor.decide import GROUPS, Check, Decision
+from ...monitor.metrics import Snapshot
+from ..summary import table
 
 __all__ = ["Working", "render_summary"]
 
