@@ -205,6 +205,7 @@ def _print_outputs(gh: Actions, outputs: dict) -> None:
 
 def _alerts(args: argparse.Namespace, env: dict[str, str]) -> None:
     from .config import load_config
+    from .data.drift import METHODS
     from .monitor.alerts import alert_rules
 
     if not args.model or not args.model.isprintable() or len(args.model) > 200:
@@ -216,9 +217,10 @@ def _alerts(args: argparse.Namespace, env: dict[str, str]) -> None:
                        drift_threshold=monitor.drift.threshold, drift_min_samples=monitor.drift.min_samples,
                        window=window, for_=args.for_,
                        extra_selector=args.selector)
-    if monitor.drift.method == "chisquare":
-        print(inert("aicd alerts: monitor.drift.method is chisquare, a p-value PromQL cannot compute: the rules "
-                    "have no ModelFeatureDrift alert (use kl, psi or js for one)"), file=sys.stderr)
+    if not METHODS[monitor.drift.method].promql:
+        print(inert(f"aicd alerts: monitor.drift.method is {monitor.drift.method}, which PromQL cannot compute: the "
+                    f"rules have no ModelFeatureDrift alert (use one of "
+                    f"{', '.join(n for n, m in METHODS.items() if m.promql)} for one)"), file=sys.stderr)
     if not args.output:
         sys.stdout.write(text)
         return

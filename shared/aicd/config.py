@@ -17,6 +17,7 @@ import yaml
 
 from .config_deploy import DeployConfig, parse_deploy
 from .config_monitor import MonitorConfig, parse_monitor
+from .data.drift import METHODS
 from .errors import ConfigError
 from .model.metrics import CLASSIFICATION as CLASSIFICATION_METRICS
 from .model.metrics import HIGHER_IS_BETTER
@@ -28,7 +29,7 @@ __all__ = ["ColumnSpec", "CompareConfig", "Config", "DataConfig", "DriftConfig",
            "SliceConfig", "SplitConfig", "load_config", "parse_config"]
 
 DTYPES = ("int", "float", "bool", "str", "category")
-DRIFT_METHODS = ("auto", "kl", "psi", "js", "wasserstein", "ks", "chisquare")
+DRIFT_METHODS = ("auto", *METHODS)  # auto picks per column (aicd.data.drift.choose_method)
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .data.drift import BINNED, METHODS
 from .latency import LATENCY_BUCKETS
 
 __all__ = ["DRIFT_METHODS", "LiveDriftConfig", "MonitorConfig", "parse_monitor", "window_seconds"]
 
-DRIFT_METHODS = ("kl", "psi", "js", "chisquare")
+DRIFT_METHODS = BINNED  # live traffic is counted in the reference's bins: the methods that work on bins
 DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 LATENCY = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s)$")
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -151,7 +152,7 @@ def _window(r: Any, m: dict) -> str:
 def _drift(r: Any, raw: Any) -> LiveDriftConfig:
     m = r.mapping(raw, "monitor.drift", {"method", "threshold", "min-samples"})
     method = r.text(m, "monitor.drift", "method", "kl", DRIFT_METHODS)
-    high = 1 if method in ("chisquare", "js") else None
-    return LiveDriftConfig(method, r.number(m, "monitor.drift", "threshold", 0.05 if method == "chisquare" else 0.1,
-                                        low=0, high=high),
+    high = 1 if METHODS[method].p_value or method == "js" else None  # a p-value and the JS distance lie in [0, 1]
+    return LiveDriftConfig(method, r.number(m, "monitor.drift", "threshold", METHODS[method].threshold, low=0,
+                                        high=high),
                        r.number(m, "monitor.drift", "min-samples", 500, low=1, integer=True))

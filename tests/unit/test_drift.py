@@ -92,7 +92,8 @@ def test_unseen_categories_constant_columns_and_empty_sides():
     ref = Side("categorical", 100, counts={"a": 50, "b": 50})
     cur = Side("categorical", 100, counts={"a": 50, "z": 50})
     result = column_drift("c", ref, cur, "psi")
-    assert result.bins == ["a", "b", "z"] and math.isfinite(result.statistic) and result.drifted
+    assert result.bins == ["a", "b", "other"] and math.isfinite(result.statistic) and result.drifted
+    assert "unseen in the reference, counted as other: z" in result.note
     constant = numeric(np.ones(2000))
     assert math.isfinite(column_drift("k", constant, numeric(np.ones(2000) * 2)).statistic)
     assert column_drift("e", numeric([]), numeric([1.0])) is None
@@ -125,3 +126,27 @@ def test_an_id_column_over_the_level_cap_on_one_side_is_left_out_not_called_miss
     report = json.loads((tmp_path / "r.json").read_text())
     assert out["passed"] == "true"
     assert [d["column"] for d in report["drift"]] == ["x"]
+
+
+def test_both_gates_judge_unseen_categories_alike_through_one_registry():
+    """The data gate folds levels the reference never saw into `other`, as the model server counts
+    them; on the same counts the production gate's drift check then gives the same statistic for
+    every method the two share."""
+    from aicd.config_monitor import LiveDriftConfig
+    from aicd.data.drift import BINNED, METHODS
+    from aicd.monitor.alerts import DRIFT_RULES
+    from aicd.monitor.decide import drift_checks
+    from aicd.monitor.metrics import Snapshot
+    from aicd.serve.metrics import reference_ratios
+
+    ref = Side("categorical", 1000, counts={"dark": 600, "light": 400})
+    live = {"dark": 500, "light": 300, "oat": 150, "decaf": 50}  # two levels the reference never saw
+    server_bins = {"dark": 500, "light": 300, "other": 200}  # what the model server exports for the same rows
+    shares = reference_ratios({"kind": "categorical", "levels": ["dark", "light"], "counts": [600, 400]})
+    snap = Snapshot(bins={"roast": server_bins}, reference={"roast": shares})
+    for method in BINNED:
+        offline = column_drift("roast", ref, Side("categorical", 1000, counts=live), method)
+        online = drift_checks(snap, LiveDriftConfig(method, METHODS[method].threshold, 1))[0]
+        assert offline.statistic == pytest.approx(online.candidate, rel=1e-9), method
+    assert set(DRIFT_RULES) == {n for n, m in METHODS.items() if m.promql} == {"kl", "psi", "js"}
+    assert all(m.p_value == (m.threshold == 0.05) for m in METHODS.values())

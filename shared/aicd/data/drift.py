@@ -14,37 +14,43 @@ Methods (``drifted`` when the statistic passes ``threshold``):
     kl          KL(reference || current) in nats       (scipy.stats.entropy)       drift if > 0.1
     psi         population stability index                                        drift if > 0.1
 
+Each method is one entry of :data:`METHODS` (a :class:`DriftMethod`: its function, whether it
+yields a p-value, its default threshold, whether it works on bins) — the one registry the data
+gate, the production gate and the alert rules all read.
+
 ``auto`` picks KS / chi-square up to 1,000 rows and normed Wasserstein / JS above, Evidently's
 defaults; a profile reference has no raw values, so its numeric columns use JS on the profile's bins.
 Explicit edge cases, so no inf or NaN reaches a verdict: empty bins get a proportion of ``EPSILON``
-before logs are taken (KL, PSI) and before they become chi-square expectations; categories unseen in
-the reference are their own levels; a constant reference column has one bin and a zero spread
-(normed Wasserstein then falls back to the raw distance); an empty side gives no verdict.
+before logs are taken (KL, PSI, JS) and before they become chi-square expectations; categories
+the reference never saw count together in one bin ``other`` (reference share 0, so floored) — as
+the model server counts them, so both gates judge unseen levels alike; a constant reference column
+has one bin and a zero spread (normed Wasserstein then falls back to the raw distance); an empty
+side gives no verdict.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DEFAULT_THRESHOLDS", "EPSILON", "HANDLING", "ColumnDrift", "Side", "chisquare_pvalue", "column_drift",
-           "js_distance", "kl_divergence", "ks_pvalue", "profile_frame", "proportions", "psi", "sides_from_profile",
-           "wasserstein_normed"]
+__all__ = ["BINNED", "EPSILON", "HANDLING", "METHODS", "OTHER", "ColumnDrift", "DriftMethod", "Side",
+           "chisquare_pvalue", "column_drift", "js_distance", "kl_divergence", "ks_pvalue", "profile_frame",
+           "proportions", "psi", "sides_from_profile", "wasserstein_normed"]
 
 EPSILON = 1e-4
 SMALL = 1000
 HANDLING = {  # written into every report, so a reader knows how edge cases were treated
     "missing": "missing values are left out of the distributions; the missing-ratio checks watch them",
-    "unseen_categories": "a category absent from the reference is its own level with reference count 0",
-    "empty_bins": f"empty bins get a proportion of {EPSILON} before logs (KL, PSI) and chi-square expectations",
+    "unseen_categories": "categories absent from the reference count together in one bin `other` (reference "
+                         "count 0), as the model server counts them",
+    "empty_bins": f"empty bins get a proportion of {EPSILON} before logs (KL, PSI, JS) and chi-square expectations",
     "constant_columns": "a constant reference column has one bin; normed Wasserstein uses the raw distance",
     "large_data": "numeric tests above 1,000 rows use a seeded uniform sample of rows (data.drift.sample-rows)",
 }
-P_VALUE_METHODS = frozenset({"ks", "chisquare"})
-DEFAULT_THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "wasserstein": 0.1, "js": 0.1, "kl": 0.1, "psi": 0.1}
+OTHER = "other"  # the bin of every category the reference never saw (the model server's label too)
 
 
 def proportions(counts: Sequence[float]) -> np.ndarray:
@@ -119,6 +125,46 @@ def wasserstein_normed(reference: np.ndarray, current: np.ndarray) -> float:
     return distance / spread if spread > 0 else distance
 
 
+def js_floored(reference: Sequence[float], current: Sequence[float]) -> float:
+    """JS distance on floored shares (:func:`proportions`), like KL and PSI — what an alert rule's
+    PromQL computes from the server's bins too."""
+    return js_distance(proportions(reference), proportions(current))
+
+
+@dataclass(frozen=True)
+class DriftMethod:
+    """One drift statistic, as every gate and alert rule uses it."""
+
+    name: str
+    title: str  # words for reports and alert descriptions
+    threshold: float  # the default
+    p_value: bool  # a p-value: drift when it falls *below* the threshold; otherwise drift above it
+    on_bins: bool  # computed from the counts of shared bins (else from raw numeric samples)
+    promql: bool  # an alert rule can compute it from the server's counters
+    statistic: Callable[[Sequence[float], Sequence[float]], float]  # (reference, current)
+
+    def drifted(self, statistic: float, threshold: float) -> bool:
+        return statistic < threshold if self.p_value else statistic > threshold
+
+    def worst(self, statistics: Sequence[float]) -> float:
+        return min(statistics) if self.p_value else max(statistics)
+
+    def passing(self, threshold: float) -> str:
+        """The condition that passes, in words: ``p >= 0.05`` or ``<= 0.1``."""
+        return f"p >= {threshold:g}" if self.p_value else f"<= {threshold:g}"
+
+
+METHODS: dict[str, DriftMethod] = {m.name: m for m in (
+    DriftMethod("ks", "two-sample Kolmogorov-Smirnov p-value", 0.05, True, False, False, ks_pvalue),
+    DriftMethod("chisquare", "chi-square goodness-of-fit p-value", 0.05, True, True, False, chisquare_pvalue),
+    DriftMethod("wasserstein", "normed Wasserstein distance", 0.1, False, False, False, wasserstein_normed),
+    DriftMethod("js", "Jensen-Shannon distance", 0.1, False, True, True, js_floored),
+    DriftMethod("kl", "KL divergence (reference || live)", 0.1, False, True, True, kl_divergence),
+    DriftMethod("psi", "population stability index", 0.1, False, True, True, psi),
+)}
+BINNED = tuple(name for name, m in METHODS.items() if m.on_bins)  # what live traffic, counted in bins, can use
+
+
 @dataclass
 class Side:
     """One column of one dataset, as drift needs it (see the module docstring)."""
@@ -152,10 +198,6 @@ class ColumnDrift:
     current: list[float]
     note: str = ""
 
-    @property
-    def score(self) -> float:
-        return self.statistic
-
     def to_dict(self) -> dict:
         return {"column": self.column, "kind": self.kind, "method": self.method, "statistic": _finite(self.statistic),
                 "threshold": self.threshold, "drifted": self.drifted, "n_reference": self.n_reference,
@@ -182,33 +224,38 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
     if ref.kind == "numeric" and (ref.sample is None or cur.sample is None):
         note = "binned: the reference is a stored profile without raw values"
         method = "js" if method in ("ks", "wasserstein") else method
-    limit = DEFAULT_THRESHOLDS[method] if threshold is None else threshold
-    labels, ref_counts, cur_counts = _binned(ref, cur, bins)
-    if method == "ks":
-        statistic = ks_pvalue(ref.sample, cur.sample)
-    elif method == "wasserstein":
-        statistic = wasserstein_normed(ref.sample, cur.sample)
-    else:
-        statistic = {"js": js_distance, "kl": kl_divergence, "psi": psi,
-                     "chisquare": chisquare_pvalue}[method](ref_counts, cur_counts)
-    drifted = statistic < limit if method in P_VALUE_METHODS else statistic > limit
+    how = METHODS[method]
+    limit = how.threshold if threshold is None else threshold
+    labels, ref_counts, cur_counts, unseen = _binned(ref, cur, bins)
+    statistic = how.statistic(ref_counts, cur_counts) if how.on_bins else how.statistic(ref.sample, cur.sample)
+    drifted = how.drifted(statistic, limit)
     sampled = [s for s in (ref, cur) if s.sample is not None and len(s.sample) < s.n]
     if sampled and not note:
         note = f"on a uniform sample of {min(len(s.sample) for s in sampled):,} rows"
+    if unseen:
+        shown = ", ".join(unseen[:5]) + (f" and {len(unseen) - 5} more" if len(unseen) > 5 else "")
+        note = "; ".join(filter(None, (note, f"unseen in the reference, counted as {OTHER}: {shown}")))
     return ColumnDrift(column, ref.kind, method, statistic, limit, bool(drifted), ref.n, cur.n, labels,
                        list(map(float, ref_counts)), list(map(float, cur_counts)), note)
 
 
-def _binned(ref: Side, cur: Side, bins: int) -> tuple[list[str], list[float], list[float]]:
-    """Shared bins of both sides: levels for categorical, reference quantile edges for numeric."""
+def _binned(ref: Side, cur: Side, bins: int) -> tuple[list[str], list[float], list[float], list[str]]:
+    """Shared bins of both sides — levels for categorical (every unseen one in ``other``), reference
+    quantile edges for numeric — and the current side's unseen levels (most frequent first)."""
     if ref.kind == "categorical":
-        levels = sorted(set(ref.counts or {}) | set(cur.counts or {}))
-        return levels, [ref.counts.get(v, 0) for v in levels], [cur.counts.get(v, 0) for v in levels]
+        known, live = ref.counts or {}, cur.counts or {}
+        unseen = sorted((v for v in live if v not in known), key=lambda v: (-live[v], v))
+        levels = sorted(known)
+        ref_counts, cur_counts = [known[v] for v in levels], [live.get(v, 0) for v in levels]
+        if unseen:
+            levels, ref_counts = [*levels, OTHER], [*ref_counts, 0]
+            cur_counts = [*cur_counts, sum(live[v] for v in unseen)]
+        return levels, ref_counts, cur_counts, unseen
     edges = ref.edges if ref.edges is not None else _quantile_edges(ref.sample, bins)
     ref_counts = ref.bin_counts if ref.bin_counts is not None else _counts_in(ref.sample, edges)
     cur_counts = _counts_in(cur.sample, edges) if cur.sample is not None else cur.bin_counts
     bounds = ["-inf", *[f"{e:.4g}" for e in edges], "inf"]
-    return [f"[{bounds[i]}, {bounds[i + 1]})" for i in range(len(edges) + 1)], ref_counts, cur_counts
+    return [f"[{bounds[i]}, {bounds[i + 1]})" for i in range(len(edges) + 1)], ref_counts, cur_counts, []
 
 
 def _sorted(values: np.ndarray) -> np.ndarray:

@@ -47,6 +47,7 @@ import re
 
 import yaml
 
+from ..data.drift import BINNED, EPSILON, METHODS
 from ..errors import ConfigError
 from .promql import escape, label_matchers
 
@@ -54,11 +55,8 @@ __all__ = ["alert_rules"]
 
 # Prometheus's duration syntax (model.ParseDuration): units from largest to smallest, each at most once
 DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
-SHARE_FLOOR = 1e-4  # aicd.data.drift.EPSILON, the floor of an empty bin's share
 REPLICA = "instance, pod"  # the labels replicas of one version differ in: pooled over, nothing else
-DRIFT_RULES = ("kl", "psi", "js")  # the gate's statistics PromQL can compute (a chi-square p-value it cannot)
-DRIFT_NAMES = {"kl": "KL divergence (reference || live)", "psi": "population stability index",
-               "js": "Jensen-Shannon distance"}
+DRIFT_RULES = tuple(name for name in BINNED if METHODS[name].promql)  # what PromQL can compute (no p-values)
 
 
 def alert_rules(model: str, *, min_accuracy: float = 0.85, max_error_rate: float = 0.01,
@@ -66,8 +64,8 @@ def alert_rules(model: str, *, min_accuracy: float = 0.85, max_error_rate: float
                 drift_min_samples: int = 500, window: str = "5m", for_: str = "5m", extra_selector: str = "") -> str:
     """The rule file (YAML) that alerts on one model's accuracy, errors, latency and feature drift."""
     _check(model, min_accuracy, max_error_rate, max_latency_p95_ms, drift_threshold, window, for_)
-    if drift_method not in (*DRIFT_RULES, "chisquare"):
-        raise ConfigError(f"`drift-method` must be one of kl, psi, js, chisquare, got {drift_method!r}")
+    if drift_method not in BINNED:
+        raise ConfigError(f"`drift-method` must be one of {', '.join(BINNED)}, got {drift_method!r}")
     extra = [label_matchers(extra_selector, "`selector`")] if extra_selector.strip() else []
     matchers = [f'model="{escape(model)}"', *extra]
     q = _Queries(matchers, window)
@@ -88,7 +86,7 @@ def alert_rules(model: str, *, min_accuracy: float = 0.85, max_error_rate: float
         rules.append(rule("ModelFeatureDrift", f"{judged} > {_number(drift_threshold)}", "warning",
                           f'feature {{{{ $labels.feature }}}} drifted, {drift_method} {{{{ printf "%.3f" $value }}}}',
                           f"above {drift_threshold:g}",
-                          f"{DRIFT_NAMES[drift_method]} of the live values against the training data"))
+                          f"{METHODS[drift_method].title} of the live values against the training data"))
     return yaml.safe_dump({"groups": [{"name": f"aicd-{model}", "rules": rules}]}, sort_keys=False, width=1 << 16)
 
 
@@ -148,7 +146,7 @@ class _Queries:
 
 def _normalised(shares: str) -> str:
     """Shares floored at 1e-4 and renormalised to sum to 1 per feature (aicd.data.drift.proportions)."""
-    floored = f"clamp_min({shares}, {SHARE_FLOOR})"
+    floored = f"clamp_min({shares}, {EPSILON})"
     return f"({floored} / ignoring(bin) group_left sum without (bin) ({floored}))"
 
 

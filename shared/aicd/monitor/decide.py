@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from ..config_monitor import LiveDriftConfig, MonitorConfig
-from ..data.drift import EPSILON, chisquare_pvalue, js_distance, kl_divergence, proportions, psi
+from ..data.drift import EPSILON, METHODS
 from .metrics import Snapshot
 from .stats import (
     Interval,
@@ -304,7 +304,7 @@ def _overall(features: list[Check], cfg: LiveDriftConfig) -> Check:
     if not judged:
         return Check("drift:overall", cfg.method, "inconclusive", threshold=features[0].threshold,
                      note="not enough samples in any feature")
-    pick = min if cfg.method == "chisquare" else max
+    pick = min if METHODS[cfg.method].p_value else max
     worst = pick(judged, key=lambda c: c.candidate)
     name = worst.metric.removeprefix("drift:")
     return Check("drift:overall", cfg.method, "drift" if drifted else "pass", candidate=worst.candidate,
@@ -317,25 +317,16 @@ def _feature_drift(feature: str, reference: dict[str, float], live: dict[str, in
     ref = [max(reference.get(b, 0.0), EPSILON) for b in names]
     cur = [live.get(b, 0) for b in names]
     n = sum(cur)
-    text = f"p < {cfg.threshold:g}" if cfg.method == "chisquare" else f"<= {cfg.threshold:g}"
+    how = METHODS[cfg.method]
+    text = f"p < {cfg.threshold:g}" if how.p_value else f"<= {cfg.threshold:g}"
     if n < cfg.min_samples:
         return Check(f"drift:{feature}", cfg.method, "inconclusive", threshold=text, samples=n,
                      note=f"not enough samples: {n} values of {cfg.min_samples} needed")
-    value = _statistic(cfg.method, ref, cur)
-    drifted = value < cfg.threshold if cfg.method == "chisquare" else value > cfg.threshold
+    value = how.statistic(ref, cur)  # KL(reference || live) and the rest, as the data gate computes them
+    drifted = how.drifted(value, cfg.threshold)
     top = max(zip(names, cur, ref, strict=True), key=lambda b: abs(b[1] / n - b[2]))[0]
     return Check(f"drift:{feature}", cfg.method, "drift" if drifted else "pass", candidate=value, threshold=text,
                  samples=n, note=f"largest shift in bin {top}")
-
-
-def _statistic(method: str, ref: list[float], cur: list[int]) -> float:
-    if method == "kl":
-        return kl_divergence(ref, cur)  # KL(reference || live), as the data gate computes it
-    if method == "psi":
-        return psi(ref, cur)
-    if method == "js":  # on floored shares like KL and PSI, so the alert rule's PromQL computes the same value
-        return js_distance(proportions(ref), proportions(cur))
-    return chisquare_pvalue(ref, cur)
 
 
 # -- the decision ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..config import Config, load_config
 from ..data.checks import Check, run_checks
-from ..data.drift import HANDLING, ColumnDrift, Side, column_drift, sides_from_profile
+from ..data.drift import HANDLING, METHODS, ColumnDrift, Side, column_drift, sides_from_profile
 from ..data.scan import Scan, scan
 from ..datasets import content_hash, open_source
 from ..errors import ConfigError, DataError, GateFailed
@@ -135,7 +135,7 @@ def _annotate(gh: Actions, cfg: Config, data: str, checks: list[Check], drift: l
                     file=cfg.file if cfg.lines else data, line=_line(cfg, check),
                     title=f"aicd data gate: {check.name}")
     for d in (d for d in drift if d.drifted):
-        op = "<" if d.method in ("ks", "chisquare") else ">"
+        op = "<" if METHODS[d.method].p_value else ">"
         gh.annotate("warning", f"`{d.column}` drifted: {d.method} {d.statistic:.4g} {op} {d.threshold}",
                     file=data, title="aicd data drift")
 
