@@ -173,7 +173,7 @@ def test_a_local_canary_is_judged_through_prometheus_and_its_rollback_stops_it(m
                      FEEDBACK_AUTH)
         prom.wait_for('sum(aicd_feedback_total{variant="canary"})', lambda r: r and float(r[0]["value"][1]) >= 150)
         prom.wait_for('sum(aicd_feedback_total{variant="stable"})', lambda r: r and float(r[0]["value"][1]) >= 150)
-        with pytest.raises(GateFailed, match=r"canary deployment in .* stopped; the stable keeps serving"):
+        with pytest.raises(GateFailed, match=r"stopped the canary deployment in .*; the stable keeps serving"):
             monitor.run({"prometheus-url": prom.url, "model": "coffee-recommender", "compare": "canary",
                          "on-failure": "rollback", "target": "local", "state-dir": str(tmp_path / "canary"),
                          "report": str(tmp_path / "m.json")}, Actions({}), env={"RUNNER_TEMP": str(tmp_path)})
@@ -182,7 +182,7 @@ def test_a_local_canary_is_judged_through_prometheus_and_its_rollback_stops_it(m
         prom.stop()
         for variant in sides:
             LocalTarget(tmp_path / variant).stop_all()
-    assert json.loads((tmp_path / "m.json").read_text())["rolled_back"].startswith("canary deployment")
+    assert json.loads((tmp_path / "m.json").read_text())["rolled_back"].startswith("stopped the canary deployment")
 
 
 def test_a_local_canary_with_stables_model_as_its_shadow_is_judged_on_the_same_requests(mlflow_server, model_uri,

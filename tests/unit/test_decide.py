@@ -270,7 +270,7 @@ def test_the_latency_comparison_means_the_same_at_every_look():
                      if c.metric == "latency-p95" and c.test.startswith("vs"))
         tests.add(check.test)
         assert 0 <= check.baseline <= 1 and 0 <= check.candidate <= 1
-        assert check.note.startswith("p95 <= ") and check.note.split(";")[0].endswith(" ms")
+        assert check.note.startswith("p95 stable <= ") and ", canary <= 25 ms" in check.note  # each side named
     assert tests == {"vs stable: share slower than 500 ms"}
     served = next(c for c in judge("none", served=snap(latency=0.02)).evaluation.checks if c.metric == "latency-p95")
     assert served.candidate == 0.0 and served.note.startswith("p95 <= 25 ms")
@@ -419,3 +419,27 @@ def test_pairs_against_another_version_than_stable_are_not_used_and_the_note_say
     check = next(c for c in d.evaluation.checks if c.metric == "online-accuracy" and c.test != "absolute")
     assert check.test == "vs stable"
     assert "paired labels unused: the candidate's shadow is version 0, the baseline serves 1" in check.note
+
+
+def test_a_run_of_agreement_in_a_small_sample_claims_no_more_than_an_exact_bound():
+    """0 disagreements in 300 pairs: an exact (Clopper-Pearson) bound at the per-test level still
+    allows a disagreement rate, hence an accuracy gap, of 1 - alpha^(1/300) — the interval must not
+    pass a tolerance inside it."""
+    from aicd.monitor.stats import Pairs, paired_interval
+
+    alpha = 0.01 / 6
+    exact = 1 - alpha ** (1 / 300)
+    iv = paired_interval(Pairs(0, 0, 290, 10), alpha)
+    assert iv.low < -exact and iv.high > exact
+
+
+def test_the_samples_needed_follow_the_regularised_variance_as_it_shrinks():
+    """Zero errors on both sides: the projection from an early look lands near where the check really
+    passes (it once assumed the early, regularised variance would stay, and overstated it fourfold)."""
+    from aicd.monitor.stats import difference_needed
+
+    alpha, n = 0.01 / 6, 100
+    while difference_interval(0, n, 0, n, alpha).high > 0.005:
+        n += 1
+    for early in (150, 400, 900):
+        assert abs(difference_needed(0, early, 0, early, alpha, 0.005) - n) < 0.1 * n

@@ -127,7 +127,8 @@ def test_feedback_scores_labels_and_conversions_and_metrics_count_everything():
     assert post(app, "/feedback", {"request_id": "r1", "label": 1}, headers=AUTH)[2]["outcome"] == "correct"
     answer = post(app, "/feedback", {"request_id": "r2", "label": "0", "converted": False}, headers=AUTH)[2]
     assert (answer["outcome"], answer["conversion"]) == ("incorrect", "not_converted")
-    assert post(app, "/feedback", {"request_id": "r2", "converted": True}, headers=AUTH)[2]["conversion"] == "converted"
+    assert post(app, "/feedback", {"request_id": "r2", "converted": True}, headers=AUTH)[0] == 409  # one each
+    assert post(app, "/feedback", {"request_id": "r1", "converted": True}, headers=AUTH)[2]["conversion"] == "converted"
     assert post(app, "/feedback", {"request_id": "zz", "label": 1}, headers=AUTH)[0] == 404
     assert post(app, "/feedback", {"request_id": "r1", "converted": "yes"}, headers=AUTH)[0] == 400
     post(app, "/predict", {"age": 1})
@@ -339,3 +340,32 @@ def test_a_failing_shadow_never_fails_the_request_and_a_server_without_one_expor
 def test_a_shadow_needing_a_feature_the_served_model_does_not_take_is_refused():
     with pytest.raises(ValueError, match="shadow model needs features the served model does not take: tenure"):
         create_app(fake_model(), shadow=shadow_model(lambda c: [0], features=("age", "tenure")))
+
+
+
+def classifier(classes, task="classification"):
+    meta = {"features": list(TYPES), "feature_types": TYPES, "model_version": "7", "model_name": "m",
+            "classes": classes, "task": task}
+    return LoadedModel(meta, "onnx", lambda columns: [classes[-1]] * len(columns["age"]), PROFILE)
+
+
+def test_a_label_counts_once_and_is_compared_as_a_class_of_the_model():
+    app = create_app(classifier([0, 1]), feedback_token=TOKEN)
+    for rid in ("a", "b", "c", "d"):
+        post(app, "/predict", ROW, headers=[("x-request-id", rid)])
+    assert post(app, "/feedback", {"request_id": "a", "label": 1.0}, headers=AUTH)[2]["outcome"] == "correct"
+    assert post(app, "/feedback", {"request_id": "b", "label": "1"}, headers=AUTH)[2]["outcome"] == "correct"
+    assert post(app, "/feedback", {"request_id": "c", "label": 0}, headers=AUTH)[2]["outcome"] == "incorrect"
+    status, _, body = post(app, "/feedback", {"request_id": "a", "label": 1}, headers=AUTH)  # a retried call
+    assert status == 409 and "already has its `label`" in body["error"]
+    for bad in (2, "yes", None, True, [1]):
+        status, _, body = post(app, "/feedback", {"request_id": "d", "label": bad}, headers=AUTH)
+        assert status == 400 and "label" in body["error"], bad
+    assert post(app, "/feedback", {"request_id": "d", "label": 0.0}, headers=AUTH)[2]["outcome"] == "incorrect"
+    samples = metric_samples(request(app, "GET", "/metrics")[2].decode())
+    counted = {dict(k[1])["outcome"]: v for k, v in samples.items() if k[0] == "aicd_feedback_total"}
+    assert counted == {"correct": 2, "incorrect": 2}  # the refused ones counted nothing
+    labels = create_app(classifier(["churn", "stay"]), feedback_token=TOKEN)
+    post(labels, "/predict", ROW, headers=[("x-request-id", "s")])
+    assert post(labels, "/feedback", {"request_id": "s", "label": "Stay"}, headers=AUTH)[0] == 400
+    assert post(labels, "/feedback", {"request_id": "s", "label": "stay"}, headers=AUTH)[2]["outcome"] == "correct"

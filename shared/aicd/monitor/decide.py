@@ -124,9 +124,13 @@ def _absolute_plans(s: Snapshot, cfg: MonitorConfig) -> list[Plan]:
 def _with_p95(check: Check, *snaps: Snapshot) -> Check:
     """The latency checks judge shares of slow requests; the note adds the p95 (the bucket bound
     holding it, in ms) of each side, so the reader sees both without mixing their units."""
+    def shown(p: float | None) -> str:
+        return "unknown (no requests)" if p is None else "> 5000 ms" if math.isinf(p) else f"<= {p * 1000:g} ms"
+
     p95s = [s.latency_quantile(0.95) for s in snaps]
-    shown = ", ".join("?" if p is None else ("> 5000" if math.isinf(p) else f"<= {p * 1000:g}") for p in p95s)
-    note = f"p95 {shown} ms" + (f"; {check.note}" if check.note else "")
+    named = [f"{s.model.get('variant') or 'served'} {shown(p)}" for s, p in zip(snaps, p95s, strict=True)] \
+        if len(snaps) > 1 else [shown(p95s[0])]
+    note = f"p95 {', '.join(named)}" + (f"; {check.note}" if check.note else "")
     return replace(check, note=note)
 
 
@@ -224,7 +228,8 @@ def _paired(metric: str, test: str, pairs: Pairs, tolerance: float, alpha: float
     bad, good = iv.below(tolerance), iv.low >= tolerance
     needed = None if bad or good else paired_needed(pairs, alpha, tolerance)
     note = _note(bad, good, needed, pairs.n, "paired labels", "")
-    disagree = f"both models scored on the same {pairs.n:,} labelled candidate requests; they disagree on " \
+    disagree = f"both models on the same {pairs.n:,} labelled candidate requests (the baseline's figure is its " \
+               f"model scoring them as the candidate's shadow); they disagree on " \
                f"{(pairs.only_a + pairs.only_b) / pairs.n:.1%} of them"
     return replace(_compared(metric, test, _verdict(bad, good), *rates, iv, text, "; ".join(filter(None, (
         disagree, note)))), needed=needed)
@@ -303,7 +308,7 @@ def _overall(features: list[Check], cfg: LiveDriftConfig) -> Check:
     drifted = [c for c in judged if c.verdict == "drift"]
     if not judged:
         return Check("drift:overall", cfg.method, "inconclusive", threshold=features[0].threshold,
-                     note="not enough samples in any feature")
+                     samples=min(c.samples for c in features), note="not enough samples in any feature")
     pick = min if METHODS[cfg.method].p_value else max
     worst = pick(judged, key=lambda c: c.candidate)
     name = worst.metric.removeprefix("drift:")

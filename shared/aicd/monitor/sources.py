@@ -67,13 +67,16 @@ def side(name: str) -> str:
     return "the served model" if name == "served" else name
 
 
-def one_version(name: str, snap: Snapshot, description: str) -> Snapshot:
-    """A group mixing versions (a rollout in progress) cannot be judged as one version."""
+def one_version(name: str, snap: Snapshot, description: str, named: bool = False) -> Snapshot:
+    """A group mixing versions (a rollout in progress, or a server labelled with the wrong variant)
+    cannot be judged as one version; ``named``: the group's servers were named one by one."""
     if len(snap.versions) > 1:
+        hint = (f"name only servers of one version for {side(name)}" if named else
+                "judge it when the rollout has finished; or, if one of them is the candidate, deploy it with "
+                "`variant: canary` (or b) so its metrics say so, or name each side's servers with "
+                "baseline-endpoint and candidate-endpoint")
         raise UserError(f"{description}: {side(name)} is served by several versions at once "
-                        f"({', '.join(sorted(snap.versions))})",
-                        hint="judge it when the rollout has finished, or compare the versions with `compare` "
-                             "(on local or docker, naming each side's servers: baseline-endpoint, candidate-endpoint)")
+                        f"({', '.join(sorted(snap.versions))})", hint=hint)
     return snap
 
 
@@ -97,7 +100,8 @@ class EndpointSource(Source):
         self.by_group = {name: [e.rstrip("/") for e in urls] for name, urls in (by_group or {}).items()}
         self.endpoints = [e.rstrip("/") for e in endpoints] or [e for urls in self.by_group.values() for e in urls]
         self.timeout = timeout
-        self.description = "model server at " + ", ".join(self.endpoints) if not self.by_group else \
+        servers = "model server at " if len(self.endpoints) == 1 else "model servers at "
+        self.description = servers + ", ".join(self.endpoints) if not self.by_group else \
             "model servers " + "; ".join(f"{name} at {', '.join(urls)}" for name, urls in self.by_group.items())
         self.counted = "since each model server started (its own counters)"
 
@@ -107,7 +111,7 @@ class EndpointSource(Source):
         for name, selector in groups.items():
             samples = [s for e in self.by_group[name] for s in self._samples(e)] if self.by_group else everyone
             out[name] = one_version(name, absorb(Snapshot(), (s for s in samples if matches(s[1], selector))),
-                                    self.description)
+                                    self.description, named=bool(self.by_group))
             if not out[name].model:
                 wanted = ", ".join(f"{k}={v}" for k, v in selector.items()) or "any"
                 raise UserError(f"{self.description}: no model server serves {side(name)} ({wanted})",

@@ -24,12 +24,14 @@ labelled request scored by both says which of them was right. Only the requests 
 disagree carry information, so when two versions agree on most requests — as retrained versions
 of one model do — the interval is several times narrower than the unpaired one for the same
 labels. Its variance is the share of disagreements (the largest it can be for that share, the
-value under "no difference"), regularised like a rate.
+value under "no difference"), regularised with two pseudo-disagreements each way so that a run
+of agreement in a small sample cannot claim certainty an exact bound would not give.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["EFFECT_SCALE", "Interval", "Pairs", "difference_interval", "difference_needed", "paired_interval",
@@ -103,9 +105,10 @@ class Pairs:
         """(difference b - a, variance of one pair's difference, tau) for n > 0."""
         n = self.n
         diff = (self.only_b - self.only_a) / n
-        # each disagreement share regularised like a rate; their sum is the variance of one pair's
-        # difference under "no difference" — never below the variance at the observed difference
-        variance = (self.only_b + 1) / (n + 2) + (self.only_a + 1) / (n + 2)
+        # each disagreement share regularised with two pseudo-disagreements (Agresti-Coull style: with
+        # none seen, the interval still spans the disagreement an exact bound allows); their sum is the
+        # variance of one pair's difference under "no difference", never below it at the observed one
+        variance = (self.only_b + 2) / (n + 4) + (self.only_a + 2) / (n + 4)
         # the same scale of plausible effects as the unpaired interval: a share of accuracy's spread
         tau = EFFECT_SCALE * math.sqrt(_variance(2 * self.both + self.only_a + self.only_b, 2 * n))
         return diff, variance, tau
@@ -124,21 +127,28 @@ def paired_needed(pairs: Pairs, alpha: float, bound: float) -> int | None:
     """Pairs :func:`paired_interval` needs to clear ``bound`` at the current difference."""
     if pairs.n <= 0:
         return None
-    diff, variance, tau = pairs._moments()
-    return samples_to_decide(diff, variance / pairs.n, tau, bound, alpha, pairs.n)
+    diff, _, tau = pairs._moments()
+    n = pairs.n
+
+    def variance_at(m: int) -> float:
+        grow = m / n
+        return ((pairs.only_b * grow + 2) / (m + 4) + (pairs.only_a * grow + 2) / (m + 4)) / m
+
+    return samples_to_decide(diff, variance_at, tau, bound, alpha, n)
 
 
-def samples_to_decide(estimate: float, variance: float, tau: float, bound: float, alpha: float,
+def samples_to_decide(estimate: float, variance_at: Callable[[int], float], tau: float, bound: float, alpha: float,
                       n: int, most: int = 10_000_000) -> int | None:
     """How many samples (in all, per side for a difference) the interval needs before it clears
-    ``bound``, if the estimate stays where it is and the variance of one sample stays ``variance * n``.
-    None when it never would (the estimate sits on the bound) or only beyond ``most``."""
+    ``bound``, if the estimate stays where it is; ``variance_at(m)`` is the estimate's variance at
+    ``m`` samples, the counts grown in today's proportions (so a regularised rate's variance shrinks
+    as it would). None when it never would (the estimate sits on the bound) or only beyond ``most``."""
     gap = abs(estimate - bound)
     if n <= 0 or gap == 0 or not math.isfinite(gap):
         return None
 
     def clears(m: int) -> bool:
-        return _half_width(variance * n / m, tau, alpha) < gap
+        return _half_width(variance_at(m), tau, alpha) < gap
 
     if not clears(most):
         return None
@@ -157,7 +167,7 @@ def rate_needed(hits: int, n: int, alpha: float, bound: float) -> int | None:
     if n <= 0:
         return None
     sd = math.sqrt(_variance(hits, n))
-    return samples_to_decide(hits / n, sd * sd / n, EFFECT_SCALE * sd, bound, alpha, n)
+    return samples_to_decide(hits / n, lambda m: _variance(hits * m / n, m) / m, EFFECT_SCALE * sd, bound, alpha, n)
 
 
 def difference_needed(hits_b: int, n_b: int, hits_a: int, n_a: int, alpha: float, bound: float) -> int | None:
@@ -165,8 +175,13 @@ def difference_needed(hits_b: int, n_b: int, hits_a: int, n_a: int, alpha: float
     :func:`difference_interval` needs to clear ``bound`` at the current difference."""
     if n_a <= 0 or n_b <= 0:
         return None
-    var_a, var_b = _variance(hits_a, n_a), _variance(hits_b, n_b)
-    pooled = _variance(hits_a + hits_b, n_a + n_b)
-    variance = max(var_a / n_a + var_b / n_b, pooled * (1 / n_a + 1 / n_b))
-    return samples_to_decide(hits_b / n_b - hits_a / n_a, variance, EFFECT_SCALE * math.sqrt(pooled), bound, alpha,
-                             min(n_a, n_b))
+    smaller = min(n_a, n_b)
+
+    def variance_at(m: int) -> float:
+        grow = m / smaller
+        a, b, na, nb = hits_a * grow, hits_b * grow, n_a * grow, n_b * grow
+        pooled = _variance(a + b, na + nb)
+        return max(_variance(a, na) / na + _variance(b, nb) / nb, pooled * (1 / na + 1 / nb))
+
+    tau = EFFECT_SCALE * math.sqrt(_variance(hits_a + hits_b, n_a + n_b))
+    return samples_to_decide(hits_b / n_b - hits_a / n_a, variance_at, tau, bound, alpha, smaller)

@@ -13,8 +13,13 @@ JSON body). Feedback refers to the ``request_id`` a prediction's answer carried:
 replace a remembered prediction by reusing its id. Rows are checked against the model's
 signature (the features and types recorded at training): a bad request gets a 400 naming the
 field, e.g. ``instances[0].age``. Bodies over ``max_body_bytes`` get a 413, bodies that take
-longer than ``read_timeout`` a 408, JSON nested deeper than ``max_depth`` a 400. Predictions are
-remembered (bounded) so delayed feedback can be scored. No framework: routing five paths by hand
+longer than ``read_timeout`` a 408, JSON nested deeper than ``max_depth`` a 400. The last
+100,000 predictions are remembered (in this server process: a stopped or replaced revision's are
+gone) so delayed feedback can be scored. Each prediction takes one label and one conversion: a
+repeated one gets a 409 and counts nothing (a client retrying a timed-out call cannot inflate
+accuracy). A label is compared with the prediction as a value of the model's classes — ``1``,
+``1.0`` and ``"1"`` are the same class — and a label that is none of them is a 400, never counted
+as "incorrect". No framework: routing five paths by hand
 costs nothing and keeps the serving image to onnxruntime, numpy, uvicorn and prometheus-client.
 
 Whose fault a failure is decides its status, because the production gate's error rate counts
@@ -157,7 +162,10 @@ class ModelServer:
         self.metrics = ServerMetrics(model.meta, variant, model.runtime, model.profile, shadow_version)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.metrics)
-        self.remembered: OrderedDict[str, tuple[object, object]] = OrderedDict()  # id -> (answer, shadow's)
+        self.remembered: OrderedDict[str, _Remembered] = OrderedDict()
+        classes = model.meta.get("classes") or []
+        self.classes = {_label_key(c): c for c in classes} if model.meta.get("task", "classification") != \
+            "regression" else {}
         self.ready = False
         self.routes = {("POST", "/predict"): self.predict, ("POST", "/feedback"): self.feedback,
                        ("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz,
@@ -216,17 +224,25 @@ class ModelServer:
             raise BadRequest("feedback needs `request_id` and `label` (the true label) or `converted` (true/false)")
         if "converted" in body and not isinstance(body["converted"], bool):
             raise BadRequest(f"`converted` must be true or false, got {body['converted']!r:.40}")
-        predicted, shadowed = self.remembered.get(str(body["request_id"]), (_ABSENT, _ABSENT))
-        if predicted is _ABSENT:
-            raise BadRequest(f"unknown `request_id` {body['request_id']!r:.80} (too old, or not served here)", 404)
+        seen = self.remembered.get(str(body["request_id"]))
+        if seen is None:
+            raise BadRequest(f"unknown `request_id` {body['request_id']!r:.80} (too old, or not served here; this "
+                             f"server remembers its last {REMEMBERED_PREDICTIONS:,} predictions)", 404)
+        label = self._label(body["label"], seen.answer) if "label" in body else _ABSENT
+        for given, done in (("label", seen.labelled), ("converted", seen.converted)):
+            if given in body and done:
+                raise BadRequest(f"`request_id` {body['request_id']!r:.80} already has its `{given}`: each "
+                                 "prediction counts one (nothing was counted now)", 409)
         answer = {}
-        if "label" in body:
-            served_right = str(predicted) == str(body["label"])
+        if label is not _ABSENT:
+            served_right = _same(seen.answer, label)
             answer["outcome"] = "correct" if served_right else "incorrect"
             self.metrics.feedback[answer["outcome"]] += 1
-            if shadowed is not _ABSENT:
-                self.metrics.paired_label(served_right, str(shadowed) == str(body["label"]))
+            if seen.shadowed is not _ABSENT:
+                self.metrics.paired_label(served_right, _same(seen.shadowed, label))
+            seen.labelled = True
         if "converted" in body:
+            seen.converted = True
             answer["conversion"] = "converted" if body["converted"] else "not_converted"
             self.metrics.conversions[answer["conversion"]] += 1
         await self._send_json(send, answer, 200, request_id, scope)
@@ -283,8 +299,24 @@ class ModelServer:
                                                                  self._feedback_token):
             raise BadRequest("feedback needs `Authorization: Bearer <feedback token>`", 401)
 
+    def _label(self, label: object, predicted: object) -> object:
+        """The fed-back label, checked against the model's classes (BadRequest when it is none of them);
+        a multi-row prediction takes a list of as many labels, a one-row prediction one label."""
+        rows = len(predicted) if isinstance(predicted, list) else None
+        if (len(label) if isinstance(label, list) else None) != rows:
+            raise BadRequest(f"`label` must be a list of {rows} labels, one per row predicted" if rows else
+                             f"`label` must be one class of the model, got {label!r:.40}")
+        values = label if isinstance(label, list) else [label]
+        for value in values:
+            if value is None or isinstance(value, (dict, list)):
+                raise BadRequest(f"`label` must be a class of the model, got {value!r:.40}")
+            if self.classes and _label_key(value) not in self.classes:
+                known = ", ".join(map(str, list(self.classes.values())[:10]))
+                raise BadRequest(f"`label` {value!r:.40} is not a class of the model ({known})")
+        return label
+
     def _remember(self, request_id: str, answer: object, shadowed: object) -> None:
-        self.remembered[request_id] = (answer, shadowed)
+        self.remembered[request_id] = _Remembered(answer, shadowed)
         if len(self.remembered) > REMEMBERED_PREDICTIONS:
             self.remembered.popitem(last=False)
 
@@ -315,6 +347,38 @@ class ModelServer:
             log("warning" if status >= 400 else "info", "request", method=scope["method"], path=scope["path"],
                 status=status, request_id=request_id, error=body.get("error"))
         await _send(send, status, json.dumps(body).encode(), b"application/json", request_id, self.version)
+
+
+class _Remembered:
+    """One prediction waiting for its feedback: the answer, the shadow's, and what was fed back."""
+
+    __slots__ = ("answer", "converted", "labelled", "shadowed")
+
+    def __init__(self, answer: object, shadowed: object):
+        self.answer, self.shadowed, self.labelled, self.converted = answer, shadowed, False, False
+
+
+def _label_key(value: object) -> str:
+    """A class as one comparable text: 1, 1.0 and "1" are the same class; True is "True"."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return str(int(number)) if number.is_integer() and value.strip() == value else value
+    return str(value)
+
+
+def _same(predicted: object, label: object) -> bool:
+    """Whether a prediction (one class, or a multi-row request's list) is the fed-back label (checked
+    to have the prediction's shape)."""
+    if isinstance(predicted, list):
+        return all(_label_key(p) == _label_key(t) for p, t in zip(predicted, label, strict=True))
+    return _label_key(predicted) == _label_key(label)
 
 
 def _one(labels: object) -> object:

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ...deploy.local import LocalTarget, Revision
-from ...deploy.naming import model_name_of
 from ...deploy.rollout import Rollout
 from ...errors import ConfigError
 from ...gha import Actions
@@ -17,11 +16,12 @@ from ...tenancy import check_tenant
 from ..specs import SPECS
 from ..summary import table
 from .inputs import (
-    check_owner,
+    fetch_shadow,
     keep_revisions,
     require_model_uri,
     revision_input,
     seconds,
+    shadow_uri,
     variant_input,
     warn_no_feedback,
 )
@@ -86,20 +86,22 @@ def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
         return {}
     if command == "rollback":
         return _finish_local(gh, "rollback", target.rollback(wanted))
-    model_uri = require_model_uri(inputs)
+    model_uri, _ = require_model_uri(inputs), shadow_uri(inputs)  # both checked before a revision is taken
     registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
+    before = target.current()
     number, folder = target.next_revision_dir()
     gh.info(f"aicd deploy: fetching {model_uri} for revision {number}")
     model_dir, meta = registry.fetch_model(model_uri, folder / "model")
     rev = Revision(number, model_uri, meta["model_version"], meta["run_id"], serving_checksum(meta),
                    str(model_dir), variant=variant_input(inputs))
-    if inputs.get("shadow-model-uri"):
-        shadow_uri = inputs["shadow-model-uri"]
-        check_owner(inputs, model_name_of(shadow_uri))
-        gh.info(f"aicd deploy: fetching the shadow model {shadow_uri}")
-        shadow_dir, shadow = registry.fetch_model(shadow_uri, folder / "shadow")
-        rev.shadow_dir, rev.shadow_sha256 = str(shadow_dir), serving_checksum(shadow)
-        rev.shadow_version = str(shadow["model_version"])
+    shadow = fetch_shadow(inputs, env, gh, folder / "shadow", meta)
+    if shadow:
+        rev.shadow_dir, rev.shadow_sha256 = str(shadow[1]), serving_checksum(shadow[2])
+        rev.shadow_version = str(shadow[2]["model_version"])
+    elif before and before.shadow_dir:
+        gh.annotate("warning", f"revision {before.revision} had a shadow model (version {before.shadow_version}); "
+                    f"revision {number} has none, so action-monitor compares accuracy unpaired from now on — pass "
+                    "`shadow-model-uri` again to keep pairing", title="aicd deploy")
     gh.info(f"aicd deploy: starting revision {number} (model version {rev.model_version}) and waiting for /readyz")
     rollout = target.deploy(rev)
     if not target.has_feedback_token():
@@ -114,13 +116,14 @@ def _finish_local(gh: Actions, command: str, rollout: Rollout[Revision]) -> dict
                "image": "", "digest": "", "ready-seconds": f"{rollout.ready_seconds:g}"}
     gh.set_outputs(outputs)
     rows = [["▶ serving", serving.revision, serving.model_uri, serving.run_id, serving.endpoint]]
+    if serving.shadow_dir:  # right under the revision it belongs to
+        rows.append([f"↳ its shadow (scores, never answers; variant {serving.variant})", "",
+                     f"version {serving.shadow_version}", "", "same server"])
     if standby:
         rows.append(["standby (running)", standby.revision, standby.model_uri, standby.run_id, standby.endpoint])
     if rollout.rolled_back:
         left = rollout.rolled_back
         rows.append(["rolled back (retired)", left.revision, left.model_uri, left.run_id, "stopped"])
-    if serving.shadow_dir:
-        rows.append(["shadow (scores, never answers)", "", f"version {serving.shadow_version}", "", "same server"])
     verb = "deployed" if command == "deploy" else "rolled back"
     took = "answered /readyz" if command == "deploy" else "took traffic"
     gh.summary(f"## 🚀 aicd release — {verb} (local)\n\nRevision {serving.revision} {took} "

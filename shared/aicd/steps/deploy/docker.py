@@ -16,15 +16,17 @@ from ...deploy.rollout import Rollout
 from ...errors import ConfigError
 from ...gha import Actions, md_code
 from ...provenance import commit_of, source_of
-from ...registry import MlflowRegistry, serving_checksum
+from ...registry import serving_checksum
 from ..summary import table
 from .inputs import (
     check_owner,
     fetch,
+    fetch_shadow,
     keep_revisions,
     require_model_uri,
     revision_input,
     seconds,
+    shadow_uri,
     variant_input,
     warn_no_feedback,
 )
@@ -46,10 +48,10 @@ def run_docker(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], c
             gh.info(f"aicd deploy: removed every container of deployment {target.deployment}")
             return {}
         return _finish(gh, "rollback", target, target.rollback(wanted), None)
-    model_uri = require_model_uri(inputs)
+    model_uri, _ = require_model_uri(inputs), shadow_uri(inputs)  # both checked before anything is fetched
     with tempfile.TemporaryDirectory(prefix="aicd-deploy-") as tmp:
         model_dir, meta = fetch(inputs, env, Path(tmp) / "model")
-        shadow = fetch_shadow(inputs, env, gh, Path(tmp) / "shadow")
+        shadow = fetch_shadow(inputs, env, gh, Path(tmp) / "shadow", meta)
         image = build_and_push(inputs, env, gh, model_uri, model_dir, meta, client, shadow)
     if command == "build":
         return _finish_build(gh, image, meta)
@@ -87,18 +89,6 @@ def _target(client, listen: str, deployment: str, timeout: float, observe: float
             feedback_token: str = "", keep: int = DEFAULT_KEEP, variant: str = "stable") -> DockerTarget:
     return DockerTarget(client, deployment, listen, timeout, observe, keep=keep, variant=variant,
                         progress=lambda event: gh.info(f"aicd deploy: {event}"), feedback_token=feedback_token)
-
-
-def fetch_shadow(inputs: Mapping[str, str], env: Mapping[str, str], gh: Actions,
-                 dest: Path) -> tuple[str, Path, dict] | None:
-    """The `shadow-model-uri` input's model, fetched to ``dest``: (uri, directory, metadata), or None."""
-    uri = inputs.get("shadow-model-uri") or ""
-    if not uri:
-        return None
-    check_owner(inputs, model_name_of(uri))
-    gh.info(f"aicd deploy: fetching the shadow model {uri}")
-    registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
-    return (uri, *registry.fetch_model(uri, dest))
 
 
 def build_and_push(inputs, env, gh: Actions, model_uri: str, model_dir: Path, meta: dict,

@@ -11,8 +11,8 @@ from ...gha import Actions
 from ...registry import MlflowRegistry
 from ...tenancy import owns
 
-__all__ = ["VARIANTS", "check_owner", "fetch", "keep_revisions", "require_model_uri", "revision_input", "seconds",
-           "variant_input", "warn_no_feedback"]
+__all__ = ["VARIANTS", "check_owner", "fetch", "fetch_shadow", "keep_revisions", "require_model_uri", "revision_input",
+           "seconds", "shadow_uri", "variant_input", "warn_no_feedback"]
 
 
 def warn_no_feedback(gh: Actions, where: str = "") -> None:
@@ -83,3 +83,40 @@ def seconds(inputs: Mapping[str, str], key: str, default: str) -> float:
     if not 0 <= value <= 86_400 or (value == 0 and key == "ready-timeout"):  # NaN fails the comparison too
         raise ConfigError(f"input `{key}`: {text!r} is not a number of seconds {low} up to 86400")
     return value
+
+
+def shadow_uri(inputs: Mapping[str, str]) -> str:
+    """The `shadow-model-uri` input ("" without one): a registry URI of a model the tenant owns —
+    checked before anything is fetched or started."""
+    uri = inputs.get("shadow-model-uri") or ""
+    if uri and not uri.startswith("models:/"):
+        raise ConfigError(f"input `shadow-model-uri`: {uri!r} is not models:/<name>/<version> or "
+                          "models:/<name>@<alias>", hint="give the stable model's registry URI, e.g. "
+                          "models:/<name>@champion")
+    if uri:
+        check_owner(inputs, model_name_of(uri))
+    return uri
+
+
+def fetch_shadow(inputs: Mapping[str, str], env: Mapping[str, str], gh: Actions, dest: Path,
+                 served: dict) -> tuple[str, Path, dict] | None:
+    """The shadow model fetched to ``dest`` — (uri, directory, metadata), None without one — after
+    checking it can score what the served model is sent (ConfigError before anything starts)."""
+    uri = shadow_uri(inputs)
+    if not uri:
+        return None
+    gh.info(f"aicd deploy: fetching the shadow model {uri}")
+    registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
+    directory, shadow = registry.fetch_model(uri, dest)
+    missing = [f for f in shadow["features"] if f not in served["features"]]
+    if missing:
+        raise ConfigError(f"input `shadow-model-uri`: {uri} needs features the served model is not sent: "
+                          f"{', '.join(missing)}", hint="a shadow scores the served model's requests: give a "
+                          "version trained on the same features (usually the stable one)")
+    if str(shadow["model_version"]) == str(served["model_version"]) and shadow["model_name"] == served["model_name"]:
+        gh.annotate("warning", f"the shadow is the served model itself (version {served['model_version']}): "
+                    "every pair agrees, so the paired comparison says nothing", title="aicd deploy")
+    if (inputs.get("variant") or "stable") == "stable":
+        gh.annotate("warning", "a shadow on the stable variant is never compared: action-monitor pairs the "
+                    "candidate's labels (variant canary or b) with its shadow", title="aicd deploy")
+    return uri, directory, shadow

@@ -67,7 +67,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         raise
     outputs = _publish(report, gh, decision, mode, snaps, source, acted, choice["on-failure"], cfg)
     if decision.decision == "rollback" and choice["on-failure"] != "report":
-        done = f"rolled back {acted['rolled_back']}" if acted["rolled_back"] else \
+        done = acted["rolled_back"] if acted["rolled_back"] else \
             "nothing was rolled back (on-failure: fail; use rollback to act, report to pass)"
         raise GateFailed(f"production gate: rollback — {decision.reason}; {done}", outputs=outputs)
     return outputs
@@ -189,7 +189,7 @@ def _act(decision: Decision, choice: dict[str, str], inputs: Mapping[str, str], 
     acted = dict(NOTHING_DONE)
     if decision.decision == "rollback" and choice["on-failure"] == "rollback":
         acted["rolled_back"] = roll_back(inputs, env, mode, candidate)
-        gh.annotate("warning", f"aicd rolled back ({acted['rolled_back']}): {decision.reason}",
+        gh.annotate("warning", f"aicd {acted['rolled_back']}: {decision.reason}",
                     title="aicd production gate")
     elif decision.decision == "promote" and choice["on-success"] == "promote":
         acted["promoted"] = promote_candidate(inputs, env, candidate, gh)
@@ -201,5 +201,6 @@ def _act(decision: Decision, choice: dict[str, str], inputs: Mapping[str, str], 
 
 
 def _samples(s: Snapshot) -> dict:
+    paired = {"paired": {**s.paired, "shadow_versions": sorted(s.shadow_versions)}} if s.paired else {}
     return {"requests": s.requests, "errors": s.errors, "feedback": s.feedback, "correct": s.correct,
-            "outcomes": s.outcomes, "converted": s.converted}
+            "outcomes": s.outcomes, "converted": s.converted, **paired}

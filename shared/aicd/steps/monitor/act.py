@@ -20,7 +20,7 @@ TARGETS = ("local", "docker", "kubernetes")
 
 
 def roll_back(inputs: Mapping[str, str], env: Mapping[str, str], mode: str, model: dict) -> str:
-    """Take the judged version out of service; returns what happened, for the summary.
+    """Take the judged version out of service; returns what happened as one phrase, for the summary.
 
     A kubernetes canary or A/B rollout is aborted (stable, or a, keeps all traffic); on local and
     docker, where a canary is a deployment of its own (its state-dir; ``<model>-canary``), that
@@ -40,7 +40,7 @@ def roll_back(inputs: Mapping[str, str], env: Mapping[str, str], mode: str, mode
         record = kube.current_release()
         _same_version(record, judged, f"{kube.namespace}/{kube.name}")
         outcome = kube.rollback()
-        return f"revision {record.revision} → revision {outcome.revision} ({kube.namespace}/{kube.name})"
+        return f"rolled back revision {record.revision} → revision {outcome.revision} ({kube.namespace}/{kube.name})"
     candidate = GROUPS[mode][1]
     if target == "docker":
         from ...deploy.docker_target import DockerTarget, docker_client
@@ -51,20 +51,27 @@ def roll_back(inputs: Mapping[str, str], env: Mapping[str, str], mode: str, mode
         _same_version(docker.current(), judged, f"docker deployment {docker.deployment}")
         if mode != "none":
             docker.stop_all()
-            return f"{candidate} deployment {docker.deployment} stopped; the {GROUPS[mode][0]} keeps serving"
+            return f"stopped the {candidate} deployment {docker.deployment}; the {GROUPS[mode][0]} keeps serving"
         done = docker.rollback()
-        return f"revision {done.rolled_back.revision} → revision {done.serving.revision} ({done.serving.container})"
+        return f"rolled back revision {done.rolled_back.revision} → revision {done.serving.revision} " \
+               f"({done.serving.container})"
     state_dir = Path(inputs.get("state-dir") or ".aicd/deploy")
     if not (state_dir / "state.json").is_file():
         raise ConfigError(f"input `state-dir`: {str(state_dir)!r} holds no deployment, so there is nothing to roll "
                           "back", hint="give the state-dir the deploy used (for a canary: the canary's own)")
     local = LocalTarget(state_dir)
-    _same_version(local.current(), judged, f"the deployment in {state_dir}")
+    current = local.current()
+    if mode != "none" and current is not None and current.variant != candidate:
+        raise ConfigError(f"input `state-dir`: {str(state_dir)!r} holds the {current.variant} deployment, not the "
+                          f"{candidate} that was judged; nothing was rolled back",
+                          hint=f"give the state-dir the {candidate}'s deploy used")
+    _same_version(current, judged, f"the deployment in {state_dir}")
     if mode != "none":  # the judged side is its own deployment (its own state-dir): taking it away is the rollback
         local.stop_all()
-        return f"{candidate} deployment in {state_dir} stopped; the {GROUPS[mode][0]} keeps serving"
+        return f"stopped the {candidate} deployment in {state_dir}; the {GROUPS[mode][0]} keeps serving"
     done = local.rollback()
-    return f"revision {done.rolled_back.revision} → revision {done.serving.revision} at {done.serving.endpoint}"
+    return f"rolled back revision {done.rolled_back.revision} → revision {done.serving.revision} at " \
+           f"{done.serving.endpoint}"
 
 
 def _same_version(current, judged: str, where: str) -> None:

@@ -63,6 +63,8 @@ def render_summary(decision: Decision, mode: str, snaps: dict[str, Snapshot], ac
 
 
 def _headline(decision: Decision, acted: dict, working: Working | None) -> str:
+    if decision.decision == "promote" and not acted.get("promoted"):
+        return "promote decided; nothing was promoted (on-success is not promote)"
     if decision.decision != "rollback":
         return decision.decision
     if acted.get("rolled_back"):
