@@ -15,6 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
+from .deploy.local import LocalTarget
 from .errors import AicdError
 from .examples import coffee
 from .gha import Actions, inert
@@ -82,7 +83,7 @@ def run_demo(workdir: str | Path, keep_running: bool = False) -> int:
         return 1
     finally:
         if target and not keep_running:
-            deploy.LocalTarget(target).stop_all()
+            LocalTarget(target).stop()
     _say("", f"decision: {m['decision'].upper()}   ({time.monotonic() - started:.0f} s)",
          f"job summaries: {summary}", f"MLflow store:  {tracking}", f"reports:       {reports}")
     if keep_running:

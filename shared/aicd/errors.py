@@ -7,7 +7,10 @@
     │   └── EntrypointFailed  the user's own training code (``model.entrypoint``) raised or returned
     │                         something that is not a fitted model
     ├── ServiceError          an outside service (MLflow, a model server, ...) failed;
-    │                         ``retryable`` says whether trying again can help
+    │   │                     ``retryable`` says whether trying again can help
+    │   ├── KubeError         the Kubernetes API answered with an error (``status``: its HTTP status)
+    │   └── RolloutFailed     a new revision never became ready and was taken away; ``result``
+    │                         (a deploy Result, when known) says what serves again
     └── GateFailed            the inputs were fine but a gate said no (data check, model threshold)
 
 Every error carries a one-line ``message`` and an optional ``hint`` (what to do). The CLI turns
@@ -17,7 +20,8 @@ Errors of the libraries underneath (MLflow, pandas, HTTP) never escape: adapters
 
 from __future__ import annotations
 
-__all__ = ["AicdError", "ConfigError", "DataError", "EntrypointFailed", "GateFailed", "ServiceError", "UserError"]
+__all__ = ["AicdError", "ConfigError", "DataError", "EntrypointFailed", "GateFailed", "KubeError", "RolloutFailed",
+           "ServiceError", "UserError"]
 
 
 class AicdError(Exception):
@@ -62,6 +66,24 @@ class ServiceError(AicdError):
         super().__init__(f"{service}: {message}", hint=hint)
         self.service = service
         self.retryable = retryable
+
+
+class KubeError(ServiceError):
+    """The Kubernetes API at ``server`` answered ``status`` (0: no answer); 429 and 5xx are retryable."""
+
+    def __init__(self, server: str, status: int, message: str, hint: str = ""):
+        super().__init__(f"Kubernetes API at {server}", message, retryable=status in (0, 429) or status >= 500,
+                         hint=hint)
+        self.status = status
+
+
+class RolloutFailed(ServiceError):
+    """A new revision never became ready and was taken away; ``result`` (an aicd.deploy.target.Result,
+    None when nothing served before) says what serves again."""
+
+    def __init__(self, service: str, message: str, result: object = None, *, hint: str = ""):
+        super().__init__(service, message, retryable=False, hint=hint)
+        self.result = result
 
 
 class GateFailed(AicdError):

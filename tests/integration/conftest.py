@@ -103,7 +103,7 @@ def deploy_dir(tmp_path):
 
     state = tmp_path / "deploy"
     yield state
-    LocalTarget(state).stop_all()
+    LocalTarget(state).stop()
 
 
 def pytest_collection_modifyitems(items):

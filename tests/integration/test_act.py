@@ -79,7 +79,7 @@ def test_the_pipeline_runs_under_act_and_every_output_checks_out(act_ready, tmp_
         assert "not enough samples" in evidence["reason"]
         assert evidence["model"]["version"] == out["model-version"]
     finally:
-        LocalTarget(state).stop_all()
+        LocalTarget(state).stop()
 
 
 def test_missing_values_fail_the_data_gate_and_training_never_runs(act_ready, tmp_path):

@@ -1,5 +1,6 @@
 """The README's demo command's main job: `aicd demo` on the embedded default, under two minutes."""
 
+import json
 import time
 
 from aicd.deploy.local import LocalTarget
@@ -18,5 +19,6 @@ def test_the_demo_runs_the_whole_chain(tmp_path):
     assert "Traceback" not in result.output
     assert (tmp_path / "demo" / "mlflow" / "mlflow.db").is_file()
     assert "aicd production gate" in (tmp_path / "demo" / "summary.md").read_text()
-    current = LocalTarget(tmp_path / "demo" / "deploy").current()
-    assert current is not None and current.pid == 0  # the demo stopped its server
+    assert LocalTarget(tmp_path / "demo" / "deploy").current() is not None
+    state = json.loads((tmp_path / "demo" / "deploy" / "state.json").read_text())
+    assert state["revisions"] and all(r["pid"] == 0 for r in state["revisions"])  # the demo stopped its server

@@ -9,11 +9,13 @@ import json
 import tarfile
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from aicd.deploy.docker_target import DockerTarget
+from aicd.deploy.target import Candidate
 from aicd.errors import ConfigError, GateFailed, ServiceError, UserError
 from aicd.gha import Actions
 from aicd.steps import deploy, train
@@ -35,6 +37,11 @@ ROW = {"age": 25, "visits_per_week": 3.5, "avg_spend": 5.0, "preferred_roast": "
 
 
 MODEL = "docker-coffee"  # a model of its own: no champion from other tests gates these versions
+
+
+def image_only(image: str) -> Candidate:
+    """A candidate the docker target runs as it is (it reads the model's details from the image's labels)."""
+    return Candidate("", Path("/nonexistent"), {}, image)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +84,7 @@ def docker_deploy(docker_engine, mlflow_server, base_image, listen, tmp_path):
     from aicd.deploy.naming import deployment_name
 
     for name in used:
-        DockerTarget(docker_engine, deployment_name(name)).stop_all()
+        DockerTarget(docker_engine, deployment_name(name)).stop()
 
 
 def test_image_is_built_labelled_non_root_and_pushed_with_auth(docker_engine, docker_registry, versions,
@@ -147,7 +154,7 @@ def test_a_tampered_model_never_gets_ready_and_the_previous_revision_keeps_servi
     tampered = tampered_copy(docker_engine, good["image"])
     target = DockerTarget(docker_engine, MODEL, listen, ready_timeout=10, observe_seconds=1)
     with pytest.raises(ServiceError, match=r"did not become ready.*revision 1 keeps serving") as err:
-        target.deploy(tampered)
+        target.deploy(image_only(tampered))
     assert "refusing to start" in str(err.value) and "model.onnx has SHA-256" in str(err.value)
     assert [s.revision for s in target.slots()] == [1]
     assert call(f"http://{listen}/predict", ROW)[0] == 200
@@ -166,7 +173,7 @@ def test_a_revision_that_dies_after_taking_traffic_is_rolled_back_automatically(
     target = DockerTarget(docker_engine, MODEL, listen, ready_timeout=20, observe_seconds=3,
                           progress=kill_the_new_one)
     with pytest.raises(ServiceError, match="rolled back to revision 1"):
-        target.deploy(first["image"])
+        target.deploy(image_only(first["image"]))
     assert killed and target.current().revision == 1
     assert call(f"http://{listen}/predict", ROW)[1]["x-model-version"] == "1"
 
@@ -458,4 +465,4 @@ def test_a_docker_canary_built_with_stables_model_as_its_shadow_is_judged_on_the
         paired = next(c for c in checks if c["metric"] == "online-accuracy" and c["test"] != "absolute")
         assert (paired["test"], paired["samples"], paired["candidate"]) == ("vs stable, paired", 120, 1.0)
     finally:
-        DockerTarget(docker_engine, deployment_name(MODEL, "canary")).stop_all()
+        DockerTarget(docker_engine, deployment_name(MODEL, "canary")).stop()

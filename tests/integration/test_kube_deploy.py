@@ -7,15 +7,16 @@ Deployment controller, the scheduler, RBAC, admission, server-side apply — is 
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from aicd.config_deploy import KubernetesConfig
-from aicd.deploy.kube.client import KubeError
 from aicd.deploy.kube.lease import deploy_lease
 from aicd.deploy.kube.manifests import tenant_manifests
-from aicd.deploy.kube.target import KubeTarget, RolloutFailed
-from aicd.errors import GateFailed, ServiceError, UserError
+from aicd.deploy.kube.target import KubeTarget
+from aicd.deploy.target import Candidate
+from aicd.errors import GateFailed, KubeError, RolloutFailed, ServiceError, UserError
 from tests.conftest import FEEDBACK_AUTH, FEEDBACK_TOKEN, STEP_ENV
 
 IMAGE = "registry.example/coffee:{}-0123abc"
@@ -33,8 +34,13 @@ def target(cluster, namespace, **cfg) -> KubeTarget:
     return KubeTarget(cluster.api(), "coffee", namespace, replace(base, **cfg), poll=0.25)
 
 
+def candidate(image: str, version: int | str = "", model_uri: str = "") -> Candidate:
+    meta = {"model_version": str(version), "run_id": f"run-{version}" if version else ""}
+    return Candidate(model_uri, Path("/nonexistent"), meta, image, "c0ffee" if version else "")
+
+
 def ship(t: KubeTarget, version: int):
-    return t.deploy(IMAGE.format(version), f"models:/coffee/{version}", str(version), f"run-{version}", "c0ffee")
+    return t.deploy(candidate(IMAGE.format(version), version, f"models:/coffee/{version}"))
 
 
 def ready_pods(cluster, namespace) -> dict[tuple[str, str], int]:
@@ -51,7 +57,7 @@ def ready_pods(cluster, namespace) -> dict[tuple[str, str], int]:
 def test_a_rollout_that_never_gets_ready_is_rolled_back_and_the_old_version_never_loses_capacity(
         kube_cluster, namespace):
     first = ship(target(kube_cluster, namespace), 1)
-    assert first.revision == 1 and ready_pods(kube_cluster, namespace) == {("stable", "1"): 3}
+    assert first.serving.revision == 1 and ready_pods(kube_cluster, namespace) == {("stable", "1"): 3}
     lowest, stop = [3], threading.Event()
 
     def watch():
@@ -63,12 +69,13 @@ def test_a_rollout_that_never_gets_ready_is_rolled_back_and_the_old_version_neve
     watcher.start()
     try:
         with pytest.raises(RolloutFailed, match="rolled back to revision 1") as failed:
-            target(kube_cluster, namespace).deploy("registry.example/coffee:2-unready", "models:/coffee/2", "2")
+            unready = candidate("registry.example/coffee:2-unready", 2, "models:/coffee/2")
+            target(kube_cluster, namespace).deploy(unready)
     finally:
         stop.set()
         watcher.join()
     assert lowest[0] == 3  # the old version kept its full ready count during the whole attempt
-    recovered = failed.value.outcome.recovered_seconds
+    recovered = failed.value.result.recovered_seconds
     assert recovered is not None and recovered < 30
     print(f"failed rollout detected -> previous revision fully serving: {recovered:.1f} s")
     assert ready_pods(kube_cluster, namespace) == {("stable", "1"): 3}
@@ -86,7 +93,7 @@ def test_canary_steps_change_replica_ratios_exactly_then_promote_leaves_only_the
     out = t.promote()
     assert ready_pods(kube_cluster, namespace) == {("stable", "1"): 5, ("canary", "2"): 5}
     out = t.promote()
-    assert "promoted" in out.state and out.revision == 2
+    assert "promoted" in out.state and out.serving.revision == 2
     _wait_for(lambda: ready_pods(kube_cluster, namespace) == {("stable", "2"): 10})
     assert kube_cluster.api().get("Deployment", namespace, "coffee-canary") is None
 
@@ -96,7 +103,7 @@ def test_canary_abort_restores_all_traffic_to_stable(kube_cluster, namespace):
     ship(t, 1)
     ship(t, 2)
     out = t.abort()
-    assert "aborted" in out.state and out.revision == 1
+    assert "aborted" in out.state and out.serving.revision == 1
     _wait_for(lambda: ready_pods(kube_cluster, namespace) == {("stable", "1"): 10})
 
 
@@ -117,7 +124,7 @@ def test_blue_green_switches_the_service_and_switches_back_instantly(kube_cluste
     assert ready_pods(kube_cluster, namespace) == {("blue", "1"): 2, ("green", "2"): 2}  # blue kept warm
     started = time.monotonic()
     back = t.rollback()
-    assert time.monotonic() - started < 5 and back.revision == 1
+    assert time.monotonic() - started < 5 and back.serving.revision == 1
     service = kube_cluster.api().get("Service", namespace, "coffee")
     assert service["spec"]["selector"]["aicd.dev/track"] == "blue"
 
@@ -126,14 +133,14 @@ def test_rollback_to_revision_n_minus_2_restores_its_image_and_model_version(kub
     t = target(kube_cluster, namespace, replicas=2)
     for version in (1, 2, 3):
         ship(t, version)
-    back = t.rollback(revision=1)
-    assert (back.revision, back.image, back.model_version) == (1, IMAGE.format(1), "1")
+    back = t.rollback(to=1)
+    assert (back.serving.revision, back.serving.image, back.serving.model_version) == (1, IMAGE.format(1), "1")
     _wait_for(lambda: ready_pods(kube_cluster, namespace) == {("stable", "1"): 2})
     history = t.status()  # 2 and 3 were rolled back from: retired, their numbers never handed out again
     assert [r["revision"] for r in history["revisions"]] == [1] and history["current"] == 1
     assert [r["run_id"] for r in history["revisions"]] == ["run-1"]
     again = ship(t, 4)
-    assert (again.revision, again.previous) == (4, 1)
+    assert (again.serving.revision, again.standby.revision) == (4, 1)
 
 
 def test_two_rollbacks_in_a_row_walk_back_two_releases(kube_cluster, namespace):
@@ -141,7 +148,7 @@ def test_two_rollbacks_in_a_row_walk_back_two_releases(kube_cluster, namespace):
     for version in (1, 2, 3):
         ship(t, version)
     first, second = t.rollback(), t.rollback()
-    assert (first.revision, first.previous, second.revision, second.previous) == (2, 1, 1, None)
+    assert (first.serving.revision, first.standby.revision, second.serving.revision, second.standby) == (2, 1, 1, None)
     _wait_for(lambda: ready_pods(kube_cluster, namespace) == {("stable", "1"): 1})
     with pytest.raises(UserError, match="nothing to roll back to: no earlier revision is kept") as nothing:
         t.rollback()
@@ -167,7 +174,7 @@ def test_two_deploys_never_interleave(kube_cluster, namespace):
         t.lock_timeout = 2
         with pytest.raises(ServiceError, match="holds Lease"):
             ship(t, 1)
-    assert ship(t, 1).revision == 1  # released: the next deploy goes through
+    assert ship(t, 1).serving.revision == 1  # released: the next deploy goes through
 
 
 def test_a_tenant_cannot_read_or_change_another_tenants_deployment(kube_cluster):
@@ -179,13 +186,13 @@ def test_a_tenant_cannot_read_or_change_another_tenants_deployment(kube_cluster)
     acme = admin.with_token(kube_cluster.token_for("aicd-acme", "aicd-deployer"), "acme's deployer")
     globex = admin.with_token(kube_cluster.token_for("aicd-globex", "aicd-deployer"), "globex's deployer")
     cfg = KubernetesConfig(replicas=1, progress_deadline_seconds=10)
-    assert KubeTarget(globex, "coffee", "aicd-globex", cfg, poll=0.25).deploy(IMAGE.format(1)).revision == 1
-    assert KubeTarget(acme, "coffee", "aicd-acme", cfg, poll=0.25).deploy(IMAGE.format(1)).revision == 1
+    for api, own in ((globex, "aicd-globex"), (acme, "aicd-acme")):
+        assert KubeTarget(api, "coffee", own, cfg, poll=0.25).deploy(candidate(IMAGE.format(1))).serving.revision == 1
     with pytest.raises(KubeError) as read:
         acme.get("Deployment", "aicd-globex", "coffee")
     assert read.value.status == 403 and "acme's deployer may not GET" in str(read.value)
     with pytest.raises(KubeError) as change:
-        KubeTarget(acme, "coffee", "aicd-globex", cfg, poll=0.25).deploy(IMAGE.format(2))
+        KubeTarget(acme, "coffee", "aicd-globex", cfg, poll=0.25).deploy(candidate(IMAGE.format(2)))
     assert change.value.status == 403
     image = admin.get("Deployment", "aicd-globex", "coffee")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == IMAGE.format(1)  # untouched

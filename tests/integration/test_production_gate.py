@@ -13,12 +13,14 @@ import json
 import re
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from aicd.config_deploy import KubernetesConfig
 from aicd.deploy.kube.target import KubeTarget
+from aicd.deploy.target import Candidate
 from aicd.errors import GateFailed, ServiceError, UserError
 from aicd.examples import coffee as coffee_example
 from aicd.gha import Actions
@@ -105,8 +107,10 @@ def test_a_worse_canary_is_rolled_back_and_the_rollout_aborted(servers, prom, pr
     kube_cluster.create_namespace("gate-canary")
     cfg = replace(KubernetesConfig(), replicas=10, strategy="canary", canary_steps=(10, 50, 100))
     kube = KubeTarget(kube_cluster.api(), servers.model, "gate-canary", cfg, poll=0.25)
-    kube.deploy("registry.example/coffee:1-abc", f"models:/{servers.model}/1", "1")
-    canary_started = kube.deploy("registry.example/coffee:2-abc", f"models:/{servers.model}/2", "2")
+    for version in ("1", "2"):
+        canary_started = kube.deploy(Candidate(f"models:/{servers.model}/{version}", Path("/nonexistent"),
+                                               {"model_version": version, "run_id": ""},
+                                               f"registry.example/coffee:{version}-abc"))
     assert "canary" in canary_started.state
 
     urls = servers(stable="1", canary="2")

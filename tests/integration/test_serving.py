@@ -7,10 +7,11 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from aicd.deploy.local import LocalTarget, Revision
+from aicd.deploy.local import LocalTarget
+from aicd.deploy.target import Candidate
 from aicd.errors import ServiceError, UserError
 from aicd.gha import Actions
-from aicd.registry import MlflowRegistry, serving_checksum
+from aicd.registry import MlflowRegistry
 from aicd.steps import deploy, train
 from tests.conftest import FEEDBACK_AUTH, FEEDBACK_TOKEN
 
@@ -73,16 +74,15 @@ def test_the_served_model_predicts_validates_and_takes_feedback(mlflow_server, m
 
 
 def test_a_tampered_model_refuses_to_start_and_the_current_revision_keeps_serving(
-        mlflow_server, model_uri, deploy_dir):
+        mlflow_server, model_uri, deploy_dir, tmp_path):
     good = deploy_once(mlflow_server, model_uri, deploy_dir)
     target = LocalTarget(deploy_dir, ready_timeout=20)
-    number, folder = target.next_revision_dir()
-    model_dir, meta = MlflowRegistry(mlflow_server.uri).fetch_model(model_uri, folder / "model")
+    model_dir, meta = MlflowRegistry(mlflow_server.uri).fetch_model(model_uri, tmp_path / "fetched")
     with open(model_dir / "model.onnx", "ab") as fh:
         fh.write(b"tampered")
     with pytest.raises(ServiceError, match="did not become ready"):
-        target.deploy(Revision(number, model_uri, meta["model_version"], meta["run_id"], serving_checksum(meta),
-                               str(model_dir)))
+        target.deploy(Candidate(model_uri, model_dir, meta))
+    folder = deploy_dir / "revisions" / str(int(good["revision"]) + 1)
     assert "refusing to start" in (folder / "server.log").read_text()
     assert target.current().revision == int(good["revision"])
     assert call(f"{good['endpoint']}/readyz")[0] == 200
@@ -107,7 +107,7 @@ def test_two_rollbacks_in_a_row_walk_back_and_a_number_is_never_reused(mlflow_se
     rollback = {"command": "rollback", "state-dir": str(deploy_dir)}
     first = deploy.run(rollback, Actions({}), env={})
     assert (first["revision"], first["previous-revision"]) == ("2", "1")
-    assert call(f"{LocalTarget(deploy_dir).current().endpoint}/readyz")[0] == 200
+    assert call(f"{LocalTarget(deploy_dir).current().address}/readyz")[0] == 200
     second = deploy.run(rollback, Actions({}), env={})
     assert (second["revision"], second["previous-revision"]) == ("1", "")
     assert float(second["ready-seconds"]) < 1  # revision 1 was woken as the standby by the first rollback
@@ -173,7 +173,8 @@ def test_a_local_canary_is_judged_through_prometheus_and_its_rollback_stops_it(m
                      FEEDBACK_AUTH)
         prom.wait_for('sum(aicd_feedback_total{variant="canary"})', lambda r: r and float(r[0]["value"][1]) >= 150)
         prom.wait_for('sum(aicd_feedback_total{variant="stable"})', lambda r: r and float(r[0]["value"][1]) >= 150)
-        with pytest.raises(GateFailed, match=r"stopped the canary deployment in .*; the stable keeps serving"):
+        stopped = r"stopped the canary deployment \(the deployment in .*\); the stable keeps serving"
+        with pytest.raises(GateFailed, match=stopped):
             monitor.run({"prometheus-url": prom.url, "model": "coffee-recommender", "compare": "canary",
                          "on-failure": "rollback", "target": "local", "state-dir": str(tmp_path / "canary"),
                          "report": str(tmp_path / "m.json")}, Actions({}), env={"RUNNER_TEMP": str(tmp_path)})
@@ -181,7 +182,7 @@ def test_a_local_canary_is_judged_through_prometheus_and_its_rollback_stops_it(m
     finally:
         prom.stop()
         for variant in sides:
-            LocalTarget(tmp_path / variant).stop_all()
+            LocalTarget(tmp_path / variant).stop()
     assert json.loads((tmp_path / "m.json").read_text())["rolled_back"].startswith("stopped the canary deployment")
 
 
@@ -206,23 +207,23 @@ def test_a_local_canary_with_stables_model_as_its_shadow_is_judged_on_the_same_r
         prom.set_targets([s["endpoint"].removeprefix("http://") for s in sides.values()])
         prom.wait_for('aicd_paired_feedback_total{variant="canary"}', timeout=30)
         for variant in sides:
-            for i in range(400):
+            for i in range(600):
                 _, _, body = call(f"{sides[variant]['endpoint']}/predict", {**ROW, "hour": i % 24, "age": 18 + i % 50})
                 answer = json.loads(body)
                 label = answer["predictions"][0] if i % 25 else 1 - answer["predictions"][0]  # 96 % right
                 call(f"{sides[variant]['endpoint']}/feedback", {"request_id": answer["request_id"], "label": label},
                      FEEDBACK_AUTH)
         prom.wait_for('sum(aicd_paired_feedback_total{variant="canary"})',
-                      lambda r: r and float(r[0]["value"][1]) >= 400)
-        prom.wait_for('sum(aicd_feedback_total{variant="stable"})', lambda r: r and float(r[0]["value"][1]) >= 400)
+                      lambda r: r and float(r[0]["value"][1]) >= 600)
+        prom.wait_for('sum(aicd_feedback_total{variant="stable"})', lambda r: r and float(r[0]["value"][1]) >= 600)
         monitor.run({"prometheus-url": prom.url, "model": "coffee-recommender", "compare": "canary",
                      "on-failure": "report", "report": str(tmp_path / "m.json")}, Actions({}),
                     env={"RUNNER_TEMP": str(tmp_path)})
     finally:
         prom.stop()
         for variant in sides:
-            LocalTarget(tmp_path / variant).stop_all()
+            LocalTarget(tmp_path / variant).stop()
     checks = json.loads((tmp_path / "m.json").read_text())["checks"]
     paired = next(c for c in checks if c["metric"] == "online-accuracy" and c["test"] != "absolute")
-    assert (paired["test"], paired["verdict"], paired["samples"]) == ("vs stable, paired", "pass", 400)
+    assert (paired["test"], paired["verdict"], paired["samples"]) == ("vs stable, paired", "pass", 600)
     assert paired["baseline"] == paired["candidate"] == 0.96 and "disagree on 0.0%" in paired["note"]

@@ -97,7 +97,7 @@ def test_training_on_partitions_that_disagree_is_one_clear_line(tmp_path):
 
 @pytest.mark.parametrize("args,needle", [
     (["--target", "kubernetes", "--command", "stop", "--model-uri", "models:/m/1"], "stop is not offered"),
-    (["--target", "local", "--command", "promote"], "applies to the kubernetes target"),
+    (["--target", "local", "--command", "promote"], "promote is not offered by the local target"),
     (["--target", "kubernetes", "--model-uri", "models:/m/1", "--kubeconfig", "/nonexistent/kubeconfig"],
      "cannot read kubeconfig"),
     (["--target", "kubernetes", "--model-uri", "models:/m/1", "--strategy", "yolo"], "input `strategy`"),

@@ -8,12 +8,12 @@ from aicd.config import parse_config
 from aicd.config_deploy import KubernetesConfig
 from aicd.deploy.kube import manifests
 from aicd.deploy.kube.client import resource_path
-from aicd.deploy.kube.manifests import Release, deployment, router_deployment, service, tenant_manifests
+from aicd.deploy.kube.manifests import KubeRelease, deployment, router_deployment, service, tenant_manifests
 from aicd.errors import ConfigError
 from aicd.serve.router import variant_for
 from aicd.steps.targets import namespace_for
 
-RELEASE = Release(3, "ghcr.io/acme/coffee:3-0123abc", "models:/coffee/3", "3", "run-1", "0123abcdef")
+RELEASE = KubeRelease(3, "ghcr.io/acme/coffee:3-0123abc", "models:/coffee/3", "3", "run-1", "0123abcdef")
 
 
 def test_a_deployment_is_non_root_probed_labelled_and_surges_without_losing_capacity():
@@ -89,7 +89,7 @@ def test_deploy_config_defaults_and_errors():
 
 def test_model_pods_read_the_feedback_token_from_the_deployments_secret_and_only_there():
     cfg = KubernetesConfig()
-    pod = deployment("churn", "aicd-acme", "stable", Release(3, "img:1"), 2, cfg)["spec"]["template"]["spec"]
+    pod = deployment("churn", "aicd-acme", "stable", KubeRelease(3, "img:1"), 2, cfg)["spec"]["template"]["spec"]
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert env["AICD_FEEDBACK_TOKEN"]["valueFrom"] == {
         "secretKeyRef": {"name": "churn-feedback", "key": "token", "optional": True}}

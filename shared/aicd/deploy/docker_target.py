@@ -41,9 +41,10 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import ServiceError, UserError
+from ..errors import ConfigError, ServiceError, UserError
 from .history import DEFAULT_KEEP, History, NothingToRollBackTo
-from .rollout import Rollout
+from .naming import deployment_name
+from .target import Candidate, Release, Result, Settings, Target
 
 __all__ = ["DockerTarget", "Slot", "deployment_at", "docker_client"]
 
@@ -65,6 +66,10 @@ class Slot:
     run_id: str
     direct: str  # http://127.0.0.1:<port> of this container alone ("" while stopped)
 
+    def release(self, variant: str = "stable") -> Release:
+        return Release(self.revision, self.model_uri, self.model_version, self.run_id, self.image,
+                       address=self.container, variant=variant)
+
 
 def docker_client(host: str = ""):
     """A connected Docker SDK client; ServiceError naming the engine when it does not answer."""
@@ -80,7 +85,10 @@ def docker_client(host: str = ""):
     return client
 
 
-class DockerTarget:
+class DockerTarget(Target):
+    kind = "docker"
+    needs_image = True
+
     def __init__(self, client, deployment: str, listen: str = "127.0.0.1:8080", ready_timeout: float = 60,
                  observe_seconds: float = 10, lock_timeout: float = 300,
                  progress: Callable[[str], None] = lambda event: None, feedback_token: str = "",
@@ -94,16 +102,35 @@ class DockerTarget:
         self.front_name, self.network_name = f"aicd-{deployment}-front", f"aicd-{deployment}"
         self.volume_name, self.lock_name = f"aicd-{deployment}-state", f"aicd-{deployment}-lock"
 
+    @classmethod
+    def open(cls, settings: Settings) -> DockerTarget:
+        """The model's deployment (``<model>`` or ``<model>-<variant>``); without a model, the one
+        serving at ``listen`` (a rollback or stop that names only the endpoint)."""
+        client = docker_client(settings.docker_host)
+        deployment = settings.deployment or (deployment_name(settings.model_name, settings.variant)
+                                             if settings.model_name else deployment_at(client, settings.listen))
+        if not deployment:
+            raise ConfigError(f"no aicd deployment serves at {settings.listen} on this Docker engine",
+                              hint="give the `listen` the deploy used (or the `model-uri` of the deployed model)")
+        return cls(client, deployment, settings.listen, settings.ready_timeout, settings.observe_seconds,
+                   progress=settings.progress, feedback_token=settings.feedback_token,
+                   keep=settings.keep, variant=settings.variant)
+
     @property
     def endpoint(self) -> str:
         return f"http://{self.listen}"
 
+    @property
+    def where(self) -> str:
+        return f"docker deployment {self.deployment}"
+
     # -- public --------------------------------------------------------------------------------
-    def deploy(self, image: str) -> Rollout[Slot]:
-        """Run ``image`` as the next revision and switch to it once ready."""
+    def deploy(self, candidate: Candidate) -> Result:
+        """Run the candidate's image as the next revision and switch to it once ready."""
+        image = candidate.image
         with self._locked(image):
             self._check_listen()
-            history = self.history()
+            history = self._history()
             number = history.next_number()
             try:
                 self._network()
@@ -116,13 +143,13 @@ class DockerTarget:
                 new = self._start(image, number)
                 return self._roll_out(image, new, history, started)
             except BaseException:
-                if self.history().current != number:  # it never took traffic, or was switched back
+                if self._history().current != number:  # it never took traffic, or was switched back
                     self._remove(f"{self.prefix}{number}")
                     if history.current is None:  # nothing ever served: the deployment never existed
                         self._remove_deployment()
                 raise
 
-    def _roll_out(self, image: str, new: Slot, history: History, started: float) -> Rollout[Slot]:
+    def _roll_out(self, image: str, new: Slot, history: History, started: float) -> Result:
         """Ready, switch, observe, tidy: the steps after ``new`` started (deploy cleans up if one raises)."""
         number, current = new.revision, history.current
         if not self._wait_ready(new, self.ready_timeout):
@@ -144,12 +171,12 @@ class DockerTarget:
                                f"{self.observe_seconds:g} s of taking traffic: rolled back to revision "
                                f"{current or 'none'}. Log: {self._logs(new)}", retryable=False)
         self._tidy(after)
-        return Rollout(new, self._slot(after.previous), round(ready_seconds, 2))
+        return self._result(new, self._slot(after.previous), round(ready_seconds, 2))
 
-    def rollback(self, to: int | None = None) -> Rollout[Slot]:
+    def rollback(self, to: int | None = None) -> Result:
         """Return to revision ``to`` (default: the previous one), retiring every revision above it."""
         with self._locked(next((s.image for s in self.slots()), "")):
-            history = self.history()
+            history = self._history()
             try:
                 after, _ = history.rolled_back(to)
             except NothingToRollBackTo as nothing:
@@ -165,9 +192,19 @@ class DockerTarget:
             self._write_state(after)
             switched = round(time.monotonic() - started, 2)  # to traffic on the target: the standby's wake is after
             self._tidy(after)
-            return Rollout(target, self._slot(after.previous), switched, leaving)
+            return self._result(target, self._slot(after.previous), switched, leaving)
 
-    def history(self) -> History:
+    def _result(self, serving: Slot, standby: Slot | None, ready_seconds: float, retired: Slot | None = None) -> Result:
+        def release(slot):
+            return (slot.release(self.variant) if slot else None)
+        return Result(self.endpoint, release(serving), release(standby), release(retired), ready_seconds)
+
+    def history(self) -> list[Release]:
+        """The kept revisions, newest first."""
+        slots = {s.revision: s for s in self.slots()}
+        return [slots[n].release(self.variant) for n in reversed(self._history().kept) if n in slots]
+
+    def _history(self) -> History:
         """The deployment's history as its state says, kept only where a container still exists."""
         raw = self._read_state()
         existing = {s.revision for s in self.slots()}
@@ -197,14 +234,15 @@ class DockerTarget:
         bindings = (front.attrs.get("HostConfig", {}).get("PortBindings") or {}).get(f"{PORT}/tcp") or []
         return f"{bindings[0].get('HostIp') or '0.0.0.0'}:{bindings[0]['HostPort']}" if bindings else ""
 
-    def current(self) -> Slot | None:
-        return self._slot(self.history().current)
+    def current(self) -> Release | None:
+        slot = self._slot(self._history().current)
+        return slot.release(self.variant) if slot else None
 
     def slots(self) -> list[Slot]:
         found = self.client.containers.list(all=True, filters={"label": f"io.aicd.deployment={self.deployment}"})
         return sorted((_slot_of(c) for c in found), key=lambda s: s.revision)
 
-    def stop_all(self) -> None:
+    def stop(self) -> None:
         """Remove every container, the network and the state of this deployment (idempotent)."""
         for name in [s.container for s in self.slots()] + [self.lock_name]:
             self._remove(name)

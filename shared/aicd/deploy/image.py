@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,8 +33,8 @@ from pathlib import Path
 
 from ..errors import ConfigError, ServiceError, UserError
 
-__all__ = ["BuiltImage", "ImageBuilder", "build_key", "dockerfile", "image_labels", "image_tag", "repository_name",
-           "serving_lock"]
+__all__ = ["BuiltImage", "ImageBuilder", "Recipe", "build_and_push", "build_key", "dockerfile", "image_labels",
+           "image_tag", "repository_name", "serving_lock"]
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: requirements/ and shared/ live here
 SERVING_CODE = ("__init__.py", "errors.py", "modelfiles.py", "feeds.py", "latency.py", "serve")
@@ -48,6 +49,53 @@ class BuiltImage:
     digest: str = ""  # sha256:... once pushed
     size_mb: float = 0.0
     reused: bool = False  # an image of this tag with the same build key was already there
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a stage asks for a serving image: the base, where to push it (and as whom), provenance."""
+
+    base: str = "python:3.12-slim"
+    registry: str = ""  # empty: a local image only
+    image_name: str = ""  # empty: the model's name
+    username: str = ""
+    password: str = ""
+    commit: str = ""
+    source: str = ""  # the repository's URL (the OCI source label)
+    cache_dir: Path = Path.home() / ".cache" / "aicd"
+
+
+def build_and_push(client, recipe: Recipe, model_uri: str, model_dir: Path, meta: dict,
+                   shadow: tuple[str, Path, dict] | None = None,
+                   progress: Callable[[str], None] = lambda line: None) -> BuiltImage:
+    """The serving image of ``model_dir`` (with ``shadow``'s model at /shadow, scoring every request
+    unserved), built — or reused, when one of the same build key exists — and pushed when the
+    recipe names a registry."""
+    from ..registry import serving_checksum
+
+    checksum = serving_checksum(meta)
+    repository = repository_name(recipe.registry, recipe.image_name or meta["model_name"])
+    runtime_env = {"AICD_MODEL_SHA256": checksum, "AICD_MODEL_NAME": meta["model_name"],
+                   "AICD_MODEL_VERSION": str(meta["model_version"]), "AICD_RUN_ID": meta["run_id"]}
+    labels = image_labels(meta, model_uri, checksum, recipe.source, recipe.commit)
+    tag = image_tag(str(meta["model_version"]), recipe.commit)
+    if shadow:
+        uri, _, shadow_meta = shadow
+        runtime_env.update(AICD_SHADOW_MODEL_DIR="/shadow", AICD_SHADOW_SHA256=serving_checksum(shadow_meta),
+                           AICD_SHADOW_MODEL_VERSION=str(shadow_meta["model_version"]))
+        labels.update({"io.aicd.shadow.uri": uri, "io.aicd.shadow.version": str(shadow_meta["model_version"]),
+                       "io.aicd.shadow.sha256": serving_checksum(shadow_meta)})
+        tag += f"-shadow{shadow_meta['model_version']}"  # never the tag of the same model without a shadow
+    builder = ImageBuilder(client, recipe.cache_dir, progress=progress)
+    started = time.monotonic()
+    image = builder.build(base=recipe.base, repository=repository, tag=tag, model_dir=model_dir, meta=meta,
+                          env=runtime_env, labels=labels, shadow=(shadow[1], shadow[2]) if shadow else None)
+    if not image.reused:
+        progress(f"built {image.reference} ({image.size_mb:.0f} MB) in {time.monotonic() - started:.1f} s")
+    if recipe.registry:
+        image = builder.push(image, recipe.username, recipe.password)
+        progress(f"pushed {image.reference}@{image.digest}")
+    return image
 
 
 def image_tag(model_version: str, commit: str) -> str:

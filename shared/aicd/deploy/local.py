@@ -35,10 +35,11 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import ServiceError, UserError
+from ..errors import ConfigError, ServiceError, UserError
+from ..registry import serving_checksum
 from .history import DEFAULT_KEEP, History, NothingToRollBackTo
 from .naming import model_name_of
-from .rollout import Rollout
+from .target import Candidate, Release, Result, Settings, Target
 
 __all__ = ["SCRAPE_TARGETS", "LocalTarget", "Revision"]
 
@@ -69,6 +70,10 @@ class Revision:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def release(self) -> Release:
+        return Release(self.revision, self.model_uri, self.model_version, self.run_id, address=self.endpoint,
+                       shadow_version=self.shadow_version, variant=self.variant)
+
 
 @dataclass
 class _State:
@@ -79,13 +84,50 @@ class _State:
         return next((r for r in self.revisions if r.revision == number), None) if number else None
 
 
-class LocalTarget:
-    def __init__(self, state_dir: str | Path, ready_timeout: float = 60.0, keep: int = DEFAULT_KEEP):
+class LocalTarget(Target):
+    kind = "local"
+
+    def __init__(self, state_dir: str | Path, ready_timeout: float = 60.0, keep: int = DEFAULT_KEEP,
+                 variant: str = "stable", feedback_token: str = "", progress=lambda text: None):
         self.dir = Path(state_dir)
-        self.ready_timeout, self.keep = ready_timeout, keep
+        self.ready_timeout, self.keep, self.variant, self.progress = ready_timeout, keep, variant, progress
+        self.feedback_token = feedback_token  # kept in the state dir by the next deploy, for every revision
+
+    @classmethod
+    def open(cls, settings: Settings) -> LocalTarget:
+        if settings.state_dir.exists() and not settings.state_dir.is_dir():
+            raise ConfigError(f"input `state-dir`: {str(settings.state_dir)!r} is a file, not a folder",
+                              hint="name the folder that holds (or will hold) the deployment's state")
+        return cls(settings.state_dir, settings.ready_timeout, settings.keep, settings.variant,
+                   settings.feedback_token, settings.progress)
+
+    def _require_state(self, verb: str) -> None:
+        if not (self.dir / "state.json").is_file():
+            raise ConfigError(f"input `state-dir`: {str(self.dir)!r} holds no deployment, so there is nothing to "
+                              f"{verb}", hint="give the state-dir the deploy step used (a canary: its own)")
+
+    @property
+    def where(self) -> str:
+        return f"the deployment in {self.dir}"
 
     # -- public --------------------------------------------------------------------------------
-    def next_revision_dir(self) -> tuple[int, Path]:
+    def deploy(self, candidate: Candidate) -> Result:
+        """Start the candidate as the next revision (its model moved into the revision's folder),
+        switch to it when ready."""
+        if self.feedback_token:
+            self.set_feedback_token(self.feedback_token)
+        number, folder = self._next_revision_dir()
+        rev = Revision(number, candidate.model_uri, str(candidate.meta["model_version"]), candidate.meta["run_id"],
+                       serving_checksum(candidate.meta), str(_moved(candidate.model_dir, folder / "model")),
+                       variant=self.variant)
+        if candidate.shadow:
+            _, shadow_dir, shadow = candidate.shadow
+            rev.shadow_dir, rev.shadow_sha256 = str(_moved(shadow_dir, folder / "shadow")), serving_checksum(shadow)
+            rev.shadow_version = str(shadow["model_version"])
+        self.progress(f"starting revision {number} (model version {rev.model_version}) and waiting for /readyz")
+        return self._deploy(rev)
+
+    def _next_revision_dir(self) -> tuple[int, Path]:
         """The number and an empty folder for the revision a deploy will create (the number is
         taken at once: never handed out again, even if that deploy fails)."""
         with self._locked() as state:
@@ -96,8 +138,7 @@ class LocalTarget:
         path.mkdir(parents=True, exist_ok=True)
         return number, path
 
-    def deploy(self, rev: Revision) -> Rollout[Revision]:
-        """Start ``rev``, switch to it when ready."""
+    def _deploy(self, rev: Revision) -> Result:
         with self._locked() as state:
             started = time.monotonic()
             self._start(rev)
@@ -113,11 +154,12 @@ class LocalTarget:
             ready_seconds = time.monotonic() - started
             state.history = state.history.deployed(rev.revision, self.keep)[0]
             self._tidy(state)
-            return Rollout(rev, state.get(state.history.previous), round(ready_seconds, 2))
+            return _result(rev, state.get(state.history.previous), round(ready_seconds, 2))
 
-    def rollback(self, to: int | None = None) -> Rollout[Revision]:
+    def rollback(self, to: int | None = None) -> Result:
         """Return to revision ``to`` (default: the previous one, restarted if needed), retiring every
         revision above it."""
+        self._require_state("roll back")
         with self._locked() as state:
             try:
                 after, _ = state.history.rolled_back(to)
@@ -137,7 +179,7 @@ class LocalTarget:
             ready_seconds = time.monotonic() - started
             state.history = after
             self._tidy(state)
-            return Rollout(target, state.get(after.previous), round(ready_seconds, 2), current)
+            return _result(target, state.get(after.previous), round(ready_seconds, 2), current)
 
     def _tidy(self, state: _State) -> None:
         """Make the processes match the history: serving and standby run, older kept revisions are
@@ -165,9 +207,18 @@ class LocalTarget:
     def _folder(self, number: int) -> Path:
         return self.dir / "revisions" / str(number)
 
-    def current(self) -> Revision | None:
+    def current(self) -> Release | None:
+        if not (self.dir / "state.json").is_file():
+            return None
         with self._locked() as state:
-            return state.get(state.history.current)
+            rev = state.get(state.history.current)
+        return rev.release() if rev else None
+
+    def history(self) -> list[Release]:
+        if not (self.dir / "state.json").is_file():
+            return []
+        with self._locked() as state:
+            return [state.get(n).release() for n in reversed(state.history.kept) if state.get(n)]
 
     @property
     def token_file(self) -> Path:
@@ -186,8 +237,9 @@ class LocalTarget:
     def has_feedback_token(self) -> bool:
         return self.token_file.is_file()
 
-    def stop_all(self) -> None:
-        """Stop every process this state dir started (idempotent)."""
+    def stop(self) -> None:
+        """Stop every process this state dir started (idempotent once it holds a deployment)."""
+        self._require_state("stop")
         with self._locked() as state:
             for rev in state.revisions:
                 if rev.pid:
@@ -315,6 +367,18 @@ proc = subprocess.Popen(sys.argv[1:], stdout=sys.stderr, stderr=sys.stderr, stdi
 print(proc.pid)
 proc.returncode = 0  # deliberately not waited for: the launcher exits and init adopts the server
 """
+
+
+def _result(serving: Revision, standby: Revision | None, ready_seconds: float,
+            retired: Revision | None = None) -> Result:
+    return Result(serving.endpoint, serving.release(), standby.release() if standby else None,
+                  retired.release() if retired else None, ready_seconds)
+
+
+def _moved(source: Path, dest: Path) -> Path:
+    """``source`` moved to ``dest`` (a folder of the state dir); returns ``dest``."""
+    shutil.move(str(source), str(dest))
+    return dest
 
 
 def _free_port() -> int:

@@ -91,8 +91,8 @@ _DEPLOY_INPUTS = (
           "and docker have no traffic split: one serving revision with a running standby (to compare two versions "
           "on local, deploy each with its own state-dir and give action-monitor baseline-endpoint and "
           "candidate-endpoint).", ""),
-    Input("image", "kubernetes: an image already built and pushed (e.g. by a command: build step); empty builds "
-          "and pushes one.", ""),
+    Input("image", "docker, kubernetes: an image already built and pushed (e.g. by a command: build step); "
+          "empty builds and pushes one.", ""),
     Input("revision", "rollback: the kept revision to return to (deploy.keep-revisions are kept; every revision "
           "above it is retired); empty means the previous one.", ""),
     Input("tenant", "Tenant id: deploys only the tenant's own models, into its own namespace.", ""),

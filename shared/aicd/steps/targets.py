@@ -1,21 +1,30 @@
 """Opening a deploy target from a stage's inputs: shared by the deploy stage and the production gate's
-actions (which roll back or take out what it judged)."""
+actions (which roll back, stop or abort what it judged). Every input a target reads is checked here,
+before anything talks to a service."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
 
 from ..config import load_config
 from ..config_deploy import STRATEGIES
-from ..deploy.kube.client import KubeClient
-from ..deploy.kube.target import KubeTarget
-from ..deploy.naming import deployment_name
+from ..deploy.naming import model_name_of
+from ..deploy.target import TARGETS, Settings, Target, open_target, target_class
 from ..errors import ConfigError
 from ..tenancy import check_tenant, owns
 
-__all__ = ["kube_target", "namespace_for"]
+__all__ = ["check_owner", "namespace_for", "open_from_inputs", "settings_from", "target_kind"]
+
+
+def target_kind(inputs: Mapping[str, str]) -> str:
+    """The `target` input, one of the registered targets."""
+    kind = inputs.get("target") or "local"
+    if kind not in TARGETS:
+        raise ConfigError(f"input `target`: {kind!r} is not supported", hint=f"use one of {', '.join(TARGETS)}")
+    return kind
 
 
 def namespace_for(tenant: str, configured: str) -> str:
@@ -25,17 +34,54 @@ def namespace_for(tenant: str, configured: str) -> str:
     return configured or "aicd"
 
 
-def kube_target(inputs: Mapping[str, str], env: Mapping[str, str], model_name: str, progress) -> KubeTarget:
-    """The target for ``model_name`` from the step's inputs: config, strategy, tenant, namespace, kubeconfig."""
-    cfg = load_config(inputs.get("config")).deploy.kubernetes
+def settings_from(inputs: Mapping[str, str], env: Mapping[str, str], *, variant: str = "stable",
+                  progress: Callable[[str], None] = lambda text: None, ready_timeout: float = 60.0,
+                  observe_seconds: float = 10.0) -> Settings:
+    """Everything a target reads, from the stage's inputs and aicd.yml's deploy section."""
+    uri = inputs.get("model-uri") or ""
+    if uri and not uri.startswith("models:/"):
+        raise ConfigError(f"input `model-uri`: {uri!r} is not models:/<name>/<version> or models:/<name>@<alias>",
+                          hint="pass the model-uri output of action-train")
+    model_name = model_name_of(uri) if uri else ""
+    tenant = check_tenant(inputs.get("tenant") or "")
+    if model_name:
+        check_owner(inputs, model_name)
+    deploy = load_config(inputs.get("config")).deploy
+    kubernetes = deploy.kubernetes
     if inputs.get("strategy"):
         if inputs["strategy"] not in STRATEGIES:
             raise ConfigError(f"input `strategy`: {inputs['strategy']!r} is not one of {', '.join(STRATEGIES)}")
-        cfg = replace(cfg, strategy=inputs["strategy"])
-    tenant = check_tenant(inputs.get("tenant") or "")
-    if tenant and not owns(tenant, model_name):
-        raise ConfigError(f"tenant {tenant!r} may not deploy {model_name!r}", hint="deploy the tenant's own model")
-    namespace = inputs.get("namespace") or namespace_for(tenant, cfg.namespace)
-    kubeconfig = inputs.get("kubeconfig") or env.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-    api = KubeClient.from_kubeconfig(kubeconfig)
-    return KubeTarget(api, deployment_name(model_name.split("__")[-1]), namespace, cfg, progress=progress)
+        kubernetes = replace(kubernetes, strategy=inputs["strategy"])
+    return Settings(model_name=model_name, variant=variant, keep=deploy.keep_revisions, ready_timeout=ready_timeout,
+                    observe_seconds=observe_seconds, feedback_token=inputs.get("feedback-token") or "",
+                    progress=progress, state_dir=Path(inputs.get("state-dir") or ".aicd/deploy"),
+                    listen=_listen(inputs), docker_host=env.get("DOCKER_HOST", ""),
+                    kubeconfig=inputs.get("kubeconfig") or env.get("KUBECONFIG") or
+                    os.path.expanduser("~/.kube/config"),
+                    namespace=inputs.get("namespace") or namespace_for(tenant, kubernetes.namespace),
+                    kubernetes=kubernetes)
+
+
+def open_from_inputs(inputs: Mapping[str, str], env: Mapping[str, str], verb: str, **how) -> Target:
+    """The target the inputs name, opened on :func:`settings_from` (``how``: its keyword arguments) —
+    after checking it offers ``verb`` (NotSupported otherwise, before anything is opened)."""
+    kind = target_kind(inputs)
+    target_class(kind).check_verb(verb)
+    return open_target(kind, settings_from(inputs, env, **how))
+
+
+def check_owner(inputs: Mapping[str, str], model_name: str) -> None:
+    """A tenant touches only its own models (and no tenant only un-namespaced ones): ConfigError otherwise."""
+    tenant = inputs.get("tenant") or ""
+    if not owns(tenant, model_name):
+        who = f"tenant {tenant!r}" if tenant else "a deploy without a tenant"
+        raise ConfigError(f"{who} may not touch the deployment of model {model_name!r}",
+                          hint="give the tenant that owns it, or deploy the tenant's own model")
+
+
+def _listen(inputs: Mapping[str, str]) -> str:
+    listen = inputs.get("listen") or "127.0.0.1:8080"
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"input `listen`: {listen!r} is not address:port", hint="e.g. 127.0.0.1:8080")
+    return listen

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from ...errors import ConfigError, ServiceError
+from ...errors import ConfigError, KubeError
 
 __all__ = ["KubeClient", "KubeError", "resource_path"]
 
@@ -42,13 +42,6 @@ KINDS = {
     "RoleBinding": ("apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
     "HTTPRoute": ("apis/gateway.networking.k8s.io/v1", "httproutes", True),
 }
-
-
-class KubeError(ServiceError):
-    def __init__(self, server: str, status: int, message: str, hint: str = ""):
-        super().__init__(f"Kubernetes API at {server}", message, retryable=status in (0, 429) or status >= 500,
-                         hint=hint)
-        self.status = status
 
 
 def resource_path(kind: str, namespace: str = "", name: str = "") -> str:

@@ -13,8 +13,8 @@ import socket
 import time
 from datetime import UTC, datetime
 
-from ...errors import ServiceError
-from .client import KubeClient, KubeError
+from ...errors import KubeError, ServiceError
+from .client import KubeClient
 
 __all__ = ["deploy_lease"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ...config_deploy import KubernetesConfig
 
-__all__ = ["PORT", "Release", "deployment", "feedback_secret", "http_route", "object_labels", "router_deployment",
+__all__ = ["PORT", "KubeRelease", "deployment", "feedback_secret", "http_route", "object_labels", "router_deployment",
            "service", "tenant_manifests"]
 
 PORT = 8080
@@ -24,7 +24,7 @@ NAME_LABEL = "app.kubernetes.io/name"
 
 
 @dataclass(frozen=True)
-class Release:
+class KubeRelease:
     """One revision of a model: what a Deployment runs."""
 
     revision: int
@@ -43,7 +43,7 @@ def object_labels(name: str, cfg: KubernetesConfig) -> dict[str, str]:
     return {**cfg.labels, NAME_LABEL: name, "app.kubernetes.io/managed-by": "aicd"}
 
 
-def deployment(name: str, namespace: str, track: str, release: Release, replicas: int, cfg: KubernetesConfig,
+def deployment(name: str, namespace: str, track: str, release: KubeRelease, replicas: int, cfg: KubernetesConfig,
                variant: str = "stable", deployment_name: str = "") -> dict:
     """The Deployment of one track; ``deployment_name`` defaults to ``<name>-<track>``."""
     selector = {NAME_LABEL: name, "aicd.dev/track": track}
@@ -124,7 +124,7 @@ def feedback_secret(name: str, namespace: str, token: str, cfg: KubernetesConfig
 def router_deployment(name: str, namespace: str, image: str, upstreams: dict[str, str], split: float,
                       cfg: KubernetesConfig) -> dict:
     """The A/B router: hashes the user key to a variant, forwards to that variant's Service."""
-    release = Release(0, image)
+    release = KubeRelease(0, image)
     manifest = deployment(name, namespace, "router", release, max(1, min(cfg.replicas, 2)), cfg, "router")
     env = {"AICD_AB_SPLIT": f"{split:g}", "AICD_AB_KEY": cfg.ab_key,
            **{f"AICD_AB_{variant.upper()}": url for variant, url in upstreams.items()}}

@@ -32,17 +32,29 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from ...config_deploy import KubernetesConfig
-from ...errors import ConfigError, ServiceError, UserError
+from ...errors import ConfigError, RolloutFailed, ServiceError, UserError
 from ..history import History, NothingToRollBackTo
+from ..naming import deployment_name
+from ..target import Candidate, Release, Result, Settings, Target
 from .client import KubeClient
 from .lease import deploy_lease
-from .manifests import PORT, Release, deployment, feedback_secret, http_route, object_labels, router_deployment, service
+from .manifests import (
+    PORT,
+    KubeRelease,
+    deployment,
+    feedback_secret,
+    http_route,
+    object_labels,
+    router_deployment,
+    service,
+)
 
-__all__ = ["KubeTarget", "Outcome", "RolloutFailed"]
+__all__ = ["KubeTarget"]
 
 
 def _history(state: dict) -> History:
@@ -64,29 +76,91 @@ class Outcome:
     recovered_seconds: float | None = None
 
 
-class RolloutFailed(ServiceError):
-    """The new revision never became ready; the previous one serves again (``outcome`` says which)."""
-
-    def __init__(self, message: str, outcome: Outcome | None):
-        super().__init__("kubernetes target", message, retryable=False,
+def _failed(message: str, outcome: Outcome | None) -> RolloutFailed:
+    return RolloutFailed("kubernetes target", message, outcome,
                          hint="see the pods' events: kubectl describe pods -l app.kubernetes.io/name=<name>")
-        self.outcome = outcome
 
 
-class KubeTarget:
+class KubeTarget(Target):
+    kind = "kubernetes"
+    needs_image = True
+    stages_rollouts = True
+    verbs = frozenset({"deploy", "rollback", "promote", "abort"})
+    instead: ClassVar[dict[str, str]] = {**Target.instead,
+                                         "stop": "delete the namespace's aicd objects with kubectl if you mean it"}
+
     def __init__(self, api: KubeClient, name: str, namespace: str, cfg: KubernetesConfig,
                  progress: Callable[[str], None] = lambda text: None, poll: float = 0.5,
-                 lock_timeout: float = 300):
+                 lock_timeout: float = 300, feedback_token: str = ""):
         self.api, self.name, self.namespace, self.cfg = api, name, namespace, cfg
         self.progress, self.poll, self.lock_timeout = progress, poll, lock_timeout
+        self.feedback_token = feedback_token  # stored in the Secret <name>-feedback by the next deploy
+
+    @classmethod
+    def open(cls, settings: Settings) -> KubeTarget:
+        if not settings.model_name:
+            raise ConfigError("input `model-uri` is required on kubernetes: the deployment is found by the model's "
+                              "name", hint="pass the model-uri of the deployed model (models:/<name>@champion works)")
+        api = KubeClient.from_kubeconfig(settings.kubeconfig)
+        return cls(api, deployment_name(settings.model_name.split("__")[-1]), settings.namespace or "aicd",
+                   settings.kubernetes, progress=settings.progress, feedback_token=settings.feedback_token)
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.name}.{self.namespace}.svc.cluster.local:{PORT}"
 
+    @property
+    def where(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
     # -- commands ------------------------------------------------------------------------------
-    def deploy(self, image: str, model_uri: str = "", model_version: str = "", run_id: str = "",
-               commit: str = "") -> Outcome:
+    def deploy(self, candidate: Candidate) -> Result:
+        """Roll the candidate's image out with the configured strategy (see the module docstring)."""
+        if self.feedback_token:
+            self.set_feedback_token(self.feedback_token)
+        meta = candidate.meta
+        return self._public(self._deploy, candidate.image, candidate.model_uri, str(meta.get("model_version", "")),
+                            str(meta.get("run_id", "")), candidate.commit)
+
+    def promote(self) -> Result:
+        return self._public(self._promote)
+
+    def abort(self) -> Result:
+        return self._public(self._abort)
+
+    def rollback(self, to: int | None = None) -> Result:
+        return self._public(self._rollback, to)
+
+    def current(self) -> Release | None:
+        found = self.current_release()
+        return _release(found.record()) if found else None
+
+    def history(self) -> list[Release]:
+        return [_release(r) for r in reversed(self._load()["revisions"])]
+
+    def has_feedback_token(self) -> bool:
+        return self.api.get("Secret", self.namespace, f"{self.name}-feedback") is not None
+
+    def _public(self, verb, *args) -> Result:
+        """A verb's Outcome as the Result every target returns (a failed rollout's too)."""
+        try:
+            return self._result(verb(*args))
+        except RolloutFailed as failed:
+            if isinstance(failed.result, Outcome):
+                failed.result = self._result(failed.result)
+            raise
+
+    def _result(self, outcome: Outcome) -> Result:
+        records = {r["revision"]: r for r in self._load()["revisions"]}
+        def release(n):
+            return (_release(records[n]) if n in records else Release(n) if n else None)
+        serving = release(outcome.revision) or Release(outcome.revision)
+        return Result(self.endpoint, replace(serving, image=serving.image or outcome.image,
+                                             model_version=serving.model_version or outcome.model_version),
+                      release(outcome.previous), state=outcome.state, recovered_seconds=outcome.recovered_seconds)
+
+    def _deploy(self, image: str, model_uri: str = "", model_version: str = "", run_id: str = "",
+                commit: str = "") -> Outcome:
         with self._locked() as state:
             if state.get("phase"):
                 raise UserError(f"{self.name}: a {state['phase']['kind']} rollout is in progress "
@@ -94,17 +168,19 @@ class KubeTarget:
             number = _history(state).next_number()
             state["last"] = number  # handed out now: a failed rollout's number is not reused
             self._save(state)
-            release = Release(number, image, model_uri, model_version, run_id, commit)
+            release = KubeRelease(number, image, model_uri, model_version, run_id, commit)
             strategy = self.cfg.strategy if state["current"] else "rolling-first"
             self.progress(f"deploying revision {number} ({image}) with strategy {self.cfg.strategy}")
-            return getattr(self, "_deploy_" + strategy.replace("-", "_"))(state, release)
+            strategies = {"rolling-first": self._deploy_rolling_first, "rolling": self._deploy_rolling,
+                          "canary": self._deploy_canary, "blue-green": self._deploy_blue_green, "ab": self._deploy_ab}
+            return strategies[strategy](state, release)
 
     def set_feedback_token(self, token: str) -> None:
         """Store the bearer token /feedback requires in the Secret every model pod reads (pods
         started after this call get it; a deploy calls it before it creates pods)."""
         self.api.apply(feedback_secret(self.name, self.namespace, token, self.cfg))
 
-    def promote(self) -> Outcome:
+    def _promote(self) -> Outcome:
         with self._locked() as state:
             phase = state.get("phase") or {}
             if phase.get("kind") == "canary":
@@ -113,7 +189,7 @@ class KubeTarget:
                 return self._ab_finish(state, winner="b")
             raise UserError(f"{self.name}: nothing to promote (no canary or A/B rollout in progress)")
 
-    def abort(self) -> Outcome:
+    def _abort(self) -> Outcome:
         with self._locked() as state:
             phase = state.get("phase") or {}
             if phase.get("kind") == "canary":
@@ -122,7 +198,7 @@ class KubeTarget:
                 return self._ab_finish(state, winner="a")
             raise UserError(f"{self.name}: nothing to abort (no canary or A/B rollout in progress)")
 
-    def rollback(self, revision: int | None = None) -> Outcome:
+    def _rollback(self, revision: int | None = None) -> Outcome:
         with self._locked() as state:
             try:
                 after, _ = _history(state).rolled_back(revision)
@@ -130,24 +206,24 @@ class KubeTarget:
                 raise UserError(f"{self.name}: {nothing}", hint=nothing.hint) from None
             record = next(r for r in state["revisions"] if r["revision"] == after.current)
             self.progress(f"rolling back to revision {after.current} ({record['image']})")
-            return self._restore(state, Release(**record), f"rolled back to revision {after.current}")
+            return self._restore(state, KubeRelease(**record), f"rolled back to revision {after.current}")
 
     # -- rolling -------------------------------------------------------------------------------
-    def _deploy_rolling_first(self, state: dict, release: Release) -> Outcome:
+    def _deploy_rolling_first(self, state: dict, release: KubeRelease) -> Outcome:
         """The first release of any strategy: nothing to compare with, so it simply rolls out."""
         main = self._main_deployment()
         self._apply_service(self.name, self._main_selector())
         self.api.apply(self._manifest(main, release, self.cfg.replicas))
         if not self._wait(main, self.cfg.replicas):
             self.api.delete("Deployment", self.namespace, main)
-            raise RolloutFailed(f"revision {release.revision} never became ready within "
+            raise _failed(f"revision {release.revision} never became ready within "
                                 f"{self.cfg.progress_deadline_seconds} s; removed it (nothing served before)", None)
         if self.cfg.strategy == "blue-green":
             state["colours"] = {"blue": release.revision}
         return self._record(state, release, f"{self.cfg.strategy}: revision {release.revision} serving")
 
-    def _deploy_rolling(self, state: dict, release: Release) -> Outcome:
-        previous = Release(**self._current_record(state))
+    def _deploy_rolling(self, state: dict, release: KubeRelease) -> Outcome:
+        previous = KubeRelease(**self._current_record(state))
         self.api.apply(self._manifest(self.name, release, self.cfg.replicas))
         if self._wait(self.name, self.cfg.replicas):
             return self._record(state, release, f"rolling: revision {release.revision} serving")
@@ -158,12 +234,12 @@ class KubeTarget:
         recovered = time.monotonic() - started
         outcome = Outcome(previous.revision, None, previous.image, previous.model_version,
                           f"rolling: revision {release.revision} failed, rolled back", recovered)
-        raise RolloutFailed(f"revision {release.revision} did not become ready within "
+        raise _failed(f"revision {release.revision} did not become ready within "
                             f"{self.cfg.progress_deadline_seconds} s; rolled back to revision {previous.revision}, "
                             f"fully serving again {recovered:.1f} s later", outcome)
 
     # -- canary --------------------------------------------------------------------------------
-    def _deploy_canary(self, state: dict, release: Release) -> Outcome:
+    def _deploy_canary(self, state: dict, release: KubeRelease) -> Outcome:
         weighted = self._weighted()
         if not weighted:
             self._canary_replicas(self.cfg.canary_steps[0])  # refuse an inexact ratio before touching anything
@@ -176,7 +252,7 @@ class KubeTarget:
 
     def _canary_step(self, state: dict, step: int) -> Outcome:
         phase = state["phase"]
-        release, stable = Release(**phase["release"]), Release(**self._current_record(state))
+        release, stable = KubeRelease(**phase["release"]), KubeRelease(**self._current_record(state))
         steps = self.cfg.canary_steps
         if steps[step] == 100:
             return self._canary_finish(state, release)
@@ -186,7 +262,7 @@ class KubeTarget:
         self.api.apply(self._manifest(canary, release, canary_n, track="canary", variant="canary"))
         if not self._wait(canary, canary_n):
             self._canary_abort(state, "failed")
-            raise RolloutFailed(f"canary revision {release.revision} did not become ready at {steps[step]} %; "
+            raise _failed(f"canary revision {release.revision} did not become ready at {steps[step]} %; "
                                 f"aborted, revision {stable.revision} serves 100 %", self._last_outcome(state))
         if weighted:
             self._route(100 - steps[step], steps[step])
@@ -205,7 +281,7 @@ class KubeTarget:
         self._save(state)
         return Outcome(release.revision, stable.revision, release.image, release.model_version, text)
 
-    def _canary_finish(self, state: dict, release: Release) -> Outcome:
+    def _canary_finish(self, state: dict, release: KubeRelease) -> Outcome:
         stable = f"{self.name}-stable"
         self.api.apply(self._manifest(stable, release, self.cfg.replicas, track="stable"))
         self._wait(stable, self.cfg.replicas, required=True)
@@ -216,7 +292,7 @@ class KubeTarget:
         return self._record(state, release, f"canary: promoted, revision {release.revision} serves 100 %")
 
     def _canary_abort(self, state: dict, how: str) -> Outcome:
-        stable = Release(**self._current_record(state))
+        stable = KubeRelease(**self._current_record(state))
         if state["phase"].get("weighted"):
             self._route(100, 0)
         self.api.delete("Deployment", self.namespace, f"{self.name}-canary")
@@ -250,7 +326,7 @@ class KubeTarget:
         return int(exact)
 
     # -- blue-green ----------------------------------------------------------------------------
-    def _deploy_blue_green(self, state: dict, release: Release) -> Outcome:
+    def _deploy_blue_green(self, state: dict, release: KubeRelease) -> Outcome:
         state.setdefault("colours", {})
         active = self._active_colour(state)
         idle = "green" if active == "blue" else "blue"
@@ -258,7 +334,7 @@ class KubeTarget:
         self.api.apply(self._manifest(target, release, self.cfg.replicas, track=idle))
         if not self._wait(target, self.cfg.replicas):
             self.api.apply(self._manifest(target, release, 0, track=idle))
-            raise RolloutFailed(f"{idle} (revision {release.revision}) did not become ready; the Service still "
+            raise _failed(f"{idle} (revision {release.revision}) did not become ready; the Service still "
                                 f"selects {active}", self._last_outcome(state))
         self._switch_colour(state, idle, release.revision)
         return self._record(state, release, f"blue-green: {idle} (revision {release.revision}) active, {active} kept "
@@ -282,19 +358,19 @@ class KubeTarget:
         record = next((r for r in state["revisions"] if r["revision"] == state["colours"].get(colour)), None)
         if record:
             self.progress(f"scaling down {colour} (kept {self.cfg.keep_seconds:g} s for rollback)")
-            self.api.apply(self._manifest(f"{self.name}-{colour}", Release(**record), 0, track=colour))
+            self.api.apply(self._manifest(f"{self.name}-{colour}", KubeRelease(**record), 0, track=colour))
         state["retire"] = None
 
     # -- A/B -----------------------------------------------------------------------------------
-    def _deploy_ab(self, state: dict, release: Release) -> Outcome:
-        current = Release(**self._current_record(state))
+    def _deploy_ab(self, state: dict, release: KubeRelease) -> Outcome:
+        current = KubeRelease(**self._current_record(state))
         for variant, rel in (("a", current), ("b", release)):
             self._apply_service(f"{self.name}-{variant}", {"aicd.dev/track": variant})
             self.api.apply(self._manifest(f"{self.name}-{variant}", rel, self.cfg.replicas, track=variant,
                                           variant=variant))
         if not self._wait(f"{self.name}-b", self.cfg.replicas):
             self.api.delete("Deployment", self.namespace, f"{self.name}-b")
-            raise RolloutFailed(f"variant b (revision {release.revision}) did not become ready; a keeps serving",
+            raise _failed(f"variant b (revision {release.revision}) did not become ready; a keeps serving",
                                 self._last_outcome(state))
         self._wait(f"{self.name}-a", self.cfg.replicas, required=True)
         self._apply_router(release.image, self.cfg.ab_split)
@@ -316,7 +392,7 @@ class KubeTarget:
         return int(found.get("spec", {}).get("replicas", 0))
 
     def _ab_finish(self, state: dict, winner: str) -> Outcome:
-        release = Release(**state["phase"]["release"])
+        release = KubeRelease(**state["phase"]["release"])
         if winner == "b":
             self.api.apply(self._manifest(f"{self.name}-a", release, self.cfg.replicas, track="a", variant="a"))
             self._wait(f"{self.name}-a", self.cfg.replicas, required=True)
@@ -330,7 +406,7 @@ class KubeTarget:
         return self._last_outcome(state)
 
     # -- rollback ------------------------------------------------------------------------------
-    def _restore(self, state: dict, release: Release, text: str) -> Outcome:
+    def _restore(self, state: dict, release: KubeRelease, text: str) -> Outcome:
         strategy = self.cfg.strategy
         if strategy == "blue-green":
             idle = "green" if self._active_colour(state) == "blue" else "blue"
@@ -364,7 +440,7 @@ class KubeTarget:
     def _main_selector(self) -> dict[str, str]:
         return {"blue-green": {"aicd.dev/track": "blue"}, "ab": {"aicd.dev/track": "a"}}.get(self.cfg.strategy, {})
 
-    def _manifest(self, deployment_name: str, release: Release, replicas: int, track: str | None = None,
+    def _manifest(self, deployment_name: str, release: KubeRelease, replicas: int, track: str | None = None,
                   variant: str = "stable") -> dict:
         track = track or self._main_track()
         return deployment(self.name, self.namespace, track, release, replicas, self.cfg, variant, deployment_name)
@@ -395,7 +471,7 @@ class KubeTarget:
     def _current_record(self, state: dict) -> dict:
         return next(r for r in state["revisions"] if r["revision"] == state["current"])
 
-    def _record(self, state: dict, release: Release, text: str, new: bool = True) -> Outcome:
+    def _record(self, state: dict, release: KubeRelease, text: str, new: bool = True) -> Outcome:
         """``release`` serves now: a new one is pushed on the history, a restored one retires the
         revisions above it."""
         history = _history(state)
@@ -432,10 +508,15 @@ class KubeTarget:
     def status(self) -> dict:
         return self._load()
 
-    def current_release(self) -> Release | None:
+    def current_release(self) -> KubeRelease | None:
         """What serves now (from the history ConfigMap), or None before the first deploy."""
         state = self._load()
-        return Release(**self._current_record(state)) if state["current"] else None
+        return KubeRelease(**self._current_record(state)) if state["current"] else None
+
+
+def _release(record: dict) -> Release:
+    return Release(record["revision"], record.get("model_uri", ""), record.get("model_version", ""),
+                   record.get("run_id", ""), record.get("image", ""), record.get("commit", ""))
 
 
 class _Locked:

@@ -1,23 +1,31 @@
-"""``aicd deploy``: build the serving image and roll it out (target local, docker or kubernetes), roll back,
-promote or abort a canary, or stop."""
+"""``aicd deploy``: build the serving image and roll it out on a target (local, docker or kubernetes),
+roll back, promote or abort a staged rollout, or stop.
+
+Target-independent: the target named by the `target` input is looked up in
+:data:`aicd.deploy.target.TARGETS` and driven through the :class:`~aicd.deploy.target.Target`
+verbs; what a target does not offer is one typed line (:class:`~aicd.deploy.target.NotSupported`).
+"""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from ...deploy.local import LocalTarget, Revision
-from ...deploy.rollout import Rollout
-from ...errors import ConfigError
+from ...deploy.image import BuiltImage, Recipe, build_and_push
+from ...deploy.naming import model_name_of
+from ...deploy.target import Candidate, Target
+from ...errors import ConfigError, RolloutFailed
 from ...gha import Actions
-from ...registry import MlflowRegistry, serving_checksum
+from ...provenance import commit_of, source_of
 from ...tenancy import check_tenant
 from ..specs import SPECS
-from ..summary import table
+from ..targets import open_from_inputs, target_kind
 from .inputs import (
+    check_owner,
+    fetch,
     fetch_shadow,
-    keep_revisions,
     require_model_uri,
     revision_input,
     seconds,
@@ -25,10 +33,12 @@ from .inputs import (
     variant_input,
     warn_no_feedback,
 )
+from .summary import render_build, render_release
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["deploy"]
 COMMANDS = ("deploy", "build", "rollback", "stop", "promote", "abort")
-TARGETS = ("local", "docker", "kubernetes")
+
+__all__ = ["COMMANDS", "DESCRIPTION", "INPUTS", "OUTPUTS", "run"]
 
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -41,95 +51,110 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         raise ConfigError("input `feedback-token` must be printable ASCII without spaces",
                           hint="e.g. the output of `openssl rand -hex 32`, stored as a repository secret")
     check_tenant(inputs.get("tenant") or "")
-    target_name, command = inputs.get("target") or "local", inputs.get("command") or "deploy"
-    if target_name not in TARGETS:
-        raise ConfigError(f"input `target`: {target_name!r} is not supported", hint=f"use one of {', '.join(TARGETS)}")
+    kind, command = target_kind(inputs), inputs.get("command") or "deploy"
     if command not in COMMANDS:
         raise ConfigError(f"input `command`: {command!r} is not one of {', '.join(COMMANDS)}")
-    if inputs.get("shadow-model-uri") and (target_name == "kubernetes" or command != "deploy"):
+    if inputs.get("shadow-model-uri") and (kind == "kubernetes" or command != "deploy"):
         raise ConfigError(f"input `shadow-model-uri` applies to deploying on the local and docker targets, not "
-                          f"{command} on {target_name}", hint="leave it empty here; the production gate then "
-                          "compares accuracy unpaired")
-    timeout = seconds(inputs, "ready-timeout", "60")
-    if target_name == "kubernetes" and command != "build":
-        from .kube import run_kubernetes
-
-        if command == "stop":
-            raise ConfigError("input `command`: stop is not offered for kubernetes",
-                              hint="delete the namespace's aicd objects with kubectl if you mean it")
-        return run_kubernetes(inputs, gh, env, command)
-    if command in ("promote", "abort"):
-        raise ConfigError(f"input `command`: {command} applies to the kubernetes target's canary and ab strategies")
-    if command == "build" or target_name == "docker":
-        from .docker import run_docker
-
-        return run_docker(inputs, gh, env, command, timeout)
-    return _run_local(inputs, gh, env, command, timeout)
-
-
-def _run_local(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], command: str,
-               timeout: float) -> dict[str, str]:
-    state_dir = Path(inputs.get("state-dir") or ".aicd/deploy")
-    if state_dir.exists() and not state_dir.is_dir():
-        raise ConfigError(f"input `state-dir`: {str(state_dir)!r} is a file, not a folder",
-                          hint="name the folder that holds (or will hold) the deployment's state")
-    if command in ("stop", "rollback") and not (state_dir / "state.json").is_file():
-        raise ConfigError(f"input `state-dir`: {str(state_dir)!r} holds no deployment",
-                          hint="give the state-dir the deploy step used")
-    wanted, _ = revision_input(inputs), variant_input(inputs)
-    target = LocalTarget(state_dir, timeout, keep_revisions(inputs))
-    if inputs.get("feedback-token") and command == "deploy":
-        target.set_feedback_token(inputs["feedback-token"])
+                          f"{command} on {kind}", hint="leave it empty here")
+    if command == "build":
+        return _build_only(inputs, gh, env)
+    if command == "deploy":
+        require_model_uri(inputs)
+    target = open_from_inputs(inputs, env, command, variant=variant_input(inputs),
+                              progress=lambda text: gh.info(f"aicd deploy: {text}"),
+                              ready_timeout=seconds(inputs, "ready-timeout", "60"),
+                              observe_seconds=seconds(inputs, "observe-seconds", "10"))
+    if command == "deploy":
+        return _deploy(inputs, gh, env, target)
     if command == "stop":
-        target.stop_all()
-        gh.info(f"aicd deploy: stopped every revision in {target.dir}")
+        _check_owners(inputs, target)
+        target.stop()
+        gh.info(f"aicd deploy: stopped {target.where}")
+        gh.summary(f"## ⏹ aicd release — stopped ({kind})\n\nEvery revision of {target.where} is stopped.")
         return {}
     if command == "rollback":
-        return _finish_local(gh, "rollback", target.rollback(wanted))
-    model_uri, _ = require_model_uri(inputs), shadow_uri(inputs)  # both checked before a revision is taken
-    registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
+        _check_owners(inputs, target)
+        return _finish(gh, command, target, lambda: target.rollback(revision_input(inputs)))
+    return _finish(gh, command, target, {"promote": target.promote, "abort": target.abort}[command])
+
+
+def _deploy(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], target: Target) -> dict[str, str]:
+    model_uri, _ = require_model_uri(inputs), shadow_uri(inputs)  # both checked before anything is fetched
     before = target.current()
-    number, folder = target.next_revision_dir()
-    gh.info(f"aicd deploy: fetching {model_uri} for revision {number}")
-    model_dir, meta = registry.fetch_model(model_uri, folder / "model")
-    rev = Revision(number, model_uri, meta["model_version"], meta["run_id"], serving_checksum(meta),
-                   str(model_dir), variant=variant_input(inputs))
-    shadow = fetch_shadow(inputs, env, gh, folder / "shadow", meta)
-    if shadow:
-        rev.shadow_dir, rev.shadow_sha256 = str(shadow[1]), serving_checksum(shadow[2])
-        rev.shadow_version = str(shadow[2]["model_version"])
-    elif before and before.shadow_dir:
-        gh.annotate("warning", f"revision {before.revision} had a shadow model (version {before.shadow_version}); "
-                    f"revision {number} has none, so action-monitor compares accuracy unpaired from now on — pass "
-                    "`shadow-model-uri` again to keep pairing", title="aicd deploy")
-    gh.info(f"aicd deploy: starting revision {number} (model version {rev.model_version}) and waiting for /readyz")
-    rollout = target.deploy(rev)
+    with tempfile.TemporaryDirectory(prefix="aicd-deploy-") as tmp:
+        gh.info(f"aicd deploy: fetching {model_uri}")
+        model_dir, meta = fetch(inputs, env, Path(tmp) / "model")
+        shadow = fetch_shadow(inputs, env, gh, Path(tmp) / "shadow", meta)
+        if before and before.shadow_version and not shadow:
+            gh.annotate("warning", f"revision {before.revision} had a shadow model (version "
+                        f"{before.shadow_version}); this one has none, so action-monitor compares accuracy unpaired "
+                        "from now on — pass `shadow-model-uri` again to keep pairing", title="aicd deploy")
+        image = _image(inputs, gh, env, model_uri, model_dir, meta, shadow) if target.needs_image else None
+        candidate = Candidate(model_uri, model_dir, meta, image.reference if image else "", commit_of(env), shadow)
+        outputs = _finish(gh, "deploy", target, lambda: target.deploy(candidate), image)
     if not target.has_feedback_token():
         warn_no_feedback(gh)
-    return _finish_local(gh, "deploy", rollout)
-
-
-def _finish_local(gh: Actions, command: str, rollout: Rollout[Revision]) -> dict[str, str]:
-    serving, standby = rollout.serving, rollout.standby
-    outputs = {"endpoint": serving.endpoint, "revision": str(serving.revision),
-               "previous-revision": str(standby.revision) if standby else "", "model-version": serving.model_version,
-               "image": "", "digest": "", "ready-seconds": f"{rollout.ready_seconds:g}"}
-    gh.set_outputs(outputs)
-    rows = [["▶ serving", serving.revision, serving.model_uri, serving.run_id, serving.endpoint]]
-    if serving.shadow_dir:  # right under the revision it belongs to
-        rows.append([f"↳ its shadow (scores, never answers; variant {serving.variant})", "",
-                     f"version {serving.shadow_version}", "", "same server"])
-    if standby:
-        rows.append(["standby (running)", standby.revision, standby.model_uri, standby.run_id, standby.endpoint])
-    if rollout.rolled_back:
-        left = rollout.rolled_back
-        rows.append(["rolled back (retired)", left.revision, left.model_uri, left.run_id, "stopped"])
-    verb = "deployed" if command == "deploy" else "rolled back"
-    took = "answered /readyz" if command == "deploy" else "took traffic"
-    gh.summary(f"## 🚀 aicd release — {verb} (local)\n\nRevision {serving.revision} {took} "
-               f"{rollout.ready_seconds:.1f} s after it {'started' if command == 'deploy' else 'was asked to'}.\n\n" +
-               table(["", "revision", "model", "run", "endpoint"], rows))
     return outputs
 
 
-__all__ = ["COMMANDS", "DESCRIPTION", "INPUTS", "OUTPUTS", "TARGETS", "run"]
+def _finish(gh: Actions, command: str, target: Target, verb, image: BuiltImage | None = None) -> dict[str, str]:
+    """Run the verb; publish outputs and the summary — of a failed rollout too, before it is raised."""
+    try:
+        result = verb()
+    except RolloutFailed as failed:
+        if failed.result is not None:
+            _publish(gh, command, target, failed.result, image, failed=str(failed))
+        raise
+    return _publish(gh, command, target, result, image)
+
+
+def _publish(gh: Actions, command: str, target: Target, result, image: BuiltImage | None,
+             failed: str = "") -> dict[str, str]:
+    serving, standby = result.serving, result.standby
+    outputs = {"endpoint": result.endpoint, "revision": str(serving.revision),
+               "previous-revision": str(standby.revision) if standby else "", "model-version": serving.model_version,
+               "image": serving.image, "digest": image.digest if image else "",
+               "ready-seconds": "" if result.ready_seconds is None else f"{result.ready_seconds:g}",
+               "strategy-state": result.state}
+    gh.set_outputs(outputs)
+    gh.summary(render_release(command, target, result, image, failed))
+    return outputs
+
+
+def _image(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], model_uri: str, model_dir: Path,
+           meta: dict, shadow) -> BuiltImage:
+    """The `image` input (already built and pushed), else the serving image built and pushed now."""
+    if inputs.get("image"):
+        return BuiltImage(inputs["image"], "", reused=True)
+    from ...deploy.docker_target import docker_client
+
+    return build_and_push(docker_client(env.get("DOCKER_HOST", "")), _recipe(inputs, env), model_uri, model_dir,
+                          meta, shadow, progress=lambda line: gh.info(f"aicd deploy: {line}"))
+
+
+def _build_only(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str]) -> dict[str, str]:
+    with tempfile.TemporaryDirectory(prefix="aicd-deploy-") as tmp:
+        model_dir, meta = fetch(inputs, env, Path(tmp) / "model")
+        image = _image(inputs, gh, env, require_model_uri(inputs), model_dir, meta, None)
+    outputs = {"endpoint": "", "revision": "", "previous-revision": "", "model-version": str(meta["model_version"]),
+               "image": image.reference, "digest": image.digest, "ready-seconds": "", "strategy-state": ""}
+    gh.set_outputs(outputs)
+    gh.summary(render_build(image))
+    return outputs
+
+
+def _recipe(inputs: Mapping[str, str], env: Mapping[str, str]) -> Recipe:
+    root = env.get("AICD_CACHE_DIR") or (f"{env['RUNNER_TOOL_CACHE']}/aicd" if env.get("RUNNER_TOOL_CACHE") else "")
+    cache = Path(root or os.path.expanduser("~/.cache/aicd"))
+    cache.mkdir(parents=True, exist_ok=True)
+    return Recipe(base=inputs.get("base-image") or "python:3.12-slim", registry=inputs.get("registry") or "",
+                  image_name=inputs.get("image-name") or "", username=inputs.get("registry-username") or "",
+                  password=inputs.get("registry-password") or "", commit=commit_of(env), source=source_of(env),
+                  cache_dir=cache)
+
+
+def _check_owners(inputs: Mapping[str, str], target: Target) -> None:
+    """A rollback or stop touches only deployments of models the tenant owns, however they were found."""
+    for name in {model_name_of(r.model_uri) for r in target.history() if r.model_uri}:
+        check_owner(inputs, name)

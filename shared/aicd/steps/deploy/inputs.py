@@ -9,9 +9,9 @@ from ...deploy.naming import model_name_of
 from ...errors import ConfigError
 from ...gha import Actions
 from ...registry import MlflowRegistry
-from ...tenancy import owns
+from ..targets import check_owner
 
-__all__ = ["VARIANTS", "check_owner", "fetch", "fetch_shadow", "keep_revisions", "require_model_uri", "revision_input",
+__all__ = ["VARIANTS", "check_owner", "fetch", "fetch_shadow", "require_model_uri", "revision_input",
            "seconds", "shadow_uri", "variant_input", "warn_no_feedback"]
 
 
@@ -44,28 +44,12 @@ def revision_input(inputs: Mapping[str, str]) -> int | None:
     return int(text)
 
 
-def keep_revisions(inputs: Mapping[str, str]) -> int:
-    """deploy.keep-revisions of the `config` input's aicd.yml (the default without one)."""
-    from ...config import load_config
-
-    return load_config(inputs.get("config")).deploy.keep_revisions
-
-
 def require_model_uri(inputs: Mapping[str, str]) -> str:
     """The `model-uri` input, of a model the `tenant` input may deploy."""
     if not inputs.get("model-uri"):
         raise ConfigError("input `model-uri` is required to deploy", hint="pass the model-uri output of action-train")
     check_owner(inputs, model_name_of(inputs["model-uri"]))
     return inputs["model-uri"]
-
-
-def check_owner(inputs: Mapping[str, str], model_name: str) -> None:
-    """A tenant touches only its own models (and no tenant only un-namespaced ones): ConfigError otherwise."""
-    tenant = inputs.get("tenant") or ""
-    if not owns(tenant, model_name):
-        who = f"tenant {tenant!r}" if tenant else "a deploy without a tenant"
-        raise ConfigError(f"{who} may not touch the deployment of model {model_name!r}",
-                          hint="give the tenant that owns it, or deploy the tenant's own model")
 
 
 def fetch(inputs: Mapping[str, str], env: Mapping[str, str], dest: Path) -> tuple[Path, dict]:

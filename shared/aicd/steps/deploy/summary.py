@@ -1,0 +1,73 @@
+"""The deploy stage's job summary, the same for every target (pure: text from a Result)."""
+
+from __future__ import annotations
+
+from ...deploy.image import BuiltImage
+from ...deploy.target import Release, Result, Target
+from ...gha import md_code
+from ..summary import table
+
+__all__ = ["render_build", "render_release"]
+
+VERBS = {"deploy": "deployed", "rollback": "rolled back", "promote": "promoted", "abort": "aborted"}
+
+
+def render_release(command: str, target: Target, result: Result, image: BuiltImage | None, failed: str = "") -> str:
+    head = f"## ⏪ aicd release — {command} failed, rolled back" if failed else \
+        f"## 🚀 aicd release — {VERBS[command]} ({target.kind})"
+    parts = [head, _story(command, target, result)]
+    if failed:
+        parts.append(f"**Failed:** {failed}")
+    if result.recovered_seconds is not None:
+        parts.append(f"The previous revision was fully serving again {result.recovered_seconds:.1f} s after the "
+                     "failure was detected.")
+    parts.append("### Revisions kept for rollback\n\n" + _revisions(target, result))
+    if image and image.image_id:
+        parts.append(render_image(image))
+    return "\n\n".join(parts)
+
+
+def _story(command: str, target: Target, result: Result) -> str:
+    serving = result.serving
+    lines = [f"Endpoint **{result.endpoint}** ({md_code(target.where)})."]
+    if result.state:
+        lines.insert(0, result.state)
+    if result.ready_seconds is not None:
+        if command == "deploy":
+            lines.append(f"Revision {serving.revision} answered /readyz {result.ready_seconds:.1f} s after it started.")
+        else:
+            retired = f"; revision {result.retired.revision} is retired" if result.retired else ""
+            lines.append(f"Revision {serving.revision} took traffic {result.ready_seconds:.1f} s after the "
+                         f"{command} began{retired}.")
+    return "\n\n".join(lines)
+
+
+def _revisions(target: Target, result: Result) -> str:
+    """Every revision a rollback can return to, newest first, what each is doing, and the one retired."""
+    rows = []
+    for release in target.history():
+        role = "▶ serving" if release.revision == result.serving.revision else \
+            "standby" if result.standby and release.revision == result.standby.revision else "kept"
+        rows.append(_row(role, release))
+        if release.shadow_version and role == "▶ serving":  # right under the revision it belongs to
+            rows.append([f"↳ its shadow (scores, never answers; variant {release.variant})", "",
+                         f"version {release.shadow_version}", "", "", "", "same server"])
+    if result.retired:
+        rows.append(_row("rolled back (retired)", result.retired))
+    return table(["", "revision", "model", "image", "run", "commit", "where"], rows)
+
+
+def _row(role: str, release: Release) -> list:
+    model = release.model_uri or ""
+    if release.model_version and not model.endswith(f"/{release.model_version}"):  # an alias names no version
+        model = f"{model} (version {release.model_version})".strip()
+    return [role, release.revision, model, release.image, release.run_id[:8], release.commit[:7], release.address]
+
+
+def render_image(image: BuiltImage) -> str:
+    return table(["image", "digest", "size"], [[image.reference, image.digest or "not pushed",
+                                                 f"{image.size_mb:.0f} MB"]])
+
+
+def render_build(image: BuiltImage) -> str:
+    return "## 📦 aicd release — image built\n\n" + render_image(image)
