@@ -2,7 +2,8 @@
 
 It exists so the production gate can ask for a retrain: it fires a ``repository_dispatch`` event
 carrying the evidence, and a workflow ``on: repository_dispatch: types: [aicd-retrain]`` picks it
-up. Stdlib only (urllib), because it runs inside the action's venv and needs nothing else.
+up. HTTP goes through the one client of aicd's adapters (:mod:`aicd.http_client`: requests with
+urllib3 retries, proxies and CA bundles from the environment).
 
 The request is exactly the one GitHub documents (REST API version 2022-11-28,
 https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event):
@@ -18,21 +19,18 @@ fine-grained token, the ``repo`` scope for a classic one.
 The pure parts (:func:`validate`, :func:`build_request`, :func:`error_for_status`) take data in and
 give data out; :func:`_post` is the only function that touches the network. The token never
 appears in a message, a ``repr`` or an exception: every error is built here, scrubbed of it, and
-raised without its urllib cause.
+raised without the HTTP library's cause.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from http.client import HTTPException
 
 from .errors import AicdError, ConfigError, ServiceError
+from .http_client import RETRIED, TransportError, reason, session
 
 __all__ = ["API_VERSION", "DispatchRequest", "build_request", "dispatch", "error_for_status", "validate"]
 
@@ -168,51 +166,42 @@ def _github_message(body: bytes) -> str:
 
 
 def dispatch(api_url: str, repository: str, token: str, event_type: str, client_payload: dict, *,
-             timeout: float = 10, attempts: int = 3, backoff: float = 1.0,
-             sleep: Callable[[float], None] = time.sleep) -> None:
+             timeout: float = 10, attempts: int = 3, backoff: float = 1.0) -> None:
     """Create a ``repository_dispatch`` event ``event_type`` carrying ``client_payload`` on ``repository``.
 
     Contract:
     - Arguments are validated before anything is sent (:func:`validate`): a bad one is a
       :class:`ConfigError` and no request is made.
     - Returns None on 2xx (GitHub answers 204 No Content).
-    - Connection errors, timeouts and HTTP 5xx are tried ``attempts`` times in all, sleeping
-      ``backoff * 2**i`` seconds between tries (1, 2, 4 ... by default); then a
-      :class:`ServiceError` with ``retryable=True``.
+    - Connection errors, timeouts and HTTP 500/502/503/504 are tried ``attempts`` times in all, with
+      urllib3's exponential backoff (:mod:`aicd.http_client`: none before the first retry, then
+      ``backoff * 2``, ``backoff * 4`` ... seconds); then a :class:`ServiceError` with
+      ``retryable=True``.
     - Any 4xx is raised at once, never retried, as a :class:`ServiceError` with ``retryable=False``
       (rate limits: ``retryable=True``): 401 invalid or expired token, 403 missing permission,
       404 repository not found or not visible to the token, 422 GitHub's validation message.
       Redirects are not followed (the token must not travel to another URL): a 3xx is an error too.
     - Every error names ``GitHub API at <api_url>`` and what to do; none contains the token, and
-      none carries the urllib exception underneath.
+      none carries the HTTP library's exception underneath.
     """
     try:
         request = build_request(api_url, repository, token, event_type, client_payload)
     except AicdError as exc:
         raise _scrubbed(exc, token) from None
-    for attempt in range(max(1, attempts)):
-        if attempt:
-            sleep(backoff * 2 ** (attempt - 1))
-        error, transient = _attempt(request, timeout, api_url, repository)
+    tries = max(1, attempts)
+    try:
+        status, body, location = _post(request, timeout, tries, backoff)
+    except TransportError as exc:
+        error: AicdError = ServiceError(service_name(api_url), f"unreachable ({reason(exc)})", retryable=True,
+                                        hint="check the GitHub API URL and the runner's network, then re-run")
+        status = 0
+    else:
+        error = error_for_status(status, body, api_url, repository, location)
         if error is None:
             return
-        if not transient:
-            break
-    if transient and attempts > 1:
-        error.message += f" (tried {attempts} times)"
+    if tries > 1 and (status == 0 or status in RETRIED):
+        error.message += f" (tried {tries} times)"
     raise _scrubbed(error, token) from None
-
-
-def _attempt(request: DispatchRequest, timeout: float, api_url: str,
-             repository: str) -> tuple[AicdError | None, bool]:
-    """One try: the error it ended in (None on success) and whether another try can help."""
-    try:
-        status, body, location = _post(request, timeout)
-    except (urllib.error.URLError, OSError, HTTPException) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        return ServiceError(service_name(api_url), f"unreachable ({reason})", retryable=True,
-                            hint="check the GitHub API URL and the runner's network, then re-run"), True
-    return error_for_status(status, body, api_url, repository, location), status >= 500
 
 
 def _scrubbed(error: AicdError, token: str) -> AicdError:
@@ -223,22 +212,11 @@ def _scrubbed(error: AicdError, token: str) -> AicdError:
     return error
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: urllib would resend the Authorization header to the new URL."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def _post(request: DispatchRequest, timeout: float) -> tuple[int, bytes, str]:
-    """The one network call: POST the request; return status, body (first 64 KB) and Location."""
-    req = urllib.request.Request(request.url, data=request.body, headers=dict(request.headers), method="POST")
-    try:
-        with _OPENER.open(req, timeout=timeout) as resp:
-            return resp.status, resp.read(65536), ""
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.read(65536), exc.headers.get("Location", "") if exc.headers else ""
+def _post(request: DispatchRequest, timeout: float, attempts: int, backoff: float) -> tuple[int, bytes, str]:
+    """The one network call: POST the request (retried as the contract says, never redirected);
+    return status, body (first 64 KB) and Location."""
+    with session(attempts, backoff) as client:
+        answer = client.post(request.url, data=request.body, headers=dict(request.headers), timeout=timeout,
+                             allow_redirects=False, stream=True)
+        with answer:
+            return answer.status_code, answer.raw.read(65536, decode_content=True), answer.headers.get("Location", "")

@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import time
 import traceback
 
 import pytest
@@ -25,8 +26,7 @@ def assert_no_token(exc, token):
 
 
 def test_success_is_recorded_with_the_exact_payload(fake_github):
-    dispatch(fake_github.api_url, fake_github.repository, fake_github.token, "aicd-retrain", EVIDENCE,
-             sleep=no_sleep)
+    dispatch(fake_github.api_url, fake_github.repository, fake_github.token, "aicd-retrain", EVIDENCE)
     assert fake_github.violations == []
     assert fake_github.events == [("aicd-retrain", EVIDENCE)]
     (received,) = fake_github.requests
@@ -37,17 +37,16 @@ def test_success_is_recorded_with_the_exact_payload(fake_github):
 
 def test_two_502_then_success(fake_github):
     fake_github.fail_next(2)
-    sleeps = []
-    dispatch(fake_github.api_url, fake_github.repository, fake_github.token, "aicd-retrain", EVIDENCE,
-             sleep=sleeps.append)
-    assert len(fake_github.requests) == 3 and sleeps == [1.0, 2.0]
+    started = time.monotonic()
+    dispatch(fake_github.api_url, fake_github.repository, fake_github.token, "aicd-retrain", EVIDENCE, backoff=0.2)
+    assert len(fake_github.requests) == 3 and time.monotonic() - started >= 0.4  # urllib3's backoff: 0, then 0.4 s
     assert fake_github.events == [("aicd-retrain", EVIDENCE)] and fake_github.violations == []
 
 
 def test_502_every_time_gives_up_retryable(fake_github):
     fake_github.fail_next(5)
     with pytest.raises(ServiceError, match=r"HTTP 502 .*\(tried 3 times\)") as info:
-        dispatch(fake_github.api_url, fake_github.repository, fake_github.token, "e", {}, sleep=lambda s: None)
+        dispatch(fake_github.api_url, fake_github.repository, fake_github.token, "e", {}, backoff=0.05)
     assert info.value.retryable and len(fake_github.requests) == 3 and fake_github.events == []
     assert_no_token(info.value, fake_github.token)
 
@@ -62,7 +61,7 @@ def test_refusals_are_clear_and_not_retried(fake_github, case):
     else:
         repository, needle = "octo-org/elsewhere", "octo-org/elsewhere not found, or the token cannot see it"
     with pytest.raises(ServiceError) as info:
-        dispatch(fake_github.api_url, repository, token, "aicd-retrain", EVIDENCE, sleep=no_sleep)
+        dispatch(fake_github.api_url, repository, token, "aicd-retrain", EVIDENCE)
     assert f"HTTP {case}" in str(info.value) and needle in str(info.value)
     assert str(info.value).startswith(f"GitHub API at {fake_github.api_url}: ")
     assert not info.value.retryable
@@ -71,10 +70,10 @@ def test_refusals_are_clear_and_not_retried(fake_github, case):
 
 
 def test_github_down_is_unreachable_after_retries():
-    sleeps, url, token = [], f"http://127.0.0.1:{free_port()}", "ghs_secret0123456789"
-    with pytest.raises(ServiceError, match=r"unreachable .*Connection refused.*\(tried 3 times\)") as info:
-        dispatch(url, "octo-org/octo-repo", token, "e", {}, timeout=2, sleep=sleeps.append)
-    assert info.value.retryable and sleeps == [1.0, 2.0]
+    url, token = f"http://127.0.0.1:{free_port()}", "ghs_secret0123456789"
+    with pytest.raises(ServiceError, match=r"unreachable .*[Cc]onnection refused.*\(tried 3 times\)") as info:
+        dispatch(url, "octo-org/octo-repo", token, "e", {}, timeout=2, backoff=0.05)
+    assert info.value.retryable
     assert_no_token(info.value, token)
 
 
@@ -84,7 +83,7 @@ def test_a_redirect_is_not_followed_so_the_token_stays_home(fake_github, status)
         target = f"{elsewhere.api_url}/repos/{elsewhere.repository}/dispatches"
         fake_github.fail_next(1, status, location=target)
         with pytest.raises(ServiceError, match=f"redirect \\(HTTP {status}\\) to {target}") as info:
-            dispatch(fake_github.api_url, fake_github.repository, fake_github.token, "e", {}, sleep=no_sleep)
+            dispatch(fake_github.api_url, fake_github.repository, fake_github.token, "e", {})
         assert "renamed or transferred" in info.value.hint
         assert elsewhere.requests == [] and len(fake_github.requests) == 1
 
@@ -136,3 +135,21 @@ def test_the_fake_accepts_the_documented_request_and_matches_the_repository_case
                      body={"event_type": "e", "client_payload": {str(i): i for i in range(10)}})
     assert (code, body) == (204, b"")
     assert fake_github.violations == [] and fake_github.events == [("e", {str(i): i for i in range(10)})]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 429])
+def test_a_4xx_is_never_retried(fake_github, status):
+    fake_github.fail_next(1, status)
+    with pytest.raises(ServiceError, match=f"HTTP {status}"):
+        dispatch(fake_github.api_url, fake_github.repository, fake_github.token, "e", {}, backoff=0.05)
+    assert len(fake_github.requests) == 1 and fake_github.events == []
+
+
+def test_a_proxy_from_the_environment_is_used(fake_github, monkeypatch):
+    """HTTP_PROXY is honoured as users of requests expect: here the proxy is the fake itself, which then
+    sees the absolute URL a proxy is sent."""
+    monkeypatch.setenv("HTTP_PROXY", fake_github.api_url)
+    monkeypatch.setenv("NO_PROXY", "")
+    with pytest.raises(ServiceError):  # the fake refuses the absolute-URL path it was sent as a proxy
+        dispatch("http://github.invalid", fake_github.repository, fake_github.token, "e", {}, backoff=0.05)
+    assert fake_github.requests and fake_github.requests[0].path.startswith("http://github.invalid/repos/")

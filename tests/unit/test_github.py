@@ -95,13 +95,13 @@ def test_an_empty_token_says_what_to_pass():
 @pytest.mark.parametrize("token", [TOKEN + "\n", "Bearer " + TOKEN, TOKEN + "\r\nX-Evil: 1", TOKEN + "é"])
 def test_a_token_that_would_break_the_header_is_refused_without_quoting_it(token):
     with pytest.raises(ConfigError, match="`github-token` contains") as info:
-        dispatch(API, REPO, token, "e", {}, sleep=_no_sleep)
+        dispatch(API, REPO, token, "e", {})
     assert not leaked(info.value)
 
 
 def test_a_token_given_as_repository_by_mistake_is_not_echoed():
     with pytest.raises(ConfigError) as info:
-        dispatch(API, TOKEN, TOKEN, "e", {}, sleep=_no_sleep)
+        dispatch(API, TOKEN, TOKEN, "e", {})
     assert not leaked(info.value)
     assert "***" in str(info.value)
 
@@ -149,19 +149,15 @@ def test_a_redirect_names_where_it_pointed():
     assert "renamed or transferred" in error.hint
 
 
-# -- retries (the network call replaced by a script) -----------------------------------------------
+# -- one exchange (the network call, retries included, replaced by a script; real retries are tested
+# against the fake GitHub in tests/integration/test_github_dispatch.py) ---------------------------
 
-def _no_sleep(seconds):
-    raise AssertionError("no sleep expected")
-
-
-def scripted(monkeypatch, *answers):
-    """Replace the one network call by ``answers`` (a status, or an exception to raise), in order."""
+def scripted(monkeypatch, answer):
+    """Replace the one network exchange by ``answer`` (a status, (status, body), or an exception)."""
     calls = []
 
-    def post(request, timeout):
-        calls.append((request, timeout))
-        answer = answers[len(calls) - 1]
+    def post(request, timeout, attempts, backoff):
+        calls.append((request, timeout, attempts, backoff))
         if isinstance(answer, BaseException):
             raise answer
         status, body = answer if isinstance(answer, tuple) else (answer, b"")
@@ -171,55 +167,54 @@ def scripted(monkeypatch, *answers):
     return calls
 
 
-def test_5xx_is_retried_with_exponential_backoff(monkeypatch):
-    calls, sleeps = scripted(monkeypatch, 502, 503, 204), []
-    dispatch(API, REPO, TOKEN, "e", {"a": 1}, backoff=0.5, sleep=sleeps.append, timeout=7)
-    assert len(calls) == 3 and sleeps == [0.5, 1.0]
-    assert calls[0][1] == 7
+def test_the_exchange_gets_the_timeout_attempts_and_backoff(monkeypatch):
+    calls = scripted(monkeypatch, 204)
+    dispatch(API, REPO, TOKEN, "e", {"a": 1}, timeout=7, attempts=4, backoff=0.25)
+    assert [c[1:] for c in calls] == [(7, 4, 0.25)]
 
 
-def test_connection_errors_are_retried_then_reported(monkeypatch):
-    calls, sleeps = scripted(monkeypatch, ConnectionRefusedError(111, "Connection refused"), TimeoutError("timed out"),
-                             OSError("Network is unreachable")), []
-    with pytest.raises(ServiceError, match=r"unreachable \(Network is unreachable\) \(tried 3 times\)") as info:
-        dispatch(API, REPO, TOKEN, "e", {}, sleep=sleeps.append)
-    assert info.value.retryable and len(calls) == 3 and sleeps == [1.0, 2.0]
-    assert info.value.__cause__ is None and info.value.__suppress_context__
-
-
-def test_5xx_every_time_gives_up_after_the_attempts(monkeypatch):
-    calls = scripted(monkeypatch, 500, 502, 504, 204)
+def test_a_5xx_after_the_retries_says_how_often_it_was_tried(monkeypatch):
+    scripted(monkeypatch, 504)
     with pytest.raises(ServiceError, match=r"HTTP 504 \(tried 3 times\)") as info:
-        dispatch(API, REPO, TOKEN, "e", {}, sleep=lambda s: None)
-    assert info.value.retryable and len(calls) == 3
+        dispatch(API, REPO, TOKEN, "e", {})
+    assert info.value.retryable
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 429])
-def test_4xx_is_never_retried(monkeypatch, status):
-    calls = scripted(monkeypatch, status, 204)
-    with pytest.raises(ServiceError, match=f"HTTP {status}"):
-        dispatch(API, REPO, TOKEN, "e", {}, sleep=_no_sleep)
-    assert len(calls) == 1
+def test_a_4xx_says_nothing_of_retries(monkeypatch, status):
+    scripted(monkeypatch, status)
+    with pytest.raises(ServiceError, match=f"HTTP {status}") as info:
+        dispatch(API, REPO, TOKEN, "e", {})
+    assert "tried" not in str(info.value)
+
+
+def test_no_answer_is_unreachable_without_the_librarys_exception(monkeypatch):
+    import requests
+
+    scripted(monkeypatch, requests.exceptions.ConnectionError(OSError("Network is unreachable")))
+    with pytest.raises(ServiceError, match=r"unreachable \(Network is unreachable\) \(tried 3 times\)") as info:
+        dispatch(API, REPO, TOKEN, "e", {})
+    assert info.value.retryable and info.value.__cause__ is None and info.value.__suppress_context__
 
 
 def test_one_attempt_means_no_retry(monkeypatch):
-    calls = scripted(monkeypatch, 502, 204)
+    calls = scripted(monkeypatch, 502)
     with pytest.raises(ServiceError) as info:
-        dispatch(API, REPO, TOKEN, "e", {}, attempts=1, sleep=_no_sleep)
-    assert info.value.message.endswith("HTTP 502") and len(calls) == 1
+        dispatch(API, REPO, TOKEN, "e", {}, attempts=1)
+    assert info.value.message.endswith("HTTP 502") and calls[0][2] == 1
 
 
 def test_invalid_arguments_send_nothing(monkeypatch):
     calls = scripted(monkeypatch, 204)
     with pytest.raises(ConfigError):
-        dispatch(API, REPO, TOKEN, "e", {f"k{i}": i for i in range(11)}, sleep=_no_sleep)
+        dispatch(API, REPO, TOKEN, "e", {f"k{i}": i for i in range(11)})
     assert calls == []
 
 
 @pytest.mark.parametrize("status", [401, 403, 404, 422, 500])
 def test_the_token_never_appears_even_if_github_echoes_it(monkeypatch, status):
     body = json.dumps({"message": f"token {TOKEN} refused", "errors": [{"message": TOKEN}]}).encode()
-    scripted(monkeypatch, (status, body), (status, body), (status, body))
+    scripted(monkeypatch, (status, body))
     with pytest.raises(ServiceError) as info:
-        dispatch(API, REPO, TOKEN, "e", {}, sleep=lambda s: None)
+        dispatch(API, REPO, TOKEN, "e", {})
     assert not leaked(info.value)

@@ -52,5 +52,5 @@ def test_a_port_that_does_not_speak_http_is_one_service_error():
     with pytest.raises(ServiceError, match="cannot read /metrics"):
         EndpointSource([url]).read({"served": {}}, "served")
     with pytest.raises(ServiceError, match="cannot be reached"):
-        PrometheusSource(url, attempts=3, sleep=lambda s: None).query("up", 0)
+        PrometheusSource(url, attempts=3, backoff=0).query("up", 0)
     listener.close()

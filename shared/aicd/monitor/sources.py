@@ -21,15 +21,12 @@ selector or scrape configuration), so the gate never decides on silence.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 
 from ..errors import ServiceError, UserError
+from ..http_client import TransportError, reason, session
 from . import promql
 from .metrics import Snapshot, absorb, matches, samples_of
 
@@ -100,6 +97,7 @@ class EndpointSource(Source):
         self.by_group = {name: [e.rstrip("/") for e in urls] for name, urls in (by_group or {}).items()}
         self.endpoints = [e.rstrip("/") for e in endpoints] or [e for urls in self.by_group.values() for e in urls]
         self.timeout = timeout
+        self.http = session(attempts=1)
         servers = "model server at " if len(self.endpoints) == 1 else "model servers at "
         self.description = servers + ", ".join(self.endpoints) if not self.by_group else \
             "model servers " + "; ".join(f"{name} at {', '.join(urls)}" for name, urls in self.by_group.items())
@@ -130,14 +128,16 @@ class EndpointSource(Source):
                                                      "promoted or rolled back") from None
 
     def _metrics(self, endpoint: str) -> str:
+        """One read of ``/metrics`` (not retried: the gate reads again at its next evaluation)."""
         try:
-            with urllib.request.urlopen(endpoint + "/metrics", timeout=self.timeout) as resp:
-                return resp.read().decode("utf-8")
+            answer = self.http.get(endpoint + "/metrics", timeout=self.timeout)
+            answer.raise_for_status()
+            return answer.content.decode("utf-8")
         except UnicodeDecodeError:
             raise ServiceError(f"model server at {endpoint}", "/metrics is not UTF-8 text", retryable=False,
                                hint="point `endpoint` at an aicd model server") from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            raise ServiceError(f"model server at {endpoint}", f"cannot read /metrics ({getattr(exc, 'reason', exc)})",
+        except TransportError as exc:
+            raise ServiceError(f"model server at {endpoint}", f"cannot read /metrics ({reason(exc)})",
                                retryable=True, hint="check the `endpoint` input and that the deployment is running; "
                                                     "nothing was promoted or rolled back") from None
 
@@ -147,7 +147,7 @@ class PrometheusSource(Source):
 
     def __init__(self, url: str, *, extra_selector: str = "", window: int | None = None, token: str = "",
                  username: str = "", password: str = "", timeout: float = 10, attempts: int = 3,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+                 backoff: float = 0.5, clock: Callable[[], float] = time.time):
         self.url = url.rstrip("/")
         self.description = f"Prometheus at {self.url}"
         self.extra = parse_selector(extra_selector) if extra_selector else ""
@@ -158,7 +158,8 @@ class PrometheusSource(Source):
         elif username:
             pair = base64.b64encode(f"{username}:{password}".encode()).decode()
             self.headers["Authorization"] = f"Basic {pair}"
-        self.timeout, self.attempts, self.clock, self.sleep = timeout, attempts, clock, sleep
+        self.timeout, self.clock = timeout, clock
+        self.http = session(attempts, backoff)  # connection errors and 5xx retried (aicd.http_client)
 
     def read(self, groups: Groups, anchor: str) -> dict[str, Snapshot]:
         now = self.clock()
@@ -200,35 +201,27 @@ class PrometheusSource(Source):
 
     # -- HTTP ---------------------------------------------------------------------------------------
     def query(self, promql: str, at: float) -> list[tuple[dict, float]]:
-        """An instant vector: [(labels, value)]. Retries connection errors and 5xx answers."""
-        body = urllib.parse.urlencode({"query": promql, "time": f"{at:.3f}"}).encode()
-        request = urllib.request.Request(self.url + "/api/v1/query", data=body, method="POST",
-                                         headers={**self.headers, "Content-Type": "application/x-www-form-urlencoded"})
-        for attempt in range(1, self.attempts + 1):
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                    raw = resp.read()
-                return _vector(_json(raw, self.description), promql, self.description)
-            except urllib.error.HTTPError as exc:
-                error = self._http_error(exc, promql)
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-                error = ServiceError(self.description, f"cannot be reached ({getattr(exc, 'reason', exc)})",
-                                     retryable=True, hint="check `prometheus-url` and that Prometheus is up; "
-                                                          "nothing was promoted or rolled back")
-            if not error.retryable or attempt == self.attempts:
-                raise error from None
-            self.sleep(0.5 * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
+        """An instant vector: [(labels, value)]. Connection errors and 5xx answers are retried."""
+        try:
+            answer = self.http.post(self.url + "/api/v1/query", data={"query": promql, "time": f"{at:.3f}"},
+                                    headers=self.headers, timeout=self.timeout)
+        except TransportError as exc:
+            raise ServiceError(self.description, f"cannot be reached ({reason(exc)})", retryable=True,
+                               hint="check `prometheus-url` and that Prometheus is up; nothing was promoted or "
+                                    "rolled back") from None
+        if answer.status_code >= 400:
+            raise self._http_error(answer.status_code, answer.content, promql)
+        return _vector(_json(answer.content, self.description), promql, self.description)
 
-    def _http_error(self, exc: urllib.error.HTTPError, promql: str) -> ServiceError:
-        if exc.code in (401, 403):
-            return ServiceError(self.description, f"refused the credentials (HTTP {exc.code})", retryable=False,
+    def _http_error(self, status: int, body: bytes, promql: str) -> ServiceError:
+        if status in (401, 403):
+            return ServiceError(self.description, f"refused the credentials (HTTP {status})", retryable=False,
                                 hint="check `prometheus-token` (bearer) or the basic-auth user and password")
-        detail = _error_text(exc)
-        if exc.code == 400 or exc.code == 422:
+        detail = _error_text(body, status)
+        if status in (400, 422):
             return ServiceError(self.description, f"rejected the query {promql!r}: {detail}", retryable=False,
                                 hint="check the `selector` input")
-        return ServiceError(self.description, f"answered HTTP {exc.code}: {detail}", retryable=exc.code >= 500,
+        return ServiceError(self.description, f"answered HTTP {status}: {detail}", retryable=status >= 500,
                             hint="nothing was promoted or rolled back")
 
 
@@ -275,8 +268,8 @@ def _vector(answer, promql: str, description: str) -> list[tuple[dict, float]]:
         raise _not_prometheus(description, "a result row has no metric and value") from None
 
 
-def _error_text(exc: urllib.error.HTTPError) -> str:
+def _error_text(body: bytes, status: int) -> str:
     try:
-        return str(json.loads(exc.read()).get("error", ""))[:300] or exc.reason
-    except (ValueError, OSError):
-        return str(exc.reason)
+        return str(json.loads(body).get("error", ""))[:300] or f"HTTP {status}"
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return " ".join(body[:300].decode("utf-8", "replace").split()) or f"HTTP {status}"
