@@ -2,7 +2,7 @@
 
     python benchmarks/serving.py [--duration 20]
 
-The workload of BENCHMARKS.md: RandomForestClassifier(n_estimators=100, random_state=0) on
+The competitor benchmark's workload: RandomForestClassifier(n_estimators=100, random_state=0) on
 scikit-learn's breast-cancer data; wrk -t2 -c16 --latency, single-row JSON, 5 s warm-up, one
 server process each. aicd serves the ONNX export (checked against scikit-learn on the holdout at
 export) with validation, feature-bin counters and Prometheus metrics all on; MLflow serves the same

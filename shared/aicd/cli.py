@@ -85,16 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def stage_inputs(stage: str, args: argparse.Namespace, env: dict[str, str]) -> dict[str, str]:
-    """Flag, else ``AICD_*`` variable, else the declared default; required inputs must be non-empty."""
+    """Each declared input's text: the flag, else its ``AICD_*`` variable (defaults, types and
+    required inputs are the stage's to apply: :func:`aicd.steps.read_inputs`)."""
     values = {}
     for spec in _inputs(stage):
         value = getattr(args, spec.name)
-        value = value if value is not None else env.get(env_name(spec.name), "")
-        value = value.strip() or spec.default
-        if spec.required and not value:
-            raise AicdError(f"input `{spec.name}` is required",
-                            hint=f"pass --{spec.name} or set {env_name(spec.name)} (action input `{spec.name}`)")
-        values[spec.name] = value
+        values[spec.name] = value if value is not None else env.get(env_name(spec.name), "")
     return values
 
 

@@ -3,6 +3,7 @@
     AicdError                 base of everything aicd raises on purpose
     ├── UserError             the input is wrong: fix the file, key or value named in the message
     │   ├── ConfigError       aicd.yml (or an action input) is invalid; carries file and line
+    │   ├── NotSupported      the deploy target does not offer the command asked for
     │   ├── DataError         a data file cannot be read or lacks what the config asks for
     │   └── EntrypointFailed  the user's own training code (``model.entrypoint``) raised or returned
     │                         something that is not a fitted model
@@ -20,8 +21,8 @@ Errors of the libraries underneath (MLflow, pandas, HTTP) never escape: adapters
 
 from __future__ import annotations
 
-__all__ = ["AicdError", "ConfigError", "DataError", "EntrypointFailed", "GateFailed", "KubeError", "RolloutFailed",
-           "ServiceError", "UserError"]
+__all__ = ["AicdError", "ConfigError", "DataError", "EntrypointFailed", "GateFailed", "KubeError", "NotSupported",
+           "RolloutFailed", "ServiceError", "UserError"]
 
 
 class AicdError(Exception):
@@ -57,6 +58,14 @@ class DataError(UserError):
 
 class EntrypointFailed(UserError):
     """``model.entrypoint`` raised, exited or returned something other than a fitted model."""
+
+
+class NotSupported(UserError):
+    """A command the deploy target does not offer: one line naming the target, the command and what to
+    do instead."""
+
+    def __init__(self, target: str, verb: str, hint: str):
+        super().__init__(f"input `command`: {verb} is not offered by the {target} target", hint=hint)
 
 
 class ServiceError(AicdError):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from aicd.config_deploy import KubernetesConfig
+from aicd.deploy.kube.client import KubeClient
 from aicd.deploy.kube.lease import deploy_lease
 from aicd.deploy.kube.manifests import tenant_manifests
 from aicd.deploy.kube.target import KubeTarget
@@ -27,6 +28,13 @@ def namespace(kube_cluster, request):
     name = "t-" + request.node.name.replace("_", "-")[5:40].strip("-")
     kube_cluster.create_namespace(name)
     return name
+
+
+def acting_as(admin: KubeClient, token: str, who: str) -> KubeClient:
+    """The same cluster, acting only as the owner of ``token`` (a ServiceAccount's): the client
+    certificate is dropped, since the API server would authenticate that first."""
+    trust = admin.trust_only or admin.context
+    return KubeClient(admin.server, trust, token, who, trust)
 
 
 def target(cluster, namespace, **cfg) -> KubeTarget:
@@ -183,8 +191,8 @@ def test_a_tenant_cannot_read_or_change_another_tenants_deployment(kube_cluster)
         for obj in tenant_manifests(tenant, f"aicd-{tenant}"):
             admin.apply(obj)
         kube_cluster.create_namespace(f"aicd-{tenant}")  # exists: waits for its default ServiceAccount
-    acme = admin.with_token(kube_cluster.token_for("aicd-acme", "aicd-deployer"), "acme's deployer")
-    globex = admin.with_token(kube_cluster.token_for("aicd-globex", "aicd-deployer"), "globex's deployer")
+    acme = acting_as(admin, kube_cluster.token_for("aicd-acme", "aicd-deployer"), "acme's deployer")
+    globex = acting_as(admin, kube_cluster.token_for("aicd-globex", "aicd-deployer"), "globex's deployer")
     cfg = KubernetesConfig(replicas=1, progress_deadline_seconds=10)
     for api, own in ((globex, "aicd-globex"), (acme, "aicd-acme")):
         assert KubeTarget(api, "coffee", own, cfg, poll=0.25).deploy(candidate(IMAGE.format(1))).serving.revision == 1

@@ -79,7 +79,7 @@ def test_promote_and_hold_pass(server, tmp_path):
 
 
 def test_the_old_report_only_spelling_is_refused_with_the_new_choices(server, tmp_path):
-    with pytest.raises(ConfigError, match=r"on-failure.*none is gone") as err:
+    with pytest.raises(ConfigError, match=r"on-failure.*none is no longer accepted") as err:
         gate(server(500, 500), tmp_path, **{"on-failure": "none"})
     assert "report (report only, the step passes)" in err.value.hint
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..config_deploy import KubernetesConfig
-from ..errors import UserError
+from ..errors import NotSupported
 from .history import DEFAULT_KEEP
 
-__all__ = ["TARGETS", "Candidate", "NotSupported", "Release", "Result", "Settings", "Target", "open_target",
+__all__ = ["TARGETS", "Candidate", "Release", "Result", "Settings", "Target", "open_target",
            "target_class"]
 
 
@@ -86,13 +86,6 @@ class Settings:
     kubeconfig: str = ""  # kubernetes
     namespace: str = ""  # kubernetes
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
-
-
-class NotSupported(UserError):
-    """A verb this target does not offer: one line naming the target, the verb and what to do instead."""
-
-    def __init__(self, target: str, verb: str, hint: str):
-        super().__init__(f"input `command`: {verb} is not offered by the {target} target", hint=hint)
 
 
 class Target:

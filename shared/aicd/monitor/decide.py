@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field, replace
 from ..config_monitor import LiveDriftConfig, MonitorConfig
 from ..data.drift import EPSILON, METHODS
 from .metrics import Snapshot
+from .modes import GROUPS, MODES
 from .stats import (
     Interval,
     Pairs,
@@ -48,8 +49,6 @@ from .stats import (
 
 __all__ = ["GROUPS", "MODES", "Check", "Decision", "Evaluation", "decide", "drift_checks", "evaluate"]
 
-MODES = ("none", "canary", "ab")
-GROUPS = {"none": ("served", "served"), "canary": ("stable", "canary"), "ab": ("a", "b")}  # (baseline, candidate)
 SLOW_SHARE = 0.05  # p95 <= limit  <=>  at most 5 % of requests are slower than the limit
 
 

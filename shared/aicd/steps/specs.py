@@ -6,6 +6,9 @@ pandas, scikit-learn or MLflow."""
 
 from __future__ import annotations
 
+from ..config_deploy import STRATEGIES
+from ..deploy.target import TARGETS
+from ..monitor.modes import MODES
 from . import Input, Output
 
 _VALIDATE_DESCRIPTION = ("Data gate: schema, types, missing values, label balance, ranges, uniqueness, freshness "
@@ -54,7 +57,7 @@ _TRAIN_INPUTS = (
     Input("on-failure", "When the gate refuses the model: fail (nothing is registered, the step fails) or register "
           "(register it anyway with alias `challenger` and tag aicd.gate=failed, for a canary you mean to run: the "
           "step passes with passed=false and a warning per failed check; it never becomes `candidate`, and only "
-          "the production gate's promote can make it champion).", "fail"),
+          "the production gate's promote can make it champion).", "fail", choices=("fail", "register")),
 )
 
 _DEPLOY_DESCRIPTION = ("Release gate: build the model's serving image, push it, and roll it out (target local, "
@@ -79,9 +82,11 @@ _DEPLOY_INPUTS = (
           "finds the deployment by the model's name.", ""),
     Input("tracking-uri", "MLflow tracking URI; empty uses MLFLOW_TRACKING_URI.", ""),
     Input("target", "Where to deploy: local (a model-server process on this machine), docker (a container per "
-          "revision behind a stable front container, on this machine's Docker engine) or kubernetes.", "local"),
+          "revision behind a stable front container, on this machine's Docker engine) or kubernetes.", "local",
+          choices=tuple(TARGETS)),
     Input("command", "deploy; build (build and push the image only); rollback (to the previous revision, or "
-          "`revision`); stop (local, docker); promote / abort (kubernetes canary and ab).", "deploy"),
+          "`revision`); stop (local, docker); promote / abort (kubernetes canary and ab).", "deploy",
+          choices=("deploy", "build", "rollback", "stop", "promote", "abort")),
     Input("config", "Path to aicd.yml (its deploy section: keep-revisions, kubernetes); empty uses the defaults.",
           ""),
     Input("kubeconfig", "kubernetes: kubeconfig file; empty uses KUBECONFIG or ~/.kube/config.", ""),
@@ -90,25 +95,25 @@ _DEPLOY_INPUTS = (
     Input("strategy", "kubernetes: rolling, canary, blue-green or ab; empty uses deploy.kubernetes.strategy. local "
           "and docker have no traffic split: one serving revision with a running standby (to compare two versions "
           "on local, deploy each with its own state-dir and give action-monitor baseline-endpoint and "
-          "candidate-endpoint).", ""),
+          "candidate-endpoint).", "", choices=STRATEGIES),
     Input("image", "docker, kubernetes: an image already built and pushed (e.g. by a command: build step); "
           "empty builds and pushes one.", ""),
     Input("revision", "rollback: the kept revision to return to (deploy.keep-revisions are kept; every revision "
-          "above it is retired); empty means the previous one.", ""),
+          "above it is retired); empty means the previous one.", "", kind="revision"),
     Input("tenant", "Tenant id: deploys only the tenant's own models, into its own namespace.", ""),
     Input("state-dir", "Folder holding the local target's revisions, logs and state.", ".aicd/deploy"),
     Input("variant", "local, docker: the variant label this deployment's metrics carry — stable, or canary / a / "
           "b for a second deployment judged against it (docker: deployment <model>-<variant>, with its own "
-          "listen; local: its own state-dir).", "stable"),
+          "listen; local: its own state-dir).", "stable", choices=("stable", "canary", "a", "b")),
     Input("shadow-model-uri", "local, docker: a second model that also scores every request, unserved — usually the "
           "stable one (models:/<name>@champion) given to a canary — so action-monitor compares their online "
           "accuracy on the same labelled requests (paired: a fraction of the labels). Costs one more "
           "prediction per request, after the answer is sent (docker: the model is built into the image, "
           "tagged ...-shadow<version>; kubernetes: not offered yet). Empty: none.", ""),
     Input("ready-timeout", "Seconds a new revision has to become ready before it is removed and the current one "
-          "keeps serving.", "60"),
+          "keeps serving.", "60", kind="seconds", positive=True),
     Input("observe-seconds", "docker: seconds a new revision is watched after taking traffic; if it fails its "
-          "health check meanwhile, traffic switches back at once.", "10"),
+          "health check meanwhile, traffic switches back at once.", "10", kind="seconds"),
     Input("listen", "docker: host address:port of the stable endpoint (the front container).", "127.0.0.1:8080"),
     Input("base-image", "Python base image of the serving image (any image with python3 3.11-3.13).",
           "python:3.12-slim"),
@@ -151,21 +156,24 @@ _MONITOR_INPUTS = (
           "models).", ""),
     Input("selector", "Extra PromQL label matchers for every query, e.g. namespace=\"aicd-acme\".", ""),
     Input("compare", "none (judge the served version), canary (canary against stable) or ab (variant b against a).",
-          "none"),
+          "none", choices=MODES),
     Input("config", "Path to aicd.yml (its monitor: section); empty uses the built-in defaults.", ""),
     Input("on-failure", "What to do on a rollback decision: fail (the step fails, nothing is touched), rollback "
-          "(roll the deployment back, then fail the step) or report (report only, the step passes).", "fail"),
+          "(roll the deployment back, then fail the step) or report (report only, the step passes).", "fail",
+          choices=("fail", "rollback", "report"),
+          retired={"none": "a rollback decision now fails the step: use fail (the default: the step fails, nothing is "
+                           "touched), rollback, or report (report only, the step passes)"}),
     Input("on-success", "What to do on a promote decision: none (report only) or promote (move the registry "
-          "alias champion to the judged version).", "none"),
+          "alias champion to the judged version).", "none", choices=("none", "promote")),
     Input("on-drift", "What to do on a retrain decision: none (report only) or retrain (send a repository_dispatch "
-          "event to GitHub).", "none"),
+          "event to GitHub).", "none", choices=("none", "retrain")),
     Input("github-token", "Token for on-drift: retrain (GITHUB_TOKEN with contents: write; masked).", ""),
     Input("repository", "owner/name that receives the retrain event; empty uses the current repository.", ""),
     Input("retrain-event", "The repository_dispatch event type of on-drift: retrain.", "aicd-retrain"),
     Input("tracking-uri", "MLflow tracking URI, needed for on-success: promote; empty uses MLFLOW_TRACKING_URI.", ""),
     Input("tenant", "Tenant id: promotion may only touch this tenant's models.", ""),
     Input("target", "The deploy target to roll back: local, docker or kubernetes (as given to action-deploy).",
-          "local"),
+          "local", choices=tuple(TARGETS)),
     Input("kubeconfig", "kubernetes: kubeconfig file; empty uses KUBECONFIG or ~/.kube/config.", ""),
     Input("namespace", "kubernetes: namespace; empty uses aicd-<tenant>, else deploy.kubernetes.namespace, else "
           "aicd.", ""),

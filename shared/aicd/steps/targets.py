@@ -10,21 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..config import load_config
-from ..config_deploy import STRATEGIES
 from ..deploy.naming import model_name_of
-from ..deploy.target import TARGETS, Settings, Target, open_target, target_class
+from ..deploy.target import Settings, Target, open_target, target_class
 from ..errors import ConfigError
 from ..tenancy import check_tenant, owns
+from . import Inputs
 
-__all__ = ["check_owner", "namespace_for", "open_from_inputs", "settings_from", "target_kind"]
-
-
-def target_kind(inputs: Mapping[str, str]) -> str:
-    """The `target` input, one of the registered targets."""
-    kind = inputs.get("target") or "local"
-    if kind not in TARGETS:
-        raise ConfigError(f"input `target`: {kind!r} is not supported", hint=f"use one of {', '.join(TARGETS)}")
-    return kind
+__all__ = ["check_owner", "namespace_for", "open_from_inputs", "settings_from"]
 
 
 def namespace_for(tenant: str, configured: str) -> str:
@@ -34,38 +26,43 @@ def namespace_for(tenant: str, configured: str) -> str:
     return configured or "aicd"
 
 
-def settings_from(inputs: Mapping[str, str], env: Mapping[str, str], *, variant: str = "stable",
-                  progress: Callable[[str], None] = lambda text: None, ready_timeout: float = 60.0,
-                  observe_seconds: float = 10.0) -> Settings:
-    """Everything a target reads, from the stage's inputs and aicd.yml's deploy section."""
+def settings_from(inputs: Inputs, env: Mapping[str, str], *, model_name: str | None = None,
+                  variant: str | None = None, progress: Callable[[str], None] = lambda text: None) -> Settings:
+    """Everything a target reads, from the stage's inputs (those it declares; the others keep the
+    Settings defaults) and aicd.yml's deploy section. ``model_name`` defaults to the `model-uri`
+    input's, ``variant`` to the `variant` input."""
     uri = inputs.get("model-uri") or ""
     if uri and not uri.startswith("models:/"):
         raise ConfigError(f"input `model-uri`: {uri!r} is not models:/<name>/<version> or models:/<name>@<alias>",
                           hint="pass the model-uri output of action-train")
-    model_name = model_name_of(uri) if uri else ""
+    model_name = model_name if model_name is not None else model_name_of(uri) if uri else ""
     tenant = check_tenant(inputs.get("tenant") or "")
     if model_name:
         check_owner(inputs, model_name)
     deploy = load_config(inputs.get("config")).deploy
     kubernetes = deploy.kubernetes
     if inputs.get("strategy"):
-        if inputs["strategy"] not in STRATEGIES:
-            raise ConfigError(f"input `strategy`: {inputs['strategy']!r} is not one of {', '.join(STRATEGIES)}")
         kubernetes = replace(kubernetes, strategy=inputs["strategy"])
-    return Settings(model_name=model_name, variant=variant, keep=deploy.keep_revisions, ready_timeout=ready_timeout,
-                    observe_seconds=observe_seconds, feedback_token=inputs.get("feedback-token") or "",
-                    progress=progress, state_dir=Path(inputs.get("state-dir") or ".aicd/deploy"),
-                    listen=_listen(inputs), docker_host=env.get("DOCKER_HOST", ""),
+    declared = {key: inputs[name] for key, name in (("ready_timeout", "ready-timeout"),
+                                                    ("observe_seconds", "observe-seconds"),
+                                                    ("feedback_token", "feedback-token"), ("variant", "variant"))
+                if name in inputs}
+    if "listen" in inputs:
+        declared["listen"] = _listen(inputs["listen"])
+    if variant is not None:
+        declared["variant"] = variant
+    return Settings(model_name=model_name, keep=deploy.keep_revisions, progress=progress,
+                    state_dir=Path(inputs["state-dir"]), docker_host=env.get("DOCKER_HOST", ""),
                     kubeconfig=inputs.get("kubeconfig") or env.get("KUBECONFIG") or
                     os.path.expanduser("~/.kube/config"),
                     namespace=inputs.get("namespace") or namespace_for(tenant, kubernetes.namespace),
-                    kubernetes=kubernetes)
+                    kubernetes=kubernetes, **declared)
 
 
-def open_from_inputs(inputs: Mapping[str, str], env: Mapping[str, str], verb: str, **how) -> Target:
-    """The target the inputs name, opened on :func:`settings_from` (``how``: its keyword arguments) —
-    after checking it offers ``verb`` (NotSupported otherwise, before anything is opened)."""
-    kind = target_kind(inputs)
+def open_from_inputs(inputs: Inputs, env: Mapping[str, str], verb: str, **how) -> Target:
+    """The target the `target` input names, opened on :func:`settings_from` (``how``: its keyword
+    arguments) — after checking it offers ``verb`` (NotSupported otherwise, before anything is opened)."""
+    kind = inputs["target"]
     target_class(kind).check_verb(verb)
     return open_target(kind, settings_from(inputs, env, **how))
 
@@ -79,8 +76,7 @@ def check_owner(inputs: Mapping[str, str], model_name: str) -> None:
                           hint="give the tenant that owns it, or deploy the tenant's own model")
 
 
-def _listen(inputs: Mapping[str, str]) -> str:
-    listen = inputs.get("listen") or "127.0.0.1:8080"
+def _listen(listen: str) -> str:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError(f"input `listen`: {listen!r} is not address:port", hint="e.g. 127.0.0.1:8080")

@@ -22,11 +22,11 @@ from ..model.train import TrainResult, build_estimator, evaluate, labelled_rows,
 from ..provenance import commit_of
 from ..registry import MlflowRegistry, ModelRecord
 from ..tenancy import check_tenant, qualified_name
+from . import read_inputs
 from .specs import SPECS
 from .summary import ICON, table
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["train"]
-ON_FAILURE = ("fail", "register")
 CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
 
 
@@ -37,9 +37,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     for name in CREDENTIALS:
         if env.get(name):
             gh.mask(env[name])
-    on_failure = inputs.get("on-failure") or "fail"
-    if on_failure not in ON_FAILURE:
-        raise ConfigError(f"input `on-failure`: {on_failure!r} is not one of {', '.join(ON_FAILURE)}")
+    inputs = read_inputs(INPUTS, inputs)
+    on_failure = inputs["on-failure"]
     cfg = load_config(inputs.get("config"))
     if not cfg.data.label:
         raise ConfigError("`data.label`: training needs a label column", file=cfg.file,

@@ -15,6 +15,7 @@ from ..datasets import content_hash, open_source
 from ..errors import ConfigError, DataError, GateFailed
 from ..gha import Actions, md_code
 from ..paths import check_writable, write_text
+from . import read_inputs
 from .html_report import render_html
 from .specs import SPECS
 from .summary import ICON, details, table
@@ -24,8 +25,8 @@ DESCRIPTION, INPUTS, OUTPUTS = SPECS["validate"]
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
     env = env if env is not None else os.environ
-    report = check_writable(inputs.get("report") or "aicd-reports/validate.json", what="input `report`", env=env,
-                            inputs=inputs)
+    inputs = read_inputs(INPUTS, inputs)
+    report = check_writable(inputs["report"], what="input `report`", env=env, inputs=inputs)
     html = check_writable(str(report.with_suffix(".html")), what="input `report` (its HTML beside it)", env=env,
                           inputs=inputs)
     if report.suffix.lower() == ".html":

@@ -79,12 +79,6 @@ class KubeClient:
         return cls(cluster.get("server", "").rstrip("/"), ssl_context, token, f"user `{ctx.get('user', '?')}`",
                    trust_only)
 
-    def with_token(self, token: str, who: str) -> KubeClient:
-        """The same cluster, acting only as the owner of ``token`` (a ServiceAccount's): the client
-        certificate is dropped, since the API server would authenticate that first."""
-        trust = self.trust_only or self.context
-        return KubeClient(self.server, trust, token, who, trust)
-
     # -- verbs ---------------------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
         """The object, or None when it does not exist."""

@@ -20,29 +20,27 @@ from ...errors import ConfigError, RolloutFailed
 from ...gha import Actions
 from ...provenance import commit_of, source_of
 from ...tenancy import check_tenant
+from .. import read_inputs
 from ..specs import SPECS
-from ..targets import open_from_inputs, target_kind
+from ..targets import open_from_inputs
 from .inputs import (
     check_owner,
     fetch,
     fetch_shadow,
     require_model_uri,
-    revision_input,
-    seconds,
     shadow_uri,
-    variant_input,
     warn_no_feedback,
 )
 from .summary import render_build, render_release
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["deploy"]
-COMMANDS = ("deploy", "build", "rollback", "stop", "promote", "abort")
 
-__all__ = ["COMMANDS", "DESCRIPTION", "INPUTS", "OUTPUTS", "run"]
+__all__ = ["DESCRIPTION", "INPUTS", "OUTPUTS", "run"]
 
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
     env = env if env is not None else os.environ
+    inputs = read_inputs(INPUTS, inputs)
     for secret in ("registry-password", "feedback-token"):
         if inputs.get(secret):
             gh.mask(inputs[secret])
@@ -50,10 +48,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     if token and not (token.isascii() and token.isprintable() and " " not in token):
         raise ConfigError("input `feedback-token` must be printable ASCII without spaces",
                           hint="e.g. the output of `openssl rand -hex 32`, stored as a repository secret")
-    check_tenant(inputs.get("tenant") or "")
-    kind, command = target_kind(inputs), inputs.get("command") or "deploy"
-    if command not in COMMANDS:
-        raise ConfigError(f"input `command`: {command!r} is not one of {', '.join(COMMANDS)}")
+    check_tenant(inputs["tenant"])
+    kind, command = inputs["target"], inputs["command"]
     if inputs.get("shadow-model-uri") and (kind == "kubernetes" or command != "deploy"):
         raise ConfigError(f"input `shadow-model-uri` applies to deploying on the local and docker targets, not "
                           f"{command} on {kind}", hint="leave it empty here")
@@ -61,10 +57,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         return _build_only(inputs, gh, env)
     if command == "deploy":
         require_model_uri(inputs)
-    target = open_from_inputs(inputs, env, command, variant=variant_input(inputs),
-                              progress=lambda text: gh.info(f"aicd deploy: {text}"),
-                              ready_timeout=seconds(inputs, "ready-timeout", "60"),
-                              observe_seconds=seconds(inputs, "observe-seconds", "10"))
+    target = open_from_inputs(inputs, env, command, progress=lambda text: gh.info(f"aicd deploy: {text}"))
     if command == "deploy":
         return _deploy(inputs, gh, env, target)
     if command == "stop":
@@ -75,7 +68,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         return {}
     if command == "rollback":
         _check_owners(inputs, target)
-        return _finish(gh, command, target, lambda: target.rollback(revision_input(inputs)))
+        return _finish(gh, command, target, lambda: target.rollback(inputs["revision"]))
     return _finish(gh, command, target, {"promote": target.promote, "abort": target.abort}[command])
 
 
@@ -148,7 +141,7 @@ def _recipe(inputs: Mapping[str, str], env: Mapping[str, str]) -> Recipe:
     root = env.get("AICD_CACHE_DIR") or (f"{env['RUNNER_TOOL_CACHE']}/aicd" if env.get("RUNNER_TOOL_CACHE") else "")
     cache = Path(root or os.path.expanduser("~/.cache/aicd"))
     cache.mkdir(parents=True, exist_ok=True)
-    return Recipe(base=inputs.get("base-image") or "python:3.12-slim", registry=inputs.get("registry") or "",
+    return Recipe(base=inputs["base-image"], registry=inputs.get("registry") or "",
                   image_name=inputs.get("image-name") or "", username=inputs.get("registry-username") or "",
                   password=inputs.get("registry-password") or "", commit=commit_of(env), source=source_of(env),
                   cache_dir=cache)

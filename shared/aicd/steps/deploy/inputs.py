@@ -11,8 +11,7 @@ from ...gha import Actions
 from ...registry import MlflowRegistry
 from ..targets import check_owner
 
-__all__ = ["VARIANTS", "check_owner", "fetch", "fetch_shadow", "require_model_uri", "revision_input",
-           "seconds", "shadow_uri", "variant_input", "warn_no_feedback"]
+__all__ = ["check_owner", "fetch", "fetch_shadow", "require_model_uri", "shadow_uri", "warn_no_feedback"]
 
 
 def warn_no_feedback(gh: Actions, where: str = "") -> None:
@@ -20,28 +19,6 @@ def warn_no_feedback(gh: Actions, where: str = "") -> None:
     gh.annotate("warning", f"no `feedback-token`{where}: the model server refuses POST /feedback, so the "
                 "production gate cannot measure online accuracy; pass a secret as `feedback-token`",
                 title="aicd deploy")
-
-
-VARIANTS = ("stable", "canary", "a", "b")
-
-
-def variant_input(inputs: Mapping[str, str]) -> str:
-    """The `variant` input: the label a local or docker deployment's metrics carry."""
-    variant = inputs.get("variant") or "stable"
-    if variant not in VARIANTS:
-        raise ConfigError(f"input `variant`: {variant!r} is not one of {', '.join(VARIANTS)}")
-    return variant
-
-
-def revision_input(inputs: Mapping[str, str]) -> int | None:
-    """The `revision` input of a rollback: a revision number, or None for the previous one."""
-    text = inputs.get("revision") or ""
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"input `revision`: {text!r} is not a revision number", hint="e.g. 3, or empty for the "
-                          "previous revision")
-    return int(text)
 
 
 def require_model_uri(inputs: Mapping[str, str]) -> str:
@@ -55,18 +32,6 @@ def require_model_uri(inputs: Mapping[str, str]) -> str:
 def fetch(inputs: Mapping[str, str], env: Mapping[str, str], dest: Path) -> tuple[Path, dict]:
     registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
     return registry.fetch_model(require_model_uri(inputs), dest)
-
-
-def seconds(inputs: Mapping[str, str], key: str, default: str) -> float:
-    text = inputs.get(key) or default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    low = "above 0" if key == "ready-timeout" else "from 0"
-    if not 0 <= value <= 86_400 or (value == 0 and key == "ready-timeout"):  # NaN fails the comparison too
-        raise ConfigError(f"input `{key}`: {text!r} is not a number of seconds {low} up to 86400")
-    return value
 
 
 def shadow_uri(inputs: Mapping[str, str]) -> str:
@@ -100,7 +65,7 @@ def fetch_shadow(inputs: Mapping[str, str], env: Mapping[str, str], gh: Actions,
     if str(shadow["model_version"]) == str(served["model_version"]) and shadow["model_name"] == served["model_name"]:
         gh.annotate("warning", f"the shadow is the served model itself (version {served['model_version']}): "
                     "every pair agrees, so the paired comparison says nothing", title="aicd deploy")
-    if (inputs.get("variant") or "stable") == "stable":
+    if inputs["variant"] == "stable":
         gh.annotate("warning", "a shadow on the stable variant is never compared: action-monitor pairs the "
                     "candidate's labels (variant canary or b) with its shadow", title="aicd deploy")
     return uri, directory, shadow

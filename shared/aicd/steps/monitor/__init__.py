@@ -24,24 +24,25 @@ from ...config import load_config
 from ...config_monitor import MonitorConfig, window_seconds
 from ...errors import AicdError, ConfigError, GateFailed
 from ...gha import Actions, md_escape
-from ...monitor.decide import GROUPS, MODES, Decision, Evaluation, decide, evaluate
+from ...monitor.decide import GROUPS, Decision, Evaluation, decide, evaluate
 from ...monitor.metrics import Snapshot
 from ...monitor.sources import EndpointSource, PrometheusSource, Source
 from ...paths import check_writable, write_text
 from ...urls import http_url
+from .. import read_inputs
 from ..specs import SPECS
 from .act import dispatch_retrain, promote_candidate, roll_back
 from .summary import Working, render_summary
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["monitor"]
-CHOICES = {"on-failure": ("fail", "rollback", "report"), "on-success": ("none", "promote"),
-           "on-drift": ("none", "retrain"), "compare": MODES}
+CHOICES = ("on-failure", "on-success", "on-drift", "compare")  # their values: the spec table's choices
 
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep) -> dict[str, str]:
     env = env if env is not None else os.environ
-    choice = {key: _choice(inputs, key) for key in CHOICES}
+    inputs = read_inputs(INPUTS, inputs)
+    choice = {key: inputs[key] for key in CHOICES}
     cfg = load_config(inputs.get("config")).monitor
     report = _report_path(inputs, env)  # a bad report path is refused before production is read
     for secret in ("prometheus-token", "prometheus-password", "github-token"):
@@ -97,20 +98,8 @@ def _publish(report: Path, gh: Actions, decision: Decision, mode: str, snaps: di
     return outputs
 
 
-def _choice(inputs: Mapping[str, str], key: str) -> str:
-    value = inputs.get(key) or CHOICES[key][0]
-    if key == "on-failure" and value == "none":
-        raise ConfigError("input `on-failure`: none is gone: a rollback decision now fails the step",
-                          hint="use fail (the default: the step fails, nothing is touched), rollback, or report "
-                          "(report only, the step passes)")
-    if value not in CHOICES[key]:
-        raise ConfigError(f"input `{key}`: {value!r} is not one of {', '.join(CHOICES[key])}")
-    return value
-
-
 def _report_path(inputs: Mapping[str, str], env: Mapping[str, str]) -> Path:
-    return check_writable(inputs.get("report") or "aicd-reports/monitor.json", what="input `report`", env=env,
-                          inputs=inputs)
+    return check_writable(inputs["report"], what="input `report`", env=env, inputs=inputs)
 
 
 def _source(inputs: Mapping[str, str], cfg: MonitorConfig, mode: str) -> Source:

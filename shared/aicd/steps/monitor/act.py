@@ -23,8 +23,8 @@ def roll_back(inputs: Mapping[str, str], env: Mapping[str, str], mode: str, mode
     never undone by a stale verdict.
     """
     base, candidate = GROUPS[mode]
-    own = {"model-uri": f"models:/{model.get('name', '')}/{model.get('version', '')}"} if model.get("name") else {}
-    target = open_from_inputs({**inputs, **own}, env, "rollback", variant="stable" if mode == "none" else candidate)
+    target = open_from_inputs(inputs, env, "rollback", model_name=model.get("name", ""),
+                              variant="stable" if mode == "none" else candidate)
     judged = str(model.get("version", ""))
     if mode != "none" and target.stages_rollouts:
         result = target.abort()
