@@ -280,7 +280,8 @@ def run_aicd(workload: str, data: Path, config: Path, reference: Path | None = N
     """`aicd-action validate` as the action runs it; a gate that says no (exit 1) still counts."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "validate.json"
-        env = child_env(AICD_DATA=str(data), AICD_CONFIG=str(config), AICD_REPORT=str(report))
+        # the report goes to a temp folder: name it RUNNER_TEMP, the place a step may write outside the workspace
+        env = child_env(AICD_DATA=str(data), AICD_CONFIG=str(config), AICD_REPORT=str(report), RUNNER_TEMP=tmp)
         if reference is not None:
             env["AICD_REFERENCE"] = str(reference)
         run, _ = measure("aicd", workload, [str(ROOT / "shared/bin/aicd-action"), "validate"], env)
