@@ -153,8 +153,12 @@ class Actions:
     def summary(self, markdown: str) -> None:
         """Append the step's job summary (call once, at the end of the step)."""
         if self._summary_file:
-            with open(self._summary_file, "a", encoding="utf-8") as fh:
-                fh.write(markdown.strip("\n") + "\n\n")
+            try:
+                with open(self._summary_file, "a", encoding="utf-8") as fh:
+                    fh.write(markdown.strip("\n") + "\n\n")
+            except OSError as exc:  # the summary is a report: failing to write it must not undo the step
+                self.annotate("warning", f"cannot write the job summary to GITHUB_STEP_SUMMARY "
+                              f"{self._summary_file!r}: {exc.strerror or exc}", title="aicd")
 
     def info(self, message: str) -> None:
         """A progress line for the log; any data in it stays inert (see :func:`inert`)."""

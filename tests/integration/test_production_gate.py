@@ -162,7 +162,7 @@ def test_low_traffic_holds_and_says_not_enough_samples(servers, prom, production
     out, summary = gate(prom, tmp_path, servers.model, compare="canary", **{"on-failure": "rollback"})
     assert out["decision"] == "hold" and out["rolled-back"] == "false"
     assert "not enough samples" in json.loads(out["evidence"])["reason"]
-    assert "not enough samples: 20 feedback of 100 needed" in summary
+    assert "not enough samples: 20 feedback labels of 100 needed" in summary
 
 
 def test_drifted_traffic_sends_a_retrain_event_with_the_evidence(servers, prom, production, tmp_path,

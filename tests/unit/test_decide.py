@@ -317,7 +317,7 @@ def test_an_inconclusive_check_says_how_many_samples_would_decide_it():
     check = next(c for c in judge("canary", stable=stable, canary=canary).evaluation.checks
                  if c.metric == "online-accuracy" and c.test == "vs stable")
     assert check.verdict == "inconclusive"
-    assert f"about {needed - 3000:,} more feedback on the smaller side decide it" in check.note
+    assert f"about {needed - 3000:,} more feedback labels on the smaller side decide it" in check.note
 
 
 def test_the_summary_turns_the_samples_still_needed_into_time_at_the_current_traffic():

@@ -150,3 +150,14 @@ def test_both_gates_judge_unseen_categories_alike_through_one_registry():
         assert offline.statistic == pytest.approx(online.candidate, rel=1e-9), method
     assert set(DRIFT_RULES) == {n for n, m in METHODS.items() if m.promql} == {"kl", "psi", "js"}
     assert all(m.p_value == (m.threshold == 0.05) for m in METHODS.values())
+
+
+def test_unseen_levels_never_pool_with_a_real_level_named_other_and_booleans_match_their_profile():
+    ref = Side("categorical", 100, counts={"car": 90, "other": 10})
+    cur = Side("categorical", 100, counts={"car": 80, "other": 10, "yacht": 10})
+    result = column_drift("purpose", ref, cur, "kl")
+    assert result.bins == ["car", "other", "other (unseen)"] and result.current == [80.0, 10.0, 10.0]
+    profile = Side("categorical", 100, counts={"False": 40, "True": 60})  # a stored profile's spelling
+    scanned = Side("categorical", 100, counts={"false": 41, "true": 59})  # the scan's
+    same = column_drift("homeowner", profile, scanned, "js")
+    assert same.bins == ["false", "true"] and not same.drifted and "unseen" not in same.note

@@ -78,3 +78,10 @@ def test_summary_appends_to_the_step_summary_file(tmp_path):
 
 def test_markdown_escape_keeps_user_text_inert():
     assert md_escape("a|b<script>\nx_y") == "a\\|b\\<script\\> x\\_y"
+
+
+def test_a_job_summary_that_cannot_be_written_is_a_warning_not_a_failed_step(tmp_path):
+    out = io.StringIO()
+    gh = Actions({"GITHUB_STEP_SUMMARY": str(tmp_path)}, stream=out)  # a folder: open() fails
+    gh.summary("## done")
+    assert "cannot write the job summary" in out.getvalue()

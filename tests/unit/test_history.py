@@ -76,3 +76,21 @@ def test_any_sequence_keeps_numbers_unique_rising_and_bounded(steps, keep):
             h = h.started(number) if step == "fail" else h.deployed(number, keep)[0]
         assert len(h.kept) <= keep and list(h.kept) == sorted(set(h.kept))
     assert handed == sorted(set(handed))  # never the same number twice
+
+
+def test_a_local_deploy_of_another_variant_into_a_deployments_state_dir_is_refused(tmp_path):
+    """A canary needs its own state-dir: refused before anything is fetched, taken or started."""
+    import json
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from aicd.deploy.local import LocalTarget, Revision
+    from aicd.deploy.target import Candidate
+    from aicd.errors import ConfigError
+
+    stable = Revision(1, "models:/m/1", "1", "r", "e" * 64, str(tmp_path / "revisions/1/model"), status="serving")
+    (tmp_path / "state.json").write_text(json.dumps({"revisions": [asdict(stable)], "current": 1, "previous": None,
+                                                     "history": {"kept": [1], "last": 1}}))
+    with pytest.raises(ConfigError, match="holds the stable deployment; a canary deployment needs a state-dir"):
+        LocalTarget(tmp_path, variant="canary").deploy(Candidate("models:/m/2", Path("/nonexistent"), {}))
+    assert json.loads((tmp_path / "state.json").read_text())["history"] == {"kept": [1], "last": 1}

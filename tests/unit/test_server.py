@@ -369,3 +369,12 @@ def test_a_label_counts_once_and_is_compared_as_a_class_of_the_model():
     post(labels, "/predict", ROW, headers=[("x-request-id", "s")])
     assert post(labels, "/feedback", {"request_id": "s", "label": "Stay"}, headers=AUTH)[0] == 400
     assert post(labels, "/feedback", {"request_id": "s", "label": "stay"}, headers=AUTH)[2]["outcome"] == "correct"
+
+
+def test_a_real_category_named_other_keeps_its_bin_and_unseen_values_get_their_own():
+    profile = {"purpose": {"kind": "categorical", "levels": ["car", "other"], "counts": [9, 1], "missing": 0}}
+    metrics = ServerMetrics({}, "stable", "onnx", profile)
+    metrics.features({"purpose": ["other", "car", "yacht"]})
+    assert metrics.reference["purpose"] == {"car": 0.9, "other": 0.1, "other (unseen)": 0.0}
+    assert {k[1]: v for k, v in metrics.bins.items() if k[0] == "purpose"} == \
+        {"car": 1, "other": 1, "other (unseen)": 1, "missing": 0}

@@ -36,7 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BINNED", "EPSILON", "HANDLING", "METHODS", "OTHER", "ColumnDrift", "DriftMethod", "Side",
+from ..bins import unseen_bin
+
+__all__ = ["BINNED", "EPSILON", "HANDLING", "METHODS", "ColumnDrift", "DriftMethod", "Side",
            "chisquare_pvalue", "column_drift", "js_distance", "kl_divergence", "ks_pvalue", "profile_frame",
            "proportions", "psi", "sides_from_profile", "wasserstein_normed"]
 
@@ -50,7 +52,6 @@ HANDLING = {  # written into every report, so a reader knows how edge cases were
     "constant_columns": "a constant reference column has one bin; normed Wasserstein uses the raw distance",
     "large_data": "numeric tests above 1,000 rows use a seeded uniform sample of rows (data.drift.sample-rows)",
 }
-OTHER = "other"  # the bin of every category the reference never saw (the model server's label too)
 
 
 def proportions(counts: Sequence[float]) -> np.ndarray:
@@ -234,7 +235,7 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
         note = f"on a uniform sample of {min(len(s.sample) for s in sampled):,} rows"
     if unseen:
         shown = ", ".join(unseen[:5]) + (f" and {len(unseen) - 5} more" if len(unseen) > 5 else "")
-        note = "; ".join(filter(None, (note, f"unseen in the reference, counted as {OTHER}: {shown}")))
+        note = "; ".join(filter(None, (note, f"unseen in the reference, counted as {labels[-1]}: {shown}")))
     return ColumnDrift(column, ref.kind, method, statistic, limit, bool(drifted), ref.n, cur.n, labels,
                        list(map(float, ref_counts)), list(map(float, cur_counts)), note)
 
@@ -243,12 +244,12 @@ def _binned(ref: Side, cur: Side, bins: int) -> tuple[list[str], list[float], li
     """Shared bins of both sides — levels for categorical (every unseen one in ``other``), reference
     quantile edges for numeric — and the current side's unseen levels (most frequent first)."""
     if ref.kind == "categorical":
-        known, live = ref.counts or {}, cur.counts or {}
+        known, live = _levels(ref.counts), _levels(cur.counts)
         unseen = sorted((v for v in live if v not in known), key=lambda v: (-live[v], v))
         levels = sorted(known)
         ref_counts, cur_counts = [known[v] for v in levels], [live.get(v, 0) for v in levels]
         if unseen:
-            levels, ref_counts = [*levels, OTHER], [*ref_counts, 0]
+            levels, ref_counts = [*levels, unseen_bin(known)], [*ref_counts, 0]
             cur_counts = [*cur_counts, sum(live[v] for v in unseen)]
         return levels, ref_counts, cur_counts, unseen
     edges = ref.edges if ref.edges is not None else _quantile_edges(ref.sample, bins)
@@ -256,6 +257,15 @@ def _binned(ref: Side, cur: Side, bins: int) -> tuple[list[str], list[float], li
     cur_counts = _counts_in(cur.sample, edges) if cur.sample is not None else cur.bin_counts
     bounds = ["-inf", *[f"{e:.4g}" for e in edges], "inf"]
     return [f"[{bounds[i]}, {bounds[i + 1]})" for i in range(len(edges) + 1)], ref_counts, cur_counts, []
+
+
+def _levels(counts: dict[str, int] | None) -> dict[str, int]:
+    """Category counts with booleans spelled one way (a stored profile says True, a scan true)."""
+    out: dict[str, int] = {}
+    for level, count in (counts or {}).items():
+        key = level.lower() if level in ("True", "False") else level
+        out[key] = out.get(key, 0) + count
+    return out
 
 
 def _sorted(values: np.ndarray) -> np.ndarray:

@@ -104,7 +104,7 @@ class LocalTarget(Target):
     def _require_state(self, verb: str) -> None:
         if not (self.dir / "state.json").is_file():
             raise ConfigError(f"input `state-dir`: {str(self.dir)!r} holds no deployment, so there is nothing to "
-                              f"{verb}", hint="give the state-dir the deploy step used (a canary: its own)")
+                              f"{verb}", hint="give the state-dir the deploy step used; a canary has its own")
 
     @property
     def where(self) -> str:
@@ -114,6 +114,11 @@ class LocalTarget(Target):
     def deploy(self, candidate: Candidate) -> Result:
         """Start the candidate as the next revision (its model moved into the revision's folder),
         switch to it when ready."""
+        serving = self.current()
+        if serving is not None and serving.variant != self.variant:
+            raise ConfigError(f"input `state-dir`: {str(self.dir)!r} holds the {serving.variant} deployment; a "
+                              f"{self.variant} deployment needs a state-dir of its own", hint="give this deploy "
+                              "its own state-dir, and action-monitor both sides' endpoints")
         if self.feedback_token:
             self.set_feedback_token(self.feedback_token)
         number, folder = self._next_revision_dir()
@@ -148,9 +153,10 @@ class LocalTarget(Target):
                 log = self._log_tail(rev)
                 self._stop(rev, "failed")
                 self._save(state)
+                current = state.get(state.history.current)
+                keeps = f"revision {current.revision} keeps serving" if current else "nothing served before"
                 raise ServiceError("local model server", f"revision {rev.revision} did not become ready within "
-                                   f"{self.ready_timeout:.0f}s; the current revision keeps serving. Log: {log}",
-                                   retryable=False)
+                                   f"{self.ready_timeout:g} s; {keeps}. Log: {log}", retryable=False)
             ready_seconds = time.monotonic() - started
             state.history = state.history.deployed(rev.revision, self.keep)[0]
             self._tidy(state)

@@ -107,7 +107,8 @@ class Target:
         "stop": "remove the deployment's objects with the platform's own tools",
         "promote": "a canary here is a deployment of its own: deploy the candidate as stable once the production "
                    "gate says promote",
-        "abort": "a canary here is a deployment of its own: stop it (command: stop, with its state-dir or variant)",
+        "abort": "a canary here is a deployment of its own: stop it with command: stop and the inputs that name "
+                 "it (local: its state-dir; docker: its variant)",
     }
     # True where a canary or A/B rollout lives inside the deployment (promote / abort); False where a
     # canary is a deployment of its own (its own variant), taken out of service by stopping it

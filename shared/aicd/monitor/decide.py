@@ -113,8 +113,8 @@ def _absolute_plans(s: Snapshot, cfg: MonitorConfig) -> list[Plan]:
     slow = _Rate(s.slower_than(limit), s.latency_count, "requests")
     text = f"<= {SLOW_SHARE:g} slower than {cfg.max_latency_p95_ms:g} ms (p95 <= {cfg.max_latency_p95_ms:g} ms)"
     return [
-        lambda a: _absolute("online-accuracy", _Rate(s.correct, s.feedback, "feedback"), cfg.min_accuracy, True, a,
-                            cfg),
+        lambda a: _absolute("online-accuracy", _Rate(s.correct, s.feedback, "feedback labels"), cfg.min_accuracy,
+                            True, a, cfg),
         lambda a: _absolute("error-rate", _Rate(s.errors, s.requests, "requests"), cfg.max_error_rate, False, a, cfg),
         lambda a: _with_p95(_absolute("latency-p95", slow, SLOW_SHARE, False, a, cfg, text=text), s),
     ]
@@ -166,7 +166,8 @@ def _relative_plans(base: Snapshot, cand: Snapshot, base_name: str, mode: str, c
     bound = cfg.max_latency_p95_ms / 1000
     slow = (_Rate(base.slower_than(bound), base.latency_count, "requests"),
             _Rate(cand.slower_than(bound), cand.latency_count, "requests"))
-    accuracy = (_Rate(base.correct, base.feedback, "feedback"), _Rate(cand.correct, cand.feedback, "feedback"))
+    accuracy = (_Rate(base.correct, base.feedback, "feedback labels"),
+                _Rate(cand.correct, cand.feedback, "feedback labels"))
     errors = (_Rate(base.errors, base.requests, "requests"), _Rate(cand.errors, cand.requests, "requests"))
     pairs, unpaired_why = _pairs(base, cand)
     plans: list[Plan] = [

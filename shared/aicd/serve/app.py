@@ -309,10 +309,10 @@ class ModelServer:
         values = label if isinstance(label, list) else [label]
         for value in values:
             if value is None or isinstance(value, (dict, list)):
-                raise BadRequest(f"`label` must be a class of the model, got {value!r:.40}")
+                raise BadRequest(f"`label` must be a class of the model, got {json.dumps(value)[:40]}")
             if self.classes and _label_key(value) not in self.classes:
-                known = ", ".join(map(str, list(self.classes.values())[:10]))
-                raise BadRequest(f"`label` {value!r:.40} is not a class of the model ({known})")
+                known = ", ".join(json.dumps(c) for c in list(self.classes.values())[:10])
+                raise BadRequest(f"`label` {json.dumps(value)[:40]} is not a class of the model ({known})")
         return label
 
     def _remember(self, request_id: str, answer: object, shadowed: object) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from ..bins import unseen_bin
 from ..latency import LATENCY_BUCKETS
 
 __all__ = ["LATENCY_BUCKETS", "ServerMetrics", "reference_ratios"]
@@ -136,7 +137,7 @@ def reference_ratios(profile: dict) -> dict[str, float]:
     numeric = profile.get("kind") == "numeric"
     names = [str(i) for i in range(len(counts))] if numeric else [str(v) for v in profile.get("levels", [])]
     ratios = {name: count / total for name, count in zip(names, counts, strict=True)}
-    return ratios if numeric else {**ratios, "other": 0.0}
+    return ratios if numeric else {**ratios, unseen_bin(ratios): 0.0}
 
 
 def _binner(profile: dict) -> Binner:
@@ -150,12 +151,13 @@ def _binner(profile: dict) -> Binner:
             return str(bisect_right(edges, value))
 
         return numeric
-    levels = set(profile.get("levels", []))
+    levels = {str(v) for v in profile.get("levels", [])}
+    unseen = unseen_bin(levels)
 
     def categorical(value: object) -> str:
         if value is None:
             return "missing"
         text = value if isinstance(value, str) else str(value)
-        return text if text in levels else "other"
+        return text if text in levels else unseen
 
     return categorical

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...deploy.image import BuiltImage
 from ...deploy.target import Release, Result, Target
-from ...gha import md_code
+from ...gha import md_escape
 from ..summary import table
 
 __all__ = ["render_build", "render_release"]
@@ -14,7 +14,8 @@ VERBS = {"deploy": "deployed", "rollback": "rolled back", "promote": "promoted",
 
 def render_release(command: str, target: Target, result: Result, image: BuiltImage | None, failed: str = "") -> str:
     head = f"## ⏪ aicd release — {command} failed, rolled back" if failed else \
-        f"## 🚀 aicd release — {VERBS[command]} ({target.kind})"
+        f"## {'🚀' if command == 'deploy' else '⏪' if command in ('rollback', 'abort') else '✅'} aicd release — " \
+        f"{VERBS[command]} ({target.kind})"
     parts = [head, _story(command, target, result)]
     if failed:
         parts.append(f"**Failed:** {failed}")
@@ -29,7 +30,8 @@ def render_release(command: str, target: Target, result: Result, image: BuiltIma
 
 def _story(command: str, target: Target, result: Result) -> str:
     serving = result.serving
-    lines = [f"Endpoint **{result.endpoint}** ({md_code(target.where)})."]
+    variant = f", variant {result.serving.variant}" if result.serving.variant != "stable" else ""
+    lines = [f"Endpoint **{result.endpoint}** — {md_escape(target.where)}{variant}."]
     if result.state:
         lines.insert(0, result.state)
     if result.ready_seconds is not None:

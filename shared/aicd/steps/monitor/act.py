@@ -34,14 +34,16 @@ def roll_back(inputs: Mapping[str, str], env: Mapping[str, str], mode: str, mode
         if mode != "none" and current.variant != candidate:
             raise ConfigError(f"{target.where} holds the {current.variant} deployment, not the {candidate} that was "
                               "judged; nothing was rolled back",
-                              hint=f"give the inputs that name the {candidate}'s deployment (local: its state-dir)")
+                              hint=f"give the inputs that name the {candidate}'s deployment; on local, its state-dir")
         _same_version(current, judged, target.where)
     if mode != "none":  # the judged side is its own deployment: taking it away is the rollback
         target.stop()
         return f"stopped the {candidate} deployment ({target.where}); the {base} keeps serving"
     result = target.rollback()
+    same = " — it serves the same model version; deploy a good version" \
+        if result.serving.model_version == judged else ""
     return f"rolled back revision {current.revision if current else '?'} → revision {result.serving.revision} " \
-           f"({target.where})"
+           f"({target.where}), now serving at {result.endpoint}{same}"
 
 
 def _same_version(current, judged: str, where: str) -> None:
