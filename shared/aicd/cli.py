@@ -157,10 +157,10 @@ def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
             write_example(args.out, rows=args.rows, seed=args.seed, drift=args.drift)
         elif args.aicd_command == "promote":
             from .registry import MlflowRegistry
-            from .steps.promote import promote
+            from .steps.promote import promote, summarize
 
-            promote(MlflowRegistry(args.tracking_uri or env.get("MLFLOW_TRACKING_URI", "")), args.tenant,
-                    args.model_uri, gh)
+            summarize(gh, *promote(MlflowRegistry(args.tracking_uri or env.get("MLFLOW_TRACKING_URI", "")),
+                                   args.tenant, args.model_uri, gh))
         elif args.aicd_command == "alerts":
             _alerts(args, env)
         else:

@@ -106,6 +106,7 @@ def test_training_on_partitions_that_disagree_is_one_clear_line(tmp_path):
     (["--target", "kubernetes", "--model-uri", "models:/m/1", "--shadow-model-uri", "models:/m/1"],
      "input `shadow-model-uri` applies to deploying on the local and docker targets, not deploy on kubernetes"),
     (["--command", "rollback", "--shadow-model-uri", "models:/m/1"], "not rollback on local"),
+    (["--model-uri", "models:/m/1", "--revision", "2"], "input `revision` applies to command: rollback, not deploy"),
 ])
 def test_deploy_mistakes_are_one_clear_line(args, needle):
     assert_one_clear_line(run_aicd("deploy", *args), needle)

@@ -53,6 +53,9 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     if inputs.get("shadow-model-uri") and (kind == "kubernetes" or command != "deploy"):
         raise ConfigError(f"input `shadow-model-uri` applies to deploying on the local and docker targets, not "
                           f"{command} on {kind}", hint="leave it empty here")
+    if inputs["revision"] is not None and command != "rollback":
+        raise ConfigError(f"input `revision` applies to command: rollback, not {command}",
+                          hint="leave it empty, or set command: rollback to return to that revision")
     if command == "build":
         return _build_only(inputs, gh, env)
     if command == "deploy":
