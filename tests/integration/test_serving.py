@@ -145,6 +145,15 @@ def test_prometheus_follows_the_serving_revision_through_deploys_and_rollbacks(m
         prom.stop()
 
 
+def stable_and_canary(mlflow_server, model_uri, tmp_path, **canary_inputs) -> dict[str, dict]:
+    """Two local deployments of ``model_uri``, each in its own state-dir: the deploy outputs by variant."""
+    return {variant: deploy.run({"model-uri": model_uri, "tracking-uri": mlflow_server.uri,
+                                 "state-dir": str(tmp_path / variant), "variant": variant,
+                                 "feedback-token": FEEDBACK_TOKEN, **(canary_inputs if variant == "canary" else {})},
+                                Actions({}), env={})
+            for variant in ("stable", "canary")}
+
+
 def test_a_local_canary_is_judged_through_prometheus_and_its_rollback_stops_it(mlflow_server, model_uri, tmp_path):
     """Stable and canary as two local deployments (own state dirs, `variant: canary`), scraped by a real
     Prometheus; the canary's answers turn out wrong, so the gate rolls it back: the canary deployment is
@@ -153,11 +162,7 @@ def test_a_local_canary_is_judged_through_prometheus_and_its_rollback_stops_it(m
     from aicd.steps import monitor
     from tests.integration.prom_infra import PrometheusServer
 
-    sides = {}
-    for variant in ("stable", "canary"):
-        sides[variant] = deploy.run({"model-uri": model_uri, "tracking-uri": mlflow_server.uri,
-                                     "state-dir": str(tmp_path / variant), "variant": variant,
-                                     "feedback-token": FEEDBACK_TOKEN}, Actions({}), env={})
+    sides = stable_and_canary(mlflow_server, model_uri, tmp_path)
     (tmp_path / "prom").mkdir()
     prom = PrometheusServer(tmp_path / "prom")
     prom.start()
@@ -194,12 +199,7 @@ def test_a_local_canary_with_stables_model_as_its_shadow_is_judged_on_the_same_r
     from aicd.steps import monitor
     from tests.integration.prom_infra import PrometheusServer
 
-    sides = {}
-    for variant in ("stable", "canary"):
-        shadow = {"shadow-model-uri": model_uri} if variant == "canary" else {}
-        sides[variant] = deploy.run({"model-uri": model_uri, "tracking-uri": mlflow_server.uri, **shadow,
-                                     "state-dir": str(tmp_path / variant), "variant": variant,
-                                     "feedback-token": FEEDBACK_TOKEN}, Actions({}), env={})
+    sides = stable_and_canary(mlflow_server, model_uri, tmp_path, **{"shadow-model-uri": model_uri})
     (tmp_path / "prom").mkdir()
     prom = PrometheusServer(tmp_path / "prom")
     prom.start()
