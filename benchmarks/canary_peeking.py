@@ -52,7 +52,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
 
-from aicd.config_monitor import MonitorConfig
+from aicd.config import MonitorConfig
 from aicd.monitor.decide import decide, evaluate
 from aicd.monitor.metrics import PAIRED, Snapshot
 from aicd.serve.metrics import LATENCY_BUCKETS

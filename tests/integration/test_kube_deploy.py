@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aicd.config_deploy import KubernetesConfig
+from aicd.config import AbConfig, BlueGreenConfig, CanaryConfig, KubernetesConfig
 from aicd.deploy.kube.client import KubeClient
 from aicd.deploy.kube.lease import deploy_lease
 from aicd.deploy.kube.manifests import tenant_manifests
@@ -93,7 +93,7 @@ def test_a_rollout_that_never_gets_ready_is_rolled_back_and_the_old_version_neve
 
 def test_canary_steps_change_replica_ratios_exactly_then_promote_leaves_only_the_new_version(
         kube_cluster, namespace):
-    t = target(kube_cluster, namespace, replicas=10, strategy="canary", canary_steps=(10, 50, 100))
+    t = target(kube_cluster, namespace, replicas=10, strategy="canary", canary=CanaryConfig(steps=(10, 50, 100)))
     ship(t, 1)
     out = ship(t, 2)
     assert "10 % (1 of 10 pods), step 1 of 3" in out.state
@@ -107,7 +107,7 @@ def test_canary_steps_change_replica_ratios_exactly_then_promote_leaves_only_the
 
 
 def test_canary_abort_restores_all_traffic_to_stable(kube_cluster, namespace):
-    t = target(kube_cluster, namespace, replicas=10, strategy="canary", canary_steps=(10, 50, 100))
+    t = target(kube_cluster, namespace, replicas=10, strategy="canary", canary=CanaryConfig(steps=(10, 50, 100)))
     ship(t, 1)
     ship(t, 2)
     out = t.abort()
@@ -116,7 +116,7 @@ def test_canary_abort_restores_all_traffic_to_stable(kube_cluster, namespace):
 
 
 def test_an_inexact_canary_ratio_is_refused_before_anything_changes(kube_cluster, namespace):
-    t = target(kube_cluster, namespace, replicas=2, strategy="canary", canary_steps=(10, 100))
+    t = target(kube_cluster, namespace, replicas=2, strategy="canary", canary=CanaryConfig(steps=(10, 100)))
     ship(t, 1)
     with pytest.raises(Exception, match="10 % of 2 replicas is not a whole number"):
         ship(t, 2)
@@ -124,7 +124,8 @@ def test_an_inexact_canary_ratio_is_refused_before_anything_changes(kube_cluster
 
 
 def test_blue_green_switches_the_service_and_switches_back_instantly(kube_cluster, namespace):
-    t = target(kube_cluster, namespace, replicas=2, strategy="blue-green", keep_seconds=600)
+    t = target(kube_cluster, namespace, replicas=2, strategy="blue-green",
+               blue_green=BlueGreenConfig(keep_seconds=600))
     ship(t, 1)
     out = ship(t, 2)
     service = kube_cluster.api().get("Service", namespace, "coffee")
@@ -164,7 +165,7 @@ def test_two_rollbacks_in_a_row_walk_back_two_releases(kube_cluster, namespace):
 
 
 def test_ab_runs_both_variants_behind_the_router_and_promote_keeps_b(kube_cluster, namespace):
-    t = target(kube_cluster, namespace, replicas=2, strategy="ab", ab_split=20)
+    t = target(kube_cluster, namespace, replicas=2, strategy="ab", ab=AbConfig(split=20))
     ship(t, 1)
     out = ship(t, 2)
     assert "20 % of users" in out.state
@@ -270,8 +271,8 @@ def route_weights(cluster, namespace) -> dict[str, int]:
 
 
 def test_with_the_gateway_api_canary_steps_are_httproute_weights(kube_cluster, gateway_api, namespace):
-    t = target(kube_cluster, namespace, replicas=2, strategy="canary", canary_steps=(10, 50, 100),
-               canary_gateway="infra/public")
+    t = target(kube_cluster, namespace, replicas=2, strategy="canary",
+               canary=CanaryConfig(steps=(10, 50, 100), gateway="infra/public"))
     ship(t, 1)
     out = ship(t, 2)
     assert "HTTPRoute weights 90/10" in out.state
@@ -288,7 +289,7 @@ def test_with_the_gateway_api_canary_steps_are_httproute_weights(kube_cluster, g
 
 
 def test_aborting_a_weighted_canary_sends_every_request_to_stable(kube_cluster, gateway_api, namespace):
-    t = target(kube_cluster, namespace, replicas=2, strategy="canary", canary_gateway="public")
+    t = target(kube_cluster, namespace, replicas=2, strategy="canary", canary=CanaryConfig(gateway="public"))
     ship(t, 1)
     ship(t, 2)
     t.abort()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aicd.config_deploy import KubernetesConfig
+from aicd.config import CanaryConfig, KubernetesConfig
 from aicd.deploy.kube.target import KubeTarget
 from aicd.deploy.target import Candidate
 from aicd.errors import GateFailed, ServiceError, UserError
@@ -105,7 +105,7 @@ def gate(prom, tmp_path, model: str, **inputs) -> tuple[dict, str]:
 
 def test_a_worse_canary_is_rolled_back_and_the_rollout_aborted(servers, prom, production, tmp_path, kube_cluster):
     kube_cluster.create_namespace("gate-canary")
-    cfg = replace(KubernetesConfig(), replicas=10, strategy="canary", canary_steps=(10, 50, 100))
+    cfg = replace(KubernetesConfig(), replicas=10, strategy="canary", canary=CanaryConfig(steps=(10, 50, 100)))
     kube = KubeTarget(kube_cluster.api(), servers.model, "gate-canary", cfg, poll=0.25)
     for version in ("1", "2"):
         canary_started = kube.deploy(Candidate(f"models:/{servers.model}/{version}", Path("/nonexistent"),

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from aicd.config_monitor import LiveDriftConfig
+from aicd.config import LiveDriftConfig
 from aicd.examples.coffee import generate
 from aicd.monitor.alerts import alert_rules
 from aicd.monitor.decide import drift_checks

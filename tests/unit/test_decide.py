@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from aicd.config_monitor import LiveDriftConfig, MonitorConfig
+from aicd.config import LiveDriftConfig, MonitorConfig
 from aicd.monitor.decide import GROUPS, Evaluation, decide, drift_checks, evaluate
 from aicd.monitor.metrics import Snapshot, parse_snapshot
 from aicd.monitor.stats import difference_interval, rate_interval

@@ -132,7 +132,7 @@ def test_both_gates_judge_unseen_categories_alike_through_one_registry():
     """The data gate folds levels the reference never saw into `other`, as the model server counts
     them; on the same counts the production gate's drift check then gives the same statistic for
     every method the two share."""
-    from aicd.config_monitor import LiveDriftConfig
+    from aicd.config import LiveDriftConfig
     from aicd.data.drift import BINNED, METHODS
     from aicd.monitor.alerts import DRIFT_RULES
     from aicd.monitor.decide import drift_checks

@@ -4,8 +4,7 @@ import random
 
 import pytest
 
-from aicd.config import parse_config
-from aicd.config_deploy import KubernetesConfig
+from aicd.config import KubernetesConfig, parse_config
 from aicd.deploy.kube import manifests
 from aicd.deploy.kube.client import resource_path
 from aicd.deploy.kube.manifests import KubeRelease, deployment, router_deployment, service, tenant_manifests
@@ -78,7 +77,7 @@ def test_the_ab_split_is_sticky_and_exact():
 
 def test_deploy_config_defaults_and_errors():
     cfg = parse_config("deploy:\n  kubernetes: {strategy: blue-green, replicas: 3}\n").deploy.kubernetes
-    assert (cfg.strategy, cfg.replicas, cfg.keep_revisions, cfg.canary_steps) == ("blue-green", 3, 5, (10, 50, 100))
+    assert (cfg.strategy, cfg.replicas, cfg.keep_revisions, cfg.canary.steps) == ("blue-green", 3, 5, (10, 50, 100))
     with pytest.raises(ConfigError, match=r"aicd.yml:2: `deploy.kubernetes.strategy`: must be one of"):
         parse_config("deploy:\n  kubernetes: {strategy: yolo}\n")
     with pytest.raises(ConfigError, match="rising percentages ending at 100"):

@@ -92,7 +92,7 @@ def _schema(s: Scan, cfg: DataConfig) -> list[Check]:
     expected = [(c.name, f"data.columns.{c.name}") for c in cfg.columns]
     expected += [(k, "data.keys") for k in cfg.keys]
     expected += [(cfg.label, "data.label")] if cfg.label else []
-    expected += [(cfg.freshness_column, "data.freshness.column")] if cfg.freshness_column else []
+    expected += [(cfg.freshness.column, "data.freshness.column")] if cfg.freshness.column else []
     return [Check("schema", name, False, "absent", "present",
                   f"column `{name}` is not in the data (columns: {', '.join(s.names)})", path)
             for name, path in dict(expected).items() if name not in s.columns]
@@ -182,8 +182,8 @@ def _dataset(s: Scan, cfg: DataConfig, reference_rows: int | None, now: dt.datet
         out.append(Check("row-change", None, change <= cfg.max_row_change, round(change, 6), cfg.max_row_change,
                          f"{s.rows:,} rows against {reference_rows:,} in the reference ({change:+.1%})",
                          "data.max-row-change"))
-    if cfg.freshness_column and cfg.freshness_column in s.columns:
-        out.append(_freshness(s.columns[cfg.freshness_column], cfg.freshness_max_age_hours, now))
+    if cfg.freshness.column and cfg.freshness.column in s.columns:
+        out.append(_freshness(s.columns[cfg.freshness.column], cfg.freshness.max_age_hours, now))
     return out
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from ..config_deploy import KubernetesConfig
+from ..config import KubernetesConfig
 from ..errors import NotSupported
 from .history import DEFAULT_KEEP
 

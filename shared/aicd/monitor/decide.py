@@ -32,7 +32,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-from ..config_monitor import LiveDriftConfig, MonitorConfig
+from ..config import LiveDriftConfig, MonitorConfig
 from ..data.drift import EPSILON, METHODS
 from .metrics import Snapshot
 from .modes import GROUPS, MODES

@@ -6,7 +6,7 @@ pandas, scikit-learn or MLflow."""
 
 from __future__ import annotations
 
-from ..config_deploy import STRATEGIES
+from ..config import STRATEGIES
 from ..deploy.target import TARGETS
 from ..monitor.modes import MODES
 from . import Input, Output

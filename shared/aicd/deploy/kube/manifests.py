@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...config_deploy import KubernetesConfig
+from ...config import KubernetesConfig
 
 __all__ = ["PORT", "KubeRelease", "deployment", "feedback_secret", "http_route", "object_labels", "router_deployment",
            "service", "tenant_manifests"]
@@ -126,7 +126,7 @@ def router_deployment(name: str, namespace: str, image: str, upstreams: dict[str
     """The A/B router: hashes the user key to a variant, forwards to that variant's Service."""
     release = KubeRelease(0, image)
     manifest = deployment(name, namespace, "router", release, max(1, min(cfg.replicas, 2)), cfg, "router")
-    env = {"AICD_AB_SPLIT": f"{split:g}", "AICD_AB_KEY": cfg.ab_key,
+    env = {"AICD_AB_SPLIT": f"{split:g}", "AICD_AB_KEY": cfg.ab.key,
            **{f"AICD_AB_{variant.upper()}": url for variant, url in upstreams.items()}}
     manifest["spec"]["template"]["spec"] = _pod_spec(image, "router", cfg,
                                                      ["python3", "-m", "aicd.serve.router"], env)

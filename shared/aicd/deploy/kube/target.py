@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from ...config_deploy import KubernetesConfig
+from ...config import KubernetesConfig
 from ...errors import ConfigError, RolloutFailed, ServiceError, UserError
 from ..history import History, NothingToRollBackTo
 from ..naming import deployment_name
@@ -242,18 +242,18 @@ class KubeTarget(Target):
     def _deploy_canary(self, state: dict, release: KubeRelease) -> Outcome:
         weighted = self._weighted()
         if not weighted:
-            self._canary_replicas(self.cfg.canary_steps[0])  # refuse an inexact ratio before touching anything
+            self._canary_replicas(self.cfg.canary.steps[0])  # refuse an inexact ratio before touching anything
         state["phase"] = {"kind": "canary", "step": 0, "release": release.record(), "weighted": weighted}
         outcome = self._canary_step(state, 0)
-        while self.cfg.canary_pause_seconds is not None and state.get("phase"):
-            time.sleep(self.cfg.canary_pause_seconds)
+        while self.cfg.canary.pause_seconds is not None and state.get("phase"):
+            time.sleep(self.cfg.canary.pause_seconds)
             outcome = self._canary_step(state, state["phase"]["step"] + 1)
         return outcome
 
     def _canary_step(self, state: dict, step: int) -> Outcome:
         phase = state["phase"]
         release, stable = KubeRelease(**phase["release"]), KubeRelease(**self._current_record(state))
-        steps = self.cfg.canary_steps
+        steps = self.cfg.canary.steps
         if steps[step] == 100:
             return self._canary_finish(state, release)
         weighted = phase.get("weighted")
@@ -273,7 +273,7 @@ class KubeTarget(Target):
             self._wait(f"{self.name}-stable", self.cfg.replicas - canary_n, required=True)
             how = f"({canary_n} of {self.cfg.replicas} pods)"
         phase["step"] = step
-        pause = self.cfg.canary_pause_seconds
+        pause = self.cfg.canary.pause_seconds
         waiting = f"next step in {pause:g} s" if pause is not None else "promote or abort"
         text = (f"canary: revision {release.revision} at {steps[step]} % {how}, "
                 f"step {step + 1} of {len(steps)}; {waiting}")
@@ -305,7 +305,7 @@ class KubeTarget(Target):
 
     def _weighted(self) -> bool:
         """Weights on an HTTPRoute when a Gateway is configured and the cluster serves the Gateway API."""
-        if not self.cfg.canary_gateway:
+        if not self.cfg.canary.gateway:
             return False
         if self.api.has_api("gateway.networking.k8s.io/v1"):
             return True
@@ -316,7 +316,7 @@ class KubeTarget(Target):
         for track in ("stable", "canary"):
             self._apply_service(f"{self.name}-{track}", {"aicd.dev/track": track})
         weights = {f"{self.name}-stable": stable_weight, f"{self.name}-canary": canary_weight}
-        self.api.apply(http_route(self.name, self.namespace, self.cfg.canary_gateway, weights, self.cfg))
+        self.api.apply(http_route(self.name, self.namespace, self.cfg.canary.gateway, weights, self.cfg))
 
     def _canary_replicas(self, percent: int) -> int:
         exact = self.cfg.replicas * percent / 100
@@ -338,14 +338,14 @@ class KubeTarget(Target):
                                 f"selects {active}", self._last_outcome(state))
         self._switch_colour(state, idle, release.revision)
         return self._record(state, release, f"blue-green: {idle} (revision {release.revision}) active, {active} kept "
-                                            f"for {self.cfg.keep_seconds:g} s for rollback")
+                                            f"for {self.cfg.blue_green.keep_seconds:g} s for rollback")
 
     def _switch_colour(self, state: dict, colour: str, revision: int) -> None:
         old = self._active_colour(state)
         self._apply_service(self.name, {"aicd.dev/track": colour})
         state["colours"][colour] = revision
         state["active"] = colour
-        state["retire"] = {"colour": old, "after": time.time() + self.cfg.keep_seconds}
+        state["retire"] = {"colour": old, "after": time.time() + self.cfg.blue_green.keep_seconds}
 
     def _active_colour(self, state: dict) -> str:
         return state.get("active") or "blue"
@@ -357,7 +357,7 @@ class KubeTarget(Target):
         colour = retire["colour"]
         record = next((r for r in state["revisions"] if r["revision"] == state["colours"].get(colour)), None)
         if record:
-            self.progress(f"scaling down {colour} (kept {self.cfg.keep_seconds:g} s for rollback)")
+            self.progress(f"scaling down {colour} (kept {self.cfg.blue_green.keep_seconds:g} s for rollback)")
             self.api.apply(self._manifest(f"{self.name}-{colour}", KubeRelease(**record), 0, track=colour))
         state["retire"] = None
 
@@ -373,10 +373,10 @@ class KubeTarget(Target):
             raise _failed(f"variant b (revision {release.revision}) did not become ready; a keeps serving",
                                 self._last_outcome(state))
         self._wait(f"{self.name}-a", self.cfg.replicas, required=True)
-        self._apply_router(release.image, self.cfg.ab_split)
+        self._apply_router(release.image, self.cfg.ab.split)
         state["phase"] = {"kind": "ab", "release": release.record()}
-        text = (f"ab: a = revision {current.revision}, b = revision {release.revision}, {self.cfg.ab_split:g} % of "
-                f"users (by header {self.cfg.ab_key}) on b; promote or abort")
+        text = (f"ab: a = revision {current.revision}, b = revision {release.revision}, {self.cfg.ab.split:g} % of "
+                f"users (by header {self.cfg.ab.key}) on b; promote or abort")
         state["state"] = text
         self._save(state)
         return Outcome(release.revision, current.revision, release.image, release.model_version, text)

@@ -20,8 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ...config import load_config
-from ...config_monitor import MonitorConfig, window_seconds
+from ...config import MonitorConfig, load_config, window_seconds
 from ...errors import AicdError, ConfigError, GateFailed
 from ...gha import Actions, md_escape
 from ...monitor.decide import GROUPS, Decision, Evaluation, decide, evaluate
