@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -20,7 +21,7 @@ class Inner:
 
 @dataclass(frozen=True)
 class Sample:
-    RETIRED = {"old-name": Retired("renamed", lambda old: f"write new-name: {old}")}
+    RETIRED: ClassVar[dict[str, Retired]] = {"old-name": Retired("renamed", lambda old: f"write new-name: {old}")}
 
     new_name: float = setting(0.5, low=0, high=1)
     label: str | None = setting(None, choices=("a", "b"))
