@@ -14,6 +14,7 @@ import pytest
 from aicd.config import AbConfig, BlueGreenConfig, CanaryConfig, KubernetesConfig
 from aicd.deploy.kube.client import KubeClient
 from aicd.deploy.kube.lease import deploy_lease
+from aicd.deploy.kube.login import Credentials
 from aicd.deploy.kube.manifests import tenant_manifests
 from aicd.deploy.kube.target import KubeTarget
 from aicd.deploy.target import Candidate
@@ -34,7 +35,7 @@ def acting_as(admin: KubeClient, token: str, who: str) -> KubeClient:
     """The same cluster, acting only as the owner of ``token`` (a ServiceAccount's): the client
     certificate is dropped, since the API server would authenticate that first."""
     trust = admin.trust_only or admin.context
-    return KubeClient(admin.server, trust, token, who, trust)
+    return KubeClient(admin.server, trust, Credentials(who, token=token), trust, admin.proxy)
 
 
 def target(cluster, namespace, **cfg) -> KubeTarget:

@@ -99,7 +99,7 @@ def test_training_on_partitions_that_disagree_is_one_clear_line(tmp_path):
     (["--target", "kubernetes", "--command", "stop", "--model-uri", "models:/m/1"], "stop is not offered"),
     (["--target", "local", "--command", "promote"], "promote is not offered by the local target"),
     (["--target", "kubernetes", "--model-uri", "models:/m/1", "--kubeconfig", "/nonexistent/kubeconfig"],
-     "cannot read kubeconfig"),
+     "kubeconfig not found"),
     (["--target", "kubernetes", "--model-uri", "models:/m/1", "--strategy", "yolo"], "input `strategy`"),
     (["--target", "docker", "--listen", "8080", "--command", "rollback", "--model-uri", "models:/m/1"],
      "input `listen`"),

@@ -60,6 +60,14 @@ _TRAIN_INPUTS = (
           "the production gate's promote can make it champion).", "fail", choices=("fail", "register")),
 )
 
+# where the kubernetes target is, for deploy and for the monitor's rollback
+_KUBERNETES_INPUTS = (
+    Input("kubeconfig", "kubernetes: kubeconfig file (exec plugins, OIDC, proxy-url as kubectl); empty uses "
+          "KUBECONFIG, ~/.kube/config or, inside a cluster, the pod's service account.", ""),
+    Input("namespace", "kubernetes: namespace; empty uses aicd-<tenant>, else deploy.kubernetes.namespace, else "
+          "aicd.", ""),
+)
+
 _DEPLOY_DESCRIPTION = ("Release gate: build the model's serving image, push it, and roll it out (target local, "
                        "docker or kubernetes) with automatic rollback; promote or abort a canary; roll back.")
 _DEPLOY_OUTPUTS = (
@@ -89,9 +97,7 @@ _DEPLOY_INPUTS = (
           choices=("deploy", "build", "rollback", "stop", "promote", "abort")),
     Input("config", "Path to aicd.yml (its deploy section: keep-revisions, kubernetes); empty uses the defaults.",
           ""),
-    Input("kubeconfig", "kubernetes: kubeconfig file; empty uses KUBECONFIG or ~/.kube/config.", ""),
-    Input("namespace", "kubernetes: namespace; empty uses aicd-<tenant>, else deploy.kubernetes.namespace, else "
-          "aicd.", ""),
+    *_KUBERNETES_INPUTS,
     Input("strategy", "kubernetes: rolling, canary, blue-green or ab; empty uses deploy.kubernetes.strategy. local "
           "and docker have no traffic split: one serving revision with a running standby (to compare two versions "
           "on local, deploy each with its own state-dir and give action-monitor baseline-endpoint and "
@@ -174,9 +180,7 @@ _MONITOR_INPUTS = (
     Input("tenant", "Tenant id: promotion may only touch this tenant's models.", ""),
     Input("target", "The deploy target to roll back: local, docker or kubernetes (as given to action-deploy).",
           "local", choices=tuple(TARGETS)),
-    Input("kubeconfig", "kubernetes: kubeconfig file; empty uses KUBECONFIG or ~/.kube/config.", ""),
-    Input("namespace", "kubernetes: namespace; empty uses aicd-<tenant>, else deploy.kubernetes.namespace, else "
-          "aicd.", ""),
+    *_KUBERNETES_INPUTS,
     Input("state-dir", "The deploy state folder, used to roll back the local target.", ".aicd/deploy"),
     Input("report", "Where to write the JSON evidence.", "aicd-reports/monitor.json"),
 )

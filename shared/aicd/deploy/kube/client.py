@@ -1,28 +1,29 @@
-"""A small Kubernetes API client: kubeconfig auth, JSON over HTTPS, server-side apply.
+"""A small Kubernetes API client: JSON over HTTPS, server-side apply, kubectl's logins.
 
-aicd needs a dozen verbs on half a dozen kinds; the official client would add 30 MB and seconds of
-import to every deploy. Contracts:
+aicd needs a dozen verbs on half a dozen kinds. The official client (kubernetes 37) installs 75 MB
+with aiohttp and pydantic and takes 1.1 s to import here, in every action that shares the lock;
+this one is a few hundred lines and logs in the same ways (:mod:`.login`). Contracts:
 - ``apply`` is server-side apply with field manager ``aicd`` (``force``: aicd owns the fields it
   sets; fields other managers set — an HPA's replicas, a user's annotation — are left alone).
 - Every failure leaves as :class:`KubeError` carrying the HTTP status; 401/403 say whose
   credentials were refused and for what, a refused connection names the API server.
+- A 401 with credentials that can be fetched again (an exec plugin, a token file) fetches them
+  once and retries; a proxy comes from the kubeconfig's ``proxy-url``, else from HTTPS_PROXY /
+  NO_PROXY in the environment.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import ssl
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from ...errors import ConfigError, KubeError
+from ...errors import KubeError
+from .login import Credentials, Login, read_kubeconfig
 
 __all__ = ["KubeClient", "KubeError", "resource_path"]
 
@@ -54,30 +55,26 @@ def resource_path(kind: str, namespace: str = "", name: str = "") -> str:
 class KubeClient:
     server: str
     context: ssl.SSLContext  # trusts the cluster CA; carries the client certificate, if any
-    token: str = ""
-    who: str = "the kubeconfig user"
+    credentials: Credentials = field(default_factory=lambda: Credentials("the kubeconfig user"))
     trust_only: ssl.SSLContext | None = None  # the same trust, without a client certificate
+    proxy: str = ""  # the kubeconfig's proxy-url; empty: the environment's
+    login: Login | None = None  # where a refreshed client certificate is loaded from
 
     @classmethod
     def from_kubeconfig(cls, path: str | Path, context_name: str = "") -> KubeClient:
-        """Read a kubeconfig: server and CA of the context's cluster, token or client cert of its user."""
-        try:
-            config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read kubeconfig: {exc}", file=str(path),
-                              hint="pass a kubeconfig file in the `kubeconfig` input") from None
-        base = Path(path).parent
-        ctx_name = context_name or config.get("current-context", "")
-        ctx = _named(config, "contexts", ctx_name, path).get("context", {})
-        cluster = _named(config, "clusters", ctx.get("cluster", ""), path).get("cluster", {})
-        user = _named(config, "users", ctx.get("user", ""), path).get("user", {})
-        ssl_context, trust_only = _trusting(cluster, base), _trusting(cluster, base)
-        _load_client_cert(ssl_context, user, base)
-        token = user.get("token", "")
-        if not token and user.get("tokenFile"):
-            token = (base / user["tokenFile"]).read_text().strip()
-        return cls(cluster.get("server", "").rstrip("/"), ssl_context, token, f"user `{ctx.get('user', '?')}`",
-                   trust_only)
+        """The context's cluster and user in the kubeconfig file(s) ``path`` (``:``-separated like
+        KUBECONFIG); inside a cluster with no kubeconfig, the pod's service account."""
+        return cls.from_login(read_kubeconfig(path, context_name))
+
+    @classmethod
+    def from_login(cls, login: Login) -> KubeClient:
+        login.credentials.bearer()  # an exec plugin runs now: a certificate it returns goes into the context
+        return cls(login.server, login.ssl_context(), login.credentials, login.ssl_context(False), login.proxy,
+                   login)
+
+    @property
+    def who(self) -> str:
+        return self.credentials.who
 
     # -- verbs ---------------------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
@@ -129,20 +126,40 @@ class KubeClient:
 
     def request(self, method: str, path: str, body: dict | None = None,
                 content_type: str = "application/json") -> dict:
+        try:
+            return self._send(method, path, body, content_type)
+        except KubeError as exc:
+            if exc.status != 401 or not self.credentials.refreshable:
+                raise
+        cert = self.credentials.cert_pem
+        self.credentials.refresh()  # an expired or rotated token: fetch it again, once
+        if self.login is not None and self.credentials.cert_pem != cert:
+            self.context = self.login.ssl_context()
+        return self._send(method, path, body, content_type)
+
+    def _send(self, method: str, path: str, body: dict | None, content_type: str) -> dict:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        token = self.credentials.bearer()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         req = urllib.request.Request(self.server + path, data, headers, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=30, context=self.context) as resp:
+            with self._opener().open(req, timeout=30) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as err:
             raise self._error(method, path, err.code, err.read()) from None
         except (urllib.error.URLError, OSError) as exc:
-            raise KubeError(self.server, 0, f"cannot reach the API server ({getattr(exc, 'reason', exc)})",
+            via = f" through the proxy {self.proxy}" if self.proxy else ""
+            raise KubeError(self.server, 0, f"cannot reach the API server{via} "
+                            f"({getattr(exc, 'reason', exc)})",
                             hint="check the kubeconfig's server address and that the cluster is up") from None
         return json.loads(raw) if raw else {}
+
+    def _opener(self) -> urllib.request.OpenerDirector:
+        proxies = {"https": self.proxy, "http": self.proxy} if self.proxy else None  # None: the environment's
+        return urllib.request.build_opener(urllib.request.ProxyHandler(proxies),
+                                           urllib.request.HTTPSHandler(context=self.context))
 
     def _error(self, method: str, path: str, status: int, raw: bytes) -> KubeError:
         try:
@@ -153,37 +170,3 @@ class KubeClient:
             return KubeError(self.server, status, f"{self.who} may not {method} {path}: {message}",
                              hint="check the credentials and their RBAC role in this namespace")
         return KubeError(self.server, status, f"{method} {path}: HTTP {status}: {message}")
-
-
-def _named(config: dict, section: str, name: str, path) -> dict:
-    for entry in config.get(section) or []:
-        if entry.get("name") == name:
-            return entry
-    raise ConfigError(f"kubeconfig has no {section[:-1]} named {name!r}", file=str(path))
-
-
-def _trusting(cluster: dict, base: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if cluster.get("insecure-skip-tls-verify"):
-        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    elif cluster.get("certificate-authority-data"):
-        context.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
-    elif cluster.get("certificate-authority"):
-        context.load_verify_locations(cafile=str(base / cluster["certificate-authority"]))
-    return context
-
-
-def _load_client_cert(context: ssl.SSLContext, user: dict, base: Path) -> None:
-    """Client certificate and key, inline (``-data``) or by path. ssl only reads files, so inline
-    material goes to a private temp dir that is removed as soon as it is loaded."""
-    with tempfile.TemporaryDirectory(prefix="aicd-kube-") as tmp:
-        paths = []
-        for key in ("client-certificate", "client-key"):
-            if user.get(f"{key}-data"):
-                path = Path(tmp) / f"{key}.pem"
-                path.write_bytes(base64.b64decode(user[f"{key}-data"]))
-                paths.append(str(path))
-            elif user.get(key):
-                paths.append(str(base / user[key]))
-        if len(paths) == 2:
-            context.load_cert_chain(*paths)
