@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-__all__ = ["OTHER", "unseen_bin"]
+__all__ = ["MAX_LEVELS", "OTHER", "unseen_bin"]
 
 OTHER = "other"
+MAX_LEVELS = 50  # levels of a categorical kept by the model's encoding; the rest are one "other"
 
 
 def unseen_bin(levels: Collection[str]) -> str:

@@ -21,9 +21,14 @@ PROFILE = {"age": {"kind": "numeric", "edges": [30.0, 50.0], "counts": [1, 1, 1]
            "roast": {"kind": "categorical", "levels": ["dark", "light"], "counts": [2, 1], "missing": 0}}
 
 
+def labels_only(predict):
+    """A model answer from a function of the feature columns giving one label per row."""
+    return lambda columns, probabilities=False: (predict(columns), None)
+
+
 def fake_model(answer=lambda columns: [1] * len(columns["age"])) -> LoadedModel:
     meta = {"features": list(TYPES), "feature_types": TYPES, "model_version": "7", "model_name": "m", "run_id": "r"}
-    return LoadedModel(meta, "onnx", answer, PROFILE)
+    return LoadedModel(meta, "onnx", labels_only(answer), PROFILE)
 
 
 def request(app, method, path, body=b"", headers=()):
@@ -295,7 +300,7 @@ def test_text_no_runtime_can_encode_is_the_requests_fault():
 def shadow_model(answer, version="6", features=("age", "roast")) -> LoadedModel:
     types = {name: TYPES.get(name, "int") for name in features}
     return LoadedModel({"features": list(features), "feature_types": types, "model_version": version}, "onnx",
-                       answer, PROFILE)
+                       labels_only(answer), PROFILE)
 
 
 def test_a_shadow_model_scores_every_request_unserved_and_labels_count_which_model_was_right():
@@ -346,7 +351,7 @@ def test_a_shadow_needing_a_feature_the_served_model_does_not_take_is_refused():
 def classifier(classes, task="classification"):
     meta = {"features": list(TYPES), "feature_types": TYPES, "model_version": "7", "model_name": "m",
             "classes": classes, "task": task}
-    return LoadedModel(meta, "onnx", lambda columns: [classes[-1]] * len(columns["age"]), PROFILE)
+    return LoadedModel(meta, "onnx", labels_only(lambda columns: [classes[-1]] * len(columns["age"])), PROFILE)
 
 
 def test_a_label_counts_once_and_is_compared_as_a_class_of_the_model():

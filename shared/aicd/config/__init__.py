@@ -20,6 +20,7 @@ from .model import (
     DEFAULT_PARAMS,
     TASKS,
     CompareConfig,
+    DecisionThreshold,
     ModelConfig,
     SliceConfig,
     SplitConfig,
@@ -28,11 +29,36 @@ from .model import (
 from .monitor import LiveDriftConfig, MonitorConfig, window_seconds
 from .reader import Reader, compose, read_section
 
-__all__ = ["DEFAULT_ESTIMATOR", "DEFAULT_PARAMS", "DRIFT_METHODS", "DTYPES", "STRATEGIES", "TASKS", "AbConfig",
-           "BlueGreenConfig", "CanaryConfig", "ColumnSpec", "CompareConfig", "Config", "DataConfig", "DeployConfig",
-           "DriftConfig", "DriftOverride", "FreshnessConfig", "KubernetesConfig", "LiveDriftConfig", "ModelConfig",
-           "MonitorConfig", "SliceConfig", "SplitConfig", "load_config", "looks_like_regressor", "parse_config",
-           "window_seconds"]
+__all__ = [
+    "DEFAULT_ESTIMATOR",
+    "DEFAULT_PARAMS",
+    "DRIFT_METHODS",
+    "DTYPES",
+    "STRATEGIES",
+    "TASKS",
+    "AbConfig",
+    "BlueGreenConfig",
+    "CanaryConfig",
+    "ColumnSpec",
+    "CompareConfig",
+    "Config",
+    "DataConfig",
+    "DecisionThreshold",
+    "DeployConfig",
+    "DriftConfig",
+    "DriftOverride",
+    "FreshnessConfig",
+    "KubernetesConfig",
+    "LiveDriftConfig",
+    "ModelConfig",
+    "MonitorConfig",
+    "SliceConfig",
+    "SplitConfig",
+    "load_config",
+    "looks_like_regressor",
+    "parse_config",
+    "window_seconds",
+]
 
 
 @dataclass(frozen=True)

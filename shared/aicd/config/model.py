@@ -17,8 +17,8 @@ from ..model.metrics import RANGES as METRIC_RANGES
 from ..model.metrics import REGRESSION as REGRESSION_METRICS
 from .reader import ABSENT, Entry, Reader, setting
 
-__all__ = ["DEFAULT_ESTIMATOR", "DEFAULT_PARAMS", "TASKS", "CompareConfig", "ModelConfig", "SliceConfig",
-           "SplitConfig", "looks_like_regressor"]
+__all__ = ["DEFAULT_ESTIMATOR", "DEFAULT_PARAMS", "TASKS", "CompareConfig", "DecisionThreshold", "ModelConfig",
+           "SliceConfig", "SplitConfig", "looks_like_regressor"]
 
 TASKS = ("classification", "regression")
 DEFAULT_ESTIMATOR = "sklearn.ensemble.RandomForestClassifier"
@@ -96,6 +96,36 @@ class CompareConfig:
     require_improvement: bool = setting(False)
     resamples: int = setting(1000, low=100, high=100_000)
     confidence: float = setting(0.95, low=0.5, high=0.9999)
+
+
+@dataclass(frozen=True)
+class DecisionThreshold:
+    """``model.decision-threshold`` of a binary classifier: ``rule`` fixed (``value`` is the
+    threshold), f1, precision or recall (``value`` is the target), chosen on validation rows."""
+
+    rule: str
+    value: float | None = None
+
+
+DECISION_RULES = ("f1", "precision", "recall")
+
+
+def _decision(e: Entry) -> DecisionThreshold | None:
+    hint = "a number such as 0.35, `f1`, `{precision: 0.9}` or `{recall: 0.8}`"
+    if not e.given:
+        return None
+    value = e.value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 < value < 1:
+            raise e.fail(f"a fixed threshold must lie between 0 and 1, got {value}", hint)
+        return DecisionThreshold("fixed", float(value))
+    if value == "f1":
+        return DecisionThreshold("f1")
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("precision", "recall"):
+        rule, target = next(iter(value.items()))
+        target = Entry(e.reader, f"{e.path}.{rule}", target, None, e.read, low=0, high=1).number()
+        return DecisionThreshold(rule, float(target))
+    raise e.fail(f"must be {hint}, got {value!r}")
 
 
 def _name(e: Entry) -> str:
@@ -177,6 +207,7 @@ class ModelConfig:
     test_size: float = setting(0.2, low=0.01, high=0.9)
     seed: int = setting(42)
     thresholds: dict[str, float] = setting(factory=lambda: {"accuracy": 0.9}, parse=_thresholds)
+    decision_threshold: DecisionThreshold | None = setting(None, parse=_decision)
     split: SplitConfig = setting(factory=SplitConfig)
     drop_columns: tuple[str, ...] = setting(())
     slices: tuple[SliceConfig, ...] = setting((), parse=lambda e: tuple(

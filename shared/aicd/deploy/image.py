@@ -37,7 +37,8 @@ __all__ = ["BuiltImage", "ImageBuilder", "Recipe", "build_and_push", "build_key"
            "image_tag", "repository_name", "serving_lock"]
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: requirements/ and shared/ live here
-SERVING_CODE = ("__init__.py", "errors.py", "modelfiles.py", "feeds.py", "latency.py", "bins.py", "serve")
+SERVING_CODE = ("__init__.py", "errors.py", "modelfiles.py", "feeds.py", "latency.py", "bins.py", "decision.py",
+                "serve")
 UID = 65532  # the conventional "nonroot" uid of distroless images
 PORT = 8080
 

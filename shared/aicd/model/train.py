@@ -19,10 +19,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..config import ModelConfig, SliceConfig, SplitConfig
+from ..config import DecisionThreshold, ModelConfig, SliceConfig, SplitConfig
+from ..decision import decide
 from ..errors import ConfigError, DataError, EntrypointFailed
 from .estimators import EstimatorRefused, resolve_estimator
+from .features import SPARSE_WIDTH, FeaturePlan, plan_features
 from .metrics import classification_metrics, regression_metrics
+from .threshold import choose_threshold
 
 __all__ = ["Evaluation", "SliceResult", "TrainResult", "build_estimator", "evaluate", "load_entrypoint", "split",
            "train_and_evaluate", "with_preprocessing"]
@@ -38,6 +41,7 @@ class Evaluation:
     proba: np.ndarray | None = None
     classes: list = field(default_factory=list)
     positive: object = 1
+    threshold: float | None = None  # the decision threshold the predictions were made at (binary only)
 
     def metrics(self, rows: np.ndarray | None = None) -> dict[str, float]:
         pick = (lambda a: a) if rows is None else (lambda a: a[rows])
@@ -69,6 +73,7 @@ class TrainResult:
     n_test: int
     holdout: pd.DataFrame
     slices: list[SliceResult]
+    notes: list[str] = field(default_factory=list)  # which columns were left out or capped, and why
 
 
 def build_estimator(cfg: ModelConfig, config_file: str = "aicd.yml", lines: Mapping[str, int] | None = None):
@@ -189,23 +194,61 @@ def _check_in_repository(module_name: str, workdir: str, spec: str, config_file:
                           hint=f"put the module in {workdir} (the workspace) and name it module:function")
 
 
-def with_preprocessing(estimator, features: pd.DataFrame):
+def with_preprocessing(estimator, features: pd.DataFrame, plan: FeaturePlan | None = None):
+    """``estimator`` behind the encoding of :mod:`aicd.model.features` (a Pipeline or anything that
+    is not a classifier or regressor is returned as it is)."""
     from sklearn.base import is_classifier, is_regressor
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
 
     if isinstance(estimator, Pipeline) or not (is_classifier(estimator) or is_regressor(estimator)):
         return estimator
-    numeric = [c for c in features.columns if pd.api.types.is_numeric_dtype(features[c])]
-    categorical = [c for c in features.columns if c not in numeric]
+    plan = plan or plan_features(features, features.columns)
+    categorical = list(plan.categorical)
+    encoder, sparse = _encoder(estimator, [plan.levels[c] for c in categorical])
+    numeric = SimpleImputer(strategy="median")
+    if not _is_trees(estimator):  # linear models and neighbours need comparable scales; trees do not care
+        from sklearn.preprocessing import StandardScaler
+
+        numeric = make_pipeline(numeric, StandardScaler())
     pre = ColumnTransformer([
-        ("num", SimpleImputer(strategy="median"), numeric),
-        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
-                              OneHotEncoder(handle_unknown="ignore", sparse_output=False)), categorical),
-    ])
+        ("num", numeric, list(plan.numeric)),
+        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), encoder), categorical),
+    ], sparse_threshold=0.3 if sparse else 0.0)
     return Pipeline([("preprocess", pre), ("estimator", estimator)])
+
+
+GRADIENT_BOOSTING = ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor", "XGBClassifier",
+                     "XGBRegressor", "LGBMClassifier", "LGBMRegressor")
+
+
+def _encoder(estimator, levels: list[list[str]]):
+    """Ordinal codes for gradient boosting (trees split on them; a level not kept is -1), else
+    one-hot columns of the kept levels (others are all zeros), and whether the output may stay
+    sparse: only when the estimator takes sparse input and the matrix is wide."""
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    if type(estimator).__name__ in GRADIENT_BOOSTING:
+        return OrdinalEncoder(categories=levels or "auto", handle_unknown="use_encoded_value", unknown_value=-1,
+                              dtype=np.float64), False
+    width = sum(len(kept) for kept in levels)
+    return OneHotEncoder(categories=levels or "auto", handle_unknown="ignore",
+                         sparse_output=True), width > SPARSE_WIDTH and _takes_sparse(estimator)
+
+
+def _is_trees(estimator) -> bool:
+    name = type(estimator).__name__
+    return any(word in name for word in ("Tree", "Forest", "Boosting", "XGB", "LGBM"))
+
+
+def _takes_sparse(estimator) -> bool:
+    try:
+        from sklearn.utils import get_tags
+
+        return bool(get_tags(estimator).input_tags.sparse)
+    except (ImportError, AttributeError):  # scikit-learn before 1.6 has no tags: dense is always safe
+        return False
 
 
 def split(frame: pd.DataFrame, label: str, cfg: ModelConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -230,14 +273,17 @@ def split(frame: pd.DataFrame, label: str, cfg: ModelConfig) -> tuple[pd.DataFra
     return train_test_split(frame, test_size=cfg.test_size, random_state=cfg.seed, stratify=stratify)
 
 
-def evaluate(model, x: pd.DataFrame, y: pd.Series, task: str, positive=1) -> Evaluation:
-    """Predict the holdout once; metrics of any subset are computed from this."""
+def evaluate(model, x: pd.DataFrame, y: pd.Series, task: str, positive=1, threshold: float | None = None) -> Evaluation:
+    """Predict the holdout once; metrics of any subset are computed from this. A binary model's
+    ``threshold`` turns its positive-class probability into the label, as the server does."""
     predicted = np.asarray(model.predict(x))
     if task == "regression":
         return Evaluation(task, y.to_numpy(dtype=float), predicted.astype(float))
     classes = _classes(model)
     proba = np.asarray(model.predict_proba(x)) if hasattr(model, "predict_proba") and classes else None
-    return Evaluation(task, y.to_numpy(), predicted, proba, classes, positive)
+    if threshold is not None and proba is not None:
+        predicted = np.asarray(decide(proba, classes, positive, threshold), dtype=predicted.dtype)
+    return Evaluation(task, y.to_numpy(), predicted, proba, classes, positive, threshold)
 
 
 def labelled_rows(frame: pd.DataFrame, label: str, cfg: ModelConfig) -> tuple[pd.DataFrame, int]:
@@ -270,12 +316,13 @@ def labelled_rows(frame: pd.DataFrame, label: str, cfg: ModelConfig) -> tuple[pd
     return labelled, missing
 
 
-def _evaluated(model, x: pd.DataFrame, y: pd.Series, cfg: ModelConfig, positive, users: bool) -> Evaluation:
+def _evaluated(model, x: pd.DataFrame, y: pd.Series, cfg: ModelConfig, positive, users: bool,
+               threshold: float | None = None) -> Evaluation:
     """The holdout evaluation; a model from the user's entrypoint failing to predict is theirs to fix."""
     if not users:
-        return evaluate(model, x, y, cfg.task, positive)
+        return evaluate(model, x, y, cfg.task, positive, threshold)
     try:
-        return evaluate(model, x, y, cfg.task, positive)
+        return evaluate(model, x, y, cfg.task, positive, threshold)
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise EntrypointFailed(f"the model `model.entrypoint` {cfg.entrypoint} returned failed to predict the "
@@ -288,23 +335,71 @@ def _integral(series: pd.Series) -> bool:
 
 
 def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estimator=None, entrypoint=None,
-                       positive=1) -> TrainResult:
+                       positive=1, declared: tuple[str, ...] = ()) -> TrainResult:
     """Split, fit (``estimator`` or the user's ``entrypoint``), evaluate; holdout metrics and slices.
-    ``frame`` holds labelled rows only (see :func:`labelled_rows`)."""
+    ``frame`` holds labelled rows only (see :func:`labelled_rows`). A bare estimator's features are
+    chosen by :func:`aicd.model.features.plan_features` (``declared`` columns are never left out);
+    an entrypoint gets every column but the label, the dropped and the split column."""
     frame, _ = labelled_rows(frame, label, cfg)
     train, test = split(frame, label, cfg)
     not_features = {label, *cfg.drop_columns, *([cfg.split.column] if cfg.split.column else [])}
-    features = [c for c in frame.columns if c not in not_features]
-    x_train, y_train = train[features], train[label]
-    if entrypoint is not None:
-        model = _run_entrypoint(entrypoint, cfg, x_train, y_train)
-    else:
-        model = with_preprocessing(estimator, x_train)
-        _fit_estimator(model, x_train, y_train)
-    evaluation = _evaluated(model, test[features], test[label], cfg, positive, entrypoint is not None)
+    candidates = [c for c in frame.columns if c not in not_features]
+    plan = plan_features(train, candidates, declared) if entrypoint is None else None
+    features = plan.features if plan is not None else candidates
+    if not features:
+        raise DataError("no feature columns are left to train on", hint="; ".join(plan.notes()) if plan else "")
+    from sklearn.base import clone
+
+    def fit(rows: pd.DataFrame):
+        if entrypoint is not None:
+            return _run_entrypoint(entrypoint, cfg, rows[features], rows[label])
+        model = with_preprocessing(clone(estimator), rows[features], plan)
+        _fit_estimator(model, rows[features], rows[label])
+        return model
+
+    model = fit(train)
+    notes = plan.notes() if plan is not None else []
+    threshold = None
+    if cfg.decision_threshold is not None:
+        threshold, note = _decision_threshold(fit, model, train, features, label, cfg, positive)
+        notes.append(note)
+    evaluation = _evaluated(model, test[features], test[label], cfg, positive, entrypoint is not None, threshold)
     metrics = _rounded(evaluation.metrics())
     return TrainResult(model, metrics, evaluation, features, {c: _kind(frame[c]) for c in features},
-                       _classes(model), len(train), len(test), test, _slices(test, evaluation, cfg.slices))
+                       _classes(model), len(train), len(test), test, _slices(test, evaluation, cfg.slices), notes)
+
+
+def _decision_threshold(fit, model, train: pd.DataFrame, features: list[str], label: str, cfg: ModelConfig,
+                        positive) -> tuple[float, str]:
+    """The binary decision threshold by ``model.decision-threshold``: a fixed one as given, else chosen
+    on validation rows carved from the training rows (never the holdout the gate judges) by a model
+    fitted on the rest; the registered model itself is fitted on all training rows."""
+    rule: DecisionThreshold = cfg.decision_threshold
+    classes = _classes(model)
+    if len(classes) != 2 or positive not in classes or not hasattr(model, "predict_proba"):
+        raise DataError(f"`model.decision-threshold` needs a binary classifier with probabilities whose classes "
+                        f"include data.positive ({positive!r}); this one has classes {classes}",
+                        hint="remove model.decision-threshold, or set data.positive to one of the classes")
+    if rule.rule == "fixed":
+        return rule.value, (f"decision threshold {rule.value:g} (fixed): {positive!r} when its probability "
+                            "is at least it")
+    from sklearn.model_selection import train_test_split
+
+    stratify = train[label] if train[label].value_counts().min() >= 2 else None
+    fit_rows, validation = train_test_split(train, test_size=VALIDATION_SHARE, random_state=cfg.seed,
+                                            stratify=stratify)
+    scorer = fit(fit_rows)
+    scores = np.asarray(scorer.predict_proba(validation[features]))[:, _classes(scorer).index(positive)]
+    choice = choose_threshold(validation[label].to_numpy() == positive, scores, rule.rule, rule.value)
+    best = choice.precision if rule.rule == "precision" else choice.recall
+    goal = "maximises F1" if rule.rule == "f1" else f"{rule.rule} at least {rule.value:g}" + (
+        "" if choice.met else f", not reached: the best is {best:.3f}")
+    return choice.threshold, (f"decision threshold {choice.threshold:.4g} ({goal}; precision {choice.precision:.3f}, "
+                              f"recall {choice.recall:.3f} on {len(validation):,} validation rows carved from the "
+                              "training rows)")
+
+
+VALIDATION_SHARE = 0.2
 
 
 def _slices(test: pd.DataFrame, evaluation: Evaluation, specs: tuple[SliceConfig, ...]) -> list[SliceResult]:

@@ -1,7 +1,9 @@
 """The HTTP API of a served model: a small ASGI app, lean enough for thousands of requests a second.
 
-    POST /predict   {"instances": [{feature: value, ...}, ...]} or one row as a bare object
-                    -> {"predictions": [...], "request_id": ..., "model_version": ...}
+    POST /predict   {"instances": [{feature: value, ...}, ...]} or one row as a bare object; add
+                    "probabilities": true beside "instances" for each row's class probabilities
+                    -> {"predictions": [...], "probabilities": [{class: p}, ...], "request_id": ...,
+                        "model_version": ...}
     POST /feedback  {"request_id": ..., "label": <true label>} and/or {"request_id": ..., "converted": bool}
                     (needs ``Authorization: Bearer <feedback token>``; see below)
     GET  /healthz   the process is up          GET /readyz   the model is loaded and warmed
@@ -106,6 +108,17 @@ def rows_to_columns(payload: object, features: list[str], types: dict[str, str],
 _ABSENT = object()
 
 
+def _wants_probabilities(payload: object, available: bool) -> bool:
+    """``"probabilities": true`` beside ``instances`` asks for them (in a bare one-row object the key
+    would be a feature); a model without them says so (400)."""
+    asked = payload.get("probabilities", False) if isinstance(payload, dict) and "instances" in payload else False
+    if not isinstance(asked, bool):
+        raise BadRequest(f"`probabilities` must be true or false, got {asked!r:.40}")
+    if asked and not available:
+        raise BadRequest("`probabilities`: this model gives none (a regressor, or a classifier without them)")
+    return asked
+
+
 def _encodable(text: str) -> bool:
     """JSON may escape lone surrogates (``"\\ud800"``) that no runtime can encode as UTF-8."""
     try:
@@ -198,12 +211,17 @@ class ModelServer:
         payload = await self._read_json(scope, receive)
         columns = _the_clients(rows_to_columns, payload, self.model.features, self.model.feature_types,
                                self.limits.max_rows)
-        labels = self.model.predict(columns)
+        wanted = _wants_probabilities(payload, self.model.has_probabilities)
+        if self.model.runtime == "onnx":  # microseconds: a thread hop would cost more than it saves
+            labels, probabilities = self.model.answer(columns, wanted)
+        else:  # scikit-learn takes milliseconds: off the event loop, so other requests go on
+            labels, probabilities = await asyncio.to_thread(self.model.answer, columns, wanted)
         self.metrics.predicted(labels)
         self.metrics.features(columns)
         if request_id in self.remembered:  # an id is scored once: a later request cannot replace its prediction
             request_id = uuid.uuid4().hex
-        await self._send_json(send, {"predictions": labels}, 200, request_id, scope)
+        body = {"predictions": labels, **({"probabilities": probabilities} if wanted else {})}
+        await self._send_json(send, body, 200, request_id, scope)
         self.metrics.latency(time.perf_counter() - started)
         self._remember(request_id, _one(labels), _one(self._shadow_predict(columns, request_id)))
 

@@ -14,20 +14,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..decision import decide, probability_rows
 from ..errors import ServiceError
 from ..modelfiles import META_FILE, MODEL_FILE, ONNX_FILE, PROFILE_FILE, sha256_file
 
-__all__ = ["LoadedModel", "load_model_dir", "load_sklearn"]
+__all__ = ["Answer", "LoadedModel", "load_model_dir", "load_sklearn"]
 
-Predict = Callable[[dict[str, list]], list]  # feature columns -> one answer per row
+# feature columns, whether class probabilities are wanted -> (one answer per row, probabilities or None)
+Answer = Callable[[dict[str, list], bool], tuple[list, list | None]]
 
 
 @dataclass
 class LoadedModel:
+    """A model ready to answer. A classifier's ``answer`` also gives its class probabilities when
+    asked (rows of ``{class: p}``); a binary model with a decision threshold answers by it."""
+
     meta: dict
     runtime: str  # "onnx" or "sklearn"
-    predict: Predict
+    answer: Answer
     profile: dict = field(default_factory=dict)
+
+    def predict(self, columns: dict[str, list]) -> list:
+        return self.answer(columns, False)[0]
+
+    @property
+    def has_probabilities(self) -> bool:
+        return self.meta.get("task", "classification") == "classification" and bool(self.meta.get("classes"))
 
     @property
     def features(self) -> list[str]:
@@ -50,9 +62,9 @@ def load_model_dir(model_dir: str | Path, expected_sha256: str, runtime: str = "
         runtime = "onnx" if (model_dir / ONNX_FILE).is_file() else "sklearn"
     if runtime == "onnx":
         _verify(model_dir / ONNX_FILE, expected_sha256)
-        return LoadedModel(meta, "onnx", _onnx_predict(model_dir / ONNX_FILE, meta), profile)
+        return LoadedModel(meta, "onnx", _onnx_answer(model_dir / ONNX_FILE, meta), profile)
     estimator = load_sklearn(model_dir, expected_sha256)
-    return LoadedModel(meta, "sklearn", _sklearn_predict(estimator, meta), profile)
+    return LoadedModel(meta, "sklearn", _sklearn_answer(estimator, meta), profile)
 
 
 def load_sklearn(model_dir: str | Path, expected_sha256: str):
@@ -81,7 +93,7 @@ def _read_json(path: Path, required: bool) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _onnx_predict(path: Path, meta: dict) -> Predict:
+def _onnx_answer(path: Path, meta: dict) -> Answer:
     import onnxruntime
 
     from ..feeds import feeds
@@ -90,22 +102,43 @@ def _onnx_predict(path: Path, meta: dict) -> Predict:
     options.intra_op_num_threads = 1  # one row is microseconds of work: threads only add hand-off latency
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    output = [session.get_outputs()[0].name]
-    types = meta.get("feature_types", {})
+    outputs = [o.name for o in session.get_outputs()]  # a classifier's: label, probabilities
+    types, decided = meta.get("feature_types", {}), _decider(meta)
+    classes = meta.get("classes") or []
 
-    def predict(columns: dict[str, list]) -> list:
-        return session.run(output, feeds(columns, types))[0].ravel().tolist()
+    def answer(columns: dict[str, list], probabilities: bool) -> tuple[list, list | None]:
+        want = len(outputs) > 1 and (probabilities or decided is not None)
+        out = session.run(outputs if want else outputs[:1], feeds(columns, types))
+        labels = out[0].ravel().tolist()
+        proba = out[1].tolist() if want else None
+        if decided is not None and proba is not None:
+            labels = decided(proba)
+        return labels, probability_rows(proba, classes) if probabilities and proba is not None else None
 
-    return predict
+    return answer
 
 
-def _sklearn_predict(estimator, meta: dict) -> Predict:
+def _sklearn_answer(estimator, meta: dict) -> Answer:
     import pandas as pd
 
-    features = list(meta["features"])
+    features, decided = list(meta["features"]), _decider(meta)
+    classes = meta.get("classes") or []
+    can = hasattr(estimator, "predict_proba") and bool(classes)
 
-    def predict(columns: dict[str, list]) -> list:
-        answers = estimator.predict(pd.DataFrame(columns, columns=features))
-        return [v.item() if hasattr(v, "item") else v for v in answers]
+    def answer(columns: dict[str, list], probabilities: bool) -> tuple[list, list | None]:
+        frame = pd.DataFrame(columns, columns=features)
+        proba = estimator.predict_proba(frame).tolist() if can and (probabilities or decided) else None
+        labels = decided(proba) if decided is not None and proba is not None else [
+            v.item() if hasattr(v, "item") else v for v in estimator.predict(frame)]
+        return labels, probability_rows(proba, classes) if probabilities and proba is not None else None
 
-    return predict
+    return answer
+
+
+def _decider(meta: dict):
+    """Labels from probabilities at the model's decision threshold; None when it has none."""
+    threshold = meta.get("decision_threshold")
+    if threshold is None:
+        return None
+    classes, positive = meta["classes"], meta.get("positive", 1)
+    return lambda proba: decide(proba, classes, positive, threshold)

@@ -14,9 +14,10 @@ from ..config import Config, load_config
 from ..data.drift import profile_frame
 from ..datasets import content_hash, open_source, read_frame
 from ..errors import ConfigError, GateFailed
-from ..gha import Actions, md_code
+from ..gha import Actions, md_code, md_escape
 from ..model.compare import Comparison, compare_models
 from ..model.gate import ThresholdResult, check_thresholds
+from ..model.metrics import confusion, per_class
 from ..model.onnx_export import OnnxExport, export_onnx
 from ..model.train import TrainResult, build_estimator, evaluate, labelled_rows, load_entrypoint, train_and_evaluate
 from ..provenance import commit_of
@@ -63,6 +64,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     result = _fit(frame, cfg, source)
     fit_seconds = time.monotonic() - fit_started
     gh.info(f"aicd train: fitted on {result.n_train:,} rows in {fit_seconds:.2f} s; holdout {result.n_test:,} rows")
+    for note in result.notes:
+        gh.annotate("notice", note, title="aicd model gate: features")
     gate = check_thresholds(result.metrics, cfg.model.thresholds)
     slice_gate = [(s, check_thresholds(s.metrics, s.thresholds)) for s in result.slices if s.gated]
     comparisons, champion = _compare(registry, name, result, cfg, gh)
@@ -123,10 +126,12 @@ def _model_source(cfg: Config, env: Mapping[str, str]):
 
 def _fit(frame, cfg: Config, source) -> TrainResult:
     kind, thing = source
+    declared = tuple(c.name for c in cfg.data.columns if c.dtype == "category")  # never left out as ids
     try:
         if kind == "entrypoint":
             return train_and_evaluate(frame, cfg.data.label, cfg.model, entrypoint=thing, positive=cfg.data.positive)
-        return train_and_evaluate(frame, cfg.data.label, cfg.model, thing, positive=cfg.data.positive)
+        return train_and_evaluate(frame, cfg.data.label, cfg.model, thing, positive=cfg.data.positive,
+                                  declared=declared)
     except ConfigError as exc:  # the fit refusing model.params: only the step knows where they are written
         exc.file, exc.line = cfg.file, cfg.line_of("model.params")
         raise
@@ -154,7 +159,7 @@ def _compare(registry: MlflowRegistry, name: str, result: TrainResult, cfg: Conf
     gh.info(f"aicd train: comparing with champion version {version} on the same {result.n_test} holdout rows")
     label = cfg.data.label
     champion_eval = evaluate(champion, result.holdout[features], result.holdout[label],
-                             cfg.model.task, cfg.data.positive)
+                             cfg.model.task, cfg.data.positive, meta.get("decision_threshold"))
     c = cfg.model.compare
     metrics = list(c.metrics or cfg.model.thresholds or ["accuracy" if cfg.model.task == "classification" else "rmse"])
     return compare_models(result.evaluation, champion_eval, metrics, c.margin, c.require_improvement, c.resamples,
@@ -253,6 +258,7 @@ def _meta(result: TrainResult, cfg: Config, data_version: str, export: OnnxExpor
     return {"features": result.features, "feature_types": result.feature_types, "classes": result.classes,
             "label": cfg.data.label, "positive": cfg.data.positive, "task": cfg.model.task,
             "data_version": data_version, "metrics": result.metrics,
+            "decision_threshold": result.evaluation.threshold,
             "runtime": "onnx" if export.blob else "sklearn", "onnx_agreement": export.agreement,
             "onnx_reason": export.reason,
             "example": json.loads(example.to_json(orient="records"))[0] if len(example) else {}}
@@ -297,7 +303,27 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
         parts.append("### Slices\n\n" + table(["slice", "rows", "metric", "value", "threshold", "verdict"],
                                                _slice_rows(result, slice_gate)))
     parts.append("### Holdout metrics\n\n" + table(["metric", "value"], [[k, v] for k, v in result.metrics.items()]))
+    if result.evaluation.task == "classification" and result.classes:
+        parts.append(_classes_section(result))
+    if result.notes:
+        parts.append("### Features and decisions\n\n" + "\n".join(f"- {md_escape(n)}" for n in result.notes))
     return "\n\n".join(parts)
+
+
+def _classes_section(result: TrainResult) -> str:
+    """The confusion matrix of the holdout (rows: actual, columns: predicted) and each class's
+    precision and recall, at the decision threshold the server applies."""
+    e, classes = result.evaluation, result.classes
+    shown = [str(c) for c in classes]
+    matrix = confusion(e.y_true, e.y_pred, classes)
+    rows = [[name, *counts] for name, counts in zip(shown, matrix, strict=True)]
+    per = per_class(e.y_true, e.y_pred, classes)
+    stats = [[name, round(v["precision"], 4), round(v["recall"], 4), v["support"]]
+             for name, v in zip(shown, per.values(), strict=True)]
+    at = f" at decision threshold {e.threshold:.4g}" if e.threshold is not None else ""
+    return (f"### Classes on the holdout{at}\n\nConfusion matrix (rows: actual, columns: predicted)\n\n"
+            + table(["actual ↓ predicted →", *(md_escape(name) for name in shown)], rows) + "\n\n"
+            + table(["class", "precision", "recall", "rows"], stats))
 
 
 def _registered_line(record: ModelRecord, passed: bool) -> str:

@@ -1,0 +1,107 @@
+"""Which columns are features, and how a bare estimator's pipeline encodes them (pure logic).
+
+Teams' tables hold more than features: customer ids, signup dates, free text, categoricals with
+thousands of levels. One-hot encoding those makes thousands of dense columns (minutes and
+gigabytes for a few thousand rows) and a model that memorised ids. So, before fitting:
+
+- an **identifier** — a text column whose values are nearly all distinct (at least
+  ``ID_DISTINCT_SHARE`` of its non-missing rows and more than ``MAX_LEVELS`` values) — is left out,
+  with a note;
+- a **date** — a datetime column, or text that parses as ISO-8601 dates — is left out of the
+  features with a note (dates move on every run; derive what matters, such as a tenure in days, in
+  your data or in a ``model.entrypoint``);
+- a **categorical** keeps its ``MAX_LEVELS`` most frequent levels; the rest are "other", the rule
+  the model server uses for its drift counts (:mod:`aicd.bins`), with a note when a column is wider.
+
+The encoding follows the estimator: gradient-boosted trees get ordinal codes (they split on them,
+and the model exports to ONNX; skl2onnx cannot export native categorical splits), others one-hot
+columns of the kept levels, sparse when the estimator accepts sparse input and the matrix is wide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..bins import MAX_LEVELS
+
+__all__ = ["ID_DISTINCT_SHARE", "FeaturePlan", "plan_features"]
+
+ID_DISTINCT_SHARE = 0.9
+DATE_SAMPLE = 200  # non-missing values tried as dates
+DATE_SHARE = 0.95  # of them that must parse
+SPARSE_WIDTH = 200  # one-hot columns above which the matrix stays sparse, where the estimator takes it
+
+
+@dataclass(frozen=True)
+class FeaturePlan:
+    """``numeric`` and ``categorical`` features (in the frame's order), the levels kept per
+    categorical, and the columns left out with the reason for each."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    levels: dict[str, list[str]] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)
+    capped: dict[str, int] = field(default_factory=dict)  # column -> its number of distinct levels
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    def notes(self) -> list[str]:
+        """One line per decision a user should know about."""
+        out = [f"`{c}` is not a feature: {why}" for c, why in self.left_out.items()]
+        out += [f"`{c}` has {n:,} levels: the {MAX_LEVELS} most frequent are encoded, the rest as one 'other' level"
+                for c, n in self.capped.items()]
+        return out
+
+
+def plan_features(frame: pd.DataFrame, candidates: Iterable[str], keep: Iterable[str] = ()) -> FeaturePlan:
+    """Sort ``candidates`` (columns of ``frame``) into numeric and categorical features and columns
+    left out. ``keep`` are columns the user declared (a dtype in ``data.columns``): never left out
+    as ids or dates."""
+    keep = set(keep)
+    numeric, categorical, levels, left_out, capped = [], [], {}, {}, {}
+    for name in candidates:
+        series = frame[name]
+        if _is_numeric(series):
+            numeric.append(name)
+            continue
+        why = None if name in keep else _left_out_reason(series)
+        if why:
+            left_out[name] = why
+            continue
+        counts = series.dropna().astype(str).value_counts()
+        categorical.append(name)
+        levels[name] = sorted(counts.index[:MAX_LEVELS].tolist())
+        if len(counts) > MAX_LEVELS:
+            capped[name] = len(counts)
+    return FeaturePlan(tuple(numeric), tuple(categorical), levels, left_out, capped)
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series)  # booleans too: they are 0/1
+
+
+def _left_out_reason(series: pd.Series) -> str | None:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "a date (derive what matters from it, such as an age in days)"
+    values = series.dropna()
+    if values.empty:
+        return None
+    if _looks_like_dates(values):
+        return "text that reads as dates (derive what matters from it, such as an age in days)"
+    distinct = values.astype(str).nunique()
+    if distinct > MAX_LEVELS and distinct >= ID_DISTINCT_SHARE * len(values):
+        return f"an identifier ({distinct:,} distinct values in {len(values):,} rows)"
+    return None
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    sample = values.astype(str).head(DATE_SAMPLE)
+    if not sample.str.match(r"^\d{4}-\d{2}-\d{2}").all():  # ISO-8601 only: "03/04" is ambiguous
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="ISO8601", utc=True)
+    return bool(parsed.notna().mean() >= DATE_SHARE)

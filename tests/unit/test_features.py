@@ -1,0 +1,109 @@
+"""A team's table, not the coffee example: ids and dates are left out, wide categoricals capped,
+gradient boosting exports to ONNX with its whole pipeline, and a decision threshold is chosen on
+validation rows and applied where the model answers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aicd.bins import MAX_LEVELS
+from aicd.config import parse_config
+from aicd.decision import decide, probability_rows
+from aicd.examples.churn import churn_frame
+from aicd.model.features import plan_features
+from aicd.model.onnx_export import export_onnx
+from aicd.model.threshold import choose_threshold
+from aicd.model.train import build_estimator, train_and_evaluate
+
+CHURN = churn_frame(4000, seed=3)
+
+
+def trained(estimator: str, extra: str = ""):
+    cfg = parse_config(f"data: {{label: churned}}\nmodel:\n  estimator: {estimator}\n"
+                       f"  thresholds: {{accuracy: 0.5}}\n{extra}").model
+    return train_and_evaluate(CHURN, "churned", cfg, build_estimator(cfg))
+
+
+def test_ids_and_dates_are_left_out_and_a_wide_column_is_capped_each_with_a_note():
+    plan = plan_features(CHURN, [c for c in CHURN.columns if c != "churned"])
+    assert set(plan.left_out) == {"customer_id", "signup_date"}
+    assert plan.categorical == ("plan", "payment", "region") and "tenure_days" in plan.numeric
+    assert len(plan.levels["region"]) == MAX_LEVELS and plan.capped["region"] > MAX_LEVELS
+    notes = "\n".join(plan.notes())
+    assert "`customer_id` is not a feature: an identifier" in notes and "`signup_date` is not a feature" in notes
+    assert "`region` has" in notes
+
+
+def test_a_declared_category_is_never_left_out_and_datetime_columns_are_dates():
+    frame = CHURN.assign(when=pd.to_datetime(CHURN["signup_date"]))
+    plan = plan_features(frame, ["customer_id", "when", "plan"], keep=["customer_id"])
+    assert "customer_id" in plan.categorical and set(plan.left_out) == {"when"}
+
+
+@pytest.mark.parametrize("estimator", ["sklearn.ensemble.HistGradientBoostingClassifier",
+                                       "sklearn.ensemble.RandomForestClassifier",
+                                       "sklearn.linear_model.LogisticRegression"])
+def test_each_model_family_exports_to_onnx_with_its_pipeline_and_agrees_on_the_holdout(estimator):
+    result = trained(estimator)
+    assert "customer_id" not in result.features and "region" in result.features
+    export = export_onnx(result.model, result.holdout, result.feature_types, "classification")
+    assert export.blob is not None, export.reason
+    assert export.agreement >= 0.999
+
+
+def test_gradient_boosting_regression_exports_too():
+    cfg = parse_config("data: {label: usage_hours}\nmodel:\n  estimator: sklearn.ensemble."
+                       "HistGradientBoostingRegressor\n  max-missing-label-ratio: 0.1\n").model
+    frame = CHURN[CHURN["usage_hours"].notna()]
+    result = train_and_evaluate(frame, "usage_hours", cfg, build_estimator(cfg))
+    export = export_onnx(result.model, result.holdout, result.feature_types, "regression")
+    assert export.blob is not None and export.agreement == 1.0, export.reason
+
+
+def test_a_reason_for_no_export_is_one_short_line():
+    from aicd.model.onnx_export import _reason
+
+    try:
+        raise ValueError("Unable to create node 'X' with name='X' and attributes={'a': [" + "1, " * 5000 + "]}") \
+            from TypeError("Expected an int, got a boolean.")
+    except ValueError as exc:
+        reason = _reason(exc)
+    assert reason == "ValueError: Unable to create node 'X' (TypeError: Expected an int, got a boolean.)"
+
+
+def test_the_threshold_rules_choose_on_the_scores_they_are_given():
+    rng = np.random.default_rng(0)
+    positive = rng.random(2000) < 0.2
+    scores = np.clip(np.where(positive, 0.65, 0.35) + rng.normal(0, 0.15, 2000), 0, 1)
+    f1 = choose_threshold(positive, scores, "f1")
+    assert 0.4 < f1.threshold < 0.6
+    recall = choose_threshold(positive, scores, "recall", 0.95)
+    assert recall.recall >= 0.95 and recall.met and recall.threshold < f1.threshold
+    precision = choose_threshold(positive, scores, "precision", 0.9)
+    assert precision.precision >= 0.9 and precision.threshold > f1.threshold
+    assert not choose_threshold(positive, scores, "precision", 1.01).met
+
+
+def test_a_recall_target_is_met_on_the_holdout_and_stored_where_the_server_reads_it():
+    plain, tuned = trained("sklearn.ensemble.HistGradientBoostingClassifier"), \
+        trained("sklearn.ensemble.HistGradientBoostingClassifier", "  decision-threshold: {recall: 0.8}\n")
+    assert tuned.evaluation.threshold is not None and tuned.evaluation.threshold < 0.5
+    assert tuned.metrics["recall"] > plain.metrics["recall"] and tuned.metrics["recall"] >= 0.7
+    assert any("validation rows carved from the training rows" in n for n in tuned.notes)
+    assert tuned.metrics["average_precision"] == plain.metrics["average_precision"]  # the scores are the same
+
+
+def test_a_decision_threshold_on_a_multiclass_label_is_one_clear_error():
+    from aicd.errors import DataError
+
+    frame = CHURN.assign(churned=CHURN["plan"])
+    cfg = parse_config("data: {label: churned}\nmodel:\n  decision-threshold: f1\n"
+                       "  thresholds: {accuracy: 0.1}\n").model
+    with pytest.raises(DataError, match="needs a binary classifier"):
+        train_and_evaluate(frame.drop(columns=["plan"]), "churned", cfg, build_estimator(cfg))
+
+
+def test_the_server_side_decision_and_probability_rows():
+    assert decide([[0.7, 0.3], [0.5, 0.5]], [0, 1], 1, 0.3) == [1, 1]
+    assert decide([[0.71, 0.29]], ["stay", "churn"], "churn", 0.3) == ["stay"]
+    assert probability_rows([[0.25, 0.75]], [False, True]) == [{"false": 0.25, "true": 0.75}]
