@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-__all__ = ["MAX_LEVELS", "OTHER", "unseen_bin"]
+__all__ = ["ID_DISTINCT_SHARE", "MAX_LEVELS", "OTHER", "looks_like_identifier", "unseen_bin"]
 
 OTHER = "other"
 MAX_LEVELS = 50  # levels of a categorical kept by the model's encoding; the rest are one "other"
+ID_DISTINCT_SHARE = 0.9
+
+
+def looks_like_identifier(distinct: int, rows: int) -> bool:
+    """Text whose values are nearly all distinct — more than MAX_LEVELS of them, in at least
+    ID_DISTINCT_SHARE of its non-missing rows — is an identifier (a customer id, an order number):
+    neither a feature nor something drift can judge."""
+    return distinct > MAX_LEVELS and distinct >= ID_DISTINCT_SHARE * rows
 
 
 def unseen_bin(levels: Collection[str]) -> str:

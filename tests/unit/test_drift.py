@@ -161,3 +161,48 @@ def test_unseen_levels_never_pool_with_a_real_level_named_other_and_booleans_mat
     scanned = Side("categorical", 100, counts={"false": 41, "true": 59})  # the scan's
     same = column_drift("homeowner", profile, scanned, "js")
     assert same.bins == ["false", "true"] and not same.drifted and "unseen" not in same.note
+
+
+def test_drift_leaves_out_dropped_and_skipped_columns_and_dates(tmp_path):
+    """The churn table: `model.drop-columns` and `skip: true` columns are not drift-tested, nor is a
+    signup date (scanned as a date, never as a category), however much they move."""
+    import json
+
+    from aicd.examples.churn import churn_frame
+    from aicd.gha import Actions
+    from aicd.steps import validate
+
+    ref, cur = churn_frame(3000, seed=1), churn_frame(3000, seed=2)
+    cur["payment"] = "crypto"  # changed by design: skipped
+    cur["tenure_days"] = cur["tenure_days"] * 10  # dropped from the model: not a drift concern
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    (tmp_path / "aicd.yml").write_text("data:\n  label: churned\n  min-positive-share: 0.01\n"
+                                       "  drift: {columns: {payment: {skip: true}}}\n"
+                                       "model: {drop-columns: [tenure_days]}\n")
+    validate.run({"data": str(tmp_path / "cur.csv"), "reference": str(tmp_path / "ref.csv"),
+                  "config": str(tmp_path / "aicd.yml"), "report": str(tmp_path / "r.json")}, Actions({}), env=STEP_ENV)
+    tested = {d["column"] for d in json.loads((tmp_path / "r.json").read_text())["drift"]}
+    assert tested and not tested & {"payment", "tenure_days", "signup_date", "churned", "customer_id"}
+    assert {"usage_hours", "plan", "region"} <= tested
+
+
+def test_a_wide_column_in_a_stored_profile_keeps_its_top_levels_and_pools_the_rest_for_both_gates():
+    """The profile caps a categorical at the levels the model encodes; the rest are one `other` bin
+    that the data gate and the server both count unseen and rare values into, with its real share."""
+    import pandas as pd
+
+    from aicd.bins import MAX_LEVELS
+    from aicd.data.drift import Side, column_drift, profile_frame, sides_from_profile
+    from aicd.serve.metrics import reference_ratios
+
+    levels = [f"r{i:03d}" for i in range(200)]
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"region": rng.choice(levels, 20_000, p=np.r_[[0.009] * 100, [0.001] * 100])})
+    profile = profile_frame(ref)["region"]
+    assert len(profile["levels"]) == MAX_LEVELS and profile["other"] > 0
+    assert reference_ratios(profile)["other"] == pytest.approx(profile["other"] / 20_000)
+    side = sides_from_profile({"region": profile})["region"]
+    same = pd.Series(rng.choice(levels, 20_000, p=np.r_[[0.009] * 100, [0.001] * 100])).value_counts()
+    result = column_drift("region", side, Side("categorical", 20_000, counts=same.to_dict()), "js")
+    assert not result.drifted and "counted as other" in result.note

@@ -15,7 +15,7 @@ from .reader import Entry, Reader, kind_of, setting
 
 __all__ = ["DRIFT_METHODS", "DTYPES", "ColumnSpec", "DataConfig", "DriftConfig", "DriftOverride", "FreshnessConfig"]
 
-DTYPES = ("int", "float", "bool", "str", "category")
+DTYPES = ("int", "float", "bool", "str", "category", "datetime")
 DRIFT_METHODS = ("auto", *METHODS)  # auto picks per column (aicd.data.drift.choose_method)
 
 
@@ -71,10 +71,12 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class DriftOverride:
-    """``data.drift.columns.<name>``: another method or threshold for one column."""
+    """``data.drift.columns.<name>``: another method or threshold for one column, or ``skip: true``
+    to leave it out of drift (a column that changes by design, such as a batch date)."""
 
     method: str | None = setting(None, choices=tuple(METHODS))
     threshold: float | None = setting(None, low=0)
+    skip: bool = setting(False)
 
 
 def _overrides(e: Entry) -> dict[str, DriftOverride]:

@@ -14,7 +14,9 @@ from .scan import ColumnScan, Scan
 
 __all__ = ["Check", "run_checks"]
 
-_COMPATIBLE = {"int": {"int"}, "float": {"float", "int"}, "bool": {"bool"}, "str": {"str"}, "category": {"str", "bool"}}
+# declared dtype -> the scanned kinds that satisfy it (text that reads as dates is scanned as a date)
+_COMPATIBLE = {"int": {"int"}, "float": {"float", "int"}, "bool": {"bool"}, "str": {"str", "date", "timestamp"},
+               "category": {"str", "bool"}, "datetime": {"date", "timestamp"}}
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bins import unseen_bin
+from ..bins import MAX_LEVELS, unseen_bin
 
 __all__ = ["BINNED", "EPSILON", "HANDLING", "METHODS", "ColumnDrift", "DriftMethod", "Side",
            "chisquare_pvalue", "column_drift", "js_distance", "kl_divergence", "ks_pvalue", "profile_frame",
@@ -176,6 +176,7 @@ class Side:
     counts: dict[str, int] | None = None
     edges: list[float] | None = None
     bin_counts: list[int] | None = None
+    pooled: str | None = None  # categorical from a stored profile: the bin of the levels beyond its cap
 
     def __post_init__(self):
         if self.sample is not None:
@@ -235,7 +236,8 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
         note = f"on a uniform sample of {min(len(s.sample) for s in sampled):,} rows"
     if unseen:
         shown = ", ".join(unseen[:5]) + (f" and {len(unseen) - 5} more" if len(unseen) > 5 else "")
-        note = "; ".join(filter(None, (note, f"unseen in the reference, counted as {labels[-1]}: {shown}")))
+        pooled = ref.pooled if ref.pooled in labels else labels[-1]
+        note = "; ".join(filter(None, (note, f"unseen in the reference, counted as {pooled}: {shown}")))
     return ColumnDrift(column, ref.kind, method, statistic, limit, bool(drifted), ref.n, cur.n, labels,
                        list(map(float, ref_counts)), list(map(float, cur_counts)), note)
 
@@ -248,7 +250,10 @@ def _binned(ref: Side, cur: Side, bins: int) -> tuple[list[str], list[float], li
         unseen = sorted((v for v in live if v not in known), key=lambda v: (-live[v], v))
         levels = sorted(known)
         ref_counts, cur_counts = [known[v] for v in levels], [live.get(v, 0) for v in levels]
-        if unseen:
+        if unseen and ref.pooled in known:  # the profile pooled its rare levels: unseen ones are among them
+            at = levels.index(ref.pooled)
+            cur_counts[at] += sum(live[v] for v in unseen)
+        elif unseen:
             levels, ref_counts = [*levels, unseen_bin(known)], [*ref_counts, 0]
             cur_counts = [*cur_counts, sum(live[v] for v in unseen)]
         return levels, ref_counts, cur_counts, unseen
@@ -310,9 +315,11 @@ def profile_frame(frame, bins: int = 10, exclude: Sequence[str] = ()) -> dict:
             out[str(name)] = {"kind": "numeric", "edges": edges, "counts": _counts_in(finite, edges),
                               "missing": int(series.isna().sum())}
         else:
-            counts = values.astype(str).value_counts().sort_index()
-            out[str(name)] = {"kind": "categorical", "levels": counts.index.tolist(),
-                              "counts": [int(c) for c in counts], "missing": int(series.isna().sum())}
+            counts = values.astype(str).value_counts()
+            kept = counts.iloc[:MAX_LEVELS].sort_index()  # as the model encodes it; the rest are one "other"
+            out[str(name)] = {"kind": "categorical", "levels": kept.index.tolist(),
+                              "counts": [int(c) for c in kept], "other": int(counts.iloc[MAX_LEVELS:].sum()),
+                              "missing": int(series.isna().sum())}
     return out
 
 
@@ -323,8 +330,11 @@ def sides_from_profile(profile: dict) -> dict[str, Side]:
         if p["kind"] == "numeric":
             sides[name] = Side("numeric", int(sum(p["counts"])), edges=list(p["edges"]), bin_counts=list(p["counts"]))
         else:
-            sides[name] = Side("categorical", int(sum(p["counts"])), counts=dict(zip(p["levels"], p["counts"],
-                                                                                      strict=True)))
+            counts, pooled = dict(zip(p["levels"], p["counts"], strict=True)), None
+            if p.get("other"):  # levels beyond the profile's cap: the bin unseen values fall into
+                pooled = unseen_bin(counts)
+                counts[pooled] = int(p["other"])
+            sides[name] = Side("categorical", int(sum(counts.values())), counts=counts, pooled=pooled)
     return sides
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..bins import looks_like_identifier
 from ..config import ColumnSpec, DataConfig
 from ..errors import DataError
 from .arrow import float_scalar, float_values, indices, string_array
@@ -77,14 +78,16 @@ class Scan:
         return list(self.columns)
 
     def high_cardinality(self) -> set[str]:
-        """Categorical columns with more than LEVEL_CAP distinct values: drift leaves them out."""
-        return {name for name, col in self.columns.items() if col.high_cardinality}
+        """Categorical columns drift leaves out: more than LEVEL_CAP distinct values, or values nearly
+        all distinct (an identifier, :func:`aicd.bins.looks_like_identifier`)."""
+        return {name for name, col in self.columns.items() if col.high_cardinality or
+                (col.categorical and looks_like_identifier(len(col.counts), sum(col.counts.values())))}
 
     def sides(self, exclude: tuple[str, ...] = ()) -> dict[str, Side]:
         """Each numeric or categorical column as drift sees it (high-cardinality columns are skipped)."""
-        out = {}
+        out, skipped = {}, self.high_cardinality()
         for name, col in self.columns.items():
-            if name in exclude or col.high_cardinality:
+            if name in exclude or name in skipped:
                 continue
             if col.kind in ("int", "float"):
                 values = self.sample[name]

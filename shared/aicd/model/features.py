@@ -4,8 +4,8 @@ Teams' tables hold more than features: customer ids, signup dates, free text, ca
 thousands of levels. One-hot encoding those makes thousands of dense columns (minutes and
 gigabytes for a few thousand rows) and a model that memorised ids. So, before fitting:
 
-- an **identifier** — a text column whose values are nearly all distinct (at least
-  ``ID_DISTINCT_SHARE`` of its non-missing rows and more than ``MAX_LEVELS`` values) — is left out,
+- an **identifier** — a text column whose values are nearly all distinct
+  (:func:`aicd.bins.looks_like_identifier`, the rule the data gate's drift uses too) — is left out,
   with a note;
 - a **date** — a datetime column, or text that parses as ISO-8601 dates — is left out of the
   features with a note (dates move on every run; derive what matters, such as a tenure in days, in
@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..bins import MAX_LEVELS
+from ..bins import MAX_LEVELS, looks_like_identifier
 
-__all__ = ["ID_DISTINCT_SHARE", "FeaturePlan", "plan_features"]
+__all__ = ["FeaturePlan", "plan_features"]
 
-ID_DISTINCT_SHARE = 0.9
 DATE_SAMPLE = 200  # non-missing values tried as dates
 DATE_SHARE = 0.95  # of them that must parse
 SPARSE_WIDTH = 200  # one-hot columns above which the matrix stays sparse, where the estimator takes it
@@ -94,7 +93,7 @@ def _left_out_reason(series: pd.Series) -> str | None:
     if _looks_like_dates(values):
         return "text that reads as dates (derive what matters from it, such as an age in days)"
     distinct = values.astype(str).nunique()
-    if distinct > MAX_LEVELS and distinct >= ID_DISTINCT_SHARE * len(values):
+    if looks_like_identifier(distinct, len(values)):
         return f"an identifier ({distinct:,} distinct values in {len(values):,} rows)"
     return None
 

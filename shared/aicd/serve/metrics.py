@@ -131,13 +131,15 @@ def _counter(name: str, doc: str, labels: list[str], samples, tail: list[str]) -
 
 def reference_ratios(profile: dict) -> dict[str, float]:
     """Each bin's share of the reference's non-missing values, under the labels the binner gives
-    (numeric bins ``0``..``n``; categorical levels, plus ``other`` with share 0)."""
+    (numeric bins ``0``..``n``; categorical levels, plus ``other``: the levels beyond the profile's
+    cap, share 0 when there were none)."""
     counts = [float(c) for c in profile.get("counts", [])]
-    total = sum(counts) or 1.0
     numeric = profile.get("kind") == "numeric"
+    other = 0.0 if numeric else float(profile.get("other", 0))
+    total = (sum(counts) + other) or 1.0
     names = [str(i) for i in range(len(counts))] if numeric else [str(v) for v in profile.get("levels", [])]
     ratios = {name: count / total for name, count in zip(names, counts, strict=True)}
-    return ratios if numeric else {**ratios, unseen_bin(ratios): 0.0}
+    return ratios if numeric else {**ratios, unseen_bin(ratios): other / total}
 
 
 def _binner(profile: dict) -> Binner:

@@ -45,7 +45,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         current, version = current_job.result(), version_job.result()
     checks = run_checks(current, cfg.data, reference_rows, task=cfg.model.task,
                         max_missing_label_ratio=cfg.model.max_missing_label_ratio)
-    drift = _drift(current, reference_sides, reference_skipped, cfg) if reference_sides is not None else []
+    drift = _drift(current, reference_sides, reference_skipped, cfg, (reference_spec or "").startswith("models:/")) \
+        if reference_sides is not None else []
     passed = all(c.passed for c in checks)
     drifted = [d.column for d in drift if d.drifted]
     share = len(drifted) / len(drift) if drift else 0.0
@@ -71,7 +72,7 @@ def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str],
     profile, or none."""
     if not spec:
         return None, None, set()
-    exclude = (cfg.data.label,) if cfg.data.label else ()
+    exclude = _not_drifted(cfg)
     if spec.startswith("models:/"):
         tracking = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
         return _model_profile(spec, tracking, exclude), None, set()
@@ -91,18 +92,26 @@ def _model_profile(model_uri: str, tracking_uri: str, exclude: tuple[str, ...]) 
     return {k: v for k, v in sides_from_profile(profile).items() if k not in exclude}
 
 
-def _drift(current: Scan, reference: dict[str, Side], reference_skipped: set[str], cfg: Config) -> list[ColumnDrift]:
+def _not_drifted(cfg: Config) -> tuple[str, ...]:
+    """The label, the columns the model never sees (``model.drop-columns``) and those drift skips."""
+    skipped = [name for name, o in cfg.data.drift.columns.items() if o.skip]
+    return tuple(dict.fromkeys([*([cfg.data.label] if cfg.data.label else []), *cfg.model.drop_columns, *skipped]))
+
+
+def _drift(current: Scan, reference: dict[str, Side], reference_skipped: set[str], cfg: Config,
+           model_reference: bool = False) -> list[ColumnDrift]:
     """Drift of every column both sides can compare; a column too high-cardinality on either side (an id,
-    a free-text field) is left out, not mistaken for a missing column."""
-    exclude = (cfg.data.label,) if cfg.data.label else ()
-    cur = current.sides(exclude)
+    a free-text field) is left out, not mistaken for a missing column. Against a model's stored profile
+    only the model's features are compared: the data may hold more columns (ids, dates, the label)."""
+    cur = current.sides(_not_drifted(cfg))
     skipped = current.high_cardinality() | reference_skipped
     missing = sorted(set(reference) - set(cur) - skipped)
-    extra = sorted(set(cur) - set(reference) - skipped)
+    extra = [] if model_reference else sorted(set(cur) - set(reference) - skipped)
     if missing or extra:
         raise DataError(f"the reference has different columns (only in reference: {missing or 'none'}; only in "
                         f"data: {extra or 'none'})", file=current.source,
-                        hint="compare datasets with the same columns, or exclude the label via data.label")
+                        hint="compare datasets with the same columns, or leave a column out of drift with "
+                             "data.drift.columns.<name>: {skip: true} (the label and model.drop-columns are)")
     d, out = cfg.data.drift, []
     for name in (n for n in cur if n in reference):
         override = d.columns.get(name)
