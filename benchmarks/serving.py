@@ -79,6 +79,44 @@ def breast_cancer_model(work: Path) -> tuple[Path, Path, dict]:
     return aicd_dir, mlflow_dir, {"row": row, "sha256": sha256, "agreement": export.agreement}
 
 
+def churn_hgb_model(work: Path) -> tuple[Path, Path, dict]:
+    """(aicd model dir, mlflow model dir, one row) for HistGradientBoostingClassifier on the churn
+    table (aicd.examples.churn: numbers with missing cells, narrow and wide string categoricals),
+    trained through aicd's own pipeline; MLflow serves the very same fitted pipeline."""
+    from aicd.config import parse_config
+    from aicd.data.drift import profile_frame
+    from aicd.examples.churn import churn_frame
+    from aicd.model.onnx_export import export_onnx
+    from aicd.model.train import build_estimator, train_and_evaluate
+    from aicd.modelfiles import write_onnx_model_dir
+
+    frame = churn_frame(20_000, seed=0)
+    cfg = parse_config("data: {label: churned}\nmodel:\n  estimator: sklearn.ensemble."
+                       "HistGradientBoostingClassifier\n  params: {random_state: 0}\n").model
+    result = train_and_evaluate(frame, "churned", cfg, build_estimator(cfg))
+    export = export_onnx(result.model, result.holdout, result.feature_types, "classification")
+    assert export.blob is not None, export.reason
+    features = result.features
+    row = json.loads(result.holdout[features].dropna().head(1).to_json(orient="records"))[0]
+    meta = {"features": features, "feature_types": result.feature_types, "classes": result.classes,
+            "task": "classification", "model_version": "1", "example": row, "onnx_agreement": export.agreement}
+    aicd_dir = work / "aicd-model"
+    sha256 = write_onnx_model_dir(aicd_dir, export.blob, meta, profile_frame(frame[features]))
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    import mlflow.sklearn
+    import skops.io
+
+    mlflow_dir = work / "mlflow-model"
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(result.model))
+    mlflow.sklearn.save_model(result.model, str(mlflow_dir), input_example=result.holdout[features].head(1),
+                              skops_trusted_types=trusted)
+    return aicd_dir, mlflow_dir, {"row": row, "sha256": sha256, "agreement": export.agreement,
+                                  "rows": len(result.holdout)}
+
+
+MODELS = {"forest": breast_cancer_model, "churn-hgb": churn_hgb_model}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -152,32 +190,40 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--base-image", default="aicd-base:bookworm-py3.11")
     parser.add_argument("--no-image", action="store_true", help="skip the image size comparison")
+    parser.add_argument("--model", choices=[*MODELS, "all"], default="all",
+                        help="forest: the competitor benchmark's forest; churn-hgb: gradient boosting on categoricals")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: run scripts/install-test-packages (installs wrk from Debian's packages)")
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        aicd_dir, mlflow_dir, info = breast_cancer_model(work)
-        python = sys.executable
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "shared"), "MLFLOW_DISABLE_TELEMETRY": "true",
-               "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # mlflow runs `uvicorn`
-        results = {}
-        port = free_port()
-        aicd_cmd = [python, "-m", "aicd.serve", "--model-dir", str(aicd_dir), "--sha256", info["sha256"],
-                    "--port", str(port), "--model-version", "1"]
-        with Server("aicd", aicd_cmd, port, "/readyz", env) as server:
-            results["aicd"] = {**wrk(f"http://127.0.0.1:{port}/predict", info["row"], args.duration, work),
-                               "ready_s": server.ready_s, "rss_mb": server.rss_mb()}
-        port = free_port()
-        mlflow_cmd = [str(Path(python).parent / "mlflow"), "models", "serve", "-m", str(mlflow_dir),
-                      "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"]
-        with Server("mlflow", mlflow_cmd, port, "/ping", env) as server:
-            body = {"dataframe_records": [info["row"]]}
-            results["mlflow"] = {**wrk(f"http://127.0.0.1:{port}/invocations", body, args.duration, work),
-                                 "ready_s": server.ready_s, "rss_mb": server.rss_mb()}
-        report(results, info["agreement"])
-        if not args.no_image:
-            image_sizes(args.base_image, aicd_dir, mlflow_dir, info, work)
+    for name in (MODELS if args.model == "all" else [args.model]):
+        print(f"== {name}")
+        with tempfile.TemporaryDirectory() as tmp:
+            compare(Path(tmp), MODELS[name], args, image=not args.no_image and name == "forest")
+
+
+def compare(work: Path, make_model, args, image: bool) -> None:
+    """Both servers on the model ``make_model`` builds, one after the other, under the same load."""
+    aicd_dir, mlflow_dir, info = make_model(work)
+    python = sys.executable
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "shared"), "MLFLOW_DISABLE_TELEMETRY": "true",
+           "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # mlflow runs `uvicorn`
+    results = {}
+    port = free_port()
+    aicd_cmd = [python, "-m", "aicd.serve", "--model-dir", str(aicd_dir), "--sha256", info["sha256"],
+                "--port", str(port), "--model-version", "1"]
+    with Server("aicd", aicd_cmd, port, "/readyz", env) as server:
+        results["aicd"] = {**wrk(f"http://127.0.0.1:{port}/predict", info["row"], args.duration, work),
+                           "ready_s": server.ready_s, "rss_mb": server.rss_mb()}
+    port = free_port()
+    mlflow_cmd = [str(Path(python).parent / "mlflow"), "models", "serve", "-m", str(mlflow_dir),
+                  "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"]
+    with Server("mlflow", mlflow_cmd, port, "/ping", env) as server:
+        body = {"dataframe_records": [info["row"]]}
+        results["mlflow"] = {**wrk(f"http://127.0.0.1:{port}/invocations", body, args.duration, work),
+                             "ready_s": server.ready_s, "rss_mb": server.rss_mb()}
+    report(results, info["agreement"], info.get("rows", 569))
+    if image:
+        image_sizes(args.base_image, aicd_dir, mlflow_dir, info, work)
 
 
 def image_sizes(base: str, aicd_dir: Path, mlflow_dir: Path, info: dict, work: Path) -> None:
@@ -210,8 +256,8 @@ def image_sizes(base: str, aicd_dir: Path, mlflow_dir: Path, info: dict, work: P
           f"{mlflow_mb - base_mb:.0f} MB: ratio {(aicd.size_mb - base_mb) / (mlflow_mb - base_mb):.2f}")
 
 
-def report(results: dict, agreement: float) -> None:
-    print(f"ONNX export agrees with scikit-learn on {agreement:.2%} of the 569 rows")
+def report(results: dict, agreement: float, rows: int) -> None:
+    print(f"ONNX export agrees with scikit-learn on {agreement:.2%} of the {rows:,} rows")
     print(f"{'server':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'ready s':>8} {'RSS MB':>8}")
     for name, r in results.items():
         print(f"{name:8} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:8d} "
