@@ -19,10 +19,14 @@ NUMERIC_KINDS = frozenset({"int", "float", "bool"})
 
 
 def feeds(columns: Mapping[str, Sequence], types: Mapping[str, str]) -> dict[str, np.ndarray]:
-    """ONNX inputs for column-wise feature values (``None``, NaN or any non-number means missing)."""
+    """ONNX inputs for column-wise feature values (``None``, NaN or any non-number means missing).
+    A numeric column may also come as a numeric numpy array (NaN missing), converted at once."""
     out = {}
     for name, values in columns.items():
-        if types.get(name, "str") in NUMERIC_KINDS:
+        numeric = types.get(name, "str") in NUMERIC_KINDS
+        if numeric and isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+            out[name] = values.astype(np.float32).reshape(-1, 1)
+        elif numeric:
             out[name] = np.array([[v if isinstance(v, (int, float)) else math.nan] for v in values],
                                  dtype=np.float32)
         else:

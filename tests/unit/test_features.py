@@ -107,3 +107,13 @@ def test_the_server_side_decision_and_probability_rows():
     assert decide([[0.7, 0.3], [0.5, 0.5]], [0, 1], 1, 0.3) == [1, 1]
     assert decide([[0.71, 0.29]], ["stay", "churn"], "churn", 0.3) == ["stay"]
     assert probability_rows([[0.25, 0.75]], [False, True]) == [{"false": 0.25, "true": 0.75}]
+
+
+def test_numeric_columns_cross_the_onnx_boundary_alike_as_lists_and_as_arrays():
+    from aicd.feeds import feeds
+
+    values = [1.5, None, float("nan"), 3, True]
+    as_list = feeds({"x": values}, {"x": "float"})["x"]
+    as_array = feeds({"x": np.array([1.5, np.nan, np.nan, 3, 1.0])}, {"x": "float"})["x"]
+    assert as_list.dtype == as_array.dtype == np.float32 and as_list.shape == as_array.shape == (5, 1)
+    assert np.array_equal(as_list, as_array, equal_nan=True)

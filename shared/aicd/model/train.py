@@ -276,6 +276,7 @@ def split(frame: pd.DataFrame, label: str, cfg: ModelConfig) -> tuple[pd.DataFra
 def evaluate(model, x: pd.DataFrame, y: pd.Series, task: str, positive=1, threshold: float | None = None) -> Evaluation:
     """Predict the holdout once; metrics of any subset are computed from this. A binary model's
     ``threshold`` turns its positive-class probability into the label, as the server does."""
+    model, x = _transformed(model, x)
     predicted = np.asarray(model.predict(x))
     if task == "regression":
         return Evaluation(task, y.to_numpy(dtype=float), predicted.astype(float))
@@ -284,6 +285,16 @@ def evaluate(model, x: pd.DataFrame, y: pd.Series, task: str, positive=1, thresh
     if threshold is not None and proba is not None:
         predicted = np.asarray(decide(proba, classes, positive, threshold), dtype=predicted.dtype)
     return Evaluation(task, y.to_numpy(), predicted, proba, classes, positive, threshold)
+
+
+def _transformed(model, x: pd.DataFrame):
+    """(final estimator, ``x`` through the pipeline's transformers) for a Pipeline, so predicting
+    labels and probabilities encodes the rows once; anything else as it is."""
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        return model.steps[-1][1], model[:-1].transform(x)
+    return model, x
 
 
 def labelled_rows(frame: pd.DataFrame, label: str, cfg: ModelConfig) -> tuple[pd.DataFrame, int]:

@@ -60,6 +60,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     gh.info(f"aicd train: {len(frame):,} labelled rows of {inputs['data']}"
             + (f" ({dropped:,} rows without a label dropped, as model.max-missing-label-ratio allows)" if dropped
                else "") + f"; fitting {cfg.model.entrypoint or cfg.model.estimator} on the training split")
+    _import_in_background(("skops.io", "mlflow.sklearn", "skl2onnx", "onnxruntime"))  # needed after the fit
     fit_started = time.monotonic()
     result = _fit(frame, cfg, source)
     fit_seconds = time.monotonic() - fit_started
@@ -94,6 +95,23 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         gh.annotate("warning", f"registered {record.model_uri} as `challenger` although the gate refused it "
                     "(on-failure: register): deploy it only as a canary", title="aicd model gate")
     return outputs
+
+
+def _import_in_background(modules: tuple[str, ...]) -> None:
+    """Import what registering and exporting need while the model fits: the fit spends its time in
+    native code without the GIL, and these imports take seconds (skops scans every type it trusts).
+    A failed import is left for the step that needs the module to report."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                continue
+
+    threading.Thread(target=load, name="aicd-imports", daemon=True).start()
 
 
 def _data_version(inputs: Mapping[str, str]) -> str:
