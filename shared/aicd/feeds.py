@@ -13,9 +13,24 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["NUMERIC_KINDS", "feeds"]
+__all__ = ["NUMERIC_KINDS", "dates_of", "feeds", "input_types"]
 
 NUMERIC_KINDS = frozenset({"int", "float", "bool"})
+
+
+def dates_of(types: Mapping[str, str]) -> list[str]:
+    """The date features: the server expands them into parts (aicd.dates) before the ONNX graph."""
+    return [name for name, kind in types.items() if kind == "datetime"]
+
+
+def input_types(types: Mapping[str, str]) -> dict[str, str]:
+    """The ONNX graph's inputs for features of ``types``: each date is its numeric parts."""
+    from .dates import part_names
+
+    out = {}
+    for name, kind in types.items():
+        out.update(dict.fromkeys(part_names(name), "float") if kind == "datetime" else {name: kind})
+    return out
 
 
 def feeds(columns: Mapping[str, Sequence], types: Mapping[str, str]) -> dict[str, np.ndarray]:

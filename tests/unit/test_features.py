@@ -24,20 +24,38 @@ def trained(estimator: str, extra: str = ""):
     return train_and_evaluate(CHURN, "churned", cfg, build_estimator(cfg))
 
 
-def test_ids_and_dates_are_left_out_and_a_wide_column_is_capped_each_with_a_note():
+def test_ids_are_left_out_dates_become_parts_and_a_wide_column_is_capped_each_with_a_note():
     plan = plan_features(CHURN, [c for c in CHURN.columns if c != "churned"])
-    assert set(plan.left_out) == {"customer_id", "signup_date"}
+    assert set(plan.left_out) == {"customer_id"} and plan.dates == ("signup_date",)
     assert plan.categorical == ("plan", "payment", "region") and "tenure_days" in plan.numeric
     assert len(plan.levels["region"]) == MAX_LEVELS and plan.capped["region"] > MAX_LEVELS
     notes = "\n".join(plan.notes())
-    assert "`customer_id` is not a feature: an identifier" in notes and "`signup_date` is not a feature" in notes
+    assert "`customer_id` is not a feature: an identifier" in notes
+    assert "`signup_date` is a date: the model sees its year, month, weekday, days" in notes
     assert "`region` has" in notes
 
 
 def test_a_declared_category_is_never_left_out_and_datetime_columns_are_dates():
     frame = CHURN.assign(when=pd.to_datetime(CHURN["signup_date"]))
     plan = plan_features(frame, ["customer_id", "when", "plan"], keep=["customer_id"])
-    assert "customer_id" in plan.categorical and set(plan.left_out) == {"when"}
+    assert "customer_id" in plan.categorical and plan.dates == ("when",) and not plan.left_out
+
+
+def test_dates_have_the_same_parts_at_training_and_in_the_server():
+    """The pipeline's first step and the server's expansion are one function on every form a date
+    comes in: ISO text with and without a time or offset, pandas timestamps, missing and junk."""
+    from aicd.dateparts import DateParts
+    from aicd.dates import expand, parts_of
+
+    values = ["2026-03-01", "2026-03-01T23:30:00+02:00", "2026-03-01T21:30:00Z", None, "soon", ""]
+    trained = DateParts(("d",)).fit_transform(pd.DataFrame({"d": values, "x": range(6)}))
+    served = expand({"d": values, "x": list(range(6))}, ["d"])
+    assert list(trained.columns) == ["d.year", "d.month", "d.weekday", "d.days", "x"]
+    for name in trained.columns:
+        assert np.array_equal(trained[name].to_numpy(dtype=float), np.asarray(served[name], dtype=float),
+                              equal_nan=True)
+    assert parts_of("2026-03-01T23:30:00+02:00") == parts_of("2026-03-01T21:30:00Z")  # one instant
+    assert parts_of(pd.Timestamp("2026-03-01")) == parts_of("2026-03-01") == (2026.0, 3.0, 6.0, 20513.0)
 
 
 @pytest.mark.parametrize("estimator", ["sklearn.ensemble.HistGradientBoostingClassifier",
@@ -46,6 +64,7 @@ def test_a_declared_category_is_never_left_out_and_datetime_columns_are_dates():
 def test_each_model_family_exports_to_onnx_with_its_pipeline_and_agrees_on_the_holdout(estimator):
     result = trained(estimator)
     assert "customer_id" not in result.features and "region" in result.features
+    assert result.feature_types["signup_date"] == "datetime"
     export = export_onnx(result.model, result.holdout, result.feature_types, "classification")
     assert export.blob is not None, export.reason
     assert export.agreement >= 0.999
@@ -117,3 +136,37 @@ def test_numeric_columns_cross_the_onnx_boundary_alike_as_lists_and_as_arrays():
     as_array = feeds({"x": np.array([1.5, np.nan, np.nan, 3, 1.0])}, {"x": "float"})["x"]
     assert as_list.dtype == as_array.dtype == np.float32 and as_list.shape == as_array.shape == (5, 1)
     assert np.array_equal(as_list, as_array, equal_nan=True)
+
+
+def test_the_onnx_server_answers_raw_rows_with_dates_and_dotted_names_as_scikit_learn_does(tmp_path):
+    """What the server loads gives scikit-learn's labels and probabilities on raw request rows:
+    date text expanded before the graph, a column named `avg.spend` found though the exporter
+    renames the graph input, and the decision threshold applied."""
+    from aicd.modelfiles import write_onnx_model_dir
+    from aicd.serve.model import load_model_dir
+
+    frame = CHURN.rename(columns={"usage_hours": "avg.spend"})
+    cfg = parse_config("data: {label: churned}\nmodel:\n  estimator: sklearn.ensemble.HistGradientBoostingClassifier"
+                       "\n  decision-threshold: 0.3\n  thresholds: {accuracy: 0.5}\n").model
+    result = train_and_evaluate(frame, "churned", cfg, build_estimator(cfg))
+    export = export_onnx(result.model, result.holdout, result.feature_types, "classification")
+    assert export.blob is not None, export.reason
+    meta = {"features": result.features, "feature_types": result.feature_types, "classes": result.classes,
+            "task": "classification", "positive": 1, "decision_threshold": result.evaluation.threshold}
+    sha = write_onnx_model_dir(tmp_path / "m", export.blob, meta, {})
+    served = load_model_dir(tmp_path / "m", sha)
+    rows = result.holdout[result.features].head(300)
+    columns = {name: [None if v != v else v for v in rows[name].tolist()] for name in result.features}
+    labels, probabilities = served.answer(columns, True)
+    expected = np.asarray(result.model.predict_proba(rows))[:, 1]
+    assert np.allclose([p["1"] for p in probabilities], expected, atol=1e-5)
+    assert labels == [1 if p >= 0.3 else 0 for p in expected]
+
+
+def test_a_request_with_a_date_that_is_not_one_is_a_400_naming_the_field():
+    from aicd.serve.app import BadRequest, rows_to_columns
+
+    ok = rows_to_columns({"instances": [{"d": "2026-03-01"}, {"d": None}]}, ["d"], {"d": "datetime"}, 10)
+    assert ok == {"d": ["2026-03-01", None]}
+    with pytest.raises(BadRequest, match=r"`instances\[0\].d` must be an ISO-8601 date or time, got 'soon'"):
+        rows_to_columns({"instances": [{"d": "soon"}]}, ["d"], {"d": "datetime"}, 10)

@@ -7,9 +7,9 @@ gigabytes for a few thousand rows) and a model that memorised ids. So, before fi
 - an **identifier** — a text column whose values are nearly all distinct
   (:func:`aicd.bins.looks_like_identifier`, the rule the data gate's drift uses too) — is left out,
   with a note;
-- a **date** — a datetime column, or text that parses as ISO-8601 dates — is left out of the
-  features with a note (dates move on every run; derive what matters, such as a tenure in days, in
-  your data or in a ``model.entrypoint``);
+- a **date** — a datetime column, or text that parses as ISO-8601 dates — becomes its numeric
+  parts (:mod:`aicd.dates`: year, month, weekday, day number), computed the same way by the model
+  server, with a note;
 - a **categorical** keeps its ``MAX_LEVELS`` most frequent levels; the rest are "other", the rule
   the model server uses for its drift counts (:mod:`aicd.bins`), with a note when a column is wider.
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..bins import MAX_LEVELS, looks_like_identifier
+from ..dates import PARTS, is_date_text
 
 __all__ = ["FeaturePlan", "plan_features"]
 
@@ -41,17 +42,20 @@ class FeaturePlan:
 
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
+    dates: tuple[str, ...] = ()  # fed to the model as their parts (aicd.dates)
     levels: dict[str, list[str]] = field(default_factory=dict)
     left_out: dict[str, str] = field(default_factory=dict)
     capped: dict[str, int] = field(default_factory=dict)  # column -> its number of distinct levels
 
     @property
     def features(self) -> list[str]:
-        return [*self.numeric, *self.categorical]
+        """The raw columns the model takes (what a request to the server holds)."""
+        return [*self.numeric, *self.categorical, *self.dates]
 
     def notes(self) -> list[str]:
         """One line per decision a user should know about."""
         out = [f"`{c}` is not a feature: {why}" for c, why in self.left_out.items()]
+        out += [f"`{c}` is a date: the model sees its {', '.join(PARTS)} (days since 1970)" for c in self.dates]
         out += [f"`{c}` has {n:,} levels: the {MAX_LEVELS} most frequent are encoded, the rest as one 'other' level"
                 for c, n in self.capped.items()]
         return out
@@ -62,11 +66,14 @@ def plan_features(frame: pd.DataFrame, candidates: Iterable[str], keep: Iterable
     left out. ``keep`` are columns the user declared (a dtype in ``data.columns``): never left out
     as ids or dates."""
     keep = set(keep)
-    numeric, categorical, levels, left_out, capped = [], [], {}, {}, {}
+    numeric, categorical, dates, levels, left_out, capped = [], [], [], {}, {}, {}
     for name in candidates:
         series = frame[name]
         if _is_numeric(series):
             numeric.append(name)
+            continue
+        if name not in keep and _is_date(series):
+            dates.append(name)
             continue
         why = None if name in keep else _left_out_reason(series)
         if why:
@@ -77,21 +84,24 @@ def plan_features(frame: pd.DataFrame, candidates: Iterable[str], keep: Iterable
         levels[name] = sorted(counts.index[:MAX_LEVELS].tolist())
         if len(counts) > MAX_LEVELS:
             capped[name] = len(counts)
-    return FeaturePlan(tuple(numeric), tuple(categorical), levels, left_out, capped)
+    return FeaturePlan(tuple(numeric), tuple(categorical), tuple(dates), levels, left_out, capped)
 
 
 def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series)  # booleans too: they are 0/1
 
 
-def _left_out_reason(series: pd.Series) -> str | None:
+def _is_date(series: pd.Series) -> bool:
     if pd.api.types.is_datetime64_any_dtype(series):
-        return "a date (derive what matters from it, such as an age in days)"
+        return True
+    values = series.dropna()
+    return not values.empty and _looks_like_dates(values)
+
+
+def _left_out_reason(series: pd.Series) -> str | None:
     values = series.dropna()
     if values.empty:
         return None
-    if _looks_like_dates(values):
-        return "text that reads as dates (derive what matters from it, such as an age in days)"
     distinct = values.astype(str).nunique()
     if looks_like_identifier(distinct, len(values)):
         return f"an identifier ({distinct:,} distinct values in {len(values):,} rows)"
@@ -99,8 +109,8 @@ def _left_out_reason(series: pd.Series) -> str | None:
 
 
 def _looks_like_dates(values: pd.Series) -> bool:
-    sample = values.astype(str).head(DATE_SAMPLE)
-    if not sample.str.match(r"^\d{4}-\d{2}-\d{2}").all():  # ISO-8601 only: "03/04" is ambiguous
+    """ISO-8601 text only ("03/04" is ambiguous), read as the server reads it."""
+    sample = values.head(DATE_SAMPLE)
+    if not all(isinstance(v, str) and v[:4].isdigit() and v[4:5] == "-" for v in sample):
         return False
-    parsed = pd.to_datetime(sample, errors="coerce", format="ISO8601", utc=True)
-    return bool(parsed.notna().mean() >= DATE_SHARE)
+    return sum(is_date_text(v) for v in sample) >= DATE_SHARE * len(sample)

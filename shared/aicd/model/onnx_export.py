@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..feeds import NUMERIC_KINDS, feeds
+from ..dateparts import DateParts
+from ..dates import expand
+from ..feeds import NUMERIC_KINDS, dates_of, feeds, input_types
 
 __all__ = ["MIN_AGREEMENT", "OnnxExport", "export_onnx"]
 
@@ -50,13 +52,23 @@ def _convert(model, feature_types: dict[str, str], task: str) -> bytes:
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
-    model = _impute_empty_strings(model)
+    model, feature_types = _without_dates(_impute_empty_strings(model), feature_types)
     inputs = [(name, FloatTensorType([None, 1]) if kind in NUMERIC_KINDS else StringTensorType([None, 1]))
               for name, kind in feature_types.items()]
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     options = {id(final): {"zipmap": False}} if task == "classification" else None
     with _integer_missing_flags():
         return to_onnx(model, initial_types=inputs, options=options).SerializeToString()
+
+
+def _without_dates(model, feature_types: dict[str, str]):
+    """A pipeline that starts by expanding dates (:class:`aicd.dates.DateParts`) is exported without
+    that step: the server expands them the same way before the graph, which then takes the parts."""
+    from sklearn.pipeline import Pipeline
+
+    if not (isinstance(model, Pipeline) and isinstance(model.steps[0][1], DateParts)):
+        return model, feature_types
+    return Pipeline(model.steps[1:]), input_types(feature_types)
 
 
 @contextlib.contextmanager
@@ -128,7 +140,8 @@ def _agreement(model, blob: bytes, holdout: pd.DataFrame, feature_types: dict[st
     if len(holdout) > AGREEMENT_ROWS:  # a seeded sample: 1 disagreement in 1,000 still shows as about 20
         holdout = holdout.sample(AGREEMENT_ROWS, random_state=0)
     columns = {name: _column(holdout[name], kind) for name, kind in feature_types.items()}
-    answers = session.run(None, feeds(columns, feature_types))
+    given = feeds(expand(columns, dates_of(feature_types)), graph := input_types(feature_types))
+    answers = session.run(None, {i.name: given[f] for i, f in zip(session.get_inputs(), graph, strict=True)})
     onnx_answer = answers[0].ravel()
     x = holdout[list(feature_types)]
     sklearn_answer = np.asarray(model.predict(x)).ravel()

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import DecisionThreshold, ModelConfig, SliceConfig, SplitConfig
+from ..dateparts import DateParts
+from ..dates import part_names
 from ..decision import decide
 from ..errors import ConfigError, DataError, EntrypointFailed
 from .estimators import EstimatorRefused, resolve_estimator
@@ -207,16 +209,18 @@ def with_preprocessing(estimator, features: pd.DataFrame, plan: FeaturePlan | No
     plan = plan or plan_features(features, features.columns)
     categorical = list(plan.categorical)
     encoder, sparse = _encoder(estimator, [plan.levels[c] for c in categorical])
+    dates = list(plan.dates)
     numeric = SimpleImputer(strategy="median")
     if not _is_trees(estimator):  # linear models and neighbours need comparable scales; trees do not care
         from sklearn.preprocessing import StandardScaler
 
         numeric = make_pipeline(numeric, StandardScaler())
     pre = ColumnTransformer([
-        ("num", numeric, list(plan.numeric)),
+        ("num", numeric, [*plan.numeric, *(p for d in dates for p in part_names(d))]),
         ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), encoder), categorical),
     ], sparse_threshold=0.3 if sparse else 0.0)
-    return Pipeline([("preprocess", pre), ("estimator", estimator)])
+    steps = [("dates", DateParts(tuple(dates)))] if dates else []  # first: the server expands dates the same way
+    return Pipeline([*steps, ("preprocess", pre), ("estimator", estimator)])
 
 
 GRADIENT_BOOSTING = ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor", "XGBClassifier",
@@ -376,7 +380,9 @@ def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estima
         notes.append(note)
     evaluation = _evaluated(model, test[features], test[label], cfg, positive, entrypoint is not None, threshold)
     metrics = _rounded(evaluation.metrics())
-    return TrainResult(model, metrics, evaluation, features, {c: _kind(frame[c]) for c in features},
+    dates = set(plan.dates) if plan is not None else set()
+    types = {c: "datetime" if c in dates else _kind(frame[c]) for c in features}
+    return TrainResult(model, metrics, evaluation, features, types,
                        _classes(model), len(train), len(test), test, _slices(test, evaluation, cfg.slices), notes)
 
 

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from ..dates import is_date_text
 from .logs import log
 from .metrics import ServerMetrics
 from .model import LoadedModel
@@ -62,7 +63,8 @@ from .model import LoadedModel
 __all__ = ["BadRequest", "Limits", "ModelServer", "create_app", "rows_to_columns"]
 
 REMEMBERED_PREDICTIONS = 100_000
-KIND_NAMES = {"int": "a number", "float": "a number", "bool": "true or false", "str": "a string"}
+KIND_NAMES = {"int": "a number", "float": "a number", "bool": "true or false", "str": "a string",
+              "datetime": "an ISO-8601 date or time"}
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,8 @@ def _fits(value: object, kind: str) -> bool:
         return type(value) in (int, float) and _finite(value)
     if kind == "bool":
         return isinstance(value, bool)
+    if kind == "datetime":
+        return isinstance(value, str) and is_date_text(value)
     return isinstance(value, str)
 
 

@@ -96,19 +96,24 @@ def _read_json(path: Path, required: bool) -> dict:
 def _onnx_answer(path: Path, meta: dict) -> Answer:
     import onnxruntime
 
-    from ..feeds import feeds
+    from ..dates import expand
+    from ..feeds import dates_of, feeds, input_types
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1  # one row is microseconds of work: threads only add hand-off latency
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     outputs = [o.name for o in session.get_outputs()]  # a classifier's: label, probabilities
+    inputs = [i.name for i in session.get_inputs()]  # in feature order; the exporter may rename ("a.b" -> "a_b")
     types, decided = meta.get("feature_types", {}), _decider(meta)
+    dates, graph_types = dates_of(types), input_types(types)
     classes = meta.get("classes") or []
 
     def answer(columns: dict[str, list], probabilities: bool) -> tuple[list, list | None]:
         want = len(outputs) > 1 and (probabilities or decided is not None)
-        out = session.run(outputs if want else outputs[:1], feeds(columns, types))
+        given = feeds(expand(columns, dates), graph_types)
+        fed = {name: given[f] for name, f in zip(inputs, graph_types, strict=True)}
+        out = session.run(outputs if want else outputs[:1], fed)
         labels = out[0].ravel().tolist()
         proba = out[1].tolist() if want else None
         if decided is not None and proba is not None:

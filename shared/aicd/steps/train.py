@@ -79,7 +79,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         name=name, params={**_params(cfg, result), "unlabelled_rows_dropped": dropped}, metrics=result.metrics,
         tags={**tags, "aicd.gate": "passed" if passed else "failed"}, model=result.model,
         meta=_meta(result, cfg, data_version, export), input_example=result.holdout[result.features].head(3),
-        profile=profile_frame(frame[result.features], cfg.data.drift.bins), register=register, onnx=export.blob,
+        profile=_profile(frame, result, cfg), register=register, onnx=export.blob,
         alias="candidate" if passed else "challenger", progress=progress)
     outputs = {"passed": str(passed).lower(), "run-id": record.run_id, "model-uri": record.model_uri,
                "model-version": record.version or "", "model-name": name, "metrics": _json(result.metrics),
@@ -112,6 +112,12 @@ def _import_in_background(modules: tuple[str, ...]) -> None:
                 continue
 
     threading.Thread(target=load, name="aicd-imports", daemon=True).start()
+
+
+def _profile(frame, result: TrainResult, cfg: Config) -> dict:
+    """The drift profile of the features; dates move on every run by nature, so they have none."""
+    dates = [name for name, kind in result.feature_types.items() if kind == "datetime"]
+    return profile_frame(frame[result.features], cfg.data.drift.bins, exclude=dates)
 
 
 def _data_version(inputs: Mapping[str, str]) -> str:
