@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["decide", "probability_rows"]
+__all__ = ["as_classes", "decide", "probability_rows"]
 
 
 def decide(probabilities: Sequence[Sequence[float]], classes: Sequence, positive, threshold: float) -> list:
@@ -18,6 +18,14 @@ def decide(probabilities: Sequence[Sequence[float]], classes: Sequence, positive
     at = list(classes).index(positive)
     other = next(c for c in classes if c != positive)
     return [positive if row[at] >= threshold else other for row in probabilities]
+
+
+def as_classes(labels: list, classes: Sequence) -> list:
+    """ONNX gives a boolean class as 0/1 (or its text): answer with the model's own True/False."""
+    if not any(isinstance(c, bool) for c in classes):
+        return labels
+    words = {"1": True, "0": False, "true": True, "false": False}
+    return [v if isinstance(v, bool) else words.get(str(v).lower(), v) for v in labels]
 
 
 def probability_rows(probabilities: Sequence[Sequence[float]], classes: Sequence) -> list[dict[str, float]]:

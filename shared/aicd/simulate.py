@@ -40,7 +40,7 @@ def send_traffic(endpoint: str, frame: pd.DataFrame, label: str, *, requests: in
     rng = np.random.default_rng(seed)
     rows = frame.sample(n=requests, replace=len(frame) < requests, random_state=seed)
     sent, failed = [], 0
-    for record in json.loads(rows.to_json(orient="records")):
+    for record in json.loads(rows.to_json(orient="records", date_format="iso")):
         truth = record.pop(label)
         try:
             answer = _post(f"{endpoint}/predict", record)

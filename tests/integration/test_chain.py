@@ -94,7 +94,7 @@ def test_a_churn_table_with_ids_dates_and_a_wide_column_goes_the_whole_way(mlflo
     base = {"tracking-uri": mlflow_server.uri, "state-dir": str(deploy_dir), "feedback-token": FEEDBACK_TOKEN}
     stable = deploy.run({**base, "model-uri": t["model-uri"]}, gh, env=STEP_ENV)
     production = read_frame(str(tmp_path / "production.csv"))
-    rows = json.loads(production.drop(columns=["churned"]).head(5).to_json(orient="records"))
+    rows = json.loads(production.drop(columns=["churned"]).head(5).to_json(orient="records", date_format="iso"))
     request = urllib.request.Request(f"{stable['endpoint']}/predict", json.dumps(
         {"instances": rows, "probabilities": True}).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as resp:

@@ -74,3 +74,16 @@ def test_regex_expect_keys_duplicates_rows_and_freshness(tmp_path):
 
 def test_parquet_and_declared_types(tmp_path):
     assert failed(generate(400), tmp_path, name="d.parquet") == []
+
+
+def test_a_newest_timestamp_in_the_future_fails_freshness_naming_the_clock():
+    import datetime as dt
+
+    from aicd.data.checks import _freshness
+    from aicd.data.scan import ColumnScan
+
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    col = ColumnScan("ts", "timestamp", newest=now + dt.timedelta(days=30))
+    check = _freshness(col, 26, now)
+    assert not check.passed and "in the future" in check.message
+    assert _freshness(ColumnScan("ts", "timestamp", newest=now + dt.timedelta(minutes=20)), 26, now).passed

@@ -170,3 +170,64 @@ def test_a_request_with_a_date_that_is_not_one_is_a_400_naming_the_field():
     assert ok == {"d": ["2026-03-01", None]}
     with pytest.raises(BadRequest, match=r"`instances\[0\].d` must be an ISO-8601 date or time, got 'soon'"):
         rows_to_columns({"instances": [{"d": "soon"}]}, ["d"], {"d": "datetime"}, 10)
+
+
+def test_dates_read_from_a_csv_by_arrow_are_dates_too(tmp_path):
+    from aicd.datasets import read_frame
+
+    CHURN.head(300).to_csv(tmp_path / "t.csv", index=False)
+    frame = read_frame(str(tmp_path / "t.csv"))
+    assert plan_features(frame, ["signup_date", "plan"]).dates == ("signup_date",)
+
+
+def test_bad_config_against_the_data_is_one_line_before_any_fit(tmp_path):
+    """A positive class the label lacks, a decision threshold on three classes or a regressor, and a
+    dropped column that is not there are refused at their line, before the fit."""
+    from aicd.errors import ConfigError
+    from aicd.steps.train import _checked_against_data
+
+    def check(text, frame=CHURN):
+        cfg = parse_config(text)
+        return _checked_against_data(frame, cfg)
+
+    with pytest.raises(ConfigError, match=r"`data.positive` is \"Churn\", which is not a class") as info:
+        check("data: {label: churned, positive: Churn}\n")
+    assert info.value.line == 1
+    labels = CHURN.assign(churned=CHURN["churned"].map({1: "churn", 0: "stay"}))
+    with pytest.raises(ConfigError, match=r"is 1 \(the default\), which is not a class"):
+        check("data: {label: churned}\n", labels)
+    assert check("data: {label: churned, positive: CHURN}\n", labels).data.positive == "churn"
+    assert check("data: {label: flag, positive: 'true'}\n", CHURN.assign(flag=CHURN["churned"] == 1)).data.positive \
+        is True
+    with pytest.raises(ConfigError, match="needs a binary label; `plan` has 3 classes"):
+        check("data: {label: plan}\nmodel: {decision-threshold: f1}\n")
+    with pytest.raises(ConfigError, match=r"`model.drop-columns`: `tenure` is not a column"):
+        check("data: {label: churned}\nmodel: {drop-columns: [tenure]}\n")
+    with pytest.raises(ConfigError, match="is for binary classifiers; this model is a regressor"):
+        parse_config("model: {estimator: sklearn.linear_model.Ridge, decision-threshold: 0.3}\n")
+
+
+def test_boolean_labels_export_and_are_answered_as_the_models_own_classes(tmp_path):
+    from aicd.modelfiles import write_onnx_model_dir
+    from aicd.serve.model import load_model_dir
+
+    frame = CHURN.assign(churned=CHURN["churned"] == 1)
+    cfg = parse_config("data: {label: churned, positive: true}\nmodel:\n  estimator: sklearn.ensemble."
+                       "HistGradientBoostingClassifier\n  thresholds: {accuracy: 0.5}\n").model
+    result = train_and_evaluate(frame, "churned", cfg, build_estimator(cfg), positive=True)
+    export = export_onnx(result.model, result.holdout, result.feature_types, "classification")
+    assert export.blob is not None and export.agreement == 1.0, export.reason
+    meta = {"features": result.features, "feature_types": result.feature_types, "classes": result.classes,
+            "task": "classification"}
+    served = load_model_dir(tmp_path, write_onnx_model_dir(tmp_path, export.blob, meta, {}))
+    rows = result.holdout[result.features].head(50)
+    labels = served.predict({n: [None if v != v else v for v in rows[n].tolist()] for n in result.features})
+    assert labels == result.model.predict(rows).tolist() and all(isinstance(v, bool) for v in labels)
+
+
+def test_a_typo_beside_instances_is_a_400_with_a_suggestion():
+    from aicd.serve.app import BadRequest, _wants_probabilities
+
+    assert _wants_probabilities({"instances": [], "probabilities": True}, True)
+    with pytest.raises(BadRequest, match=r"unknown field `probability` beside `instances` \(did you mean"):
+        _wants_probabilities({"instances": [], "probability": True}, True)

@@ -383,3 +383,24 @@ def test_a_real_category_named_other_keeps_its_bin_and_unseen_values_get_their_o
     assert metrics.reference["purpose"] == {"car": 0.9, "other": 0.1, "other (unseen)": 0.0}
     assert {k[1]: v for k, v in metrics.bins.items() if k[0] == "purpose"} == \
         {"car": 1, "other": 1, "other (unseen)": 1, "missing": 0}
+
+
+def test_a_multi_row_prediction_counts_one_feedback_label_per_row():
+    app = create_app(fake_model(lambda columns: [1, 0, 1][: len(columns["age"])]), feedback_token=TOKEN)
+    post(app, "/predict", {"instances": [ROW, ROW, ROW]}, headers=[("x-request-id", "batch")])
+    answer = post(app, "/feedback", {"request_id": "batch", "label": [1, 1, 1]}, headers=AUTH)[2]
+    assert answer["outcomes"] == ["correct", "incorrect", "correct"]
+    samples = metric_samples(request(app, "GET", "/metrics")[2].decode())
+    base = {"model": "m", "version": "7", "variant": "stable"}
+    assert samples[("aicd_feedback_total", frozenset({"outcome": "correct", **base}.items()))] == 2
+    assert samples[("aicd_feedback_total", frozenset({"outcome": "incorrect", **base}.items()))] == 1
+
+
+def test_a_regressors_feedback_label_is_refused_rather_than_judged_by_equality():
+    meta = {"features": list(TYPES), "feature_types": TYPES, "model_version": "7", "model_name": "m",
+            "task": "regression"}
+    app = create_app(LoadedModel(meta, "onnx", labels_only(lambda columns: [60.3858]), PROFILE), feedback_token=TOKEN)
+    post(app, "/predict", ROW, headers=[("x-request-id", "r")])
+    status, _, body = post(app, "/feedback", {"request_id": "r", "label": 60.4}, headers=AUTH)
+    assert status == 400 and "classifiers only" in body["error"]
+    assert post(app, "/feedback", {"request_id": "r", "converted": True}, headers=AUTH)[0] == 200

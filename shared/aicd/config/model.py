@@ -214,6 +214,11 @@ class ModelConfig:
         e.section_at(SliceConfig, f"{e.path}[{i}]", raw) for i, raw in enumerate(e.sequence())))
     compare: CompareConfig = setting(factory=CompareConfig)
 
+    def check(self, r: Reader, path: str) -> None:
+        if self.decision_threshold is not None and self.task != "classification":
+            raise r.fail(f"{path}.decision-threshold", "is for binary classifiers; this model is a regressor",
+                         "remove it, or set `model.task: classification`")
+
 
 def looks_like_regressor(estimator: str) -> bool:
     name = estimator.rpartition(".")[2]

@@ -200,8 +200,15 @@ def _freshness(col: ColumnScan, max_hours: float | None, now: dt.datetime) -> Ch
         newest = newest.replace(tzinfo=dt.UTC)
     age = (now - newest).total_seconds() / 3600
     limit = max_hours if max_hours is not None else float("inf")
+    if age < -FUTURE_HOURS:  # a clock or time-zone mistake upstream, not fresh data
+        return Check("freshness", col.name, False, round(age, 2), limit,
+                     f"newest `{col.name}` is {-age:.1f} h in the future ({newest.isoformat()}): a wrong clock or "
+                     "time zone where the data is written", "data.freshness.column")
     return Check("freshness", col.name, age <= limit, round(age, 2), limit,
                  f"newest `{col.name}` is {age:.1f} h old (max {limit} h)", "data.freshness.max-age-hours")
+
+
+FUTURE_HOURS = 1.0  # how far ahead of this runner's clock a newest timestamp may be (clock skew)
 
 
 def _positive_share(col: ColumnScan, cfg: DataConfig) -> Check:

@@ -20,6 +20,7 @@ columns of the kept levels, sparse when the estimator accepts sparse input and t
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -109,8 +110,10 @@ def _left_out_reason(series: pd.Series) -> str | None:
 
 
 def _looks_like_dates(values: pd.Series) -> bool:
-    """ISO-8601 text only ("03/04" is ambiguous), read as the server reads it."""
+    """Date objects, or ISO-8601 text ("03/04" is ambiguous) read as the server reads it."""
     sample = values.head(DATE_SAMPLE)
+    if all(isinstance(v, dt.date) for v in sample):  # Arrow reads ISO dates in CSV as date objects
+        return True
     if not all(isinstance(v, str) and v[:4].isdigit() and v[4:5] == "-" for v in sample):
         return False
     return sum(is_date_text(v) for v in sample) >= DATE_SHARE * len(sample)

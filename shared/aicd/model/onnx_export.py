@@ -123,6 +123,15 @@ def _impute_empty_strings(model):
     return model
 
 
+def _as_text(labels: np.ndarray) -> np.ndarray:
+    """Labels as comparable text: a boolean class is 0/1 on one side and True/False on the other."""
+    if labels.dtype == bool:
+        labels = labels.astype(int)
+    words = {"true": "1", "false": "0"}
+    return np.array([str(int(v)) if isinstance(v, (bool, np.bool_)) else words.get(str(v).lower(), str(v))
+                     for v in labels.tolist()])
+
+
 def _column(series: pd.Series, kind: str):
     """A feature column as :func:`aicd.feeds.feeds` takes it: numbers as one float array (NaN missing)."""
     if kind in NUMERIC_KINDS and pd.api.types.is_numeric_dtype(series):
@@ -148,7 +157,7 @@ def _agreement(model, blob: bytes, holdout: pd.DataFrame, feature_types: dict[st
     if task == "regression":
         close = np.isclose(onnx_answer.astype(float), sklearn_answer.astype(float), rtol=1e-4, atol=1e-4)
         return float(close.mean())
-    same = onnx_answer.astype(str) == sklearn_answer.astype(str)
+    same = _as_text(onnx_answer) == _as_text(sklearn_answer)
     if len(answers) > 1 and hasattr(model, "predict_proba") and not same.all():
         proba = np.asarray(model.predict_proba(x))
         top = np.sort(proba, axis=1)[:, -2:] if proba.shape[1] > 1 else np.zeros((len(proba), 2))

@@ -44,6 +44,7 @@ metrics stay open.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import hmac
 import json
 import math
@@ -113,6 +114,12 @@ _ABSENT = object()
 def _wants_probabilities(payload: object, available: bool) -> bool:
     """``"probabilities": true`` beside ``instances`` asks for them (in a bare one-row object the key
     would be a feature); a model without them says so (400)."""
+    if isinstance(payload, dict) and "instances" in payload:
+        unknown = sorted(set(payload) - {"instances", "probabilities"})
+        if unknown:
+            near = difflib.get_close_matches(unknown[0], ["instances", "probabilities"], n=1)
+            raise BadRequest(f"unknown field `{unknown[0]:.40}` beside `instances`"
+                             + (f" (did you mean `{near[0]}`?)" if near else " (known: instances, probabilities)"))
     asked = payload.get("probabilities", False) if isinstance(payload, dict) and "instances" in payload else False
     if not isinstance(asked, bool):
         raise BadRequest(f"`probabilities` must be true or false, got {asked!r:.40}")
@@ -181,8 +188,8 @@ class ModelServer:
         self.registry.register(self.metrics)
         self.remembered: OrderedDict[str, _Remembered] = OrderedDict()
         classes = model.meta.get("classes") or []
-        self.classes = {_label_key(c): c for c in classes} if model.meta.get("task", "classification") != \
-            "regression" else {}
+        self.regression = model.meta.get("task", "classification") == "regression"
+        self.classes = {_label_key(c): c for c in classes} if not self.regression else {}
         self.ready = False
         self.routes = {("POST", "/predict"): self.predict, ("POST", "/feedback"): self.feedback,
                        ("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz,
@@ -257,11 +264,17 @@ class ModelServer:
                                  "prediction counts one (nothing was counted now)", 409)
         answer = {}
         if label is not _ABSENT:
-            served_right = _same(seen.answer, label)
-            answer["outcome"] = "correct" if served_right else "incorrect"
-            self.metrics.feedback[answer["outcome"]] += 1
+            rights = _rights(seen.answer, label)
+            outcomes = ["correct" if right else "incorrect" for right in rights]
+            for outcome in outcomes:  # one outcome per row: a 500-row prediction is 500 labels
+                self.metrics.feedback[outcome] += 1
+            if isinstance(seen.answer, list):
+                answer["outcomes"] = outcomes
+            else:
+                answer["outcome"] = outcomes[0]
             if seen.shadowed is not _ABSENT:
-                self.metrics.paired_label(served_right, _same(seen.shadowed, label))
+                for served_right, shadow_right in zip(rights, _rights(seen.shadowed, label), strict=True):
+                    self.metrics.paired_label(served_right, shadow_right)
             seen.labelled = True
         if "converted" in body:
             seen.converted = True
@@ -324,6 +337,9 @@ class ModelServer:
     def _label(self, label: object, predicted: object) -> object:
         """The fed-back label, checked against the model's classes (BadRequest when it is none of them);
         a multi-row prediction takes a list of as many labels, a one-row prediction one label."""
+        if self.regression:
+            raise BadRequest("`label`: online feedback labels are judged for classifiers only; a regressor's "
+                             "online error is not measured yet (send `converted` alone, or judge it offline)")
         rows = len(predicted) if isinstance(predicted, list) else None
         if (len(label) if isinstance(label, list) else None) != rows:
             raise BadRequest(f"`label` must be a list of {rows} labels, one per row predicted" if rows else
@@ -395,12 +411,12 @@ def _label_key(value: object) -> str:
     return str(value)
 
 
-def _same(predicted: object, label: object) -> bool:
-    """Whether a prediction (one class, or a multi-row request's list) is the fed-back label (checked
-    to have the prediction's shape)."""
+def _rights(predicted: object, label: object) -> list[bool]:
+    """Per row, whether the prediction (one class, or a multi-row request's list) is the fed-back
+    label (checked to have the prediction's shape)."""
     if isinstance(predicted, list):
-        return all(_label_key(p) == _label_key(t) for p, t in zip(predicted, label, strict=True))
-    return _label_key(predicted) == _label_key(label)
+        return [_label_key(p) == _label_key(t) for p, t in zip(predicted, label, strict=True)]
+    return [_label_key(predicted) == _label_key(label)]
 
 
 def _one(labels: object) -> object:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..decision import decide, probability_rows
+from ..decision import as_classes, decide, probability_rows
 from ..errors import ServiceError
 from ..modelfiles import META_FILE, MODEL_FILE, ONNX_FILE, PROFILE_FILE, sha256_file
 
@@ -114,7 +114,7 @@ def _onnx_answer(path: Path, meta: dict) -> Answer:
         given = feeds(expand(columns, dates), graph_types)
         fed = {name: given[f] for name, f in zip(inputs, graph_types, strict=True)}
         out = session.run(outputs if want else outputs[:1], fed)
-        labels = out[0].ravel().tolist()
+        labels = as_classes(out[0].ravel().tolist(), classes)
         proba = out[1].tolist() if want else None
         if decided is not None and proba is not None:
             labels = decided(proba)

@@ -56,6 +56,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         return _reuse(registry, existing, gh)
     frame, dropped = labelled_rows(read_frame(inputs["data"], cfg.data.delimiter), cfg.data.label,
                                     cfg.model)
+    cfg = _checked_against_data(frame, cfg)
     source = _model_source(cfg, env)  # the estimator or entrypoint, checked before anything is said to fit
     gh.info(f"aicd train: {len(frame):,} labelled rows of {inputs['data']}"
             + (f" ({dropped:,} rows without a label dropped, as model.max-missing-label-ratio allows)" if dropped
@@ -69,7 +70,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         gh.annotate("notice", note, title="aicd model gate: features")
     gate = check_thresholds(result.metrics, cfg.model.thresholds)
     slice_gate = [(s, check_thresholds(s.metrics, s.thresholds)) for s in result.slices if s.gated]
-    comparisons, champion = _compare(registry, name, result, cfg, gh)
+    comparisons, champion = _compare(registry, name, result, cfg, gh, data_version)
     passed = (all(g.passed for g in gate) and all(g.passed for _, gs in slice_gate for g in gs)
               and all(c.passed for c in comparisons))
     gh.info(f"aicd train: holdout metrics {json.dumps(result.metrics)}; gate {'passed' if passed else 'failed'}")
@@ -95,6 +96,52 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         gh.annotate("warning", f"registered {record.model_uri} as `challenger` although the gate refused it "
                     "(on-failure: register): deploy it only as a canary", title="aicd model gate")
     return outputs
+
+
+def _checked_against_data(frame, cfg: Config) -> Config:
+    """What aicd.yml says about columns and classes, checked against the data before a long fit:
+    ``model.drop-columns`` names columns of the data; a binary label has ``data.positive`` among
+    its classes (``"true"`` matches a boolean True, ``"1"`` a 1: the config gets the data's own
+    value); ``model.decision-threshold`` needs a binary label. Each mistake is a ConfigError at its line."""
+    import difflib
+    from dataclasses import replace
+
+    columns = [str(c) for c in frame.columns]
+    for name in cfg.model.drop_columns:
+        if name not in columns:
+            guess = difflib.get_close_matches(name, columns, n=1)
+            raise ConfigError(f"`model.drop-columns`: `{name}` is not a column of the data",
+                              file=cfg.file, line=cfg.line_of("model.drop-columns"),
+                              hint=f"did you mean `{guess[0]}`?" if guess else f"columns: {', '.join(columns[:20])}")
+    if cfg.model.task != "classification":
+        return cfg
+    classes = sorted((c.item() if hasattr(c, "item") else c for c in frame[cfg.data.label].dropna().unique()),
+                     key=str)
+    rule = cfg.model.decision_threshold
+    if rule is not None and len(classes) != 2:
+        raise ConfigError(f"`model.decision-threshold` needs a binary label; `{cfg.data.label}` has {len(classes)} "
+                          "classes", file=cfg.file, line=cfg.line_of("model.decision-threshold"),
+                          hint="remove it: a multi-class model answers with its most probable class")
+    if len(classes) != 2:
+        return cfg
+    same = [c for c in classes if _label_text(c) == _label_text(cfg.data.positive)]
+    if not same:
+        shown = ", ".join(json.dumps(c, default=str) for c in classes)
+        given = "1 (the default)" if "data.positive" not in cfg.lines else json.dumps(cfg.data.positive, default=str)
+        raise ConfigError(f"`data.positive` is {given}, which is not a class of the label `{cfg.data.label}` "
+                          f"(classes: {shown}): precision, recall and the decision threshold would be about "
+                          "nothing", file=cfg.file, line=cfg.line_of("data.positive") or cfg.line_of("data.label"),
+                          hint="set data.positive to the class that counts as positive (the rare one, usually)")
+    return replace(cfg, data=replace(cfg.data, positive=same[0]))
+
+
+def _label_text(value: object) -> str:
+    """A class as text to match a configured one: true/True, 1/1.0/"1" are alike."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip().lower()
 
 
 def _import_in_background(modules: tuple[str, ...]) -> None:
@@ -162,7 +209,7 @@ def _fit(frame, cfg: Config, source) -> TrainResult:
 
 
 def _compare(registry: MlflowRegistry, name: str, result: TrainResult, cfg: Config,
-             gh: Actions) -> tuple[list[Comparison], str | None]:
+             gh: Actions, data_version: str = "") -> tuple[list[Comparison], str | None]:
     """Paired bootstrap against ``@champion`` on this holdout; ([], None) for the first model."""
     version = registry.alias_version(name, "champion")
     if version is None:
@@ -181,6 +228,10 @@ def _compare(registry: MlflowRegistry, name: str, result: TrainResult, cfg: Conf
                     "gated on thresholds alone", title="aicd model gate")
         return [], version
     gh.info(f"aicd train: comparing with champion version {version} on the same {result.n_test} holdout rows")
+    if meta.get("data_version") and meta.get("data_version") != data_version:
+        gh.annotate("warning", f"champion version {version} was trained on data-version {meta['data_version']}, "
+                    f"this run's is {data_version}: rows it learnt from may be in this holdout, which favours it "
+                    "in the comparison", title="aicd model gate")
     label = cfg.data.label
     champion_eval = evaluate(champion, result.holdout[features], result.holdout[label],
                              cfg.model.task, cfg.data.positive, meta.get("decision_threshold"))
@@ -330,8 +381,15 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
     if result.evaluation.task == "classification" and result.classes:
         parts.append(_classes_section(result))
     if result.notes:
-        parts.append("### Features and decisions\n\n" + "\n".join(f"- {md_escape(n)}" for n in result.notes))
+        parts.append("### Features and decisions\n\n" + "\n".join(f"- {_note_markdown(n)}" for n in result.notes))
     return "\n\n".join(parts)
+
+
+def _note_markdown(note: str) -> str:
+    """A note's `column` spans as code spans (built by md_code, whatever the name holds), the rest
+    escaped: column names come from the data."""
+    parts = re.split(r"`([^`\n]*)`", note)
+    return "".join(md_code(part) if i % 2 else md_escape(part) for i, part in enumerate(parts))
 
 
 def _classes_section(result: TrainResult) -> str:

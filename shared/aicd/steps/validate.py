@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -103,6 +104,12 @@ def _drift(current: Scan, reference: dict[str, Side], reference_skipped: set[str
     """Drift of every column both sides can compare; a column too high-cardinality on either side (an id,
     a free-text field) is left out, not mistaken for a missing column. Against a model's stored profile
     only the model's features are compared: the data may hold more columns (ids, dates, the label)."""
+    for name in cfg.data.drift.columns:  # a typo must not switch a column's rule off unseen
+        if name not in current.columns:
+            guess = difflib.get_close_matches(name, current.names, n=1)
+            raise ConfigError(f"`data.drift.columns.{name}`: `{name}` is not a column of the data", file=cfg.file,
+                              line=cfg.line_of(f"data.drift.columns.{name}"),
+                              hint=f"did you mean `{guess[0]}`?" if guess else "name a column of the data")
     cur = current.sides(_not_drifted(cfg))
     skipped = current.high_cardinality() | reference_skipped
     missing = sorted(set(reference) - set(cur) - skipped)
