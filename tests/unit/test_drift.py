@@ -205,4 +205,4 @@ def test_a_wide_column_in_a_stored_profile_keeps_its_top_levels_and_pools_the_re
     side = sides_from_profile({"region": profile})["region"]
     same = pd.Series(rng.choice(levels, 20_000, p=np.r_[[0.009] * 100, [0.001] * 100])).value_counts()
     result = column_drift("region", side, Side("categorical", 20_000, counts=same.to_dict()), "js")
-    assert not result.drifted and "counted as other" in result.note
+    assert not result.drifted and f"not among the profile's {MAX_LEVELS} kept levels, counted as other" in result.note

@@ -236,8 +236,11 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
         note = f"on a uniform sample of {min(len(s.sample) for s in sampled):,} rows"
     if unseen:
         shown = ", ".join(unseen[:5]) + (f" and {len(unseen) - 5} more" if len(unseen) > 5 else "")
-        pooled = ref.pooled if ref.pooled in labels else labels[-1]
-        note = "; ".join(filter(None, (note, f"unseen in the reference, counted as {pooled}: {shown}")))
+        if ref.pooled in labels:  # a stored profile keeps the levels the model encodes; the rest pool
+            what = f"not among the profile's {len(labels) - 1} kept levels, counted as {ref.pooled}: {shown}"
+        else:
+            what = f"unseen in the reference, counted as {labels[-1]}: {shown}"
+        note = "; ".join(filter(None, (note, what)))
     return ColumnDrift(column, ref.kind, method, statistic, limit, bool(drifted), ref.n, cur.n, labels,
                        list(map(float, ref_counts)), list(map(float, cur_counts)), note)
 

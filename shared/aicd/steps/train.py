@@ -61,7 +61,6 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     gh.info(f"aicd train: {len(frame):,} labelled rows of {inputs['data']}"
             + (f" ({dropped:,} rows without a label dropped, as model.max-missing-label-ratio allows)" if dropped
                else "") + f"; fitting {cfg.model.entrypoint or cfg.model.estimator} on the training split")
-    _import_in_background(("skops.io", "mlflow.sklearn", "skl2onnx", "onnxruntime"))  # needed after the fit
     fit_started = time.monotonic()
     result = _fit(frame, cfg, source)
     fit_seconds = time.monotonic() - fit_started
@@ -142,23 +141,6 @@ def _label_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip().lower()
-
-
-def _import_in_background(modules: tuple[str, ...]) -> None:
-    """Import what registering and exporting need while the model fits: the fit spends its time in
-    native code without the GIL, and these imports take seconds (skops scans every type it trusts).
-    A failed import is left for the step that needs the module to report."""
-    import importlib
-    import threading
-
-    def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:
-                continue
-
-    threading.Thread(target=load, name="aicd-imports", daemon=True).start()
 
 
 def _profile(frame, result: TrainResult, cfg: Config) -> dict:
