@@ -87,3 +87,16 @@ def test_a_newest_timestamp_in_the_future_fails_freshness_naming_the_clock():
     check = _freshness(col, 26, now)
     assert not check.passed and "in the future" in check.message
     assert _freshness(ColumnScan("ts", "timestamp", newest=now + dt.timedelta(minutes=20)), 26, now).passed
+
+
+def test_a_freshness_column_with_some_non_iso_values_says_which():
+    import datetime as dt
+    from collections import Counter
+
+    from aicd.data.checks import _freshness
+    from aicd.data.scan import ColumnScan
+
+    col = ColumnScan("ts", "str", counts=Counter({"2026-11-30T10:00:00Z": 5, "12/01/2026 10:00": 1}))
+    check = _freshness(col, 26, dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    assert not check.passed and "read as text, not timestamps" in check.message
+    assert "1 of its 2 distinct values are not, e.g. '12/01/2026 10:00'" in check.message

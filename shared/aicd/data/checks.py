@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 
 from ..config import ColumnSpec, DataConfig
+from ..dates import is_date_text
 from .scan import ColumnScan, Scan
 
 __all__ = ["Check", "run_checks"]
@@ -192,8 +193,7 @@ def _dataset(s: Scan, cfg: DataConfig, reference_rows: int | None, now: dt.datet
 def _freshness(col: ColumnScan, max_hours: float | None, now: dt.datetime) -> Check:
     newest = col.newest
     if newest is None:
-        return Check("freshness", col.name, False, col.kind, "timestamp",
-                     f"`{col.name}` has no timestamp values (type {col.kind})", "data.freshness.column")
+        return Check("freshness", col.name, False, col.kind, "timestamp", _no_timestamps(col), "data.freshness.column")
     if isinstance(newest, dt.date) and not isinstance(newest, dt.datetime):
         newest = dt.datetime.combine(newest, dt.time())
     if newest.tzinfo is None:
@@ -206,6 +206,18 @@ def _freshness(col: ColumnScan, max_hours: float | None, now: dt.datetime) -> Ch
                      "time zone where the data is written", "data.freshness.column")
     return Check("freshness", col.name, age <= limit, round(age, 2), limit,
                  f"newest `{col.name}` is {age:.1f} h old (max {limit} h)", "data.freshness.max-age-hours")
+
+
+def _no_timestamps(col: ColumnScan) -> str:
+    """Why a freshness column has no timestamps: text that is not all ISO-8601 is read as text."""
+    if col.kind != "str":
+        return f"`{col.name}` has no timestamp values (type {col.kind})"
+    bad = [v for v in col.counts if not is_date_text(str(v))]
+    shown = ", ".join(repr(str(v))[:40] for v in bad[:3])
+    some = f"{len(bad):,} of its {len(col.counts):,} distinct values are not, e.g. {shown}" if bad else \
+        "its values are text"
+    return (f"`{col.name}` is read as text, not timestamps: every value must be ISO-8601 (2026-03-01 or "
+            f"2026-03-01T10:00:00Z); {some}")
 
 
 FUTURE_HOURS = 1.0  # how far ahead of this runner's clock a newest timestamp may be (clock skew)
