@@ -443,3 +443,22 @@ def test_the_samples_needed_follow_the_regularised_variance_as_it_shrinks():
         n += 1
     for early in (150, 400, 900):
         assert abs(difference_needed(0, early, 0, early, alpha, 0.005) - n) < 0.1 * n
+
+
+def test_online_precision_and_recall_of_the_positive_class_are_judged_when_configured():
+    """A model that almost never says "fraud" is accurate on a 5 % label; recall sees it. The checks
+    exist only when configured, and each takes its share of the error budget."""
+    from dataclasses import replace as with_
+
+    from aicd.monitor.decide import evaluate
+
+    snap = Snapshot(requests=4000, correct=3800, incorrect=200, latency_buckets={0.005: 4000.0, float("inf"): 4000.0},
+                    confusion={("positive", "positive"): 10, ("positive", "negative"): 190,
+                               ("negative", "positive"): 5, ("negative", "negative"): 3795})
+    plain = evaluate({"served": snap}, "none", CFG)
+    assert "online-recall" not in [c.metric for c in plain.checks]
+    strict = evaluate({"served": snap}, "none", with_(CFG, min_recall=0.5, min_precision=0.5))
+    checks = {c.metric: c for c in strict.checks}
+    assert checks["online-recall"].verdict == "fail" and checks["online-precision"].verdict == "inconclusive"
+    assert "15 labelled positive predictions of 100 needed" in checks["online-precision"].note
+    assert strict.alpha == pytest.approx(plain.alpha * len(plain.checks) / len(strict.checks))

@@ -404,3 +404,17 @@ def test_a_regressors_feedback_label_is_refused_rather_than_judged_by_equality()
     status, _, body = post(app, "/feedback", {"request_id": "r", "label": 60.4}, headers=AUTH)
     assert status == 400 and "classifiers only" in body["error"]
     assert post(app, "/feedback", {"request_id": "r", "converted": True}, headers=AUTH)[0] == 200
+
+
+def test_a_binary_classifier_counts_its_labels_by_side_of_the_positive_class():
+    meta = {"features": list(TYPES), "feature_types": TYPES, "model_version": "7", "model_name": "m",
+            "classes": ["ok", "fraud"], "positive": "fraud", "task": "classification"}
+    app = create_app(LoadedModel(meta, "onnx", labels_only(lambda c: ["ok", "fraud", "ok"][: len(c["age"])]), PROFILE),
+                     feedback_token=TOKEN)
+    post(app, "/predict", {"instances": [ROW, ROW, ROW]}, headers=[("x-request-id", "b")])
+    post(app, "/feedback", {"request_id": "b", "label": ["fraud", "fraud", "ok"]}, headers=AUTH)
+    from aicd.monitor.metrics import parse_snapshot
+
+    snap = parse_snapshot(request(app, "GET", "/metrics")[2].decode())
+    assert snap.confusion[("positive", "negative")] == 1 and snap.confusion[("positive", "positive")] == 1
+    assert (snap.true_positives, snap.predicted_positives, snap.actual_positives) == (1, 1, 2)

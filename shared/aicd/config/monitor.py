@@ -5,6 +5,8 @@
       min-samples: 100              # per version and check; fewer → hold, "not enough samples"
       # absolute thresholds on the version being judged
       min-accuracy: 0.85            # online accuracy from delayed labels (aicd_feedback_total)
+      min-precision: null           # a binary classifier's online precision and recall of its positive
+      min-recall: null              # class (aicd_feedback_confusion_total); off unless set
       max-error-rate: 0.01          # 5xx share of /predict
       max-latency-p95: 500ms        # p95 of /predict, with its unit (ms or s), at a histogram bound
       # relative to stable (compare: canary) or to a (compare: ab)
@@ -106,6 +108,8 @@ class MonitorConfig:
     confidence: float = setting(0.99, low=0.5, high=0.9999)
     min_samples: int = setting(100, low=1)
     min_accuracy: float = setting(0.85, low=0, high=1)
+    min_precision: float | None = setting(None, low=0, high=1)  # binary classifiers, from delayed labels
+    min_recall: float | None = setting(None, low=0, high=1)
     max_error_rate: float = setting(0.01, low=0, high=1)
     max_latency_p95_ms: float = setting(500.0, key="max-latency-p95", parse=_latency)
     max_accuracy_drop: float = setting(0.02, low=0, high=1)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 
 from ..config import LiveDriftConfig, MonitorConfig
 from ..data.drift import EPSILON, METHODS
@@ -54,7 +55,7 @@ SLOW_SHARE = 0.05  # p95 <= limit  <=>  at most 5 % of requests are slower than 
 
 @dataclass(frozen=True)
 class Check:
-    metric: str  # online-accuracy, error-rate, latency-p95, conversion, drift:<feature>
+    metric: str  # online-accuracy / -precision / -recall, error-rate, latency-p95, conversion, drift:<feature>
     test: str  # absolute, vs stable, vs a, two-sided, kl, psi, ...
     verdict: str  # pass / fail / inconclusive; drift checks: pass / drift / inconclusive
     baseline: float | None = None
@@ -117,7 +118,17 @@ def _absolute_plans(s: Snapshot, cfg: MonitorConfig) -> list[Plan]:
                             True, a, cfg),
         lambda a: _absolute("error-rate", _Rate(s.errors, s.requests, "requests"), cfg.max_error_rate, False, a, cfg),
         lambda a: _with_p95(_absolute("latency-p95", slow, SLOW_SHARE, False, a, cfg, text=text), s),
+        *_positive_class_plans(s, cfg),
     ]
+
+
+def _positive_class_plans(s: Snapshot, cfg: MonitorConfig) -> list[Plan]:
+    """Online precision and recall of a binary classifier's positive class, when configured: on an
+    imbalanced label they say what accuracy cannot (always "no" is 97 % accurate at 3 % positives)."""
+    wanted = (("online-precision", cfg.min_precision, s.predicted_positives, "labelled positive predictions"),
+              ("online-recall", cfg.min_recall, s.actual_positives, "labelled positives"))
+    return [partial(_absolute, metric, _Rate(s.true_positives, n, unit), limit, True, cfg=cfg)
+            for metric, limit, n, unit in wanted if limit is not None]
 
 
 def _with_p95(check: Check, *snaps: Snapshot) -> Check:

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 OUTCOMES = {("aicd_feedback_total", "correct"), ("aicd_feedback_total", "incorrect"),
             ("aicd_conversions_total", "converted"), ("aicd_conversions_total", "not_converted")}
 
+SIDES = {"positive", "negative"}  # aicd_feedback_confusion_total's actual / predicted
 PAIRED = ("both", "served", "shadow", "neither")  # aicd_paired_feedback_total's outcomes: which model was right
 
 __all__ = ["PAIRED", "Snapshot", "absorb", "matches", "parse_snapshot", "samples_of"]
@@ -42,6 +43,20 @@ class Snapshot:
     # labels scored by the served model and its shadow: which was right (both / served / shadow / neither)
     paired: dict[str, int] = field(default_factory=dict)
     shadow_versions: set[str] = field(default_factory=set)  # the shadow model's versions (one, normally)
+    # a binary classifier's labelled rows by side of its positive class: (actual, predicted) -> count
+    confusion: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def true_positives(self) -> int:
+        return self.confusion.get(("positive", "positive"), 0)
+
+    @property
+    def predicted_positives(self) -> int:
+        return self.true_positives + self.confusion.get(("negative", "positive"), 0)
+
+    @property
+    def actual_positives(self) -> int:
+        return self.true_positives + self.confusion.get(("positive", "negative"), 0)
 
     @property
     def feedback(self) -> int:
@@ -100,6 +115,9 @@ def absorb(snap: Snapshot, samples: Iterable[tuple[str, Mapping[str, str], float
         elif name == "aicd_paired_feedback_total" and labels.get("outcome") in PAIRED:
             snap.paired[labels["outcome"]] = snap.paired.get(labels["outcome"], 0) + count
             snap.shadow_versions.add(str(labels.get("shadow_version", "")))
+        elif name == "aicd_feedback_confusion_total" and {labels.get("actual"), labels.get("predicted")} <= SIDES:
+            key = (labels["actual"], labels["predicted"])
+            snap.confusion[key] = snap.confusion.get(key, 0) + count
         elif name == "aicd_predictions_total":
             snap.predictions[labels["label"]] = snap.predictions.get(labels["label"], 0) + count
         elif name == "aicd_feature_values_total":

@@ -38,6 +38,7 @@ COUNTERS = (("aicd_requests_total", ("status", "route"), 'route="predict"'),
             ("aicd_feedback_total", ("outcome",), ""),
             ("aicd_conversions_total", ("outcome",), ""),
             ("aicd_paired_feedback_total", ("outcome", "shadow_version"), ""),
+            ("aicd_feedback_confusion_total", ("actual", "predicted"), ""),
             ("aicd_request_latency_seconds_bucket", ("le",), ""),
             ("aicd_predictions_total", ("label",), ""),
             ("aicd_feature_values_total", ("feature", "bin"), ""))

@@ -266,6 +266,9 @@ class ModelServer:
         if label is not _ABSENT:
             rights = _rights(seen.answer, label)
             outcomes = ["correct" if right else "incorrect" for right in rights]
+            answers, labels = (seen.answer, label) if isinstance(seen.answer, list) else ([seen.answer], [label])
+            for predicted, actual in zip(answers, labels, strict=True):
+                self.metrics.labelled(predicted, actual)
             for outcome in outcomes:  # one outcome per row: a 500-row prediction is 500 labels
                 self.metrics.feedback[outcome] += 1
             if isinstance(seen.answer, list):

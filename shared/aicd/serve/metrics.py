@@ -48,6 +48,10 @@ class ServerMetrics:
         # with a shadow model: which of the two was right, per label (both / served / shadow / neither)
         self.shadow_version = shadow_version
         self.paired = dict.fromkeys(PAIRED, 0) if shadow_version is not None else {}
+        # a binary classifier's labelled predictions by (actual, predicted) side of its positive class:
+        # online precision and recall, as the model gate judged them on the holdout
+        self.binary = _binary(meta)
+        self.confusion = {(a, p): 0 for a in SIDES for p in SIDES} if self.binary else {}
         self.binners = {name: _binner(p) for name, p in profile.items()}
         self.reference = {name: reference_ratios(p) for name, p in profile.items()}
         # every reference bin (and missing) exists at 0 from the start, like the outcomes: increase() sees
@@ -73,6 +77,12 @@ class ServerMetrics:
         else:
             self.paired["served" if served_right else "shadow"] += 1
 
+    def labelled(self, predicted: object, actual: object) -> None:
+        """One labelled row of a binary classifier, by its side of the positive class."""
+        if self.binary:
+            positive = self.binary
+            self.confusion[(_side(actual, positive), _side(predicted, positive))] += 1
+
     def features(self, columns: dict[str, list]) -> None:
         for name, values in columns.items():
             binner = self.binners.get(name)
@@ -93,6 +103,10 @@ class ServerMetrics:
                        (([k], v) for k, v in self.feedback.items()), tail)
         yield _counter("aicd_conversions", "Business outcomes reported for predictions", ["outcome", *base],
                        (([k], v) for k, v in self.conversions.items()), tail)
+        if self.binary:
+            yield _counter("aicd_feedback_confusion", "Delayed labels of a binary classifier by actual and predicted "
+                           "side of the positive class", ["actual", "predicted", *base],
+                           (([a, p], v) for (a, p), v in self.confusion.items()), tail)
         if self.shadow_version is not None:
             yield _counter("aicd_paired_feedback", "Delayed labels also scored by the shadow model: which was right",
                            ["outcome", "shadow_version", *base],
@@ -127,6 +141,32 @@ def _counter(name: str, doc: str, labels: list[str], samples, tail: list[str]) -
     for values, count in samples:
         family.add_metric([*values, *tail], count)
     return family
+
+
+SIDES = ("positive", "negative")
+
+
+def _binary(meta: dict) -> str | None:
+    """The positive class's comparable text, for a binary classifier whose classes include it."""
+    classes = meta.get("classes") or []
+    positive = meta.get("positive", 1)
+    if meta.get("task", "classification") != "classification" or len(classes) != 2:
+        return None
+    keys = [_class_key(c) for c in classes]
+    return _class_key(positive) if _class_key(positive) in keys else None
+
+
+def _side(value: object, positive: str) -> str:
+    return "positive" if _class_key(value) == positive else "negative"
+
+
+def _class_key(value: object) -> str:
+    """1, 1.0 and "1" are one class; True is "True" (as the feedback route compares them)."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def reference_ratios(profile: dict) -> dict[str, float]:
