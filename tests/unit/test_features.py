@@ -231,3 +231,43 @@ def test_a_typo_beside_instances_is_a_400_with_a_suggestion():
     assert _wants_probabilities({"instances": [], "probabilities": True}, True)
     with pytest.raises(BadRequest, match=r"unknown field `probability` beside `instances` \(did you mean"):
         _wants_probabilities({"instances": [], "probability": True}, True)
+
+
+@pytest.mark.parametrize("estimator,task", [("xgboost.XGBClassifier", "classification"),
+                                            ("lightgbm.LGBMClassifier", "classification"),
+                                            ("xgboost.XGBRegressor", "regression"),
+                                            ("lightgbm.LGBMRegressor", "regression")])
+def test_xgboost_and_lightgbm_export_through_onnxmltools_and_are_served_alike(estimator, task, tmp_path):
+    """The scikit-learn APIs of XGBoost and LightGBM need no model.estimator-modules, take their
+    parameters by name (through **kwargs), and export inside aicd's pipeline."""
+    from aicd.modelfiles import write_onnx_model_dir
+    from aicd.serve.model import load_model_dir
+
+    label = "churned" if task == "classification" else "usage_hours"
+    frame = CHURN[CHURN["usage_hours"].notna()]
+    cfg = parse_config(f"data: {{label: {label}}}\nmodel:\n  estimator: {estimator}\n  params: {{n_estimators: 40}}\n"
+                       f"  task: {task}\n" + ("  thresholds: {accuracy: 0.5}\n" if task == "classification" else ""))
+    result = train_and_evaluate(frame, label, cfg.model, build_estimator(cfg.model))
+    export = export_onnx(result.model, result.holdout, result.feature_types, task)
+    assert export.blob is not None and export.agreement == 1.0, export.reason
+    meta = {"features": result.features, "feature_types": result.feature_types, "classes": result.classes,
+            "task": task}
+    served = load_model_dir(tmp_path, write_onnx_model_dir(tmp_path, export.blob, meta, {}))
+    rows = result.holdout[result.features].head(100)
+    answers = served.predict({n: [None if v != v else v for v in rows[n].tolist()] for n in result.features})
+    expected = result.model.predict(rows)
+    if task == "classification":
+        assert answers == expected.tolist()
+    else:
+        assert np.allclose(answers, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_a_missing_boosting_library_that_cannot_be_installed_is_one_line(monkeypatch, tmp_path):
+    import aicd.installs as installs
+    from aicd.errors import ServiceError
+
+    monkeypatch.setattr(installs.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(installs, "BOOSTING_LOCK", tmp_path / "missing.lock")
+    with pytest.raises(ServiceError, match="xgboost is not installed and cannot be"):
+        installs.ensure_boosting("xgboost")
+    assert installs.ensure_boosting("sklearn") is False

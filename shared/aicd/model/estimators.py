@@ -5,7 +5,7 @@
 from the path is imported or called:
 
 - the path is dotted identifiers, none private (``_``), under an allowed top-level package:
-  scikit-learn always, more only when listed in ``model.estimator-modules``;
+  scikit-learn, XGBoost and LightGBM always, more only when listed in ``model.estimator-modules``;
 - what it names is a class, a scikit-learn estimator (a ``BaseEstimator`` subclass) with ``fit``
   and ``predict``;
 - parameters are plain values — numbers, strings, booleans, null, and lists or mappings of them —
@@ -16,6 +16,7 @@ Repository code runs only through ``model.entrypoint``, which is the documented 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import inspect
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 
 __all__ = ["ALWAYS_ALLOWED", "EstimatorRefused", "check_estimator_path", "plain_value_problem", "resolve_estimator"]
 
-ALWAYS_ALLOWED = ("sklearn",)
+ALWAYS_ALLOWED = ("sklearn", "xgboost", "lightgbm")  # estimator libraries; anything else must be listed
 _PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
 _SCALARS = (bool, int, float, str, type(None))
 
@@ -76,7 +77,7 @@ def resolve_estimator(path: str, params: dict, extra_modules: Iterable[str] = ()
     if not _is_estimator_class(found):
         raise EstimatorRefused("model.estimator", f"{path!r} is not a scikit-learn estimator class (one with fit "
                                "and predict)", "name an estimator class, or use `model.entrypoint` for your own code")
-    known = set(found._get_param_names())
+    known = _param_names(found)
     for name, value in params.items():
         if name not in known:
             guess = difflib.get_close_matches(str(name), sorted(known), n=1)
@@ -86,6 +87,15 @@ def resolve_estimator(path: str, params: dict, extra_modules: Iterable[str] = ()
         if problem:
             raise EstimatorRefused(f"model.params.{name}", f"the value {problem}")
     return found
+
+
+def _param_names(found: type) -> set[str]:
+    """The parameters an estimator class takes. XGBoost's and LightGBM's scikit-learn classes take
+    most of theirs as ``**kwargs``, so their default instance's ``get_params`` names them."""
+    names = set(found._get_param_names())
+    with contextlib.suppress(Exception):  # a class that cannot be made without arguments keeps its signature's
+        names |= set(found().get_params(deep=False))
+    return names
 
 
 def _is_estimator_class(found: object) -> bool:

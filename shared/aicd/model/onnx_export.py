@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,8 +58,38 @@ def _convert(model, feature_types: dict[str, str], task: str) -> bytes:
               for name, kind in feature_types.items()]
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     options = {id(final): {"zipmap": False}} if task == "classification" else None
+    opset = _boosting_opset(final)
     with _integer_missing_flags():
-        return to_onnx(model, initial_types=inputs, options=options).SerializeToString()
+        return to_onnx(model, initial_types=inputs, options=options, target_opset=opset).SerializeToString()
+
+
+BOOSTING = {"xgboost": ("XGBClassifier", "XGBRegressor"), "lightgbm": ("LGBMClassifier", "LGBMRegressor")}
+CONVERTERS = {"xgboost": ("onnxmltools.convert.xgboost.operator_converters.XGBoost", "convert_xgboost"),
+              "lightgbm": ("onnxmltools.convert.lightgbm.operator_converters.LightGbm", "convert_lightgbm")}
+
+
+def _boosting_opset(final) -> dict | None:
+    """XGBoost and LightGBM export through onnxmltools' converters, registered with skl2onnx here,
+    at the ai.onnx.ml opset onnxmltools writes (3); None (skl2onnx's defaults) for anything else."""
+    package = type(final).__module__.split(".")[0]
+    if package not in BOOSTING:
+        return None
+    from skl2onnx import get_latest_tested_opset_version, update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    module = importlib.import_module(package)
+    converters = importlib.import_module(CONVERTERS[package][0])
+    convert = getattr(converters, CONVERTERS[package][1])
+    classifier, regressor = (getattr(module, name) for name in BOOSTING[package])
+    shapes = calculate_linear_classifier_output_shapes
+    update_registered_converter(classifier, f"{package}{classifier.__name__}", shapes, convert,
+                                options={"nocl": [True, False], "zipmap": [True, False, "columns"]})
+    update_registered_converter(regressor, f"{package}{regressor.__name__}", calculate_linear_regressor_output_shapes,
+                                convert, options={"split": None} if package == "lightgbm" else None)
+    return {"": get_latest_tested_opset_version(), "ai.onnx.ml": 3}
 
 
 def _without_dates(model, feature_types: dict[str, str]):

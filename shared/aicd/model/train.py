@@ -78,6 +78,9 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)  # which columns were left out or capped, and why
 
 
+QUIET = {"lightgbm": {"verbosity": -1}}  # LightGBM prints a line per fit and per warning to stdout otherwise
+
+
 def build_estimator(cfg: ModelConfig, config_file: str = "aicd.yml", lines: Mapping[str, int] | None = None):
     """The estimator ``cfg.estimator`` names, made with ``cfg.params`` — only after
     :func:`aicd.model.estimators.resolve_estimator` has accepted both (config never runs code)."""
@@ -87,8 +90,9 @@ def build_estimator(cfg: ModelConfig, config_file: str = "aicd.yml", lines: Mapp
     except EstimatorRefused as exc:
         line = lines.get(exc.key) or lines.get("model.params") or lines.get("model.estimator")
         raise ConfigError(f"`{exc.key}`: {exc.message}", file=config_file, line=line, hint=exc.hint) from None
+    quiet = QUIET.get(estimator_class.__module__.split(".")[0], {})  # unless the params say otherwise
     try:
-        estimator = estimator_class(**cfg.params)
+        estimator = estimator_class(**{**quiet, **cfg.params})
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"`model.params`: {exc}", file=config_file, line=lines.get("model.params")) from None
     _check_task(estimator, cfg, config_file, lines)

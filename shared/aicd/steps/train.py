@@ -15,6 +15,7 @@ from ..data.drift import profile_frame
 from ..datasets import content_hash, open_source, read_frame
 from ..errors import ConfigError, GateFailed
 from ..gha import Actions, md_code, md_escape
+from ..installs import ensure_boosting
 from ..model.compare import Comparison, compare_models
 from ..model.gate import ThresholdResult, check_thresholds
 from ..model.metrics import confusion, per_class
@@ -174,6 +175,7 @@ def _model_source(cfg: Config, env: Mapping[str, str]):
     if cfg.model.entrypoint:
         workdir = env.get("GITHUB_WORKSPACE") or os.getcwd()
         return "entrypoint", load_entrypoint(cfg.model.entrypoint, workdir, cfg.file, cfg.line_of("model.entrypoint"))
+    ensure_boosting(cfg.model.estimator.split(".")[0], lambda text: print(f"aicd train: {text}", flush=True))
     return "estimator", build_estimator(cfg.model, cfg.file, cfg.lines)
 
 
