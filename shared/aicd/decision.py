@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["as_classes", "decide", "probability_rows"]
+__all__ = ["as_classes", "class_key", "decide", "probability_rows"]
 
 
 def decide(probabilities: Sequence[Sequence[float]], classes: Sequence, positive, threshold: float) -> list:
@@ -38,4 +38,19 @@ def probability_rows(probabilities: Sequence[Sequence[float]], classes: Sequence
 def _key(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    return str(value)
+
+
+def class_key(value: object) -> str:
+    """A class as one comparable text: 1, 1.0 and "1" are the same class; True is "True"."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return str(int(number)) if number.is_integer() and value.strip() == value else value
     return str(value)

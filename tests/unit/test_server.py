@@ -418,3 +418,17 @@ def test_a_binary_classifier_counts_its_labels_by_side_of_the_positive_class():
     snap = parse_snapshot(request(app, "GET", "/metrics")[2].decode())
     assert snap.confusion[("positive", "negative")] == 1 and snap.confusion[("positive", "positive")] == 1
     assert (snap.true_positives, snap.predicted_positives, snap.actual_positives) == (1, 1, 2)
+
+
+def test_the_confusion_counters_compare_classes_as_the_feedback_route_does():
+    """A label "1.0" is the class 1 for the outcome and for the positive side alike."""
+    meta = {"features": list(TYPES), "feature_types": TYPES, "model_version": "7", "model_name": "m",
+            "classes": [0, 1], "positive": 1, "task": "classification"}
+    app = create_app(LoadedModel(meta, "onnx", labels_only(lambda c: [1] * len(c["age"])), PROFILE),
+                     feedback_token=TOKEN)
+    post(app, "/predict", ROW, headers=[("x-request-id", "one")])
+    assert post(app, "/feedback", {"request_id": "one", "label": "1.0"}, headers=AUTH)[2]["outcome"] == "correct"
+    from aicd.monitor.metrics import parse_snapshot
+
+    snap = parse_snapshot(request(app, "GET", "/metrics")[2].decode())
+    assert snap.true_positives == 1

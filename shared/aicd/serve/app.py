@@ -57,6 +57,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ..dates import is_date_text
+from ..decision import class_key
 from .logs import log
 from .metrics import ServerMetrics
 from .model import LoadedModel
@@ -189,7 +190,7 @@ class ModelServer:
         self.remembered: OrderedDict[str, _Remembered] = OrderedDict()
         classes = model.meta.get("classes") or []
         self.regression = model.meta.get("task", "classification") == "regression"
-        self.classes = {_label_key(c): c for c in classes} if not self.regression else {}
+        self.classes = {class_key(c): c for c in classes} if not self.regression else {}
         self.ready = False
         self.routes = {("POST", "/predict"): self.predict, ("POST", "/feedback"): self.feedback,
                        ("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz,
@@ -351,7 +352,7 @@ class ModelServer:
         for value in values:
             if value is None or isinstance(value, (dict, list)):
                 raise BadRequest(f"`label` must be a class of the model, got {json.dumps(value)[:40]}")
-            if self.classes and _label_key(value) not in self.classes:
+            if self.classes and class_key(value) not in self.classes:
                 known = ", ".join(json.dumps(c) for c in list(self.classes.values())[:10])
                 raise BadRequest(f"`label` {json.dumps(value)[:40]} is not a class of the model ({known})")
         return label
@@ -399,27 +400,12 @@ class _Remembered:
         self.answer, self.shadowed, self.labelled, self.converted = answer, shadowed, False, False
 
 
-def _label_key(value: object) -> str:
-    """A class as one comparable text: 1, 1.0 and "1" are the same class; True is "True"."""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return value
-        return str(int(number)) if number.is_integer() and value.strip() == value else value
-    return str(value)
-
-
 def _rights(predicted: object, label: object) -> list[bool]:
     """Per row, whether the prediction (one class, or a multi-row request's list) is the fed-back
     label (checked to have the prediction's shape)."""
     if isinstance(predicted, list):
-        return [_label_key(p) == _label_key(t) for p, t in zip(predicted, label, strict=True)]
-    return [_label_key(predicted) == _label_key(label)]
+        return [class_key(p) == class_key(t) for p, t in zip(predicted, label, strict=True)]
+    return [class_key(predicted) == class_key(label)]
 
 
 def _one(labels: object) -> object:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from ..bins import unseen_bin
+from ..decision import class_key
 from ..latency import LATENCY_BUCKETS
 
 __all__ = ["LATENCY_BUCKETS", "ServerMetrics", "reference_ratios"]
@@ -152,21 +153,12 @@ def _binary(meta: dict) -> str | None:
     positive = meta.get("positive", 1)
     if meta.get("task", "classification") != "classification" or len(classes) != 2:
         return None
-    keys = [_class_key(c) for c in classes]
-    return _class_key(positive) if _class_key(positive) in keys else None
+    keys = [class_key(c) for c in classes]
+    return class_key(positive) if class_key(positive) in keys else None
 
 
 def _side(value: object, positive: str) -> str:
-    return "positive" if _class_key(value) == positive else "negative"
-
-
-def _class_key(value: object) -> str:
-    """1, 1.0 and "1" are one class; True is "True" (as the feedback route compares them)."""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    return "positive" if class_key(value) == positive else "negative"
 
 
 def reference_ratios(profile: dict) -> dict[str, float]:

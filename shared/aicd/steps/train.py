@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from ..config import Config, load_config
 from ..data.drift import profile_frame
 from ..datasets import content_hash, open_source, read_frame
+from ..decision import class_key
 from ..errors import ConfigError, GateFailed
 from ..gha import Actions, md_code, md_escape
 from ..installs import ensure_boosting
@@ -136,12 +137,9 @@ def _checked_against_data(frame, cfg: Config) -> Config:
 
 
 def _label_text(value: object) -> str:
-    """A class as text to match a configured one: true/True, 1/1.0/"1" are alike."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip().lower()
+    """A class as text to match a configured one: true/True, 1/1.0/"1" are alike (aicd.decision.class_key,
+    the server's comparison, without case)."""
+    return class_key(value).strip().lower()
 
 
 def _profile(frame, result: TrainResult, cfg: Config) -> dict:
