@@ -225,7 +225,7 @@ def _alerts(args: argparse.Namespace, env: dict[str, str]) -> None:
 
 
 def _simulate(args: argparse.Namespace, gh: Actions) -> None:
-    from .datasets import read_frame
+    from .datasets import open_source, read_frame
     from .simulate import send_traffic
 
     token = args.feedback_token if args.feedback_token is not None else os.environ.get("AICD_FEEDBACK_TOKEN", "")
@@ -233,7 +233,7 @@ def _simulate(args: argparse.Namespace, gh: Actions) -> None:
         raise ConfigError(f"--requests: {args.requests} is not between 1 and 1000000")
     if not 0 <= args.flip_share <= 1:  # NaN fails too
         raise ConfigError(f"--flip-share: {args.flip_share} is not a share between 0 and 1")
-    frame = read_frame(args.data)
+    frame = read_frame(open_source(args.data, mask=gh.mask))
     if args.label not in frame.columns:
         raise ConfigError(f"--label: column {args.label!r} is not in the data", file=args.data,
                           hint=f"columns: {', '.join(map(str, frame.columns))[:200]}")

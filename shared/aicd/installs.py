@@ -1,9 +1,13 @@
-"""Installing what one config needs and the actions do not carry: the gradient boosting libraries.
+"""Installing what one config needs and the actions do not carry: optional package sets.
 
-Every action installs ``requirements/aicd.lock``; XGBoost and LightGBM (about 30 MB with
-onnxmltools, which exports them to ONNX) come only when ``model.estimator`` names one, from
-``requirements/boosting.lock`` (hashed, compiled against aicd.lock), into the step's own venv with
-the uv that lock carries. A failure is one line naming the package index.
+Every action installs ``requirements/aicd.lock``; a few features need more, and only the steps whose
+config asks for them pay for it. Each set is one hashed lock compiled against aicd.lock, installed
+into the step's own venv with the uv that lock carries:
+
+* ``boosting`` — XGBoost and LightGBM with onnxmltools (about 30 MB), when ``model.estimator`` names one;
+* ``sql`` — the ADBC PostgreSQL driver (about 10 MB), when ``data`` is a query on a ``postgresql://`` URL.
+
+A failure is one line naming the package index.
 """
 
 from __future__ import annotations
@@ -13,30 +17,53 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ServiceError
 
-__all__ = ["BOOSTING_LOCK", "BOOSTING_PACKAGES", "ensure_boosting"]
+__all__ = ["BOOSTING_PACKAGES", "EXTRAS", "Extra", "ensure", "ensure_boosting"]
 
+REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements"
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A package set: the modules that prove it is installed, its lock, and why a step wants it."""
+
+    modules: tuple[str, ...]
+    lock: Path
+    purpose: str
+
+
+EXTRAS = {
+    "boosting": Extra(("xgboost", "lightgbm", "onnxmltools"), REQUIREMENTS / "boosting.lock", "model.estimator"),
+    "sql": Extra(("adbc_driver_postgresql",), REQUIREMENTS / "sql.lock", "a PostgreSQL query in `data`"),
+}
 BOOSTING_PACKAGES = ("xgboost", "lightgbm")
-BOOSTING_LOCK = Path(__file__).resolve().parents[2] / "requirements" / "boosting.lock"
 
 
-def ensure_boosting(package: str, say: Callable[[str], None] = lambda text: None) -> bool:
-    """Install boosting.lock unless ``package`` (and onnxmltools) import already; True if it installed."""
-    if package not in BOOSTING_PACKAGES or all(importlib.util.find_spec(p) for p in (package, "onnxmltools")):
+def ensure(name: str, say: Callable[[str], None] = lambda text: None, needs: tuple[str, ...] = ()) -> bool:
+    """Install the set ``name`` unless ``needs`` (default: all its modules) import already; True if it installed."""
+    extra = EXTRAS[name]
+    if all(importlib.util.find_spec(m) for m in needs or extra.modules):
         return False
+    what = ", ".join(needs or extra.modules)
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if uv is None or not BOOSTING_LOCK.is_file():
-        raise ServiceError("aicd", f"{package} is not installed and cannot be: no uv or no {BOOSTING_LOCK.name}",
-                           retryable=False, hint=f"install {package} and onnxmltools into the step's Python")
-    say(f"installing {package} and onnxmltools for model.estimator ({BOOSTING_LOCK.name})")
-    done = subprocess.run([uv, "pip", "install", "--quiet", "--python", sys.executable, "-r", str(BOOSTING_LOCK)],
+    if uv is None or not extra.lock.is_file():
+        raise ServiceError("aicd", f"{what} is not installed and cannot be: no uv or no {extra.lock.name}",
+                           retryable=False, hint=f"install {what} into the step's Python")
+    say(f"installing {what} for {extra.purpose} ({extra.lock.name})")
+    done = subprocess.run([uv, "pip", "install", "--quiet", "--python", sys.executable, "-r", str(extra.lock)],
                           capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1][:300]
-        raise ServiceError("package index", f"installing {package} failed: {last}", retryable=True,
+        raise ServiceError("package index", f"installing {what} failed: {last}", retryable=True,
                            hint="check that the runner reaches the package index (PyPI or your mirror)")
     importlib.invalidate_caches()
     return True
+
+
+def ensure_boosting(package: str, say: Callable[[str], None] = lambda text: None) -> bool:
+    """The boosting set for ``model.estimator``'s top-level package (nothing for scikit-learn's own)."""
+    return package in BOOSTING_PACKAGES and ensure("boosting", say, needs=(package, "onnxmltools"))

@@ -267,7 +267,9 @@ def test_a_missing_boosting_library_that_cannot_be_installed_is_one_line(monkeyp
     from aicd.errors import ServiceError
 
     monkeypatch.setattr(installs.importlib.util, "find_spec", lambda name: None)
-    monkeypatch.setattr(installs, "BOOSTING_LOCK", tmp_path / "missing.lock")
-    with pytest.raises(ServiceError, match="xgboost is not installed and cannot be"):
+    from dataclasses import replace
+
+    monkeypatch.setitem(installs.EXTRAS, "boosting", replace(installs.EXTRAS["boosting"], lock=tmp_path / "no.lock"))
+    with pytest.raises(ServiceError, match="xgboost, onnxmltools is not installed and cannot be"):
         installs.ensure_boosting("xgboost")
     assert installs.ensure_boosting("sklearn") is False

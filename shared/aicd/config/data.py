@@ -13,7 +13,8 @@ from typing import Any
 from ..data.drift import METHODS
 from .reader import Entry, Reader, kind_of, setting
 
-__all__ = ["DRIFT_METHODS", "DTYPES", "ColumnSpec", "DataConfig", "DriftConfig", "DriftOverride", "FreshnessConfig"]
+__all__ = ["DRIFT_METHODS", "DTYPES", "ColumnSpec", "DataConfig", "DriftConfig", "DriftOverride", "FreshnessConfig",
+           "SqlConfig"]
 
 DTYPES = ("int", "float", "bool", "str", "category", "datetime")
 DRIFT_METHODS = ("auto", *METHODS)  # auto picks per column (aicd.data.drift.choose_method)
@@ -111,6 +112,20 @@ class FreshnessConfig:
             raise r.fail(path, "needs `column` (a timestamp column) and `max-age-hours`")
 
 
+@dataclass(frozen=True)
+class SqlConfig:
+    """``data.sql``: where a SQL query in ``data`` (a .sql file or ``sql: ...``) runs. The database URL
+    is never written here: it is read from the environment variable ``url-env`` names."""
+
+    url_env: str = setting("AICD_DATABASE_URL")
+    fetch_rows: int = setting(65_536, low=1000, high=10_000_000)
+
+    def check(self, r: Reader, path: str) -> None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.url_env):
+            raise r.fail(f"{path}.url-env", f"{self.url_env!r} is not an environment variable name",
+                         "name the variable holding the URL, e.g. AICD_DATABASE_URL")
+
+
 def _delimiter(e: Entry) -> str:
     text = e.text()
     text = "\t" if text in ("\\t", "tab") else text
@@ -140,3 +155,4 @@ class DataConfig:
     max_rows: int | None = setting(None, low=0)
     max_row_change: float | None = setting(None, low=0)
     freshness: FreshnessConfig = setting(factory=FreshnessConfig)
+    sql: SqlConfig = setting(factory=SqlConfig)

@@ -1,11 +1,70 @@
 """Reading datasets: the adapters that turn where a team keeps its data into Arrow record batches.
 
-Each reader implements :class:`aicd.data.dataset.Dataset` (the interface the pure data gate scans);
-today one: files — a path or glob of CSV, Parquet or JSON Lines (:mod:`.files`).
+    open_source(spec, settings, env=..., mask=..., say=...) -> Source
+
+``spec`` is what the ``data`` (or ``reference``) input says; the first kind that claims it reads it:
+
+* a SQL query — a ``.sql`` file or ``sql: SELECT ...`` (:mod:`.sql`), on the database whose URL is in
+  the environment variable ``data.sql.url-env`` names;
+* object storage — ``s3://``, ``gs://``, ``az://`` paths and globs (:mod:`.objects`);
+* files — a local path or glob of CSV, Parquet, JSON Lines or Arrow files (:mod:`.files`).
+
+Remote rows are first streamed to local files in the spool (:mod:`.spool`), so every kind ends as a
+:class:`~.files.Source` of local files: the scan (which only knows :class:`aicd.data.dataset.Dataset`),
+the content hash and training read them alike, and the database is queried once per step. The
+source's ``origin`` says where the rows came from, for lineage; the data-version is the hash of the
+bytes read, whatever the kind.
 """
 
 from __future__ import annotations
 
-from .files import content_hash, open_source, read_frame
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
-__all__ = ["content_hash", "open_source", "read_frame"]
+from ..config.data import DataConfig
+from .files import Source, check_format, content_hash, open_files, read_frame
+from .spool import spool_dir
+
+__all__ = ["Source", "content_hash", "open_source", "read_frame"]
+
+
+def open_source(spec: str, settings: DataConfig | None = None, *, env: Mapping[str, str] | None = None,
+                mask: Callable[[str], None] = lambda secret: None,
+                say: Callable[[str], None] = lambda text: None) -> Source:
+    """The dataset ``spec`` names, as local files; raises DataError / ConfigError / ServiceError (one line)."""
+    settings = settings or DataConfig()
+    env = os.environ if env is None else env
+    from .sql import is_query
+
+    if is_query(spec):
+        return _query(spec, settings, env, mask, say)
+    from .objects import is_object_url
+
+    if is_object_url(spec):
+        return _objects(spec, settings, env, mask, say)
+    return open_files(spec, settings.delimiter)
+
+
+def _query(spec: str, settings: DataConfig, env, mask, say) -> Source:
+    from .sql import open_query, spool_query
+
+    query = open_query(spec, env, settings.sql.url_env, mask)
+    say(f"running {query.label} on {query.where}")
+    target = spool_dir() / f"query-{hashlib.sha256(spec.encode()).hexdigest()[:12]}.arrow"
+    rows = spool_query(query, target, settings.sql.fetch_rows, say)
+    say(f"{rows:,} rows from {query.where}")
+    origin = {"kind": "sql", "uri": query.url.render_as_string(hide_password=True), "query": query.label,
+              "query_sha256": hashlib.sha256(query.text.encode()).hexdigest()}
+    return replace(open_files(str(target)), spec=query.label, origin=origin)
+
+
+def _objects(spec: str, settings: DataConfig, env, mask, say) -> Source:
+    from .objects import fetch_objects
+
+    copies = fetch_objects(spec, spool_dir(), env, mask, say)
+    for url, path in copies:
+        check_format(path, url)
+    return Source(spec, tuple(p for _, p in copies), settings.delimiter, labels=tuple(u for u, _ in copies),
+                  origin={"kind": spec.split("://", 1)[0].lower(), "uri": spec})

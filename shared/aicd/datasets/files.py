@@ -12,20 +12,22 @@ import glob
 import io
 import itertools
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
 
 from ..errors import DataError
 
-__all__ = ["BATCH_BYTES", "SPLIT_BYTES", "Part", "Source", "content_hash", "open_source", "read_frame"]
+__all__ = ["BATCH_BYTES", "SPLIT_BYTES", "Part", "Source", "check_format", "content_hash", "open_files", "read_frame"]
 
 SPLIT_BYTES = 64 << 20  # a plain CSV above this is read as parallel byte ranges (Arrow's stream uses one core)
 SPLIT_WAYS = 2
 BATCH_BYTES = 1 << 20  # CSV block: the reader keeps ~50 blocks in flight, so small blocks bound its memory
-_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl",
+            ".arrow": "arrow", ".feather": "arrow"}  # Arrow IPC files: what SQL sources spool to
 _COMPRESSION = {".gz": "gzip", ".zst": "zstd"}
 
 
@@ -40,23 +42,42 @@ class Part:
     names: tuple[str, ...] = ()
     types: tuple[pa.DataType, ...] = ()
     delimiter: str = ","
+    label: str = ""  # how messages name it when the file is a local copy (an object's URL)
 
     def batches(self, column_types: dict[str, pa.DataType] | None = None) -> Iterator[pa.RecordBatch]:
         """``column_types`` pins CSV columns to a type instead of inferring it from the first block
         (a column declared ``str`` may then hold anything)."""
-        if self.end is None:
-            yield from _read(self.path, column_types or {}, self.delimiter)
-        else:
-            yield from _guarded(self.path, "csv", lambda: _csv_range(self, column_types or {}))
+        with _named(self.path, self.label):
+            if self.end is None:
+                yield from _read(self.path, column_types or {}, self.delimiter)
+            else:
+                yield from _guarded(self.path, "csv", lambda: _csv_range(self, column_types or {}))
+
+
+@contextmanager
+def _named(path: Path, label: str):
+    """A DataError about a local copy names what it is a copy of."""
+    try:
+        yield
+    except DataError as exc:
+        if label and exc.file == str(path):
+            exc.file = label
+        raise
 
 
 @dataclass(frozen=True)
 class Source:
-    """The files of one dataset, in a stable (sorted) order."""
+    """The files of one dataset, in a stable (sorted) order. ``labels`` (one per file, or none) name
+    local copies in messages; ``origin`` says where the rows came from (kind, uri, ...) for lineage."""
 
     spec: str
     files: tuple[Path, ...]
     delimiter: str = ","  # CSV only (data.delimiter)
+    labels: tuple[str, ...] = ()
+    origin: Mapping[str, str] = field(default_factory=lambda: {"kind": "file"})
+
+    def label(self, index: int) -> str:
+        return self.labels[index] if self.labels else ""
 
     def parts(self, column_types: dict[str, pa.DataType] | None = None, ways: int = SPLIT_WAYS) -> list[Part]:
         """Pieces to scan in parallel: every file, and plain CSV files above ``SPLIT_BYTES`` cut
@@ -64,19 +85,23 @@ class Source:
         sample is the same on every machine). Like Arrow's own parallel CSV reader, this assumes
         no line break inside a quoted value."""
         out: list[Part] = []
-        for path in self.files:
+        for i, path in enumerate(self.files):
             plain_csv = _format(path) == ("csv", None)
-            out += _csv_parts(path, ways, column_types or {}, self.delimiter) if plain_csv and ways > 1 and \
-                path.stat().st_size > SPLIT_BYTES else [Part(path, delimiter=self.delimiter)]
+            if plain_csv and ways > 1 and path.stat().st_size > SPLIT_BYTES:
+                with _named(path, self.label(i)):
+                    out += [replace(p, label=self.label(i))
+                            for p in _csv_parts(path, ways, column_types or {}, self.delimiter)]
+            else:
+                out.append(Part(path, delimiter=self.delimiter, label=self.label(i)))
         return out
 
     def batches(self, column_types: dict[str, pa.DataType] | None = None) -> Iterator[pa.RecordBatch]:
         """Every record batch of every file, in order (one stream; ``parts`` for parallel reading)."""
-        for path in self.files:
-            yield from Part(path, delimiter=self.delimiter).batches(column_types)
+        for i, path in enumerate(self.files):
+            yield from Part(path, delimiter=self.delimiter, label=self.label(i)).batches(column_types)
 
 
-def open_source(spec: str, delimiter: str = ",") -> Source:
+def open_files(spec: str, delimiter: str = ",") -> Source:
     """Resolve a path or glob; raise DataError when nothing matches or a format is unknown."""
     matches = sorted(glob.glob(spec)) if glob.has_magic(spec) else [spec]
     files = tuple(Path(m) for m in matches if Path(m).is_file())
@@ -91,6 +116,12 @@ def open_source(spec: str, delimiter: str = ",") -> Source:
     return Source(spec, files, delimiter)
 
 
+def check_format(path: Path, label: str) -> None:
+    """Raise DataError naming ``label`` unless ``path``'s extension is a format the reader knows."""
+    with _named(path, label):
+        _format(path)
+
+
 def _format(path: Path) -> tuple[str, str | None]:
     suffixes = [s.lower() for s in path.suffixes]
     compression = _COMPRESSION.get(suffixes[-1]) if suffixes else None
@@ -99,13 +130,14 @@ def _format(path: Path) -> tuple[str, str | None]:
     fmt = _FORMATS.get(suffixes[-1] if suffixes else "")
     if fmt is None:
         raise DataError(f"unsupported file type {''.join(path.suffixes) or '(none)'}", file=str(path),
-                        hint="use .csv, .parquet or .jsonl, optionally compressed as .gz or .zst")
+                        hint="use .csv, .parquet, .jsonl or .arrow, optionally compressed as .gz or .zst")
     return fmt, compression
 
 
 def _read(path: Path, column_types: dict[str, pa.DataType], delimiter: str = ",") -> Iterator[pa.RecordBatch]:
     fmt, compression = _format(path)
-    readers = {"parquet": lambda: _parquet(path), "csv": lambda: _csv(path, compression, column_types, delimiter),
+    readers = {"parquet": lambda: _parquet(path), "arrow": lambda: _arrow(path),
+               "csv": lambda: _csv(path, compression, column_types, delimiter),
                "jsonl": lambda: _jsonl(path, compression)}
     yield from _guarded(path, fmt, readers[fmt])
 
@@ -209,6 +241,17 @@ def _parquet(path: Path) -> Iterator[pa.RecordBatch]:
         yield from handle.iter_batches(batch_size=500_000)
 
 
+def _arrow(path: Path) -> Iterator[pa.RecordBatch]:
+    """An Arrow IPC file (Feather v2), batch by batch from the file (not memory-mapped)."""
+    with pa.OSFile(str(path)) as fh:
+        reader = pa.ipc.open_file(fh)
+        _check_names(reader.schema.names, path)
+        if reader.num_record_batches == 0:
+            raise DataError("the Arrow file has no rows", file=str(path))
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
+
+
 def _jsonl(path: Path, compression: str | None) -> Iterator[pa.RecordBatch]:
     """Streamed block by block (memory does not grow with the file); the schema is inferred from the
     first block, so a later row that changes a column's type fails the read with Arrow's row number.
@@ -308,12 +351,13 @@ def content_hash(source: Source, length: int = 16) -> str:
     return digest.hexdigest()[:length]
 
 
-def read_frame(spec: str, delimiter: str = ","):
-    """The whole dataset as a pandas DataFrame (for training, which needs it in memory anyway)."""
-    source = open_source(spec, delimiter)
+def read_frame(source: Source | str):
+    """The whole dataset (a Source, or a local path or glob) as a pandas DataFrame (for training, which
+    needs it in memory anyway)."""
+    source = open_files(source) if isinstance(source, str) else source
     try:
         table = pa.Table.from_batches(list(source.batches()))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # e.g. partitions that disagree on a column's type
-        raise DataError(f"cannot read the data: {str(exc).splitlines()[0]}", file=spec,
+        raise DataError(f"cannot read the data: {str(exc).splitlines()[0]}", file=source.spec,
                         hint="every file must have the same columns and types") from None
     return table.to_pandas()

@@ -23,11 +23,13 @@ _VALIDATE_OUTPUTS = (
     Output("html-report", "Path of the HTML report (reference-vs-current histograms of drifted columns)."),
 )
 _VALIDATE_INPUTS = (
-    Input("data", "Dataset to validate: a .csv, .parquet or .jsonl file (optionally .gz/.zst) or a glob of "
-          "partitions.", required=True),
+    Input("data", "Dataset to validate: "
+          "a .csv, .parquet, .jsonl or .arrow file (optionally .gz/.zst) or a glob of partitions; an s3://, gs:// or az:// "
+          "object or glob; a DVC-tracked path (pulled first); or a SQL query (a .sql file, or sql: SELECT ...) run on "
+          "the database in $AICD_DATABASE_URL (data.sql.url-env).", required=True),
     Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
-    Input("reference", "Reference for drift: a file or glob, or models:/<name>@<alias> for the profile stored "
-          "with a registered model; overrides data.drift.reference.", ""),
+    Input("reference", "Reference for drift: any source `data` takes, or models:/<name>@<alias> for the profile "
+          "stored with a registered model; overrides data.drift.reference.", ""),
     Input("tracking-uri", "MLflow tracking URI, for a models:/ reference; empty uses MLFLOW_TRACKING_URI.", ""),
     Input("report", "Where to write the JSON report (the HTML report goes beside it).", "aicd-reports/validate.json"),
 )
@@ -46,7 +48,10 @@ _TRAIN_OUTPUTS = (
     Output("reused", "true when this commit, data-version and config were already registered and reused."),
 )
 _TRAIN_INPUTS = (
-    Input("data", "Training dataset (.csv, .parquet or .jsonl).", required=True),
+    Input("data", "Training dataset: "
+          "a .csv, .parquet, .jsonl or .arrow file (optionally .gz/.zst) or a glob of partitions; an s3://, gs:// or az:// "
+          "object or glob; a DVC-tracked path (pulled first); or a SQL query (a .sql file, or sql: SELECT ...) run on "
+          "the database in $AICD_DATABASE_URL (data.sql.url-env).", required=True),
     Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
     Input("data-version", "The data-version output of action-validate; computed from the file when empty.", ""),
     Input("tracking-uri", "MLflow tracking URI (http(s)://... or sqlite:///path/mlflow.db); "

@@ -51,12 +51,14 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     uri = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
     registry = MlflowRegistry(uri, artifact_root=_artifact_root(uri),  # fail fast, before a long fit
                               retry_seconds=_retry_seconds(env))
-    data_version = _data_version(inputs) or content_hash(open_source(inputs["data"], cfg.data.delimiter))
+    source = open_source(inputs["data"], cfg.data, env=env, mask=gh.mask,
+                         say=lambda text: gh.info(f"aicd train: {text}"))
+    data_version = _data_version(inputs) or content_hash(source)
     tags = _tags(env, data_version, cfg, tenant, on_failure)
     existing = registry.find_version(name, tags["aicd.identity"])
     if existing:
         return _reuse(registry, existing, gh)
-    frame, dropped = labelled_rows(read_frame(inputs["data"], cfg.data.delimiter), cfg.data.label,
+    frame, dropped = labelled_rows(read_frame(source), cfg.data.label,
                                     cfg.model)
     cfg = _checked_against_data(frame, cfg)
     source = _model_source(cfg, env)  # the estimator or entrypoint, checked before anything is said to fit

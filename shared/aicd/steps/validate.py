@@ -34,7 +34,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         raise ConfigError(f"input `report`: {str(report)!r} would be overwritten by the HTML report written beside "
                           "it", hint="name the JSON report, e.g. aicd-reports/validate.json")
     cfg = load_config(inputs.get("config"))
-    source = open_source(inputs["data"], cfg.data.delimiter)
+    source = open_source(inputs["data"], cfg.data, env=env, mask=gh.mask,
+                         say=lambda text: gh.info(f"aicd validate: {text}"))
     reference_spec = inputs.get("reference") or cfg.data.drift.reference
     gh.info(f"aicd validate: scanning {inputs['data']} ({len(source.files)} file(s))"
             + (f" and the reference {reference_spec}" if reference_spec else ""))
@@ -77,7 +78,8 @@ def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str],
     if spec.startswith("models:/"):
         tracking = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
         return _model_profile(spec, tracking, exclude), None, set()
-    reference = scan(open_source(spec, cfg.data.delimiter), cfg.data, cfg.data.drift.sample_rows, seed=2)
+    said = lambda text: print(f"aicd validate: {text}", flush=True)  # noqa: E731 - runs beside the current scan
+    reference = scan(open_source(spec, cfg.data, env=env, say=said), cfg.data, cfg.data.drift.sample_rows, seed=2)
     return reference.sides(exclude), reference.rows, reference.high_cardinality()
 
 
