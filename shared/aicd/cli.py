@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Sequence
 
 from .errors import AicdError, ConfigError, GateFailed, UserError
-from .gha import Actions, inert, md_escape
+from .gha import Actions, inert, md_code, md_escape
 from .paths import check_writable, write_text
 from .steps import env_name
 from .urls import http_url
@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--model-uri", required=True, help="models:/<name>/<version> or models:/<name>@<alias>")
     promote.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
     promote.add_argument("--tenant", default="", help="the tenant whose model this is")
+    lineage = sub.add_parser("lineage", help="which data made a model version, and where it served: "
+                             "data → run → model → image → revisions")
+    lineage.add_argument("model_uri", metavar="MODEL_URI", help="models:/<name>/<version> or models:/<name>@<alias>")
+    lineage.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
+    lineage.add_argument("--json", action="store_true", help="print it as JSON")
     alerts = sub.add_parser("alerts", help="write Prometheus alerting rules from aicd.yml's monitor thresholds")
     alerts.add_argument("--model", required=True, help="the model name (the `model` label of its metrics)")
     alerts.add_argument("--config", default=None, help="aicd.yml with the thresholds (default: built-in defaults)")
@@ -163,6 +168,8 @@ def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
                                    args.tenant, args.model_uri, gh))
         elif args.aicd_command == "alerts":
             _alerts(args, env)
+        elif args.aicd_command == "lineage":
+            _lineage(args, env, gh)
         else:
             _simulate(args, gh)
     except GateFailed as exc:
@@ -197,6 +204,19 @@ def _print_outputs(gh: Actions, outputs: dict) -> None:
     print("outputs:")
     for name, value in outputs.items():
         print(inert(f"  {name} = {value}"))
+
+
+def _lineage(args: argparse.Namespace, env: dict[str, str], gh: Actions) -> None:
+    import json
+
+    from .lineage import render
+    from .registry import MlflowRegistry
+
+    found = MlflowRegistry(args.tracking_uri or env.get("MLFLOW_TRACKING_URI", "")).lineage(args.model_uri)
+    text = json.dumps(found.to_dict(), indent=1) + "\n" if args.json else render(found)
+    sys.stdout.write("\n".join(inert(line) for line in text.splitlines()) + "\n")
+    rows = "".join(f"- {md_escape(line)}\n" for line in render(found).splitlines())
+    gh.summary(f"## aicd lineage of {md_code(found.model_uri)}\n\n{rows}")
 
 
 def _alerts(args: argparse.Namespace, env: dict[str, str]) -> None:

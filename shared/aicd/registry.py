@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AicdError, ServiceError, UserError
+from .lineage import DEPLOYMENTS_TAG, DatasetRecord, Lineage, with_deployment
 from .modelfiles import META_FILE, MODEL_FILE, ONNX_FILE, PROFILE_FILE, sha256_file
 
 __all__ = ["MlflowRegistry", "ModelRecord", "serving_checksum"]
@@ -207,8 +208,10 @@ class MlflowRegistry:
 
     def record_training(self, *, name: str, params: dict, metrics: dict, tags: dict, model, meta: dict,
                         profile: dict, input_example, register: bool, onnx: bytes | None = None,
-                        alias: str = "candidate", progress: Callable[[str], None] = lambda phase: None) -> ModelRecord:
+                        alias: str = "candidate", progress: Callable[[str], None] = lambda phase: None,
+                        dataset: DatasetRecord | None = None) -> ModelRecord:
         """Log one training run; when ``register``, add the model, a version and ``alias``.
+        ``dataset`` is logged as the run's training input (MLflow's dataset lineage).
 
         ``progress`` is told each phase as it completes: run-created, values-logged, model-logged,
         version-registered, alias-set. ``onnx`` (a serialized export) is stored beside the skops
@@ -221,6 +224,8 @@ class MlflowRegistry:
         version = None
         try:
             self._log_values(run_id, params, metrics)
+            if dataset is not None:
+                self._log_dataset(run_id, dataset)
             progress("values-logged")
             files = (model, meta, profile, input_example, onnx)
             version = self._log_and_register(run_id, name, files, alias, tags, progress) if register else None
@@ -249,6 +254,41 @@ class MlflowRegistry:
         self._call("logging params and metrics", self.client.log_batch, run_id,
                    metrics=[Metric(k, v, now, 0) for k, v in finite.items()],
                    params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+
+    def _log_dataset(self, run_id: str, record: DatasetRecord) -> None:
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        entity = Dataset(record.name, record.digest, record.source_type, record.source, record.schema, record.profile)
+        self._call("logging the training dataset", self.client.log_inputs, run_id,
+                   [DatasetInput(entity, [InputTag("mlflow.data.context", "training")])])
+
+    def training_datasets(self, run_id: str) -> list[DatasetRecord]:
+        """The datasets a run logged as its training input (``[]`` for runs older than lineage)."""
+        run = self._call("reading the run", self.client.get_run, run_id)
+        inputs = run.inputs.dataset_inputs if run.inputs else []
+        return [DatasetRecord(i.dataset.name, i.dataset.digest, i.dataset.source_type, i.dataset.source,
+                              i.dataset.schema or "", i.dataset.profile or "") for i in inputs]
+
+    def note_deployment(self, name: str, version: str, entry: dict) -> None:
+        """Append ``entry`` (target, deployment, revision, image, at, command) to the version's
+        ``aicd.deployments`` tag: the registry remembers every revision a version served as."""
+        current = self._call("reading the model version", self.client.get_model_version, name, version)
+        value = with_deployment(current.tags.get(DEPLOYMENTS_TAG), entry)
+        self._call("tagging the model version", self.client.set_model_version_tag, name, version, DEPLOYMENTS_TAG,
+                   value)
+
+    def lineage(self, model_uri: str) -> Lineage:
+        """Data → run → version → images and revisions, read back from the version and its run."""
+        name, version = self.resolve(model_uri)
+        found = self._call("reading the model version", self.client.get_model_version, name, version)
+        import json
+
+        try:
+            deployments = json.loads(found.tags.get(DEPLOYMENTS_TAG) or "[]")
+        except ValueError:
+            deployments = []
+        return Lineage(f"models:/{name}/{version}", found.run_id, self.training_datasets(found.run_id),
+                       dict(found.tags), [d for d in deployments if isinstance(d, dict)])
 
     def _log_and_register(self, run_id, name, files, alias, tags, progress) -> str:
         checksums = self._log_model(run_id, *files)

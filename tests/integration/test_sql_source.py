@@ -122,3 +122,8 @@ def test_training_from_a_query_registers_nothing_when_the_read_fails(postgres, p
     assert trained.code == 0, trained.output
     assert outputs(project)["passed"] == "true"
     assert mlflow_server.version_count("churn-from-sql") == 1
+    lineage = run_aicd("lineage", "models:/churn-from-sql/1", "--tracking-uri", mlflow_server.uri, "--json")
+    (data,) = json.loads(lineage.stdout)["data"]
+    assert data["kind"] == "sql" and data["query"] == "queries/customers.sql" and data["source_type"] == "sql"
+    assert data["uri"] == f"postgresql://aicd:***@127.0.0.1:{postgres.port}/behaviour"
+    assert PASSWORD not in lineage.stdout and len(data["data_version"]) == 16

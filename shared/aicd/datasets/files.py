@@ -113,7 +113,7 @@ def open_files(spec: str, delimiter: str = ",") -> Source:
         raise DataError(what, file=spec, hint="check the path given to the `data` (or `reference`) input")
     for path in files:
         _format(path)
-    return Source(spec, files, delimiter)
+    return Source(spec, files, delimiter, origin={"kind": "file", "uri": spec})
 
 
 def check_format(path: Path, label: str) -> None:

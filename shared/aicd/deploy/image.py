@@ -118,6 +118,7 @@ def image_labels(meta: Mapping, model_uri: str, checksum: str, source: str, comm
         "io.aicd.model.run-id": str(meta.get("run_id", "")),
         "io.aicd.model.sha256": checksum,
         "io.aicd.data.version": str(meta.get("data_version", "")),
+        "io.aicd.data.source": str(meta.get("data_source", "")),
         "io.aicd.runtime": "onnx" if meta.get("onnx_sha256") else "sklearn",
     }
 

@@ -22,11 +22,11 @@ _VALIDATE_OUTPUTS = (
     Output("report", "Path of the JSON report."),
     Output("html-report", "Path of the HTML report (reference-vs-current histograms of drifted columns)."),
 )
+DATA_SOURCES = ("a .csv, .parquet, .jsonl or .arrow file (optionally .gz/.zst) or a glob of partitions; an s3://, "
+                "gs:// or az:// object or glob; a DVC-tracked path (pulled first); or a SQL query (a .sql file, or "
+                "sql: SELECT ...) run on the database in $AICD_DATABASE_URL (data.sql.url-env).")
 _VALIDATE_INPUTS = (
-    Input("data", "Dataset to validate: "
-          "a .csv, .parquet, .jsonl or .arrow file (optionally .gz/.zst) or a glob of partitions; an s3://, gs:// or az:// "
-          "object or glob; a DVC-tracked path (pulled first); or a SQL query (a .sql file, or sql: SELECT ...) run on "
-          "the database in $AICD_DATABASE_URL (data.sql.url-env).", required=True),
+    Input("data", "Dataset to validate: " + DATA_SOURCES, required=True),
     Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
     Input("reference", "Reference for drift: any source `data` takes, or models:/<name>@<alias> for the profile "
           "stored with a registered model; overrides data.drift.reference.", ""),
@@ -48,10 +48,7 @@ _TRAIN_OUTPUTS = (
     Output("reused", "true when this commit, data-version and config were already registered and reused."),
 )
 _TRAIN_INPUTS = (
-    Input("data", "Training dataset: "
-          "a .csv, .parquet, .jsonl or .arrow file (optionally .gz/.zst) or a glob of partitions; an s3://, gs:// or az:// "
-          "object or glob; a DVC-tracked path (pulled first); or a SQL query (a .sql file, or sql: SELECT ...) run on "
-          "the database in $AICD_DATABASE_URL (data.sql.url-env).", required=True),
+    Input("data", "Training dataset: " + DATA_SOURCES, required=True),
     Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
     Input("data-version", "The data-version output of action-validate; computed from the file when empty.", ""),
     Input("tracking-uri", "MLflow tracking URI (http(s)://... or sqlite:///path/mlflow.db); "

@@ -17,6 +17,7 @@ from ..decision import class_key
 from ..errors import ConfigError, GateFailed
 from ..gha import Actions, md_code, md_escape
 from ..installs import ensure_boosting
+from ..lineage import dataset_record
 from ..model.compare import Comparison, compare_models
 from ..model.gate import ThresholdResult, check_thresholds
 from ..model.metrics import confusion, per_class
@@ -54,19 +55,19 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     source = open_source(inputs["data"], cfg.data, env=env, mask=gh.mask,
                          say=lambda text: gh.info(f"aicd train: {text}"))
     data_version = _data_version(inputs) or content_hash(source)
-    tags = _tags(env, data_version, cfg, tenant, on_failure)
+    tags = {**_tags(env, data_version, cfg, tenant, on_failure), "aicd.data_source": _shown_source(source)}
     existing = registry.find_version(name, tags["aicd.identity"])
     if existing:
         return _reuse(registry, existing, gh)
     frame, dropped = labelled_rows(read_frame(source), cfg.data.label,
                                     cfg.model)
     cfg = _checked_against_data(frame, cfg)
-    source = _model_source(cfg, env)  # the estimator or entrypoint, checked before anything is said to fit
+    estimator = _model_source(cfg, env)  # the estimator or entrypoint, checked before anything is said to fit
     gh.info(f"aicd train: {len(frame):,} labelled rows of {inputs['data']}"
             + (f" ({dropped:,} rows without a label dropped, as model.max-missing-label-ratio allows)" if dropped
                else "") + f"; fitting {cfg.model.entrypoint or cfg.model.estimator} on the training split")
     fit_started = time.monotonic()
-    result = _fit(frame, cfg, source)
+    result = _fit(frame, cfg, estimator)
     fit_seconds = time.monotonic() - fit_started
     gh.info(f"aicd train: fitted on {result.n_train:,} rows in {fit_seconds:.2f} s; holdout {result.n_test:,} rows")
     for note in result.notes:
@@ -82,16 +83,19 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     record = registry.record_training(
         name=name, params={**_params(cfg, result), "unlabelled_rows_dropped": dropped}, metrics=result.metrics,
         tags={**tags, "aicd.gate": "passed" if passed else "failed"}, model=result.model,
-        meta=_meta(result, cfg, data_version, export), input_example=result.holdout[result.features].head(3),
+        meta={**_meta(result, cfg, data_version, export), "data_source": tags["aicd.data_source"]},
+        input_example=result.holdout[result.features].head(3),
         profile=_profile(frame, result, cfg), register=register, onnx=export.blob,
-        alias="candidate" if passed else "challenger", progress=progress)
+        alias="candidate" if passed else "challenger", progress=progress,
+        dataset=dataset_record(inputs["data"], source.origin, data_version,
+                               {str(c): str(t) for c, t in frame.dtypes.items()}, len(frame) + dropped))
     outputs = {"passed": str(passed).lower(), "run-id": record.run_id, "model-uri": record.model_uri,
                "model-version": record.version or "", "model-name": name, "metrics": _json(result.metrics),
                "reused": "false"}
     gh.set_outputs(outputs)
     gh.info(f"aicd train: fit {fit_seconds:.2f} s, everything else {time.monotonic() - started - fit_seconds:.2f} s")
     gh.summary(render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version,
-                              export if register else None, dropped))
+                              export if register else None, dropped, tags["aicd.data_source"]))
     if not passed:
         reasons = _gate_failures(gh, cfg, gate, slice_gate, comparisons, "warning" if register else "error")
         if not register:
@@ -306,6 +310,13 @@ def _tags(env: Mapping[str, str], data_version: str, cfg: Config, tenant: str, o
     return tags
 
 
+def _shown_source(source) -> str:
+    """Where the rows came from, in one tag value: the URL or path (a query: its label on its server)."""
+    origin = source.origin
+    text = f"{origin['query']} on {origin['uri']}" if origin.get("kind") == "sql" else origin.get("uri") or source.spec
+    return text[:500]
+
+
 def _params(cfg: Config, result: TrainResult) -> dict:
     return {"estimator": cfg.model.entrypoint or cfg.model.estimator, **cfg.model.params, "seed": cfg.model.seed,
             "test_size": cfg.model.test_size, "split": cfg.model.split.kind, "n_train": result.n_train,
@@ -330,7 +341,7 @@ def _json(metrics: Mapping[str, float]) -> str:
 
 def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: list[ThresholdResult], slice_gate,
                    comparisons: list[Comparison], champion: str | None, data_version: str,
-                   export: OnnxExport | None = None, dropped: int = 0) -> str:
+                   export: OnnxExport | None = None, dropped: int = 0, data_source: str = "") -> str:
     passed = (all(g.passed for g in gate) and all(g.passed for _, gs in slice_gate for g in gs)
               and all(c.passed for c in comparisons))
     by_metric = {c.metric: c for c in comparisons}
@@ -351,7 +362,8 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
         versus = (f"Compared with champion version {champion} on the same {result.n_test} holdout rows: paired "
                   f"bootstrap, margin {c0.margin}{', improvement required' if c0.require_improvement else ''}.")
     head = (f"## {ICON[passed]} aicd model gate — {'passed' if passed else 'failed'}\n\n"
-            f"model {md_code(name)} · run {md_code(record.run_id)} · data-version {md_code(data_version)}\n\n"
+            f"model {md_code(name)} · run {md_code(record.run_id)} · data-version {md_code(data_version)}"
+            + (f" from {md_code(data_source)}" if data_source else "") + "\n\n"
             + (_registered_line(record, passed) if record.version else "Nothing was registered.")
             + _runtime_line(export)
             + (f"\n\n{dropped:,} rows without a label were left out (allowed by `model.max-missing-label-ratio`)."

@@ -11,14 +11,16 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ...deploy.image import BuiltImage, Recipe, build_and_push
 from ...deploy.naming import model_name_of
-from ...deploy.target import Candidate, Target
-from ...errors import ConfigError, RolloutFailed
+from ...deploy.target import Candidate, Release, Target
+from ...errors import AicdError, ConfigError, RolloutFailed
 from ...gha import Actions
 from ...provenance import commit_of, source_of
+from ...registry import MlflowRegistry
 from ...tenancy import check_tenant
 from .. import read_inputs
 from ..specs import SPECS
@@ -71,8 +73,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         return {}
     if command == "rollback":
         _check_owners(inputs, target)
-        return _finish(gh, command, target, lambda: target.rollback(inputs["revision"]))
-    return _finish(gh, command, target, {"promote": target.promote, "abort": target.abort}[command])
+        return _finish(gh, inputs, env, command, target, lambda: target.rollback(inputs["revision"]))
+    return _finish(gh, inputs, env, command, target, {"promote": target.promote, "abort": target.abort}[command])
 
 
 def _deploy(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], target: Target) -> dict[str, str]:
@@ -88,25 +90,26 @@ def _deploy(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], targ
                         "from now on — pass `shadow-model-uri` again to keep pairing", title="aicd deploy")
         image = _image(inputs, gh, env, model_uri, model_dir, meta, shadow) if target.needs_image else None
         candidate = Candidate(model_uri, model_dir, meta, image.reference if image else "", commit_of(env), shadow)
-        outputs = _finish(gh, "deploy", target, lambda: target.deploy(candidate), image)
+        outputs = _finish(gh, inputs, env, "deploy", target, lambda: target.deploy(candidate), image)
     if not target.has_feedback_token():
         warn_no_feedback(gh)
     return outputs
 
 
-def _finish(gh: Actions, command: str, target: Target, verb, image: BuiltImage | None = None) -> dict[str, str]:
+def _finish(gh: Actions, inputs: Mapping[str, str], env: Mapping[str, str], command: str, target: Target, verb,
+            image: BuiltImage | None = None) -> dict[str, str]:
     """Run the verb; publish outputs and the summary — of a failed rollout too, before it is raised."""
     try:
         result = verb()
     except RolloutFailed as failed:
         if failed.result is not None:
-            _publish(gh, command, target, failed.result, image, failed=str(failed))
+            _publish(gh, inputs, env, command, target, failed.result, image, failed=str(failed))
         raise
-    return _publish(gh, command, target, result, image)
+    return _publish(gh, inputs, env, command, target, result, image)
 
 
-def _publish(gh: Actions, command: str, target: Target, result, image: BuiltImage | None,
-             failed: str = "") -> dict[str, str]:
+def _publish(gh: Actions, inputs: Mapping[str, str], env: Mapping[str, str], command: str, target: Target, result,
+             image: BuiltImage | None, failed: str = "") -> dict[str, str]:
     serving, standby = result.serving, result.standby
     outputs = {"endpoint": result.endpoint, "revision": str(serving.revision),
                "previous-revision": str(standby.revision) if standby else "", "model-version": serving.model_version,
@@ -115,7 +118,26 @@ def _publish(gh: Actions, command: str, target: Target, result, image: BuiltImag
                "strategy-state": result.state}
     gh.set_outputs(outputs)
     gh.summary(render_release(command, target, result, image, failed))
+    if not failed:
+        _note_lineage(inputs, env, gh, command, target, serving)
     return outputs
+
+
+def _note_lineage(inputs: Mapping[str, str], env: Mapping[str, str], gh: Actions, command: str, target: Target,
+                  serving: Release) -> None:
+    """Tell the registry which revision the serving version now runs as (``aicd lineage`` reads it).
+    Best effort: the rollout has happened, so a registry that cannot be written to is a warning."""
+    if not serving.model_uri.startswith("models:/") or not serving.model_version:
+        return
+    entry = {"target": inputs["target"], "deployment": target.where, "revision": serving.revision,
+             "image": serving.image, "commit": serving.commit, "command": command,
+             "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    try:
+        registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""), retry_seconds=10)
+        registry.note_deployment(model_name_of(serving.model_uri), serving.model_version, entry)
+    except AicdError as exc:
+        gh.annotate("warning", f"revision {serving.revision} serves, but its lineage was not recorded: {exc}",
+                    title="aicd deploy")
 
 
 def _image(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], model_uri: str, model_dir: Path,
