@@ -99,8 +99,8 @@ def render(lineage: Lineage) -> str:
     body = lineage.to_dict()
     lines = []
     for data in body["data"] or [{"data_version": lineage.tags.get("aicd.data_version", "?"), "uri": "(not recorded)"}]:
-        where = data.get("uri", "")
-        extra = "".join(f", {k} {data[k]}" for k in ("query", "dvc_md5", "dvc_rev", "dvc_remote") if data.get(k))
+        where = f"{data['query']} on {data.get('uri', '')}" if data.get("query") else data.get("uri", "")
+        extra = "".join(f", {k} {data[k]}" for k in ("dvc_md5", "dvc_rev", "dvc_remote") if data.get(k))
         lines.append(f"data      {data['data_version']}  {where}{extra}")
     commit = f"  commit {body['commit'][:12]}" if body["commit"] else ""
     lines.append(f"run       {lineage.run_id}{commit}" + (f"  {body['workflow_run']}" if body["workflow_run"] else ""))

@@ -218,6 +218,9 @@ def _sqlalchemy_batches(query: SqlQuery, fetch_rows: int) -> Iterator[pa.RecordB
                     sqlalchemy.text(query.text))
             except sa.DBAPIError as exc:
                 raise _query_error(query, _scrubbed(str(exc.orig).splitlines()[0], query)) from None
+            if not result.returns_rows:
+                raise DataError(f"the query returns no result set on {query.where}", file=query.label,
+                                hint="write a SELECT (a statement or a comment alone gives no rows)")
             names, rows = list(result.keys()), 0
             try:
                 for part in result.partitions():
