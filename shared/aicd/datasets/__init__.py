@@ -7,6 +7,8 @@
 * a SQL query — a ``.sql`` file or ``sql: SELECT ...`` (:mod:`.sql`), on the database whose URL is in
   the environment variable ``data.sql.url-env`` names;
 * object storage — ``s3://``, ``gs://``, ``az://`` paths and globs (:mod:`.objects`);
+* DVC — a local path (or a glob inside a folder) that a ``.dvc`` file or ``dvc.lock`` tracks is pulled
+  at the checkout's version first (:mod:`.dvc`), then read as files;
 * files — a local path or glob of CSV, Parquet, JSON Lines or Arrow files (:mod:`.files`).
 
 Remote rows are first streamed to local files in the spool (:mod:`.spool`), so every kind ends as a
@@ -18,8 +20,10 @@ bytes read, whatever the kind.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
@@ -44,7 +48,29 @@ def open_source(spec: str, settings: DataConfig | None = None, *, env: Mapping[s
 
     if is_object_url(spec):
         return _objects(spec, settings, env, mask, say)
+    from .dvc import tracking_file
+
+    tracked = _fixed_part(spec)
+    if tracking_file(tracked) is not None:
+        return _dvc(spec, tracked, settings, say)
     return open_files(spec, settings.delimiter)
+
+
+def _fixed_part(spec: str) -> str:
+    """The path before the first glob character's folder (``data/day=*/x.csv`` → ``data``): what DVC tracks."""
+    if not glob.has_magic(spec):
+        return spec
+    head = re.split(r"[*?\[]", spec, maxsplit=1)[0]
+    return os.path.dirname(head) or "."
+
+
+def _dvc(spec: str, tracked: str, settings: DataConfig, say) -> Source:
+    from .dvc import pull
+
+    origin = pull(tracked, say)
+    source = open_files(spec, settings.delimiter)
+    return replace(source, origin={"kind": "dvc", "uri": spec, "dvc_md5": origin.md5, "dvc_rev": origin.rev,
+                                   "dvc_remote": origin.remote})
 
 
 def _query(spec: str, settings: DataConfig, env, mask, say) -> Source:
