@@ -235,3 +235,35 @@ def test_dvc_that_cannot_be_installed_names_the_package_index(tmp_path, monkeypa
     with pytest.raises(ServiceError) as caught:
         dvc.pull("data/x.csv")
     assert caught.value.service == "package index" and caught.value.retryable and "\n" not in str(caught.value)
+
+
+def test_the_data_gate_reads_a_dvc_path_at_the_checkouts_version_and_train_records_its_lineage(repo, mlflow_server):
+    """Through the CLI as a workflow runs it: the workspace copy gone, the older commit checked out."""
+    import json
+
+    from tests.conftest import run_aicd
+
+    repo.run("git", "checkout", "-q", repo.commits[0])
+    repo.forget_local_copies("data/x.csv")
+    (repo.root / "aicd.yml").write_text("data:\n  max-missing-ratio: 0\n")
+    result = run_aicd("validate", "--data", "data/x.csv", "--config", "aicd.yml", "--report", "r.json",
+                      cwd=repo.root, env={"RUNNER_TEMP": str(repo.root)})
+    assert result.code == 0, result.output
+    assert f"md5 {repo.md5('data/x.csv.dvc')}" in result.output
+    assert (repo.root / "data" / "x.csv").read_bytes() == V1
+    assert json.loads((repo.root / "r.json").read_text())["data_version"] == hashlib.sha256(V1).hexdigest()[:16]
+
+    rows = "a,b,label\n" + "".join(f"{i},{i % 7},{int(i % 7 > 3)}\n" for i in range(300))
+    (repo.root / "data" / "train.csv").write_text(rows)
+    repo.run(str(repo.dvc), "add", "-q", "data/train.csv")
+    repo.run(str(repo.dvc), "push", "-q")
+    (repo.root / "aicd.yml").write_text("data:\n  label: label\nmodel:\n  thresholds: {accuracy: 0.5}\n")
+    env = {"RUNNER_TEMP": str(repo.root), "MLFLOW_TRACKING_URI": mlflow_server.uri, "GITHUB_SHA": "dvc-lineage"}
+    trained = run_aicd("train", "--data", "data/train.csv", "--config", "aicd.yml", "--model-name", "from-dvc",
+                       cwd=repo.root, env=env, timeout=300)
+    assert trained.code == 0, trained.output
+    lineage = run_aicd("lineage", "models:/from-dvc/1", "--json", env=env)
+    (data,) = json.loads(lineage.stdout)["data"]
+    assert data["kind"] == "dvc" and data["dvc_md5"] == repo.md5("data/train.csv.dvc")
+    assert data["dvc_rev"] == repo.commits[0] and data["dvc_remote"] == f"storage ({repo.remote})"
+    assert data["source_type"] == "dvc" and data["uri"] == "data/train.csv"
