@@ -96,6 +96,28 @@ def action_venv() -> Path:
     return Path(out.stdout.strip())
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """versitygw on a free loopback port (scripts/install-object-stores builds it)."""
+    from tests.integration.object_store_infra import S3Server, object_store_bin
+
+    server = S3Server()
+    server.start(object_store_bin())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_server():
+    """fake-gcs-server on a free loopback port (scripts/install-object-stores builds it)."""
+    from tests.integration.object_store_infra import GcsServer, object_store_bin
+
+    server = GcsServer()
+    server.start(object_store_bin())
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def deploy_dir(tmp_path):
     """A deploy state dir whose model servers are all stopped after the test."""

@@ -100,3 +100,16 @@ def test_a_freshness_column_with_some_non_iso_values_says_which():
     check = _freshness(col, 26, dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
     assert not check.passed and "read as text, not timestamps" in check.message
     assert "1 of its 2 distinct values are not, e.g. '12/01/2026 10:00'" in check.message
+
+
+def test_the_positive_class_matches_however_each_side_spells_it(tmp_path):
+    """A boolean label scans as true/false; aicd.yml says true, True, "true" or 1 for it."""
+    frame = pd.DataFrame({"x": range(100), "y": [i % 2 == 0 for i in range(100)],
+                          "z": [float(i % 2) for i in range(100)]})
+    for label, positive, name in (("y", "true", "d.csv"), ("y", "True", "d.parquet"), ("z", "1", "d.csv"),
+                                  ("z", "1.0", "d.parquet")):
+        cfg = parse_config(f"data:\n  label: {label}\n  positive: {positive}\n  min-positive-share: 0.4\n",
+                           "aicd.yml").data
+        assert failed(frame, tmp_path, cfg, name) == [], (label, positive, name)
+    cfg = parse_config("data:\n  label: y\n  positive: yes-please\n", "aicd.yml").data
+    assert [c.measured for c in failed(frame, tmp_path, cfg)] == ["absent"]

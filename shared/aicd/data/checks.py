@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from ..config import ColumnSpec, DataConfig
 from ..dates import is_date_text
+from ..decision import class_key
 from .scan import ColumnScan, Scan
 
 __all__ = ["Check", "run_checks"]
@@ -83,12 +84,23 @@ def _label(col: ColumnScan, rows: int, cfg: DataConfig, task: str, max_missing: 
 
 def _positive_present(col: ColumnScan, cfg: DataConfig) -> Check | None:
     """A check that fails when ``data.positive`` is not one of the label's two classes, else None."""
-    if str(cfg.positive) in col.counts:
+    if _positive_key(col, cfg) is not None:
         return None
     shown = ", ".join(sorted(map(str, col.counts)))
     return Check("label-balance", col.name, False, "absent", str(cfg.positive),
                  f"the positive value {cfg.positive!r} never occurs in label `{col.name}` (classes: {shown})",
                  "data.positive")
+
+
+def _positive_key(col: ColumnScan, cfg: DataConfig) -> str | None:
+    """The label's count key that is ``data.positive``: the same class however each side spells it
+    (``true`` in a boolean column is ``True``/``"true"`` in aicd.yml; ``1.0`` is ``1``)."""
+    def same(value: object) -> str:
+        text = class_key(value)
+        return text.lower() if text.lower() in ("true", "false") else text
+
+    wanted = same(cfg.positive)
+    return next((key for key in col.counts if same(key) == wanted), None)
 
 
 def _schema(s: Scan, cfg: DataConfig) -> list[Check]:
@@ -225,7 +237,8 @@ FUTURE_HOURS = 1.0  # how far ahead of this runner's clock a newest timestamp ma
 
 def _positive_share(col: ColumnScan, cfg: DataConfig) -> Check:
     total = sum(col.counts.values())
-    share = col.counts.get(str(cfg.positive), 0) / total if total else 0.0
+    key = _positive_key(col, cfg)
+    share = col.counts[key] / total if total and key is not None else 0.0
     return Check("label-balance", cfg.label, share >= cfg.min_positive_share, round(share, 6),
                  cfg.min_positive_share,
                  f"`{cfg.label}` positive share ({cfg.positive!r}) is {share:.1%} (min {cfg.min_positive_share:.1%})",
