@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ def dataset_record(spec: str, origin: Mapping[str, str], data_version: str, dtyp
     last part; the schema is MLflow's ``mlflow_colspec`` JSON so its UI shows the columns."""
     name = PurePosixPath(spec.split("?")[0].rstrip("/")).stem if origin.get("kind") != "sql" else origin["query"]
     columns = [{"name": str(c), "type": _mlflow_type(t), "required": False} for c, t in dtypes.items()]
-    return DatasetRecord(name=(name or "data")[:500], digest=data_version,
+    digest = data_version if len(data_version) <= 36 else hashlib.sha256(data_version.encode()).hexdigest()[:32]
+    return DatasetRecord(name=(name or "data")[:500], digest=digest,  # MLflow allows 36 characters
                          source_type=_SOURCE_TYPES.get(origin.get("kind", "file"), "local"),
                          source=json.dumps(dict(origin), sort_keys=True),
                          schema=json.dumps({"mlflow_colspec": columns}),

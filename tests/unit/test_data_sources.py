@@ -136,3 +136,34 @@ def test_an_arrow_file_is_a_dataset(tmp_path):
     with pa.OSFile(str(tmp_path / "t.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     assert read_frame(str(tmp_path / "t.arrow"))["a"].tolist() == [1, 2, 3]
+
+
+def test_object_globs_match_as_local_globs_do():
+    match = obj._glob_regex("b/data/*.parquet").fullmatch
+    assert match("b/data/x.parquet") and not match("b/data/archive/old.parquet")
+    deep = obj._glob_regex("b/data/**/part-?.parquet").fullmatch
+    assert deep("b/data/part-1.parquet") and deep("b/data/d=1/h=2/part-3.parquet")
+    assert not deep("b/data/oldpart-1.parquet")
+    visible = obj._glob_regex("b/[!_]*.csv").fullmatch
+    assert visible("b/x.csv") and not visible("b/_x.csv")
+
+
+def test_credentials_in_a_urls_query_are_masked_and_never_shown(sqlite_url):
+    from aicd.datasets.sql import ADBC_DIALECTS, open_query
+
+    masked = []
+    query = open_query("sql: SELECT 1", {"AICD_DATABASE_URL": "postgres://u:pw1@db:5432/x?password=pw2&sslmode=require"},
+                       mask=masked.append)
+    assert masked == ["pw1", "pw2"] and query.dialect in ADBC_DIALECTS
+    assert query.shown == "postgres://u:***@db:5432/x?sslmode=require"
+
+
+def test_sql_text_with_colons_is_sent_as_written(sqlite_url):
+    source = open_source("""sql: SELECT '{"a":1}' AS doc, 'x:y' AS pair FROM events LIMIT 3""",
+                         env={"AICD_DATABASE_URL": sqlite_url})
+    assert read_frame(source)["doc"].tolist() == ['{"a":1}'] * 3
+
+
+def test_a_long_data_version_fits_mlflows_digest():
+    record = dataset_record("d.csv", {"kind": "file"}, "f" * 64, {}, 1)
+    assert len(record.digest) == 32 and dataset_record("d.csv", {"kind": "file"}, "a" * 16, {}, 1).digest == "a" * 16

@@ -24,8 +24,10 @@ import glob
 import hashlib
 import os
 import re
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
 
 from ..config.data import DataConfig
 from .files import Source, check_format, content_hash, open_files, read_frame
@@ -78,19 +80,19 @@ def _query(spec: str, settings: DataConfig, env, mask, say) -> Source:
 
     query = open_query(spec, env, settings.sql.url_env, mask)
     say(f"running {query.label} on {query.where}")
-    target = spool_dir() / f"query-{hashlib.sha256(spec.encode()).hexdigest()[:12]}.arrow"
+    target = Path(tempfile.mkdtemp(prefix="query-", dir=spool_dir())) / "rows.arrow"  # one per call
     rows = spool_query(query, target, settings.sql.fetch_rows, say)
     say(f"{rows:,} rows from {query.where}")
-    origin = {"kind": "sql", "uri": query.url.render_as_string(hide_password=True), "query": query.label,
+    origin = {"kind": "sql", "uri": query.shown, "query": query.label,
               "query_sha256": hashlib.sha256(query.text.encode()).hexdigest()}
-    return replace(open_files(str(target)), spec=query.label, origin=origin)
+    return replace(open_files(str(target)), spec=query.label, labels=(query.label,), origin=origin)
 
 
 def _objects(spec: str, settings: DataConfig, env, mask, say) -> Source:
     from .objects import fetch_objects
 
-    copies = fetch_objects(spec, spool_dir(), env, mask, say)
-    for url, path in copies:
-        check_format(path, url)
+    into = Path(tempfile.mkdtemp(prefix="objects-", dir=spool_dir()))  # one per call
+    copies = fetch_objects(spec, into, env, mask, say,
+                           check=lambda url: check_format(Path(url.rsplit("/", 1)[-1]), url))
     return Source(spec, tuple(p for _, p in copies), settings.delimiter, labels=tuple(u for u, _ in copies),
                   origin={"kind": spec.split("://", 1)[0].lower(), "uri": spec})

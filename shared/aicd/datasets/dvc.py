@@ -75,6 +75,7 @@ def pull(path: str, say: Callable[[str], None] = lambda text: None) -> DvcOrigin
         raise DataError("not tracked by DVC: no .dvc file or dvc.lock output names it", file=path,
                         hint="`dvc add` it and commit the .dvc file, or give a path that is not DVC-tracked")
     name, url = _remote(root, out.remote)
+    url = _without_userinfo(url)
     remote = f"{name} ({url})" if name else ""
     say(f"dvc pull {path} from {remote or 'the local DVC cache'} ({out.file.name}: md5 {out.md5})")
     dvc = _dvc_executable()
@@ -83,6 +84,11 @@ def pull(path: str, say: Callable[[str], None] = lambda text: None) -> DvcOrigin
     if done.returncode != 0:
         raise _pull_error(path, done.stdout + done.stderr, dvc, root, name, url)
     return DvcOrigin(path, out.md5, _git_rev(root), remote)
+
+
+def _without_userinfo(url: str) -> str:
+    """A remote URL fit for logs and lineage: ``https://user:token@host/x`` → ``https://host/x``."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url, flags=re.IGNORECASE)
 
 
 def _find_out(path: str, root: Path | None = None) -> _Out | None:

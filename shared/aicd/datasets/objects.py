@@ -21,13 +21,13 @@ Secrets found in the environment are masked first. A failure is one line naming 
 
 from __future__ import annotations
 
-import fnmatch
 import glob
-import hashlib
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
+
+import pyarrow as pa
 
 from ..errors import DataError, ServiceError
 
@@ -43,21 +43,24 @@ def is_object_url(spec: str) -> bool:
 
 
 def fetch_objects(spec: str, into: Path, env: Mapping[str, str], mask: Callable[[str], None] = lambda s: None,
-                  say: Callable[[str], None] = lambda text: None) -> list[tuple[str, Path]]:
+                  say: Callable[[str], None] = lambda text: None,
+                  check: Callable[[str], None] = lambda url: None) -> list[tuple[str, Path]]:
     """Copy the object (or the objects the glob matches, sorted) into ``into``; returns (URL, local file)
-    of each."""
+    of each. ``check(url)`` runs on every URL before anything is copied (the format check). Each local
+    copy keeps its object's name (a glob's data-version hashes names) in a numbered folder of its own."""
     for name in SECRETS:
         if env.get(name):
             mask(env[name])
     scheme, bucket, key = _split(spec)
     fs = _filesystem(scheme, env, mask)
     keys = _matches(fs, spec, bucket, key)
+    for path in keys:
+        check(f"{scheme}://{path}")
     total = 0
     files = []
-    for path in keys:
-        local = into / hashlib.sha256(spec.encode()).hexdigest()[:12] / PurePosixPath(path).relative_to(
-            PurePosixPath(bucket) / _fixed_prefix(key)).as_posix()
-        local.parent.mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(keys):
+        local = into / f"{i:05d}" / PurePosixPath(path).name
+        local.parent.mkdir(parents=True)
         total += _copy(fs, spec, path, local)
         files.append((f"{scheme}://{path}", local))
     say(f"copied {len(files)} object(s), {total / 1e6:,.1f} MB, from {spec}")
@@ -96,11 +99,37 @@ def _matches(fs, spec: str, bucket: str, key: str) -> list[str]:
         found = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
     except OSError as exc:
         raise _storage_error(spec, exc) from None
-    pattern = target.replace("**/", "*")  # fnmatch's * crosses "/": ** and * both match nested keys
-    names = sorted(i.path for i in found if i.type == pafs.FileType.File and fnmatch.fnmatchcase(i.path, pattern))
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"not a valid object path: {_first_line(exc)}", file=spec, hint="check the URL") from None
+    pattern = _glob_regex(target)
+    names = sorted(i.path for i in found if i.type == pafs.FileType.File and pattern.fullmatch(i.path))
     if not names:
         raise DataError("no object matches the glob", file=spec, hint="check the bucket, the prefix and the pattern")
     return names
+
+
+def _glob_regex(pattern: str) -> re.Pattern:
+    """A glob as local globs read it: ``*`` and ``?`` stay within one path segment, ``**/`` spans any
+    number of folders (none too), ``[...]`` is a character class."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1:]:
+            end = pattern.index("]", i + 1)
+            out.append("[" + pattern[i + 1:end].replace("!", "^", 1) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
 
 
 def _copy(fs, spec: str, path: str, local: Path) -> int:
@@ -108,11 +137,18 @@ def _copy(fs, spec: str, path: str, local: Path) -> int:
     try:
         with fs.open_input_stream(path) as src, open(local, "wb") as out:
             for block in iter(lambda: src.read(BLOCK), b""):
-                out.write(block)
+                try:
+                    out.write(block)
+                except OSError as exc:  # the runner's disk, not the storage
+                    raise ServiceError("the runner's disk", f"cannot copy {spec} to {local.parent}: {exc}",
+                                       retryable=False, hint="free disk space under RUNNER_TEMP") from None
                 size += len(block)
-    except OSError as exc:
+    except (OSError, pa.ArrowInvalid) as exc:
         local.unlink(missing_ok=True)
         raise _storage_error(spec, exc) from None
+    except ServiceError:
+        local.unlink(missing_ok=True)
+        raise
     return size
 
 
@@ -187,13 +223,15 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-def _storage_error(spec: str, exc: OSError) -> Exception:
+def _storage_error(spec: str, exc: Exception) -> Exception:
     text = _first_line(exc)
-    if isinstance(exc, FileNotFoundError) or re.search(r"NoSuchBucket|NoSuchKey|not found|404|does not exist",
+    if isinstance(exc, FileNotFoundError) or re.search(r"NoSuchBucket|NO_SUCH_BUCKET|NoSuchKey|NOT_FOUND|not found|"
+                                                       r"\b404\b|does not exist",
                                                        text, re.IGNORECASE):
         return DataError(f"not found: {text}", file=spec, hint="check the bucket and the key")
-    denied = re.search(r"ACCESS_DENIED|AccessDenied|403|Forbidden|SignatureDoesNotMatch|InvalidAccessKeyId|"
-                       r"AuthorizationFailure|AuthenticationFailed|Unauthorized|401", text, re.IGNORECASE)
+    denied = re.search(r"ACCESS_DENIED|AccessDenied|\b403\b|Forbidden|SIGNATURE_DOES_NOT_MATCH|SignatureDoesNotMatch|"
+                       r"InvalidAccessKeyId|AuthorizationFailure|AuthenticationFailed|Unauthorized|\b401\b|"
+                       r"PERMISSION_DENIED|UNAUTHENTICATED", text, re.IGNORECASE)
     if denied:
         return ServiceError(spec, f"access refused: {text}", retryable=False,
                             hint="check the credentials in the step's environment and the bucket's policy")

@@ -33,6 +33,8 @@ from ..errors import ConfigError, DataError, ServiceError
 __all__ = ["DEFAULT_URL_ENV", "SqlQuery", "is_query", "open_query", "spool_query"]
 
 DEFAULT_URL_ENV = "AICD_DATABASE_URL"
+SECRET_PARAMS = re.compile(r"pass|secret|token|key|credential|auth|sslpassword", re.IGNORECASE)
+ADBC_DIALECTS = ("postgresql", "postgres")  # postgres:// is what Heroku, Render and Supabase hand out
 INLINE = "sql:"
 
 
@@ -55,6 +57,12 @@ class SqlQuery:
     def dialect(self) -> str:
         return self.url.get_backend_name()
 
+    @property
+    def shown(self) -> str:
+        """The URL for lineage and logs: no password, no credential-like query parameters."""
+        kept = {k: v for k, v in self.url.query.items() if not SECRET_PARAMS.search(k)}
+        return self.url.set(query=kept).render_as_string(hide_password=True)
+
 
 def open_query(spec: str, env: Mapping[str, str], url_env: str = DEFAULT_URL_ENV,
                mask: Callable[[str], None] = lambda secret: None) -> SqlQuery:
@@ -76,6 +84,10 @@ def open_query(spec: str, env: Mapping[str, str], url_env: str = DEFAULT_URL_ENV
                           "or sqlite:///path/to/file.db") from None
     if url.password:
         mask(str(url.password))
+    for key, value in url.query.items():  # libpq and drivers also take credentials as parameters
+        if SECRET_PARAMS.search(key):
+            for item in (value if isinstance(value, tuple) else (value,)):
+                mask(str(item))
     where = f"{url.get_backend_name()} " + (f"{url.host}:{url.port or 'default port'}/{url.database or ''}"
                                             if url.host else str(url.database or "(in memory)"))
     return SqlQuery(text, label, url, where)
@@ -91,7 +103,11 @@ def _query_text(spec: str) -> tuple[str, str]:
         path = Path(spec)
         if not path.is_file():
             raise DataError("query file not found", file=spec, hint="name a .sql file in the repository")
-        text, label = path.read_text(encoding="utf-8"), spec
+        try:
+            text, label = path.read_text(encoding="utf-8-sig"), spec
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read the query file: {exc}", file=spec,
+                            hint="save it as UTF-8 text the step can read") from None
     text = text.strip().rstrip(";").strip()
     if not text:
         raise DataError("the query is empty", file=label, hint="write a SELECT that returns the dataset's rows")
@@ -101,7 +117,7 @@ def _query_text(spec: str) -> tuple[str, str]:
 def spool_query(query: SqlQuery, into: Path, fetch_rows: int = 65_536,
                 say: Callable[[str], None] = lambda text: None) -> int:
     """Run the query and write its rows to the Arrow IPC file ``into``; returns the row count."""
-    batches = _adbc_batches(query) if query.dialect == "postgresql" else _sqlalchemy_batches(query, fetch_rows)
+    batches = _adbc_batches(query) if query.dialect in ADBC_DIALECTS else _sqlalchemy_batches(query, fetch_rows)
     rows = 0
     try:
         first = next((b for b in map(_plain, batches) if b.num_rows), None)
@@ -114,9 +130,15 @@ def spool_query(query: SqlQuery, into: Path, fetch_rows: int = 65_536,
                 rows += batch.num_rows
                 if rows % 1_000_000 < batch.num_rows:
                     say(f"{rows:,} rows read from {query.where}")
+    except OSError as exc:  # the spool itself (a full disk): the database is not to blame
+        into.unlink(missing_ok=True)
+        raise ServiceError("the runner's disk", f"cannot write the query's rows to {into.parent}: {exc}",
+                           retryable=False, hint="free disk space under RUNNER_TEMP") from None
     except BaseException:
         into.unlink(missing_ok=True)
         raise
+    finally:
+        batches.close()  # a generator left early still closes its connection now
     return rows
 
 
@@ -211,13 +233,15 @@ def _sqlalchemy_batches(query: SqlQuery, fetch_rows: int) -> Iterator[pa.RecordB
         try:
             conn = engine.connect()
         except sa.DBAPIError as exc:
-            raise _connect_error(query, _scrubbed(str(exc.orig).splitlines()[0], query)) from None
+            raise _connect_error(query, _scrubbed(_first(exc.orig), query)) from None
         with conn:
             try:
-                result = conn.execution_options(stream_results=True, yield_per=fetch_rows).execute(
-                    sqlalchemy.text(query.text))
+                result = conn.execution_options(stream_results=True, yield_per=fetch_rows).exec_driver_sql(
+                    query.text)
             except sa.DBAPIError as exc:
-                raise _query_error(query, _scrubbed(str(exc.orig).splitlines()[0], query)) from None
+                raise _query_error(query, _scrubbed(_first(exc.orig), query)) from None
+            except sa.SQLAlchemyError as exc:
+                raise _query_error(query, _scrubbed(_first(exc), query)) from None
             if not result.returns_rows:
                 raise DataError(f"the query returns no result set on {query.where}", file=query.label,
                                 hint="write a SELECT (a statement or a comment alone gives no rows)")
@@ -227,7 +251,7 @@ def _sqlalchemy_batches(query: SqlQuery, fetch_rows: int) -> Iterator[pa.RecordB
                     rows += len(part)
                     yield _from_rows(names, part, query)
             except sa.DBAPIError as exc:
-                raise _query_error(query, _scrubbed(str(exc.orig).splitlines()[0], query), rows) from None
+                raise _query_error(query, _scrubbed(_first(exc.orig), query), rows) from None
     finally:
         engine.dispose()
 
@@ -236,7 +260,7 @@ def _from_rows(names: list[str], rows, query: SqlQuery) -> pa.RecordBatch:
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     try:
         arrays = [pa.array(list(values)) for values in columns]
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
         raise DataError(f"a column of the result mixes types: {str(exc).splitlines()[0]}", file=query.label,
                         hint="CAST it to one type in the query") from None
     arrays = [a.cast(pa.string()) if pa.types.is_null(a.type) else a for a in arrays]
@@ -264,6 +288,10 @@ def _query_error(query: SqlQuery, message: str, rows: int | None = None) -> Exce
                                                  "statement timeout")
     return DataError(f"the query failed{after} on {query.where}: {message}", file=query.label,
                      hint="fix the query (run it with psql or your SQL client to see the whole error)")
+
+
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _scrubbed(text: str, query: SqlQuery) -> str:

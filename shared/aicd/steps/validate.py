@@ -14,7 +14,7 @@ from ..data.drift import HANDLING, METHODS, ColumnDrift, Side, column_drift, sid
 from ..data.scan import Scan, scan
 from ..datasets import content_hash, open_source
 from ..errors import ConfigError, DataError, GateFailed
-from ..gha import Actions, md_code
+from ..gha import Actions, inert, md_code
 from ..paths import check_writable, write_text
 from . import read_inputs
 from .html_report import render_html
@@ -43,7 +43,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         sample = cfg.data.drift.sample_rows if reference_spec else 0
         current_job = pool.submit(scan, source, cfg.data, sample, 1)
         version_job = pool.submit(content_hash, source)
-        reference_sides, reference_rows, reference_skipped = _reference(reference_spec, cfg, inputs, env)
+        reference_sides, reference_rows, reference_skipped = _reference(reference_spec, cfg, inputs, env, gh.mask)
         current, version = current_job.result(), version_job.result()
     checks = run_checks(current, cfg.data, reference_rows, task=cfg.model.task,
                         max_missing_label_ratio=cfg.model.max_missing_label_ratio)
@@ -68,8 +68,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     return outputs
 
 
-def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str],
-               env: Mapping[str, str]) -> tuple[dict[str, Side] | None, int | None, set[str]]:
+def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str], env: Mapping[str, str],
+               mask=lambda secret: None) -> tuple[dict[str, Side] | None, int | None, set[str]]:
     """(drift sides, row count, high-cardinality columns) of the reference: a file/glob, a model's stored
     profile, or none."""
     if not spec:
@@ -78,8 +78,9 @@ def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str],
     if spec.startswith("models:/"):
         tracking = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
         return _model_profile(spec, tracking, exclude), None, set()
-    said = lambda text: print(f"aicd validate: {text}", flush=True)  # noqa: E731 - runs beside the current scan
-    reference = scan(open_source(spec, cfg.data, env=env, say=said), cfg.data, cfg.data.drift.sample_rows, seed=2)
+    said = lambda text: print(inert(f"aicd validate: {text}"), flush=True)  # noqa: E731 - beside the current scan
+    reference = scan(open_source(spec, cfg.data, env=env, mask=mask, say=said), cfg.data, cfg.data.drift.sample_rows,
+                     seed=2)
     return reference.sides(exclude), reference.rows, reference.high_cardinality()
 
 
