@@ -41,6 +41,17 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, lo
     raise RuntimeError(f"{url} not ready after {timeout}s")
 
 
+def stop_group(proc: subprocess.Popen | None) -> None:
+    """End a server started with ``start_new_session=True``: SIGTERM to its process group, SIGKILL after 15 s."""
+    if proc and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 class MlflowServer:
     """A running ``mlflow server``; ``stop``/``start`` let a test take it away and bring it back."""
 
@@ -61,13 +72,7 @@ class MlflowServer:
         wait_http(f"{self.uri}/health", 90, self.proc, log)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc)
         self.proc = None
 
     def client(self):

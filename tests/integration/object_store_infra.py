@@ -10,14 +10,12 @@ Each listens on a free loopback port and is stopped by its own process group.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.integration.conftest import free_port, wait_http
+from tests.integration.conftest import free_port, stop_group, wait_http
 
 __all__ = ["GcsServer", "S3Server", "object_store_bin"]
 
@@ -41,13 +39,7 @@ class _Server:
         wait_http(health, 60, self.proc, log)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc)
 
 
 class S3Server(_Server):
