@@ -38,6 +38,8 @@ class KubeCluster:
     kubeconfig: Path
     ca_file: Path
     procs: list = field(default_factory=list)
+    bin_dir: Path | None = None
+    pki: dict = field(default_factory=dict)  # file name -> path (the CA, the admin and node client certs)
 
     def api(self):
         from aicd.deploy.kube.client import KubeClient
@@ -98,7 +100,7 @@ def start_cluster(bin_dir: Path, root: Path) -> KubeCluster:
     admin = root / "admin.kubeconfig"
     admin.write_text(yaml.safe_dump(_kubeconfig(server, pki["ca.crt"], {
         "client-certificate": str(pki["admin.crt"]), "client-key": str(pki["admin.key"])}, "admin")))
-    cluster = KubeCluster(root, server, admin, pki["ca.crt"])
+    cluster = KubeCluster(root, server, admin, pki["ca.crt"], bin_dir=bin_dir, pki=pki)
     started = time.monotonic()
 
     # etcd is 3.6 (scripts/install-kube), which answers watch-progress requests, so clients' streaming
@@ -129,7 +131,10 @@ def start_cluster(bin_dir: Path, root: Path) -> KubeCluster:
             "--service-cluster-ip-range", "10.96.0.0/16", "--allow-privileged=true", "--v=1",
             # 127.0.0.1 may not be an Endpoints address: without this the `kubernetes` Service's endpoints
             # fail to sync every 10 s (log noise only; no test pod reaches the API server through it).
-            "--endpoint-reconciler-type=none")
+            "--endpoint-reconciler-type=none",
+            # The real node's kubelet (kube_node.py) serves logs and exec to this client (system:masters).
+            "--kubelet-client-certificate", str(pki["admin.crt"]), "--kubelet-client-key", str(pki["admin.key"]),
+            "--kubelet-preferred-address-types", "InternalIP")
         _wait_ready(cluster, root / "kube-apiserver.log")
         run("kube-controller-manager", "--kubeconfig", str(admin), "--leader-elect=false",
             "--service-account-private-key-file", str(pki["sa.key"]), "--root-ca-file", str(pki["ca.crt"]),
@@ -245,6 +250,11 @@ def _make_pki(folder: Path) -> dict[str, Path]:
                             x509.NameAttribute(NameOID.COMMON_NAME, "aicd-admin")])
     save("admin.crt", cert(admin_name, admin_key, ca_name, ca_key, client=True))
     save("admin.key", pem_key(admin_key))
+    node_key = key()  # the real node's kubelet (kube_node.py): the Node authorizer's name and group
+    node_name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+                           x509.NameAttribute(NameOID.COMMON_NAME, "system:node:aicd-node-0")])
+    save("node.crt", cert(node_name, node_key, ca_name, ca_key, client=True))
+    save("node.key", pem_key(node_key))
     sa_key = key()
     save("sa.key", pem_key(sa_key))
     save("sa.pub", sa_key.public_key().public_bytes(serialization.Encoding.PEM,

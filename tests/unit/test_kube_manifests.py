@@ -97,3 +97,33 @@ def test_model_pods_read_the_feedback_token_from_the_deployments_secret_and_only
     assert (secret["kind"], secret["metadata"]["name"], secret["stringData"]) == ("Secret", "churn-feedback",
                                                                                  {"token": "t0k"})
     assert resource_path("Secret", "aicd-acme", "churn-feedback").endswith("aicd-acme/secrets/churn-feedback")
+
+
+def test_tolerations_and_pull_secrets_reach_every_pod_as_a_pod_spec_spells_them():
+    text = ("deploy:\n  kubernetes:\n    tolerations:\n"
+            "      - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}\n"
+            "      - {key: pool, value: ml, effect: NoExecute, tolerationSeconds: 30}\n"
+            "    image-pull-secrets: [ghcr-read]\n")
+    cfg = parse_config(text).deploy.kubernetes
+    pod = deployment("churn", "aicd", "stable", KubeRelease(1, "img:1"), 2, cfg)["spec"]["template"]["spec"]
+    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+                                  {"key": "pool", "value": "ml", "effect": "NoExecute", "tolerationSeconds": 30,
+                                   "operator": "Equal"}]
+    assert pod["imagePullSecrets"] == [{"name": "ghcr-read"}]
+    router = router_deployment("churn", "aicd", "img:1", {"a": "http://a"}, 50, cfg)["spec"]["template"]["spec"]
+    assert router["tolerations"] == pod["tolerations"] and router["imagePullSecrets"] == pod["imagePullSecrets"]
+    assert "tolerations" not in deployment("c", "aicd", "stable", KubeRelease(1, "i"), 1,
+                                           KubernetesConfig())["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("tolerations: [{key: a, operator: Maybe}]", r"tolerations\[0\]\.operator`: operator must be Equal or Exists"),
+    ("tolerations: [{key: a, effect: Sometimes}]", r"tolerations\[0\]\.effect`: effect must be one of"),
+    ("tolerations: [{key: a, operator: Exists, value: b}]", "an Exists toleration has no value"),
+    ("tolerations: [{key: a, tolerationSeconds: -1}]", "must be a whole number of seconds"),
+    ("tolerations: [{key: a, colour: red}]", "colour"),
+    ("image-pull-secrets: [Bad_Name]", "is not a Secret name"),
+])
+def test_a_wrong_toleration_or_secret_name_names_its_key(text, needle):
+    with pytest.raises(ConfigError, match=needle):
+        parse_config(f"deploy:\n  kubernetes:\n    {text}\n")

@@ -16,6 +16,8 @@
         labels: {}                    # added to every object and pod
         annotations: {}
         node-selector: {}
+        tolerations: []               # Kubernetes tolerations, spelled as in a pod spec
+        image-pull-secrets: []        # names of dockerconfigjson Secrets in the namespace
 
 Each key is a field below, read by :mod:`aicd.config.reader`, so every mistake names its file and
 line like the rest of aicd.yml.
@@ -68,6 +70,42 @@ def _string_map(e: Entry) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}
+EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def _tolerations(e: Entry) -> tuple[dict, ...]:
+    """Tolerations as a pod spec spells them (a tainted GPU or dedicated node pool needs them)."""
+    out = []
+    for i, raw in enumerate(e.sequence()):
+        path = f"{e.path}[{i}]"
+        item = e.reader.mapping(raw, path, TOLERATION_KEYS)
+        operator = item.get("operator", "Equal")
+        if operator not in ("Equal", "Exists"):
+            raise e.fail(f"operator must be Equal or Exists, got {operator!r}", path=f"{path}.operator")
+        if item.get("effect", "") not in ("", *EFFECTS):
+            raise e.fail(f"effect must be one of {', '.join(EFFECTS)}, got {item['effect']!r}", path=f"{path}.effect")
+        if operator == "Exists" and item.get("value"):
+            raise e.fail("an Exists toleration has no value", "drop `value`, or use operator: Equal", path=path)
+        seconds = item.get("tolerationSeconds")
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0):
+            raise e.fail("must be a whole number of seconds", path=f"{path}.tolerationSeconds")
+        bad = [k for k in ("key", "value") if k in item and not isinstance(item[k], str)]
+        if bad:
+            raise e.fail("must be a string", path=f"{path}.{bad[0]}")
+        out.append({**item, "operator": operator})
+    return tuple(out)
+
+
+def _secret_names(e: Entry) -> tuple[str, ...]:
+    names = e.strings()
+    bad = [n for n in names if not n or len(n) > 253 or not all(c.isalnum() or c in "-." for c in n)
+           or n != n.lower()]
+    if bad:
+        raise e.fail(f"{bad[0]!r} is not a Secret name", "lower-case letters, digits, '-' and '.'")
+    return names
+
+
 def _resources(e: Entry) -> dict:
     value = e.reader.mapping(e.value, e.path, {"requests", "limits"})
     tree = {k: _string_map(Entry(e.reader, f"{e.path}.{k}", v, {}, e.read)) for k, v in value.items()}
@@ -90,6 +128,8 @@ class KubernetesConfig:
     labels: dict = setting(factory=dict, parse=_string_map)  # added to every object and pod
     annotations: dict = setting(factory=dict, parse=_string_map)
     node_selector: dict = setting(factory=dict, parse=_string_map)
+    tolerations: tuple = setting((), parse=_tolerations)  # as a pod spec spells them
+    image_pull_secrets: tuple = setting((), parse=_secret_names)  # dockerconfigjson Secrets the node pulls with
     keep_revisions: int = field(default=5)  # deploy.keep-revisions, copied here for the manifests
 
 

@@ -90,6 +90,10 @@ def _pod_spec(image: str, variant: str, cfg: KubernetesConfig, command: list[str
                                 "seccompProfile": {"type": "RuntimeDefault"}}}
     if cfg.node_selector:
         spec["nodeSelector"] = dict(cfg.node_selector)
+    if cfg.tolerations:
+        spec["tolerations"] = [dict(t) for t in cfg.tolerations]
+    if cfg.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": n} for n in cfg.image_pull_secrets]
     return spec
 
 

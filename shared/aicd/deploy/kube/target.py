@@ -53,6 +53,7 @@ from .manifests import (
     router_deployment,
     service,
 )
+from .pods import failure as pod_failure
 
 __all__ = ["KubeTarget"]
 
@@ -95,6 +96,7 @@ class KubeTarget(Target):
         self.api, self.name, self.namespace, self.cfg = api, name, namespace, cfg
         self.progress, self.poll, self.lock_timeout = progress, poll, lock_timeout
         self.feedback_token = feedback_token  # stored in the Secret <name>-feedback by the next deploy
+        self.why = ""  # why the last wait ended without every replica ready
 
     @classmethod
     def open(cls, settings: Settings) -> KubeTarget:
@@ -216,8 +218,8 @@ class KubeTarget(Target):
         self.api.apply(self._manifest(main, release, self.cfg.replicas))
         if not self._wait(main, self.cfg.replicas):
             self.api.delete("Deployment", self.namespace, main)
-            raise _failed(f"revision {release.revision} never became ready within "
-                                f"{self.cfg.progress_deadline_seconds} s; removed it (nothing served before)", None)
+            raise _failed(f"revision {release.revision} never became ready ({self.why}); removed it "
+                          "(nothing served before)", None)
         if self.cfg.strategy == "blue-green":
             state["colours"] = {"blue": release.revision}
         return self._record(state, release, f"{self.cfg.strategy}: revision {release.revision} serving")
@@ -227,16 +229,16 @@ class KubeTarget(Target):
         self.api.apply(self._manifest(self.name, release, self.cfg.replicas))
         if self._wait(self.name, self.cfg.replicas):
             return self._record(state, release, f"rolling: revision {release.revision} serving")
-        self.progress(f"revision {release.revision} stalled; rolling back to revision {previous.revision}")
+        why = self.why
+        self.progress(f"revision {release.revision} failed ({why}); rolling back to revision {previous.revision}")
         started = time.monotonic()
         self.api.apply(self._manifest(self.name, previous, self.cfg.replicas))
         self._wait(self.name, self.cfg.replicas, required=True)
         recovered = time.monotonic() - started
         outcome = Outcome(previous.revision, None, previous.image, previous.model_version,
                           f"rolling: revision {release.revision} failed, rolled back", recovered)
-        raise _failed(f"revision {release.revision} did not become ready within "
-                            f"{self.cfg.progress_deadline_seconds} s; rolled back to revision {previous.revision}, "
-                            f"fully serving again {recovered:.1f} s later", outcome)
+        raise _failed(f"revision {release.revision} did not become ready ({why}); rolled back to revision "
+                      f"{previous.revision}, fully serving again {recovered:.1f} s later", outcome)
 
     # -- canary --------------------------------------------------------------------------------
     def _deploy_canary(self, state: dict, release: KubeRelease) -> Outcome:
@@ -261,9 +263,10 @@ class KubeTarget(Target):
         canary = f"{self.name}-canary"
         self.api.apply(self._manifest(canary, release, canary_n, track="canary", variant="canary"))
         if not self._wait(canary, canary_n):
+            why = self.why  # before the abort's own wait
             self._canary_abort(state, "failed")
-            raise _failed(f"canary revision {release.revision} did not become ready at {steps[step]} %; "
-                                f"aborted, revision {stable.revision} serves 100 %", self._last_outcome(state))
+            raise _failed(f"canary revision {release.revision} did not become ready at {steps[step]} % ({why}); "
+                          f"aborted, revision {stable.revision} serves 100 %", self._last_outcome(state))
         if weighted:
             self._route(100 - steps[step], steps[step])
             how = f"of requests (HTTPRoute weights {100 - steps[step]}/{steps[step]})"
@@ -334,8 +337,8 @@ class KubeTarget(Target):
         self.api.apply(self._manifest(target, release, self.cfg.replicas, track=idle))
         if not self._wait(target, self.cfg.replicas):
             self.api.apply(self._manifest(target, release, 0, track=idle))
-            raise _failed(f"{idle} (revision {release.revision}) did not become ready; the Service still "
-                                f"selects {active}", self._last_outcome(state))
+            raise _failed(f"{idle} (revision {release.revision}) did not become ready ({self.why}); the Service "
+                          f"still selects {active}", self._last_outcome(state))
         self._switch_colour(state, idle, release.revision)
         return self._record(state, release, f"blue-green: {idle} (revision {release.revision}) active, {active} kept "
                                             f"for {self.cfg.blue_green.keep_seconds:g} s for rollback")
@@ -370,8 +373,8 @@ class KubeTarget(Target):
                                           variant=variant))
         if not self._wait(f"{self.name}-b", self.cfg.replicas):
             self.api.delete("Deployment", self.namespace, f"{self.name}-b")
-            raise _failed(f"variant b (revision {release.revision}) did not become ready; a keeps serving",
-                                self._last_outcome(state))
+            raise _failed(f"variant b (revision {release.revision}) did not become ready ({self.why}); a keeps "
+                          "serving", self._last_outcome(state))
         self._wait(f"{self.name}-a", self.cfg.replicas, required=True)
         self._apply_router(release.image, self.cfg.ab.split)
         state["phase"] = {"kind": "ab", "release": release.record()}
@@ -458,15 +461,27 @@ class KubeTarget(Target):
             observed = status.get("observedGeneration", 0) >= found.get("metadata", {}).get("generation", 1)
             counts = [status.get(k, 0) for k in ("replicas", "updatedReplicas", "availableReplicas", "readyReplicas")]
             if observed and all(c == replicas for c in counts) and not status.get("unavailableReplicas"):
+                self.why = ""
                 return True
             stalled = observed and any(c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
                                        for c in status.get("conditions", []))
-            if stalled or time.monotonic() >= deadline:
+            broken = self._broken_pod(found) if found else ""
+            if broken or stalled or time.monotonic() >= deadline:
+                self.why = broken or f"not ready within {self.cfg.progress_deadline_seconds} s"
                 if required:
                     raise ServiceError("kubernetes target", f"{self.namespace}/{deployment_name} did not become "
-                                       f"ready ({replicas} replicas) within {limit:g} s", retryable=True)
+                                       f"ready ({replicas} replicas): {broken or f'not within {limit:g} s'}",
+                                       retryable=not broken)
                 return False
             time.sleep(self.poll)
+
+    def _broken_pod(self, found: dict) -> str:
+        """Why a pod of the Deployment's current template will never get ready ("" if none is known)."""
+        labels = found["spec"]["template"]["metadata"].get("labels", {})
+        selector = {**found["spec"]["selector"].get("matchLabels", {}),
+                    "aicd.dev/revision": labels.get("aicd.dev/revision", "")}
+        pods = self.api.list("Pod", self.namespace, ",".join(f"{k}={v}" for k, v in selector.items()))
+        return next((why for why in map(pod_failure, pods) if why), "")
 
     def _current_record(self, state: dict) -> dict:
         return next(r for r in state["revisions"] if r["revision"] == state["current"])

@@ -1,0 +1,568 @@
+"""A real kubelet node in the tests' cluster: containers run, probes are real, Services reach pods.
+
+``kube_node`` joins one node, ``aicd-node-0``, to the control plane of ``kube_cluster``:
+- **containerd** (Debian's 1.6, which comes with docker.io) under its own config, root, state and
+  socket, so it never touches Docker's. CRI on; ``restrict_oom_score_adj`` (this VM forbids lowering
+  oom_score_adj: without it every sandbox fails with runc's "can't get final child's PID from pipe");
+  the pause image is a static C program built and imported here (no image can be pulled); the tests'
+  registry (``docker_registry``) is a plain-HTTP mirror, and pods pull from it with an imagePullSecret.
+- **CNI**: Debian's plugins, one bridge (``aicd-cni0``, 10.244.0.1/24) made here; the node's IP is the
+  bridge's, so pods reach what the tests expose on it and nothing else.
+- **kubelet** and **kube-proxy** (iptables mode) of the control plane's release, from
+  ``scripts/install-kube``. kubelet: ``failCgroupV1: false`` (1.35+ refuses cgroup v1 hosts otherwise),
+  cgroupfs driver, x509 clients of the cluster CA, webhook authorization (the API server's client
+  certificate streams logs). kube-proxy leaves the host's conntrack settings and NodePorts alone.
+- The node is tainted ``aicd.dev/real-node=true:NoSchedule`` so the many kwok tests never land on it;
+  its pods tolerate it (``RealNode.TOLERATION``) and select it (``RealNode.SELECTOR``).
+
+Nothing outlives the fixture, and a run that was killed is cleaned up by the next one: everything
+lives under two fixed folders (``ROOT`` and ``RUN``), whose leftovers — containers and their shims,
+network namespaces, kubelet's tmpfs mounts, kubepods cgroups, the bridge, the FORWARD rule and the
+KUBE-* chains of kubelet and kube-proxy — are removed before starting and after stopping.
+Needs root (CI and these machines run the suite as root); without it the fixture fails, never skips.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT as REPO
+
+__all__ = ["RealNode", "kube_node"]
+
+NAME = "aicd-node-0"
+ROOT = Path("/var/lib/aicd-test-node")  # fixed, so that a killed run's leftovers are found by the next
+RUN = Path("/run/aicd-test-node")
+BRIDGE = "aicd-cni0"
+SUBNET, BRIDGE_IP = "10.244.0.0/24", "10.244.0.1"
+PAUSE_IMAGE = "aicd.local/pause:3"
+FORWARD_RULE = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-m", "comment", "--comment", "aicd-test-node", "-j", "ACCEPT"]
+CGROUPS = Path("/sys/fs/cgroup")
+
+PAUSE_C = r"""
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void quit(int sig) { (void)sig; _exit(0); }
+static void reap(int sig) { (void)sig; while (waitpid(-1, 0, WNOHANG) > 0) {} }
+int main(void) {
+    signal(SIGINT, quit); signal(SIGTERM, quit); signal(SIGCHLD, reap);
+    for (;;) pause();
+}
+"""
+
+
+@dataclass
+class RealNode:
+    """The running node. ``ip`` is the bridge address: pods reach the host there."""
+
+    TOLERATION: ClassVar[dict] = {"key": "aicd.dev/real-node", "operator": "Equal", "value": "true",
+                                  "effect": "NoSchedule"}
+    SELECTOR: ClassVar[dict] = {"aicd.dev/node": "real"}
+
+    name: str
+    ip: str
+    logs: Path
+    procs: dict = field(default_factory=dict)
+    forwarders: list = field(default_factory=list)
+
+    def ctr(self, *args: str, timeout: float = 120) -> str:
+        return _ctr(*args, timeout=timeout)
+
+    def expose(self, port: int) -> int:
+        """Forward a port on the bridge address to ``127.0.0.1:port`` (a test's server bound to loopback)
+        for pods; returns the bridge-side port. Closed when the node stops."""
+        forwarder = _Forwarder(self.ip, ("127.0.0.1", port))
+        self.forwarders.append(forwarder)
+        return forwarder.port
+
+    def log(self, component: str) -> str:
+        path = self.logs / f"{component}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def kube_node(kube_cluster, docker_registry, tmp_path_factory):
+    _require_root()
+    bin_dir = Path(kube_cluster.bin_dir)
+    logs = tmp_path_factory.mktemp("node")
+    node = RealNode(NAME, BRIDGE_IP, logs)
+    clean(bin_dir)
+    try:
+        _start(node, kube_cluster, docker_registry.host, bin_dir)
+        yield node
+    finally:
+        _stop(node, kube_cluster, bin_dir)
+
+
+# -- start ---------------------------------------------------------------------------------------------
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise RuntimeError("the real-node tests run kubelet and containerd, which need root")
+    for need in ("/usr/bin/containerd", "/usr/lib/cni/bridge", "/usr/sbin/iptables"):
+        if not Path(need).exists():
+            out = subprocess.run([str(REPO / "scripts/install-test-packages")], capture_output=True, text=True,
+                                 timeout=900)
+            if not Path(need).exists():
+                raise RuntimeError(f"scripts/install-test-packages did not provide {need}: {out.stderr[-2000:]}")
+
+
+def _start(node: RealNode, cluster, registry: str, bin_dir: Path) -> None:
+    started = time.monotonic()
+    for folder in (ROOT / "cni", ROOT / "kubelet", ROOT / "pods-logs", RUN):
+        folder.mkdir(parents=True, exist_ok=True)
+    _bridge_up()
+    (ROOT / "cni" / "10-aicd.conflist").write_text(json.dumps(_cni_config()))
+    (ROOT / "containerd.toml").write_text(_containerd_config(registry))
+    node.procs["containerd"] = _run(node, "containerd", ["/usr/bin/containerd", "--config",
+                                                         str(ROOT / "containerd.toml")])
+    _wait(lambda: _ctr_ok(), 30, "containerd did not answer", node, "containerd")
+    _ctr("images", "import", "--no-unpack=false", str(_pause_archive()))
+    pki = cluster.pki
+    kubeconfig = ROOT / "kubelet.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(_kubeconfig(cluster.server, pki["ca.crt"], pki["node.crt"], pki["node.key"])))
+    (ROOT / "kubelet.yaml").write_text(yaml.safe_dump(_kubelet_config(pki["ca.crt"])))
+    node.procs["kubelet"] = _run(node, "kubelet", [
+        str(bin_dir / "kubelet"), "--config", str(ROOT / "kubelet.yaml"), "--kubeconfig", str(kubeconfig),
+        "--hostname-override", NAME, "--node-ip", BRIDGE_IP, "--root-dir", str(ROOT / "kubelet"),
+        "--cert-dir", str(ROOT / "kubelet" / "pki"), "--node-labels", "aicd.dev/node=real,type=real",
+        "--register-with-taints", "aicd.dev/real-node=true:NoSchedule", "--v=1"])
+    (ROOT / "kube-proxy.yaml").write_text(yaml.safe_dump(_proxy_config(cluster.kubeconfig)))
+    node.procs["kube-proxy"] = _run(node, "kube-proxy", [str(bin_dir / "kube-proxy"), "--config",
+                                                         str(ROOT / "kube-proxy.yaml"), "--v=1"])
+    api = cluster.api()
+    _wait(lambda: _node_ready(api), 90, "the node did not become Ready", node, "kubelet")
+    _wait(_proxy_synced, 60, "kube-proxy wrote no Service rules", node, "kube-proxy")
+    print(f"real kubelet node ready in {time.monotonic() - started:.1f} s")
+
+
+def _run(node: RealNode, name: str, argv: list[str]) -> subprocess.Popen:
+    with open(node.logs / f"{name}.log", "ab") as log:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+
+
+def _wait(ready, timeout: float, what: str, node: RealNode, component: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        proc = node.procs.get(component)
+        if time.monotonic() > deadline or (proc is not None and proc.poll() is not None):
+            raise RuntimeError(f"{what}: {node.log(component)}")
+        time.sleep(0.3)
+
+
+def _node_ready(api) -> bool:
+    node = api.request("GET", f"/api/v1/nodes/{NAME}") if _exists(api) else None
+    return bool(node) and any(c["type"] == "Ready" and c["status"] == "True"
+                              for c in node.get("status", {}).get("conditions", []))
+
+
+def _proxy_synced() -> bool:
+    """kube-proxy's first full sync ends its KUBE-SERVICES chain with the jump to KUBE-NODEPORTS."""
+    out = subprocess.run(["iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES"], capture_output=True, text=True)
+    return out.returncode == 0 and "KUBE-NODEPORTS" in out.stdout
+
+
+def _exists(api) -> bool:
+    return any(n["metadata"]["name"] == NAME for n in api.request("GET", "/api/v1/nodes").get("items", []))
+
+
+def _bridge_up() -> None:
+    _ip("link", "add", BRIDGE, "type", "bridge")
+    _ip("addr", "add", f"{BRIDGE_IP}/24", "dev", BRIDGE)
+    _ip("link", "set", BRIDGE, "up")
+    # A pod reaching a ClusterIP is routed by the host from the bridge back onto it (after kube-proxy's
+    # DNAT): forwarding on this interface only, never the host-wide switch. Docker's FORWARD policy is
+    # DROP, so traffic within the bridge is accepted by one rule of ours.
+    Path(f"/proc/sys/net/ipv4/conf/{BRIDGE}/forwarding").write_text("1")
+    subprocess.run(["iptables", "-w", "-I", *FORWARD_RULE], check=True, capture_output=True)
+
+
+def _cni_config() -> dict:
+    return {"cniVersion": "0.4.0", "name": "aicd", "plugins": [
+        {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False, "hairpinMode": True,
+         "ipam": {"type": "host-local", "dataDir": str(ROOT / "cni-ipam"), "ranges": [[{
+             "subnet": SUBNET, "gateway": BRIDGE_IP, "rangeStart": "10.244.0.10"}]]}},
+        {"type": "loopback"}]}
+
+
+def _containerd_config(registry: str) -> str:
+    cri = 'plugins."io.containerd.grpc.v1.cri"'
+    return f"""version = 2
+root = "{ROOT}/containerd"
+state = "{RUN}/containerd"
+disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.aufs",
+                    "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+                    "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "{RUN}/containerd.sock"
+[ttrpc]
+  address = "{RUN}/containerd.sock.ttrpc"
+[debug]
+  level = "warn"
+[{cri}]
+  sandbox_image = "{PAUSE_IMAGE}"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  enable_selinux = false
+[{cri}.containerd]
+  snapshotter = "overlayfs"
+  default_runtime_name = "runc"
+[{cri}.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+[{cri}.containerd.runtimes.runc.options]
+  Root = "{RUN}/runc"
+[{cri}.cni]
+  bin_dir = "/usr/lib/cni"
+  conf_dir = "{ROOT}/cni"
+[{cri}.registry.mirrors."{registry}"]
+  endpoint = ["http://{registry}"]
+"""
+
+
+def _kubelet_config(ca: Path) -> dict:
+    from tests.integration.conftest import free_port
+
+    return {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+        "failCgroupV1": False, "cgroupDriver": "cgroupfs", "failSwapOn": False,
+        "containerRuntimeEndpoint": f"unix://{RUN}/containerd.sock",
+        "address": BRIDGE_IP, "port": free_port(), "readOnlyPort": 0, "healthzPort": 0,
+        "authentication": {"x509": {"clientCAFile": str(ca)}, "webhook": {"enabled": True},
+                           "anonymous": {"enabled": False}},
+        "authorization": {"mode": "Webhook"},
+        "podLogsDir": str(ROOT / "pods-logs"), "resolvConf": "/etc/resolv.conf",
+        "serializeImagePulls": False, "registerNode": True, "maxPods": 50,
+        # A nearly full disk must not evict the tests' pods; memory pressure still does.
+        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
+        "imageGCHighThresholdPercent": 100, "imageGCLowThresholdPercent": 99,
+        "nodeStatusUpdateFrequency": "2s", "syncFrequency": "10s",
+    }
+
+
+def _proxy_config(admin_kubeconfig: Path) -> dict:
+    from tests.integration.conftest import free_port
+
+    return {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
+        "clientConnection": {"kubeconfig": str(admin_kubeconfig)}, "hostnameOverride": NAME,
+        "mode": "iptables", "clusterCIDR": SUBNET, "bindAddress": BRIDGE_IP,
+        "healthzBindAddress": "", "metricsBindAddress": f"127.0.0.1:{free_port()}",
+        "nodePortAddresses": [f"{BRIDGE_IP}/32"],  # not localhost: that would set route_localnet host-wide
+        "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
+        "iptables": {"syncPeriod": "30s", "minSyncPeriod": "0s"},
+    }
+
+
+def _kubeconfig(server: str, ca: Path, cert: Path, key: Path) -> dict:
+    return {"apiVersion": "v1", "kind": "Config", "current-context": "node",
+            "clusters": [{"name": "test", "cluster": {"server": server, "certificate-authority": str(ca)}}],
+            "users": [{"name": "node", "user": {"client-certificate": str(cert), "client-key": str(key)}}],
+            "contexts": [{"name": "node", "context": {"cluster": "test", "user": "node"}}]}
+
+
+# -- the pause image: built here, as no image can be pulled --------------------------------------------
+def _pause_archive() -> Path:
+    """A one-layer OCI archive of a static ``/pause``; cached outside the repository by the source's hash."""
+    cache = Path(os.environ.get("AICD_CACHE_DIR") or Path.home() / ".cache/aicd") / "pause"
+    digest = hashlib.sha256(PAUSE_C.encode()).hexdigest()[:16]
+    archive = cache / f"pause-{digest}.tar"
+    if archive.exists():
+        return archive
+    cache.mkdir(parents=True, exist_ok=True)
+    source, binary = cache / "pause.c", cache / f"pause-{digest}"
+    source.write_text(PAUSE_C)
+    subprocess.run(["gcc", "-static", "-Os", "-s", "-o", str(binary), str(source)], check=True, capture_output=True)
+    tmp = archive.with_suffix(".tmp")
+    tmp.write_bytes(oci_archive(PAUSE_IMAGE, {"pause": binary.read_bytes()}, ["/pause"]))
+    tmp.rename(archive)
+    return archive
+
+
+def oci_archive(ref: str, files: dict[str, bytes], entrypoint: list[str], user: str = "65535") -> bytes:
+    """An OCI image layout archive of one layer holding ``files`` (mode 0755) that ``ctr images import``
+    loads as ``ref``."""
+    layer_tar = io.BytesIO()
+    with tarfile.open(fileobj=layer_tar, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    diff_id = "sha256:" + hashlib.sha256(layer_tar.getvalue()).hexdigest()
+    layer = gzip.compress(layer_tar.getvalue(), mtime=0)
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "config": {"Entrypoint": entrypoint, "User": user},
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+
+    def descriptor(media: str, data: bytes) -> dict:
+        return {"mediaType": media, "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": descriptor("application/vnd.oci.image.config.v1+json", config),
+                           "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer)]}).encode()
+    index = {"schemaVersion": 2, "manifests": [{
+        **descriptor("application/vnd.oci.image.manifest.v1+json", manifest),
+        "platform": {"architecture": "amd64", "os": "linux"},
+        "annotations": {"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": ref.rsplit(":", 1)[1]}}]}
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        def add(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        add("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        add("index.json", json.dumps(index).encode())
+        for blob in (config, manifest, layer):
+            add(f"blobs/sha256/{hashlib.sha256(blob).hexdigest()}", blob)
+    return out.getvalue()
+
+
+# -- stop and clean --------------------------------------------------------------------------------------
+def _stop(node: RealNode, cluster, bin_dir: Path) -> None:
+    for forwarder in node.forwarders:
+        forwarder.close()
+    with contextlib.suppress(Exception):
+        _drain(cluster.api())
+    for name in ("kube-proxy", "kubelet"):
+        _end(node.procs.get(name))
+    with contextlib.suppress(Exception):
+        cluster.api().request("DELETE", f"/api/v1/nodes/{NAME}")
+    clean(bin_dir, containerd=node.procs.get("containerd"))
+
+
+def _drain(api, timeout: float = 60) -> None:
+    """Delete every pod on the node and wait until kubelet has stopped them (their sandboxes' network
+    namespaces are torn down by CNI then)."""
+    selector = f"spec.nodeName={NAME}"
+    pods = api.request("GET", f"/api/v1/pods?fieldSelector={selector}").get("items", [])
+    for pod in pods:
+        meta = pod["metadata"]
+        with contextlib.suppress(Exception):
+            api.request("DELETE", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
+                        {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 1})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and api.request("GET", f"/api/v1/pods?fieldSelector={selector}")["items"]:
+        time.sleep(0.5)
+
+
+def _end(proc: subprocess.Popen | None, timeout: float = 20) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def clean(bin_dir: Path, containerd: subprocess.Popen | None = None) -> None:
+    """Remove everything a node run leaves, whether it stopped cleanly or was killed: idempotent."""
+    if (ROOT / "containerd.toml").exists():
+        own = containerd if containerd is not None and containerd.poll() is None else _restart_containerd()
+        try:
+            _remove_containers()
+        finally:
+            _end(own)
+    _kill_leftover_processes()
+    if (ROOT / "kube-proxy.yaml").exists() and (bin_dir / "kube-proxy").exists():
+        subprocess.run([str(bin_dir / "kube-proxy"), "--cleanup", "--config", str(ROOT / "kube-proxy.yaml")],
+                       capture_output=True, timeout=60)
+    _remove_chains()
+    _unmount_under(ROOT, RUN)
+    with contextlib.suppress(subprocess.CalledProcessError):
+        _ip("link", "del", BRIDGE)
+    _remove_cgroups()
+    for folder in (ROOT, RUN):
+        if folder.exists():
+            subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=True, timeout=120)
+
+
+def _restart_containerd() -> subprocess.Popen | None:
+    """containerd on the leftover state, so that it stops the containers it knows of (a killed run)."""
+    proc = subprocess.Popen(["/usr/bin/containerd", "--config", str(ROOT / "containerd.toml")],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not _ctr_ok():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _end(proc)
+            return None
+        time.sleep(0.3)
+    return proc
+
+
+def _remove_containers() -> None:
+    if not _ctr_ok():
+        return
+    for task in _ctr("tasks", "ls", "-q").split():
+        with contextlib.suppress(subprocess.CalledProcessError):
+            _ctr("tasks", "kill", "-s", "SIGKILL", task)
+    deadline = time.monotonic() + 20
+    for task in _ctr("tasks", "ls", "-q").split():
+        while time.monotonic() < deadline:
+            try:
+                _ctr("tasks", "delete", task)
+                break
+            except subprocess.CalledProcessError:
+                time.sleep(0.3)
+    for container in _ctr("containers", "ls", "-q").split():
+        with contextlib.suppress(subprocess.CalledProcessError):
+            _ctr("containers", "delete", container)
+
+
+def _kill_leftover_processes() -> None:
+    """Shims and container processes still alive after containerd: found by the PID files in our state."""
+    pids = []
+    for pid_file in RUN.glob("containerd/io.containerd.runtime.v2.task/*/*/shim.pid"):
+        pids.append(_int(pid_file.read_text()))
+    for state in RUN.glob("runc/*/*/state.json"):
+        with contextlib.suppress(ValueError, OSError):
+            pids.append(json.loads(state.read_text()).get("init_process_pid"))
+    for pid in filter(None, pids):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def _remove_chains() -> None:
+    with contextlib.suppress(subprocess.CalledProcessError):
+        while True:  # the rule may have been inserted more than once by runs that were killed
+            subprocess.run(["iptables", "-w", "-D", *FORWARD_RULE], check=True, capture_output=True)
+    for tool in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle"):
+            _remove_kube_chains(tool, table)
+
+
+def _remove_kube_chains(tool: str, table: str) -> None:
+    """kubelet's KUBE-* chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY ...), which ``kube-proxy --cleanup``
+    leaves: no other kubelet runs on this machine, so every KUBE- chain is this node's."""
+    listing = subprocess.run([tool, "-w", "-t", table, "-S"], capture_output=True, text=True)
+    if listing.returncode != 0:
+        return
+    lines = listing.stdout.splitlines()
+    chains = [ln.split()[1] for ln in lines if ln.startswith("-N KUBE-")]
+    if not chains:
+        return
+    for line in lines:  # jumps into the chains first, then the chains
+        parts = line.split()
+        if parts[:1] == ["-A"] and parts[1] not in chains and any(c in parts for c in chains):
+            subprocess.run([tool, "-w", "-t", table, "-D", *parts[1:]], capture_output=True)
+    for chain in chains:
+        subprocess.run([tool, "-w", "-t", table, "-F", chain], capture_output=True)
+    for chain in chains:
+        subprocess.run([tool, "-w", "-t", table, "-X", chain], capture_output=True)
+
+
+def _unmount_under(*folders: Path) -> None:
+    """Unmount (deepest first, lazily) every mount under the folders: kubelet's tmpfs volumes, overlay
+    root file systems, network namespace files."""
+    prefixes = tuple(f"{f}/" for f in folders)
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    for point in sorted({m for m in mounts if m.startswith(prefixes)}, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+def _remove_cgroups() -> None:
+    """kubelet's ``kubepods`` tree in each cgroup v1 controller, leaves first (only empty ones go)."""
+    for tree in CGROUPS.glob("*/kubepods"):
+        for folder in sorted((p for p in tree.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        with contextlib.suppress(OSError):
+            tree.rmdir()
+
+
+# -- small tools ------------------------------------------------------------------------------------------
+def _ctr(*args: str, timeout: float = 120) -> str:
+    out = subprocess.run(["ctr", "--address", f"{RUN}/containerd.sock", "--namespace", "k8s.io", *args],
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise subprocess.CalledProcessError(out.returncode, ["ctr", *args], out.stdout, out.stderr)
+    return out.stdout
+
+
+def _ctr_ok() -> bool:
+    if not Path(f"{RUN}/containerd.sock").exists():
+        return False
+    try:
+        _ctr("version", timeout=5)
+        return True
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return False
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+class _Forwarder:
+    """A TCP forwarder from ``(host, ephemeral port)`` to ``target``: one thread per connection, closed
+    with the node."""
+
+    def __init__(self, host: str, target: tuple[str, int]):
+        self.target = target
+        self.sock = socket.create_server((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._pipe_both, args=(client,), daemon=True).start()
+
+    def _pipe_both(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self.target, timeout=10)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+        _pipe(client, upstream)
+
+    def close(self) -> None:
+        self.closed = True
+        self.sock.close()
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        src.close()
+
