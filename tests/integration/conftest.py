@@ -143,4 +143,5 @@ __all__ = ["MlflowServer", "free_port", "wait_http"]
 from tests.integration.docker_infra import base_image, docker_engine, docker_registry  # noqa: E402, F401
 from tests.integration.fake_github import fake_github  # noqa: E402, F401
 from tests.integration.kube_infra import kube_cluster  # noqa: E402, F401
+from tests.integration.oidc_infra import oidc_issuer  # noqa: E402, F401
 from tests.integration.prom_infra import prometheus  # noqa: E402, F401
