@@ -102,6 +102,7 @@ def test_an_expired_id_token_is_one_401_line_without_retrying(kube_cluster, oidc
     assert time.monotonic() - started < 5  # refused at once: no waiting for the deploy Lease, no retries
     message = str(error)
     assert error.status == 401 and "\n" not in message and "user `ci` may not" in message
+    assert "its token expired at" in error.hint  # the server says only "Unauthorized"; the token says why
     assert whoami(kube_cluster, oidc_issuer.mint("alice")) is not None  # the issuer is trusted: it was the expiry
 
 
