@@ -144,4 +144,5 @@ from tests.integration.docker_infra import base_image, docker_engine, docker_reg
 from tests.integration.fake_github import fake_github  # noqa: E402, F401
 from tests.integration.kube_infra import kube_cluster  # noqa: E402, F401
 from tests.integration.kube_node import kube_node  # noqa: E402, F401
+from tests.integration.oidc_infra import oidc_issuer  # noqa: E402, F401
 from tests.integration.prom_infra import prometheus  # noqa: E402, F401

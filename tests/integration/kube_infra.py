@@ -121,6 +121,8 @@ def start_cluster(bin_dir: Path, root: Path) -> KubeCluster:
             "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
             "--initial-cluster", f"default=http://127.0.0.1:{etcd_peer}", "--unsafe-no-fsync",
             "--log-level", "warn")
+        # No JWT issuer yet: oidc_infra.trust rewrites this file and the API server reloads it while running.
+        (root / "authn.yaml").write_text("apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\n")
         run("kube-apiserver", "--etcd-servers", f"http://127.0.0.1:{etcd_port}", "--bind-address", "127.0.0.1",
             "--advertise-address", "127.0.0.1", "--secure-port", str(api_port),
             "--tls-cert-file", str(pki["apiserver.crt"]), "--tls-private-key-file", str(pki["apiserver.key"]),
@@ -128,6 +130,7 @@ def start_cluster(bin_dir: Path, root: Path) -> KubeCluster:
             "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
             "--service-account-key-file", str(pki["sa.pub"]),
             "--service-account-signing-key-file", str(pki["sa.key"]),
+            "--authentication-config", str(root / "authn.yaml"),
             "--service-cluster-ip-range", "10.96.0.0/16", "--allow-privileged=true", "--v=1",
             # 127.0.0.1 may not be an Endpoints address: without this the `kubernetes` Service's endpoints
             # fail to sync every 10 s (log noise only; no test pod reaches the API server through it).

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aicd.deploy.kube.login import in_cluster, in_cluster_available, read_kubeconfig
+from aicd.deploy.kube.login import Credentials, in_cluster, in_cluster_available, read_kubeconfig
 from aicd.errors import ConfigError
 
 
@@ -110,6 +110,13 @@ def test_an_oidc_id_token_is_used_until_it_expires_and_retired_providers_say_wha
         read_kubeconfig(kubeconfig(tmp_path / "k", user))
     with pytest.raises(ConfigError, match="`gcp` auth-provider, which kubectl no longer supports"):
         read_kubeconfig(kubeconfig(tmp_path / "k", {"auth-provider": {"name": "gcp"}}))
+
+
+def test_a_refused_token_that_is_an_expired_jwt_says_when_it_expired():
+    expired = Credentials("user `u`", token=jwt({"exp": 1_700_000_000}))  # an OIDC ID token of 2023-11-14
+    assert expired.refused_hint().startswith("its token expired at 2023-11-14 22:13:20 UTC: ")
+    for token in (jwt({"exp": time.time() + 600}), "opaque-token", ""):
+        assert "did not accept the credentials" in Credentials("user `u`", token=token).refused_hint()
 
 
 def test_a_socks_proxy_is_refused_in_one_line(tmp_path):

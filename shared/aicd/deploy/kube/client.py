@@ -166,7 +166,8 @@ class KubeClient:
             message = json.loads(raw).get("message", "")
         except ValueError:
             message = raw.decode(errors="replace")[:200]
-        if status in (401, 403):
-            return KubeError(self.server, status, f"{self.who} may not {method} {path}: {message}",
-                             hint="check the credentials and their RBAC role in this namespace")
+        if status in (401, 403):  # 401: not taken for anyone (bad or expired); 403: taken, but RBAC says no
+            hint = self.credentials.refused_hint() if status == 401 else \
+                "check the credentials and their RBAC role in this namespace"
+            return KubeError(self.server, status, f"{self.who} may not {method} {path}: {message}", hint=hint)
         return KubeError(self.server, status, f"{method} {path}: HTTP {status}: {message}")

@@ -64,6 +64,16 @@ class Credentials:
             self.refresh()
         return self.token
 
+    def refused_hint(self) -> str:
+        """What to do when the API server answers 401: a token that is a JWT (an OIDC ID token, a
+        ServiceAccount token) and expired says when; otherwise the server did not take the credentials."""
+        expiry = _jwt_expiry(self.token)
+        if expiry and expiry <= time.time():
+            when = dt.datetime.fromtimestamp(expiry, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            return (f"its token expired at {when}: put a fresh one in the kubeconfig, or log in with an exec plugin "
+                    "(kubelogin for OIDC) that fetches one")
+        return "the API server did not accept the credentials: check that they are current and that it trusts them"
+
     def refresh(self) -> None:
         if self.token_file is not None:
             try:
