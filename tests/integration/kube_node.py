@@ -53,7 +53,12 @@ RUN = Path("/run/aicd-test-node")
 BRIDGE = "aicd-cni0"
 SUBNET, BRIDGE_IP = "10.244.0.0/24", "10.244.0.1"
 PAUSE_IMAGE = "aicd.local/pause:3"
-FORWARD_RULE = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-m", "comment", "--comment", "aicd-test-node", "-j", "ACCEPT"]
+# Traffic within the bridge is accepted (Docker's FORWARD policy is DROP); traffic from the pods to any
+# other interface is dropped: the node's pods reach the host and each other, never the outside.
+FORWARD_RULES = (
+    ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-m", "comment", "--comment", "aicd-test-node", "-j", "ACCEPT"],
+    ["FORWARD", "-i", BRIDGE, "!", "-o", BRIDGE, "-m", "comment", "--comment", "aicd-test-node", "-j", "DROP"],
+)
 CGROUPS = Path("/sys/fs/cgroup")
 
 PAUSE_C = r"""
@@ -127,7 +132,7 @@ def _require_root() -> None:
 def _start(node: RealNode, cluster, registry: str, bin_dir: Path) -> None:
     started = time.monotonic()
     for folder in (ROOT / "cni", ROOT / "kubelet", ROOT / "pods-logs", RUN):
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)  # (clean() removed any earlier run's)
     _bridge_up()
     (ROOT / "cni" / "10-aicd.conflist").write_text(json.dumps(_cni_config()))
     (ROOT / "containerd.toml").write_text(_containerd_config(registry))
@@ -154,8 +159,12 @@ def _start(node: RealNode, cluster, registry: str, bin_dir: Path) -> None:
 
 
 def _run(node: RealNode, name: str, argv: list[str]) -> subprocess.Popen:
+    """Start a node component in its own process group; its PID goes to ``RUN/<name>.pid`` so that the
+    next run ends it if this one is killed before its teardown."""
     with open(node.logs / f"{name}.log", "ab") as log:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    (RUN / f"{name}.pid").write_text(str(proc.pid))
+    return proc
 
 
 def _wait(ready, timeout: float, what: str, node: RealNode, component: str) -> None:
@@ -188,15 +197,16 @@ def _bridge_up() -> None:
     _ip("addr", "add", f"{BRIDGE_IP}/24", "dev", BRIDGE)
     _ip("link", "set", BRIDGE, "up")
     # A pod reaching a ClusterIP is routed by the host from the bridge back onto it (after kube-proxy's
-    # DNAT): forwarding on this interface only, never the host-wide switch. Docker's FORWARD policy is
-    # DROP, so traffic within the bridge is accepted by one rule of ours.
+    # DNAT): forwarding on this interface only, never the host-wide switch.
     Path(f"/proc/sys/net/ipv4/conf/{BRIDGE}/forwarding").write_text("1")
-    subprocess.run(["iptables", "-w", "-I", *FORWARD_RULE], check=True, capture_output=True)
+    for rule in reversed(FORWARD_RULES):  # each inserted first: ACCEPT ends above DROP
+        subprocess.run(["iptables", "-w", "-I", *rule], check=True, capture_output=True)
 
 
 def _cni_config() -> dict:
     return {"cniVersion": "0.4.0", "name": "aicd", "plugins": [
-        {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False, "hairpinMode": True,
+        {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "isDefaultGateway": True, "ipMasq": False,
+         "hairpinMode": True,
          "ipam": {"type": "host-local", "dataDir": str(ROOT / "cni-ipam"), "ranges": [[{
              "subnet": SUBNET, "gateway": BRIDGE_IP, "rangeStart": "10.244.0.10"}]]}},
         {"type": "loopback"}]}
@@ -376,6 +386,10 @@ def _end(proc: subprocess.Popen | None, timeout: float = 20) -> None:
 
 def clean(bin_dir: Path, containerd: subprocess.Popen | None = None) -> None:
     """Remove everything a node run leaves, whether it stopped cleanly or was killed: idempotent."""
+    for name in ("kube-proxy", "kubelet"):
+        _end_recorded(name)
+    if containerd is None:  # a killed run's containerd is restarted below, on its state, to stop its pods
+        _end_recorded("containerd")
     if (ROOT / "containerd.toml").exists():
         own = containerd if containerd is not None and containerd.poll() is None else _restart_containerd()
         try:
@@ -394,6 +408,27 @@ def clean(bin_dir: Path, containerd: subprocess.Popen | None = None) -> None:
     for folder in (ROOT, RUN):
         if folder.exists():
             subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=True, timeout=120)
+
+
+def _end_recorded(name: str) -> None:
+    """End the process group of a component a killed run left, found by its PID file and checked to be
+    ours (its command line names ``ROOT``): a reused PID is left alone."""
+    pid = _int((RUN / f"{name}.pid").read_text()) if (RUN / f"{name}.pid").exists() else None
+    if pid is None:
+        return
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if str(ROOT).encode() not in cmdline:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def _restart_containerd() -> subprocess.Popen | None:
@@ -450,9 +485,10 @@ def _int(text: str) -> int | None:
 
 
 def _remove_chains() -> None:
-    with contextlib.suppress(subprocess.CalledProcessError):
-        while True:  # the rule may have been inserted more than once by runs that were killed
-            subprocess.run(["iptables", "-w", "-D", *FORWARD_RULE], check=True, capture_output=True)
+    for rule in FORWARD_RULES:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            while True:  # a rule may have been inserted more than once by runs that were killed
+                subprocess.run(["iptables", "-w", "-D", *rule], check=True, capture_output=True)
     for tool in ("iptables", "ip6tables"):
         for table in ("filter", "nat", "mangle"):
             _remove_kube_chains(tool, table)

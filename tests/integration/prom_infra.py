@@ -34,7 +34,7 @@ import yaml
 
 from tests.conftest import ROOT
 
-__all__ = ["PROMETHEUS", "PROMTOOL", "PrometheusServer", "prometheus", "promtool"]
+__all__ = ["PROMETHEUS", "PROMTOOL", "PrometheusServer", "kubernetes_prometheus", "prometheus", "promtool"]
 
 PROMETHEUS, PROMTOOL = Path("/usr/bin/prometheus"), Path("/usr/bin/promtool")
 
@@ -44,6 +44,14 @@ def _ensure_installed(binary: Path) -> None:
         out = subprocess.run([str(ROOT / "scripts/install-test-packages")], capture_output=True, text=True, timeout=900)
         if out.returncode != 0 or not binary.exists():
             raise RuntimeError(f"scripts/install-test-packages did not provide {binary}: {out.stderr[-2000:]}")
+
+
+def kubernetes_prometheus() -> Path:
+    """A Prometheus with Kubernetes service discovery, built and cached by ``scripts/install-prometheus``."""
+    out = subprocess.run([str(ROOT / "scripts/install-prometheus")], capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(f"scripts/install-prometheus failed: {out.stderr[-2000:]}")
+    return Path(out.stdout.strip())
 
 
 def promtool(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -59,11 +67,14 @@ def _tail(path: Path) -> str:
 class PrometheusServer:
     """A running ``prometheus``; every request helper raises ``RuntimeError`` with Prometheus's message."""
 
-    def __init__(self, root: Path, basic_auth: tuple[str, str] | None = None, targets: Path | None = None):
+    def __init__(self, root: Path, basic_auth: tuple[str, str] | None = None, targets: Path | None = None,
+                 jobs: list[dict] | None = None, binary: Path = PROMETHEUS):
         """``basic_auth`` (user, password): Prometheus's own web config then refuses requests without them.
         ``targets``: the file_sd file of job ``aicd`` (default ``root/targets.json``, which ``set_targets``
-        writes) — e.g. the one a deploy target writes itself."""
-        self.root, self.basic_auth = root, basic_auth
+        writes) — e.g. the one a deploy target writes itself. ``jobs``: more scrape jobs, as written in
+        prometheus.yml (e.g. one discovering pods through ``kubernetes_sd_configs``, which needs the
+        ``binary`` of :func:`kubernetes_prometheus`: Debian's is built without it)."""
+        self.root, self.basic_auth, self.jobs, self.binary = root, basic_auth, list(jobs or []), binary
         self.config, self.log = root / "prometheus.yml", root / "prometheus.log"
         self.targets = targets or root / "targets.json"
         self.rule_files: list[Path] = []
@@ -75,14 +86,15 @@ class PrometheusServer:
         """Starts on a free port (retried when another process takes it first) and waits for ``/-/ready``."""
         from tests.integration.conftest import free_port
 
-        _ensure_installed(PROMETHEUS)
+        if self.binary == PROMETHEUS:
+            _ensure_installed(PROMETHEUS)
         if not self.targets.exists():
             self._write_json(self.targets, [])
         self._write_config()
         for _attempt in range(3):
             self.port = free_port()
             self.url = f"http://127.0.0.1:{self.port}"
-            cmd = [str(PROMETHEUS), f"--config.file={self.config}", f"--storage.tsdb.path={self.root / 'data'}",
+            cmd = [str(self.binary), f"--config.file={self.config}", f"--storage.tsdb.path={self.root / 'data'}",
                    f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle", "--log.level=info",
                    *self._web_config()]
             with open(self.log, "ab") as out:
@@ -181,7 +193,7 @@ class PrometheusServer:
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(p) for p in self.rule_files],
             "scrape_configs": [{"job_name": "aicd", "file_sd_configs": [
-                {"files": [str(self.targets)], "refresh_interval": "1s"}]}],
+                {"files": [str(self.targets)], "refresh_interval": "1s"}]}, *self.jobs],
         }
         self.config.write_text(yaml.safe_dump(config, sort_keys=False))
 

@@ -17,16 +17,22 @@ import urllib.error
 import urllib.request
 from dataclasses import replace
 
+import pandas as pd
 import pytest
+import yaml
 
-from aicd.config import KubernetesConfig
+from aicd.config import AbConfig, CanaryConfig, KubernetesConfig
 from aicd.deploy.kube.target import KubeTarget
 from aicd.deploy.target import Candidate
-from aicd.errors import RolloutFailed
+from aicd.errors import GateFailed, RolloutFailed
+from aicd.examples import coffee as coffee_example
 from aicd.gha import Actions
-from aicd.steps import deploy, train
-from tests.conftest import STEP_ENV
+from aicd.simulate import send_traffic
+from aicd.steps import deploy, monitor, train
+from tests.conftest import FEEDBACK_TOKEN, STEP_ENV
+from tests.conftest import ROOT as REPO
 from tests.integration.kube_node import RealNode
+from tests.integration.prom_infra import PrometheusServer, kubernetes_prometheus
 
 MODEL = "node-coffee"
 ROW = {"age": 25, "visits_per_week": 3.5, "avg_spend": 5.0, "preferred_roast": "dark", "hour": 8,
@@ -220,3 +226,122 @@ def test_a_broken_candidate_is_rolled_back_and_the_previous_version_keeps_full_c
           "detection")
     assert serving_versions(kube_cluster, namespace) == {"1": 2}
     assert predict_soon(cluster_ip(kube_cluster, namespace))[1]["x-model-version"] == "1"
+
+
+def readme_scrape_job(cluster, namespace: str) -> dict:
+    """The README's kubernetes scrape job, pointed at the tests' API server from outside the cluster."""
+    text = (REPO / "README.md").read_text()
+    block = next(b.split("```", 1)[0] for b in text.split("```yaml\n") if "job_name: aicd-kubernetes" in b)
+    job = next(j for j in yaml.safe_load(block)["scrape_configs"] if j["job_name"] == "aicd-kubernetes")
+    sd = job["kubernetes_sd_configs"][0]
+    sd["namespaces"] = {"names": [namespace]}
+    sd["api_server"] = cluster.server
+    sd["tls_config"] = {"ca_file": str(cluster.pki["ca.crt"]), "cert_file": str(cluster.pki["admin.crt"]),
+                        "key_file": str(cluster.pki["admin.key"])}
+    return job
+
+
+def pod_urls(cluster, namespace: str, track: str) -> list[str]:
+    return [f"http://{p['status']['podIP']}:8080" for p in pods(cluster, namespace)
+            if p["metadata"]["labels"]["aicd.dev/track"] == track and ready(p)]
+
+
+def test_prometheus_discovers_the_pods_and_the_monitor_aborts_a_worse_canary(
+        kube_cluster, kube_node, images, namespace, coffee, tmp_path):
+    prom = PrometheusServer(tmp_path / "prometheus", jobs=[readme_scrape_job(kube_cluster, namespace)],
+                            binary=kubernetes_prometheus())
+    (tmp_path / "prometheus").mkdir()
+    prom.start()
+    try:
+        cfg = node_config(replicas=4, strategy="canary", canary=CanaryConfig(steps=(25, 50, 100)))
+        t = KubeTarget(kube_cluster.api(), MODEL, namespace, cfg, poll=0.25, feedback_token=FEEDBACK_TOKEN)
+        t.deploy(candidate(images, 0))
+        assert "canary" in t.deploy(candidate(images, 1)).state
+        series = prom.wait_for(f'aicd_model_info{{model="{MODEL}", namespace="{namespace}"}}',
+                               lambda r: len(r) == 4, timeout=60)
+        assert {s["metric"]["pod"] for s in series} == {p["metadata"]["name"] for p in pods(kube_cluster, namespace)}
+        assert sorted(s["metric"]["aicd_revision"] for s in series) == ["1", "1", "1", "2"]
+        production = pd.read_csv(coffee["production"])
+        (stable, *_), (canary,) = pod_urls(kube_cluster, namespace, "stable"), pod_urls(kube_cluster, namespace,
+                                                                                          "canary")
+        send_traffic(stable, production, coffee_example.LABEL, requests=300, seed=1, feedback_token=FEEDBACK_TOKEN)
+        send_traffic(canary, production, coffee_example.LABEL, requests=300, seed=2, flip_share=0.4,
+                     feedback_token=FEEDBACK_TOKEN)
+        prom.wait_for(f'sum(aicd_feedback_total{{model="{MODEL}", namespace="{namespace}"}})',
+                      lambda r: r and float(r[0]["value"][1]) >= 600, timeout=30)
+        config = tmp_path / "aicd.yml"
+        config.write_text("monitor: {min-samples: 100, min-accuracy: 0.7}\n"  # the pipeline's one aicd.yml
+                          "deploy:\n  kubernetes:\n    replicas: 4\n    strategy: canary\n"
+                          "    canary: {steps: [25, 50, 100]}\n    node-selector: {aicd.dev/node: real}\n"
+                          "    tolerations: [{key: aicd.dev/real-node, value: 'true', effect: NoSchedule}]\n"
+                          "    image-pull-secrets: [registry]\n")
+        with pytest.raises(GateFailed, match="production gate: rollback") as refused:
+            monitor.run({"prometheus-url": prom.url, "model": MODEL, "config": str(config), "compare": "canary",
+                         "selector": f'namespace="{namespace}"', "on-failure": "rollback", "target": "kubernetes",
+                         "kubeconfig": str(kube_cluster.kubeconfig), "namespace": namespace,
+                         "report": str(tmp_path / "monitor.json")}, Actions({}), env=STEP_ENV)
+    finally:
+        prom.stop()
+    out = refused.value.outputs
+    assert out["decision"] == "rollback" and out["rolled-back"] == "true"
+    evidence = json.loads(out["evidence"])
+    assert evidence["samples"]["canary"]["feedback"] == 300 and evidence["samples"]["stable"]["feedback"] == 300
+    assert ("online-accuracy", "vs stable") in {(c["metric"], c["test"]) for c in evidence["checks"]
+                                                if c["verdict"] == "fail"}
+    assert serving_versions(kube_cluster, namespace) == {"1": 4}  # the canary's pod is gone, stable back at 4
+    assert predict_soon(cluster_ip(kube_cluster, namespace))[1]["x-model-version"] == "1"
+
+
+def versions_seen(url: str, users: range) -> dict[str, str]:
+    """The model version that answered each user (``x-user-id``), through ``url``."""
+    seen = {}
+    for user in users:
+        req = urllib.request.Request(f"{url}/predict", json.dumps(ROW).encode(),
+                                     {"content-type": "application/json", "x-user-id": f"user-{user}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            seen[f"user-{user}"] = resp.headers["x-model-version"]
+    return seen
+
+
+def test_a_healthy_canary_is_promoted_step_by_step_to_all_pods(kube_cluster, kube_node, images, namespace):
+    t = target(kube_cluster, namespace, replicas=2, strategy="canary", canary=CanaryConfig(steps=(50, 100)))
+    t.deploy(candidate(images, 0))
+    assert "50 %" in t.deploy(candidate(images, 1)).state
+    assert serving_versions(kube_cluster, namespace) == {"1": 1, "2": 1}
+    seen = set()
+    deadline = time.monotonic() + 20
+    while seen != {"1", "2"} and time.monotonic() < deadline:  # kube-proxy spreads connections over both
+        seen.add(predict_soon(cluster_ip(kube_cluster, namespace))[1]["x-model-version"])
+    assert seen == {"1", "2"}
+    assert "promoted" in t.promote().state
+    eventually(lambda: serving_versions(kube_cluster, namespace) == {"2": 2}, what="only version 2 serving")
+
+
+def test_blue_green_switches_real_traffic_and_a_rollback_switches_it_back(kube_cluster, kube_node, images,
+                                                                          namespace):
+    t = target(kube_cluster, namespace, strategy="blue-green")
+    t.deploy(candidate(images, 0))
+    t.deploy(candidate(images, 1))
+    url = cluster_ip(kube_cluster, namespace)
+    # The Service selects green at once; kube-proxy follows its EndpointSlices a moment later.
+    eventually(lambda: predict_soon(url)[1]["x-model-version"] == "2", timeout=10, what="green answering")
+    started = time.monotonic()
+    t.rollback()
+    assert eventually(lambda: predict_soon(url)[1]["x-model-version"] == "1", timeout=10)
+    switched = time.monotonic() - started
+    print(f"blue-green rollback: version 1 answering through the Service {switched:.2f} s after the command")
+    assert switched < 10
+
+
+def test_ab_routes_each_user_to_one_variant_inside_the_cluster_and_promote_keeps_b(
+        kube_cluster, kube_node, images, namespace):
+    t = target(kube_cluster, namespace, strategy="ab", ab=AbConfig(split=50))
+    t.deploy(candidate(images, 0))
+    t.deploy(candidate(images, 1))
+    router = cluster_ip(kube_cluster, namespace)  # the router pods, which reach a and b by their Services
+    predict_soon(router)
+    first = versions_seen(router, range(40))
+    assert set(first.values()) == {"1", "2"}  # both variants get users
+    assert versions_seen(router, range(40)) == first  # and each user stays on one
+    t.promote()
+    assert set(versions_seen(router, range(10)).values()) == {"2"}

@@ -52,6 +52,7 @@ from .manifests import (
     object_labels,
     router_deployment,
     service,
+    service_url,
 )
 from .pods import failure as pod_failure
 
@@ -385,7 +386,7 @@ class KubeTarget(Target):
         return Outcome(release.revision, current.revision, release.image, release.model_version, text)
 
     def _apply_router(self, image: str, split: float) -> None:
-        upstreams = {v: f"http://{self.name}-{v}.{self.namespace}.svc:{PORT}" for v in ("a", "b")}
+        upstreams = {v: service_url(f"{self.name}-{v}") for v in ("a", "b")}
         self.api.apply(router_deployment(self.name, self.namespace, image, upstreams, split, self.cfg))
         self._apply_service(self.name, {"aicd.dev/track": "router"})
         self._wait(f"{self.name}-router", self.api_replicas(f"{self.name}-router"), required=True)
