@@ -142,6 +142,7 @@ def start_cluster(bin_dir: Path, root: Path) -> KubeCluster:
         run("kube-controller-manager", "--kubeconfig", str(admin), "--leader-elect=false",
             "--service-account-private-key-file", str(pki["sa.key"]), "--root-ca-file", str(pki["ca.crt"]),
             "--use-service-account-credentials", "--controllers", "*,-nodeipam",
+            "--flex-volume-plugin-dir", str(root / "flex-volumes"),  # not /usr/libexec/kubernetes on the host
             # The default 20 requests/s makes setting up ~40 controllers (and their ServiceAccounts) take
             # ~4.5 s before the first one runs; the whole control plane then needs ~8 s instead of ~3.5 s.
             "--kube-api-qps=200", "--kube-api-burst=400",

@@ -25,11 +25,14 @@ Needs root (CI and these machines run the suite as root); without it the fixture
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import hashlib
 import io
 import json
 import os
+import platform
+import shlex
 import signal
 import socket
 import subprocess
@@ -60,6 +63,13 @@ FORWARD_RULES = (
     ["FORWARD", "-i", BRIDGE, "!", "-o", BRIDGE, "-m", "comment", "--comment", "aicd-test-node", "-j", "DROP"],
 )
 CGROUPS = Path("/sys/fs/cgroup")
+CGROUP_ROOT = "aicd-test-node"  # kubelet's cgroupRoot: the pods' cgroups are ours by name
+SYSCTLS = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
+           "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes")
+# Not restored: net.ipv4.ip_forward, which the CNI bridge plugin turns on for its gateway and which Docker's
+# engine, running beside the node in these tests, turns on and needs as well.
+ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+LOCK = Path("/run/aicd-test-node.lock")
 
 PAUSE_C = r"""
 #include <signal.h>
@@ -109,12 +119,24 @@ def kube_node(kube_cluster, docker_registry, tmp_path_factory):
     bin_dir = Path(kube_cluster.bin_dir)
     logs = tmp_path_factory.mktemp("node")
     node = RealNode(NAME, BRIDGE_IP, logs)
-    clean(bin_dir)
+    with open(LOCK, "w") as lock:
+        try:  # one node per machine: a second test run would tear down this one's
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another test run owns the real node ({LOCK} is locked); wait for it") from None
+        foreign = _foreign_kube()
+        if foreign:
+            raise RuntimeError(f"the real node would share this host's iptables with another node: {foreign}")
+        clean(bin_dir)
+        yield from _running(node, kube_cluster, docker_registry.host, bin_dir)
+
+
+def _running(node: RealNode, cluster, registry: str, bin_dir: Path):
     try:
-        _start(node, kube_cluster, docker_registry.host, bin_dir)
+        _start(node, cluster, registry, bin_dir)
         yield node
     finally:
-        _stop(node, kube_cluster, bin_dir)
+        _stop(node, cluster, bin_dir)
 
 
 # -- start ---------------------------------------------------------------------------------------------
@@ -144,6 +166,10 @@ def _start(node: RealNode, cluster, registry: str, bin_dir: Path) -> None:
     kubeconfig = ROOT / "kubelet.kubeconfig"
     kubeconfig.write_text(yaml.safe_dump(_kubeconfig(cluster.server, pki["ca.crt"], pki["node.crt"], pki["node.key"])))
     (ROOT / "kubelet.yaml").write_text(yaml.safe_dump(_kubelet_config(pki["ca.crt"])))
+    _save_sysctls()
+    for controller in CGROUPS.iterdir():  # kubelet wants its cgroupRoot to exist in every controller
+        if controller.is_dir() and not controller.is_symlink() and (controller / "cgroup.procs").exists():
+            (controller / CGROUP_ROOT).mkdir(exist_ok=True)
     node.procs["kubelet"] = _run(node, "kubelet", [
         str(bin_dir / "kubelet"), "--config", str(ROOT / "kubelet.yaml"), "--kubeconfig", str(kubeconfig),
         "--hostname-override", NAME, "--node-ip", BRIDGE_IP, "--root-dir", str(ROOT / "kubelet"),
@@ -258,6 +284,7 @@ def _kubelet_config(ca: Path) -> dict:
                            "anonymous": {"enabled": False}},
         "authorization": {"mode": "Webhook"},
         "podLogsDir": str(ROOT / "pods-logs"), "resolvConf": "/etc/resolv.conf",
+        "cgroupRoot": f"/{CGROUP_ROOT}", "volumePluginDir": str(ROOT / "volume-plugins"),
         "serializeImagePulls": False, "registerNode": True, "maxPods": 50,
         # A nearly full disk must not evict the tests' pods; memory pressure still does.
         "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
@@ -298,7 +325,10 @@ def _pause_archive() -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     source, binary = cache / "pause.c", cache / f"pause-{digest}"
     source.write_text(PAUSE_C)
-    subprocess.run(["gcc", "-static", "-Os", "-s", "-o", str(binary), str(source)], check=True, capture_output=True)
+    built = subprocess.run(["gcc", "-static", "-Os", "-s", "-o", str(binary), str(source)], capture_output=True,
+                           text=True)
+    if built.returncode != 0:
+        raise RuntimeError(f"building the pause image needs gcc and a static libc (libc6-dev): {built.stderr[-1000:]}")
     tmp = archive.with_suffix(".tmp")
     tmp.write_bytes(oci_archive(PAUSE_IMAGE, {"pause": binary.read_bytes()}, ["/pause"]))
     tmp.rename(archive)
@@ -316,7 +346,7 @@ def oci_archive(ref: str, files: dict[str, bytes], entrypoint: list[str], user: 
             tar.addfile(info, io.BytesIO(data))
     diff_id = "sha256:" + hashlib.sha256(layer_tar.getvalue()).hexdigest()
     layer = gzip.compress(layer_tar.getvalue(), mtime=0)
-    config = json.dumps({"architecture": "amd64", "os": "linux",
+    config = json.dumps({"architecture": ARCH, "os": "linux",
                          "config": {"Entrypoint": entrypoint, "User": user},
                          "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
 
@@ -328,7 +358,7 @@ def oci_archive(ref: str, files: dict[str, bytes], entrypoint: list[str], user: 
                            "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer)]}).encode()
     index = {"schemaVersion": 2, "manifests": [{
         **descriptor("application/vnd.oci.image.manifest.v1+json", manifest),
-        "platform": {"architecture": "amd64", "os": "linux"},
+        "platform": {"architecture": ARCH, "os": "linux"},
         "annotations": {"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": ref.rsplit(":", 1)[1]}}]}
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
@@ -385,42 +415,50 @@ def _end(proc: subprocess.Popen | None, timeout: float = 20) -> None:
 
 
 def clean(bin_dir: Path, containerd: subprocess.Popen | None = None) -> None:
-    """Remove everything a node run leaves, whether it stopped cleanly or was killed: idempotent."""
+    """Remove everything a node run leaves, whether it stopped cleanly or was killed: idempotent. Only
+    what a run of this fixture made is touched, found through ``ROOT`` and ``RUN`` (nothing there: a
+    first run, nothing to do). Every step runs even when an earlier one fails; the failures are raised
+    together at the end, and the folders are only deleted once nothing is mounted under them."""
+    if not ROOT.exists() and not RUN.exists():
+        return
+    errors: list[str] = []
+
+    def step(what: str, action, *args) -> None:
+        try:
+            action(*args)
+        except Exception as exc:  # each step is independent: all failures are reported together
+            errors.append(f"{what}: {exc}")
+
     for name in ("kube-proxy", "kubelet"):
-        _end_recorded(name)
+        step(f"ending {name}", _end_recorded, name)
     if containerd is None:  # a killed run's containerd is restarted below, on its state, to stop its pods
-        _end_recorded("containerd")
+        step("ending containerd", _end_recorded, "containerd")
     if (ROOT / "containerd.toml").exists():
         own = containerd if containerd is not None and containerd.poll() is None else _restart_containerd()
-        try:
-            _remove_containers()
-        finally:
-            _end(own)
-    _kill_leftover_processes()
-    if (ROOT / "kube-proxy.yaml").exists() and (bin_dir / "kube-proxy").exists():
-        subprocess.run([str(bin_dir / "kube-proxy"), "--cleanup", "--config", str(ROOT / "kube-proxy.yaml")],
-                       capture_output=True, timeout=60)
-    _remove_chains()
-    _unmount_under(ROOT, RUN)
-    with contextlib.suppress(subprocess.CalledProcessError):
-        _ip("link", "del", BRIDGE)
-    _remove_cgroups()
-    for folder in (ROOT, RUN):
-        if folder.exists():
-            subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=True, timeout=120)
+        step("removing containers", _remove_containers)
+        step("stopping containerd", _end, own)
+    step("ending leftover shims", _kill_leftover_processes)
+    step("removing iptables rules", _remove_chains)
+    step("unmounting", _unmount_under, ROOT, RUN)
+    step("deleting the bridge", _delete_bridge)
+    step("removing cgroups", _remove_cgroups)
+    step("restoring sysctls", _restore_sysctls)
+    still = _mounts_under(ROOT, RUN)
+    if still:
+        errors.append(f"still mounted, folders kept: {', '.join(still[:3])}")
+    else:
+        for folder in (ROOT, RUN):
+            if folder.exists():
+                subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=True, timeout=120)
+    if errors:
+        raise RuntimeError("cleaning the real node: " + "; ".join(errors))
 
 
 def _end_recorded(name: str) -> None:
     """End the process group of a component a killed run left, found by its PID file and checked to be
     ours (its command line names ``ROOT``): a reused PID is left alone."""
     pid = _int((RUN / f"{name}.pid").read_text()) if (RUN / f"{name}.pid").exists() else None
-    if pid is None:
-        return
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return
-    if str(ROOT).encode() not in cmdline:
+    if pid is None or str(ROOT).encode() not in _cmdline(pid):
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
@@ -431,11 +469,20 @@ def _end_recorded(name: str) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _restart_containerd() -> subprocess.Popen | None:
     """containerd on the leftover state, so that it stops the containers it knows of (a killed run)."""
+    RUN.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(["/usr/bin/containerd", "--config", str(ROOT / "containerd.toml")],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
+    (RUN / "containerd.pid").write_text(str(proc.pid))  # a cleanup killed now is finished by the next one
     deadline = time.monotonic() + 20
     while not _ctr_ok():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -465,16 +512,32 @@ def _remove_containers() -> None:
 
 
 def _kill_leftover_processes() -> None:
-    """Shims and container processes still alive after containerd: found by the PID files in our state."""
-    pids = []
+    """Shims and container processes still alive after containerd, found by the PID files in our state
+    and checked before the signal: a shim's command line names our socket; a container's init process
+    has the start time runc recorded (a reused PID has another)."""
     for pid_file in RUN.glob("containerd/io.containerd.runtime.v2.task/*/*/shim.pid"):
-        pids.append(_int(pid_file.read_text()))
-    for state in RUN.glob("runc/*/*/state.json"):
-        with contextlib.suppress(ValueError, OSError):
-            pids.append(json.loads(state.read_text()).get("init_process_pid"))
-    for pid in filter(None, pids):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
+        pid = _int(pid_file.read_text())
+        if pid and b"containerd-shim" in _cmdline(pid) and str(RUN).encode() in _cmdline(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    for state_file in RUN.glob("runc/*/*/state.json"):
+        try:
+            state = json.loads(state_file.read_text())
+        except (ValueError, OSError):
+            continue
+        pid, started = state.get("init_process_pid"), state.get("init_process_start")
+        if pid and started and _start_time(pid) == int(started):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat (clock ticks since boot), which runc records as init_process_start."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
 
 
 def _int(text: str) -> int | None:
@@ -485,6 +548,9 @@ def _int(text: str) -> int | None:
 
 
 def _remove_chains() -> None:
+    """Our FORWARD rules, then the chains of this node's kubelet and kube-proxy (iptables mode: KUBE-*,
+    never IPVS or nftables, which ``kube-proxy --cleanup`` would flush host-wide). ``_foreign_kube``
+    refused to start beside another kubelet or kube-proxy, so every KUBE- chain here is this node's."""
     for rule in FORWARD_RULES:
         with contextlib.suppress(subprocess.CalledProcessError):
             while True:  # a rule may have been inserted more than once by runs that were killed
@@ -494,43 +560,82 @@ def _remove_chains() -> None:
             _remove_kube_chains(tool, table)
 
 
-def _remove_kube_chains(tool: str, table: str) -> None:
-    """kubelet's KUBE-* chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY ...), which ``kube-proxy --cleanup``
-    leaves: no other kubelet runs on this machine, so every KUBE- chain is this node's."""
+def _kube_chains(tool: str, table: str) -> tuple[list[str], list[list[str]]]:
     listing = subprocess.run([tool, "-w", "-t", table, "-S"], capture_output=True, text=True)
     if listing.returncode != 0:
-        return
-    lines = listing.stdout.splitlines()
-    chains = [ln.split()[1] for ln in lines if ln.startswith("-N KUBE-")]
+        return [], []
+    rules = [shlex.split(line) for line in listing.stdout.splitlines()]  # comments are quoted
+    return [r[1] for r in rules if r[:1] == ["-N"] and r[1].startswith("KUBE-")], rules
+
+
+def _remove_kube_chains(tool: str, table: str) -> None:
+    chains, rules = _kube_chains(tool, table)
     if not chains:
         return
-    for line in lines:  # jumps into the chains first, then the chains
-        parts = line.split()
-        if parts[:1] == ["-A"] and parts[1] not in chains and any(c in parts for c in chains):
-            subprocess.run([tool, "-w", "-t", table, "-D", *parts[1:]], capture_output=True)
-    for chain in chains:
-        subprocess.run([tool, "-w", "-t", table, "-F", chain], capture_output=True)
-    for chain in chains:
-        subprocess.run([tool, "-w", "-t", table, "-X", chain], capture_output=True)
+    for rule in rules:  # jumps into the chains first, then the chains
+        if rule[:1] == ["-A"] and rule[1] not in chains and any(c in rule for c in chains):
+            subprocess.run([tool, "-w", "-t", table, "-D", *rule[1:]], capture_output=True)
+    for verb in ("-F", "-X"):
+        for chain in chains:
+            subprocess.run([tool, "-w", "-t", table, verb, chain], capture_output=True)
+
+
+def _foreign_kube() -> str:
+    """What would make this node's chains indistinguishable from another's: KUBE- chains with no run of
+    ours to explain them, or a kubelet / kube-proxy that is not ours."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        argv0 = _cmdline(int(pid)).split(b"\0")[0]
+        if argv0.rsplit(b"/", 1)[-1] in (b"kubelet", b"kube-proxy") and str(ROOT).encode() not in _cmdline(int(pid)):
+            return f"another {argv0.decode(errors='replace')} runs here (pid {pid})"
+    chains = _kube_chains("iptables", "filter")[0] + _kube_chains("iptables", "nat")[0]
+    if chains and not ROOT.exists():
+        return f"iptables has KUBE- chains of another Kubernetes node ({chains[0]} ...)"
+    return ""
+
+
+def _mounts_under(*folders: Path) -> list[str]:
+    prefixes = tuple(f"{f}/" for f in folders)
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    return sorted({m for m in mounts if m.startswith(prefixes) or m in map(str, folders)}, key=len, reverse=True)
 
 
 def _unmount_under(*folders: Path) -> None:
-    """Unmount (deepest first, lazily) every mount under the folders: kubelet's tmpfs volumes, overlay
-    root file systems, network namespace files."""
-    prefixes = tuple(f"{f}/" for f in folders)
-    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    for point in sorted({m for m in mounts if m.startswith(prefixes)}, key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True)
+    """Unmount (deepest first) every mount under the folders: kubelet's tmpfs volumes, overlay root file
+    systems, network namespace files."""
+    for point in _mounts_under(*folders):
+        if subprocess.run(["umount", point], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+def _delete_bridge() -> None:
+    if Path(f"/sys/class/net/{BRIDGE}").exists():
+        _ip("link", "del", BRIDGE)
 
 
 def _remove_cgroups() -> None:
-    """kubelet's ``kubepods`` tree in each cgroup v1 controller, leaves first (only empty ones go)."""
-    for tree in CGROUPS.glob("*/kubepods"):
+    """The node's cgroup tree (kubelet's ``cgroupRoot``) in each controller, leaves first."""
+    for tree in CGROUPS.glob(f"*/{CGROUP_ROOT}"):
         for folder in sorted((p for p in tree.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
             with contextlib.suppress(OSError):
                 folder.rmdir()
         with contextlib.suppress(OSError):
             tree.rmdir()
+
+
+def _save_sysctls() -> None:
+    """kubelet sets kernel tunables to its liking (panic on oops, reboot after 10 s, always overcommit):
+    the host's values are kept here and put back by ``clean``."""
+    saved = ROOT / "sysctls.json"
+    if not saved.exists():
+        saved.write_text(json.dumps({k: Path(f"/proc/sys/{k}").read_text().strip() for k in SYSCTLS
+                                     if Path(f"/proc/sys/{k}").exists()}))
+
+
+def _restore_sysctls() -> None:
+    saved = ROOT / "sysctls.json"
+    if saved.exists():
+        for key, value in json.loads(saved.read_text()).items():
+            Path(f"/proc/sys/{key}").write_text(value)
 
 
 # -- small tools ------------------------------------------------------------------------------------------

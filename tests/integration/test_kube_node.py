@@ -16,12 +16,14 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
 from aicd.config import AbConfig, CanaryConfig, KubernetesConfig
+from aicd.deploy.kube.client import KubeClient, KubeError
 from aicd.deploy.kube.target import KubeTarget
 from aicd.deploy.target import Candidate
 from aicd.errors import GateFailed, RolloutFailed
@@ -344,4 +346,109 @@ def test_ab_routes_each_user_to_one_variant_inside_the_cluster_and_promote_keeps
     assert set(first.values()) == {"1", "2"}  # both variants get users
     assert versions_seen(router, range(40)) == first  # and each user stays on one
     t.promote()
-    assert set(versions_seen(router, range(10)).values()) == {"2"}
+
+    def only_b() -> bool:  # the old router pods and a's pods leave, kube-proxy follows a moment later
+        try:
+            return set(versions_seen(router, range(10)).values()) == {"2"}
+        except urllib.error.URLError:
+            return False
+    eventually(only_b, timeout=20, what="every user on b")
+
+
+CALLER = """\
+name: kubernetes pipeline
+on:
+  workflow_dispatch:
+    inputs:
+      data: {required: true}
+      config: {required: true}
+      tracking-uri: {required: true}
+      namespace: {required: true}
+      base-image: {required: true}
+      registry: {required: true}
+      registry-username: {required: true}
+permissions: {}
+jobs:
+  pipeline:
+    permissions: {contents: read}
+    uses: ./.github/workflows/aicd-pipeline.yml
+    with:
+      data: ${{ inputs.data }}
+      config: ${{ inputs.config }}
+      tracking-uri: ${{ inputs.tracking-uri }}
+      target: kubernetes
+      namespace: ${{ inputs.namespace }}
+      base-image: ${{ inputs.base-image }}
+      registry: ${{ inputs.registry }}
+      registry-username: ${{ inputs.registry-username }}
+    secrets:
+      kubeconfig: ${{ secrets.AICD_KUBECONFIG }}
+      registry-password: ${{ secrets.AICD_REGISTRY_PASSWORD }}
+      feedback-token: ${{ secrets.AICD_FEEDBACK_TOKEN }}
+  outputs:
+    needs: pipeline
+    runs-on: ubuntu-latest
+    permissions: {}
+    steps:
+      - env:
+          OUT_MODEL_VERSION: ${{ needs.pipeline.outputs.model-version }}
+          OUT_ENDPOINT: ${{ needs.pipeline.outputs.endpoint }}
+          OUT_REVISION: ${{ needs.pipeline.outputs.revision }}
+          OUT_IMAGE: ${{ needs.pipeline.outputs.image }}
+          OUT_DECISION: ${{ needs.pipeline.outputs.decision }}
+        run: |
+          python3 - <<'PY'
+          import json, os
+          outputs = {k[4:].lower().replace("_", "-"): v for k, v in os.environ.items() if k.startswith("OUT_")}
+          print("AICD_OUTPUTS=" + json.dumps(outputs, sort_keys=True))
+          PY
+"""
+
+
+def test_the_pipeline_template_under_act_ships_to_the_real_node_as_a_tenant(
+        kube_cluster, kube_node, action_venv, mlflow_server, docker_registry, base_image, coffee, namespace,
+        tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from aicd.deploy.kube.manifests import tenant_manifests
+
+    api = kube_cluster.api()
+    for manifest in tenant_manifests("acme", namespace)[1:]:  # the namespace exists, with its pull Secret
+        api.apply(manifest)
+    token = kube_cluster.token_for(namespace, "aicd-deployer")  # the tenant's ServiceAccount, not admin
+    workflow, config = tmp_path / "kubernetes-pipeline.yml", tmp_path / "aicd.yml"
+    workflow.write_text(CALLER)
+    config.write_text(coffee["config"].read_text() + "deploy:\n  kubernetes:\n    replicas: 2\n"
+                      "    node-selector: {aicd.dev/node: real}\n"
+                      "    tolerations: [{key: aicd.dev/real-node, value: 'true', effect: NoSchedule}]\n"
+                      "    image-pull-secrets: [registry]\n")
+    inputs = {"data": str(coffee["data"]), "config": str(config), "tracking-uri": mlflow_server.uri,
+              "namespace": namespace, "base-image": base_image, "registry": docker_registry.host,
+              "registry-username": docker_registry.username}
+    cmd = [str(Path(sys.executable).parent / "act"), "workflow_dispatch", "-W", str(workflow),
+           "-P", "ubuntu-latest=-self-hosted", "--cache-server-addr", "127.0.0.1",
+           "--local-repository", f"org/aicd@v1={REPO}",
+           "-s", "AICD_KUBECONFIG", "-s", "AICD_REGISTRY_PASSWORD", "-s", "AICD_FEEDBACK_TOKEN"]
+    for key, value in inputs.items():
+        cmd += ["--input", f"{key}={value}"]
+    env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1", "AICD_REGISTRY_PASSWORD": docker_registry.password,
+           "AICD_FEEDBACK_TOKEN": FEEDBACK_TOKEN,
+           "AICD_KUBECONFIG": kube_cluster.kubeconfig_for(token, "acme").read_text()}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    assert docker_registry.password not in proc.stdout and token not in proc.stdout  # masked
+    out = json.loads(re.search(r"AICD_OUTPUTS=(\{.*\})", proc.stdout).group(1))
+    assert out["revision"] == "1" and out["image"].startswith(f"{docker_registry.host}/")
+    assert out["endpoint"] == f"http://coffee-recommender.{namespace}.svc.cluster.local:8080"
+    assert out["decision"] == ""  # no prometheus-url: the production gate is left to the scheduled monitor
+    running = [p for p in api.list("Pod", namespace, "app.kubernetes.io/name=coffee-recommender") if ready(p)]
+    assert len(running) == 2 and {p["spec"]["nodeName"] for p in running} == {kube_node.name}
+    code, headers = predict_soon(cluster_ip(kube_cluster, namespace, "coffee-recommender"))
+    assert code == 200 and headers["x-model-version"] == out["model-version"]
+    tenant = KubeClient.from_kubeconfig(kube_cluster.kubeconfig_for(token, "acme"))
+    with pytest.raises(KubeError, match="forbidden") as refused:  # another tenant's namespace: refused
+        tenant.list("Pod", "aicd-other-tenant", "")
+    assert refused.value.status == 403

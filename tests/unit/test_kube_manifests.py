@@ -105,6 +105,8 @@ def test_tolerations_and_pull_secrets_reach_every_pod_as_a_pod_spec_spells_them(
             "      - {key: pool, value: ml, effect: NoExecute, tolerationSeconds: 30}\n"
             "    image-pull-secrets: [ghcr-read]\n")
     cfg = parse_config(text).deploy.kubernetes
+    assert parse_config("deploy:\n  kubernetes:\n    tolerations: [{operator: Exists}]\n").deploy.kubernetes \
+        .tolerations == ({"operator": "Exists"},)  # tolerates every taint
     pod = deployment("churn", "aicd", "stable", KubeRelease(1, "img:1"), 2, cfg)["spec"]["template"]["spec"]
     assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
                                   {"key": "pool", "value": "ml", "effect": "NoExecute", "tolerationSeconds": 30,
@@ -120,10 +122,29 @@ def test_tolerations_and_pull_secrets_reach_every_pod_as_a_pod_spec_spells_them(
     ("tolerations: [{key: a, operator: Maybe}]", r"tolerations\[0\]\.operator`: operator must be Equal or Exists"),
     ("tolerations: [{key: a, effect: Sometimes}]", r"tolerations\[0\]\.effect`: effect must be one of"),
     ("tolerations: [{key: a, operator: Exists, value: b}]", "an Exists toleration has no value"),
-    ("tolerations: [{key: a, tolerationSeconds: -1}]", "must be a whole number of seconds"),
+    ("tolerations: [{key: a, effect: NoExecute, tolerationSeconds: -1}]", "must be a whole number of seconds"),
     ("tolerations: [{key: a, colour: red}]", "colour"),
-    ("image-pull-secrets: [Bad_Name]", "is not a Secret name"),
+    ("image-pull-secrets: [ok, Bad_Name]", r"image-pull-secrets\[1\]`: 'Bad_Name' is not a Secret name"),
+    ("image-pull-secrets: [-bad-]", "is not a Secret name"),
+    ("image-pull-secrets: ['a..b']", "is not a Secret name"),
+    ("image-pull-secrets: [ünï]", "is not a Secret name"),
+    ("tolerations: [{effect: NoSchedule}]", "without a key must have operator: Exists"),
+    ("tolerations: [null]", "must be a mapping|without a key"),
+    ("tolerations: [{key: a, value: b, effect: NoSchedule, tolerationSeconds: 5}]", "NoExecute only"),
+    ("tolerations: [{key: 'bad key!'}]", "is not a taint key"),
+    ("tolerations: [{key: a, value: 'has spaces'}]", "is not a taint value"),
+    ("tolerations: [{key: a, value: 3}]", r"tolerations\[0\]\.value`: must be a string"),
 ])
 def test_a_wrong_toleration_or_secret_name_names_its_key(text, needle):
-    with pytest.raises(ConfigError, match=needle):
+    with pytest.raises(ConfigError, match=needle) as err:
         parse_config(f"deploy:\n  kubernetes:\n    {text}\n")
+    assert "aicd.yml:3" in str(err.value)  # the line, as every aicd.yml mistake
+
+
+def test_a_router_whose_service_variable_was_never_expanded_refuses_to_start(monkeypatch, capsys):
+    from aicd.serve import router
+
+    monkeypatch.setenv("AICD_AB_A", "http://10.96.0.9:8080")
+    monkeypatch.setenv("AICD_AB_B", manifests.service_url("churn-b"))  # kubelet left it as written
+    assert router.main() == 3  # the pod crash-loops, and the rollout ends on kubelet's verdict
+    assert "no address for variant b" in capsys.readouterr().err

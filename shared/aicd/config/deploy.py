@@ -25,6 +25,7 @@ line like the rest of aicd.yml.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -72,37 +73,56 @@ def _string_map(e: Entry) -> dict[str, str]:
 
 TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+# Kubernetes' own rules: a qualified name ([prefix/]name), a label value, a DNS-1123 subdomain.
+QUALIFIED_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                            r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def _tolerations(e: Entry) -> tuple[dict, ...]:
-    """Tolerations as a pod spec spells them (a tainted GPU or dedicated node pool needs them)."""
-    out = []
-    for i, raw in enumerate(e.sequence()):
-        path = f"{e.path}[{i}]"
-        item = e.reader.mapping(raw, path, TOLERATION_KEYS)
-        operator = item.get("operator", "Equal")
-        if operator not in ("Equal", "Exists"):
-            raise e.fail(f"operator must be Equal or Exists, got {operator!r}", path=f"{path}.operator")
-        if item.get("effect", "") not in ("", *EFFECTS):
-            raise e.fail(f"effect must be one of {', '.join(EFFECTS)}, got {item['effect']!r}", path=f"{path}.effect")
-        if operator == "Exists" and item.get("value"):
-            raise e.fail("an Exists toleration has no value", "drop `value`, or use operator: Equal", path=path)
-        seconds = item.get("tolerationSeconds")
-        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0):
+    """Tolerations as a pod spec spells them (a tainted GPU or dedicated node pool needs them), checked
+    by Kubernetes' own rules so that a mistake names its line here, not an API error at deploy time."""
+    return tuple(_toleration(e, f"{e.path}[{i}]", raw) for i, raw in enumerate(e.sequence()))
+
+
+def _toleration(e: Entry, path: str, raw) -> dict:
+    item = e.reader.mapping(raw, path, TOLERATION_KEYS)
+    bad = [k for k in ("key", "value", "operator", "effect") if k in item and not isinstance(item[k], str)]
+    if bad:
+        raise e.fail("must be a string", path=f"{path}.{bad[0]}")
+    operator, key, value, effect = (item.get("operator", "Equal"), item.get("key", ""), item.get("value", ""),
+                                    item.get("effect", ""))
+    if operator not in ("Equal", "Exists"):
+        raise e.fail(f"operator must be Equal or Exists, got {operator!r}", path=f"{path}.operator")
+    if (key and not QUALIFIED_NAME.match(key)) or len(key.rpartition("/")[2]) > 63:
+        raise e.fail(f"{key!r} is not a taint key", "a label key: [prefix/]name, letters, digits, '-', '_', '.'",
+                     path=f"{path}.key")
+    if not key and operator != "Exists":
+        raise e.fail("a toleration without a key must have operator: Exists (it then tolerates every taint)",
+                     path=path)
+    if operator == "Exists" and value:
+        raise e.fail("an Exists toleration has no value", "drop `value`, or use operator: Equal", path=path)
+    if not LABEL_VALUE.match(value):
+        raise e.fail(f"{value!r} is not a taint value", "up to 63 letters, digits, '-', '_' or '.'",
+                     path=f"{path}.value")
+    if effect not in ("", *EFFECTS):
+        raise e.fail(f"effect must be one of {', '.join(EFFECTS)}, got {effect!r}", path=f"{path}.effect")
+    seconds = item.get("tolerationSeconds")
+    if seconds is not None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
             raise e.fail("must be a whole number of seconds", path=f"{path}.tolerationSeconds")
-        bad = [k for k in ("key", "value") if k in item and not isinstance(item[k], str)]
-        if bad:
-            raise e.fail("must be a string", path=f"{path}.{bad[0]}")
-        out.append({**item, "operator": operator})
-    return tuple(out)
+        if effect != "NoExecute":
+            raise e.fail("tolerationSeconds applies to effect: NoExecute only", path=f"{path}.tolerationSeconds")
+    return {**item, "operator": operator}
 
 
 def _secret_names(e: Entry) -> tuple[str, ...]:
     names = e.strings()
-    bad = [n for n in names if not n or len(n) > 253 or not all(c.isalnum() or c in "-." for c in n)
-           or n != n.lower()]
-    if bad:
-        raise e.fail(f"{bad[0]!r} is not a Secret name", "lower-case letters, digits, '-' and '.'")
+    for i, name in enumerate(names):
+        if len(name) > 253 or not SUBDOMAIN.match(name):
+            raise e.fail(f"{name!r} is not a Secret name", "lower-case letters, digits, '-' and '.', "
+                         "starting and ending with a letter or digit", path=f"{e.path}[{i}]")
     return names
 
 

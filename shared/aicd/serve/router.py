@@ -98,6 +98,12 @@ def main() -> int:
     import uvicorn
 
     upstreams = {"a": os.environ["AICD_AB_A"], "b": os.environ["AICD_AB_B"]}
+    unresolved = [v for v, url in upstreams.items() if "$(" in url]
+    if unresolved:  # kubelet left a service variable unexpanded: routing would send users nowhere
+        log("error", "router cannot start", reason=f"no address for variant {unresolved[0]}: "
+            f"{upstreams[unresolved[0]]} (its Service did not exist when this pod started, or service "
+            "links are off)")
+        return 3
     split = float(os.environ.get("AICD_AB_SPLIT", "50"))
     app = create_router(upstreams, split, os.environ.get("AICD_AB_KEY", "x-user-id"))
     log("info", "router starting", split=split, upstreams=upstreams)

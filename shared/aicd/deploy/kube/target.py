@@ -455,7 +455,7 @@ class KubeTarget(Target):
     def _wait(self, deployment_name: str, replicas: int, required: bool = False, timeout: float | None = None) -> bool:
         """True once the controller observed the spec and every replica is updated and available."""
         limit = self.cfg.progress_deadline_seconds + 30 if timeout is None else timeout
-        deadline = time.monotonic() + limit
+        deadline, first_seen = time.monotonic() + limit, {}
         while True:
             found = self.api.get("Deployment", self.namespace, deployment_name) or {}
             status = found.get("status", {})
@@ -466,7 +466,9 @@ class KubeTarget(Target):
                 return True
             stalled = observed and any(c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
                                        for c in status.get("conditions", []))
-            broken = self._broken_pod(found) if found else ""
+            # A required wait (a restore, the stable track being scaled) never ends early: it waits for
+            # a version that served before, whose pods' past says nothing of its future.
+            broken = self._broken_pod(found, first_seen) if found and not required else ""
             if broken or stalled or time.monotonic() >= deadline:
                 self.why = broken or f"not ready within {self.cfg.progress_deadline_seconds} s"
                 if required:
@@ -476,13 +478,14 @@ class KubeTarget(Target):
                 return False
             time.sleep(self.poll)
 
-    def _broken_pod(self, found: dict) -> str:
-        """Why a pod of the Deployment's current template will never get ready ("" if none is known)."""
+    def _broken_pod(self, found: dict, first_seen: dict) -> str:
+        """Why a pod of the release the Deployment now rolls out will never get ready ("" if none is
+        known): only its pods, by the release's revision label, which no earlier release shares."""
         labels = found["spec"]["template"]["metadata"].get("labels", {})
         selector = {**found["spec"]["selector"].get("matchLabels", {}),
                     "aicd.dev/revision": labels.get("aicd.dev/revision", "")}
         pods = self.api.list("Pod", self.namespace, ",".join(f"{k}={v}" for k, v in selector.items()))
-        return next((why for why in map(pod_failure, pods) if why), "")
+        return pod_failure(pods, first_seen, time.monotonic())
 
     def _current_record(self, state: dict) -> dict:
         return next(r for r in state["revisions"] if r["revision"] == state["current"])
