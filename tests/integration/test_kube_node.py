@@ -274,11 +274,9 @@ def test_prometheus_discovers_the_pods_and_the_monitor_aborts_a_worse_canary(
         prom.wait_for(f'sum(aicd_feedback_total{{model="{MODEL}", namespace="{namespace}"}})',
                       lambda r: r and float(r[0]["value"][1]) >= 600, timeout=30)
         config = tmp_path / "aicd.yml"
-        config.write_text("monitor: {min-samples: 100, min-accuracy: 0.7}\n"  # the pipeline's one aicd.yml
-                          "deploy:\n  kubernetes:\n    replicas: 4\n    strategy: canary\n"
-                          "    canary: {steps: [25, 50, 100]}\n    node-selector: {aicd.dev/node: real}\n"
-                          "    tolerations: [{key: aicd.dev/real-node, value: 'true', effect: NoSchedule}]\n"
-                          "    image-pull-secrets: [registry]\n")
+        # A scheduled monitor's aicd.yml that knows nothing of the deploy's replicas or placement: the
+        # abort must still bring stable back to 4 pods on the tainted node, pulling with its Secret.
+        config.write_text("monitor: {min-samples: 100, min-accuracy: 0.7}\n")
         with pytest.raises(GateFailed, match="production gate: rollback") as refused:
             monitor.run({"prometheus-url": prom.url, "model": MODEL, "config": str(config), "compare": "canary",
                          "selector": f'namespace="{namespace}"', "on-failure": "rollback", "target": "kubernetes",

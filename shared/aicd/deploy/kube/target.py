@@ -41,7 +41,7 @@ from ...errors import ConfigError, RolloutFailed, ServiceError, UserError
 from ..history import History, NothingToRollBackTo
 from ..naming import deployment_name
 from ..target import Candidate, Release, Result, Settings, Target
-from .client import KubeClient
+from .client import KubeClient, resource_path
 from .lease import deploy_lease
 from .manifests import (
     PORT,
@@ -246,7 +246,8 @@ class KubeTarget(Target):
         weighted = self._weighted()
         if not weighted:
             self._canary_replicas(self.cfg.canary.steps[0])  # refuse an inexact ratio before touching anything
-        state["phase"] = {"kind": "canary", "step": 0, "release": release.record(), "weighted": weighted}
+        state["phase"] = {"kind": "canary", "step": 0, "release": release.record(), "weighted": weighted,
+                          "replicas": self.cfg.replicas}
         outcome = self._canary_step(state, 0)
         while self.cfg.canary.pause_seconds is not None and state.get("phase"):
             time.sleep(self.cfg.canary.pause_seconds)
@@ -300,8 +301,12 @@ class KubeTarget(Target):
         if state["phase"].get("weighted"):
             self._route(100, 0)
         self.api.delete("Deployment", self.namespace, f"{self.name}-canary")
-        self.api.apply(self._manifest(f"{self.name}-stable", stable, self.cfg.replicas, track="stable"))
-        self._wait(f"{self.name}-stable", self.cfg.replicas, required=True)
+        # The stable Deployment is only scaled back, never re-applied: an abort often comes from the
+        # scheduled monitor, whose aicd.yml may not carry the deploy's placement (node selector,
+        # tolerations, pull secrets) or replica count; the template the deploy made keeps serving.
+        replicas = state["phase"].get("replicas", self.cfg.replicas)
+        self._scale(f"{self.name}-stable", replicas)
+        self._wait(f"{self.name}-stable", replicas, required=True)
         state["phase"] = None
         state["state"] = f"canary: {how}, revision {stable.revision} serves 100 %"
         self._save(state)
@@ -448,6 +453,12 @@ class KubeTarget(Target):
                   variant: str = "stable") -> dict:
         track = track or self._main_track()
         return deployment(self.name, self.namespace, track, release, replicas, self.cfg, variant, deployment_name)
+
+    def _scale(self, deployment_name: str, replicas: int) -> None:
+        """Set a Deployment's replicas, leaving its template as it is (a merge patch of spec.replicas: the
+        tenant Role's verbs on deployments cover it, where the scale subresource needs its own rule)."""
+        self.api.request("PATCH", resource_path("Deployment", self.namespace, deployment_name),
+                         {"spec": {"replicas": replicas}}, "application/merge-patch+json")
 
     def _apply_service(self, service_name: str, selector: dict[str, str]) -> None:
         self.api.apply(service(service_name, self.namespace, self.name, selector, self.cfg))
