@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -41,14 +42,17 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, lo
     raise RuntimeError(f"{url} not ready after {timeout}s")
 
 
-def stop_group(proc: subprocess.Popen | None) -> None:
-    """End a server started with ``start_new_session=True``: SIGTERM to its process group, SIGKILL after 15 s."""
+def stop_group(proc: subprocess.Popen | None, timeout: float = 15) -> None:
+    """End a server started with ``start_new_session=True``: SIGTERM to its process group, SIGKILL after
+    ``timeout`` seconds (a group already gone is fine)."""
     if proc and proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(15)
+            proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
 

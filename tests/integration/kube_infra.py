@@ -13,7 +13,6 @@ import base64
 import datetime
 import ipaddress
 import os
-import signal
 import ssl
 import subprocess
 import time
@@ -71,14 +70,10 @@ class KubeCluster:
     def stop(self) -> None:
         """Last started, first stopped, one at a time: kube-apiserver shuts down in about a second while
         etcd answers, but hangs until killed when etcd goes first (all signalled at once: 15-20 s)."""
+        from tests.integration.conftest import stop_group
+
         for proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_group(proc, 10)
 
 
 @pytest.fixture(scope="session")

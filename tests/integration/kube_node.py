@@ -7,7 +7,7 @@
   the pause image is a static C program built and imported here (no image can be pulled); the tests'
   registry (``docker_registry``) is a plain-HTTP mirror, and pods pull from it with an imagePullSecret.
 - **CNI**: Debian's plugins, one bridge (``aicd-cni0``, 10.244.0.1/24) made here; the node's IP is the
-  bridge's, so pods reach what the tests expose on it and nothing else.
+  bridge's, so pods reach the host there and nothing else.
 - **kubelet** and **kube-proxy** (iptables mode) of the control plane's release, from
   ``scripts/install-kube``. kubelet: ``failCgroupV1: false`` (1.35+ refuses cgroup v1 hosts otherwise),
   cgroupfs driver, x509 clients of the cluster CA, webhook authorization (the API server's client
@@ -34,10 +34,8 @@ import os
 import platform
 import shlex
 import signal
-import socket
 import subprocess
 import tarfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,17 +94,9 @@ class RealNode:
     ip: str
     logs: Path
     procs: dict = field(default_factory=dict)
-    forwarders: list = field(default_factory=list)
 
     def ctr(self, *args: str, timeout: float = 120) -> str:
         return _ctr(*args, timeout=timeout)
-
-    def expose(self, port: int) -> int:
-        """Forward a port on the bridge address to ``127.0.0.1:port`` (a test's server bound to loopback)
-        for pods; returns the bridge-side port. Closed when the node stops."""
-        forwarder = _Forwarder(self.ip, ("127.0.0.1", port))
-        self.forwarders.append(forwarder)
-        return forwarder.port
 
     def log(self, component: str) -> str:
         path = self.logs / f"{component}.log"
@@ -203,19 +193,15 @@ def _wait(ready, timeout: float, what: str, node: RealNode, component: str) -> N
 
 
 def _node_ready(api) -> bool:
-    node = api.request("GET", f"/api/v1/nodes/{NAME}") if _exists(api) else None
-    return bool(node) and any(c["type"] == "Ready" and c["status"] == "True"
-                              for c in node.get("status", {}).get("conditions", []))
+    nodes = api.request("GET", "/api/v1/nodes").get("items", [])
+    node = next((n for n in nodes if n["metadata"]["name"] == NAME), {})
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
 
 
 def _proxy_synced() -> bool:
     """kube-proxy's first full sync ends its KUBE-SERVICES chain with the jump to KUBE-NODEPORTS."""
     out = subprocess.run(["iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES"], capture_output=True, text=True)
     return out.returncode == 0 and "KUBE-NODEPORTS" in out.stdout
-
-
-def _exists(api) -> bool:
-    return any(n["metadata"]["name"] == NAME for n in api.request("GET", "/api/v1/nodes").get("items", []))
 
 
 def _bridge_up() -> None:
@@ -375,8 +361,6 @@ def oci_archive(ref: str, files: dict[str, bytes], entrypoint: list[str], user: 
 
 # -- stop and clean --------------------------------------------------------------------------------------
 def _stop(node: RealNode, cluster, bin_dir: Path) -> None:
-    for forwarder in node.forwarders:
-        forwarder.close()
     with contextlib.suppress(Exception):
         _drain(cluster.api())
     for name in ("kube-proxy", "kubelet"):
@@ -402,16 +386,9 @@ def _drain(api, timeout: float = 60) -> None:
 
 
 def _end(proc: subprocess.Popen | None, timeout: float = 20) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    from tests.integration.conftest import stop_group
+
+    stop_group(proc, timeout)
 
 
 def clean(bin_dir: Path, containerd: subprocess.Popen | None = None) -> None:
@@ -659,51 +636,3 @@ def _ctr_ok() -> bool:
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True)
-
-
-class _Forwarder:
-    """A TCP forwarder from ``(host, ephemeral port)`` to ``target``: one thread per connection, closed
-    with the node."""
-
-    def __init__(self, host: str, target: tuple[str, int]):
-        self.target = target
-        self.sock = socket.create_server((host, 0))
-        self.port = self.sock.getsockname()[1]
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.closed:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._pipe_both, args=(client,), daemon=True).start()
-
-    def _pipe_both(self, client: socket.socket) -> None:
-        try:
-            upstream = socket.create_connection(self.target, timeout=10)
-        except OSError:
-            client.close()
-            return
-        upstream.settimeout(None)
-        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
-        _pipe(client, upstream)
-
-    def close(self) -> None:
-        self.closed = True
-        self.sock.close()
-
-
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-        src.close()
-
