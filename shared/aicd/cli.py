@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("--rows", type=int, default=3000)
     example.add_argument("--seed", type=int, default=7)
     example.add_argument("--drift", type=float, default=0.0)
+    image = sub.add_parser("image", help="build and push the training image for model.runner: kubernetes")
+    image.add_argument("kind", choices=("train",), help="train: aicd with every locked dependency")
+    image.add_argument("--registry", default="", help="where to push it (e.g. ghcr.io/acme); empty: a local image")
+    image.add_argument("--base", default="python:3.12-slim", help="a Python base image (default python:3.12-slim)")
+    image.add_argument("--image-name", default="aicd-train", help="the repository name (default aicd-train)")
     promote = sub.add_parser("promote", help="make a registered model version the champion")
     promote.add_argument("--model-uri", required=True, help="models:/<name>/<version> or models:/<name>@<alias>")
     promote.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
@@ -151,7 +156,8 @@ def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
     try:
         if args.aicd_command in STAGES:
             outputs = _stage_module(args.aicd_command).run(stage_inputs(args.aicd_command, args, env), gh)
-            _print_outputs(gh, outputs)
+            if not env.get("AICD_TRAINING_JOB"):  # a training Job's outputs reach the step through MLflow
+                _print_outputs(gh, outputs)
         elif args.aicd_command == "demo":
             from .demo import run_demo
 
@@ -166,6 +172,8 @@ def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
 
             summarize(gh, *promote(MlflowRegistry(args.tracking_uri or env.get("MLFLOW_TRACKING_URI", "")),
                                    args.tenant, args.model_uri, gh))
+        elif args.aicd_command == "image":
+            _image(args, env, gh)
         elif args.aicd_command == "alerts":
             _alerts(args, env)
         elif args.aicd_command == "lineage":
@@ -217,6 +225,26 @@ def _lineage(args: argparse.Namespace, env: dict[str, str], gh: Actions) -> None
     sys.stdout.write("\n".join(inert(line) for line in text.splitlines()) + "\n")
     rows = "".join(f"- {md_escape(line)}\n" for line in render(found).splitlines())
     gh.summary(f"## aicd lineage of {md_code(found.model_uri)}\n\n{rows}")
+
+
+def _image(args: argparse.Namespace, env: dict[str, str], gh: Actions) -> None:
+    """``aicd image train``: registry credentials from AICD_REGISTRY_USERNAME / AICD_REGISTRY_PASSWORD
+    (as action-deploy's inputs); prints the reference (with its digest once pushed) on the last line."""
+    from .deploy.docker_target import docker_client
+    from .deploy.image import Recipe
+    from .deploy.toolkit import build_toolkit
+    from .provenance import commit_of, source_of
+
+    password = env.get("AICD_REGISTRY_PASSWORD", "")
+    if password:
+        gh.mask(password)
+    recipe = Recipe(base=args.base, registry=args.registry, image_name=args.image_name,
+                    username=env.get("AICD_REGISTRY_USERNAME", ""), password=password, commit=commit_of(env),
+                    source=source_of(env))
+    built = build_toolkit(docker_client(env.get("DOCKER_HOST", "")), recipe,
+                          progress=lambda line: gh.info(f"aicd image: {line}"))
+    gh.set_output("image", built.reference)
+    print(inert(built.reference + (f"@{built.digest}" if built.digest else "")))
 
 
 def _alerts(args: argparse.Namespace, env: dict[str, str]) -> None:

@@ -38,6 +38,9 @@ __all__ = ["MlflowRegistry", "ModelRecord", "serving_checksum"]
 CHECKSUM_TAG = "aicd.model_sha256"
 ONNX_CHECKSUM_TAG = "aicd.onnx_sha256"
 IDENTITY_TAG = "aicd.identity"
+JOB_TAG = "aicd.job"  # <namespace>/<name> of the training Job that created the run
+REUSED_BY_JOB_TAG = "aicd.reused_by_job"
+SUMMARY_ARTIFACT = "aicd/summary.md"
 _TRANSIENT_CODES = {"TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED"}
 _AUTH = re.compile(r"error code 40[13]\b|\b(UNAUTHENTICATED|PERMISSION_DENIED)\b|\bUnauthorized\b|\bForbidden\b")
 _TRANSIENT = re.compile(r"error code (5\d\d|429)\b|Max retries exceeded|Connection (refused|reset|aborted)|"
@@ -375,6 +378,68 @@ class MlflowRegistry:
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         return dict(self._call("reading the run", self.client.get_run, run_id).data.metrics)
+
+    # -- training Jobs (model.runner: kubernetes) ---------------------------------------------------
+    def tag_run(self, run_id: str, key: str, value: str) -> None:
+        self._call("tagging the run", self.client.set_tag, run_id, key, value)
+
+    def log_summary(self, run_id: str, markdown: str) -> None:
+        """The step summary a training Job wrote, kept with its run for the step that watches it."""
+        self._call("storing the summary", self.client.log_text, run_id, markdown, SUMMARY_ARTIFACT)
+
+    def _job_runs(self, name: str, key: str, job_id: str) -> list:
+        found = self._call("looking up the experiment", self.client.get_experiment_by_name, name, missing_ok=True)
+        if not found:
+            return []
+        return self._call("searching runs", self.client.search_runs, [found.experiment_id],
+                          f"tags.`{key}` = '{_quoted(job_id)}'")
+
+    def job_run(self, name: str, job_id: str) -> dict | None:
+        """The tags of the run the training Job ``job_id`` created, or None."""
+        runs = self._job_runs(name, JOB_TAG, job_id)
+        return dict(runs[0].data.tags) if runs else None
+
+    def job_result(self, name: str, job_id: str) -> tuple[dict[str, str], str] | None:
+        """(the step's outputs, the Job's summary) from the run the Job created or reused; None when
+        no run carries its tag."""
+        runs = self._job_runs(name, JOB_TAG, job_id)
+        reused = not runs
+        runs = runs or self._job_runs(name, REUSED_BY_JOB_TAG, job_id)
+        if not runs:
+            return None
+        run = runs[0]
+        tags, run_id = run.data.tags, run.info.run_id
+        made = self._call("listing model versions", self.client.search_model_versions,
+                          f"name = '{_quoted(name)}' and run_id = '{_quoted(run_id)}'")
+        record = ModelRecord(run_id, name, str(made[0].version) if made else None)
+        metrics = {k: v for k, v in run.data.metrics.items()}
+        outputs = {"passed": "true" if tags.get("aicd.gate") == "passed" else "false", "run-id": run_id,
+                   "model-uri": record.model_uri, "model-version": record.version or "", "model-name": name,
+                   "metrics": json.dumps(metrics, sort_keys=True, separators=(",", ":")),
+                   "reused": "true" if reused else "false"}
+        summary = ""
+        with contextlib.suppress(Exception), tempfile.TemporaryDirectory() as tmp:
+            path = self.mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=SUMMARY_ARTIFACT,
+                                                            dst_path=tmp, tracking_uri=self.uri)
+            summary = Path(path).read_text(encoding="utf-8")
+        return outputs, summary
+
+    def discard_job(self, name: str, job_id: str) -> list[str]:
+        """Delete every version the training Job ``job_id`` registered and mark its runs FAILED (best
+        effort: the Job did not succeed, so nothing of it may stay registered); the deleted versions."""
+        removed = []
+        with contextlib.suppress(Exception):
+            for run in self._job_runs(name, JOB_TAG, job_id):
+                made = self._call("listing model versions", self.client.search_model_versions,
+                                  f"name = '{_quoted(name)}' and run_id = '{_quoted(run.info.run_id)}'",
+                                  budget=self.CLEANUP_SECONDS)
+                for v in made:
+                    self._delete_version(name, str(v.version))
+                    removed.append(str(v.version))
+                with contextlib.suppress(Exception):
+                    self._call("marking the run FAILED", self.client.set_terminated, run.info.run_id, "FAILED",
+                               budget=self.CLEANUP_SECONDS)
+        return removed
 
     # -- serving -------------------------------------------------------------------------------
     def fetch_model(self, model_uri: str, dest: str | Path) -> tuple[Path, dict]:

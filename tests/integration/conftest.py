@@ -59,17 +59,20 @@ def stop_group(proc: subprocess.Popen | None, timeout: float = 15) -> None:
 class MlflowServer:
     """A running ``mlflow server``; ``stop``/``start`` let a test take it away and bring it back."""
 
-    def __init__(self, root: Path):
-        self.root, self.port = root, free_port()
-        self.uri = f"http://127.0.0.1:{self.port}"
+    def __init__(self, root: Path, host: str = "127.0.0.1"):
+        """``host``: the address it listens on (the real node's bridge, for pods to reach it)."""
+        self.root, self.port, self.host = root, free_port(), host
+        self.uri = f"http://{host}:{self.port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         mlflow = Path(sys.executable).parent / "mlflow"
         log = self.root / "server.log"
         cmd = [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
-               "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1",
+               "--artifacts-destination", str(self.root / "artifacts"), "--host", self.host,
                "--port", str(self.port), "--workers", "1"]
+        if self.host != "127.0.0.1":  # MLflow answers only the Host headers it allows
+            cmd += ["--allowed-hosts", f"{self.host}:{self.port},{self.host}"]
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env, start_new_session=True)
@@ -147,6 +150,6 @@ __all__ = ["MlflowServer", "free_port", "wait_http"]
 from tests.integration.docker_infra import base_image, docker_engine, docker_registry  # noqa: E402, F401
 from tests.integration.fake_github import fake_github  # noqa: E402, F401
 from tests.integration.kube_infra import kube_cluster  # noqa: E402, F401
-from tests.integration.kube_node import kube_node  # noqa: E402, F401
+from tests.integration.kube_node import kube_node, node_namespace, pods_reach_the_api, toolkit_image  # noqa: E402, F401
 from tests.integration.oidc_infra import oidc_issuer  # noqa: E402, F401
 from tests.integration.prom_infra import prometheus  # noqa: E402, F401

@@ -24,6 +24,7 @@ Needs root (CI and these machines run the suite as root); without it the fixture
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import gzip
@@ -34,8 +35,10 @@ import os
 import platform
 import shlex
 import signal
+import socket
 import subprocess
 import tarfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -636,3 +639,107 @@ def _ctr_ok() -> bool:
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+# -- for the tests ------------------------------------------------------------------------------------
+@pytest.fixture
+def node_namespace(kube_cluster, kube_node, docker_registry, request):
+    """A namespace with the registry's pull Secret ``registry``; deleted (and its pods gone) afterwards."""
+    digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]  # parametrized runs differ
+    name = f"n-{digest}-" + request.node.name.replace("_", "-")[5:36].strip("-")
+    kube_cluster.create_namespace(name)
+    api = kube_cluster.api()
+    auth = base64.b64encode(f"{docker_registry.username}:{docker_registry.password}".encode()).decode()
+    config = {"auths": {docker_registry.host: {"username": docker_registry.username,
+                                               "password": docker_registry.password, "auth": auth}}}
+    api.apply({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+               "metadata": {"name": "registry", "namespace": name},
+               "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}})
+    yield name
+    api.request("DELETE", f"/api/v1/namespaces/{name}")
+    deadline = time.monotonic() + 90
+    while api.list("Pod", name, "") and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def toolkit_image(docker_engine, docker_registry, base_image) -> str:
+    """The training image `aicd image train` builds, pushed to the registry the node pulls from."""
+    from aicd.deploy.image import Recipe
+    from aicd.deploy.toolkit import build_toolkit
+
+    started = time.monotonic()
+    built = build_toolkit(docker_engine, Recipe(base=base_image, registry=docker_registry.host,
+                                                username=docker_registry.username, password=docker_registry.password))
+    print(f"training image {built.reference} ({built.size_mb:.0f} MB) ready in {time.monotonic() - started:.1f} s")
+    return built.reference
+
+
+@pytest.fixture(scope="session")
+def pods_reach_the_api(kube_cluster, kube_node):
+    """In-cluster config for the node's pods: the `kubernetes` Service (10.96.0.1:443, in the API server's
+    certificate) gets an EndpointSlice at the bridge address, where a forwarder hands connections to the
+    API server on loopback. The API server runs with --endpoint-reconciler-type=none, so this slice is
+    the Service's only endpoint; it is removed again afterwards."""
+    api = kube_cluster.api()
+    port = int(kube_cluster.server.rsplit(":", 1)[1])
+    forwarder = _Forwarder(kube_node.ip, ("127.0.0.1", port))
+    path = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
+    api.request("POST", path, {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+        "metadata": {"name": "kubernetes-aicd-node", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "endpoints": [{"addresses": [kube_node.ip], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": forwarder.port, "protocol": "TCP"}]})
+    try:
+        yield forwarder.port
+    finally:
+        with contextlib.suppress(Exception):
+            api.request("DELETE", f"{path}/kubernetes-aicd-node")
+        forwarder.close()
+
+
+class _Forwarder:
+    """A TCP forwarder from ``(host, ephemeral port)`` to ``target``: one thread per connection."""
+
+    def __init__(self, host: str, target: tuple[str, int]):
+        self.target = target
+        self.sock = socket.create_server((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._pipe_both, args=(client,), daemon=True).start()
+
+    def _pipe_both(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self.target, timeout=10)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+        _pipe(client, upstream)
+
+    def close(self) -> None:
+        self.closed = True
+        self.sock.close()
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        src.close()

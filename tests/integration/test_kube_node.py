@@ -7,8 +7,6 @@ afterwards and its pods are gone from the node before the next test starts.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import json
 import threading
@@ -75,23 +73,8 @@ def _derived(engine, registry, image: str, tag: str, entrypoint: str) -> str:
 
 
 @pytest.fixture
-def namespace(kube_cluster, kube_node, docker_registry, request):
-    """A namespace with the registry's pull Secret ``registry``; deleted (and its pods gone) afterwards."""
-    digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]  # parametrized runs differ
-    name = f"n-{digest}-" + request.node.name.replace("_", "-")[5:36].strip("-")
-    kube_cluster.create_namespace(name)
-    api = kube_cluster.api()
-    auth = base64.b64encode(f"{docker_registry.username}:{docker_registry.password}".encode()).decode()
-    config = {"auths": {docker_registry.host: {"username": docker_registry.username,
-                                               "password": docker_registry.password, "auth": auth}}}
-    api.apply({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-               "metadata": {"name": "registry", "namespace": name},
-               "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}})
-    yield name
-    api.request("DELETE", f"/api/v1/namespaces/{name}")
-    deadline = time.monotonic() + 90
-    while api.list("Pod", name, "") and time.monotonic() < deadline:
-        time.sleep(0.5)
+def namespace(node_namespace):
+    return node_namespace
 
 
 def node_config(**changes) -> KubernetesConfig:
@@ -452,3 +435,47 @@ def test_the_pipeline_template_under_act_ships_to_the_real_node_as_a_tenant(
     with pytest.raises(KubeError, match="forbidden") as refused:  # another tenant's namespace: refused
         tenant.list("Pod", "aicd-other-tenant", "")
     assert refused.value.status == 403
+
+
+def test_aicd_itself_in_a_pod_rolls_back_with_the_pods_service_account(
+        kube_cluster, kube_node, images, namespace, toolkit_image, pods_reach_the_api):
+    """In-cluster config, live: the training image (aicd with its whole lock) runs `aicd deploy --command
+    rollback` in a pod with no kubeconfig — only the tenant ServiceAccount's mounted token and CA,
+    reaching the API server through the `kubernetes` Service."""
+    from aicd.deploy.kube.manifests import tenant_manifests
+
+    api = kube_cluster.api()
+    for manifest in tenant_manifests("acme", namespace)[1:]:
+        api.apply(manifest)
+    t = target(kube_cluster, namespace, replicas=1)
+    t.deploy(candidate(images, 0))
+    t.deploy(candidate(images, 1))
+    assert serving_versions(kube_cluster, namespace) == {"2": 1}
+    placement = {"replicas": 1, "node-selector": dict(RealNode.SELECTOR), "tolerations": [dict(RealNode.TOLERATION)],
+                 "image-pull-secrets": ["registry"]}
+    api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "aicd-config", "namespace": namespace},
+               "data": {"aicd.yml": yaml.safe_dump({"deploy": {"kubernetes": placement}})}})
+    security = {"runAsNonRoot": True, "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]}}
+    api.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "aicd-rollback", "namespace": namespace},
+                "spec": {"serviceAccountName": "aicd-deployer", "restartPolicy": "Never",
+                         "nodeSelector": dict(RealNode.SELECTOR), "tolerations": [dict(RealNode.TOLERATION)],
+                         "imagePullSecrets": [{"name": "registry"}],
+                         "containers": [{"name": "aicd", "image": toolkit_image, "securityContext": security,
+                                         "args": ["deploy", "--target", "kubernetes", "--command", "rollback",
+                                                  "--model-uri", f"models:/{MODEL}@champion", "--config",
+                                                  "/config/aicd.yml", "--namespace", namespace],
+                                         "volumeMounts": [{"name": "config", "mountPath": "/config"},
+                                                          {"name": "tmp", "mountPath": "/tmp"}]}],
+                         "volumes": [{"name": "config", "configMap": {"name": "aicd-config"}},
+                                     {"name": "tmp", "emptyDir": {}}]}})
+    deadline = time.monotonic() + 240
+    while (phase := api.get("Pod", namespace, "aicd-rollback")["status"].get("phase")) not in ("Succeeded", "Failed"):
+        assert time.monotonic() < deadline, f"the aicd pod is still {phase}"
+        time.sleep(0.5)
+    log = "\n".join(api.log_lines(namespace, "aicd-rollback", "aicd", timeout=30))
+    print(log)
+    assert phase == "Succeeded", log
+    assert "revision 1" in log, log
+    assert serving_versions(kube_cluster, namespace) == {"1": 1}
+    assert t.current().model_version == "1"

@@ -16,6 +16,7 @@ from ..model.metrics import HIGHER_IS_BETTER
 from ..model.metrics import RANGES as METRIC_RANGES
 from ..model.metrics import REGRESSION as REGRESSION_METRICS
 from .reader import ABSENT, Entry, Reader, setting
+from .training import RUNNERS, TrainingKubernetesConfig, check_runner
 
 __all__ = ["DEFAULT_ESTIMATOR", "DEFAULT_PARAMS", "TASKS", "CompareConfig", "DecisionThreshold", "ModelConfig",
            "SliceConfig", "SplitConfig", "looks_like_regressor"]
@@ -213,8 +214,11 @@ class ModelConfig:
     slices: tuple[SliceConfig, ...] = setting((), parse=lambda e: tuple(
         e.section_at(SliceConfig, f"{e.path}[{i}]", raw) for i, raw in enumerate(e.sequence())))
     compare: CompareConfig = setting(factory=CompareConfig)
+    runner: str = setting("local", choices=RUNNERS)  # where the training runs: here, or a Kubernetes Job
+    kubernetes: TrainingKubernetesConfig = setting(factory=TrainingKubernetesConfig)
 
     def check(self, r: Reader, path: str) -> None:
+        check_runner(r, path, self.runner, self.kubernetes)
         if self.decision_threshold is not None and self.task != "classification":
             raise r.fail(f"{path}.decision-threshold", "is for binary classifiers; this model is a regressor",
                          "remove it, or set `model.task: classification`")

@@ -257,25 +257,30 @@ class ImageBuilder:
                                f"({_first_line(exc)})", retryable=True,
                                hint="check the `base-image` input and that the engine can reach its registry") from None
 
-    def site_packages(self, lock: Path, python: str, machine: str) -> Path:
-        """The locked serving packages for ``python`` on ``machine``, installed once into the cache."""
-        key = hashlib.sha256(lock.read_bytes() + f"{python}-{machine}".encode()).hexdigest()[:16]
-        target = self.cache_dir / f"serve-site-{python}-{machine}-{key}"
+    def site_packages(self, lock: Path, python: str, machine: str, *more: Path, prefix: str = "serve-site",
+                      prune: bool = True) -> Path:
+        """The locked packages of ``lock`` (and ``more`` locks) for ``python`` on ``machine``, installed
+        once into the cache; ``prune`` removes what serving never loads (:data:`PRUNE`)."""
+        locks = (lock, *more)
+        key = hashlib.sha256(b"".join(p.read_bytes() for p in locks) + f"{python}-{machine}-{prune}".encode()
+                             ).hexdigest()[:16]
+        target = self.cache_dir / f"{prefix}-{python}-{machine}-{key}"
         if (target / ".complete").exists():
             return target
-        self.progress(f"installing {lock.name} for Python {python} on {machine}")
+        self.progress(f"installing {', '.join(p.name for p in locks)} for Python {python} on {machine}")
         staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=self.cache_dir))
         uv = Path(sys.executable).parent / "uv"
         cmd = [str(uv if uv.exists() else shutil.which("uv") or "uv"), "pip", "install", "-q", "--target",
                str(staging), "--python-version", python, "--python-platform", f"{machine}-manylinux_2_28",
-               "--only-binary", ":all:", "--require-hashes", "--no-deps", "-r", str(lock)]
+               "--only-binary", ":all:", "--require-hashes", "--no-deps", *(a for p in locks for a in ("-r", str(p)))]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
             raise ServiceError("package index", f"cannot install the serving dependencies for Python {python} "
                                f"on {machine}: {done.stderr.strip().splitlines()[-1:]}", retryable=True,
                                hint="check network access to PyPI, or pick a base image with Python 3.11-3.13")
-        _prune(staging)
+        if prune:
+            _prune(staging)
         (staging / ".complete").touch()
         if not (target / ".complete").exists():
             shutil.rmtree(target, ignore_errors=True)
@@ -359,10 +364,10 @@ def _link_tree(source: Path, dest: Path) -> None:
         shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".complete"))
 
 
-def _copy_code(dest: Path) -> None:
+def _copy_code(dest: Path, names: tuple[str, ...] = SERVING_CODE) -> None:
     package = Path(__file__).resolve().parents[1]
     (dest / "aicd").mkdir(parents=True)
-    for name in SERVING_CODE:
+    for name in names:
         source = package / name
         if source.is_dir():
             shutil.copytree(source, dest / "aicd" / name, ignore=shutil.ignore_patterns("__pycache__"))

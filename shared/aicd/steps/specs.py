@@ -47,6 +47,14 @@ _TRAIN_OUTPUTS = (
     Output("metrics", "Holdout metrics as single-line JSON."),
     Output("reused", "true when this commit, data-version and config were already registered and reused."),
 )
+# where the cluster is: the deploy target, the monitor's rollback, and model.runner: kubernetes
+_KUBERNETES_INPUTS = (
+    Input("kubeconfig", "kubernetes (the target, or model.runner): kubeconfig file (exec plugins, OIDC, proxy-url "
+          "as kubectl); empty uses KUBECONFIG, ~/.kube/config or, inside a cluster, the pod's service account.", ""),
+    Input("namespace", "kubernetes (the target, or model.runner): namespace; empty uses aicd-<tenant>, else "
+          "model.kubernetes.namespace (training) or deploy.kubernetes.namespace, else aicd.", ""),
+)
+
 _TRAIN_INPUTS = (
     Input("data", "Training dataset: " + DATA_SOURCES, required=True),
     Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
@@ -60,14 +68,7 @@ _TRAIN_INPUTS = (
           "(register it anyway with alias `challenger` and tag aicd.gate=failed, for a canary you mean to run: the "
           "step passes with passed=false and a warning per failed check; it never becomes `candidate`, and only "
           "the production gate's promote can make it champion).", "fail", choices=("fail", "register")),
-)
-
-# where the kubernetes target is, for deploy and for the monitor's rollback
-_KUBERNETES_INPUTS = (
-    Input("kubeconfig", "kubernetes: kubeconfig file (exec plugins, OIDC, proxy-url as kubectl); empty uses "
-          "KUBECONFIG, ~/.kube/config or, inside a cluster, the pod's service account.", ""),
-    Input("namespace", "kubernetes: namespace; empty uses aicd-<tenant>, else deploy.kubernetes.namespace, else "
-          "aicd.", ""),
+    *_KUBERNETES_INPUTS,  # with model.runner: kubernetes, where the training Job runs
 )
 
 _DEPLOY_DESCRIPTION = ("Release gate: build the model's serving image, push it, and roll it out (target local, "

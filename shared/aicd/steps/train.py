@@ -9,8 +9,10 @@ import os
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 from ..config import Config, load_config
+from ..config.training import TrainingKubernetesConfig
 from ..data.drift import profile_frame
 from ..datasets import content_hash, open_source, read_frame
 from ..decision import class_key
@@ -24,11 +26,12 @@ from ..model.metrics import confusion, per_class
 from ..model.onnx_export import OnnxExport, export_onnx
 from ..model.train import TrainResult, build_estimator, evaluate, labelled_rows, load_entrypoint, train_and_evaluate
 from ..provenance import commit_of
-from ..registry import MlflowRegistry, ModelRecord
+from ..registry import JOB_TAG, REUSED_BY_JOB_TAG, MlflowRegistry, ModelRecord
 from ..tenancy import check_tenant, qualified_name
 from . import read_inputs
 from .specs import SPECS
 from .summary import ICON, table
+from .train_job import JOB_ENV, check_image_lock, submit
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["train"]
 CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
@@ -52,12 +55,20 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     uri = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
     registry = MlflowRegistry(uri, artifact_root=_artifact_root(uri),  # fail fast, before a long fit
                               retry_seconds=_retry_seconds(env))
+    job = env.get(JOB_ENV, "")  # set inside the training Job: this process is the Job, and trains here
+    if cfg.model.runner == "kubernetes" and not job:
+        return submit(inputs, cfg, gh, env, name, tenant, registry, uri)
+    if job:
+        check_image_lock(env)
     source = open_source(inputs["data"], cfg.data, env=env, mask=gh.mask,
                          say=lambda text: gh.info(f"aicd train: {text}"))
     data_version = _data_version(inputs) or content_hash(source)
-    tags = {**_tags(env, data_version, cfg, tenant, on_failure), "aicd.data_source": _shown_source(source)}
+    tags = {**_tags(env, data_version, cfg, tenant, on_failure), "aicd.data_source": _shown_source(source),
+            **({JOB_TAG: job} if job else {})}
     existing = registry.find_version(name, tags["aicd.identity"])
     if existing:
+        if job:
+            registry.tag_run(existing.run_id, REUSED_BY_JOB_TAG, job)
         return _reuse(registry, existing, gh)
     frame, dropped = labelled_rows(read_frame(source), cfg.data.label,
                                     cfg.model)
@@ -94,8 +105,11 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
                "reused": "false"}
     gh.set_outputs(outputs)
     gh.info(f"aicd train: fit {fit_seconds:.2f} s, everything else {time.monotonic() - started - fit_seconds:.2f} s")
-    gh.summary(render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version,
-                              export if register else None, dropped, tags["aicd.data_source"]))
+    summary = render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version,
+                             export if register else None, dropped, tags["aicd.data_source"])
+    gh.summary(summary)
+    if job:  # the step watching this Job shows it
+        registry.log_summary(record.run_id, summary)
     if not passed:
         reasons = _gate_failures(gh, cfg, gate, slice_gate, comparisons, "warning" if register else "error")
         if not register:
@@ -298,7 +312,9 @@ def _git_sha(env: Mapping[str, str]) -> str:
 
 def _tags(env: Mapping[str, str], data_version: str, cfg: Config, tenant: str, on_failure: str) -> dict[str, str]:
     sha = _git_sha(env)
-    config_hash = hashlib.sha256(repr((cfg.data, cfg.model)).encode()).hexdigest()[:16]
+    # where the fit ran is not what was fitted: a Job's run and a local one share their identity
+    model = replace(cfg.model, runner="local", kubernetes=TrainingKubernetesConfig())
+    config_hash = hashlib.sha256(repr((cfg.data, model)).encode()).hexdigest()[:16]
     # a version registered in spite of the gate is only ever reused by runs that would register it too
     allow = "|register" if on_failure == "register" else ""
     identity = hashlib.sha256(f"{sha}|{data_version}|{config_hash}|{tenant}{allow}".encode()).hexdigest()[:24]

@@ -19,6 +19,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ KINDS = {
     "Secret": ("api/v1", "secrets", True),
     "ServiceAccount": ("api/v1", "serviceaccounts", True),
     "Pod": ("api/v1", "pods", True),
+    "Job": ("apis/batch/v1", "jobs", True),
     "Deployment": ("apis/apps/v1", "deployments", True),
     "ReplicaSet": ("apis/apps/v1", "replicasets", True),
     "Lease": ("apis/coordination.k8s.io/v1", "leases", True),
@@ -106,13 +108,33 @@ class KubeClient:
         meta = obj["metadata"]
         return self.request("PUT", resource_path(obj["kind"], meta.get("namespace", ""), meta["name"]), obj)
 
-    def delete(self, kind: str, namespace: str, name: str) -> None:
-        """Idempotent: deleting what is gone is fine."""
+    def delete(self, kind: str, namespace: str, name: str, propagation: str = "") -> None:
+        """Idempotent: deleting what is gone is fine. ``propagation``: Background or Foreground deletes
+        what the object owns too (a Job's pods)."""
+        query = f"?propagationPolicy={propagation}" if propagation else ""
         try:
-            self.request("DELETE", resource_path(kind, namespace, name))
+            self.request("DELETE", resource_path(kind, namespace, name) + query)
         except KubeError as exc:
             if exc.status != 404:
                 raise
+
+    def log_lines(self, namespace: str, pod: str, container: str, timeout: float) -> Iterator[str]:
+        """The container's log as it is written (``follow``), line by line, until the container ends
+        (or ``timeout`` seconds pass without a byte)."""
+        path = f"{resource_path('Pod', namespace, pod)}/log?follow=true&container={urllib.parse.quote(container)}"
+        headers = {"Accept": "*/*"}
+        token = self.credentials.bearer()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            with self._opener().open(urllib.request.Request(self.server + path, headers=headers),
+                                     timeout=timeout) as resp:
+                for raw in resp:
+                    yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        except urllib.error.HTTPError as err:
+            raise self._error("GET", path, err.code, err.read()) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise KubeError(self.server, 0, f"following the log of pod {pod}: {getattr(exc, 'reason', exc)}") from None
 
     def has_api(self, group_version: str) -> bool:
         """Whether the server serves ``group_version`` (e.g. gateway.networking.k8s.io/v1)."""

@@ -151,6 +151,8 @@ def tenant_manifests(tenant: str, namespace: str) -> list[dict]:
     rules = [
         {"apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": ["*"]},
         {"apiGroups": [""], "resources": ["services", "configmaps", "pods", "secrets"], "verbs": ["*"]},
+        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},  # a training Job's log, streamed
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["*"]},  # model.runner: kubernetes
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]},
         {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": ["*"]},
     ]
