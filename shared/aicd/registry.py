@@ -417,29 +417,40 @@ class MlflowRegistry:
                    "model-uri": record.model_uri, "model-version": record.version or "", "model-name": name,
                    "metrics": json.dumps(metrics, sort_keys=True, separators=(",", ":")),
                    "reused": "true" if reused else "false"}
-        summary = ""
+        summary = ""  # a reused run's summary is an older Job's: the step says "reused" instead
         with contextlib.suppress(Exception), tempfile.TemporaryDirectory() as tmp:
+            if reused:
+                raise LookupError
             path = self.mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=SUMMARY_ARTIFACT,
                                                             dst_path=tmp, tracking_uri=self.uri)
             summary = Path(path).read_text(encoding="utf-8")
         return outputs, summary
 
-    def discard_job(self, name: str, job_id: str) -> list[str]:
-        """Delete every version the training Job ``job_id`` registered and mark its runs FAILED (best
-        effort: the Job did not succeed, so nothing of it may stay registered); the deleted versions."""
-        removed = []
-        with contextlib.suppress(Exception):
-            for run in self._job_runs(name, JOB_TAG, job_id):
+    def discard_job(self, name: str, job_id: str, budget: float | None = None) -> tuple[list[str], bool]:
+        """Delete every version the training Job ``job_id`` registered and mark its runs FAILED (the Job
+        did not succeed, so nothing of it may stay registered). Returns the deleted versions and
+        whether the registry could be searched and cleaned at all (each call retried for ``budget``
+        seconds, default CLEANUP_SECONDS)."""
+        budget = self.CLEANUP_SECONDS if budget is None else budget
+        removed: list[str] = []
+        try:
+            found = self._call("looking up the experiment", self.client.get_experiment_by_name, name,
+                               missing_ok=True, budget=budget)
+            runs = self._call("searching runs", self.client.search_runs, [found.experiment_id],
+                              f"tags.`{JOB_TAG}` = '{_quoted(job_id)}'", budget=budget) if found else []
+            for run in runs:
                 made = self._call("listing model versions", self.client.search_model_versions,
-                                  f"name = '{_quoted(name)}' and run_id = '{_quoted(run.info.run_id)}'",
-                                  budget=self.CLEANUP_SECONDS)
+                                  f"name = '{_quoted(name)}' and run_id = '{_quoted(run.info.run_id)}'", budget=budget)
                 for v in made:
-                    self._delete_version(name, str(v.version))
+                    self._call("deleting the version", self.client.delete_model_version, name, str(v.version),
+                               budget=budget)
                     removed.append(str(v.version))
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(AicdError):
                     self._call("marking the run FAILED", self.client.set_terminated, run.info.run_id, "FAILED",
-                               budget=self.CLEANUP_SECONDS)
-        return removed
+                               budget=budget)
+        except AicdError:
+            return removed, False
+        return removed, True
 
     # -- serving -------------------------------------------------------------------------------
     def fetch_model(self, model_uri: str, dest: str | Path) -> tuple[Path, dict]:

@@ -10,6 +10,7 @@ from aicd.errors import GateFailed, ServiceError
 from aicd.gha import Actions
 from aicd.registry import MlflowRegistry
 from aicd.steps import train
+from tests.conftest import STEP_ENV
 from tests.integration.conftest import free_port
 
 
@@ -75,3 +76,25 @@ def test_a_fetched_model_is_checked_against_its_registered_checksum(mlflow_serve
     assert meta["features"][0] == "age"
     profile = json.loads((model_dir / "reference_profile.json").read_text())
     assert set(profile) == set(meta["features"]) and profile["age"]["kind"] == "numeric"
+
+
+def test_what_a_failed_training_job_registered_is_taken_back_and_a_reused_run_is_left_alone(mlflow_server, coffee,
+                                                                                            tmp_path):
+    """The cleanup of model.runner: kubernetes, against the real server: versions of the runs a Job created
+    (tag aicd.job) go, the run is marked FAILED; a version a Job only reused (aicd.reused_by_job) stays."""
+    name, job_id = "job-takeback", "aicd-acme/job-takeback-train-1a2b3c"
+    env = {**STEP_ENV, "AICD_TRAINING_JOB": job_id}
+    registry = MlflowRegistry(mlflow_server.uri)
+    reused = train.run({"data": str(coffee["data"]), "config": str(coffee["config"]),
+                        "tracking-uri": mlflow_server.uri, "model-name": name}, Actions({}), env=STEP_ENV)
+    client = mlflow_server.client()
+    client.set_tag(reused["run-id"], "aicd.reused_by_job", job_id)
+    made = train.run({"data": str(coffee["data"]), "config": str(coffee["config"]), "tracking-uri": mlflow_server.uri,
+                      "model-name": name, "data-version": "other-data"}, Actions({}), env=env)
+    assert client.get_run(made["run-id"]).data.tags["aicd.job"] == job_id
+    assert registry.job_result(name, job_id)[0]["model-uri"] == made["model-uri"]
+    removed, checked = registry.discard_job(name, job_id)
+    assert checked and removed == [made["model-version"]]
+    assert [v.version for v in client.search_model_versions(f"name = '{name}'")] == [reused["model-version"]]
+    assert client.get_run(made["run-id"]).info.status == "FAILED"
+    assert registry.discard_job(name, job_id) == ([], True)  # idempotent

@@ -131,3 +131,65 @@ def test_how_a_failed_job_is_told():
     assert _last_aicd_line(message) == "aicd.yml:4: `model.params`: unknown (hint)"
     assert _last_aicd_line("aicd: model gate failed: x\n") == "model gate failed: x"
     assert _last_aicd_line("Killed\n") == ""
+
+
+def test_a_tracking_uri_with_credentials_goes_through_the_secret(tmp_path):
+    cfg = config(tmp_path, f"  kubernetes:\n    image: {IMAGE}\n")
+    inputs = {"data": "s3://b/x.csv", "on-failure": "fail"}
+    plan = train_job._plan(inputs, cfg, {}, "churn", "aicd", "https://ci:pa55@mlflow.example.com")
+    assert plan.secret_values["MLFLOW_TRACKING_URI"] == "https://ci:pa55@mlflow.example.com"
+    assert "pa55" not in str(job(plan.spec, cfg.model.kubernetes))
+    plain = train_job._plan(inputs, cfg, {}, "churn", "aicd", "https://mlflow.example.com")
+    assert plain.spec.env["MLFLOW_TRACKING_URI"] == "https://mlflow.example.com" and not plain.secret_values
+
+
+def test_an_entrypoint_module_is_shipped_to_the_same_workspace_path(tmp_path):
+    (tmp_path / "ml").mkdir()
+    (tmp_path / "ml" / "fit.py").write_text("def train(x, y, params):\n    ...\n", encoding="utf-8")
+    (tmp_path / "aicd.yml").write_text(f"""data: {{label: y}}
+model:
+  entrypoint: ml.fit:train
+  task: classification
+  runner: kubernetes
+  kubernetes: {{image: {IMAGE}}}
+""", encoding="utf-8")
+    cfg = load_config(str(tmp_path / "aicd.yml"))
+    plan = train_job._plan({"data": "s3://b/x.csv", "on-failure": "fail", "config": str(tmp_path / "aicd.yml")}, cfg,
+                           {"GITHUB_WORKSPACE": str(tmp_path)}, "churn", "aicd", "https://mlflow")
+    assert plan.files == {"ml/fit.py": "def train(x, y, params):\n    ...\n"}
+    (made,) = [m for m in plan.owned("uid-1") if m["kind"] == "ConfigMap"]
+    assert made["data"]["file-0"] == plan.files["ml/fit.py"]
+    assert made["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    mounts = {m["mountPath"]: m for m in job(plan.spec, cfg.model.kubernetes)["spec"]["template"]["spec"]
+              ["containers"][0]["volumeMounts"]}
+    assert mounts["/workspace/ml/fit.py"]["subPath"] == "file-0"
+    with pytest.raises(ConfigError, match="not a file of the workspace") as refused:
+        train_job._plan({"data": "s3://b/x.csv", "on-failure": "fail"}, cfg, {"GITHUB_WORKSPACE": str(tmp_path / "x")},
+                        "churn", "aicd", "https://mlflow")
+    assert refused.value.line == 3
+
+
+class RunTags:
+    """The registry's answer to "which run did this Job make" (the one call _failure makes)."""
+
+    def __init__(self, tags):
+        self.tags = tags
+
+    def job_run(self, name, job_id):
+        return self.tags
+
+
+def test_a_failed_job_keeps_the_gate_s_verdict_its_own_line_and_the_bug_status():
+    spec = TrainingJob("j-train-1", "aicd-acme", "acme__churn", IMAGE, "", {})
+    from aicd.errors import GateFailed, ServiceError, UserError
+
+    gate = train_job._failure(train_job.Outcome(False, "", 1, ""), spec, RunTags({"aicd.gate": "failed"}), "m")
+    assert isinstance(gate, GateFailed) and "model gate failed" in gate.message
+    refused = train_job._failure(train_job.Outcome(False, "", 1, "aicd.yml:3: bad"), spec, RunTags(None), "m")
+    assert isinstance(refused, UserError) and refused.message.endswith("aicd.yml:3: bad")
+    bug = train_job._failure(train_job.Outcome(False, "", 70, ""), spec, RunTags(None), "m")
+    assert isinstance(bug, RuntimeError)
+    lost = train_job._failure(train_job.Outcome(False, "the pod was evicted", 143, ""), spec, RunTags(None), "m",
+                              taken_back=False)
+    assert isinstance(lost, ServiceError) and "check model m for a version tagged aicd.job=aicd-acme/j-train-1" in \
+        lost.message

@@ -18,19 +18,23 @@ local run makes. The step:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import secrets
+import signal
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Config
 from ..deploy.kube.client import KubeClient, resource_path
-from ..deploy.kube.job import CONTAINER, GRACE_SECONDS, TrainingJob, config_map, job, secret
+from ..deploy.kube.job import CONTAINER, GRACE_SECONDS, JOB_LABEL, TrainingJob, config_map, job, secret
+from ..deploy.kube.pods import failure as pod_failure
 from ..deploy.naming import deployment_name
 from ..errors import AicdError, ConfigError, GateFailed, KubeError, ServiceError, UserError
 from ..gha import Actions, md_code
@@ -40,6 +44,7 @@ from .targets import namespace_for
 
 __all__ = ["JOB_ENV", "LOCK_ENV", "check_image_lock", "lock_digest", "submit"]
 
+EXIT_BUG = 70  # aicd's own exit status for a bug (aicd.cli.EXIT_BUG)
 JOB_ENV = "AICD_TRAINING_JOB"  # set in the Job: "<namespace>/<name>"; the pod's aicd trains right there
 LOCK_ENV = "AICD_LOCK_SHA256"  # the training image's lock digest (its Dockerfile sets it)
 EXPECT_ENV = "AICD_EXPECT_LOCK_SHA256"  # the runner's, handed to the Job
@@ -54,6 +59,11 @@ SOURCE_VARIABLES = {  # what each kind of data source reads from the environment
            "AZURE_STORAGE_SAS_TOKEN"),
 }
 POLL_SECONDS = 1.0
+READ_RETRY_SECONDS = 120
+
+
+def _transient(exc: KubeError) -> bool:
+    return exc.status in (0, 429) or exc.status >= 500
 
 
 def lock_digest(path: Path = LOCK) -> str:
@@ -78,6 +88,16 @@ class Submission:
     spec: TrainingJob
     config_text: str
     secret_values: Mapping[str, str]
+    files: Mapping[str, str] = field(default_factory=dict)  # workspace path -> text: the entrypoint's module
+
+    def owned(self, uid: str) -> list[dict]:
+        """The ConfigMap (aicd.yml, the entrypoint's module) and the Secret, owned by the Job ``uid``."""
+        made = []
+        if self.config_text or self.files:
+            made.append(config_map(self.spec, uid, self.config_text, self.files))
+        if self.secret_values:
+            made.append(secret(self.spec, uid, self.secret_values))
+        return made
 
 
 def submit(inputs, cfg: Config, gh: Actions, env: Mapping[str, str], name: str, tenant: str,
@@ -94,24 +114,47 @@ def submit(inputs, cfg: Config, gh: Actions, env: Mapping[str, str], name: str, 
     gh.info(f"aicd train: submitting Job {namespace}/{plan.spec.name} (image {k.image}, deadline "
             f"{k.active_deadline_seconds} s)")
     started = time.monotonic()
+    # suspended until what it mounts exists (owned by it, so deleting the Job deletes them too); a Job
+    # that cannot be created leaves nothing to take back
+    uid = api.create(job(plan.spec, k, suspended=True))["metadata"]["uid"]
     try:
-        # suspended until what it mounts exists (owned by it, so deleting the Job deletes them too)
-        created = api.create(job(plan.spec, k, suspended=True))
-        uid = created["metadata"]["uid"]
-        if plan.config_text:
-            api.create(config_map(plan.spec, uid, plan.config_text))
-        if plan.secret_values:
-            api.create(secret(plan.spec, uid, plan.secret_values))
-        api.request("PATCH", f"{resource_path('Job', namespace, plan.spec.name)}", {"spec": {"suspend": False}},
+        for manifest in plan.owned(uid):
+            api.create(manifest)
+        api.request("PATCH", resource_path("Job", namespace, plan.spec.name), {"spec": {"suspend": False}},
                     "application/merge-patch+json")
         outcome = watch.until_finished()
     except BaseException as exc:
-        _take_back(api, plan.spec, registry, name, gh, why=_why(exc))
+        with _signals_deferred():
+            _take_back(api, plan.spec, registry, name, gh, why=_why(exc), fast=isinstance(exc, KeyboardInterrupt))
         raise
+    _forget_secret(api, plan)
     if not outcome.succeeded:  # Kubernetes marks a Job Failed once its pod is gone: it stays, for its log
-        _take_back(api, plan.spec, registry, name, gh, why=outcome.reason, delete=outcome.exit_code is None)
-        raise _failure(outcome, plan.spec, registry, name)
+        taken_back = _take_back(api, plan.spec, registry, name, gh, why=outcome.reason,
+                                delete=outcome.exit_code is None)
+        raise _failure(outcome, plan.spec, registry, name, taken_back)
     return _outputs(registry, name, plan.spec, gh, time.monotonic() - started, outcome.node)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """While a cancelled step takes back what its Job made, a second SIGINT or the runner's SIGTERM
+    must not cut the cleanup short (the runner kills the step 10 s after cancelling it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _forget_secret(api: KubeClient, plan: Submission) -> None:
+    """The credentials are needed only while the pod runs; the finished Job stays a day without them."""
+    if plan.secret_values:
+        with contextlib.suppress(AicdError):
+            api.delete("Secret", plan.spec.namespace, plan.spec.name)
 
 
 def _why(exc: BaseException) -> str:
@@ -132,16 +175,50 @@ def _plan(inputs, cfg: Config, env: Mapping[str, str], name: str, namespace: str
                           hint="run an MLflow server the cluster reaches and give its URL (model.kubernetes."
                                "tracking-uri when the cluster sees it at another address than the runner)")
     config_path, config_text = _config(inputs.get("config") or "")
+    files = _entrypoint_files(cfg, env)
     job_name = f"{deployment_name(name)[:40].rstrip('-')}-train-{secrets.token_hex(3)}"
     plain = {"AICD_DATA": data, "AICD_CONFIG": config_path, "AICD_DATA_VERSION": inputs.get("data-version") or "",
              "AICD_MODEL_NAME": inputs.get("model-name") or "", "AICD_TENANT": inputs.get("tenant") or "",
-             "AICD_ON_FAILURE": inputs["on-failure"], "MLFLOW_TRACKING_URI": uri, "GITHUB_SHA": commit_of(env),
+             "AICD_ON_FAILURE": inputs["on-failure"], "GITHUB_SHA": commit_of(env),
              JOB_ENV: f"{namespace}/{job_name}", EXPECT_ENV: lock_digest(), "HOME": "/tmp",
              **{v: env[v] for v in PASSED_THROUGH if env.get(v)}}
     handed = _handed_over(cfg, data, env)
+    parts = urllib.parse.urlsplit(uri)
+    if parts.username or parts.password or parts.query:  # a URI that carries credentials is one
+        handed["MLFLOW_TRACKING_URI"] = uri
+    else:
+        plain["MLFLOW_TRACKING_URI"] = uri
     spec = TrainingJob(job_name, namespace, name, k.image, config_path, {k_: v for k_, v in plain.items() if v},
-                       tuple(sorted(handed)))
-    return Submission(spec, config_text, handed)
+                       tuple(sorted(handed)), tuple(sorted(files)))
+    return Submission(spec, config_text, handed, files)
+
+
+ENTRYPOINT_BYTES = 256 * 1024
+
+
+def _entrypoint_files(cfg: Config, env: Mapping[str, str]) -> dict[str, str]:
+    """A ``model.entrypoint`` module goes to the Job with aicd.yml, at the same path in its workspace:
+    one file (a package's other modules are not shipped: bake those into an image built FROM the
+    training image)."""
+    if not cfg.model.entrypoint:
+        return {}
+    module = cfg.model.entrypoint.partition(":")[0]
+    relative = module.replace(".", "/") + ".py"
+    workdir = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
+    path = workdir / relative
+    line = cfg.line_of("model.entrypoint")
+    if not path.is_file():
+        raise ConfigError(f"`model.entrypoint`: {relative} is not a file of the workspace, so it cannot go to the "
+                          "training Job", file=cfg.file, line=line,
+                          hint="a single-module entrypoint is shipped with aicd.yml; for a package, build an image "
+                               "FROM the training image with your code in /workspace and name it in "
+                               "model.kubernetes.image")
+    text = path.read_text(encoding="utf-8")
+    if len(text.encode()) > ENTRYPOINT_BYTES:
+        raise ConfigError(f"`model.entrypoint`: {relative} is larger than {ENTRYPOINT_BYTES // 1024} KB, more than a "
+                          "ConfigMap should carry", file=cfg.file, line=line,
+                          hint="build an image FROM the training image with your code in /workspace")
+    return {relative: text}
 
 
 def _data_reference(data: str, cfg: Config) -> str:
@@ -215,25 +292,43 @@ class JobWatch:
         self._said: set[str] = set()
         self._log: threading.Thread | None = None
         self._last_pod: dict | None = None  # an evicted pod may be gone by the time the Job says Failed
+        self._muted = threading.Event()
 
     def until_finished(self) -> Outcome:
         stop_at = self.clock() + self.deadline + 120  # the Job's own deadline ends it first; this bounds the loop
+        first_seen: dict = {}
         while self.clock() < stop_at:
-            found = self.api.get("Job", self.spec.namespace, self.spec.name)
+            found = self._read(lambda: self.api.get("Job", self.spec.namespace, self.spec.name))
             if found is None:
                 return Outcome(False, "the Job was deleted by someone else")
-            pod = self._pod()
+            pod = self._read(self._pod)
             if pod:
                 self._follow(pod)
             ended = _ended(found)
             if ended is not None:
                 self._drain()
                 return self._outcome(ended, pod or self._last_pod)
+            stuck = pod_failure([pod], first_seen, self.clock()) if pod else ""
+            if stuck:  # an image that cannot be pulled never gets better by waiting out the deadline
+                self._drain()
+                return Outcome(False, stuck)
             time.sleep(POLL_SECONDS)
         return Outcome(False, f"the Job did not finish within its deadline of {self.deadline:g} s and 120 s more")
 
+    def _read(self, call):
+        """``call()``, retried while the API server answers with a transient error (a restart, a
+        429, a reset connection) for up to READ_RETRY_SECONDS: a blip must not end an hour's fit."""
+        give_up = self.clock() + READ_RETRY_SECONDS
+        while True:
+            try:
+                return call()
+            except KubeError as exc:
+                if not _transient(exc) or self.clock() > give_up:
+                    raise
+                time.sleep(2)
+
     def _pod(self) -> dict | None:
-        pods = self.api.list("Pod", self.spec.namespace, f"batch.kubernetes.io/job-name={self.spec.name}")
+        pods = self.api.list("Pod", self.spec.namespace, f"{JOB_LABEL}={self.spec.name}")
         if not pods:
             return None
         pod = max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))
@@ -275,16 +370,22 @@ class JobWatch:
         def stream() -> None:
             try:
                 for line in self.api.log_lines(self.spec.namespace, name, CONTAINER, self.deadline + 60):
+                    if self._muted.is_set():
+                        return
                     self.gh.info(f"  │ {line}")
-            except KubeError as exc:
-                self.gh.info(f"aicd train: the Job's log stopped: {exc.message}")
+            except Exception as exc:  # the log is a view: losing it must not end the step
+                if not self._muted.is_set():
+                    self.gh.info(f"aicd train: the Job's log stopped ({getattr(exc, 'message', None) or exc}); "
+                                 f"the rest is in `kubectl -n {self.spec.namespace} logs job/{self.spec.name}`")
 
         self._log = threading.Thread(target=stream, name="aicd-job-log", daemon=True)
         self._log.start()
 
     def _drain(self) -> None:
+        """Let the log reach its end, then stop it: nothing of it prints after the step's verdict."""
         if self._log is not None:
             self._log.join(timeout=10)
+        self._muted.set()
 
     def _outcome(self, ended: tuple[bool, str, str], pod: dict | None) -> Outcome:
         succeeded, reason, message = ended
@@ -343,43 +444,59 @@ def _last_aicd_line(message: str) -> str:
 
 
 # -- after ---------------------------------------------------------------------------------------------
-def _failure(outcome: Outcome, spec: TrainingJob, registry: MlflowRegistry, name: str) -> AicdError:
-    """The one line a failed Job becomes: the gate's own verdict when the Job's aicd said no (exit 1)."""
+def _failure(outcome: Outcome, spec: TrainingJob, registry: MlflowRegistry, name: str,
+             taken_back: bool = True) -> Exception:
+    """The one line a failed Job becomes: the gate's own verdict when the Job's aicd said no (exit 1,
+    and its run tagged aicd.gate=failed), its own one line for input it refused, and exit 70 — a bug
+    in aicd inside the Job — as a bug here too."""
     where = f"training Job {spec.namespace}/{spec.name}"
-    if outcome.exit_code == 1 and outcome.last_line:
+    if outcome.exit_code == 1:
         run = registry.job_run(name, f"{spec.namespace}/{spec.name}")
         if run is not None and run.get("aicd.gate") == "failed":
-            return GateFailed(f"{outcome.last_line} ({where})")
-        return UserError(f"{where}: {outcome.last_line}")
-    return ServiceError("kubernetes", f"{where}: {outcome.reason}; nothing was registered", retryable=False,
+            return GateFailed(f"{outcome.last_line or 'model gate failed (its checks are in the log above)'} ({where})")
+        if outcome.last_line:
+            return UserError(f"{where}: {outcome.last_line}")
+    if outcome.exit_code == EXIT_BUG:
+        return RuntimeError(f"{where} stopped on a bug in aicd: {outcome.last_line or 'see its log above'}")
+    kept = "nothing was registered" if taken_back else \
+        f"check model {name} for a version tagged aicd.job={spec.namespace}/{spec.name}"
+    return ServiceError("kubernetes", f"{where}: {outcome.reason}; {kept}", retryable=False,
                         hint=f"kubectl -n {spec.namespace} describe job {spec.name}; kubectl -n {spec.namespace} "
                              f"logs job/{spec.name}")
 
 
 def _take_back(api: KubeClient, spec: TrainingJob, registry: MlflowRegistry, name: str, gh: Actions,
-               why: str, delete: bool = True) -> None:
-    """Delete the Job and its pod (when ``delete``: it may still run), wait (bounded) for the pod to
-    end, then remove what the Job may have registered: no version of a Job that did not succeed stays
-    registered."""
+               why: str, delete: bool = True, fast: bool = False) -> bool:
+    """Delete the Job and its pod (when ``delete``: it may still run), then remove what the Job
+    registered — once at once, and again when the pod is gone (it may register while it stops).
+    ``fast``: a cancelled step, which the runner kills about 10 s later. True when the registry
+    could be checked: no version of a Job that did not succeed stays registered."""
     job_id = f"{spec.namespace}/{spec.name}"
+    budget = 3.0 if fast else 30.0
     if delete:
-        _delete(api, spec, gh, why)
-    removed = registry.discard_job(name, job_id)
+        gh.info(f"aicd train: {why}: deleting Job {job_id}")
+        try:
+            api.delete("Job", spec.namespace, spec.name, propagation="Background")
+        except AicdError as exc:
+            gh.annotate("warning", f"could not delete Job {job_id}: {exc.message}", title="aicd train")
+    removed, checked = registry.discard_job(name, job_id, budget=budget)
+    if delete:
+        _wait_pod_gone(api, spec, 6.0 if fast else GRACE_SECONDS + 5)
+        more, checked_again = registry.discard_job(name, job_id, budget=budget)
+        removed, checked = removed + more, checked and checked_again
     if removed:
         gh.info(f"aicd train: took back version(s) {', '.join(removed)} that Job {job_id} registered")
+    if not checked:
+        gh.annotate("warning", f"could not check MLflow for versions Job {job_id} registered: look for model "
+                    f"{name} versions tagged aicd.job={job_id} and delete them", title="aicd train")
+    return checked
 
 
-def _delete(api: KubeClient, spec: TrainingJob, gh: Actions, why: str) -> None:
-    job_id = f"{spec.namespace}/{spec.name}"
-    gh.info(f"aicd train: {why}: deleting Job {job_id}")
-    try:
-        api.delete("Job", spec.namespace, spec.name, propagation="Background")
-        end = time.monotonic() + GRACE_SECONDS + 5
-        selector = f"batch.kubernetes.io/job-name={spec.name}"
-        while time.monotonic() < end and api.list("Pod", spec.namespace, selector):
+def _wait_pod_gone(api: KubeClient, spec: TrainingJob, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    with contextlib.suppress(AicdError):
+        while time.monotonic() < end and api.list("Pod", spec.namespace, f"{JOB_LABEL}={spec.name}"):
             time.sleep(0.5)
-    except AicdError as exc:
-        gh.annotate("warning", f"could not delete Job {job_id}: {exc.message}", title="aicd train")
 
 
 def _outputs(registry: MlflowRegistry, name: str, spec: TrainingJob, gh: Actions, seconds: float,
@@ -393,6 +510,9 @@ def _outputs(registry: MlflowRegistry, name: str, spec: TrainingJob, gh: Actions
     gh.set_outputs(outputs)
     where = (f"Trained on Kubernetes: Job {md_code(job_id)} on node {md_code(node or '?')} in {seconds:.0f} s "
              f"(log: `kubectl -n {spec.namespace} logs job/{spec.name}`, kept a day).")
+    if outputs["reused"] == "true":
+        summary = (f"## ♻️ aicd model gate — reused\n\n**{outputs['model-uri']}** (run {md_code(outputs['run-id'])}) "
+                   "was already trained and registered from this commit, data-version and config.")
     gh.summary((summary or f"## aicd model gate\n\nrun {md_code(outputs['run-id'])}") + "\n\n" + where)
     gh.info(f"aicd train: Job {job_id} finished in {seconds:.1f} s: passed={outputs['passed']}, "
             f"model-uri={outputs['model-uri'] or '(none)'}")

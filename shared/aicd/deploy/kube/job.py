@@ -41,6 +41,7 @@ class TrainingJob:
     config_path: str  # aicd.yml, relative to the workspace ("" for the built-in defaults)
     env: Mapping[str, str]  # plain variables: the step's inputs as AICD_*, MLflow's URI, the commit ...
     secret_names: tuple[str, ...] = ()  # variables the Secret holds (their values never enter the Job's spec)
+    files: tuple[str, ...] = ()  # more workspace files the ConfigMap carries (the entrypoint's module)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -57,6 +58,10 @@ def job(t: TrainingJob, cfg: TrainingKubernetesConfig, suspended: bool = False) 
     if t.config_path:
         mounts.append({"name": "config", "mountPath": f"{WORKSPACE}/{t.config_path}", "subPath": "aicd.yml",
                        "readOnly": True})
+    for i, path in enumerate(t.files):
+        mounts.append({"name": "config", "mountPath": f"{WORKSPACE}/{path}", "subPath": f"file-{i}",
+                       "readOnly": True})
+    if t.config_path or t.files:
         volumes.append({"name": "config", "configMap": {"name": t.name}})
     for i, v in enumerate(cfg.volumes):
         mounts.append({"name": f"data-{i}", "mountPath": v.mount, "readOnly": v.read_only})
@@ -101,9 +106,12 @@ def _owned(t: TrainingJob, job_uid: str) -> dict:
                                  "blockOwnerDeletion": False}]}
 
 
-def config_map(t: TrainingJob, job_uid: str, text: str) -> dict:
-    """aicd.yml as the step read it."""
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _owned(t, job_uid), "data": {"aicd.yml": text}}
+def config_map(t: TrainingJob, job_uid: str, text: str, files: Mapping[str, str] | None = None) -> dict:
+    """aicd.yml as the step read it, and ``files`` (workspace path -> text) as ``file-<i>`` in the
+    order of ``t.files``."""
+    data = {"aicd.yml": text} if text else {}
+    data.update({f"file-{i}": (files or {})[path] for i, path in enumerate(t.files)})
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _owned(t, job_uid), "data": data}
 
 
 def secret(t: TrainingJob, job_uid: str, values: Mapping[str, str]) -> dict:
