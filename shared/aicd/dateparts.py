@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .dates import expand, part_names
+from .dates import MISSING_PARTS, part_names, parts_of
 
 __all__ = ["DateParts"]
 
@@ -25,10 +25,23 @@ class DateParts(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, x):
+        """Each distinct value of a date column is parsed once by :func:`parts_of` — the very function
+        the server applies per request, so both agree — and its parts are spread over its rows: a
+        million rows of a few thousand dates cost a few thousand parses."""
+        import numpy as np
         import pandas as pd
 
-        columns = {name: x[name].tolist() if name in self.dates else x[name] for name in x.columns}
-        return pd.DataFrame(expand(columns, self.dates), index=x.index)
+        out = {}
+        for name in x.columns:
+            if name not in self.dates:
+                out[name] = x[name]
+                continue
+            codes, distinct = pd.factorize(x[name], use_na_sentinel=True)
+            table = np.array([*(parts_of(v) for v in distinct), MISSING_PARTS], dtype=float)
+            parts = table[codes]  # a missing value's code is -1: the last row, all NaN
+            for i, part in enumerate(part_names(name)):
+                out[part] = parts[:, i]
+        return pd.DataFrame(out, index=x.index)
 
     def get_feature_names_out(self, input_features=None):
         names = list(input_features) if input_features is not None else []

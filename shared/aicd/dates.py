@@ -20,11 +20,11 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 
-__all__ = ["PARTS", "expand", "is_date_text", "part_names", "parts_of"]
+__all__ = ["MISSING_PARTS", "PARTS", "expand", "is_date_text", "part_names", "parts_of"]
 
 PARTS = ("year", "month", "weekday", "days")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MISSING = (math.nan,) * len(PARTS)
+MISSING_PARTS = _MISSING = (math.nan,) * len(PARTS)  # a missing or unreadable value's parts
 
 def part_names(column: str) -> list[str]:
     return [f"{column}.{part}" for part in PARTS]

@@ -273,3 +273,24 @@ def test_a_missing_boosting_library_that_cannot_be_installed_is_one_line(monkeyp
     with pytest.raises(ServiceError, match="xgboost, onnxmltools is not installed and cannot be"):
         installs.ensure_boosting("xgboost")
     assert installs.ensure_boosting("sklearn") is False
+
+
+def test_the_training_step_parses_each_distinct_date_once_and_agrees_with_the_server_row_by_row():
+    """DateParts (training, by distinct value) and aicd.dates.expand (the server, per row) give the same
+    parts for every kind of value, missing and unreadable ones included."""
+    import numpy as np
+    import pandas as pd
+
+    from aicd.dateparts import DateParts
+    from aicd.dates import expand
+
+    values = ["2026-03-01", None, "2026-03-01T10:00:00+02:00", "junk", " 2025-01-02 ", float("nan"), "2026-03-01",
+              "2024-02-29T23:59:59", "", "2026-03-01"] * 50
+    frame = pd.DataFrame({"d": values, "n": range(len(values))})
+    stamps = pd.DataFrame({"d": pd.to_datetime(["2026-01-01", None, "2026-05-05T12:00:00+01:00"], utc=True,
+                                               format="ISO8601"), "n": [1, 2, 3]})
+    for x in (frame, stamps, frame.astype({"d": "string"})):
+        mine = DateParts(("d",)).transform(x)
+        server = pd.DataFrame(expand({"d": x["d"].tolist(), "n": list(x["n"])}, ("d",)))
+        assert list(mine.columns) == list(server.columns)
+        assert np.allclose(mine.to_numpy(float), server.to_numpy(float), equal_nan=True)
