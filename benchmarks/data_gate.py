@@ -12,12 +12,13 @@ a whole process under `/usr/bin/time -v` (wall time and peak RSS):
    TRUE_DRIFTED below. Written once, in chunks, as CSV (and Parquet up to 2M rows) with an `aicd.yml`
    (dtypes, ranges for f00..f29, allowed levels, max-missing-ratio 0.05, drift method auto) under
    `${AICD_CACHE_DIR:-~/.cache/aicd}/bench-data/<rows>/`.
-2. aicd: `shared/bin/aicd-action validate` on the current CSV with the reference CSV (full data gate)
-   and without it (checks only), plus a cold start: best of 3 on a 1,000-row file.
+2. aicd: `shared/bin/aicd-action validate` on the current CSV with the reference CSV (full data gate),
+   the same on the Parquet files, and without a reference (checks only), plus a cold start: best of 3
+   on a 1,000-row file.
 3. Competitors, each in its own venv under `${AICD_CACHE_DIR:-~/.cache/aicd}/bench-venvs/` (built
    once with uv): Evidently 0.7.23 `DataDriftPreset` on both CSVs, Great Expectations 1.24.1 running
-   the checks the `aicd.yml` expresses on the current CSV, and pyarrow reading one CSV and one Parquet
-   file (skipped above 2M rows).
+   the checks the `aicd.yml` expresses on the current CSV, and pyarrow reading one CSV, one Parquet
+   file and both Parquet files (skipped above 2M rows).
 
 Children run without PYTHONDONTWRITEBYTECODE (as on a CI runner), so imports are not recompiled on
 every run. Prints the table, the ratios against their targets and the drifted columns found by aicd and
@@ -65,7 +66,8 @@ SHIFTED_LEVELS = ("c02", "c07")  # half of each level's share moves to the next 
 TRUE_DRIFTED = sorted([*SHIFTS, *SHIFTED_LEVELS])
 SCHEMA = pa.schema([(name, pa.float64()) for name in FLOATS] + [(name, pa.string()) for name in STRINGS])
 
-TARGETS = {"evidently_speedup": 30.0, "rss_share": 1 / 3, "ge_speedup": 10.0, "rss_10m_mb": 2000.0, "cold_s": 1.0}
+TARGETS = {"evidently_speedup": 30.0, "rss_share": 1 / 3, "ge_speedup": 10.0, "rss_10m_mb": 2000.0, "cold_s": 1.0,
+           "parquet_read_ratio": 1.5}
 
 VENVS = {
     "evidently": ["evidently==0.7.23", "pandas<3"],
@@ -117,9 +119,9 @@ PYARROW = """
 import json, sys
 import pyarrow.csv, pyarrow.parquet
 
-path = sys.argv[1]
-table = pyarrow.csv.read_csv(path) if path.endswith(".csv") else pyarrow.parquet.read_table(path)
-print("RESULT " + json.dumps({"rows": table.num_rows}))
+tables = [pyarrow.csv.read_csv(path) if path.endswith(".csv") else pyarrow.parquet.read_table(path)
+          for path in sys.argv[1:]]
+print("RESULT " + json.dumps({"rows": sum(t.num_rows for t in tables)}))
 """
 
 
@@ -332,6 +334,8 @@ def competitors(folder: Path, args: argparse.Namespace, spec: Path) -> dict[str,
         runs["pyarrow-csv"] = run_snippet("pyarrow", "csv.read_csv, one CSV", "pyarrow", PYARROW, cur)
         runs["pyarrow-parquet"] = run_snippet("pyarrow", "parquet.read_table, one Parquet", "pyarrow", PYARROW,
                                               folder / "current.parquet")
+        runs["pyarrow-parquet-both"] = run_snippet("pyarrow", "parquet.read_table, both Parquet files", "pyarrow",
+                                                   PYARROW, folder / "current.parquet", folder / "reference.parquet")
     if not args.skip_ge:
         runs["ge"] = run_snippet("Great Expectations", "aicd.yml's checks on current", "great-expectations",
                                  GREAT_EXPECTATIONS, cur, spec)
@@ -375,6 +379,12 @@ def print_ratios(runs: dict[str, Run], rows: int) -> None:
     target("GE wall / aicd checks-only wall",
            quotient(value(runs, "ge", "wall_s"), value(runs, "aicd-checks", "wall_s")),
            f">= {TARGETS['ge_speedup']:g}x", lambda x: x >= TARGETS["ge_speedup"])
+    target("aicd Parquet validate wall / pyarrow reading both Parquet files",
+           quotient(value(runs, "aicd-parquet", "wall_s"), value(runs, "pyarrow-parquet-both", "wall_s")),
+           f"<= {TARGETS['parquet_read_ratio']:g}x", lambda x: x <= TARGETS["parquet_read_ratio"])
+    target("aicd Parquet validate peak RSS / aicd CSV validate peak RSS",
+           quotient(value(runs, "aicd-parquet", "rss_mb"), value(runs, "aicd-full", "rss_mb")),
+           "<= 1x", lambda x: x <= 1.0)
     if rows >= 10_000_000:
         target(f"aicd full validate peak RSS at {rows:,} rows, MB", value(runs, "aicd-full", "rss_mb"),
                f"< {TARGETS['rss_10m_mb']:g} MB", lambda x: x < TARGETS["rss_10m_mb"])
@@ -413,6 +423,9 @@ def main() -> None:
     runs = {"aicd-cold": cold_start()}
     runs["aicd-full"] = run_aicd("validate, reference vs current", folder / "current.csv", config,
                                  folder / "reference.csv")
+    if (folder / "current.parquet").exists():
+        runs["aicd-parquet"] = run_aicd("validate, Parquet reference vs current", folder / "current.parquet",
+                                        config, folder / "reference.parquet")
     runs["aicd-checks"] = run_aicd("validate, checks only (no reference)", folder / "current.csv", config)
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "checks.json"

@@ -238,7 +238,11 @@ def _parquet(path: Path) -> Iterator[pa.RecordBatch]:
         _check_names(handle.schema_arrow.names, path)
         if handle.metadata.num_rows == 0:
             raise DataError("the Parquet file has no rows", file=str(path))
-        yield from handle.iter_batches(batch_size=500_000)
+        yield from handle.iter_batches(batch_size=PARQUET_BATCH_ROWS)
+
+
+PARQUET_BATCH_ROWS = 65_536  # decoded a batch at a time, so a wide file's row group is never held whole:
+# on 1M x 50 with a Parquet reference the peak went from 2.2 GB (500,000-row batches) to 1.25 GB, the CSV path's
 
 
 def _arrow(path: Path) -> Iterator[pa.RecordBatch]:
