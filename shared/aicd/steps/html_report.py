@@ -20,7 +20,8 @@ table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border:1px solid #ccc;p
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .bad{color:#b00}.ok{color:#070}.warn{color:#a65f00}
 header{border-left:8px solid #070;padding:.2em 1em;margin-bottom:1.5em}header.bad{border-color:#b00}
-header.warn{border-color:#e69a00}header h1{margin:.3em 0}header ul{list-style:none;padding:0;margin:.5em 0}
+header.warn{border-color:#e69a00}header.ok,header.bad,header.warn{color:inherit}
+header h1{margin:.3em 0}header ul{list-style:none;padding:0;margin:.5em 0}
 header li{margin:.25em 0}header li b{display:inline-block;min-width:9em}
 tr.failed td{background:#fff1f1}section.check{border-left:4px solid #b00;padding:.1em 1em;margin:1em 0}
 figure{margin:0 0 2em}figcaption{font-weight:600;margin-bottom:.3em}
