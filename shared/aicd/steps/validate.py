@@ -137,7 +137,8 @@ def _report_body(data, reference, version, s: Scan, passed, checks, drift, share
     return {"data": data, "reference": reference, "data_version": version, "rows": s.rows, "columns": len(s.columns),
             "passed": passed, "checks": [c.to_dict() for c in checks],
             "drift": [d.to_dict() for d in drift], "drifted_share": round(share, 6),
-            "dataset_drifted": bool(drift) and share >= cfg.data.drift.share, "drift_handling": HANDLING,
+            "dataset_drifted": bool(drift) and share >= cfg.data.drift.share,
+            "dataset_drift_share": cfg.data.drift.share, "drift_handling": HANDLING,
             "histograms": {d.column: {"bins": d.bins, "reference": d.reference, "current": d.current}
                            for d in drift if d.drifted}}
 
