@@ -228,12 +228,18 @@ def test_a_job_that_no_node_can_take_passes_its_deadline_and_leaves_nothing(
     assert len(versions(bridge_mlflow)) == before
 
 
+def fitting(tenant: dict, image: str, server: MlflowServer) -> Step:
+    """A step whose Job is in the middle of a long fit (the log says it started fitting)."""
+    write_config(tenant["dir"], image, params={"n_estimators": 20_000, "random_state": 0, "n_jobs": 1})
+    step = Step(tenant, server.uri)
+    step.wait_for("on the training split", timeout=240)
+    return step
+
+
 def test_cancelling_the_step_deletes_the_job_and_its_pod_and_registers_nothing(
         kube_cluster, kube_node, toolkit, bridge_mlflow, tenant):
     before = len(versions(bridge_mlflow))
-    write_config(tenant["dir"], toolkit, params={"n_estimators": 20_000, "random_state": 0, "n_jobs": 1})
-    step = Step(tenant, bridge_mlflow.uri)
-    step.wait_for("on the training split", timeout=240)  # the Job is fitting
+    step = fitting(tenant, toolkit, bridge_mlflow)
     api = kube_cluster.api()
     assert len(jobs(api, tenant["namespace"])) == 1
     cancelled = time.monotonic()
@@ -256,9 +262,7 @@ def test_an_evicted_training_pod_is_one_line_and_registers_nothing(
         kube_cluster, kube_node, toolkit, bridge_mlflow, tenant):
     """The Eviction API, as a node drain or a preemption uses it, on the pod while it fits."""
     before = len(versions(bridge_mlflow))
-    write_config(tenant["dir"], toolkit, params={"n_estimators": 20_000, "random_state": 0, "n_jobs": 1})
-    step = Step(tenant, bridge_mlflow.uri)
-    step.wait_for("on the training split", timeout=240)
+    step = fitting(tenant, toolkit, bridge_mlflow)
     api = kube_cluster.api()
     (pod,) = api.list("Pod", tenant["namespace"], "app.kubernetes.io/component=training")
     name = pod["metadata"]["name"]

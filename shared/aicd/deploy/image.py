@@ -188,7 +188,7 @@ class ImageBuilder:
               ) -> BuiltImage:
         """``shadow``: (directory, metadata) of a model to copy to ``/shadow`` (the caller's ``env``
         names it to the server)."""
-        self._ensure_base(base)
+        self.ensure_base(base)
         lock = serving_lock(meta, *([shadow[1]] if shadow else []))
         key = build_key(self.client.images.get(base).id, lock.read_bytes(), env, labels)
         existing = self._existing(f"{repository}:{tag}", key)
@@ -200,13 +200,13 @@ class ImageBuilder:
         site = self.site_packages(lock, python, machine)
         with tempfile.TemporaryDirectory(prefix="aicd-image-") as tmp:
             context = Path(tmp)
-            _link_tree(site, context / "site")
-            _copy_code(context / "code")
+            link_tree(site, context / "site")
+            copy_code(context / "code")
             shutil.copytree(model_dir, context / "model")
             if shadow:
                 shutil.copytree(shadow[0], context / "shadow")
             (context / "Dockerfile").write_text(dockerfile(base, env, labels, bool(shadow)), encoding="utf-8")
-            image_id = self._build(context, f"{repository}:{tag}")
+            image_id = self.build_context(context, f"{repository}:{tag}")
         size = self.client.images.get(image_id).attrs.get("Size", 0) / 1e6
         return BuiltImage(f"{repository}:{tag}", image_id, size_mb=round(size, 1))
 
@@ -225,7 +225,7 @@ class ImageBuilder:
         """(``3.12``, ``x86_64``) of the base image's ``python3``: the serving wheels must match it."""
         import docker.errors
 
-        self._ensure_base(base)
+        self.ensure_base(base)
         probe = "import platform, sys; print('%d.%d' % sys.version_info[:2], platform.machine())"
         try:
             out = self.client.containers.run(base, ["python3", "-c", probe], remove=True, network_disabled=True)
@@ -235,7 +235,7 @@ class ImageBuilder:
         version, machine = out.decode().split()
         return version, machine
 
-    def _ensure_base(self, base: str) -> None:
+    def ensure_base(self, base: str) -> None:
         import docker.errors
 
         try:
@@ -287,7 +287,8 @@ class ImageBuilder:
             os.replace(staging, target)
         return target
 
-    def _build(self, context: Path, reference: str) -> str:
+    def build_context(self, context: Path, reference: str) -> str:
+        """Build the prepared ``context`` folder (its Dockerfile) as ``reference``; the image id."""
         import docker.errors
 
         image_id = ""
@@ -355,7 +356,7 @@ def _prune(site: Path) -> None:
             path.unlink()
 
 
-def _link_tree(source: Path, dest: Path) -> None:
+def link_tree(source: Path, dest: Path) -> None:
     """Hard links where the filesystem allows (the site is ~100 MB), else copies."""
     try:
         shutil.copytree(source, dest, copy_function=os.link, ignore=shutil.ignore_patterns(".complete"))
@@ -364,7 +365,8 @@ def _link_tree(source: Path, dest: Path) -> None:
         shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".complete"))
 
 
-def _copy_code(dest: Path, names: tuple[str, ...] = SERVING_CODE) -> None:
+def copy_code(dest: Path, names: tuple[str, ...] = SERVING_CODE) -> None:
+    """The ``aicd`` package's ``names`` (the serving code by default) into ``dest/aicd``."""
     package = Path(__file__).resolve().parents[1]
     (dest / "aicd").mkdir(parents=True)
     for name in names:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..installs import EXTRAS
-from .image import ROOT, UID, BuiltImage, ImageBuilder, Recipe, _copy_code, _link_tree, repository_name
+from .image import ROOT, UID, BuiltImage, ImageBuilder, Recipe, copy_code, link_tree, repository_name
 
 __all__ = ["build_toolkit", "toolkit_dockerfile"]
 
@@ -65,7 +65,7 @@ LABEL {label_lines}
 def build_toolkit(client, recipe: Recipe, progress: Callable[[str], None] = lambda line: None) -> BuiltImage:
     """Build (or reuse) and push the training image; ``recipe.image_name`` defaults to ``aicd-train``."""
     builder = ImageBuilder(client, recipe.cache_dir, progress=progress)
-    builder._ensure_base(recipe.base)
+    builder.ensure_base(recipe.base)
     tag = _tag(client.images.get(recipe.base).id)
     reference = f"{repository_name(recipe.registry, recipe.image_name or 'aicd-train')}:{tag}"
     lock_sha = hashlib.sha256(LOCK.read_bytes()).hexdigest()
@@ -78,11 +78,11 @@ def build_toolkit(client, recipe: Recipe, progress: Callable[[str], None] = lamb
                                      prune=False)  # the whole toolkit: training imports what serving never does
         with tempfile.TemporaryDirectory(prefix="aicd-toolkit-") as tmp:
             context = Path(tmp)
-            _link_tree(site, context / "site")
-            _copy_code(context / "code", tuple(p.name for p in CODE_ROOT.iterdir()
+            link_tree(site, context / "site")
+            copy_code(context / "code", tuple(p.name for p in CODE_ROOT.iterdir()
                                                if p.name != "__pycache__" and (p.is_dir() or p.suffix == ".py")))
             (context / "Dockerfile").write_text(toolkit_dockerfile(recipe.base, lock_sha, labels), encoding="utf-8")
-            image_id = builder._build(context, reference)
+            image_id = builder.build_context(context, reference)
         size = client.images.get(image_id).attrs.get("Size", 0) / 1e6
         image = BuiltImage(reference, image_id, size_mb=round(size, 1))
         progress(f"built {reference} ({image.size_mb:.0f} MB)")

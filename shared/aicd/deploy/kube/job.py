@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ...config.training import TrainingKubernetesConfig
+from .manifests import placement
 
 __all__ = ["CONTAINER", "JOB_LABEL", "TrainingJob", "config_map", "job", "secret"]
 
@@ -82,14 +83,8 @@ def job(t: TrainingJob, cfg: TrainingKubernetesConfig, suspended: bool = False) 
         "restartPolicy": "Never", "automountServiceAccountToken": False, "enableServiceLinks": False,
         "terminationGracePeriodSeconds": GRACE_SECONDS,
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}, "fsGroup": 65532},
-        "containers": [container], "volumes": volumes,
+        "containers": [container], "volumes": volumes, **placement(cfg),
     }
-    if cfg.node_selector:
-        pod_spec["nodeSelector"] = dict(cfg.node_selector)
-    if cfg.tolerations:
-        pod_spec["tolerations"] = [dict(t) for t in cfg.tolerations]
-    if cfg.image_pull_secrets:
-        pod_spec["imagePullSecrets"] = [{"name": n} for n in cfg.image_pull_secrets]
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": t.name, "namespace": t.namespace, "labels": t.labels},

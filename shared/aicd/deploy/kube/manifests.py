@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from ...config import KubernetesConfig
 
-__all__ = ["PORT", "KubeRelease", "deployment", "feedback_secret", "http_route", "object_labels", "router_deployment",
-           "service", "service_url", "tenant_manifests"]
+__all__ = ["PORT", "KubeRelease", "deployment", "feedback_secret", "http_route", "object_labels", "placement",
+           "router_deployment", "service", "service_url", "tenant_manifests"]
 
 PORT = 8080
 NAME_LABEL = "app.kubernetes.io/name"
@@ -88,6 +88,13 @@ def _pod_spec(image: str, variant: str, cfg: KubernetesConfig, command: list[str
     spec = {"containers": [container], "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 30,
             "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
                                 "seccompProfile": {"type": "RuntimeDefault"}}}
+    return {**spec, **placement(cfg)}
+
+
+def placement(cfg) -> dict:
+    """Where a pod may run and what it pulls with — node selector, tolerations, pull Secrets, as a pod
+    spec spells them (only those set). ``cfg``: deploy.kubernetes or model.kubernetes, which share them."""
+    spec: dict = {}
     if cfg.node_selector:
         spec["nodeSelector"] = dict(cfg.node_selector)
     if cfg.tolerations:
