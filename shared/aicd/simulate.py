@@ -35,8 +35,10 @@ def _post(url: str, body: dict, timeout: float = 10, token: str = "") -> dict:
 
 
 def send_traffic(endpoint: str, frame: pd.DataFrame, label: str, *, requests: int, seed: int = 0,
-                 flip_share: float = 0.0, feedback_token: str = "") -> TrafficResult:
-    """``requests`` predictions, then one feedback each (``feedback_token`` is the deployment's)."""
+                 flip_share: float = 0.0, label_noise: float = 0.0, feedback_token: str = "") -> TrafficResult:
+    """``requests`` predictions, then one feedback each (``feedback_token`` is the deployment's).
+    ``flip_share`` of a 0/1 label is fed back flipped, and a numeric label gets normal noise of standard
+    deviation ``label_noise``: what a worse classifier or regressor would see."""
     rng = np.random.default_rng(seed)
     rows = frame.sample(n=requests, replace=len(frame) < requests, random_state=seed)
     sent, failed = [], 0
@@ -53,6 +55,8 @@ def send_traffic(endpoint: str, frame: pd.DataFrame, label: str, *, requests: in
     for request_id, truth in sent:
         if rng.random() < flip_share:
             truth = 1 - truth if isinstance(truth, int) else truth
+        if label_noise:
+            truth = float(truth) + float(rng.normal(0, label_noise))
         try:
             _post(f"{endpoint}/feedback", {"request_id": request_id, "label": truth}, token=feedback_token)
         except urllib.error.HTTPError as exc:

@@ -20,7 +20,7 @@ from pathlib import Path
 from tests.conftest import FEEDBACK_TOKEN, SHARED
 from tests.integration.conftest import free_port, wait_http
 
-__all__ = ["ROW", "ModelServerProcess", "coffee_model_dir", "start_model_server"]
+__all__ = ["ROW", "ModelServerProcess", "coffee_model_dir", "coffee_regressor_dir", "start_model_server"]
 
 ROW = {"age": 25, "visits_per_week": 3.5, "avg_spend": 5.0, "preferred_roast": "dark", "hour": 8,
        "coffee_roast": "dark", "coffee_price": 3.2, "coffee_sweetness": 0.7}
@@ -43,6 +43,28 @@ def coffee_model_dir(path: Path, rows: int = 600) -> tuple[Path, str]:
     model = with_preprocessing(RandomForestClassifier(20, random_state=0), x).fit(x, y)
     export = export_onnx(model, x, types, "classification")
     meta = {"features": list(x.columns), "feature_types": types, "model_version": "4", "example": ROW}
+    return path, write_onnx_model_dir(path, export.blob, meta, profile_frame(x))
+
+
+def coffee_regressor_dir(path: Path, rows: int = 600, label: str = "avg_spend") -> tuple[Path, str]:
+    """A regressor of the coffee example (``label`` from the other columns) in ONNX form, like
+    :func:`coffee_model_dir`."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    from aicd.data.drift import profile_frame
+    from aicd.examples.coffee import generate
+    from aicd.model.onnx_export import export_onnx
+    from aicd.model.train import with_preprocessing
+    from aicd.modelfiles import write_onnx_model_dir
+
+    frame = generate(rows).drop(columns="clicked")
+    x, y = frame.drop(columns=label), frame[label]
+    types = {c: ("str" if c.endswith("roast") else "float") for c in x.columns}
+    model = with_preprocessing(RandomForestRegressor(20, random_state=0), x).fit(x, y)
+    export = export_onnx(model, x, types, "regression")
+    example = {k: v for k, v in ROW.items() if k != label}
+    meta = {"features": list(x.columns), "feature_types": types, "model_version": "4", "example": example,
+            "task": "regression"}
     return path, write_onnx_model_dir(path, export.blob, meta, profile_frame(x))
 
 

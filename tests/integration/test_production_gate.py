@@ -27,7 +27,7 @@ from aicd.gha import Actions
 from aicd.simulate import send_traffic
 from aicd.steps import monitor
 from tests.conftest import FEEDBACK_TOKEN, STEP_ENV
-from tests.integration.model_server import coffee_model_dir, start_model_server
+from tests.integration.model_server import coffee_model_dir, coffee_regressor_dir, start_model_server
 from tests.integration.prom_infra import PrometheusServer
 
 CONFIG = """\
@@ -318,3 +318,40 @@ def test_when_acting_fails_the_decision_and_evidence_are_still_published(model, 
     assert re.search(r"^decision<<(\S+)\nrollback\n\1$", outputs.read_text(), re.MULTILINE)
     assert "Acting on the decision failed" in summary.read_text()
     assert "holds no deployment" in json.loads((tmp_path / "m.json").read_text())["action_failed"]
+
+
+@pytest.fixture
+def regressors(prom, tmp_path, tmp_path_factory):
+    """Stable and canary servers of one coffee regressor (it predicts ``avg_spend``), scraped by ``prom``."""
+    model_dir = coffee_regressor_dir(tmp_path_factory.mktemp("regressor") / "spend")
+    name, procs = "gate-regressor", []
+    for variant, version in (("stable", "1"), ("canary", "2")):
+        procs.append(start_model_server(*model_dir, tmp_path / f"{variant}.log", variant=variant, model_name=name,
+                                        model_version=version))
+    urls = {variant: p.wait_ready() for variant, p in zip(("stable", "canary"), procs, strict=True)}
+    prom.set_targets([p.target for p in procs])
+    prom.wait_for(f'count(aicd_model_info{{model="{name}",task="regression"}})',
+                  lambda r: r and float(r[0]["value"][1]) == 2, timeout=30)
+    yield name, urls
+    prom.set_targets([])
+    for proc in procs:
+        proc.stop()
+
+
+def test_a_regressor_canary_that_errs_more_is_rolled_back_on_its_online_mae(regressors, prom, production,
+                                                                           tmp_path):
+    """A regressor has no online accuracy: the gate judges the MAE fed back as true values. The canary's
+    true values come with noise (a worse model's errors), so its MAE is well above stable's."""
+    name, urls = regressors
+    frame = production.drop(columns=coffee_example.LABEL)
+    for variant, noise in (("stable", 0.0), ("canary", 3.0)):
+        send_traffic(urls[variant], frame, "avg_spend", requests=300, seed=7, label_noise=noise,
+                     feedback_token=FEEDBACK_TOKEN)
+    prom.wait_for(f'sum(aicd_feedback_error_total{{model="{name}",moment="count"}})',
+                  lambda r: r and float(r[0]["value"][1]) >= 600, timeout=30)
+    out, summary = gate(prom, tmp_path, name, compare="canary", **{"on-failure": "report"})
+    checks = {(c["metric"], c["test"]): c for c in json.loads(out["evidence"])["checks"]}
+    assert out["decision"] == "rollback", out["evidence"]
+    assert checks[("online-mae", "vs stable")]["verdict"] == "fail"
+    assert not any(metric == "online-accuracy" for metric, _ in checks)
+    assert "Online mean absolute error" in summary and "feedback labels | 300 | 300" in summary

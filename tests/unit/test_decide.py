@@ -1,5 +1,7 @@
 """The production gate's statistics and decisions, on hand-made snapshots (no servers)."""
 
+from dataclasses import replace as with_
+
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -448,7 +450,6 @@ def test_the_samples_needed_follow_the_regularised_variance_as_it_shrinks():
 def test_online_precision_and_recall_of_the_positive_class_are_judged_when_configured():
     """A model that almost never says "fraud" is accurate on a 5 % label; recall sees it. The checks
     exist only when configured, and each takes its share of the error budget."""
-    from dataclasses import replace as with_
 
     from aicd.monitor.decide import evaluate
 
@@ -462,3 +463,75 @@ def test_online_precision_and_recall_of_the_positive_class_are_judged_when_confi
     assert checks["online-recall"].verdict == "fail" and checks["online-precision"].verdict == "inconclusive"
     assert "15 labelled positive predictions of 100 needed" in checks["online-precision"].note
     assert strict.alpha == pytest.approx(plain.alpha * len(plain.checks) / len(strict.checks))
+
+
+# -- regressors and F1 -------------------------------------------------------------------------------
+def regressor(errors, version="2", variant="canary", requests=2000):
+    """A regressor's snapshot whose labelled rows had these errors."""
+    e = np.abs(np.asarray(errors, dtype=float))
+    return Snapshot(requests=requests, latency_buckets=buckets(0.01, requests), model={
+        "name": "m", "version": version, "variant": variant, "task": "regression"},
+        error_sums={"count": float(e.size), "abs": float(e.sum()), "squared": float((e ** 2).sum()),
+                    "fourth": float((e ** 4).sum())})
+
+
+def test_a_regressor_is_judged_on_its_online_error_not_on_an_accuracy_it_cannot_have():
+    rng = np.random.default_rng(3)
+    good = regressor(rng.normal(0, 1.0, 3000))  # MAE ~0.80, RMSE ~1.0
+    plain = evaluate({"served": good}, "none", CFG)
+    assert [c.metric for c in plain.checks] == ["error-rate", "latency-p95"]  # no accuracy: it would hold forever
+    assert decide([plain], CFG).decision == "promote"
+    strict = with_(CFG, max_mae=1.0, max_rmse=1.2)
+    checks = {c.metric: c for c in evaluate({"served": good}, "none", strict).checks}
+    assert checks["online-mae"].verdict == "pass" and checks["online-rmse"].verdict == "pass"
+    assert checks["online-mae"].candidate == pytest.approx(0.8, abs=0.05)
+    assert checks["online-rmse"].candidate == pytest.approx(1.0, abs=0.05)
+    low, high = checks["online-rmse"].interval
+    assert low < checks["online-rmse"].candidate < high <= 1.2
+    bad = {c.metric: c for c in evaluate({"served": regressor(rng.normal(0, 2.0, 3000))}, "none", strict).checks}
+    assert bad["online-mae"].verdict == "fail" and bad["online-rmse"].verdict == "fail"
+    few = {c.metric: c for c in evaluate({"served": regressor([1.0] * 20)}, "none", strict).checks}
+    assert few["online-mae"].verdict == "inconclusive" and "20 labelled rows of 100 needed" in few["online-mae"].note
+
+
+def test_a_regressor_canary_may_not_err_more_than_the_tolerance_above_stable():
+    rng = np.random.default_rng(4)
+    stable = regressor(rng.normal(0, 1.0, 4000), version="1", variant="stable")
+    same = regressor(rng.normal(0, 1.0, 4000))
+    worse = regressor(rng.normal(0, 1.5, 4000))  # MAE 50 % higher
+    check = next(c for c in evaluate({"stable": stable, "canary": worse}, "canary", CFG).checks
+                 if c.metric == "online-mae")
+    assert check.verdict == "fail" and check.difference == pytest.approx(0.4, abs=0.08)
+    assert check.interval[0] < check.difference < check.interval[1]
+    assert judge("canary", stable=stable, canary=worse).decision == "rollback"
+    assert judge("canary", stable=stable, canary=same).decision == "promote"
+
+
+def test_the_online_mae_interval_keeps_its_error_rate_under_peeking():
+    """200 streams whose true MAE sits exactly on the limit, looked at every 100 rows up to 3,000:
+    a wrong "fail" (the whole interval above a limit the truth meets) stays within alpha."""
+    from aicd.monitor.stats import Moments, mean_interval
+
+    rng, alpha, wrong = np.random.default_rng(5), 0.05, 0
+    for _ in range(200):
+        errors = rng.exponential(1.0, 3000)  # MAE 1, heavily skewed
+        sums, sq = np.cumsum(errors), np.cumsum(errors ** 2)
+        wrong += any(mean_interval(Moments(n, sums[n - 1], sq[n - 1]), alpha).low > 1.0 for n in range(100, 3001, 100))
+    assert wrong / 200 <= alpha
+
+
+def test_online_f1_is_judged_through_the_jaccard_rate_it_rises_with():
+    confusion = {("positive", "positive"): 300, ("positive", "negative"): 100, ("negative", "positive"): 100,
+                 ("negative", "negative"): 3500}  # precision = recall = F1 = 0.75
+    snap = Snapshot(requests=4000, correct=3800, incorrect=200, latency_buckets=buckets(0.01, 4000),
+                    confusion=confusion, model={"name": "m", "version": "2", "variant": "served"})
+    check = next(c for c in evaluate({"served": snap}, "none", with_(CFG, min_f1=0.6)).checks
+                 if c.metric == "online-f1")
+    assert check.candidate == pytest.approx(0.75) and check.verdict == "pass" and check.threshold == ">= 0.6"
+    assert check.interval[0] < 0.75 < check.interval[1] <= 1
+    strict = next(c for c in evaluate({"served": snap}, "none", with_(CFG, min_f1=0.85)).checks
+                  if c.metric == "online-f1")
+    assert strict.verdict == "fail"
+    text = render_summary(decide([evaluate({"served": snap}, "none", with_(CFG, min_f1=0.6))], CFG), "none",
+                          {"served": snap}, {})
+    assert "Online F1" in text and "0.7500" in text

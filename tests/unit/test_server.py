@@ -158,7 +158,8 @@ def test_feedback_scores_labels_and_conversions_and_metrics_count_everything():
     started = next(v for k, v in samples.items() if k[0] == "aicd_server_start_time_seconds")
     assert abs(started - time.time()) < 60
     info = next(k for k in samples if k[0] == "aicd_model_info")
-    assert dict(info[1]) == {"model": "m", "version": "7", "run_id": "r", "variant": "stable", "runtime": "onnx"}
+    assert dict(info[1]) == {"model": "m", "version": "7", "run_id": "r", "variant": "stable", "runtime": "onnx",
+                             "task": "classification"}
 
 
 def metric_samples(text):
@@ -396,14 +397,26 @@ def test_a_multi_row_prediction_counts_one_feedback_label_per_row():
     assert samples[("aicd_feedback_total", frozenset({"outcome": "incorrect", **base}.items()))] == 1
 
 
-def test_a_regressors_feedback_label_is_refused_rather_than_judged_by_equality():
+def test_a_regressors_true_values_feed_the_error_sums_the_monitor_reads():
     meta = {"features": list(TYPES), "feature_types": TYPES, "model_version": "7", "model_name": "m",
             "task": "regression"}
-    app = create_app(LoadedModel(meta, "onnx", labels_only(lambda columns: [60.3858]), PROFILE), feedback_token=TOKEN)
+    app = create_app(LoadedModel(meta, "onnx", labels_only(lambda c: [60.0, 10.0][: len(c["age"])]), PROFILE),
+                     feedback_token=TOKEN)
     post(app, "/predict", ROW, headers=[("x-request-id", "r")])
-    status, _, body = post(app, "/feedback", {"request_id": "r", "label": 60.4}, headers=AUTH)
-    assert status == 400 and "classifiers only" in body["error"]
-    assert post(app, "/feedback", {"request_id": "r", "converted": True}, headers=AUTH)[0] == 200
+    post(app, "/predict", {"instances": [ROW, ROW]}, headers=[("x-request-id", "two")])
+    for bad in ("60.4", True, None, [1], float("nan")):
+        status, _, body = post(app, "/feedback", {"request_id": "r", "label": bad}, headers=AUTH)
+        assert status == 400 and "number" in body["error"], (bad, body)
+    assert post(app, "/feedback", {"request_id": "r", "label": 62.0}, headers=AUTH)[2]["error"] == -2.0
+    assert post(app, "/feedback", {"request_id": "r", "label": 61.0}, headers=AUTH)[0] == 409  # counted once
+    assert post(app, "/feedback", {"request_id": "two", "label": [57.0, 11.0]}, headers=AUTH)[2]["errors"] == \
+        [3.0, -1.0]
+    from aicd.monitor.metrics import parse_snapshot
+
+    snap = parse_snapshot(request(app, "GET", "/metrics")[2].decode())
+    assert snap.regression and snap.labelled == 3 and snap.feedback == 0
+    assert snap.absolute_errors.mean == pytest.approx(2.0)  # |−2|, |3|, |−1|
+    assert snap.squared_errors.mean == pytest.approx(14 / 3)
 
 
 def test_a_binary_classifier_counts_its_labels_by_side_of_the_positive_class():

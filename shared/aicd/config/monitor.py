@@ -7,10 +7,14 @@
       min-accuracy: 0.85            # online accuracy from delayed labels (aicd_feedback_total)
       min-precision: null           # a binary classifier's online precision and recall of its positive
       min-recall: null              # class (aicd_feedback_confusion_total); off unless set
+      min-f1: null                  # ... and their F1
+      max-mae: null                 # a regressor's online mean absolute error, in the label's unit
+      max-rmse: null                # ... and root mean squared error (aicd_feedback_error_total)
       max-error-rate: 0.01          # 5xx share of /predict
       max-latency-p95: 500ms        # p95 of /predict, with its unit (ms or s), at a histogram bound
       # relative to stable (compare: canary) or to a (compare: ab)
       max-accuracy-drop: 0.02
+      max-mae-increase: 0.1         # a regressor's MAE at most 10 % above the baseline's
       max-error-rate-increase: 0.005
       max-slow-share-increase: 0.05 # share of requests slower than max-latency-p95, above the baseline's
       max-conversion-drop: 0.005    # canary only; A/B judges conversion two-sided
@@ -110,9 +114,13 @@ class MonitorConfig:
     min_accuracy: float = setting(0.85, low=0, high=1)
     min_precision: float | None = setting(None, low=0, high=1)  # binary classifiers, from delayed labels
     min_recall: float | None = setting(None, low=0, high=1)
+    min_f1: float | None = setting(None, low=0, high=1)
+    max_mae: float | None = setting(None, low=0)  # regressors, from delayed true values
+    max_rmse: float | None = setting(None, low=0)
     max_error_rate: float = setting(0.01, low=0, high=1)
     max_latency_p95_ms: float = setting(500.0, key="max-latency-p95", parse=_latency)
     max_accuracy_drop: float = setting(0.02, low=0, high=1)
+    max_mae_increase: float = setting(0.1, low=0, high=10)  # a share of the baseline's MAE
     max_error_rate_increase: float = setting(0.005, low=0, high=1)
     max_slow_share_increase: float = setting(0.05, low=0, high=1)
     max_conversion_drop: float = setting(0.005, low=0, high=1)

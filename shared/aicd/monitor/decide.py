@@ -39,13 +39,17 @@ from .metrics import Snapshot
 from .modes import GROUPS, MODES
 from .stats import (
     Interval,
+    Moments,
     Pairs,
     difference_interval,
     difference_needed,
+    mean_interval,
+    mean_needed,
     paired_interval,
     paired_needed,
     rate_interval,
     rate_needed,
+    scaled_difference_interval,
 )
 
 __all__ = ["GROUPS", "MODES", "Check", "Decision", "Evaluation", "decide", "drift_checks", "evaluate"]
@@ -113,22 +117,86 @@ def _absolute_plans(s: Snapshot, cfg: MonitorConfig) -> list[Plan]:
     limit = cfg.max_latency_p95_ms / 1000
     slow = _Rate(s.slower_than(limit), s.latency_count, "requests")
     text = f"<= {SLOW_SHARE:g} slower than {cfg.max_latency_p95_ms:g} ms (p95 <= {cfg.max_latency_p95_ms:g} ms)"
-    return [
-        lambda a: _absolute("online-accuracy", _Rate(s.correct, s.feedback, "feedback labels"), cfg.min_accuracy,
-                            True, a, cfg),
+    health = [
         lambda a: _absolute("error-rate", _Rate(s.errors, s.requests, "requests"), cfg.max_error_rate, False, a, cfg),
         lambda a: _with_p95(_absolute("latency-p95", slow, SLOW_SHARE, False, a, cfg, text=text), s),
-        *_positive_class_plans(s, cfg),
     ]
+    if s.regression:
+        return health + _regression_plans(s, cfg)
+    accuracy = _Rate(s.correct, s.feedback, "feedback labels")
+    return [lambda a: _absolute("online-accuracy", accuracy, cfg.min_accuracy, True, a, cfg), *health,
+            *_positive_class_plans(s, cfg)]
 
 
 def _positive_class_plans(s: Snapshot, cfg: MonitorConfig) -> list[Plan]:
-    """Online precision and recall of a binary classifier's positive class, when configured: on an
-    imbalanced label they say what accuracy cannot (always "no" is 97 % accurate at 3 % positives)."""
+    """Online precision, recall and F1 of a binary classifier's positive class, when configured: on an
+    imbalanced label they say what accuracy cannot (always "no" is 97 % accurate at 3 % positives).
+
+    F1 is judged through the Jaccard index J = TP / (TP + FP + FN), a true rate (the share of rows
+    positive on either side that are positive on both) with F1 = 2J / (1 + J) rising with it: J's
+    interval, mapped through that curve, is F1's."""
     wanted = (("online-precision", cfg.min_precision, s.predicted_positives, "labelled positive predictions"),
               ("online-recall", cfg.min_recall, s.actual_positives, "labelled positives"))
-    return [partial(_absolute, metric, _Rate(s.true_positives, n, unit), limit, True, cfg=cfg)
-            for metric, limit, n, unit in wanted if limit is not None]
+    plans = [partial(_absolute, metric, _Rate(s.true_positives, n, unit), limit, True, cfg=cfg)
+             for metric, limit, n, unit in wanted if limit is not None]
+    if cfg.min_f1 is not None:
+        plans.append(partial(_f1, s, cfg.min_f1, cfg=cfg))
+    return plans
+
+
+def _f1(s: Snapshot, threshold: float, alpha: float, cfg: MonitorConfig) -> Check:
+    either = s.predicted_positives + s.actual_positives - s.true_positives
+    jaccard = _absolute("online-f1", _Rate(s.true_positives, either, "labelled rows positive on either side"),
+                        threshold / (2 - threshold), True, alpha, cfg)
+
+    def f1(j: float | None) -> float | None:
+        return None if j is None else 2 * j / (1 + j)
+
+    interval = tuple(f1(j) for j in jaccard.interval) if jaccard.interval else None
+    return replace(jaccard, candidate=f1(jaccard.candidate), interval=interval, threshold=f">= {threshold:g}")
+
+
+def _regression_plans(s: Snapshot, cfg: MonitorConfig) -> list[Plan]:
+    """A regressor's online MAE and RMSE against their limits, when configured (in the label's unit)."""
+    wanted = (("online-mae", cfg.max_mae, s.absolute_errors, False), ("online-rmse", cfg.max_rmse, s.squared_errors,
+                                                                      True))
+    return [partial(_mean_at_most, metric, moments, limit, rooted, cfg=cfg)
+            for metric, limit, moments, rooted in wanted if limit is not None]
+
+
+def _mean_at_most(metric: str, m: Moments, limit: float, rooted: bool, alpha: float, cfg: MonitorConfig) -> Check:
+    """The mean of ``m`` (of its root, for RMSE: judged as MSE <= limit²) must be at most ``limit``."""
+    bound = limit * limit if rooted else limit
+    shown = math.sqrt if rooted else (lambda x: x)
+    value = shown(m.mean) if m.n else None
+    text = f"<= {limit:g}"
+    if m.n < cfg.min_samples:
+        return Check(metric, "absolute", "inconclusive", candidate=value, threshold=text, samples=int(m.n),
+                     note=_too_few(_Rate(0, int(m.n), "labelled rows"), cfg))
+    iv = mean_interval(m, alpha)
+    bad, good = iv.low > bound, iv.high <= bound
+    needed = None if bad or good else mean_needed(m, alpha, bound)
+    return Check(metric, "absolute", _verdict(bad, good), candidate=value, interval=(shown(iv.low), shown(iv.high)),
+                 threshold=text, samples=int(m.n), note=_note(bad, good, needed, int(m.n), "labelled rows", ""),
+                 needed=needed)
+
+
+def _mae_vs(base: Snapshot, cand: Snapshot, test: str, increase: float, alpha: float, cfg: MonitorConfig) -> Check:
+    """A regressor's online MAE may exceed the baseline's by at most ``increase`` of it."""
+    b, c = base.absolute_errors, cand.absolute_errors
+    text = f"MAE <= {1 + increase:g} x the baseline's"
+    values = (b.mean if b.n else None, c.mean if c.n else None)
+    diff = values[1] - values[0] if None not in values else None
+    smaller = int(min(b.n, c.n))
+    if smaller < cfg.min_samples:
+        return Check("online-mae", test, "inconclusive", *values, diff, None, text, smaller,
+                     _too_few(_Rate(0, smaller, "labelled rows"), cfg))
+    iv = scaled_difference_interval(c, b, 1 + increase, alpha)
+    bad, good = iv.above(0), iv.high <= 0
+    shift = (1 + increase) * b.mean - b.mean  # the interval is of c - (1+x) b; shown as c - b
+    note = "" if bad or good else "not significant either way yet"
+    return Check("online-mae", test, _verdict(bad, good), *values, diff, (iv.low + shift, iv.high + shift), text,
+                 smaller, note)
 
 
 def _with_p95(check: Check, *snaps: Snapshot) -> Check:
@@ -181,10 +249,13 @@ def _relative_plans(base: Snapshot, cand: Snapshot, base_name: str, mode: str, c
                 _Rate(cand.correct, cand.feedback, "feedback labels"))
     errors = (_Rate(base.errors, base.requests, "requests"), _Rate(cand.errors, cand.requests, "requests"))
     pairs, unpaired_why = _pairs(base, cand)
-    plans: list[Plan] = [
+    quality: Plan = (
+        (lambda a: _mae_vs(base, cand, vs, cfg.max_mae_increase, a, cfg)) if cand.regression else
         (lambda a: _paired("online-accuracy", f"{vs}, paired", pairs, -cfg.max_accuracy_drop, a, cfg)) if pairs else
         (lambda a: _noted(_relative("online-accuracy", vs, *accuracy, -cfg.max_accuracy_drop, True, a, cfg),
-                          unpaired_why)),
+                          unpaired_why)))
+    plans: list[Plan] = [
+        quality,
         lambda a: _relative("error-rate", vs, *errors, cfg.max_error_rate_increase, False, a, cfg),
         lambda a: _with_p95(_relative("latency-p95", f"{vs}: share slower than {cfg.max_latency_p95_ms:g} ms", *slow,
                                       cfg.max_slow_share_increase, False, a, cfg), base, cand),

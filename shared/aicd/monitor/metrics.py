@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from .stats import Moments
+
 OUTCOMES = {("aicd_feedback_total", "correct"), ("aicd_feedback_total", "incorrect"),
             ("aicd_conversions_total", "converted"), ("aicd_conversions_total", "not_converted")}
 
 SIDES = {"positive", "negative"}  # aicd_feedback_confusion_total's actual / predicted
 PAIRED = ("both", "served", "shadow", "neither")  # aicd_paired_feedback_total's outcomes: which model was right
+ERROR_MOMENTS = ("count", "abs", "squared", "fourth")  # aicd_feedback_error_total: sums of |error|^0, 1, 2, 4
 
-__all__ = ["PAIRED", "Snapshot", "absorb", "matches", "parse_snapshot", "samples_of"]
+__all__ = ["ERROR_MOMENTS", "PAIRED", "Snapshot", "absorb", "matches", "parse_snapshot", "samples_of"]
 
 
 @dataclass
@@ -45,6 +48,24 @@ class Snapshot:
     shadow_versions: set[str] = field(default_factory=set)  # the shadow model's versions (one, normally)
     # a binary classifier's labelled rows by side of its positive class: (actual, predicted) -> count
     confusion: dict[tuple[str, str], int] = field(default_factory=dict)
+    # a regressor's labelled rows: sums of |error|^k by moment (count, abs, squared, fourth)
+    error_sums: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def regression(self) -> bool:
+        return self.model.get("task") == "regression"
+
+    @property
+    def absolute_errors(self) -> Moments:
+        """Count, sum and sum of squares of the labelled rows' |error| (their mean is the online MAE)."""
+        e = self.error_sums
+        return Moments(e.get("count", 0.0), e.get("abs", 0.0), e.get("squared", 0.0))
+
+    @property
+    def squared_errors(self) -> Moments:
+        """The same of error² (their mean is the online MSE, its root the RMSE)."""
+        e = self.error_sums
+        return Moments(e.get("count", 0.0), e.get("squared", 0.0), e.get("fourth", 0.0))
 
     @property
     def true_positives(self) -> int:
@@ -61,6 +82,11 @@ class Snapshot:
     @property
     def feedback(self) -> int:
         return self.correct + self.incorrect
+
+    @property
+    def labelled(self) -> int:
+        """Rows with a delayed label: a classifier's outcomes, or a regressor's true values."""
+        return self.feedback + round(self.error_sums.get("count", 0.0))
 
     @property
     def outcomes(self) -> int:
@@ -118,6 +144,8 @@ def absorb(snap: Snapshot, samples: Iterable[tuple[str, Mapping[str, str], float
         elif name == "aicd_feedback_confusion_total" and {labels.get("actual"), labels.get("predicted")} <= SIDES:
             key = (labels["actual"], labels["predicted"])
             snap.confusion[key] = snap.confusion.get(key, 0) + count
+        elif name == "aicd_feedback_error_total" and labels.get("moment") in ERROR_MOMENTS:
+            snap.error_sums[labels["moment"]] = snap.error_sums.get(labels["moment"], 0.0) + value
         elif name == "aicd_predictions_total":
             snap.predictions[labels["label"]] = snap.predictions.get(labels["label"], 0) + count
         elif name == "aicd_feature_values_total":
@@ -130,5 +158,5 @@ def absorb(snap: Snapshot, samples: Iterable[tuple[str, Mapping[str, str], float
         elif name == "aicd_model_info":
             snap.versions.add(str(labels.get("version", "")))
             snap.model = {"name": labels.get("model", ""),
-                          **{k: labels[k] for k in ("version", "run_id", "variant", "runtime") if k in labels}}
+                          **{k: labels[k] for k in ("version", "run_id", "variant", "runtime", "task") if k in labels}}
     return snap

@@ -39,12 +39,13 @@ COUNTERS = (("aicd_requests_total", ("status", "route"), 'route="predict"'),
             ("aicd_conversions_total", ("outcome",), ""),
             ("aicd_paired_feedback_total", ("outcome", "shadow_version"), ""),
             ("aicd_feedback_confusion_total", ("actual", "predicted"), ""),
+            ("aicd_feedback_error_total", ("moment",), ""),
             ("aicd_request_latency_seconds_bucket", ("le",), ""),
             ("aicd_predictions_total", ("label",), ""),
             ("aicd_feature_values_total", ("feature", "bin"), ""))
 GAUGES = (("aicd_feature_reference_ratio", ("feature", "bin"), "max"),
           ("aicd_server_start_time_seconds", (), "min"),
-          ("aicd_model_info", ("model", "version", "run_id", "variant", "runtime"), "max"))
+          ("aicd_model_info", ("model", "version", "run_id", "variant", "runtime", "task"), "max"))
 
 
 class Source:

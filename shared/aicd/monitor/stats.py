@@ -26,6 +26,12 @@ of one model do — the interval is several times narrower than the unpaired one
 labels. Its variance is the share of disagreements (the largest it can be for that share, the
 value under "no difference"), regularised with two pseudo-disagreements each way so that a run
 of agreement in a small sample cannot claim certainty an exact bound would not give.
+
+A *mean* (:func:`mean_interval`: a regressor's online absolute or squared error) uses the same
+boundary with the sample variance from the running sums of the values and their squares — the
+time-uniform central limit theorem asks only for a finite variance, not a bounded outcome. The
+variance is regularised with one pseudo-observation a mean away from the mean, so that equal errors
+in a small sample do not claim zero spread.
 """
 
 from __future__ import annotations
@@ -34,8 +40,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["EFFECT_SCALE", "Interval", "Pairs", "difference_interval", "difference_needed", "paired_interval",
-           "paired_needed", "rate_interval", "rate_needed", "samples_to_decide"]
+__all__ = ["EFFECT_SCALE", "Interval", "Moments", "Pairs", "difference_interval", "difference_needed",
+           "mean_interval", "mean_needed", "paired_interval", "paired_needed", "rate_interval", "rate_needed",
+           "samples_to_decide", "scaled_difference_interval"]
 
 EFFECT_SCALE = 0.1  # tau as a share of the outcome's standard deviation
 
@@ -135,6 +142,56 @@ def paired_needed(pairs: Pairs, alpha: float, bound: float) -> int | None:
         return ((pairs.only_b * grow + 2) / (m + 4) + (pairs.only_a * grow + 2) / (m + 4)) / m
 
     return samples_to_decide(diff, variance_at, tau, bound, alpha, n)
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Running sums of one non-negative quantity (an online error): count, sum, and sum of squares."""
+
+    n: float
+    total: float
+    squares: float
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n if self.n > 0 else math.nan
+
+    @property
+    def variance(self) -> float:
+        """The sample variance, regularised (see the module docstring); needs n > 0."""
+        mean = self.mean
+        spread = max(self.squares / self.n - mean * mean, 0.0)
+        return (self.n * spread + mean * mean) / (self.n + 1) or 1e-12
+
+
+def mean_interval(m: Moments, alpha: float) -> Interval:
+    """Always-valid interval for the mean of ``m`` (clipped at 0); everything from 0 for n = 0."""
+    if m.n <= 0:
+        return Interval(math.nan, 0.0, math.inf)
+    variance = m.variance
+    half = _half_width(variance / m.n, EFFECT_SCALE * math.sqrt(variance), alpha)
+    return Interval(m.mean, max(0.0, m.mean - half), m.mean + half)
+
+
+def mean_needed(m: Moments, alpha: float, bound: float) -> int | None:
+    """Samples :func:`mean_interval` needs to clear ``bound`` at the current mean and spread."""
+    if m.n <= 0:
+        return None
+    variance = m.variance
+    return samples_to_decide(m.mean, lambda k: variance / k, EFFECT_SCALE * math.sqrt(variance), bound, alpha,
+                             int(m.n))
+
+
+def scaled_difference_interval(b: Moments, a: Moments, scale: float, alpha: float) -> Interval:
+    """Always-valid interval for ``mean(b) - scale * mean(a)``: with ``scale`` 1.1, "b's error is at
+    most 10 % above a's" is the interval lying wholly at or below 0."""
+    if a.n <= 0 or b.n <= 0:
+        return Interval(math.nan, -math.inf, math.inf)
+    variance = b.variance / b.n + scale * scale * a.variance / a.n
+    pooled = (b.variance * b.n + a.variance * a.n) / (a.n + b.n)
+    half = _half_width(variance, EFFECT_SCALE * math.sqrt(pooled), alpha)
+    diff = b.mean - scale * a.mean
+    return Interval(diff, diff - half, diff + half)
 
 
 def samples_to_decide(estimate: float, variance_at: Callable[[int], float], tau: float, bound: float, alpha: float,

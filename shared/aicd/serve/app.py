@@ -265,20 +265,7 @@ class ModelServer:
                                  "prediction counts one (nothing was counted now)", 409)
         answer = {}
         if label is not _ABSENT:
-            rights = _rights(seen.answer, label)
-            outcomes = ["correct" if right else "incorrect" for right in rights]
-            answers, labels = (seen.answer, label) if isinstance(seen.answer, list) else ([seen.answer], [label])
-            for predicted, actual in zip(answers, labels, strict=True):
-                self.metrics.labelled(predicted, actual)
-            for outcome in outcomes:  # one outcome per row: a 500-row prediction is 500 labels
-                self.metrics.feedback[outcome] += 1
-            if isinstance(seen.answer, list):
-                answer["outcomes"] = outcomes
-            else:
-                answer["outcome"] = outcomes[0]
-            if seen.shadowed is not _ABSENT:
-                for served_right, shadow_right in zip(rights, _rights(seen.shadowed, label), strict=True):
-                    self.metrics.paired_label(served_right, shadow_right)
+            answer.update(self._scored_regression(seen, label) if self.regression else self._scored(seen, label))
             seen.labelled = True
         if "converted" in body:
             seen.converted = True
@@ -338,17 +325,44 @@ class ModelServer:
                                                                  self._feedback_token):
             raise BadRequest("feedback needs `Authorization: Bearer <feedback token>`", 401)
 
+    def _scored(self, seen: _Remembered, label: object) -> dict:
+        """Count a classifier's label (one outcome per row: a 500-row prediction is 500 labels)."""
+        rights = _rights(seen.answer, label)
+        outcomes = ["correct" if right else "incorrect" for right in rights]
+        answers, labels = (seen.answer, label) if isinstance(seen.answer, list) else ([seen.answer], [label])
+        for predicted, actual in zip(answers, labels, strict=True):
+            self.metrics.labelled(predicted, actual)
+        for outcome in outcomes:
+            self.metrics.feedback[outcome] += 1
+        if seen.shadowed is not _ABSENT:
+            for served_right, shadow_right in zip(rights, _rights(seen.shadowed, label), strict=True):
+                self.metrics.paired_label(served_right, shadow_right)
+        return {"outcomes": outcomes} if isinstance(seen.answer, list) else {"outcome": outcomes[0]}
+
+    def _scored_regression(self, seen: _Remembered, label: object) -> dict:
+        """Count a regressor's true values: each row's error (prediction − truth) joins the error sums."""
+        answers, labels = (seen.answer, label) if isinstance(seen.answer, list) else ([seen.answer], [label])
+        errors = [float(p) - float(t) for p, t in zip(answers, labels, strict=True)]
+        for error in errors:
+            self.metrics.regression_error(error)
+        return {"errors": errors} if isinstance(seen.answer, list) else {"error": errors[0]}
+
     def _label(self, label: object, predicted: object) -> object:
-        """The fed-back label, checked against the model's classes (BadRequest when it is none of them);
-        a multi-row prediction takes a list of as many labels, a one-row prediction one label."""
-        if self.regression:
-            raise BadRequest("`label`: online feedback labels are judged for classifiers only; a regressor's "
-                             "online error is not measured yet (send `converted` alone, or judge it offline)")
+        """The fed-back label, checked against the model's classes (BadRequest when it is none of them)
+        or, for a regressor, to be a finite number; a multi-row prediction takes a list of as many
+        labels, a one-row prediction one label."""
         rows = len(predicted) if isinstance(predicted, list) else None
+        what = "true values" if self.regression else "labels"
         if (len(label) if isinstance(label, list) else None) != rows:
-            raise BadRequest(f"`label` must be a list of {rows} labels, one per row predicted" if rows else
-                             f"`label` must be one class of the model, got {label!r:.40}")
+            raise BadRequest(f"`label` must be a list of {rows} {what}, one per row predicted" if rows else
+                             f"`label` must be one {'number' if self.regression else 'class of the model'}, "
+                             f"got {json.dumps(label)[:40]}")
         values = label if isinstance(label, list) else [label]
+        if self.regression:
+            for value in values:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    raise BadRequest(f"`label` must be a finite number (the true value), got {json.dumps(value)[:40]}")
+            return label
         for value in values:
             if value is None or isinstance(value, (dict, list)):
                 raise BadRequest(f"`label` must be a class of the model, got {json.dumps(value)[:40]}")

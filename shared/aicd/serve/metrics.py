@@ -28,6 +28,7 @@ __all__ = ["LATENCY_BUCKETS", "ServerMetrics", "reference_ratios"]
 
 Binner = Callable[[object], str]
 PAIRED = ("both", "served", "shadow", "neither")  # aicd_paired_feedback_total's outcomes: which model was right
+ERROR_MOMENTS = ("count", "abs", "squared", "fourth")  # aicd_feedback_error_total's sums of |error|^0,1,2,4
 
 
 class ServerMetrics:
@@ -38,7 +39,8 @@ class ServerMetrics:
         self.model = str(meta.get("model_name", ""))
         self.started = time.time()
         self.info = {"model": str(meta.get("model_name", "")), "version": self.version,
-                     "run_id": str(meta.get("run_id", "")), "variant": variant, "runtime": runtime}
+                     "run_id": str(meta.get("run_id", "")), "variant": variant, "runtime": runtime,
+                     "task": str(meta.get("task") or "classification")}
         self.requests: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0
@@ -53,6 +55,10 @@ class ServerMetrics:
         # online precision and recall, as the model gate judged them on the holdout
         self.binary = _binary(meta)
         self.confusion = {(a, p): 0 for a in SIDES for p in SIDES} if self.binary else {}
+        # a regressor's labelled rows: the sums the production gate's online MAE and RMSE need (count,
+        # |error|, error², error⁴ — a mean's interval needs the sum of its values' squares too)
+        self.regression = meta.get("task") == "regression"
+        self.error_sums = dict.fromkeys(ERROR_MOMENTS, 0.0) if self.regression else {}
         self.binners = {name: _binner(p) for name, p in profile.items()}
         self.reference = {name: reference_ratios(p) for name, p in profile.items()}
         # every reference bin (and missing) exists at 0 from the start, like the outcomes: increase() sees
@@ -84,6 +90,13 @@ class ServerMetrics:
             positive = self.binary
             self.confusion[(_side(actual, positive), _side(predicted, positive))] += 1
 
+    def regression_error(self, error: float) -> None:
+        """One labelled row of a regressor: its error, prediction minus truth."""
+        magnitude = abs(error)
+        squared = magnitude * magnitude
+        for moment, value in zip(ERROR_MOMENTS, (1.0, magnitude, squared, squared * squared), strict=True):
+            self.error_sums[moment] += value
+
     def features(self, columns: dict[str, list]) -> None:
         for name, values in columns.items():
             binner = self.binners.get(name)
@@ -108,6 +121,10 @@ class ServerMetrics:
             yield _counter("aicd_feedback_confusion", "Delayed labels of a binary classifier by actual and predicted "
                            "side of the positive class", ["actual", "predicted", *base],
                            (([a, p], v) for (a, p), v in self.confusion.items()), tail)
+        if self.regression:
+            yield _counter("aicd_feedback_error", "Delayed true values of a regressor: sums over the labelled rows "
+                           "of 1 (count), |error|, error^2 and error^4", ["moment", *base],
+                           (([k], v) for k, v in self.error_sums.items()), tail)
         if self.shadow_version is not None:
             yield _counter("aicd_paired_feedback", "Delayed labels also scored by the shadow model: which was right",
                            ["outcome", "shadow_version", *base],

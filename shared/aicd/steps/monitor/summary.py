@@ -15,6 +15,11 @@ __all__ = ["Working", "render_summary"]
 VERDICT_ICON = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⏸️ inconclusive", "drift": "⚠️ drift"}
 DECISION_ICON = {"promote": "✅", "hold": "⏸️", "rollback": "⏪", "retrain": "🔁"}
 TITLES = {"online-accuracy": "Online accuracy (share of predictions the feedback says were right)",
+          "online-precision": "Online precision (share of labelled positive predictions that were positive)",
+          "online-recall": "Online recall (share of labelled positives the model predicted positive)",
+          "online-f1": "Online F1 of the positive class (from the labelled confusion counts)",
+          "online-mae": "Online mean absolute error (|prediction − true value|, in the label's unit)",
+          "online-rmse": "Online root mean squared error (in the label's unit)",
           "error-rate": "Error rate (share of /predict answered 5xx)",
           "latency-p95": "Latency (share of /predict slower than the limit; p95 in ms in the note)",
           "conversion": "Conversion (share of reported outcomes that converted)"}
@@ -49,7 +54,9 @@ def render_summary(decision: Decision, mode: str, snaps: dict[str, Snapshot], ac
     if decision.failure_streak:
         parts.append(f"Failing evaluations in a row: {decision.failure_streak}")
     parts.append("### Samples\n\n" + _samples_table(snaps, mode))
-    for metric, title in TITLES.items():
+    metrics = dict.fromkeys([*TITLES, *(c.metric for c in decision.evaluation.checks)])  # none left unshown
+    for metric in metrics:
+        title = TITLES.get(metric, metric)
         checks = [c for c in decision.evaluation.checks if c.metric == metric]
         if checks:
             parts.append(f"### {title}\n\n" + _check_table(checks, mode, base_name, cand_name, working))
@@ -88,7 +95,7 @@ def _how(w: Working, mode: str) -> str:
 def _samples_table(snaps: dict[str, Snapshot], mode: str) -> str:
     names = list(dict.fromkeys(GROUPS[mode]))
     rows = [[what, *(getattr(snaps[n], attr) for n in names)] for what, attr in (
-        ("/predict requests", "requests"), ("feedback labels", "feedback"), ("reported outcomes", "outcomes"))]
+        ("/predict requests", "requests"), ("feedback labels", "labelled"), ("reported outcomes", "outcomes"))]
     if any(s.paired for s in snaps.values()):
         rows.append(["labels also scored by a shadow model", *(sum(snaps[n].paired.values()) for n in names)])
     return table(["counted", *names], rows)
