@@ -99,7 +99,7 @@ def test_a_new_run_drops_the_sections_of_the_last_one(fake_github, coffee, tmp_p
     assert aicd(validate(coffee, tmp_path, fake_github.token), pr_env(fake_github, tmp_path, run_id="1"))[0] == 0
     status, log = aicd(validate(coffee, tmp_path, fake_github.token, "--data", str(tmp_path / "missing.csv")),
                        pr_env(fake_github, tmp_path, run_id="2"))
-    assert status == 1
+    assert status == 1, log
     (comment,) = ours(fake_github)
     assert "run=1" not in comment["body"] and "Data gate — refused" in comment["body"]
     assert fake_github.violations == []

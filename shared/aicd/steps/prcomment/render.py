@@ -5,7 +5,9 @@ The comment starts with :data:`MARKER` (an HTML comment GitHub does not show). E
 between two marker lines naming its key and the workflow run that wrote it::
 
     <!-- aicd:section train run=123 -->
+
     ...Markdown...
+
     <!-- aicd:end train -->
 
 so validate, train, deploy and monitor, run one after another, each replace their own section and keep
@@ -34,10 +36,11 @@ MARKER = "<!-- aicd:pr-comment -->"
 ORDER = ("validate", "train", "deploy", "monitor")
 TITLES = {"validate": "Data gate", "train": "Model gate", "deploy": "Release", "monitor": "Production gate"}
 _KEY = r"[a-z0-9][a-z0-9.-]{0,120}"
-_SECTION = re.compile(rf"^<!-- aicd:section ({_KEY}) run=([0-9]*) -->\n(.*?)\n<!-- aicd:end \1 -->$",
+_SECTION = re.compile(rf"^<!-- aicd:section ({_KEY}) run=([0-9]*) -->\n\n(.*?)\n\n<!-- aicd:end \1 -->$",
                       re.MULTILINE | re.DOTALL)
-_WORD_JOINER = "\u2060"  # invisible; after @ # : . it breaks mentions, issue links, autolinks and emoji codes
-_DEFUSED = re.compile(r"[@#:.]")
+_WORD_JOINER = "\u2060"  # invisible: placed inside a mention, issue link, autolink or emoji code, it breaks it
+# where GitHub would start one: @user (and e-mail addresses), #123, scheme://, www., :emoji:
+_DEFUSED = re.compile(r"(?<=@)(?=[\w-])|(?<=#)(?=\w)|(?<=:)(?=/)|(?<=www)(?=\.)|(?<=:)(?=[\w+-]+:)", re.IGNORECASE)
 _URL_SAFE = ":/?#[]@!$&'*+,;=%-._~"  # what stays as it is in a link's destination; the rest is encoded
 _CUT = ("\n\n*… {lines} more line(s) cut to keep this comment within GitHub's 65,536 characters; the job "
         "summary has them all.*")
@@ -93,12 +96,14 @@ class Links:
 def text(value: object) -> str:
     """User text as inert inline Markdown, fit for a table cell or a sentence: every Markdown or HTML
     character escaped (:func:`aicd.gha.md_escape`, plus ``&``, ``~`` and ``$``, which GitHub renders as
-    entities, strike-through and math), line breaks joined, and an invisible word joiner after each
-    ``@ # : .`` so no ``@user`` is pinged and no ``#1``, URL, e-mail address or ``:emoji:`` is linked."""
+    entities, strike-through and math), line breaks joined, and an invisible word joiner (U+2060) where
+    GitHub would start a mention, an issue link, an autolink or an emoji code (``@user``, ``#1``,
+    ``https://``, ``www.``, ``:smile:``), so nobody is pinged and nothing is linked. Text without those
+    shows (and copies) as it is."""
     out = md_escape(value)
     for char in "&~$":
         out = out.replace(char, "\\" + char)
-    return _DEFUSED.sub(lambda m: m.group() + _WORD_JOINER, out)
+    return _DEFUSED.sub(_WORD_JOINER, out)
 
 
 def code(value: object) -> str:
@@ -163,7 +168,8 @@ def _head(run: Run) -> str:
 
 
 def _wrap(section: Section, run_id: str) -> str:
-    return f"<!-- aicd:section {section.key} run={run_id} -->\n{section.body}\n<!-- aicd:end {section.key} -->"
+    # blank lines around the body: a marker line must never continue the section's last table or paragraph
+    return f"<!-- aicd:section {section.key} run={run_id} -->\n\n{section.body}\n\n<!-- aicd:end {section.key} -->"
 
 
 def fit(sections: Sequence[Section], budget: int) -> list[Section]:
