@@ -19,6 +19,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .errors import AicdError, ConfigError, GateFailed, UserError
 from .gha import Actions, inert, md_code, md_escape
@@ -150,12 +151,50 @@ def _one_stream(on_runner: bool):
         os.close(saved)
 
 
+@dataclass
+class _Step:
+    """What the pull-request comment needs of a stage's run: where it goes (None: no comment) and the
+    error that ended the stage, if one did."""
+
+    target: object = None
+    error: BaseException | None = None
+
+
 def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
-    """One ``aicd`` command with its runner I/O; the exit status as documented above."""
+    """One ``aicd`` command with its runner I/O; the exit status as documented above. A stage with
+    ``pr-comment: true`` then writes its section of the pull-request comment, which never changes the
+    status."""
     args = build_parser().parse_args(argv)
+    step = _Step()
+    status = _command(args, env, gh, step)
+    if step.target is not None and status != 130:  # an interrupted (cancelled) job reports nothing more
+        _comment(args.aicd_command, step, gh)
+    return status
+
+
+def _comment(stage: str, step: _Step, gh: Actions) -> None:
+    from .steps.prcomment import failure_section, outputs_section, publish
+
+    try:
+        render = gh.comment_section
+        section = render(step.target.links) if render else \
+            failure_section(stage, step.error) if step.error else outputs_section(stage, gh.outputs)
+    except Exception as exc:  # a bug in the report must not undo the gate's verdict
+        traceback.print_exc()
+        gh.annotate("warning", f"internal error rendering the pull-request comment ({type(exc).__name__}: {exc}): "
+                    "a bug in aicd; please report it with the traceback above", title="aicd PR comment")
+        return
+    publish(step.target, [section], gh)
+
+
+def _command(args: argparse.Namespace, env: dict[str, str], gh: Actions, step: _Step) -> int:
     try:
         if args.aicd_command in STAGES:
-            outputs = _stage_module(args.aicd_command).run(stage_inputs(args.aicd_command, args, env), gh)
+            from .steps.prcomment import target_of
+
+            raw = stage_inputs(args.aicd_command, args, env)
+            step.target = target_of(raw, env, gh)  # a bad pr-comment input is refused before the stage runs
+            outputs = _stage_module(args.aicd_command).run(raw, gh)
             if not env.get("AICD_TRAINING_JOB"):  # a training Job's outputs reach the step through MLflow
                 _print_outputs(gh, outputs)
         elif args.aicd_command == "demo":
@@ -181,12 +220,14 @@ def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
         else:
             _simulate(args, gh)
     except GateFailed as exc:
+        step.error = exc
         if exc.annotated:  # each failed check was already annotated where it is configured
             gh.info(f"aicd: {exc.message}")
         else:
             gh.annotate("error", exc.message, title=f"aicd {args.aicd_command}")
         return 1
     except AicdError as exc:
+        step.error = exc
         message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
         gh.annotate("error", message, file=exc.file, line=exc.line, title=f"aicd {args.aicd_command}")
         if exc.summarized:
@@ -199,6 +240,7 @@ def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the one place a bug becomes its own exit status
+        step.error = exc
         traceback.print_exc()
         gh.annotate("error", f"internal error ({type(exc).__name__}: {exc}): this is a bug in aicd, not in your "
                     "input; please report it with the traceback above", title=f"aicd {args.aicd_command}")

@@ -10,6 +10,8 @@
     ├── ServiceError          an outside service (MLflow, a model server, ...) failed;
     │   │                     ``retryable`` says whether trying again can help
     │   ├── KubeError         the Kubernetes API answered with an error (``status``: its HTTP status)
+    │   ├── GitHubError       the GitHub REST API answered with an error (``status``; ``read_only``: the
+    │   │                     token may read but not write, as a fork's pull request gets it)
     │   └── RolloutFailed     a new revision never became ready and was taken away; ``result``
     │                         (a deploy Result, when known) says what serves again
     └── GateFailed            the inputs were fine but a gate said no (data check, model threshold)
@@ -21,8 +23,8 @@ Errors of the libraries underneath (MLflow, pandas, HTTP) never escape: adapters
 
 from __future__ import annotations
 
-__all__ = ["AicdError", "ConfigError", "DataError", "EntrypointFailed", "GateFailed", "KubeError", "NotSupported",
-           "RolloutFailed", "ServiceError", "UserError"]
+__all__ = ["AicdError", "ConfigError", "DataError", "EntrypointFailed", "GateFailed", "GitHubError", "KubeError",
+           "NotSupported", "RolloutFailed", "ServiceError", "UserError"]
 
 
 class AicdError(Exception):
@@ -84,6 +86,16 @@ class KubeError(ServiceError):
         super().__init__(f"Kubernetes API at {server}", message, retryable=status in (0, 429) or status >= 500,
                          hint=hint)
         self.status = status
+
+
+class GitHubError(ServiceError):
+    """The GitHub API at ``api_url`` answered ``status`` (0: no answer). ``read_only`` is True for GitHub's
+    403 "Resource not accessible by integration": the token may read, not write (a fork's pull request)."""
+
+    def __init__(self, service: str, status: int, message: str, *, retryable: bool, hint: str = ""):
+        super().__init__(service, message, retryable=retryable, hint=hint)
+        self.status = status
+        self.read_only = status == 403 and "not accessible by integration" in message.lower()
 
 
 class RolloutFailed(ServiceError):

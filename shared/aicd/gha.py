@@ -26,7 +26,7 @@ import json
 import re
 import sys
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TextIO
 
 __all__ = ["Actions", "escape_data", "escape_property", "inert", "md_code", "md_escape"]
@@ -97,6 +97,7 @@ class Actions:
         self._fence: str | None = None
         self.outputs: dict[str, str] = {}
         self.commands: list[str] = []  # every workflow-command line written, in order (for tests and audits)
+        self.comment_section: Callable[..., object] | None = None
 
     def set_output(self, name: str, value: object) -> None:
         """Record one step output; multi-line values are safe, any value is data."""
@@ -159,6 +160,12 @@ class Actions:
             except OSError as exc:  # the summary is a report: failing to write it must not undo the step
                 self.annotate("warning", f"cannot write the job summary to GITHUB_STEP_SUMMARY "
                               f"{self._summary_file!r}: {exc.strerror or exc}", title="aicd")
+
+    def comment(self, render: Callable[..., object]) -> None:
+        """Hand over the step's pull-request comment section, as a function the CLI calls with the
+        comment's links only when it writes one (:mod:`aicd.steps.prcomment`; nothing is sent from
+        here). The last one handed over wins."""
+        self.comment_section = render
 
     def info(self, message: str) -> None:
         """A progress line for the log; any data in it stays inert (see :func:`inert`)."""

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from .errors import AicdError, ConfigError, ServiceError
 from .http_client import RETRIED, TransportError, reason, session
 
-__all__ = ["API_VERSION", "DispatchRequest", "build_request", "dispatch", "error_for_status", "validate"]
+__all__ = ["API_VERSION", "DispatchRequest", "build_request", "check_token", "dispatch", "error_for_status",
+           "github_message", "scrubbed", "validate"]
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "aicd"
@@ -78,16 +79,22 @@ def validate(api_url: str, repository: str, token: str, event_type: str, client_
     if not _REPOSITORY.fullmatch(repository or "") or repository.split("/")[1] in (".", ".."):
         raise ConfigError(f"input `repository`: {repository!r} is not owner/name",
                           hint="give the repository to dispatch to as owner/name, e.g. octo-org/octo-repo")
-    if not token:
-        raise ConfigError("input `github-token` is empty: dispatching a GitHub event needs a token",
-                          hint="pass `github-token: ${{ secrets.GITHUB_TOKEN }}` and " + _PERMISSION_HINT)
-    if not _TOKEN.fullmatch(token):
-        raise ConfigError("input `github-token` contains spaces, line breaks or non-ASCII characters",
-                          hint="pass the token alone, without a `Bearer` prefix or a trailing newline")
+    check_token(token, "dispatching a GitHub event", _PERMISSION_HINT)
     if not isinstance(event_type, str) or not 1 <= len(event_type) <= MAX_EVENT_TYPE:
         raise ConfigError(f"input `retrain-event`: the event type must be 1 to {MAX_EVENT_TYPE} characters, "
                           f"got {len(event_type) if isinstance(event_type, str) else type(event_type).__name__}")
     return _payload_body(event_type, client_payload)
+
+
+def check_token(token: str, needs: str, permission_hint: str) -> None:
+    """ConfigError (never quoting the token) when input `github-token` is empty or not header-safe;
+    ``needs`` says what wants it, ``permission_hint`` what the token must be allowed."""
+    if not token:
+        raise ConfigError(f"input `github-token` is empty: {needs} needs a token",
+                          hint="pass `github-token: ${{ secrets.GITHUB_TOKEN }}` and " + permission_hint)
+    if not _TOKEN.fullmatch(token):
+        raise ConfigError("input `github-token` contains spaces, line breaks or non-ASCII characters",
+                          hint="pass the token alone, without a `Bearer` prefix or a trailing newline")
 
 
 def _payload_body(event_type: str, client_payload: object) -> bytes:
@@ -124,7 +131,7 @@ def error_for_status(status: int, body: bytes, api_url: str, repository: str,
     """
     if 200 <= status < 300:
         return None
-    where, said = service_name(api_url), _github_message(body)
+    where, said = service_name(api_url), github_message(body)
     suffix = f" (GitHub: {said})" if said else ""
     if status == 401:
         return ServiceError(where, f"the token was refused (HTTP 401): it is invalid or expired{suffix}",
@@ -151,7 +158,7 @@ def error_for_status(status: int, body: bytes, api_url: str, repository: str,
                         if status >= 500 else "")
 
 
-def _github_message(body: bytes) -> str:
+def github_message(body: bytes) -> str:
     """GitHub's ``message`` (and 422 ``errors``) as one line; the raw text when it is not JSON."""
     try:
         data = json.loads(body.decode("utf-8", "replace"))
@@ -187,7 +194,7 @@ def dispatch(api_url: str, repository: str, token: str, event_type: str, client_
     try:
         request = build_request(api_url, repository, token, event_type, client_payload)
     except AicdError as exc:
-        raise _scrubbed(exc, token) from None
+        raise scrubbed(exc, token) from None
     tries = max(1, attempts)
     try:
         status, body, location = _post(request, timeout, tries, backoff)
@@ -201,10 +208,10 @@ def dispatch(api_url: str, repository: str, token: str, event_type: str, client_
             return
     if tries > 1 and (status == 0 or status in RETRIED):
         error.message += f" (tried {tries} times)"
-    raise _scrubbed(error, token) from None
+    raise scrubbed(error, token) from None
 
 
-def _scrubbed(error: AicdError, token: str) -> AicdError:
+def scrubbed(error: AicdError, token: str) -> AicdError:
     """The same error with the token (should anything ever echo it) replaced by ``***``."""
     if token:
         error.message, error.hint = error.message.replace(token, "***"), error.hint.replace(token, "***")

@@ -1,4 +1,4 @@
-"""A local, strict stand-in for GitHub's "Create a repository dispatch event" endpoint.
+"""A local, strict stand-in for GitHub's "Create a repository dispatch event" and issue-comment endpoints.
 
 GitHub itself is out of reach of the tests, so this fake checks a request the way GitHub documents it
 (REST API 2022-11-28, https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event)
@@ -17,6 +17,22 @@ and answers the way GitHub answers:
   than 64 KB of JSON) and nothing else, else 422 with GitHub's ``Invalid request.`` message.
 - Then 204 No Content, and ``(event_type, client_payload)`` is appended to ``events``.
 
+The issue comments of the pull requests in ``pulls`` (https://docs.github.com/en/rest/issues/comments,
+the same version and headers; writes also need ``Content-Type: application/json``):
+
+- ``GET /repos/<owner>/<repo>/issues/<n>/comments`` lists them oldest first, ``per_page`` (default 30)
+  at most 100 — more is capped at 100, as GitHub does, and recorded as a violation — and ``page``
+  (from 1); the ``Link`` header names the ``next``/``last``/``first``/``prev`` pages as GitHub does,
+  through ``/repositories/<id>/issues/<n>/comments?...``, which is served too. A read-only token may list.
+- ``POST`` there with ``{"body": "..."}`` creates one (201, Location, the comment's JSON) authored by
+  ``github-actions[bot]`` (``type: Bot``); ``PATCH /repos/<owner>/<repo>/issues/comments/<id>``
+  updates one (200). ``body`` missing or not a string is 422; more than 65,536 characters is 422
+  ``Validation Failed`` with GitHub's "body is too long (maximum is 65536 characters)". An unknown
+  pull request or comment is 404; a read-only token writing is 403 ``Resource not accessible by
+  integration`` (a fork's pull request).
+
+Tests seed other people's comments with ``add_comment`` and read the stored ones in ``comments``.
+
 Every refused request is also appended to ``violations`` (one line each), so a test asserts
 ``fake.violations == []`` after the client under test talked to it. ``fail_next(n)`` answers the next
 ``n`` requests with 502 (or another status, or a redirect) before any check, to exercise retries.
@@ -30,6 +46,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -39,7 +56,12 @@ __all__ = ["FakeGitHub", "Received", "fake_github"]
 
 API_VERSION = "2022-11-28"
 DOCS = "https://docs.github.com/rest/repos/repos#create-a-repository-dispatch-event"
+COMMENTS_DOCS = "https://docs.github.com/rest/issues/comments"
+MAX_BODY = 65_536
 _PATH = re.compile(r"/repos/([^/]+)/([^/]+)/dispatches")
+_LIST = re.compile(r"/(?:repos/([^/]+)/([^/]+)|repositories/(\d+))/issues/(\d+)/comments")
+_ONE = re.compile(r"/repos/([^/]+)/([^/]+)/issues/comments/(\d+)")
+BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
 
 
 @dataclass(frozen=True)
@@ -51,17 +73,20 @@ class Received:
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, message: str, violation: str):
+    def __init__(self, status: int, message: str, violation: str, extra: dict | None = None):
         super().__init__(violation)
-        self.status, self.message, self.violation = status, message, violation
+        self.status, self.message, self.violation, self.extra = status, message, violation, extra or {}
 
 
 class FakeGitHub:
     """The fake API on ``api_url`` (a free loopback port), for one repository and its tokens."""
 
     def __init__(self, repository: str = "octo-org/octo-repo", token: str = "ghs_fake0123456789abcdef",
-                 read_only_tokens: tuple[str, ...] = ("ghs_readonly0123456789",)):
+                 read_only_tokens: tuple[str, ...] = ("ghs_readonly0123456789",), pulls: tuple[int, ...] = (7,)):
         self.repository, self.token, self.read_only_tokens = repository, token, read_only_tokens
+        self.repository_id = 1300192
+        self.comments: dict[int, list[dict]] = {number: [] for number in pulls}
+        self._next_id = 1_000_000
         self.events: list[tuple[str, dict | None]] = []
         self.violations: list[str] = []
         self.requests: list[Received] = []
@@ -101,25 +126,116 @@ class FakeGitHub:
         with self._lock:
             self._failures.extend([(status, location)] * n)
 
-    # -- the endpoint ----------------------------------------------------------------------------
-    def _handle(self, received: Received) -> tuple[int, dict | None, str]:
-        """Status, JSON answer (None for no body) and Location of one request."""
+    def add_comment(self, number: int, body: str, login: str = "octocat", type: str = "User",
+                    association: str = "CONTRIBUTOR") -> int:
+        """Seed a comment on pull request ``number`` as someone else wrote it; returns its id."""
+        with self._lock:
+            return self._store(number, body, {"login": login, "id": 583231, "type": type}, association)["id"]
+
+    def _store(self, number: int, body: str, user: dict, association: str) -> dict:
+        self._next_id += 1
+        comment = {"id": self._next_id, "node_id": f"IC_{self._next_id}", "body": body, "user": user,
+                   "author_association": association, "created_at": "2026-01-01T00:00:00Z",
+                   "updated_at": "2026-01-01T00:00:00Z",
+                   "url": f"{self.api_url}/repos/{self.repository}/issues/comments/{self._next_id}",
+                   "html_url": f"https://github.com/{self.repository}/pull/{number}#issuecomment-{self._next_id}",
+                   "issue_url": f"{self.api_url}/repos/{self.repository}/issues/{number}"}
+        self.comments[number].append(comment)
+        return comment
+
+    # -- the endpoints ---------------------------------------------------------------------------
+    def _handle(self, received: Received) -> tuple[int, object, dict[str, str]]:
+        """Status, JSON answer (None for no body) and extra headers of one request."""
         with self._lock:
             self.requests.append(received)
             failure = self._failures.pop(0) if self._failures else None
         if failure is not None:
             status, location = failure
-            return status, {"message": "Moved Permanently" if location else "Server Error"}, location
+            return status, {"message": "Moved Permanently" if location else "Server Error"}, \
+                ({"Location": location} if location else {})
         try:
+            if "/issues/" in received.path.partition("?")[0]:
+                return self._comments_endpoint(received)
             event = self._check(received)
         except _Refused as refused:
             with self._lock:
                 self.violations.append(refused.violation)
-            return refused.status, {"message": refused.message, "documentation_url": DOCS,
-                                    "status": str(refused.status)}, ""
+            docs = DOCS if "/issues/" not in received.path else COMMENTS_DOCS
+            return refused.status, {"message": refused.message, "documentation_url": docs,
+                                    "status": str(refused.status), **refused.extra}, {}
         with self._lock:
             self.events.append(event)
-        return 204, None, ""
+        return 204, None, {}
+
+    def _comments_endpoint(self, req: Received) -> tuple[int, object, dict[str, str]]:
+        path, _, query = req.path.partition("?")
+        listing, one = _LIST.fullmatch(path), _ONE.fullmatch(path)
+        if not listing and not one:
+            raise _Refused(404, "Not Found", f"{req.method} {path}: no such issues endpoint")
+        write = req.method in ("POST", "PATCH")
+        if (listing and req.method not in ("GET", "POST")) or (one and req.method not in ("GET", "PATCH")):
+            raise _Refused(404, "Not Found", f"{req.method} {path}: not a method of this endpoint")
+        self._check_auth(req.headers.get("authorization"), write=write)
+        owner_repo = f"{listing[1]}/{listing[2]}" if listing and listing[1] else f"{one[1]}/{one[2]}" if one else None
+        if owner_repo is not None and owner_repo.lower() != self.repository.lower():
+            raise _Refused(404, "Not Found", f"repository {owner_repo} is not {self.repository}")
+        if listing and listing[3] and int(listing[3]) != self.repository_id:
+            raise _Refused(404, "Not Found", f"repository id {listing[3]} is not {self.repository_id}")
+        self._check_headers(req.headers, content_type=write)
+        with self._lock:
+            if listing:
+                number = int(listing[4])
+                if number not in self.comments:
+                    raise _Refused(404, "Not Found", f"pull request {number} does not exist")
+                if req.method == "GET":
+                    return self._page(number, query)
+                comment = self._store(number, self._check_comment_body(req.body), BOT, "NONE")
+                return 201, comment, {"Location": comment["url"]}
+            comment = next((c for cs in self.comments.values() for c in cs if c["id"] == int(one[3])), None)
+            if comment is None:
+                raise _Refused(404, "Not Found", f"comment {one[3]} does not exist")
+            if req.method == "PATCH":
+                comment["body"] = self._check_comment_body(req.body)
+                comment["updated_at"] = "2026-01-01T00:00:01Z"
+            return 200, dict(comment), {}
+
+    def _page(self, number: int, query: str) -> tuple[int, list, dict[str, str]]:
+        """One page of the listing and GitHub's Link header (called with the lock held)."""
+        params = dict(urllib.parse.parse_qsl(query))
+        try:
+            per_page, page = int(params.get("per_page", 30)), int(params.get("page", 1))
+        except ValueError:
+            self.violations.append(f"per_page/page not integers: {query!r}")
+            per_page, page = 30, 1
+        if per_page > 100:  # GitHub serves 100 and says nothing: a client asking for more gets less than it thinks
+            self.violations.append(f"per_page={per_page}: GitHub serves at most 100")
+            per_page = 100
+        per_page, page = max(per_page, 1), max(page, 1)
+        items = self.comments[number]
+        last = max(1, -(-len(items) // per_page))
+        base = f"{self.api_url}/repositories/{self.repository_id}/issues/{number}/comments?per_page={per_page}&page="
+        links = [(page + 1, "next"), (last, "last")] if page < last else []
+        links += [(1, "first"), (page - 1, "prev")] if page > 1 else []
+        headers = {"Link": ", ".join(f'<{base}{p}>; rel="{rel}"' for p, rel in links)} if links else {}
+        return 200, [dict(c) for c in items[(page - 1) * per_page:page * per_page]], headers
+
+    @staticmethod
+    def _check_comment_body(body: bytes) -> str:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise _Refused(400, "Problems parsing JSON", "body: not JSON") from None
+        if not isinstance(data, dict) or "body" not in data:
+            raise _Refused(422, 'Invalid request.\n\n"body" wasn\'t supplied.', "body: no `body` key")
+        text = data["body"]
+        if not isinstance(text, str):
+            raise _Refused(422, f"Invalid request.\n\nFor 'properties/body', {text!r} is not a string.",
+                           "body: `body` is not a string")
+        if len(text) > MAX_BODY:
+            raise _Refused(422, "Validation Failed", f"body: {len(text)} characters, more than {MAX_BODY}",
+                           extra={"errors": [{"resource": "IssueComment", "code": "custom", "field": "body",
+                                              "message": "body is too long (maximum is 65536 characters)"}]})
+        return text
 
     def _check(self, req: Received) -> tuple[str, dict | None]:
         match = _PATH.fullmatch(req.path)
@@ -133,22 +249,24 @@ class FakeGitHub:
         self._check_headers(req.headers)
         return self._check_body(req.body)
 
-    def _check_auth(self, value: str | None) -> None:
+    def _check_auth(self, value: str | None, write: bool = True) -> None:
         if not value or not value.startswith("Bearer "):
             raise _Refused(401, "Requires authentication", "Authorization: missing or not `Bearer <token>`")
         token = value[len("Bearer "):]
         if token in self.read_only_tokens:
-            raise _Refused(403, "Resource not accessible by integration", "token lacks contents: write")
+            if not write:
+                return
+            raise _Refused(403, "Resource not accessible by integration", "the token is read-only")
         if token != self.token:
             raise _Refused(401, "Bad credentials", "Authorization: not the expected token")
 
     @staticmethod
-    def _check_headers(headers: dict[str, str]) -> None:
+    def _check_headers(headers: dict[str, str], content_type: bool = True) -> None:
         if not headers.get("user-agent"):
             raise _Refused(403, "Request forbidden by administrative rules. Please make sure your request has a "
                            "User-Agent header", "User-Agent: missing")
         expected = {"accept": "application/vnd.github+json", "x-github-api-version": API_VERSION,
-                    "content-type": "application/json"}
+                    **({"content-type": "application/json"} if content_type else {})}
         for name, value in expected.items():
             if headers.get(name) != value:
                 raise _Refused(400, f"Invalid header {name}: {headers.get(name)!r}",
@@ -188,11 +306,11 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, answer, location = fake._handle(Received(self.command, self.path, headers, body))
+            status, answer, extra = fake._handle(Received(self.command, self.path, headers, body))
             data = json.dumps(answer).encode() if answer is not None else b""
             self.send_response(status)
-            if location:
-                self.send_header("Location", location)
+            for name, value in extra.items():
+                self.send_header(name, value)
             if status != 204:  # 204 No Content carries neither a body nor a Content-Length
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))

@@ -5,7 +5,7 @@ import traceback
 
 import pytest
 
-from aicd import github
+from aicd import github, github_comments
 from aicd.errors import ConfigError, ServiceError
 from aicd.github import build_request, dispatch, error_for_status, validate
 
@@ -20,8 +20,9 @@ def leaked(exc: BaseException) -> bool:
 
 
 def test_public_surface_is_pinned():
-    assert github.__all__ == ["API_VERSION", "DispatchRequest", "build_request", "dispatch", "error_for_status",
-                              "validate"]
+    assert github.__all__ == ["API_VERSION", "DispatchRequest", "build_request", "check_token", "dispatch",
+                              "error_for_status", "github_message", "scrubbed", "validate"]
+    assert github_comments.__all__ == ["MAX_BODY", "Comment", "IssueComments"]
 
 
 def test_the_request_is_the_documented_one():

@@ -6,10 +6,23 @@ pandas, scikit-learn or MLflow."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..config import STRATEGIES
 from ..deploy.target import TARGETS
 from ..monitor.modes import MODES
 from . import Input, Output
+
+# the sticky pull-request comment (aicd.steps.prcomment): every stage can fill its section
+_GITHUB_TOKEN = Input("github-token", "Token for pr-comment (GITHUB_TOKEN with pull-requests: write)"
+                      "{more}; masked.", "")
+_PR_COMMENT = Input("pr-comment", "true: on pull_request and pull_request_target events, write this stage's "
+                    "section of the one aicd comment on the pull request (needs github-token; a read-only token, as "
+                    "a fork's pull request gets, is a notice and never fails the step).", "false",
+                    choices=("false", "true"))
+_COMMENT_INPUTS = (_PR_COMMENT, replace(_GITHUB_TOKEN, help=_GITHUB_TOKEN.help.format(more="")))
+_MLFLOW_UI = Input("mlflow-ui-url", "pr-comment: base URL of the MLflow UI the comment links runs and model "
+                   "versions to; empty uses an http(s) tracking URI.", "")
 
 _VALIDATE_DESCRIPTION = ("Data gate: schema, types, missing values, label balance, ranges, uniqueness, freshness "
                          "and drift.")
@@ -32,6 +45,7 @@ _VALIDATE_INPUTS = (
           "stored with a registered model; overrides data.drift.reference.", ""),
     Input("tracking-uri", "MLflow tracking URI, for a models:/ reference; empty uses MLFLOW_TRACKING_URI.", ""),
     Input("report", "Where to write the JSON report (the HTML report goes beside it).", "aicd-reports/validate.json"),
+    *_COMMENT_INPUTS,
 )
 
 _TRAIN_DESCRIPTION = ("Model gate: train the configured scikit-learn model, gate it on holdout metrics and against the "
@@ -69,6 +83,8 @@ _TRAIN_INPUTS = (
           "step passes with passed=false and a warning per failed check; it never becomes `candidate`, and only "
           "the production gate's promote can make it champion).", "fail", choices=("fail", "register")),
     *_KUBERNETES_INPUTS,  # with model.runner: kubernetes, where the training Job runs
+    *_COMMENT_INPUTS,
+    _MLFLOW_UI,
 )
 
 _DEPLOY_DESCRIPTION = ("Release gate: build the model's serving image, push it, and roll it out (target local, "
@@ -136,6 +152,8 @@ _DEPLOY_INPUTS = (
           "local: kept in state-dir for later revisions; docker: kept in the deployment's state volume (mode 0400, "
           "not in any container's environment) for later revisions; kubernetes: "
           "the Secret <name>-feedback.", ""),
+    *_COMMENT_INPUTS,
+    _MLFLOW_UI,
 )
 
 _MONITOR_DESCRIPTION = ("Production gate: read the model servers (directly or through Prometheus), judge the served "
@@ -176,7 +194,7 @@ _MONITOR_INPUTS = (
           "alias champion to the judged version).", "none", choices=("none", "promote")),
     Input("on-drift", "What to do on a retrain decision: none (report only) or retrain (send a repository_dispatch "
           "event to GitHub).", "none", choices=("none", "retrain")),
-    Input("github-token", "Token for on-drift: retrain (GITHUB_TOKEN with contents: write; masked).", ""),
+    replace(_GITHUB_TOKEN, help=_GITHUB_TOKEN.help.format(more=" and for on-drift: retrain (contents: write)")),
     Input("repository", "owner/name that receives the retrain event; empty uses the current repository.", ""),
     Input("retrain-event", "The repository_dispatch event type of on-drift: retrain.", "aicd-retrain"),
     Input("tracking-uri", "MLflow tracking URI, needed for on-success: promote; empty uses MLFLOW_TRACKING_URI.", ""),
@@ -186,6 +204,8 @@ _MONITOR_INPUTS = (
     *_KUBERNETES_INPUTS,
     Input("state-dir", "The deploy state folder, used to roll back the local target.", ".aicd/deploy"),
     Input("report", "Where to write the JSON evidence.", "aicd-reports/monitor.json"),
+    _PR_COMMENT,
+    _MLFLOW_UI,
 )
 
 SPECS = {

@@ -29,6 +29,7 @@ from ..provenance import commit_of
 from ..registry import JOB_TAG, REUSED_BY_JOB_TAG, MlflowRegistry, ModelRecord
 from ..tenancy import check_tenant, qualified_name
 from . import read_inputs
+from .prcomment import render as pr
 from .specs import SPECS
 from .summary import ICON, table
 from .train_job import JOB_ENV, check_image_lock, submit
@@ -108,6 +109,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     summary = render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version,
                              export if register else None, dropped, tags["aicd.data_source"])
     gh.summary(summary)
+    gh.comment(lambda links: comment_section(name, record, result, gate, slice_gate, comparisons, champion, links))
     if job:  # the step watching this Job shows it
         registry.log_summary(record.run_id, summary)
     if not passed:
@@ -256,6 +258,10 @@ def _reuse(registry: MlflowRegistry, record: ModelRecord, gh: Actions) -> dict[s
     gh.summary(f"## ♻️ aicd model gate — reused\n\n**{record.model_uri}** (run {md_code(record.run_id)}) was already "
                f"trained and registered from this commit, data-version and config; alias `{alias}` points at it"
                + (" (it failed the gate and was registered anyway for a canary)." if failed else "."))
+    gh.comment(lambda links: pr.Section("train", (
+        f"#### ♻️ Model gate — reused\n\n{links.model_version(record.name, record.version)} "
+        f"({links.mlflow_run(record.run_id)}) was already trained from this commit, data-version and config; "
+        f"alias {pr.code(alias)} points at it.")))
     return outputs
 
 
@@ -358,25 +364,8 @@ def _json(metrics: Mapping[str, float]) -> str:
 def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: list[ThresholdResult], slice_gate,
                    comparisons: list[Comparison], champion: str | None, data_version: str,
                    export: OnnxExport | None = None, dropped: int = 0, data_source: str = "") -> str:
-    passed = (all(g.passed for g in gate) and all(g.passed for _, gs in slice_gate for g in gs)
-              and all(c.passed for c in comparisons))
-    by_metric = {c.metric: c for c in comparisons}
-    rows = []
-    for metric in dict.fromkeys([*(g.metric for g in gate), *by_metric]):
-        g = next((g for g in gate if g.metric == metric), None)
-        c = by_metric.get(metric)
-        verdicts = [x for x in (g.passed if g else None, c.passed if c else None) if x is not None]
-        rows.append([metric, result.metrics.get(metric), f"{g.direction} {g.threshold}" if g else "",
-                     c.champion if c else "", f"{c.difference:+.4f}" if c else "",
-                     f"[{c.low:+.4f}, {c.high:+.4f}] {c.verdict}" if c else "", ICON[all(verdicts)]])
-    if champion is None:
-        versus = "No champion yet: gated on thresholds alone."
-    elif not comparisons:
-        versus = f"Champion version {champion} could not be compared (different features): thresholds alone."
-    else:
-        c0 = comparisons[0]
-        versus = (f"Compared with champion version {champion} on the same {result.n_test} holdout rows: paired "
-                  f"bootstrap, margin {c0.margin}{', improvement required' if c0.require_improvement else ''}.")
+    passed = _passed(gate, slice_gate, comparisons)
+    rows, versus = _gate_rows(result, gate, comparisons), _versus(result, comparisons, champion)
     head = (f"## {ICON[passed]} aicd model gate — {'passed' if passed else 'failed'}\n\n"
             f"model {md_code(name)} · run {md_code(record.run_id)} · data-version {md_code(data_version)}"
             + (f" from {md_code(data_source)}" if data_source else "") + "\n\n"
@@ -384,8 +373,7 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
             + _runtime_line(export)
             + (f"\n\n{dropped:,} rows without a label were left out (allowed by `model.max-missing-label-ratio`)."
                if dropped else ""))
-    parts = [head, f"### Gate\n\n{versus}\n\n" + table(
-        ["metric", "candidate", "threshold", "champion", "difference", "interval", "verdict"], rows)]
+    parts = [head, f"### Gate\n\n{versus}\n\n" + table(GATE_HEADERS, rows)]
     if result.slices:
         parts.append("### Slices\n\n" + table(["slice", "rows", "metric", "value", "threshold", "verdict"],
                                                _slice_rows(result, slice_gate)))
@@ -395,6 +383,70 @@ def render_summary(name: str, record: ModelRecord, result: TrainResult, gate: li
     if result.notes:
         parts.append("### Features and decisions\n\n" + "\n".join(f"- {_note_markdown(n)}" for n in result.notes))
     return "\n\n".join(parts)
+
+
+def _passed(gate: list[ThresholdResult], slice_gate, comparisons: list[Comparison]) -> bool:
+    return (all(g.passed for g in gate) and all(g.passed for _, gs in slice_gate for g in gs)
+            and all(c.passed for c in comparisons))
+
+
+def _gate_rows(result: TrainResult, gate: list[ThresholdResult], comparisons: list[Comparison]) -> list[list]:
+    """One row per gated metric: the candidate's value, its threshold, the champion's value, the
+    difference with its interval, and the verdict."""
+    by_metric = {c.metric: c for c in comparisons}
+    rows = []
+    for metric in dict.fromkeys([*(g.metric for g in gate), *by_metric]):
+        g = next((g for g in gate if g.metric == metric), None)
+        c = by_metric.get(metric)
+        verdicts = [x for x in (g.passed if g else None, c.passed if c else None) if x is not None]
+        rows.append([metric, result.metrics.get(metric), f"{g.direction} {g.threshold}" if g else "",
+                     c.champion if c else "", f"{c.difference:+.4f}" if c else "",
+                     f"[{c.low:+.4f}, {c.high:+.4f}] {c.verdict}" if c else "", ICON[all(verdicts)]])
+    return rows
+
+
+GATE_HEADERS = ["metric", "candidate", "threshold", "champion", "difference", "interval", "verdict"]
+
+
+def _versus(result: TrainResult, comparisons: list[Comparison], champion: str | None) -> str:
+    if champion is None:
+        return "No champion yet: gated on thresholds alone."
+    if not comparisons:
+        return f"Champion version {champion} could not be compared (different features): thresholds alone."
+    c0 = comparisons[0]
+    return (f"Compared with champion version {champion} on the same {result.n_test} holdout rows: paired "
+            f"bootstrap, margin {c0.margin}{', improvement required' if c0.require_improvement else ''}.")
+
+
+def comment_section(name: str, record: ModelRecord, result: TrainResult, gate: list[ThresholdResult], slice_gate,
+                    comparisons: list[Comparison], champion: str | None, links: pr.Links) -> pr.Section:
+    """The model gate's part of the pull-request comment: verdict, the MLflow run and registered
+    version, metrics against thresholds and the champion (difference and interval), the confusion matrix."""
+    passed = _passed(gate, slice_gate, comparisons)
+    where = f"model {pr.code(name)} · {links.mlflow_run(record.run_id)}"
+    if record.version:
+        alias = "candidate" if passed else "challenger (registered although refused: a canary only)"
+        where += f" · registered {links.model_version(name, record.version)} as {pr.code(alias)}"
+    else:
+        where += " · nothing was registered"
+    failed_slices = sum(not g.passed for _, gs in slice_gate for g in gs)
+    parts = [f"#### {ICON[passed]} Model gate — {'passed' if passed else 'failed'}", where,
+             _versus(result, comparisons, champion), pr.table(GATE_HEADERS, _gate_rows(result, gate, comparisons))]
+    if failed_slices:
+        parts.append(f"{failed_slices} slice threshold(s) failed: the job summary lists them.")
+    if result.evaluation.task == "classification" and result.classes:
+        parts.append(_confusion(result))
+    return pr.Section("train", "\n\n".join(parts))
+
+
+def _confusion(result: TrainResult) -> str:
+    """The holdout's confusion matrix (rows: actual, columns: predicted), at the server's threshold."""
+    e, shown = result.evaluation, [str(c) for c in result.classes]
+    matrix = confusion(e.y_true, e.y_pred, result.classes)
+    at = f" at decision threshold {e.threshold:.4g}" if e.threshold is not None else ""
+    return (f"Confusion matrix on the holdout{at} (rows: actual, columns: predicted)\n\n"
+            + pr.table(["actual ↓ predicted →", *(pr.text(n) for n in shown)],
+                            [[n, *counts] for n, counts in zip(shown, matrix, strict=True)]))
 
 
 def _note_markdown(note: str) -> str:

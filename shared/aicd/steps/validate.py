@@ -18,6 +18,7 @@ from ..gha import Actions, inert, md_code
 from ..paths import check_writable, write_text
 from . import read_inputs
 from .html_report import render_html
+from .prcomment import render as pr
 from .specs import SPECS
 from .summary import ICON, details, table
 
@@ -61,6 +62,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     gh.set_outputs(outputs)
     _annotate(gh, cfg, inputs["data"], checks, drift)
     gh.summary(render_summary(body, checks, drift))
+    gh.comment(lambda links: comment_section(body, checks, drift, links, str(html)))
     if not passed:
         failed = [c for c in checks if not c.passed]
         raise GateFailed(f"data gate failed: {len(failed)} check(s) failed, first: {failed[0].message}",
@@ -182,3 +184,45 @@ def render_summary(body: dict, checks: list[Check], drift: list[ColumnDrift]) ->
         ["", "check", "column", "measured", "threshold"],
         [[ICON[c.passed], c.name, c.column, c.measured, c.threshold] for c in checks])))
     return "\n\n".join(parts)
+
+
+TOP_FAILED, TOP_DRIFTED = 10, 5  # what a pull-request reader needs; the job summary has every row
+
+
+def comment_section(body: dict, checks: list[Check], drift: list[ColumnDrift], links: pr.Links,
+                    html: str = "") -> pr.Section:
+    """The data gate's part of the pull-request comment: verdict, failed checks, the most drifted
+    columns, and where the full (HTML) report is."""
+    failed = [c for c in checks if not c.passed]
+    parts = [f"#### {ICON[body['passed']]} Data gate — {'passed' if body['passed'] else 'failed'}\n\n"
+             f"{pr.code(body['data'])} · {body['rows']:,} rows × {body['columns']} columns · "
+             f"{len(checks) - len(failed)} of {len(checks)} checks passed · "
+             f"data-version {pr.code(body['data_version'])}"]
+    if failed:
+        rows = [[c.name, c.column, c.measured, c.threshold, c.message] for c in failed[:TOP_FAILED]]
+        parts.append(pr.table(["failed check", "column", "measured", "threshold", "message"], rows)
+                     + _more(len(failed) - TOP_FAILED, "failed checks"))
+    drifted = sorted((d for d in drift if d.drifted), key=_severity, reverse=True)
+    if drift:
+        verdict = "dataset drifted" if body["dataset_drifted"] else "dataset not drifted"
+        parts.append(f"Drift against {pr.code(body['reference'])}: {len(drifted)} of {len(drift)} columns drifted "
+                     f"({verdict}).")
+    if drifted:
+        parts.append(pr.table(["drifted column", "method", "statistic", "threshold"],
+                              [[d.column, d.method, d.statistic, d.threshold] for d in drifted[:TOP_DRIFTED]])
+                     + _more(len(drifted) - TOP_DRIFTED, "drifted columns"))
+    parts.append(f"Every check and column: {links.report('the job summary of this run')}; the HTML report "
+                 f"with the histograms is {pr.code(html or 'validate.html')} on the runner (the run's artifacts when "
+                 "the workflow uploads it).")
+    return pr.Section("validate", "\n\n".join(parts))
+
+
+def _severity(d: ColumnDrift) -> float:
+    """How far past its threshold a column drifted (a p-value: how far below it)."""
+    if METHODS[d.method].p_value:
+        return d.threshold / d.statistic if d.statistic > 0 else float("inf")
+    return d.statistic / d.threshold if d.threshold > 0 else float("inf")
+
+
+def _more(count: int, what: str) -> str:
+    return f"\n\n… and {count} more {what} in the job summary." if count > 0 else ""

@@ -33,7 +33,7 @@ from .inputs import (
     shadow_uri,
     warn_no_feedback,
 )
-from .summary import render_build, render_release
+from .summary import comment_build, comment_release, render_build, render_release
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["deploy"]
 
@@ -118,6 +118,8 @@ def _publish(gh: Actions, inputs: Mapping[str, str], env: Mapping[str, str], com
                "strategy-state": result.state}
     gh.set_outputs(outputs)
     gh.summary(render_release(command, target, result, image, failed))
+    strategy = inputs.get("strategy") or ""  # empty: aicd.yml's (kubernetes; the state says where it stands)
+    gh.comment(lambda links: comment_release(command, target, result, image, strategy, links, failed))
     if not failed:
         _note_lineage(inputs, env, gh, command, target, serving)
     return outputs
@@ -159,6 +161,7 @@ def _build_only(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str]) 
                "image": image.reference, "digest": image.digest, "ready-seconds": "", "strategy-state": ""}
     gh.set_outputs(outputs)
     gh.summary(render_build(image))
+    gh.comment(lambda links: comment_build(image))
     return outputs
 
 

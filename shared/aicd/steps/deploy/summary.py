@@ -5,9 +5,11 @@ from __future__ import annotations
 from ...deploy.image import BuiltImage
 from ...deploy.target import Release, Result, Target
 from ...gha import md_escape
+from ..prcomment import linked_model
+from ..prcomment import render as pr
 from ..summary import table
 
-__all__ = ["render_build", "render_release"]
+__all__ = ["comment_build", "comment_release", "render_build", "render_release"]
 
 VERBS = {"deploy": "deployed", "rollback": "rolled back", "promote": "promoted", "abort": "aborted"}
 
@@ -73,3 +75,29 @@ def render_image(image: BuiltImage) -> str:
 
 def render_build(image: BuiltImage) -> str:
     return "## 📦 aicd release — image built\n\n" + render_image(image)
+
+
+def comment_release(command: str, target: Target, result: Result, image: BuiltImage | None, strategy: str,
+                    links: pr.Links, failed: str = "") -> pr.Section:
+    """The release's part of the pull-request comment: what serves where, from which image, and how."""
+    serving = result.serving
+    head = f"#### ⏪ Release — {command} failed, rolled back ({target.kind})" if failed else \
+        f"#### {'🚀' if command == 'deploy' else '⏪' if command in ('rollback', 'abort') else '✅'} Release — " \
+        f"{VERBS[command]} ({target.kind})"
+    model = linked_model(links, serving.model_uri) if serving.model_uri else pr.code(serving.model_version)
+    lines = [f"Endpoint {pr.code(result.endpoint)} · revision {serving.revision} · {model}"
+             + (f" · strategy {pr.code(strategy)}" if strategy else "")]
+    if result.state:
+        lines.append(pr.text(result.state))
+    if failed:
+        lines.append(f"**Failed:** {pr.text(failed)}")
+    parts = [head, "\n\n".join(lines)]
+    if serving.image or image:
+        parts.append(pr.table(["image", "digest"], [[serving.image or image.reference,
+                                                     (image.digest if image else "") or "not pushed"]]))
+    return pr.Section("deploy", "\n\n".join(parts))
+
+
+def comment_build(image: BuiltImage) -> pr.Section:
+    return pr.Section("deploy", "#### 📦 Release — image built\n\n" + pr.table(
+        ["image", "digest"], [[image.reference, image.digest or "not pushed"]]))

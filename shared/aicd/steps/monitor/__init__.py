@@ -29,9 +29,10 @@ from ...monitor.sources import EndpointSource, PrometheusSource, Source
 from ...paths import check_writable, write_text
 from ...urls import http_url
 from .. import read_inputs
+from ..prcomment import render as pr
 from ..specs import SPECS
 from .act import dispatch_retrain, promote_candidate, roll_back
-from .summary import Working, render_summary
+from .summary import Working, comment_section, render_summary
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["monitor"]
 CHOICES = ("on-failure", "on-success", "on-drift", "compare")  # their values: the spec table's choices
@@ -56,6 +57,9 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
                         "rolled-back": "false", "promoted": "", "retrain-dispatched": "false", "report": ""})
         gh.summary(f"## ⛔ aicd production gate — could not read production\n\n{md_escape(str(exc))}\n\n"
                    "Nothing was promoted or rolled back.")
+        said = str(exc)  # the except block unbinds exc before the comment is rendered
+        gh.comment(lambda links: pr.Section("monitor", "#### ⛔ Production gate — could not read production\n\n"
+                                            f"{pr.text(said)}\n\nNothing was promoted or rolled back."))
         exc.summarized = True
         raise
     candidate = snaps[GROUPS[mode][1]].model
@@ -94,6 +98,7 @@ def _publish(report: Path, gh: Actions, decision: Decision, mode: str, snaps: di
     working = Working(cfg.confidence, len(decision.evaluation.checks), source.counted, source.description,
                       cfg.consecutive_failures, on_failure, source.elapsed)
     gh.summary(render_summary(decision, mode, snaps, acted, working))
+    gh.comment(lambda links: comment_section(decision, mode, snaps, acted, working, links))
     return outputs
 
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from ...gha import md_escape
 from ...monitor.decide import GROUPS, Check, Decision
 from ...monitor.metrics import Snapshot
+from ..prcomment import linked_model
+from ..prcomment import render as pr
 from ..summary import table
 
-__all__ = ["Working", "render_summary"]
+__all__ = ["Working", "comment_section", "render_summary"]
 
 VERDICT_ICON = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⏸️ inconclusive", "drift": "⚠️ drift"}
 DECISION_ICON = {"promote": "✅", "hold": "⏸️", "rollback": "⏪", "retrain": "🔁"}
@@ -164,3 +166,40 @@ def _statistic(value: float | None) -> str:
 
 def _interval(interval: tuple[float, float] | None) -> str:
     return f"[{interval[0]:.4f}, {interval[1]:.4f}]" if interval else ""
+
+
+TOP_DRIFT = 5  # the comment's drifted features; the job summary has every one
+
+
+def comment_section(decision: Decision, mode: str, snaps: dict[str, Snapshot], acted: dict,
+                    working: Working | None, links: pr.Links) -> pr.Section:
+    """The production gate's part of the pull-request comment: the decision and why, every check in one
+    table, the most drifted features, and what was done about it."""
+    base_name, cand_name = GROUPS[mode]
+    model = snaps[cand_name].model
+    who = _linked(links, model)
+    if mode != "none":
+        who += f" ({cand_name}) against {_linked(links, snaps[base_name].model)} ({base_name})"
+    headline = pr.text(_headline(decision, acted, working))
+    parts = [f"#### {DECISION_ICON[decision.decision]} Production gate — {headline}",
+             f"{who}: {pr.text(decision.reason)}"]
+    checks = decision.evaluation.checks
+    if checks:
+        value = "served" if mode == "none" else f"{cand_name} (vs {base_name})"
+        parts.append(pr.table(["check", "test", value, "difference", "interval", "threshold", "samples", "verdict"], [
+            [c.metric, c.test, _value(c.candidate), _value(c.difference), _interval(c.interval), c.threshold,
+             c.samples, _verdict(c, working.elapsed if working else None)] for c in checks]))
+    drifted = [c for c in decision.evaluation.drift if c.verdict == "drift"][:TOP_DRIFT]
+    if drifted:
+        parts.append(pr.table(["drifted feature", "statistic", "value", "threshold"], [
+            [c.metric.removeprefix("drift:"), c.test, _statistic(c.candidate), c.threshold] for c in drifted]))
+    done = [pr.text(line.replace("**", "")) for line in _actions(acted)]
+    if done:
+        parts.append("\n\n".join(done))
+    return pr.Section("monitor", "\n\n".join(parts))
+
+
+def _linked(links: pr.Links, model: dict) -> str:
+    if not model:
+        return "model (unknown)"
+    return linked_model(links, f"models:/{model.get('name', '?')}/{model.get('version', '?')}")
