@@ -56,7 +56,7 @@ PLAIN = textwrap.dedent("""\
     frame = pd.read_parquet({data!r})
     frame, _ = labelled_rows(frame, "churned", cfg)
     train, _ = split(frame, "churned", cfg)
-    plan = plan_features(train, [c for c in train.columns if c != "churned"])
+    plan = plan_features(train, [c for c in train.columns if c != "churned"], max_levels=cfg.max_levels)
     model = with_preprocessing(build_estimator(cfg), train[plan.features], plan)
     started = time.monotonic()
     model.fit(train[plan.features], train["churned"])

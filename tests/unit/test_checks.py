@@ -113,3 +113,14 @@ def test_the_positive_class_matches_however_each_side_spells_it(tmp_path):
         assert failed(frame, tmp_path, cfg, name) == [], (label, positive, name)
     cfg = parse_config("data:\n  label: y\n  positive: yes-please\n", "aicd.yml").data
     assert [c.measured for c in failed(frame, tmp_path, cfg)] == ["absent"]
+
+
+def test_a_checks_numbers_read_with_their_unit_and_the_comparison_that_passes():
+    from aicd.data.checks import shown
+
+    assert shown("freshness", 3.52, 24) == ("3.5 h", "≤ 24 h")
+    assert shown("label-balance", 0.231, 0.05) == ("23.1%", "≥ 5.0%")
+    assert shown("duplicate-rows", 12345, 0) == ("12,345", "≤ 0")
+    assert shown("freshness", "str", "timestamp") == ("str", "timestamp")  # not numbers: as they are
+    assert shown("allowed-values", 3, ["a", "b"]) == ("3", ["a", "b"])
+    assert shown("a-new-check", 0.5, True) == (0.5, True)

@@ -2,6 +2,8 @@
 gradient boosting exports to ONNX with its whole pipeline, and a decision threshold is chosen on
 validation rows and applied where the model answers."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,6 +35,23 @@ def test_ids_are_left_out_dates_become_parts_and_a_wide_column_is_capped_each_wi
     assert "`customer_id` is not a feature: an identifier" in notes
     assert "`signup_date` is a date: the model sees its year, month, weekday, days" in notes
     assert "`region` has" in notes
+
+
+def test_model_max_levels_sets_the_cap_for_the_encoding_the_profile_and_the_note():
+    """The cap is one setting: the model's encoding, the drift profile the server counts by, and the note."""
+    from aicd.data.drift import profile_frame
+    from aicd.steps.train import _profile
+
+    result = trained("sklearn.ensemble.HistGradientBoostingClassifier", "  max-levels: 8\n")
+    assert CHURN["region"].nunique() > 8
+    assert re.search(r"`region` has [0-9,]+ levels: the 8 most frequent are encoded", "\n".join(result.notes))
+    cfg = parse_config("data: {label: churned}\nmodel:\n  max-levels: 8\n")
+    profile = _profile(CHURN, result, cfg)
+    assert len(profile["region"]["levels"]) == 8
+    assert profile["region"]["other"] == int(CHURN["region"].value_counts().iloc[8:].sum())
+    assert len(profile_frame(CHURN[["region"]])["region"]["levels"]) == MAX_LEVELS  # the default elsewhere
+    encoder = result.model.named_steps["preprocess"].named_transformers_["cat"][-1]
+    assert [len(c) for c in encoder.categories_] == [3, 4, 8]  # plan, payment, region: capped at 8
 
 
 def test_a_declared_category_is_never_left_out_and_datetime_columns_are_dates():

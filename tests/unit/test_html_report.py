@@ -87,7 +87,7 @@ def test_every_check_is_in_the_table_and_each_failed_one_has_its_section():
     rows = re.findall(r"<tr class=(\w+)><td>([^<]+)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>", table)
     assert rows == [("failed", "range", "<code>age</code>", "1 .. 9", "&lt;= 5"),
                     ("failed", "row-count", "—", "7", "&gt;= 10"),
-                    ("passed", "missing-ratio", "<code>age</code>", "0", "0.05")]
+                    ("passed", "missing-ratio", "<code>age</code>", "0.0%", "≤ 5.0%")]  # shares as shares
     assert html.count("<section class=check>") == 2
     assert "`age` has 3 above 5" in html and "7 rows, fewer than 10" in html
 

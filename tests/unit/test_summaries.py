@@ -52,5 +52,5 @@ def test_the_summary_puts_failed_checks_first(failing_run):
     rows = summary[failed:summary.index("<details>")].strip().splitlines()[4:]
     assert rows == [
         "| range | hour | 6 .. 99 | 0 .. 23 | \\`hour\\` has 0 values below 0 and 1 above 23 (observed 6 .. 99) |",
-        "| missing-ratio | avg\\_spend | 0.1 | 0.05 | \\`avg\\_spend\\` is 10.0% missing (max 5.0%) |",
+        "| missing-ratio | avg\\_spend | 10.0% | ≤ 5.0% | \\`avg\\_spend\\` is 10.0% missing (max 5.0%) |",
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..bins import MAX_LEVELS
 from ..errors import ConfigError
 from ..model.metrics import CLASSIFICATION as CLASSIFICATION_METRICS
 from ..model.metrics import HIGHER_IS_BETTER
@@ -211,6 +212,8 @@ class ModelConfig:
     decision_threshold: DecisionThreshold | None = setting(None, parse=_decision)
     split: SplitConfig = setting(factory=SplitConfig)
     drop_columns: tuple[str, ...] = setting(())
+    # levels of a categorical the model encodes (the most frequent); the rest are one "other" level
+    max_levels: int = setting(MAX_LEVELS, low=2, high=10_000)
     slices: tuple[SliceConfig, ...] = setting((), parse=lambda e: tuple(
         e.section_at(SliceConfig, f"{e.path}[{i}]", raw) for i, raw in enumerate(e.sequence())))
     compare: CompareConfig = setting(factory=CompareConfig)

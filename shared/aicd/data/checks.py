@@ -36,6 +36,37 @@ class Check:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def shown(self) -> tuple[object, object]:
+        """``measured`` and ``threshold`` as a reader compares them (:func:`shown`)."""
+        return shown(self.name, self.measured, self.threshold)
+
+
+# how each check's numbers read: the measured value's format and the threshold's, which says the
+# comparison that passes ("≤ 24 h"); a check not here, or a value that is not a number, is left as it is
+SHOWN = {
+    "freshness": ("{:.1f} h", "≤ {:g} h"),
+    "label-balance": ("{:.1%}", "≥ {:.1%}"),
+    "missing-ratio": ("{:.1%}", "≤ {:.1%}"),
+    "missing-total": ("{:.2%}", "≤ {:.2%}"),
+    "row-change": ("{:.1%}", "≤ {:.1%}"),
+    "duplicate-rows": ("{:,}", "≤ {:,}"),
+    "row-count": ("{:,}", None),
+    "label-missing": ("{:,} rows", None),
+    **{name: ("{:,}", "{:,}") for name in ("not-null", "finite", "unique", "allowed-values", "regex", "expect")},
+}
+
+
+def shown(name: str, measured: object, threshold: object) -> tuple[object, object]:
+    """A check's measured value and threshold with their unit and comparison, as text where they are
+    numbers; anything else (a list of allowed values, a dtype) unchanged, for the table to render (pure)."""
+    measured_format, threshold_format = SHOWN.get(name, (None, None))
+    return _formatted(measured_format, measured), _formatted(threshold_format, threshold)
+
+
+def _formatted(template: str | None, value: object) -> object:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return template.format(value) if template and number else value
+
 
 def run_checks(s: Scan, cfg: DataConfig, reference_rows: int | None = None,
                now: dt.datetime | None = None, task: str = "classification",

@@ -300,9 +300,10 @@ def _counts_in(values: np.ndarray, edges: list[float]) -> list[int]:
     return np.diff(np.concatenate([[0], bounds, [ordered.size]])).astype(int).tolist()
 
 
-def profile_frame(frame, bins: int = 10, exclude: Sequence[str] = ()) -> dict:
+def profile_frame(frame, bins: int = 10, exclude: Sequence[str] = (), max_levels: int = MAX_LEVELS) -> dict:
     """The drift profile stored with a model: per column, numeric bin edges and counts or categorical
-    level counts, and the missing count (JSON-serialisable)."""
+    counts of the ``max_levels`` most frequent levels (as the model encodes them) and of the rest
+    together, and the missing count (JSON-serialisable)."""
     from pandas.api import types as ptypes
 
     out = {}
@@ -319,9 +320,9 @@ def profile_frame(frame, bins: int = 10, exclude: Sequence[str] = ()) -> dict:
                               "missing": int(series.isna().sum())}
         else:
             counts = values.astype(str).value_counts()
-            kept = counts.iloc[:MAX_LEVELS].sort_index()  # as the model encodes it; the rest are one "other"
+            kept = counts.iloc[:max_levels].sort_index()  # as the model encodes it; the rest are one "other"
             out[str(name)] = {"kind": "categorical", "levels": kept.index.tolist(),
-                              "counts": [int(c) for c in kept], "other": int(counts.iloc[MAX_LEVELS:].sum()),
+                              "counts": [int(c) for c in kept], "other": int(counts.iloc[max_levels:].sum()),
                               "missing": int(series.isna().sum())}
     return out
 

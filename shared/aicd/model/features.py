@@ -10,8 +10,9 @@ gigabytes for a few thousand rows) and a model that memorised ids. So, before fi
 - a **date** — a datetime column, or text that parses as ISO-8601 dates — becomes its numeric
   parts (:mod:`aicd.dates`: year, month, weekday, day number), computed the same way by the model
   server, with a note;
-- a **categorical** keeps its ``MAX_LEVELS`` most frequent levels; the rest are "other", the rule
-  the model server uses for its drift counts (:mod:`aicd.bins`), with a note when a column is wider.
+- a **categorical** keeps its ``max_levels`` most frequent levels (``model.max-levels``, default
+  :data:`aicd.bins.MAX_LEVELS`); the rest are "other", the rule the model server uses for its drift
+  counts (:mod:`aicd.bins`), with a note when a column is wider.
 
 The encoding follows the estimator: gradient-boosted trees get ordinal codes (they split on them,
 and the model exports to ONNX; skl2onnx cannot export native categorical splits), others one-hot
@@ -47,6 +48,7 @@ class FeaturePlan:
     levels: dict[str, list[str]] = field(default_factory=dict)
     left_out: dict[str, str] = field(default_factory=dict)
     capped: dict[str, int] = field(default_factory=dict)  # column -> its number of distinct levels
+    max_levels: int = MAX_LEVELS
 
     @property
     def features(self) -> list[str]:
@@ -57,15 +59,16 @@ class FeaturePlan:
         """One line per decision a user should know about."""
         out = [f"`{c}` is not a feature: {why}" for c, why in self.left_out.items()]
         out += [f"`{c}` is a date: the model sees its {', '.join(PARTS)} (days since 1970)" for c in self.dates]
-        out += [f"`{c}` has {n:,} levels: the {MAX_LEVELS} most frequent are encoded, the rest as one 'other' level"
-                for c, n in self.capped.items()]
+        out += [f"`{c}` has {n:,} levels: the {self.max_levels} most frequent are encoded, the rest as one 'other' "
+                "level (model.max-levels)" for c, n in self.capped.items()]
         return out
 
 
-def plan_features(frame: pd.DataFrame, candidates: Iterable[str], keep: Iterable[str] = ()) -> FeaturePlan:
+def plan_features(frame: pd.DataFrame, candidates: Iterable[str], keep: Iterable[str] = (),
+                  max_levels: int = MAX_LEVELS) -> FeaturePlan:
     """Sort ``candidates`` (columns of ``frame``) into numeric and categorical features and columns
     left out. ``keep`` are columns the user declared (a dtype in ``data.columns``): never left out
-    as ids or dates."""
+    as ids or dates. A categorical keeps its ``max_levels`` most frequent levels."""
     keep = set(keep)
     numeric, categorical, dates, levels, left_out, capped = [], [], [], {}, {}, {}
     for name in candidates:
@@ -82,10 +85,10 @@ def plan_features(frame: pd.DataFrame, candidates: Iterable[str], keep: Iterable
             continue
         counts = series.dropna().astype(str).value_counts()
         categorical.append(name)
-        levels[name] = sorted(counts.index[:MAX_LEVELS].tolist())
-        if len(counts) > MAX_LEVELS:
+        levels[name] = sorted(counts.index[:max_levels].tolist())
+        if len(counts) > max_levels:
             capped[name] = len(counts)
-    return FeaturePlan(tuple(numeric), tuple(categorical), tuple(dates), levels, left_out, capped)
+    return FeaturePlan(tuple(numeric), tuple(categorical), tuple(dates), levels, left_out, capped, max_levels)
 
 
 def _is_numeric(series: pd.Series) -> bool:

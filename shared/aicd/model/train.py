@@ -363,7 +363,7 @@ def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estima
     train, test = split(frame, label, cfg)
     not_features = {label, *cfg.drop_columns, *([cfg.split.column] if cfg.split.column else [])}
     candidates = [c for c in frame.columns if c not in not_features]
-    plan = plan_features(train, candidates, declared) if entrypoint is None else None
+    plan = plan_features(train, candidates, declared, cfg.max_levels) if entrypoint is None else None
     features = plan.features if plan is not None else candidates
     if not features:
         raise DataError("no feature columns are left to train on", hint="; ".join(plan.notes()) if plan else "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from html import escape
 
+from ..data.checks import shown
 from ..data.drift import METHODS, ColumnDrift
 from .summary import _fmt
 
@@ -91,8 +92,7 @@ def _checks_table(checks: list[dict]) -> str:
     """Every check, failed ones first (each group in the order the gate ran them)."""
     rows = "".join(
         f"<tr class={'passed' if c['passed'] else 'failed'}><td>{escape(c['name'])}</td>"
-        f"<td>{_code(c['column'])}</td><td>{escape(_fmt(c['measured']))}</td>"
-        f"<td>{escape(_fmt(c['threshold']))}</td>"
+        f"<td>{_code(c['column'])}</td>{''.join(f'<td>{escape(v)}</td>' for v in _shown(c))}"
         f"<td class={'ok' if c['passed'] else 'bad'}>{'passed' if c['passed'] else 'failed'}</td></tr>"
         for c in sorted(checks, key=lambda c: c["passed"]))
     return _table(f"Data checks ({len(checks)})", ["check", "column", "measured", "threshold", "verdict"], rows)
@@ -101,10 +101,16 @@ def _checks_table(checks: list[dict]) -> str:
 def _failed_section(check: dict) -> str:
     config = check.get("config_path")
     where = f" · rule <code>{escape(config)}</code>" if config else ""
+    measured, threshold = _shown(check)
     return (f"<section class=check><h3>Failed: {escape(check['name'])}"
             f"{' — ' + _code(check['column']) if check['column'] is not None else ''}</h3>"
-            f"<p>{escape(check['message'])}</p><p>measured <b>{escape(_fmt(check['measured']))}</b>, threshold "
-            f"<b>{escape(_fmt(check['threshold']))}</b>{where}</p></section>")
+            f"<p>{escape(check['message'])}</p><p>measured <b>{escape(measured)}</b>, threshold "
+            f"<b>{escape(threshold)}</b>{where}</p></section>")
+
+
+def _shown(check: dict) -> tuple[str, str]:
+    """The check's measured value and threshold with unit and comparison (:func:`aicd.data.checks.shown`)."""
+    return tuple(_fmt(v) for v in shown(check["name"], check["measured"], check["threshold"]))
 
 
 def _drift_table(body: dict, drift: list[ColumnDrift]) -> str:

@@ -167,7 +167,7 @@ def _label_text(value: object) -> str:
 def _profile(frame, result: TrainResult, cfg: Config) -> dict:
     """The drift profile of the features; dates move on every run by nature, so they have none."""
     dates = [name for name, kind in result.feature_types.items() if kind == "datetime"]
-    return profile_frame(frame[result.features], cfg.data.drift.bins, exclude=dates)
+    return profile_frame(frame[result.features], cfg.data.drift.bins, exclude=dates, max_levels=cfg.model.max_levels)
 
 
 def _data_version(inputs: Mapping[str, str]) -> str:

@@ -171,7 +171,7 @@ def render_summary(body: dict, checks: list[Check], drift: list[ColumnDrift]) ->
              f"data-version {md_code(body['data_version'])}"]
     if failed:
         parts.append("### Failed checks\n\n" + table(["check", "column", "measured", "threshold", "message"],
-                     [[c.name, c.column, c.measured, c.threshold, c.message] for c in failed]))
+                     [[c.name, c.column, *c.shown(), c.message] for c in failed]))
     if drift:
         drifted = sum(d.drifted for d in drift)
         verdict = "dataset drifted" if body["dataset_drifted"] else "dataset not drifted"
@@ -182,7 +182,7 @@ def render_summary(body: dict, checks: list[Check], drift: list[ColumnDrift]) ->
                           for d in sorted(drift, key=lambda d: (not d.drifted, d.column))]))
     parts.append(details(f"All {len(checks)} checks", table(
         ["", "check", "column", "measured", "threshold"],
-        [[ICON[c.passed], c.name, c.column, c.measured, c.threshold] for c in checks])))
+        [[ICON[c.passed], c.name, c.column, *c.shown()] for c in checks])))
     return "\n\n".join(parts)
 
 
@@ -199,7 +199,7 @@ def comment_section(body: dict, checks: list[Check], drift: list[ColumnDrift], l
              f"{len(checks) - len(failed)} of {len(checks)} checks passed · "
              f"data-version {pr.code(body['data_version'])}"]
     if failed:
-        rows = [[c.name, c.column, c.measured, c.threshold, c.message] for c in failed[:TOP_FAILED]]
+        rows = [[c.name, c.column, *c.shown(), c.message] for c in failed[:TOP_FAILED]]
         parts.append(pr.table(["failed check", "column", "measured", "threshold", "message"], rows)
                      + _more(len(failed) - TOP_FAILED, "failed checks"))
     drifted = sorted((d for d in drift if d.drifted), key=_severity, reverse=True)
