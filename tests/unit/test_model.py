@@ -202,3 +202,29 @@ def test_a_module_in_the_workspace_never_shadows_an_installed_one(tmp_path):
     assert not (tmp_path / "ran").exists()
     action = (SHARED / "bin" / "aicd-action").read_text()
     assert '-P -m aicd "$@"' in action
+
+
+@pytest.mark.parametrize("estimator", [
+    "sklearn.ensemble.HistGradientBoostingClassifier", "sklearn.ensemble.RandomForestClassifier",
+    "sklearn.linear_model.LogisticRegression", "sklearn.naive_bayes.GaussianNB",
+    "sklearn.neighbors.KNeighborsClassifier"])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_holdout_labels_read_off_the_probabilities_are_the_estimators_own_predictions(estimator, classes):
+    """Evaluation predicts the holdout once: labels from predict_proba must be predict's, near ties too
+    (a forest of 2 full-depth trees ties 1:1 on many rows; naive Bayes and k-NN are not read off, and still agree)."""
+    from aicd.model.estimators import resolve_estimator
+    from aicd.model.train import evaluate
+
+    rng = np.random.default_rng(classes)
+    x = rng.normal(size=(2000, 4))
+    y = np.array(list("abc"))[:classes][(x[:, 0] + rng.normal(size=2000) > 0).astype(int) + (classes == 3) *
+                                         (x[:, 1] > 1)]
+    params = {"n_estimators": 2, "random_state": 0} if "Forest" in estimator else {}
+    model = resolve_estimator(estimator, params, ())(**params).fit(x[:1500], y[:1500])
+    import pandas as pd
+
+    evaluation = evaluate(model, pd.DataFrame(x[1500:]), pd.Series(y[1500:]), "classification", positive="b")
+    assert np.array_equal(evaluation.y_pred, model.predict(pd.DataFrame(x[1500:]).to_numpy()))
+    if "Forest" in estimator:
+        top = np.sort(evaluation.proba, axis=1)[:, -2:]
+        assert np.any(top[:, 1] == top[:, 0])  # the tie path was taken
