@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from aicd.datasets import content_hash, open_source
 from aicd.deploy.local import LocalTarget
@@ -27,12 +28,16 @@ WORKFLOW = ".github/workflows/coffee-example.yml"
 ACT_CACHE = Path.home() / ".cache" / "act"
 
 
-def run_act(inputs: dict[str, str], timeout: float = 600, workflow: str = WORKFLOW) -> subprocess.CompletedProcess:
+def run_act(inputs: dict[str, str], timeout: float = 600, workflow: str = WORKFLOW,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """act on ``workflow`` with ``inputs``; ``env`` reaches every step (act's --env)."""
     act = Path(sys.executable).parent / "act"
     cmd = [str(act), "workflow_dispatch", "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
            "--cache-server-addr", "127.0.0.1", "--local-repository", f"org/aicd@v1={ROOT}"]
     for key, value in inputs.items():
         cmd += ["--input", f"{key}={value}"]
+    for key, value in (env or {}).items():
+        cmd += ["--env", f"{key}={value}"]
     before = set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()
     env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"}
     try:
@@ -56,11 +61,28 @@ def act_ready(action_venv, mlflow_server):
 
 
 def test_the_pipeline_runs_under_act_and_every_output_checks_out(act_ready, tmp_path):
-    mlflow_server, state = act_ready, tmp_path / "deploy"
+    """With the default (relative) state-dir and reports: they live in the act home, so the served
+    revision, its state, the reports and the job summaries outlive the workspaces act deletes."""
+    mlflow_server, home = act_ready, tmp_path / "act-home"
+    state = home / ".aicd" / "deploy"
     try:
-        proc = run_act({"tracking-uri": mlflow_server.uri, "state-dir": str(state)})
+        proc = run_act({"tracking-uri": mlflow_server.uri}, env={"AICD_ACT_HOME": str(home)})
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
         out = pipeline_outputs(proc.stdout)
+        assert set(out) == set(yaml.safe_load((ROOT / ".github/workflows/aicd-pipeline.yml").read_text())[True][
+            "workflow_call"]["outputs"])
+        assert out["validate-passed"] == out["train-passed"] == "true" and out["dataset-drifted"] == "false"
+        assert json.loads(out["drifted-columns"]) == [] and out["reused"] == "false"
+        assert out["model-name"] == "coffee-recommender" and out["deployed-model-version"] == out["model-version"]
+        assert out["previous-revision"] == "" and float(out["ready-seconds"]) > 0
+        assert out["image"] == out["digest"] == ""  # the local target builds no image
+        assert out["rolled-back"] == "false" and out["promoted"] == "" and out["retrain-dispatched"] == "false"
+        for report in ("validate-report", "html-report", "monitor-report"):
+            assert Path(out[report]).is_relative_to(home) and Path(out[report]).is_file(), report
+        summaries = sorted((home / "aicd-summaries").iterdir())
+        assert len(summaries) == 4 and "## " in summaries[0].read_text()  # one per action step
+        assert proc.stdout.count("job summary (act keeps none)") == 4 and "Summary - " not in proc.stdout
+        assert LocalTarget(state).current().revision == 1  # the state survived act's cleanup
         assert out["data-version"] == content_hash(open_source(str(ROOT / "examples/coffee/data/user_behavior.csv")))
         assert 0 <= float(out["drift-score"]) < 0.1
         client = mlflow_server.client()
