@@ -4,8 +4,8 @@ Outputs go to the ``GITHUB_OUTPUT`` file as heredocs with a random delimiter, th
 ``GITHUB_STEP_SUMMARY`` (under act, which keeps none, to a file in the act home: :mod:`aicd.under_act`),
 annotations and masks to stdout as workflow commands, escaped the way actions/toolkit escapes them.
 Outside Actions (a laptop, ``aicd demo``) the same calls print plain, readable lines instead. The
-runner state comes from the mapping given to :class:`Actions`, never
-from the environment at import time, so tests pass a dict and temp files.
+runner state comes from the mapping given to :class:`Actions`, never from the environment at import
+time, so tests pass a dict and temp files.
 
 Workflow commands come only from here. The runner treats any stdout or stderr line that starts
 with ``::`` (after leading white space) or holds ``##[`` as a command, so text from data or users
