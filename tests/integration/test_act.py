@@ -28,16 +28,16 @@ WORKFLOW = ".github/workflows/coffee-example.yml"
 ACT_CACHE = Path.home() / ".cache" / "act"
 
 
-def run_act(inputs: dict[str, str], timeout: float = 600, workflow: str = WORKFLOW,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """act on ``workflow`` with ``inputs``; ``env`` reaches every step (act's --env)."""
+def run_act(inputs: dict[str, str], home: Path, timeout: float = 600,
+            workflow: str = WORKFLOW) -> subprocess.CompletedProcess:
+    """act on ``workflow`` with ``inputs``; ``home`` is the act home (AICD_ACT_HOME, through act's --env)
+    where the steps keep their relative state, reports and summaries, never the user's ~/.aicd/act."""
     act = Path(sys.executable).parent / "act"
     cmd = [str(act), "workflow_dispatch", "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
            "--cache-server-addr", "127.0.0.1", "--local-repository", f"org/aicd@v1={ROOT}"]
     for key, value in inputs.items():
         cmd += ["--input", f"{key}={value}"]
-    for key, value in (env or {}).items():
-        cmd += ["--env", f"{key}={value}"]
+    cmd += ["--env", f"AICD_ACT_HOME={home}"]
     before = set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()
     env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"}
     try:
@@ -66,7 +66,7 @@ def test_the_pipeline_runs_under_act_and_every_output_checks_out(act_ready, tmp_
     mlflow_server, home = act_ready, tmp_path / "act-home"
     state = home / ".aicd" / "deploy"
     try:
-        proc = run_act({"tracking-uri": mlflow_server.uri}, env={"AICD_ACT_HOME": str(home)})
+        proc = run_act({"tracking-uri": mlflow_server.uri}, home)
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
         out = pipeline_outputs(proc.stdout)
         assert set(out) == set(yaml.safe_load((ROOT / ".github/workflows/aicd-pipeline.yml").read_text())[True][
@@ -111,7 +111,8 @@ def test_missing_values_fail_the_data_gate_and_training_never_runs(act_ready, tm
     generate(1500, missing={"avg_spend": 0.10}).to_csv(data, index=False)
     before = len(act_ready.client().search_runs(
         [e.experiment_id for e in act_ready.client().search_experiments()]))
-    proc = run_act({"tracking-uri": act_ready.uri, "data": str(data), "state-dir": str(tmp_path / "deploy")})
+    proc = run_act({"tracking-uri": act_ready.uri, "data": str(data), "state-dir": str(tmp_path / "deploy")},
+                   tmp_path / "act-home")
     assert proc.returncode != 0
     assert re.search(r"`avg_spend` is \d+\.\d% missing \(max 5\.0%\)", proc.stdout), proc.stdout[-3000:]
     assert "Job 'Data gate' failed" in proc.stdout + proc.stderr
@@ -124,7 +125,8 @@ def test_missing_values_fail_the_data_gate_and_training_never_runs(act_ready, tm
 def test_shell_metacharacters_in_an_input_are_data(act_ready, tmp_path, payload):
     marker = Path("/tmp") / f"aicd-pwned-{uuid.uuid4().hex}"
     value = payload.format(marker=marker)
-    proc = run_act({"tracking-uri": act_ready.uri, "data": value, "state-dir": str(tmp_path / "deploy")})
+    proc = run_act({"tracking-uri": act_ready.uri, "data": value, "state-dir": str(tmp_path / "deploy")},
+                   tmp_path / "act-home")
     assert proc.returncode != 0
     assert not marker.exists()
     assert "data file not found" in proc.stdout
@@ -149,7 +151,7 @@ def test_the_scheduled_monitor_workflow_runs_under_act_against_prometheus(action
         prometheus.wait_for('sum(aicd_feedback_total{model="coffee-recommender"})',
                             lambda r: r and float(r[0]["value"][1]) >= 300)
         proc = run_act({"prometheus-url": prometheus.url, "state-dir": str(tmp_path / "deploy")},
-                       workflow=".github/workflows/coffee-monitor.yml")
+                       tmp_path / "act-home", workflow=".github/workflows/coffee-monitor.yml")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     out = pipeline_outputs(proc.stdout)
     evidence = json.loads(out["evidence"])
