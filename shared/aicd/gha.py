@@ -1,10 +1,11 @@
 """The only place that speaks the GitHub Actions runner protocol.
 
 Outputs go to the ``GITHUB_OUTPUT`` file as heredocs with a random delimiter, the job summary to
-``GITHUB_STEP_SUMMARY``, annotations and masks to stdout as workflow commands, escaped the way
-actions/toolkit escapes them. Outside Actions (a laptop, ``aicd demo``) the same calls print plain,
-readable lines instead. The runner state comes from the mapping given to :class:`Actions`, never
-from the environment at import time, so tests pass a dict and temp files.
+``GITHUB_STEP_SUMMARY`` (under act, which keeps none, to a file in the act home: :mod:`aicd.under_act`),
+annotations and masks to stdout as workflow commands, escaped the way actions/toolkit escapes them.
+Outside Actions (a laptop, ``aicd demo``) the same calls print plain, readable lines instead. The
+runner state comes from the mapping given to :class:`Actions`, never from the environment at import
+time, so tests pass a dict and temp files.
 
 Workflow commands come only from here. The runner treats any stdout or stderr line that starts
 with ``::`` (after leading white space) or holds ``##[`` as a command, so text from data or users
@@ -27,7 +28,10 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import TextIO
+
+from . import under_act
 
 __all__ = ["Actions", "escape_data", "escape_property", "inert", "md_code", "md_escape"]
 
@@ -92,6 +96,7 @@ class Actions:
     def __init__(self, env: Mapping[str, str], stream: TextIO | None = None):
         self._output_file = env.get("GITHUB_OUTPUT") or None
         self._summary_file = env.get("GITHUB_STEP_SUMMARY") or None
+        self._env = env
         self.on_runner = env.get("GITHUB_ACTIONS") == "true"
         self._stream = stream or sys.stdout
         self._fence: str | None = None
@@ -152,14 +157,24 @@ class Actions:
             self._fence = None
 
     def summary(self, markdown: str) -> None:
-        """Append the step's job summary (call once, at the end of the step)."""
-        if self._summary_file:
-            try:
-                with open(self._summary_file, "a", encoding="utf-8") as fh:
-                    fh.write(markdown.strip("\n") + "\n\n")
-            except OSError as exc:  # the summary is a report: failing to write it must not undo the step
-                self.annotate("warning", f"cannot write the job summary to GITHUB_STEP_SUMMARY "
-                              f"{self._summary_file!r}: {exc.strerror or exc}", title="aicd")
+        """Append the step's job summary (call once, at the end of the step). Under act, which shows
+        GITHUB_STEP_SUMMARY only as log lines and then deletes it, the summary goes to a file of its own
+        in the act home instead, and its path is printed."""
+        kept = under_act.summary_file(self._env, datetime.now(UTC))
+        path, what = (str(kept), "the act home") if kept else (self._summary_file, "GITHUB_STEP_SUMMARY")
+        if not path:
+            return
+        try:
+            if kept:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(markdown.strip("\n") + "\n\n")
+        except OSError as exc:  # the summary is a report: failing to write it must not undo the step
+            self.annotate("warning", f"cannot write the job summary to {what} {path!r}: {exc.strerror or exc}",
+                          title="aicd")
+            return
+        if kept:
+            self.info(f"job summary (act keeps none): {path}")
 
     def comment(self, render: Callable[..., object]) -> None:
         """Hand over the step's pull-request comment section, as a function the CLI calls with the

@@ -7,6 +7,8 @@ line, before any work is done. A step writes only
 - inside the workspace (``GITHUB_WORKSPACE``, else the current directory),
 - inside ``RUNNER_TEMP``,
 - inside a folder the caller names explicitly (``folders``: the demo's own work folder),
+- under act, inside the act home, where a relative path is taken (:mod:`aicd.under_act`: act deletes
+  the workspace when the job succeeds),
 
 never onto one of the step's own input files, never onto a directory. Paths are compared after
 resolving symbolic links, so a link cannot smuggle a write outside either.
@@ -20,6 +22,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from . import under_act
 from .errors import ConfigError, UserError
 
 __all__ = ["check_writable", "write_text"]
@@ -30,6 +33,7 @@ def check_writable(path: str, *, what: str, env: Mapping[str, str], inputs: Mapp
     """``path`` when a step may write it (the rules above); ConfigError naming ``what`` otherwise.
     ``inputs`` are the step's inputs (the files they name are protected, except input ``own``,
     the path being checked), ``folders`` extra places the user named for writing."""
+    path = under_act.placed(path, env)
     try:
         return _checked(path, what, env, inputs or {}, folders, own)
     except OSError as exc:  # a name too long, a component that is a file ...
@@ -68,7 +72,8 @@ def write_text(path: Path, text: str, what: str) -> None:
 
 
 def _roots(env: Mapping[str, str], folders: Iterable[str]) -> list[Path]:
-    places = [env.get("GITHUB_WORKSPACE") or os.getcwd(), env.get("RUNNER_TEMP", ""), *folders]
+    places = [env.get("GITHUB_WORKSPACE") or os.getcwd(), env.get("RUNNER_TEMP", ""), under_act.home(env) or "",
+              *folders]
     return [Path(os.path.realpath(p)) for p in dict.fromkeys(places) if p]
 
 

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from aicd.datasets import content_hash, open_source
 from aicd.deploy.local import LocalTarget
@@ -27,12 +28,16 @@ WORKFLOW = ".github/workflows/coffee-example.yml"
 ACT_CACHE = Path.home() / ".cache" / "act"
 
 
-def run_act(inputs: dict[str, str], timeout: float = 600, workflow: str = WORKFLOW) -> subprocess.CompletedProcess:
+def run_act(inputs: dict[str, str], home: Path, timeout: float = 600,
+            workflow: str = WORKFLOW) -> subprocess.CompletedProcess:
+    """act on ``workflow`` with ``inputs``; ``home`` is the act home (AICD_ACT_HOME, through act's --env)
+    where the steps keep their relative state, reports and summaries, never the user's ~/.aicd/act."""
     act = Path(sys.executable).parent / "act"
     cmd = [str(act), "workflow_dispatch", "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
            "--cache-server-addr", "127.0.0.1", "--local-repository", f"org/aicd@v1={ROOT}"]
     for key, value in inputs.items():
         cmd += ["--input", f"{key}={value}"]
+    cmd += ["--env", f"AICD_ACT_HOME={home}"]
     before = set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()
     env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"}
     try:
@@ -56,11 +61,28 @@ def act_ready(action_venv, mlflow_server):
 
 
 def test_the_pipeline_runs_under_act_and_every_output_checks_out(act_ready, tmp_path):
-    mlflow_server, state = act_ready, tmp_path / "deploy"
+    """With the default (relative) state-dir and reports: they live in the act home, so the served
+    revision, its state, the reports and the job summaries outlive the workspaces act deletes."""
+    mlflow_server, home = act_ready, tmp_path / "act-home"
+    state = home / ".aicd" / "deploy"
     try:
-        proc = run_act({"tracking-uri": mlflow_server.uri, "state-dir": str(state)})
+        proc = run_act({"tracking-uri": mlflow_server.uri}, home)
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
         out = pipeline_outputs(proc.stdout)
+        assert set(out) == set(yaml.safe_load((ROOT / ".github/workflows/aicd-pipeline.yml").read_text())[True][
+            "workflow_call"]["outputs"])
+        assert out["validate-passed"] == out["train-passed"] == "true" and out["dataset-drifted"] == "false"
+        assert json.loads(out["drifted-columns"]) == [] and out["reused"] == "false"
+        assert out["model-name"] == "coffee-recommender" and out["deployed-model-version"] == out["model-version"]
+        assert out["previous-revision"] == "" and float(out["ready-seconds"]) > 0
+        assert out["image"] == out["digest"] == ""  # the local target builds no image
+        assert out["rolled-back"] == "false" and out["promoted"] == "" and out["retrain-dispatched"] == "false"
+        for report in ("validate-report", "html-report", "monitor-report"):
+            assert Path(out[report]).is_relative_to(home) and Path(out[report]).is_file(), report
+        summaries = sorted((home / "aicd-summaries").iterdir())
+        assert len(summaries) == 4 and "## " in summaries[0].read_text()  # one per action step
+        assert proc.stdout.count("job summary (act keeps none)") == 4 and "Summary - " not in proc.stdout
+        assert LocalTarget(state).current().revision == 1  # the state survived act's cleanup
         assert out["data-version"] == content_hash(open_source(str(ROOT / "examples/coffee/data/user_behavior.csv")))
         assert 0 <= float(out["drift-score"]) < 0.1
         client = mlflow_server.client()
@@ -89,7 +111,8 @@ def test_missing_values_fail_the_data_gate_and_training_never_runs(act_ready, tm
     generate(1500, missing={"avg_spend": 0.10}).to_csv(data, index=False)
     before = len(act_ready.client().search_runs(
         [e.experiment_id for e in act_ready.client().search_experiments()]))
-    proc = run_act({"tracking-uri": act_ready.uri, "data": str(data), "state-dir": str(tmp_path / "deploy")})
+    proc = run_act({"tracking-uri": act_ready.uri, "data": str(data), "state-dir": str(tmp_path / "deploy")},
+                   tmp_path / "act-home")
     assert proc.returncode != 0
     assert re.search(r"`avg_spend` is \d+\.\d% missing \(max 5\.0%\)", proc.stdout), proc.stdout[-3000:]
     assert "Job 'Data gate' failed" in proc.stdout + proc.stderr
@@ -102,7 +125,8 @@ def test_missing_values_fail_the_data_gate_and_training_never_runs(act_ready, tm
 def test_shell_metacharacters_in_an_input_are_data(act_ready, tmp_path, payload):
     marker = Path("/tmp") / f"aicd-pwned-{uuid.uuid4().hex}"
     value = payload.format(marker=marker)
-    proc = run_act({"tracking-uri": act_ready.uri, "data": value, "state-dir": str(tmp_path / "deploy")})
+    proc = run_act({"tracking-uri": act_ready.uri, "data": value, "state-dir": str(tmp_path / "deploy")},
+                   tmp_path / "act-home")
     assert proc.returncode != 0
     assert not marker.exists()
     assert "data file not found" in proc.stdout
@@ -127,7 +151,7 @@ def test_the_scheduled_monitor_workflow_runs_under_act_against_prometheus(action
         prometheus.wait_for('sum(aicd_feedback_total{model="coffee-recommender"})',
                             lambda r: r and float(r[0]["value"][1]) >= 300)
         proc = run_act({"prometheus-url": prometheus.url, "state-dir": str(tmp_path / "deploy")},
-                       workflow=".github/workflows/coffee-monitor.yml")
+                       tmp_path / "act-home", workflow=".github/workflows/coffee-monitor.yml")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     out = pipeline_outputs(proc.stdout)
     evidence = json.loads(out["evidence"])

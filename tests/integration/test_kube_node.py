@@ -414,7 +414,8 @@ def test_the_pipeline_template_under_act_ships_to_the_real_node_as_a_tenant(
     cmd = [str(Path(sys.executable).parent / "act"), "workflow_dispatch", "-W", str(workflow),
            "-P", "ubuntu-latest=-self-hosted", "--cache-server-addr", "127.0.0.1",
            "--local-repository", f"org/aicd@v1={REPO}",
-           "-s", "AICD_KUBECONFIG", "-s", "AICD_REGISTRY_PASSWORD", "-s", "AICD_FEEDBACK_TOKEN"]
+           "-s", "AICD_KUBECONFIG", "-s", "AICD_REGISTRY_PASSWORD", "-s", "AICD_FEEDBACK_TOKEN",
+           "--env", f"AICD_ACT_HOME={tmp_path / 'act-home'}"]  # the reports and summaries: not in ~/.aicd/act
     for key, value in inputs.items():
         cmd += ["--input", f"{key}={value}"]
     env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1", "AICD_REGISTRY_PASSWORD": docker_registry.password,

@@ -24,6 +24,9 @@ _COMMENT_INPUTS = (_PR_COMMENT, replace(_GITHUB_TOKEN, help=_GITHUB_TOKEN.help.f
 _MLFLOW_UI = Input("mlflow-ui-url", "pr-comment: base URL of the MLflow UI the comment links runs and model "
                    "versions to; empty uses an http(s) tracking URI.", "")
 
+# act deletes a job's workspace when the job succeeds (aicd.under_act)
+_UNDER_ACT = " Under act a relative path is taken in the act home, which outlives the job (README: act)."
+
 _VALIDATE_DESCRIPTION = ("Data gate: schema, types, missing values, label balance, ranges, uniqueness, freshness "
                          "and drift.")
 _VALIDATE_OUTPUTS = (
@@ -44,7 +47,8 @@ _VALIDATE_INPUTS = (
     Input("reference", "Reference for drift: any source `data` takes, or models:/<name>@<alias> for the profile "
           "stored with a registered model; overrides data.drift.reference.", ""),
     Input("tracking-uri", "MLflow tracking URI, for a models:/ reference; empty uses MLFLOW_TRACKING_URI.", ""),
-    Input("report", "Where to write the JSON report (the HTML report goes beside it).", "aicd-reports/validate.json"),
+    Input("report", "Where to write the JSON report (the HTML report goes beside it)." + _UNDER_ACT,
+          "aicd-reports/validate.json"),
     *_COMMENT_INPUTS,
 )
 
@@ -126,7 +130,7 @@ _DEPLOY_INPUTS = (
     Input("revision", "rollback: the kept revision to return to (deploy.keep-revisions are kept; every revision "
           "above it is retired); empty means the previous one.", "", kind="revision"),
     Input("tenant", "Tenant id: deploys only the tenant's own models, into its own namespace.", ""),
-    Input("state-dir", "Folder holding the local target's revisions, logs and state.", ".aicd/deploy"),
+    Input("state-dir", "Folder holding the local target's revisions, logs and state." + _UNDER_ACT, ".aicd/deploy"),
     Input("variant", "local, docker: the variant label this deployment's metrics carry — stable, or canary / a / "
           "b for a second deployment judged against it (docker: deployment <model>-<variant>, with its own "
           "listen; local: its own state-dir).", "stable", choices=("stable", "canary", "a", "b")),
@@ -202,8 +206,8 @@ _MONITOR_INPUTS = (
     Input("target", "The deploy target to roll back: local, docker or kubernetes (as given to action-deploy).",
           "local", choices=tuple(TARGETS)),
     *_KUBERNETES_INPUTS,
-    Input("state-dir", "The deploy state folder, used to roll back the local target.", ".aicd/deploy"),
-    Input("report", "Where to write the JSON evidence.", "aicd-reports/monitor.json"),
+    Input("state-dir", "The deploy state folder, used to roll back the local target." + _UNDER_ACT, ".aicd/deploy"),
+    Input("report", "Where to write the JSON evidence." + _UNDER_ACT, "aicd-reports/monitor.json"),
     _PR_COMMENT,
     _MLFLOW_UI,
 )

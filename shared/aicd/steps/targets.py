@@ -14,6 +14,7 @@ from ..deploy.naming import model_name_of
 from ..deploy.target import Settings, Target, open_target, target_class
 from ..errors import ConfigError
 from ..tenancy import check_tenant, owns
+from ..under_act import state_dir
 from . import Inputs
 
 __all__ = ["check_owner", "namespace_for", "open_from_inputs", "settings_from"]
@@ -52,11 +53,19 @@ def settings_from(inputs: Inputs, env: Mapping[str, str], *, model_name: str | N
     if variant is not None:
         declared["variant"] = variant
     return Settings(model_name=model_name, keep=deploy.keep_revisions, progress=progress,
-                    state_dir=Path(inputs["state-dir"]), docker_host=env.get("DOCKER_HOST", ""),
+                    state_dir=_state_dir(inputs, env), docker_host=env.get("DOCKER_HOST", ""),
                     kubeconfig=inputs.get("kubeconfig") or env.get("KUBECONFIG") or
                     os.path.expanduser("~/.kube/config"),
                     namespace=inputs.get("namespace") or namespace_for(tenant, kubernetes.namespace),
                     kubernetes=kubernetes, **declared)
+
+
+def _state_dir(inputs: Inputs, env: Mapping[str, str]) -> Path:
+    """The local target's state folder; under act placed where it outlives the job (aicd.under_act),
+    and only the local target, which keeps its revisions there, has it checked."""
+    if inputs.get("target", "local") == "local":
+        return state_dir(inputs["state-dir"], env)
+    return Path(inputs["state-dir"])
 
 
 def open_from_inputs(inputs: Inputs, env: Mapping[str, str], verb: str, **how) -> Target:
