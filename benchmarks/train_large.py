@@ -14,9 +14,10 @@ HistGradientBoostingClassifier through aicd's default pipeline.
   reading, hashing, the holdout gate, the ONNX export and its agreement check, the drift profile,
   logging and registering.
 
-Prints both wall times and peak RSS (``/usr/bin/time``), aicd's fit as it reports it, and the
-ratios the issue asks for: aicd's wall time beyond the plain fit's (target ≤ 10 %) and the RSS
-ratio (target ≤ 1.5×).
+Prints both wall times and peak RSS (``/usr/bin/time``), each fit as it was timed, and the
+ratios the issue asks for: aicd's wall time beyond the plain script's (target ≤ 10 %), the same
+without the fit's own variation between the two processes (aicd's time outside its fit beyond the
+plain script's, as a share of the fit), and the RSS ratio (target ≤ 1.5×).
 """
 
 from __future__ import annotations
@@ -127,6 +128,11 @@ def main() -> None:
     print(f"{'scikit-learn':14} {sk_wall:8.1f} {sk_fit:8.1f} {sk_rss:12.0f}")
     print(f"{'aicd train':14} {aicd_wall:8.1f} {aicd_fit:8.1f} {aicd_rss:12.0f}")
     print(f"aicd's wall time beyond plain scikit-learn's: {(aicd_wall / sk_wall - 1):+.1%} (target <= +10 %)")
+    # the same fit varies by more than the target between two processes on a shared machine; what aicd
+    # adds is its time outside the fit beyond the plain script's (reading, splitting, imports)
+    beyond = (aicd_wall - aicd_fit) - (sk_wall - sk_fit)
+    print(f"aicd's time outside the fit beyond plain scikit-learn's: {beyond:.1f} s, {beyond / sk_fit:+.1%} of the fit "
+          "(target <= +10 %)")
     print(f"peak RSS ratio aicd / scikit-learn: {aicd_rss / sk_rss:.2f}x (target <= 1.5x)")
 
 

@@ -144,8 +144,14 @@ def _read(path: Path, column_types: dict[str, pa.DataType], delimiter: str = ","
 
 def _guarded(path: Path, fmt: str, reader) -> Iterator[pa.RecordBatch]:
     """Run a reader, turning whatever Arrow or the OS raises into a DataError naming the file."""
-    try:
+    with _read_errors(path, fmt):
         yield from reader()
+
+
+@contextmanager
+def _read_errors(path: Path, fmt: str):
+    try:
+        yield
     except DataError:
         raise
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError,
@@ -229,6 +235,26 @@ class _RangeReader(io.RawIOBase):
     def close(self) -> None:
         self._fh.close()
         super().close()
+
+
+def _whole(path: Path, label: str, delimiter: str) -> pa.Table:
+    """One file as a table. Parquet is decoded by Arrow's threads, column by column (the batch stream
+    of :meth:`Part.batches` is one thread: 1 s more than pandas' own reader on a million rows);
+    the other formats are their batches."""
+    if _format(path)[0] == "parquet":
+        with _named(path, label), _read_errors(path, "parquet"):
+            return _parquet_table(path)
+    return pa.Table.from_batches(list(Part(path, delimiter=delimiter, label=label).batches()))
+
+
+def _parquet_table(path: Path) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as handle:
+        _check_names(handle.schema_arrow.names, path)
+        if handle.metadata.num_rows == 0:
+            raise DataError("the Parquet file has no rows", file=str(path))
+        return handle.read(use_threads=True)
 
 
 def _parquet(path: Path) -> Iterator[pa.RecordBatch]:
@@ -360,7 +386,8 @@ def read_frame(source: Source | str):
     needs it in memory anyway)."""
     source = open_files(source) if isinstance(source, str) else source
     try:
-        table = pa.Table.from_batches(list(source.batches()))
+        table = pa.concat_tables([_whole(path, source.label(i), source.delimiter)
+                                  for i, path in enumerate(source.files)])
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # e.g. partitions that disagree on a column's type
         raise DataError(f"cannot read the data: {str(exc).splitlines()[0]}", file=source.spec,
                         hint="every file must have the same columns and types") from None

@@ -28,6 +28,7 @@ from ..model.train import TrainResult, build_estimator, evaluate, labelled_rows,
 from ..provenance import commit_of
 from ..registry import JOB_TAG, REUSED_BY_JOB_TAG, MlflowRegistry, ModelRecord
 from ..tenancy import check_tenant, qualified_name
+from ..warmup import Warmup
 from . import read_inputs
 from .prcomment import render as pr
 from .specs import SPECS
@@ -79,8 +80,10 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
             + (f" ({dropped:,} rows without a label dropped, as model.max-missing-label-ratio allows)" if dropped
                else "") + f"; fitting {cfg.model.entrypoint or cfg.model.estimator} on the training split")
     fit_started = time.monotonic()
+    warmup = Warmup(AFTER_FIT)
     result = _fit(frame, cfg, estimator)
     fit_seconds = time.monotonic() - fit_started
+    warmup.wait()
     gh.info(f"aicd train: fitted on {result.n_train:,} rows in {fit_seconds:.2f} s; holdout {result.n_test:,} rows")
     for note in result.notes:
         gh.annotate("notice", note, title="aicd model gate: features")
@@ -119,6 +122,10 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         gh.annotate("warning", f"registered {record.model_uri} as `challenger` although the gate refused it "
                     "(on-failure: register): deploy it only as a canary", title="aicd model gate")
     return outputs
+
+
+# imported on a thread while the model fits: the export, the model file and MLflow's flavour need them next
+AFTER_FIT = ("onnxruntime", "skl2onnx", "skops.io", "mlflow.sklearn")
 
 
 def _checked_against_data(frame, cfg: Config) -> Config:
