@@ -66,6 +66,7 @@ def test_per_feature_tensors_become_the_columns_predict_would_build():
     column = {"inputs": [tensor("member", [[True], [False]], "BOOL", [2, 1]), tensor("roast", ["a", "b"], "BYTES"),
                          tensor("age", [[1], [2]], "FP32", [2, 1])]}  # any order, [N, 1] in either form
     assert oip.parse_infer(column, SIG, 10).columns == {"age": [1, 2], "roast": ["a", "b"], "member": [True, False]}
+    assert oip._common_columns(per_feature()["inputs"], SIG) is not None  # the common request takes the one pass
 
 
 def test_a_single_input_is_n_rows_of_every_feature_in_the_metadatas_order():
@@ -102,6 +103,9 @@ def test_a_single_input_is_n_rows_of_every_feature_in_the_metadatas_order():
     ({"inputs": [tensor("age", [1, 2], "INT64"), *per_feature()["inputs"][1:]]}, "has 1 rows where the inputs"),
     ({"inputs": [tensor("age", [1], "INT64", [1, 2]), *per_feature()["inputs"][1:]]}, r"\[1, 2\]"),
     ({"inputs": [tensor("age", [[1, 2]], "INT64", [1, 2]), *per_feature()["inputs"][1:]]}, r"shape \[N\] or \[N, 1\]"),
+    ({"inputs": [tensor("age", [[[41]]], "INT64", [1, 1]), *per_feature()["inputs"][1:]]},
+     r"`inputs\[0\].data` nests deeper than its shape's 2 dimensions"),
+    ({"inputs": [tensor("age", [[41]], "INT64", [1]), *per_feature()["inputs"][1:]]}, "deeper than its shape's 1"),
     ({**per_feature(), "outputs": [{"name": "scores"}]}, r"`outputs\[0\].name` 'scores' is not an output"),
     ({**per_feature(), "outputs": [{}]}, "must be an object with a `name`"),
     ({"inputs": [{**tensor("age", [], "BYTES"), "parameters": {"binary_data_size": 8}}]}, "binary tensor data"),
@@ -205,3 +209,44 @@ def test_the_binary_data_extension_is_refused_with_a_clear_400():
     status, _, body = request(served(), "POST", "/v2/models/acme__churn/infer", b"{}\x00\x01",
                               headers=[("inference-header-content-length", "2")])
     assert status == 400 and "binary tensor data extension is not supported" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("body", [
+    per_feature((41, 30.5), ("dark", "light"), (True, False)),
+    {"inputs": [{**t, "shape": [1, 1]} for t in per_feature()["inputs"]]},
+    per_feature((None,), ("dark",), (True,)),  # a missing value: the thorough path's
+    {"inputs": [tensor("age", [[41]], "INT64", [1, 1]), *per_feature()["inputs"][1:]]},  # nested data
+    {"inputs": [tensor("age", [41], "INT64", [True]), *per_feature()["inputs"][1:]]},  # a bool is no dimension
+    {"inputs": [tensor("age", [41], "INT64", [1, True]), *per_feature()["inputs"][1:]]},
+    {"inputs": [tensor("age", [True], "INT64"), *per_feature()["inputs"][1:]]},
+    {"inputs": [tensor("age", [4.5], "INT64"), *per_feature()["inputs"][1:]]},
+    {"inputs": [tensor("age", [4.0], "UINT8"), *per_feature()["inputs"][1:]]},
+    {"inputs": [tensor("age", [-4], "UINT8"), *per_feature()["inputs"][1:]]},
+    {"inputs": [tensor("age", [1e39], "FP32"), *per_feature()["inputs"][1:]]},
+    {"inputs": [*per_feature()["inputs"][:1], tensor("roast", ["\ud800"], "BYTES"), *per_feature()["inputs"][2:]]},
+    {"inputs": [*per_feature()["inputs"][:1], tensor("roast", [1], "BYTES"), *per_feature()["inputs"][2:]]},
+    {"inputs": [*per_feature()["inputs"], tensor("age", [1], "INT64")]},
+    {"inputs": [{**t, "parameters": {"content_type": "np"}} for t in per_feature()["inputs"]]},
+    {"inputs": [tensor("age", [1, 2], "INT64"), *per_feature()["inputs"][1:]]},
+    {"inputs": [tensor("age", [], "INT64"), tensor("roast", [], "BYTES"), tensor("member", [], "BOOL")]},
+])
+def test_the_one_pass_check_accepts_exactly_what_the_thorough_one_does(body, monkeypatch):
+    """The common request's quick check answers as the thorough one, and leaves it every other request."""
+    def parsed():
+        try:
+            return oip.parse_infer(body, SIG, 10)
+        except BadRequest as exc:
+            return str(exc)
+
+    quick = parsed()
+    monkeypatch.setattr(oip, "_common_columns", lambda inputs, sig: None)
+    assert parsed() == quick
+
+
+def test_infer_reads_only_what_it_bounds_and_a_body_too_deep_to_parse_is_a_400():
+    app = served()
+    deep = {**per_feature(), "extension": json.loads("[" * 50 + "]" * 50)}  # never read: no walk over it
+    assert post(app, "/v2/models/acme__churn/infer", deep)[0] == 200
+    status, _, body = request(app, "POST", "/v2/models/acme__churn/infer", b"[" * 100_000 + b"]" * 100_000,
+                              headers=[("content-length", "200000")])
+    assert status == 400 and list(json.loads(body)) == ["error"]

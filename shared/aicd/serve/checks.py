@@ -12,7 +12,7 @@ import math
 
 from ..dates import is_date_text
 
-__all__ = ["KIND_NAMES", "BadRequest", "encodable", "finite", "fits"]
+__all__ = ["KIND_NAMES", "LARGEST", "BadRequest", "encodable", "finite", "fits"]
 
 KIND_NAMES = {"int": "a number", "float": "a number", "bool": "true or false", "str": "a string",
               "datetime": "an ISO-8601 date or time"}

@@ -24,7 +24,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from .checks import BadRequest, encodable, finite, fits
+from .checks import LARGEST, BadRequest, encodable, finite, fits
 
 __all__ = ["Inference", "Route", "Signature", "infer_response", "model_metadata", "parse_infer", "parse_path",
            "route_label", "server_metadata", "signature"]
@@ -89,6 +89,8 @@ class Signature:
     label_datatype: str
     classes: tuple
     probabilities: bool
+    kind_of: dict[str, str]  # feature -> kind: a name's lookup on the request path is one hash
+    takes: dict[str, tuple[str, ...]]  # feature -> the datatypes it takes
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -102,9 +104,12 @@ def signature(meta: dict, runtime: str, probabilities: bool) -> Signature:
     types = meta.get("feature_types", {})
     classes = tuple(meta.get("classes") or ())
     regression = meta.get("task", "classification") == "regression"
+    kinds = tuple(types.get(f, "str") for f in features)
     return Signature(str(meta.get("model_name") or "model"), str(meta.get("model_version", "")),
-                     PLATFORMS.get(runtime, runtime), features, tuple(types.get(f, "str") for f in features),
-                     "FP64" if regression else _label_datatype(classes), classes, probabilities)
+                     PLATFORMS.get(runtime, runtime), features, kinds,
+                     "FP64" if regression else _label_datatype(classes), classes, probabilities,
+                     dict(zip(features, kinds, strict=True)),
+                     {f: TAKES.get(k, ("BYTES",)) for f, k in zip(features, kinds, strict=True)})
 
 
 def _label_datatype(classes: tuple) -> str:
@@ -155,12 +160,52 @@ def parse_infer(payload: object, sig: Signature, max_rows: int) -> Inference:
     inputs = payload.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise BadRequest("`inputs` must be a non-empty list of tensors (name, shape, datatype, data)")
-    tensors = [_tensor(i, item) for i, item in enumerate(inputs)]
-    single = len(tensors) == 1 and tensors[0][1] not in sig.features
-    columns, rows = _one_tensor(tensors[0], sig) if single else _per_feature(tensors, sig)
+    fast = _common_columns(inputs, sig)
+    if fast is not None:
+        columns, rows = fast
+    else:
+        tensors = [_tensor(i, item) for i, item in enumerate(inputs)]
+        single = len(tensors) == 1 and tensors[0][1] not in sig.kind_of
+        columns, rows = _one_tensor(tensors[0], sig) if single else _per_feature(tensors, sig)
     if rows < 1 or rows > max_rows:
         raise BadRequest(f"the batch has {rows} rows: at least 1 and at most {max_rows} per request")
     return Inference(columns, rows, _outputs(payload.get("outputs"), sig), given_id)
+
+
+def _common_columns(inputs: list, sig: Signature) -> tuple[dict[str, list], int] | None:
+    """The common request — one flat ``[N]`` or ``[N, 1]`` tensor per feature, finite numbers or valid
+    values, nothing missing — checked in one tight pass; None at the first thing it does not expect,
+    and the thorough path (``_tensor`` and ``_per_feature``) takes the request again, accepts what
+    this did not (a missing value, nested data) or names the fault. Both accept the same requests:
+    this one only saves the 5-6 calls per tensor that made a 30-feature inference 40 % slower than
+    ``/predict``."""
+    takes, kind_of, columns, rows = sig.takes, sig.kind_of, {}, -1
+    for item in inputs:
+        if type(item) is not dict or item.get("parameters"):
+            return None
+        name, datatype, shape, data = item.get("name"), item.get("datatype"), item.get("shape"), item.get("data")
+        if type(name) is not str or datatype not in takes.get(name, ()) or name in columns:
+            return None
+        if type(shape) is not list or type(data) is not list or not shape or type(shape[-1]) is not int:
+            return None
+        n = len(data)
+        if (shape != [n] and shape != [n, 1]) or type(shape[0]) is not int or (rows != n and rows != -1):
+            return None
+        rows = n
+        if kind_of[name] in ("int", "float"):
+            integer = datatype in INTEGERS
+            for value in data:
+                kind = type(value)
+                if not ((kind is float or kind is int) and -LARGEST <= value <= LARGEST) or (
+                        integer and not _integral(value, datatype)):
+                    return None
+        elif not all(value is not None and fits(value, kind_of[name]) and (type(value) is not str or encodable(value))
+                     for value in data):
+            return None
+        columns[name] = data
+    if len(columns) != len(kind_of) or rows < 1:
+        return None
+    return {f: columns[f] for f in sig.features}, rows
 
 
 # (index in `inputs`, name, shape, datatype, data flattened in row-major order)
@@ -168,39 +213,49 @@ Tensor = tuple[int, str, list[int], str, list]
 
 
 def _tensor(i: int, item: object) -> Tensor:
-    if not isinstance(item, dict):
-        raise BadRequest(f"`inputs[{i}]` must be a tensor object (name, shape, datatype, data)")
-    for key in ("name", "shape", "datatype", "data"):
-        if key not in item:
-            raise BadRequest(f"`inputs[{i}]` has no `{key}`")
-    name, shape, datatype = item["name"], item["shape"], item["datatype"]
-    if not isinstance(name, str) or not encodable(name):
+    """One request input, its form checked (the values are checked against the feature later). The
+    common case runs on the request path of every inference, so it takes the fewest steps."""
+    try:
+        name, shape, datatype, data = item["name"], item["shape"], item["datatype"], item["data"]
+    except (KeyError, TypeError):
+        if not isinstance(item, dict):
+            raise BadRequest(f"`inputs[{i}]` must be a tensor object (name, shape, datatype, data)") from None
+        missing = next(k for k in ("name", "shape", "datatype", "data") if k not in item)
+        raise BadRequest(f"`inputs[{i}]` has no `{missing}`") from None
+    if type(name) is not str:
         raise BadRequest(f"`inputs[{i}].name` must be a string")
     if datatype not in DATATYPES:
         raise BadRequest(f"`inputs[{i}].datatype` {json.dumps(datatype)[:40]} is not a tensor datatype "
                          f"({', '.join(DATATYPES)})")
-    parameters = item.get("parameters") or {}
-    if isinstance(parameters, dict) and "binary_data_size" in parameters:
+    parameters = item.get("parameters")
+    if parameters and isinstance(parameters, dict) and "binary_data_size" in parameters:
         raise BadRequest(f"`inputs[{i}]`: the binary tensor data extension is not supported; send `data` as JSON")
-    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+    if type(shape) is not list or not _dimensions(shape):
         raise BadRequest(f"`inputs[{i}].shape` must be a list of non-negative integers, got {json.dumps(shape)[:40]}")
-    data = _flat(item["data"], i)
+    data = _flat(data, i, len(shape))
     if len(data) != math.prod(shape):
         raise BadRequest(f"`inputs[{i}]` ({name!r:.40}) has shape {shape} ({math.prod(shape)} values) but "
                          f"its `data` holds {len(data)}")
     return i, name, shape, datatype, data
 
 
-def _flat(data: object, i: int) -> list:
-    """Tensor data in row-major order, from its flat or its nested form."""
-    if not isinstance(data, list):
+def _dimensions(shape: list) -> bool:
+    return all(type(d) is int and d >= 0 for d in shape)
+
+
+def _flat(data: object, i: int, rank: int) -> list:
+    """Tensor data in row-major order, from its flat or its nested form (no deeper than the shape's
+    ``rank``: the only nesting of a request that is read, so the app need not walk the whole body)."""
+    if type(data) is not list:
         raise BadRequest(f"`inputs[{i}].data` must be a list of the tensor's values")
-    if not any(isinstance(v, list) for v in data):
+    if list not in map(type, data):
         return data
     flat, stack = [], [iter(data)]
     while stack:
         for value in stack[-1]:
             if isinstance(value, list):
+                if len(stack) >= rank:
+                    raise BadRequest(f"`inputs[{i}].data` nests deeper than its shape's {rank} dimensions")
                 stack.append(iter(value))
                 break
             flat.append(value)
@@ -211,32 +266,29 @@ def _flat(data: object, i: int) -> list:
 
 def _per_feature(tensors: list[Tensor], sig: Signature) -> tuple[dict[str, list], int]:
     """One tensor per feature, each ``[N]`` or ``[N, 1]``, all of the same N."""
-    by_name: dict[str, Tensor] = {}
-    for tensor in tensors:
-        i, name = tensor[0], tensor[1]
-        if name not in sig.features:
+    columns: dict[str, list] = {}
+    rows = tensors[0][2][0] if tensors[0][2] else 0
+    for i, name, shape, datatype, data in tensors:
+        kind = sig.kind_of.get(name)
+        if kind is None:
             near = difflib.get_close_matches(name, sig.features, n=1)
             raise BadRequest(f"`inputs[{i}].name` {name!r:.40} is not an input of model {sig.name!r:.80}"
                              + (f" (did you mean {near[0]!r}?)" if near else f" (inputs: {_listed(sig.features)})"))
-        if name in by_name:
+        if name in columns:
             raise BadRequest(f"`inputs[{i}]`: input {name!r:.40} is given twice")
-        by_name[name] = tensor
-    missing = [f for f in sig.features if f not in by_name]
-    if missing:
+        if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+            raise BadRequest(f"`inputs[{i}]` ({name!r:.40}) must have shape [N] or [N, 1], got {shape}")
+        if shape[0] != rows:
+            raise BadRequest(f"`inputs[{i}]` ({name!r:.40}) has {shape[0]} rows where the inputs before it have {rows}")
+        if datatype not in TAKES.get(kind, ("BYTES",)):
+            _refuse_datatype(i, name, kind, datatype)
+        _check_values(data, kind, datatype, i, 0, 1)
+        columns[name] = data
+    if len(columns) < len(sig.features):
+        missing = [f for f in sig.features if f not in columns]
         raise BadRequest(f"input {missing[0]!r:.40} is missing: model {sig.name!r:.80} takes one input per feature "
                          f"({_listed(sig.features)}), or one [N, {len(sig.features)}] input")
-    columns, rows = {}, None
-    for feature, kind in zip(sig.features, sig.kinds, strict=True):
-        i, name, shape, datatype, data = by_name[feature]
-        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
-            raise BadRequest(f"`inputs[{i}]` ({name!r:.40}) must have shape [N] or [N, 1], got {shape}")
-        if rows is not None and shape[0] != rows:
-            raise BadRequest(f"`inputs[{i}]` ({name!r:.40}) has {shape[0]} rows where the inputs before it have {rows}")
-        rows = shape[0]
-        _check_datatype(i, feature, kind, datatype)
-        _check_values(data, kind, datatype, i, 0, 1)
-        columns[feature] = data
-    return columns, rows or 0
+    return {f: columns[f] for f in sig.features}, rows
 
 
 def _one_tensor(tensor: Tensor, sig: Signature) -> tuple[dict[str, list], int]:
@@ -247,6 +299,10 @@ def _one_tensor(tensor: Tensor, sig: Signature) -> tuple[dict[str, list], int]:
         raise BadRequest(f"`inputs[{i}]` ({name!r:.40}) is not a feature of model {sig.name!r:.80}: a single input "
                          f"must have shape [N, {width}] (one column per feature, in the metadata's order), got {shape}"
                          f"; or send one input per feature ({_listed(sig.features)})")
+    if all(k in ("int", "float") for k in sig.kinds):  # one check over the flat data: no per-column passes
+        _check_datatype(i, sig.features[0], sig.kinds[0], datatype)
+        _check_values(data, "float", datatype, i, 0, 1)
+        return {feature: data[j::width] for j, feature in enumerate(sig.features)}, shape[0]
     columns = {}
     for j, (feature, kind) in enumerate(zip(sig.features, sig.kinds, strict=True)):
         _check_datatype(i, feature, kind, datatype)
@@ -257,32 +313,48 @@ def _one_tensor(tensor: Tensor, sig: Signature) -> tuple[dict[str, list], int]:
 
 
 def _check_datatype(i: int, feature: str, kind: str, datatype: str) -> None:
-    if datatype not in TAKES.get(kind, ("BYTES",)):
-        takes = "a numeric datatype (FP64, FP32, INT64, ...)" if kind in ("int", "float") else \
+    if datatype not in TAKES.get(kind, ("BYTES",)):  # a kind unknown to this server: text, as /predict takes it
+        _refuse_datatype(i, feature, kind, datatype)
+
+
+def _refuse_datatype(i: int, feature: str, kind: str, datatype: str) -> None:
+    takes = "a numeric datatype (FP64, FP32, INT64, ...)" if kind in ("int", "float") else \
             TAKES.get(kind, ("BYTES",))[0]
-        raise BadRequest(f"`inputs[{i}].datatype` is {datatype}, but feature {feature!r:.40} takes {takes}")
+    raise BadRequest(f"`inputs[{i}].datatype` is {datatype}, but feature {feature!r:.40} takes {takes}")
 
 
 def _check_values(values: list, kind: str, datatype: str, i: int, first: int, step: int) -> None:
-    """Each element is a value of the datatype and of the feature's kind; ``first`` and ``step`` place
-    the column in the tensor's flat data, so an error names the element the client sent."""
-    integer, unsigned = datatype in INTEGERS, datatype.startswith("UINT")
+    """Each element is a value of the datatype and of the feature's kind (None: missing, imputed by the
+    model's pipeline); ``first`` and ``step`` place the column in the tensor's flat data, so an error
+    names the element the client sent. Numbers take the inline test: this runs for every value."""
+    if kind in ("int", "float"):
+        integer = datatype in INTEGERS
+        for n, value in enumerate(values):
+            kind_of = type(value)
+            if (kind_of is float or kind_of is int) and -LARGEST <= value <= LARGEST and (
+                    not integer or _integral(value, datatype)):
+                continue
+            if value is not None:
+                _refuse(value, kind, datatype, i, first + n * step)
+        return
     for n, value in enumerate(values):
-        if value is None:
-            continue  # missing: imputed by the model's pipeline
-        bad = not fits(value, kind) or (integer and not _integral(value, unsigned))
-        if bad or (isinstance(value, str) and not encodable(value)):
-            what = ELEMENT.get(datatype) or ("an integer" + (" >= 0" if unsigned else "") if integer else "a number")
-            if kind == "datetime":
-                what = "an ISO-8601 date or time"
-            elif type(value) in (int, float) and not finite(value):
-                what = "a finite number within ±3.4e38"
-            raise BadRequest(f"`inputs[{i}].data[{first + n * step}]` must be {what} ({datatype}), "
-                             f"got {json.dumps(value)[:40]}")
+        if value is not None and not (fits(value, kind) and (type(value) is not str or encodable(value))):
+            _refuse(value, kind, datatype, i, first + n * step)
 
 
-def _integral(value: object, unsigned: bool) -> bool:
-    return (isinstance(value, int) or float(value).is_integer()) and (not unsigned or value >= 0)
+def _refuse(value: object, kind: str, datatype: str, i: int, element: int) -> None:
+    unsigned = datatype.startswith("UINT")
+    what = ELEMENT.get(datatype) or ("an integer" + (" >= 0" if unsigned else "") if datatype in INTEGERS
+                                     else "a number")
+    if kind == "datetime":
+        what = "an ISO-8601 date or time"
+    elif type(value) in (int, float) and not finite(value):
+        what = "a finite number within ±3.4e38"
+    raise BadRequest(f"`inputs[{i}].data[{element}]` must be {what} ({datatype}), got {json.dumps(value)[:40]}")
+
+
+def _integral(value: float, datatype: str) -> bool:
+    return (type(value) is int or value.is_integer()) and (value >= 0 or not datatype.startswith("UINT"))
 
 
 def _outputs(requested: object, sig: Signature) -> tuple[str, ...]:
