@@ -76,8 +76,8 @@ class Forest:
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [[%s]]
-"""
+wrk.body = [==[%s]==]
+"""  # a level-2 long string: a JSON body may hold "]]" (nested arrays), which would end [[...]]
 
 
 def breast_cancer_model(work: Path) -> tuple[Path, Path, dict]:
@@ -308,8 +308,12 @@ def competitors(work: Path, row: dict, seconds: int) -> dict:
             cmd, ready, url, body = mlserver_setup(python, model, port, row)
         else:
             cmd, ready, url, body = bentoml_setup(python, model, port, row)
-        with Server(name, cmd, port, ready, {**env, "BENTOML_DO_NOT_TRACK": "true"}) as server:
-            results[name] = {**wrk(url, body, seconds, work), "ready_s": server.ready_s, "rss_mb": server.rss_mb()}
+        try:
+            with Server(name, cmd, port, ready, {**env, "BENTOML_DO_NOT_TRACK": "true"}) as server:
+                results[name] = {**wrk(url, body, seconds, work), "ready_s": server.ready_s,
+                                 "rss_mb": server.rss_mb()}
+        except RuntimeError as exc:  # it exited before it was ready: its log's last line says why
+            print(f"{name}: skipped, it did not start ({str(exc).strip().splitlines()[-1][:200]})")
     return results
 
 
