@@ -158,6 +158,7 @@ def test_health_and_metadata_routes_answer_as_the_protocol_says():
     assert get(app, "/v2/health/live")[::2] == (200, {"live": True})
     assert get(app, "/v2/health/ready")[::2] == (200, {"ready": True})
     assert get(app, "/v2")[::2] == (200, {"name": "aicd", "version": "0.1.0", "extensions": []})
+    assert get(app, "/v2/")[::2] == get(app, "/v2")[::2]  # the OpenAPI document spells it so
     assert get(app, "/v2/models/acme__churn/ready")[::2] == (200, {"name": "acme__churn", "ready": True})
     status, headers, body = get(app, "/v2/models/acme__churn/versions/7")
     assert status == 200 and body == oip.model_metadata(SIG) and headers["x-model-version"] == "7"

@@ -168,6 +168,7 @@ class ModelServer:
         self.routes = {("POST", "/predict"): self.predict, ("POST", "/feedback"): self.feedback,
                        ("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz,
                        ("GET", "/metrics"): self.prometheus, ("GET", "/v2"): self.v2_server,
+                       ("GET", "/v2/"): self.v2_server,
                        ("GET", "/v2/health/live"): self.v2_live, ("GET", "/v2/health/ready"): self.v2_ready}
 
     async def __call__(self, scope, receive, send) -> None:
@@ -436,7 +437,7 @@ class ModelServer:
         if path.startswith("/v2/models/"):
             route = oip.route_label(path)
         elif (scope["method"], path) in self.routes:
-            route = path.lstrip("/").replace("/", "_")
+            route = path.strip("/").replace("/", "_")
         else:
             route = "other"
         if not path.startswith("/v2"):
