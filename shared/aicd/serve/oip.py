@@ -37,6 +37,7 @@ DATATYPES = ("BOOL", *NUMERIC, "BYTES")
 DECLARED = {"int": "INT64", "float": "FP64", "bool": "BOOL", "str": "BYTES", "datetime": "BYTES"}
 TAKES = {"int": NUMERIC, "float": NUMERIC, "bool": ("BOOL",), "str": ("BYTES",), "datetime": ("BYTES",)}
 ELEMENT = {"BOOL": "true or false", "BYTES": "a string"}
+_NONE, _INTEGER_SET = frozenset(), frozenset(INTEGERS)
 PLATFORMS = {"onnx": "onnx_onnxv1", "sklearn": "sklearn_skops"}
 ACTIONS = {"": ("GET", "metadata"), "ready": ("GET", "ready"), "infer": ("POST", "infer")}
 
@@ -90,7 +91,8 @@ class Signature:
     classes: tuple
     probabilities: bool
     kind_of: dict[str, str]  # feature -> kind: a name's lookup on the request path is one hash
-    takes: dict[str, tuple[str, ...]]  # feature -> the datatypes it takes
+    takes: dict[str, frozenset[str]]  # feature -> the datatypes it takes
+    numeric: frozenset[str]  # the features that take numbers
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -109,7 +111,8 @@ def signature(meta: dict, runtime: str, probabilities: bool) -> Signature:
                      PLATFORMS.get(runtime, runtime), features, kinds,
                      "FP64" if regression else _label_datatype(classes), classes, probabilities,
                      dict(zip(features, kinds, strict=True)),
-                     {f: TAKES.get(k, ("BYTES",)) for f, k in zip(features, kinds, strict=True)})
+                     {f: frozenset(TAKES.get(k, ("BYTES",))) for f, k in zip(features, kinds, strict=True)},
+                     frozenset(f for f, k in zip(features, kinds, strict=True) if k in ("int", "float")))
 
 
 def _label_datatype(classes: tuple) -> str:
@@ -184,16 +187,18 @@ def _common_columns(inputs: list, sig: Signature) -> tuple[dict[str, list], int]
         if type(item) is not dict or item.get("parameters"):
             return None
         name, datatype, shape, data = item.get("name"), item.get("datatype"), item.get("shape"), item.get("data")
-        if type(name) is not str or datatype not in takes.get(name, ()) or name in columns:
+        if type(name) is not str or datatype not in takes.get(name, _NONE) or name in columns:
             return None
-        if type(shape) is not list or type(data) is not list or not shape or type(shape[-1]) is not int:
+        if type(shape) is not list or type(data) is not list:
             return None
-        n = len(data)
-        if (shape != [n] and shape != [n, 1]) or type(shape[0]) is not int or (rows != n and rows != -1):
+        n, rank = len(data), len(shape)
+        if not (rank == 1 or (rank == 2 and shape[1] == 1 and type(shape[1]) is int)):
+            return None
+        if shape[0] != n or type(shape[0]) is not int or (rows != n and rows != -1):
             return None
         rows = n
-        if kind_of[name] in ("int", "float"):
-            integer = datatype in INTEGERS
+        if name in sig.numeric:
+            integer = datatype in _INTEGER_SET
             for value in data:
                 kind = type(value)
                 if not ((kind is float or kind is int) and -LARGEST <= value <= LARGEST) or (
