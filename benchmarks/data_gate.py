@@ -23,7 +23,8 @@ a whole process under `/usr/bin/time -v` (wall time and peak RSS):
 Children run without PYTHONDONTWRITEBYTECODE (as on a CI runner), so imports are not recompiled on
 every run. Prints the table, the ratios against their targets and the drifted columns found by aicd and
 Evidently beside the truth. `--rows 10000000 --skip-evidently --skip-ge` checks aicd's peak RSS at
-10M rows. Needs GNU time (`apt-get install -y time`) and uv; the venvs need the package index once.
+10M rows. Needs GNU time (`apt-get install -y time`); uv is the project's (see benchmarks/needs.py); the
+venvs need the package index once.
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import needs
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -252,16 +253,7 @@ def measure(tool: str, workload: str, cmd: list[str], env: dict[str, str]) -> tu
 
 def venv_python(name: str) -> Path:
     """The python of the competitor's venv, built with uv when missing or its requirements changed."""
-    venv, requirements = CACHE / "bench-venvs" / name, VENVS[name]
-    marker = venv / ".bench-requirements"
-    if not marker.exists() or marker.read_text().split("\n") != requirements:
-        print(f"building the {name} venv in {venv} ...", flush=True)
-        python = f"{sys.version_info.major}.{sys.version_info.minor}"
-        subprocess.run(["uv", "venv", "-q", "--allow-existing", "-p", python, str(venv)], check=True, env=child_env())
-        subprocess.run(["uv", "pip", "install", "-q", "--compile-bytecode", "--python", str(venv / "bin/python"),
-                        *requirements], check=True, env=child_env())
-        marker.write_text("\n".join(requirements))
-    return venv / "bin/python"
+    return needs.venv(name, VENVS[name], child_env())
 
 
 def run_snippet(tool: str, workload: str, venv: str, code: str, *args: Path) -> Run:
@@ -415,8 +407,7 @@ def main() -> None:
     parser.add_argument("--skip-evidently", action="store_true", help="do not run Evidently")
     parser.add_argument("--skip-ge", action="store_true", help="do not run Great Expectations")
     args = parser.parse_args()
-    if not GNU_TIME.exists():
-        sys.exit("error: /usr/bin/time (GNU time) is missing: apt-get install -y time")
+    needs.program("time", "apt-get install -y time (GNU time)", str(GNU_TIME))
     folder = dataset(args.rows)
     config = folder / "aicd.yml"
     print(f"aicd data gate benchmark: {args.rows:,} rows x 50 columns per frame, data in {folder}")

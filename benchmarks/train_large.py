@@ -31,6 +31,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import needs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "shared"))
@@ -85,7 +87,8 @@ def table(rows: int) -> Path:
 
 def measured(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
     """(wall seconds, peak RSS in MB, output) of ``cmd`` under /usr/bin/time."""
-    out = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M", *cmd], env=env, cwd=cwd, capture_output=True,
+    gnu_time = needs.program("time", "apt-get install -y time (GNU time)", "/usr/bin/time")
+    out = subprocess.run([gnu_time, "-f", "TIME %e %M", *cmd], env=env, cwd=cwd, capture_output=True,
                          text=True)
     text = out.stdout + out.stderr
     if out.returncode != 0:

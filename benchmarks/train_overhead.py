@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import needs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,7 +41,7 @@ def cold_installs(work: Path) -> dict[str, float]:
     aicd, _ = timed([str(ROOT / "shared/bin/aicd-venv"), str(ROOT / "requirements/aicd.lock")], env)
     full_venv = work / "full-mlflow"
     env2 = {**os.environ, "UV_CACHE_DIR": str(work / "uv-cache-2")}
-    uv = shutil.which("uv") or str(next((work / "aicd-cache").glob("uv-*/bin/uv")))
+    uv = needs.uv()
     subprocess.run([uv, "venv", "-q", str(full_venv)], env=env2, check=True)
     full, _ = timed([uv, "pip", "install", "-q", "--python", str(full_venv / "bin/python"), "mlflow==3.17.2",
                      "scikit-learn", "pandas", "pyarrow"], env=env2)
