@@ -57,13 +57,16 @@ def setting(default: Any = dataclasses.MISSING, *, factory: Callable[[], Any] | 
 
 
 class Reader:
-    """The file being read: its name and the line of every dotted key path."""
+    """The file being read: its name, the line of every dotted key path and, when a section is read
+    from a merged view (a tenant's overrides over the defaults), the path under which each merged-in
+    key is written in the file, so errors name the key where the user wrote it."""
 
-    def __init__(self, file: str, lines: Mapping[str, int]):
-        self.file, self.lines = file, lines
+    def __init__(self, file: str, lines: Mapping[str, int], written: Mapping[str, str] | None = None):
+        self.file, self.lines, self.written = file, lines, written or {}
 
     def fail(self, path: str, message: str, hint: str = "") -> ConfigError:
-        return ConfigError(f"`{path}`: {message}", file=self.file, line=self.lines.get(path), hint=hint)
+        return ConfigError(f"`{self.written.get(path, path)}`: {message}", file=self.file, line=self.lines.get(path),
+                           hint=hint)
 
     def mapping(self, value: Any, path: str, allowed: set[str] | None = None) -> dict[str, Any]:
         """``value`` as a mapping (None is an empty one) whose keys are all in ``allowed``."""
