@@ -97,7 +97,8 @@ class Config:
         if given or self.data.source:
             return given or self.data.source or ""
         hint = f"set tenants.{self.tenant}.data.source" if self.tenant else "set data.source in aicd.yml"
-        raise ConfigError("input `data` is required: no dataset is given", hint=f"give the `data` input (env AICD_DATA), or {hint}")
+        raise ConfigError("input `data` is required: no dataset is given",
+                          hint=f"give the `data` input (env AICD_DATA), or {hint}")
 
 
 def load_config(path: str | Path | None, tenant: str = "") -> Config:

@@ -20,7 +20,11 @@ _PR_COMMENT = Input("pr-comment", "true: on pull_request and pull_request_target
                     "section of the one aicd comment on the pull request (needs github-token; a read-only token, as "
                     "a fork's pull request gets, is a notice and never fails the step).", "false",
                     choices=("false", "true"))
-_COMMENT_INPUTS = (_PR_COMMENT, replace(_GITHUB_TOKEN, help=_GITHUB_TOKEN.help.format(more="")))
+_COMMENT_DIR = Input("pr-comment-dir", "A folder: keep this stage's section of the comment there (as "
+                     "<stage>.<tenant>.section.json, whatever the event, no token needed) instead of writing the pull "
+                     "request, for one job after a matrix of tenants to write them all at once (aicd-tenants.yml "
+                     "does: parallel tenants never race on the comment). Empty: pr-comment decides.", "")
+_COMMENT_INPUTS = (_PR_COMMENT, replace(_GITHUB_TOKEN, help=_GITHUB_TOKEN.help.format(more="")), _COMMENT_DIR)
 _MLFLOW_UI = Input("mlflow-ui-url", "pr-comment: base URL of the MLflow UI the comment links runs and model "
                    "versions to; empty uses an http(s) tracking URI.", "")
 
@@ -210,6 +214,7 @@ _MONITOR_INPUTS = (
     Input("state-dir", "The deploy state folder, used to roll back the local target.", ".aicd/deploy"),
     Input("report", "Where to write the JSON evidence.", "aicd-reports/monitor.json"),
     _PR_COMMENT,
+    _COMMENT_DIR,
     _MLFLOW_UI,
 )
 
