@@ -4,8 +4,9 @@ the other two ship, and no tenant sees another's model.
 act runs `.github/workflows/tenants-example.yml`, which calls the reusable `aicd-tenants.yml`: a
 matrix job per tenant (data gate, model gate, release, production gate) that uploads its kept
 pull-request comment sections and results as an artifact, then one job that downloads them all.
-`actions/upload-artifact` and `actions/download-artifact` are served from local copies at the commits
-the template pins (act cannot clone them without GitHub), and act's own artifact server stores them.
+`actions/upload-artifact` and `actions/download-artifact` are served from local copies built at the
+commits the template pins (scripts/install-act-actions: act cannot clone them without GitHub), and
+act's own artifact server (--artifact-server-path) stores the artifacts.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from tests.conftest import ROOT
 WORKFLOW = ".github/workflows/tenants-example.yml"
 TEMPLATE = ROOT / ".github/workflows/aicd-tenants.yml"
 ACT_CACHE = Path.home() / ".cache" / "act"
-MIRROR = Path(os.environ.get("AICD_ACTIONS_MIRROR", "/work/.mirror"))  # bare clones: <owner>+<name>/repo
 TENANTS = ("acme", "globex", "initech")
 
 
@@ -38,19 +38,15 @@ def pinned_actions() -> dict[str, str]:
     return {name: sha for name, sha in found if name != "actions/checkout"}
 
 
-def local_copies(dest: Path) -> list[str]:
-    """``--local-repository`` arguments serving each pinned action from a copy of its pinned commit."""
-    args = []
-    for name, sha in pinned_actions().items():
-        git_dir = MIRROR / name.replace("/", "+") / "repo"
-        if not git_dir.is_dir():
-            pytest.skip(f"no local clone of {name} at {git_dir} (set AICD_ACTIONS_MIRROR): act cannot fetch it")
-        folder = dest / name.replace("/", "+")
-        folder.mkdir(parents=True)
-        archive = subprocess.run(["git", "--git-dir", str(git_dir), "archive", sha], capture_output=True, check=True)
-        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
-        args += ["--local-repository", f"{name}@{sha}={folder}"]
-    return args
+def local_copies() -> list[str]:
+    """``--local-repository`` arguments serving each pinned action from a copy built at its pinned commit
+    (``scripts/install-act-actions``; skipped when it cannot build them: no clone, no npm)."""
+    built = subprocess.run([str(ROOT / "scripts/install-act-actions")], capture_output=True, text=True, timeout=1200)
+    if built.returncode != 0:
+        pytest.skip(f"the pinned artifact actions could not be built for act: {built.stderr.strip()[-300:]}")
+    folder = Path(built.stdout.strip().splitlines()[-1])
+    return [arg for name, sha in pinned_actions().items()
+            for arg in ("--local-repository", f"{name}@{sha}={folder / (name.replace('/', '+') + '@' + sha)}")]
 
 
 def run_act(inputs: dict[str, str], extra: list[str], timeout: float = 1500) -> subprocess.CompletedProcess:
@@ -95,7 +91,7 @@ tenants:
 def test_three_tenants_fan_out_one_fails_its_gate_and_the_others_ship_apart(action_venv, mlflow_server,
                                                                            tmp_path):
     state = tmp_path / "deploy"
-    extra = [*local_copies(tmp_path / "actions"), "--artifact-server-path", str(tmp_path / "artifacts")]
+    extra = [*local_copies(), "--artifact-server-path", str(tmp_path / "artifacts")]
     config = tenant_config(tmp_path)
     try:
         proc = run_act({"tenants": json.dumps(list(TENANTS)), "config": str(config),
