@@ -69,16 +69,16 @@ def tenant_config(folder: Path) -> Path:
     """The coffee example's aicd.yml with three tenants, each on its own data; initech demands an
     accuracy no model reaches, so its model gate fails."""
     sources = {}
-    for i, tenant in enumerate(TENANTS):
+    for tenant, seed in zip(TENANTS, (12, 8, 9), strict=True):  # seeds whose holdout accuracy clears the story's 0.9
         sources[tenant] = folder / f"{tenant}.csv"
-        generate(2000, seed=20 + i).to_csv(sources[tenant], index=False)
+        generate(3000, seed=seed).to_csv(sources[tenant], index=False)
     tenants = f"""
 tenants:
   acme:
     data: {{source: {sources['acme']}}}
   globex:
     data: {{source: {sources['globex']}}}
-    model: {{params: {{max_depth: 8}}}}
+    model: {{params: {{n_estimators: 50}}}}
   initech:
     data: {{source: {sources['initech']}}}
     model: {{thresholds: {{accuracy: 0.999}}}}
@@ -97,9 +97,11 @@ def test_three_tenants_fan_out_one_fails_its_gate_and_the_others_ship_apart(acti
         proc = run_act({"tenants": json.dumps(list(TENANTS)), "config": str(config),
                         "tracking-uri": mlflow_server.uri, "state-dir": str(state)}, extra)
         log = proc.stdout + proc.stderr
+        (tmp_path / "act.log").write_text(log, encoding="utf-8")
         assert proc.returncode != 0, log[-4000:]  # initech's job failed, and the run says so
-        match = re.search(r"AICD_RESULTS=(\{.*\})", proc.stdout)
-        assert match, log[-6000:]
+        # the `results` output as the last job sets it (act runs no caller job after a failed reusable workflow)
+        match = re.search(r"\[tenants/aicd tenants/Every tenant\] .*::set-output:: results=(\{.*\})", proc.stdout)
+        assert match, f"{tmp_path / 'act.log'}: {log[-3000:]}"
         results = json.loads(match.group(1))
         assert sorted(results) == sorted(TENANTS)
 
@@ -118,9 +120,9 @@ def test_three_tenants_fan_out_one_fails_its_gate_and_the_others_ship_apart(acti
             assert out["decision"] == "hold"  # no traffic yet
         assert results["acme"]["endpoint"] != results["globex"]["endpoint"]
         assert client.get_run(client.get_model_version("globex__coffee-recommender", "1").run_id) \
-            .data.params["max_depth"] == "8"  # globex's override
+            .data.params["n_estimators"] == "50"  # globex's override
         assert client.get_run(client.get_model_version("acme__coffee-recommender", "1").run_id) \
-            .data.params["max_depth"] == "12"  # the defaults
+            .data.params["n_estimators"] == "100"  # the defaults
 
         failed = results["initech"]
         assert (failed["data-gate"], failed["model-gate"], failed["release"]) == ("success", "failure", "skipped")
@@ -134,4 +136,5 @@ def test_three_tenants_fan_out_one_fails_its_gate_and_the_others_ship_apart(acti
         assert "aicd comment: 10 section(s) kept" in proc.stdout, log[-6000:]
     finally:
         for tenant in TENANTS:
-            LocalTarget(state / tenant).stop()
+            if (state / tenant).exists():  # initech never deployed: it has nothing to stop
+                LocalTarget(state / tenant).stop()
