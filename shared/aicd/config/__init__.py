@@ -29,7 +29,7 @@ from .model import (
 )
 from .monitor import LiveDriftConfig, MonitorConfig, window_seconds
 from .reader import Reader, compose, read_section, setting
-from .tenants import TenantOverride, read_tenants, view
+from .tenants import TenantOverride, read_tenants, split_lines, view
 
 __all__ = [
     "DEFAULT_ESTIMATOR",
@@ -126,11 +126,15 @@ def parse_config(text: str, file: str = "aicd.yml") -> Config:
     """Validate aicd.yml's text; every mistake is a ConfigError naming ``file``, line and key."""
     raw, lines = compose(text, file)
     config = read_section(Reader(file, lines), Config, raw, "", {"file": file, "lines": lines})
-    return replace(config, views={tenant: _view(raw, lines, file, tenant) for tenant in config.tenants})
+    if not config.tenants:
+        return config
+    base_lines, tenant_lines = split_lines(lines)
+    return replace(config, views={tenant: _view(raw, base_lines, tenant_lines.get(tenant, {}), file, tenant)
+                                  for tenant in config.tenants})
 
 
-def _view(raw: dict, lines: dict[str, int], file: str, tenant: str) -> Config:
+def _view(raw: dict, base_lines: dict[str, int], own_lines: dict[str, int], file: str, tenant: str) -> Config:
     """``tenant``'s view of the file, read like the file itself (errors name the override's keys)."""
-    merged, merged_lines, written = view(raw, lines, tenant)
+    merged, merged_lines, written = view(raw, base_lines, own_lines, tenant)
     return read_section(Reader(file, merged_lines, written), Config, merged, "",
                         {"file": file, "lines": merged_lines, "tenant": tenant})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import types
 import typing
@@ -219,7 +220,8 @@ def key_of(f: dataclasses.Field) -> str:
     return (spec.key if spec and spec.key else None) or f.name.replace("_", "-")
 
 
-def _fields(cls: type) -> list[tuple[dataclasses.Field, Setting | None, str]]:
+@functools.cache  # resolving the string annotations is most of a read; a section class never changes
+def _fields(cls: type) -> tuple[tuple[dataclasses.Field, Setting | None, str], ...]:
     """Each field with its setting (None for a field that is no key) and how it is read."""
     hints = typing.get_type_hints(cls)
     out = []
@@ -230,7 +232,7 @@ def _fields(cls: type) -> list[tuple[dataclasses.Field, Setting | None, str]]:
         spec = f.metadata.get(META) or Setting()
         kind = "" if spec.parse else _kind_of_type(cls, f.name, hints[f.name])
         out.append((f, spec, kind))
-    return out
+    return tuple(out)
 
 
 def _kind_of_type(cls: type, name: str, hint: Any) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 from ..tenancy import RULE, is_tenant_id
 from .reader import Entry, setting
 
-__all__ = ["TenantOverride", "merge", "read_tenants", "view"]
+__all__ = ["TenantOverride", "merge", "read_tenants", "split_lines", "view"]
 
 KEY = "tenants"
 
@@ -60,25 +60,35 @@ def merge(base: Any, over: Any) -> Any:
     return {**base, **{key: merge(base.get(key), value) for key, value in over.items()}}
 
 
-def view(raw: Mapping[str, Any], lines: Mapping[str, int], tenant: str) -> tuple[dict, dict[str, int], dict[str, str]]:
-    """The file as ``tenant`` reads it, from the whole file's data and lines (``tenant`` declared):
-    the merged data (without ``tenants:``), the line of every key in it, and, for each key the
-    override wrote, the path it is written under."""
-    prefix = f"{KEY}.{tenant}."
+def split_lines(lines: Mapping[str, int]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """The whole file's lines as the defaults' and each tenant's (by the path inside its override),
+    in one pass: each view then costs its own size, not the file's."""
+    base: dict[str, int] = {}
+    tenants: dict[str, dict[str, int]] = {}
+    for path, line in lines.items():
+        if not _under(path, KEY):
+            base[path] = line
+        elif path.count(".") >= 2:
+            _, tenant, inner = path.split(".", 2)
+            tenants.setdefault(tenant, {})[inner] = line
+    return base, tenants
+
+
+def view(raw: Mapping[str, Any], base_lines: Mapping[str, int], own_lines: Mapping[str, int],
+         tenant: str) -> tuple[dict, dict[str, int], dict[str, str]]:
+    """The file as ``tenant`` reads it (``tenant`` declared), from the whole file's data and the lines
+    :func:`split_lines` gives: the merged data (without ``tenants:``), the line of every key in it,
+    and, for each key the override wrote, the path it is written under."""
     overrides = {section: over or {} for section, over in (raw[KEY][tenant] or {}).items()}
     merged = {key: value for key, value in raw.items() if key != KEY}
     for section, over in overrides.items():
         merged[section] = merge(merged.get(section), over)
-    replaced = tuple(_leaves(overrides, ""))
+    replaced = set(_leaves(overrides, ""))
     # a key the override replaces wholesale (a list, say) keeps none of the old value's lines
-    merged_lines = {path: line for path, line in lines.items()
-                    if not _under(path, KEY) and not any(_under(path, r) and path != r for r in replaced)}
-    written = {}
-    for path, line in lines.items():
-        if path.startswith(prefix):
-            inner = path[len(prefix):]
-            merged_lines[inner], written[inner] = line, path
-    return merged, merged_lines, written
+    merged_lines = {path: line for path, line in base_lines.items()
+                    if not any(_under(path, r) and path != r for r in replaced)} if replaced else dict(base_lines)
+    merged_lines.update(own_lines)
+    return merged, merged_lines, {inner: f"{KEY}.{tenant}.{inner}" for inner in own_lines}
 
 
 def _leaves(value: Any, path: str) -> Iterator[str]:
