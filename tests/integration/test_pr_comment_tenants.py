@@ -81,3 +81,12 @@ def test_an_undeclared_tenant_is_refused_and_keeps_a_refusal_section(fake_github
 def test_comment_without_a_folder_is_one_clear_line(fake_github, tmp_path):
     status, log = aicd(["comment"], pr_env(fake_github, tmp_path))
     assert status == 1 and "input `sections` is required (env AICD_SECTIONS)" in log
+
+
+def test_a_bad_tenant_id_with_a_folder_is_refused_before_anything_is_kept(fake_github, coffee, tmp_path):
+    env, kept, config = pr_env(fake_github, tmp_path), tmp_path / "kept", tenants_config(coffee, tmp_path)
+    status, log = keep("../../etc", config, kept, tmp_path, env)
+    assert status == 1 and "Traceback" not in log
+    errors = [line for line in log.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "is not a valid tenant id" in errors[0], log
+    assert not kept.exists()

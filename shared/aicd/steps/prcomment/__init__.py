@@ -26,6 +26,7 @@ from ...errors import AicdError, ConfigError, GateFailed, UserError
 from ...gha import Actions
 from ...github import check_token
 from ...github_comments import MAX_BODY, PERMISSION_HINT, Comment, IssueComments
+from ...tenancy import check_tenant
 from ...urls import http_url
 from .kept import Folder
 from .render import MARKER, TITLES, Links, Run, Section, code, compose, table, text
@@ -63,7 +64,8 @@ def target_of(raw: Mapping[str, object], env: Mapping[str, str], gh: Actions) ->
     ui = _mlflow_ui(raw, env)
     folder = str(raw.get("pr-comment-dir") or "").strip()
     if folder:
-        return Folder(folder, str(raw.get("tenant") or "").strip(), Links(_run_url(env), ui))
+        # the tenant names the section and its file: checked here, before the stage runs
+        return Folder(folder, check_tenant(str(raw.get("tenant") or "").strip()), Links(_run_url(env), ui))
     if switch == "false":
         return None
     token = str(raw.get("github-token") or "").strip()
