@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("--registry", default="", help="where to push it (e.g. ghcr.io/acme); empty: a local image")
     image.add_argument("--base", default="python:3.12-slim", help="a Python base image (default python:3.12-slim)")
     image.add_argument("--image-name", default="aicd-train", help="the repository name (default aicd-train)")
+    comment = sub.add_parser("comment", help="after a matrix of tenants: write the pull-request comment sections "
+                             "its jobs kept (pr-comment-dir) into the one aicd comment, and into the job summary")
+    comment.add_argument("--sections", default=None, help="the folder holding them, at any depth (env AICD_SECTIONS)")
+    comment.add_argument("--pr-comment", default=None, help="true: write the comment on pull_request events, with "
+                         "the token in AICD_GITHUB_TOKEN (env AICD_PR_COMMENT; default false: the summary only)")
     promote = sub.add_parser("promote", help="make a registered model version the champion")
     promote.add_argument("--model-uri", required=True, help="models:/<name>/<version> or models:/<name>@<alias>")
     promote.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
@@ -173,7 +178,8 @@ def run(argv: Sequence[str] | None, env: dict[str, str], gh: Actions) -> int:
 
 
 def _comment(stage: str, step: _Step, gh: Actions) -> None:
-    from .steps.prcomment import failure_section, outputs_section, publish
+    from .steps.prcomment import Folder, failure_section, outputs_section, publish
+    from .steps.prcomment.kept import keep, tenant_section
 
     try:
         render = gh.comment_section
@@ -184,7 +190,10 @@ def _comment(stage: str, step: _Step, gh: Actions) -> None:
         gh.annotate("warning", f"internal error rendering the pull-request comment ({type(exc).__name__}: {exc}): "
                     "a bug in aicd; please report it with the traceback above", title="aicd PR comment")
         return
-    publish(step.target, [section], gh)
+    if isinstance(step.target, Folder):  # one job after the matrix writes every tenant's at once
+        keep(step.target, tenant_section(section, step.target.tenant), gh)
+    else:
+        publish(step.target, [section], gh)
 
 
 def _command(args: argparse.Namespace, env: dict[str, str], gh: Actions, step: _Step) -> int:
@@ -205,6 +214,8 @@ def _command(args: argparse.Namespace, env: dict[str, str], gh: Actions, step: _
             from .demo import write_example
 
             write_example(args.out, rows=args.rows, seed=args.seed, drift=args.drift)
+        elif args.aicd_command == "comment":
+            _comment_kept(args, env, gh)
         elif args.aicd_command == "promote":
             from .registry import MlflowRegistry
             from .steps.promote import promote, summarize
@@ -246,6 +257,24 @@ def _command(args: argparse.Namespace, env: dict[str, str], gh: Actions, step: _
                     "input; please report it with the traceback above", title=f"aicd {args.aicd_command}")
         return EXIT_BUG
     return 0
+
+
+def _comment_kept(args: argparse.Namespace, env: dict[str, str], gh: Actions) -> None:
+    """``aicd comment``: every kept section in one write (parallel tenants never race on the comment)."""
+    from .steps.prcomment import publish, target_of
+    from .steps.prcomment.kept import gather, summary_of
+
+    folder = args.sections if args.sections is not None else env.get("AICD_SECTIONS", "")
+    if not folder.strip():
+        raise ConfigError("input `sections` is required (env AICD_SECTIONS)",
+                          hint="the folder the tenants' pr-comment-dir sections were downloaded to")
+    switch = args.pr_comment if args.pr_comment is not None else env.get("AICD_PR_COMMENT", "")
+    target = target_of({"pr-comment": switch, "github-token": env.get("AICD_GITHUB_TOKEN", "")}, env, gh)
+    sections = gather(folder, gh)
+    gh.info(f"aicd comment: {len(sections)} section(s) kept under {folder}")
+    gh.summary(summary_of(sections))
+    if target is not None and sections:
+        publish(target, sections, gh)
 
 
 def _print_outputs(gh: Actions, outputs: dict) -> None:

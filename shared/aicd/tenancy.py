@@ -13,17 +13,22 @@ import re
 
 from .errors import ConfigError
 
-__all__ = ["check_tenant", "owns", "qualified_name"]
+__all__ = ["RULE", "check_tenant", "is_tenant_id", "owns", "qualified_name"]
 
 _TENANT = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 SEPARATOR = "__"
+RULE = "use 1-40 lower-case letters, digits or '-', starting and ending alphanumeric"
+
+
+def is_tenant_id(text: object) -> bool:
+    """Whether ``text`` is a valid (non-empty) tenant id."""
+    return isinstance(text, str) and _TENANT.fullmatch(text) is not None
 
 
 def check_tenant(tenant: str) -> str:
     """Return ``tenant`` if it is a valid id (empty means no tenant); raise ConfigError otherwise."""
-    if tenant and not _TENANT.fullmatch(tenant):
-        raise ConfigError(f"input `tenant`: {tenant!r} is not a valid tenant id",
-                          hint="use 1-40 lower-case letters, digits or '-', starting and ending alphanumeric")
+    if tenant and not is_tenant_id(tenant):
+        raise ConfigError(f"input `tenant`: {tenant!r} is not a valid tenant id", hint=RULE)
     return tenant
 
 

@@ -141,6 +141,7 @@ def _columns(e: Entry) -> tuple[ColumnSpec, ...]:
 
 @dataclass(frozen=True)
 class DataConfig:
+    source: str | None = setting(None)  # the dataset when the stage's `data` input is empty
     label: str | None = setting(None)
     positive: Any = setting(1, parse=Entry.raw)
     max_missing_ratio: float = setting(0.05, low=0, high=1)

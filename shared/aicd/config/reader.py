@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import types
 import typing
@@ -57,13 +58,16 @@ def setting(default: Any = dataclasses.MISSING, *, factory: Callable[[], Any] | 
 
 
 class Reader:
-    """The file being read: its name and the line of every dotted key path."""
+    """The file being read: its name, the line of every dotted key path and, when a section is read
+    from a merged view (a tenant's overrides over the defaults), the path under which each merged-in
+    key is written in the file, so errors name the key where the user wrote it."""
 
-    def __init__(self, file: str, lines: Mapping[str, int]):
-        self.file, self.lines = file, lines
+    def __init__(self, file: str, lines: Mapping[str, int], written: Mapping[str, str] | None = None):
+        self.file, self.lines, self.written = file, lines, written or {}
 
     def fail(self, path: str, message: str, hint: str = "") -> ConfigError:
-        return ConfigError(f"`{path}`: {message}", file=self.file, line=self.lines.get(path), hint=hint)
+        return ConfigError(f"`{self.written.get(path, path)}`: {message}", file=self.file, line=self.lines.get(path),
+                           hint=hint)
 
     def mapping(self, value: Any, path: str, allowed: set[str] | None = None) -> dict[str, Any]:
         """``value`` as a mapping (None is an empty one) whose keys are all in ``allowed``."""
@@ -216,7 +220,8 @@ def key_of(f: dataclasses.Field) -> str:
     return (spec.key if spec and spec.key else None) or f.name.replace("_", "-")
 
 
-def _fields(cls: type) -> list[tuple[dataclasses.Field, Setting | None, str]]:
+@functools.cache  # resolving the string annotations is most of a read; a section class never changes
+def _fields(cls: type) -> tuple[tuple[dataclasses.Field, Setting | None, str], ...]:
     """Each field with its setting (None for a field that is no key) and how it is read."""
     hints = typing.get_type_hints(cls)
     out = []
@@ -227,7 +232,7 @@ def _fields(cls: type) -> list[tuple[dataclasses.Field, Setting | None, str]]:
         spec = f.metadata.get(META) or Setting()
         kind = "" if spec.parse else _kind_of_type(cls, f.name, hints[f.name])
         out.append((f, spec, kind))
-    return out
+    return tuple(out)
 
 
 def _kind_of_type(cls: type, name: str, hint: Any) -> str:

@@ -20,7 +20,11 @@ _PR_COMMENT = Input("pr-comment", "true: on pull_request and pull_request_target
                     "section of the one aicd comment on the pull request (needs github-token; a read-only token, as "
                     "a fork's pull request gets, is a notice and never fails the step).", "false",
                     choices=("false", "true"))
-_COMMENT_INPUTS = (_PR_COMMENT, replace(_GITHUB_TOKEN, help=_GITHUB_TOKEN.help.format(more="")))
+_COMMENT_DIR = Input("pr-comment-dir", "A folder: keep this stage's section of the comment there (as "
+                     "<stage>.<tenant>.section.json, whatever the event, no token needed) instead of writing the pull "
+                     "request, for one job after a matrix of tenants to write them all at once (aicd-tenants.yml "
+                     "does: parallel tenants never race on the comment). Empty: pr-comment decides.", "")
+_COMMENT_INPUTS = (_PR_COMMENT, replace(_GITHUB_TOKEN, help=_GITHUB_TOKEN.help.format(more="")), _COMMENT_DIR)
 _MLFLOW_UI = Input("mlflow-ui-url", "pr-comment: base URL of the MLflow UI the comment links runs and model "
                    "versions to; empty uses an http(s) tracking URI.", "")
 
@@ -42,13 +46,15 @@ DATA_SOURCES = ("a .csv, .parquet, .jsonl or .arrow file (optionally .gz/.zst) o
                 "gs:// or az:// object or glob; a DVC-tracked path (pulled first); or a SQL query (a .sql file, or "
                 "sql: SELECT ...) run on the database in $AICD_DATABASE_URL (data.sql.url-env).")
 _VALIDATE_INPUTS = (
-    Input("data", "Dataset to validate: " + DATA_SOURCES, required=True),
+    Input("data", "Dataset to validate: " + DATA_SOURCES + " Empty uses data.source (a tenant's own, with "
+          "`tenant`).", ""),
     Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
     Input("reference", "Reference for drift: any source `data` takes, or models:/<name>@<alias> for the profile "
           "stored with a registered model; overrides data.drift.reference.", ""),
     Input("tracking-uri", "MLflow tracking URI, for a models:/ reference; empty uses MLFLOW_TRACKING_URI.", ""),
     Input("report", "Where to write the JSON report (the HTML report goes beside it)." + _UNDER_ACT,
           "aicd-reports/validate.json"),
+    Input("tenant", "Tenant id: reads aicd.yml with the tenant's overrides (tenants.<tenant>) merged in.", ""),
     *_COMMENT_INPUTS,
 )
 
@@ -74,14 +80,15 @@ _KUBERNETES_INPUTS = (
 )
 
 _TRAIN_INPUTS = (
-    Input("data", "Training dataset: " + DATA_SOURCES, required=True),
+    Input("data", "Training dataset: " + DATA_SOURCES + " Empty uses data.source (a tenant's own, with "
+          "`tenant`).", ""),
     Input("config", "Path to aicd.yml; empty uses the built-in defaults.", ""),
     Input("data-version", "The data-version output of action-validate; computed from the file when empty.", ""),
     Input("tracking-uri", "MLflow tracking URI (http(s)://... or sqlite:///path/mlflow.db); "
           "empty uses MLFLOW_TRACKING_URI.", ""),
     Input("model-name", "Registered model name; empty uses model.name from aicd.yml.", ""),
     Input("tenant", "Tenant id (lower-case letters, digits, '-'): namespaces the experiment and registered model "
-          "as <tenant>__<name>.", ""),
+          "as <tenant>__<name>, and reads aicd.yml with the tenant's overrides (tenants.<tenant>) merged in.", ""),
     Input("on-failure", "When the gate refuses the model: fail (nothing is registered, the step fails) or register "
           "(register it anyway with alias `challenger` and tag aicd.gate=failed, for a canary you mean to run: the "
           "step passes with passed=false and a warning per failed check; it never becomes `candidate`, and only "
@@ -129,7 +136,8 @@ _DEPLOY_INPUTS = (
           "empty builds and pushes one.", ""),
     Input("revision", "rollback: the kept revision to return to (deploy.keep-revisions are kept; every revision "
           "above it is retired); empty means the previous one.", "", kind="revision"),
-    Input("tenant", "Tenant id: deploys only the tenant's own models, into its own namespace.", ""),
+    Input("tenant", "Tenant id: deploys only the tenant's own models, into its own namespace; reads aicd.yml "
+          "with the tenant's overrides.", ""),
     Input("state-dir", "Folder holding the local target's revisions, logs and state." + _UNDER_ACT, ".aicd/deploy"),
     Input("variant", "local, docker: the variant label this deployment's metrics carry — stable, or canary / a / "
           "b for a second deployment judged against it (docker: deployment <model>-<variant>, with its own "
@@ -202,13 +210,15 @@ _MONITOR_INPUTS = (
     Input("repository", "owner/name that receives the retrain event; empty uses the current repository.", ""),
     Input("retrain-event", "The repository_dispatch event type of on-drift: retrain.", "aicd-retrain"),
     Input("tracking-uri", "MLflow tracking URI, needed for on-success: promote; empty uses MLFLOW_TRACKING_URI.", ""),
-    Input("tenant", "Tenant id: promotion may only touch this tenant's models.", ""),
+    Input("tenant", "Tenant id: promotion may only touch this tenant's models; reads aicd.yml with the tenant's "
+          "overrides.", ""),
     Input("target", "The deploy target to roll back: local, docker or kubernetes (as given to action-deploy).",
           "local", choices=tuple(TARGETS)),
     *_KUBERNETES_INPUTS,
     Input("state-dir", "The deploy state folder, used to roll back the local target." + _UNDER_ACT, ".aicd/deploy"),
     Input("report", "Where to write the JSON evidence." + _UNDER_ACT, "aicd-reports/monitor.json"),
     _PR_COMMENT,
+    _COMMENT_DIR,
     _MLFLOW_UI,
 )
 

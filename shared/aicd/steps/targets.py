@@ -40,7 +40,7 @@ def settings_from(inputs: Inputs, env: Mapping[str, str], *, model_name: str | N
     tenant = check_tenant(inputs.get("tenant") or "")
     if model_name:
         check_owner(inputs, model_name)
-    deploy = load_config(inputs.get("config")).deploy
+    deploy = load_config(inputs.get("config"), tenant).deploy
     kubernetes = deploy.kubernetes
     if inputs.get("strategy"):
         kubernetes = replace(kubernetes, strategy=inputs["strategy"])

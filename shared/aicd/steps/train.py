@@ -48,7 +48,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
             gh.mask(env[name])
     inputs = read_inputs(INPUTS, inputs)
     on_failure = inputs["on-failure"]
-    cfg = load_config(inputs.get("config"))
+    cfg = load_config(inputs.get("config"), inputs.get("tenant") or "")
+    inputs = {**inputs, "data": cfg.data_source(inputs.get("data"))}
     if not cfg.data.label:
         raise ConfigError("`data.label`: training needs a label column", file=cfg.file,
                           hint="add `data: {label: <column>}` to aicd.yml")

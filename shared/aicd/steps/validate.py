@@ -34,7 +34,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     if report.suffix.lower() == ".html":
         raise ConfigError(f"input `report`: {str(report)!r} would be overwritten by the HTML report written beside "
                           "it", hint="name the JSON report, e.g. aicd-reports/validate.json")
-    cfg = load_config(inputs.get("config"))
+    cfg = load_config(inputs.get("config"), inputs.get("tenant") or "")
+    inputs = {**inputs, "data": cfg.data_source(inputs.get("data"))}
     source = open_source(inputs["data"], cfg.data, env=env, mask=gh.mask,
                          say=lambda text: gh.info(f"aicd validate: {text}"))
     reference_spec = inputs.get("reference") or cfg.data.drift.reference

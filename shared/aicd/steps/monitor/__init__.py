@@ -43,7 +43,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     env = env if env is not None else os.environ
     inputs = read_inputs(INPUTS, inputs)
     choice = {key: inputs[key] for key in CHOICES}
-    cfg = load_config(inputs.get("config")).monitor
+    cfg = load_config(inputs.get("config"), inputs.get("tenant") or "").monitor
     report = _report_path(inputs, env)  # a bad report path is refused before production is read
     for secret in ("prometheus-token", "prometheus-password", "github-token"):
         if inputs.get(secret):

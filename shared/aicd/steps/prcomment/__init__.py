@@ -26,10 +26,13 @@ from ...errors import AicdError, ConfigError, GateFailed, UserError
 from ...gha import Actions
 from ...github import check_token
 from ...github_comments import MAX_BODY, PERMISSION_HINT, Comment, IssueComments
+from ...tenancy import check_tenant
 from ...urls import http_url
+from .kept import Folder
 from .render import MARKER, TITLES, Links, Run, Section, code, compose, table, text
 
-__all__ = ["EVENTS", "Target", "failure_section", "is_ours", "linked_model", "outputs_section", "publish", "target_of"]
+__all__ = ["EVENTS", "Folder", "Target", "failure_section", "is_ours", "linked_model", "outputs_section", "publish",
+           "target_of"]
 
 EVENTS = ("pull_request", "pull_request_target")
 SWITCH = ("false", "true")
@@ -50,14 +53,19 @@ class Target:
         return f"Target({self.api_url!r}, {self.repository!r}, #{self.number})"
 
 
-def target_of(raw: Mapping[str, object], env: Mapping[str, str], gh: Actions) -> Target | None:
-    """The comment's target from the stage's raw inputs and the runner's environment; None when
-    ``pr-comment`` is off or the event is no pull request. ConfigError for a bad input; the token is
-    masked at once."""
+def target_of(raw: Mapping[str, object], env: Mapping[str, str], gh: Actions) -> Target | Folder | None:
+    """The comment's target from the stage's raw inputs and the runner's environment: the folder of
+    ``pr-comment-dir`` (:mod:`.kept`; whatever the event, no token needed), else the pull request;
+    None when ``pr-comment`` is off or the event is no pull request. ConfigError for a bad input; the
+    token is masked at once."""
     switch = str(raw.get("pr-comment") or "").strip() or "false"
     if switch not in SWITCH:
         raise ConfigError(f"input `pr-comment`: {switch!r} is not one of {', '.join(SWITCH)}")
     ui = _mlflow_ui(raw, env)
+    folder = str(raw.get("pr-comment-dir") or "").strip()
+    if folder:
+        # the tenant names the section and its file: checked here, before the stage runs
+        return Folder(folder, check_tenant(str(raw.get("tenant") or "").strip()), Links(_run_url(env), ui))
     if switch == "false":
         return None
     token = str(raw.get("github-token") or "").strip()
@@ -69,12 +77,17 @@ def target_of(raw: Mapping[str, object], env: Mapping[str, str], gh: Actions) ->
     number, head = _pull_request(env, gh)
     if number is None:
         return None
-    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
-    repository, run_id = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
-    run_url = f"{server}/{repository}/actions/runs/{run_id}" if repository and run_id.isdigit() else ""
+    repository, run_id, run_url = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", ""), _run_url(env)
     return Target(env.get("GITHUB_API_URL") or "https://api.github.com", repository, number, token,
                   Run(run_id if run_id.isdigit() else "", run_url, head or env.get("GITHUB_SHA", "")),
                   Links(run_url, ui))
+
+
+def _run_url(env: Mapping[str, str]) -> str:
+    """The workflow run's page, or empty outside Actions."""
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    repository, run_id = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
+    return f"{server}/{repository}/actions/runs/{run_id}" if repository and run_id.isdigit() else ""
 
 
 def _mlflow_ui(raw: Mapping[str, object], env: Mapping[str, str]) -> str:

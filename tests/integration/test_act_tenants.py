@@ -1,0 +1,140 @@
+"""aicd-tenants.yml end to end under act (host mode): three tenants fan out, one fails its model gate,
+the other two ship, and no tenant sees another's model.
+
+act runs `.github/workflows/tenants-example.yml`, which calls the reusable `aicd-tenants.yml`: a
+matrix job per tenant (data gate, model gate, release, production gate) that uploads its kept
+pull-request comment sections and results as an artifact, then one job that downloads them all.
+`actions/upload-artifact` and `actions/download-artifact` are served from local copies built at the
+commits the template pins (scripts/install-act-actions: act cannot clone them without GitHub), and
+act's own artifact server (--artifact-server-path) stores the artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from aicd.deploy.local import LocalTarget
+from aicd.examples.coffee import CONFIG_PATH, generate
+from tests.conftest import ROOT
+
+WORKFLOW = ".github/workflows/tenants-example.yml"
+TEMPLATE = ROOT / ".github/workflows/aicd-tenants.yml"
+ACT_CACHE = Path.home() / ".cache" / "act"
+TENANTS = ("acme", "globex", "initech")
+
+
+def pinned_actions() -> dict[str, str]:
+    """``owner/name@sha`` of every third-party action the template pins, except checkout (act skips it)."""
+    found = re.findall(r"uses: (actions/[\w-]+)@([0-9a-f]{40})", TEMPLATE.read_text(encoding="utf-8"))
+    return {name: sha for name, sha in found if name != "actions/checkout"}
+
+
+def local_copies() -> list[str]:
+    """``--local-repository`` arguments serving each pinned action from a copy built at its pinned commit
+    (``scripts/install-act-actions``; skipped when it cannot build them: no clone, no npm)."""
+    built = subprocess.run([str(ROOT / "scripts/install-act-actions")], capture_output=True, text=True, timeout=1200)
+    if built.returncode != 0:
+        pytest.skip(f"the pinned artifact actions could not be built for act: {built.stderr.strip()[-300:]}")
+    folder = Path(built.stdout.strip().splitlines()[-1])
+    return [arg for name, sha in pinned_actions().items()
+            for arg in ("--local-repository", f"{name}@{sha}={folder / (name.replace('/', '+') + '@' + sha)}")]
+
+
+def run_act(inputs: dict[str, str], extra: list[str], timeout: float = 1500) -> subprocess.CompletedProcess:
+    act = Path(sys.executable).parent / "act"
+    cmd = [str(act), "workflow_dispatch", "-W", WORKFLOW, "-P", "ubuntu-latest=-self-hosted",
+           "--cache-server-addr", "127.0.0.1", "--local-repository", f"org/aicd@v1={ROOT}", *extra]
+    for key, value in inputs.items():
+        cmd += ["--input", f"{key}={value}"]
+    before = set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()
+    env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"}
+    try:
+        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    finally:  # act leaves the folders of failed jobs behind
+        for path in (set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()) - before:
+            if path.is_dir() and re.fullmatch(r"[0-9a-f]{16}", path.name):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def tenant_config(folder: Path) -> Path:
+    """The coffee example's aicd.yml with three tenants, each on its own data; initech demands an
+    accuracy no model reaches, so its model gate fails."""
+    sources = {}
+    for tenant, seed in zip(TENANTS, (12, 8, 9), strict=True):  # seeds whose holdout accuracy clears the story's 0.9
+        sources[tenant] = folder / f"{tenant}.csv"
+        generate(3000, seed=seed).to_csv(sources[tenant], index=False)
+    tenants = f"""
+tenants:
+  acme:
+    data: {{source: {sources['acme']}}}
+  globex:
+    data: {{source: {sources['globex']}}}
+    model: {{params: {{n_estimators: 50}}}}
+  initech:
+    data: {{source: {sources['initech']}}}
+    model: {{thresholds: {{accuracy: 0.999}}}}
+"""
+    path = folder / "aicd.yml"
+    path.write_text(Path(CONFIG_PATH).read_text(encoding="utf-8") + tenants, encoding="utf-8")
+    return path
+
+
+def test_three_tenants_fan_out_one_fails_its_gate_and_the_others_ship_apart(action_venv, mlflow_server,
+                                                                           tmp_path):
+    state = tmp_path / "deploy"
+    extra = [*local_copies(), "--artifact-server-path", str(tmp_path / "artifacts")]
+    config = tenant_config(tmp_path)
+    try:
+        proc = run_act({"tenants": json.dumps(list(TENANTS)), "config": str(config),
+                        "tracking-uri": mlflow_server.uri, "state-dir": str(state)}, extra)
+        log = proc.stdout + proc.stderr
+        (tmp_path / "act.log").write_text(log, encoding="utf-8")
+        assert proc.returncode != 0, log[-4000:]  # initech's job failed, and the run says so
+        # the `results` output as the last job sets it (act runs no caller job after a failed reusable workflow)
+        match = re.search(r"\[tenants/aicd tenants/Every tenant\] .*::set-output:: results=(\{.*\})", proc.stdout)
+        assert match, f"{tmp_path / 'act.log'}: {log[-3000:]}"
+        results = json.loads(match.group(1))
+        assert sorted(results) == sorted(TENANTS)
+
+        client = mlflow_server.client()
+        for tenant in ("acme", "globex"):
+            out, name = results[tenant], f"{tenant}__coffee-recommender"
+            assert (out["data-gate"], out["model-gate"], out["release"]) == ("success",) * 3, out
+            assert out["model-name"] == name and out["model-uri"] == f"models:/{name}/{out['model-version']}"
+            version = client.get_model_version(name, out["model-version"])
+            run = client.get_run(version.run_id)
+            assert run.data.tags["aicd.tenant"] == tenant
+            assert json.loads(out["metrics"])["accuracy"] >= 0.9
+            with urllib.request.urlopen(f"{out['endpoint']}/metrics", timeout=10) as resp:
+                served = set(re.findall(r'model="([^"]+)"', resp.read().decode()))
+            assert served == {name}, served  # each endpoint serves its own tenant's model, and only it
+            assert out["decision"] == "hold"  # no traffic yet
+        assert results["acme"]["endpoint"] != results["globex"]["endpoint"]
+        assert client.get_run(client.get_model_version("globex__coffee-recommender", "1").run_id) \
+            .data.params["n_estimators"] == "50"  # globex's override
+        assert client.get_run(client.get_model_version("acme__coffee-recommender", "1").run_id) \
+            .data.params["n_estimators"] == "100"  # the defaults
+
+        failed = results["initech"]
+        assert (failed["data-gate"], failed["model-gate"], failed["release"]) == ("success", "failure", "skipped")
+        assert failed["model-uri"] == "" and failed["endpoint"] == ""
+        registered = {m.name for m in client.search_registered_models()}
+        assert {"acme__coffee-recommender", "globex__coffee-recommender"} <= registered
+        assert not any(n.startswith("initech__") for n in registered), registered  # nothing registered
+        assert "coffee-recommender" not in registered  # no tenant wrote outside its own names
+
+        # one job after the matrix gathered every tenant's sections: 4 + 4 + 2 (initech stopped at training)
+        assert "aicd comment: 10 section(s) kept" in proc.stdout, log[-6000:]
+    finally:
+        for tenant in TENANTS:
+            if (state / tenant).exists():  # initech never deployed: it has nothing to stop
+                LocalTarget(state / tenant).stop()
