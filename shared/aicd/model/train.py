@@ -379,11 +379,13 @@ def _integral(series: pd.Series) -> bool:
 
 
 def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estimator=None, entrypoint=None,
-                       positive=1, declared: tuple[str, ...] = ()) -> TrainResult:
+                       positive=1, declared: tuple[str, ...] = (), after_fit=None) -> TrainResult:
     """Split, fit (``estimator`` or the user's ``entrypoint``), evaluate; holdout metrics and slices.
     ``frame`` holds labelled rows only (see :func:`labelled_rows`). A bare estimator's features are
     chosen by :func:`aicd.model.features.plan_features` (``declared`` columns are never left out);
-    an entrypoint gets every column but the label, the dropped and the split column."""
+    an entrypoint gets every column but the label, the dropped and the split column.
+    ``after_fit(model, holdout, feature_types)``, when given, is called once the model is fitted and
+    before the holdout is evaluated (the train stage starts its ONNX export there, beside the evaluation)."""
     frame, _ = labelled_rows(frame, label, cfg)
     train, test = split(frame, label, cfg)
     not_features = {label, *cfg.drop_columns, *([cfg.split.column] if cfg.split.column else [])}
@@ -411,12 +413,14 @@ def train_and_evaluate(frame: pd.DataFrame, label: str, cfg: ModelConfig, estima
         threshold, note = _decision_threshold(fit, model, train, features, label, cfg, positive)
         seconds["fit"] += time.monotonic() - chosen_started  # its own fit on four fifths, and scoring the fifth
         notes.append(note)
+    dates = set(plan.dates) if plan is not None else set()
+    types = {c: "datetime" if c in dates else _kind(frame[c]) for c in features}
+    if after_fit is not None:
+        after_fit(model, test, types)
     evaluate_started = time.monotonic()
     evaluation = _evaluated(model, test[features], test[label], cfg, positive, entrypoint is not None, threshold)
     metrics = _rounded(evaluation.metrics())
     seconds["evaluate"] = time.monotonic() - evaluate_started
-    dates = set(plan.dates) if plan is not None else set()
-    types = {c: "datetime" if c in dates else _kind(frame[c]) for c in features}
     return TrainResult(model, metrics, evaluation, features, types,
                        _classes(model), len(train), len(test), test, _slices(test, evaluation, cfg.slices), notes,
                        seconds)
