@@ -198,3 +198,17 @@ def test_method_evidently_is_the_old_auto_column_for_column():
             assert (r.method, r.statistic, r.threshold, r.drifted) == (expected, direct.statistic,
                                                                         METHODS[expected].threshold, direct.drifted)
             assert r.effect is None and r.adjusted is None
+
+
+def test_five_rows_of_a_new_level_in_two_hundred_flag_the_column_outside_holm():
+    """Evidently's chi-square flags one unseen row at once; aicd wants evidence, but not a Bonferroni
+    over every column and level: five rows all on one side of 400 is p = 0.03 on its own."""
+    reference = Side("categorical", 200, counts={"a": 100, "b": 60, "c": 40})
+    current = Side("categorical", 200, counts={"a": 98, "b": 58, "c": 39, "new": 5})
+    result = column_drift("c", reference, current)
+    assert result.unseen == pytest.approx(0.03, abs=0.005) and result.statistic * 12 > 0.05
+    rng = np.random.default_rng(12)
+    noise = [column_drift(f"x{i}", numeric(rng.normal(size=200)), numeric(rng.normal(size=200))) for i in range(11)]
+    assert {r.column: r.drifted for r in judge_family([result, *noise], 0.05)}["c"]
+    two = Side("categorical", 200, counts={"a": 99, "b": 60, "c": 39, "new": 2})
+    assert not judge_family([column_drift("c", reference, two)], 0.05)[0].drifted  # p = 0.25: no evidence

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bins import MAX_LEVELS, unseen_bin
-from .stats import bins_pvalue, cohens_h, levels_pvalue, location_pvalue
+from .stats import bins_pvalue, cohens_h, levels_pvalue, location_pvalue, unseen_pvalue
 
 __all__ = ["BINNED", "EPSILON", "FLOORS", "HANDLING", "METHODS", "RULES", "ColumnDrift", "DriftMethod", "Side",
            "chisquare_pvalue", "column_drift", "js_distance", "kl_divergence", "ks_pvalue", "profile_frame",
@@ -221,6 +221,7 @@ class ColumnDrift:
     effect: float | None = None  # the auto rule's effect size and its floor (aicd.data.stats)
     floor: float | None = None
     adjusted: float | None = None  # the p-value after Holm over the family, once judged
+    unseen: float | None = None  # levels: the unseen levels' one-sided p-value, judged on its own (no Holm)
 
     def to_dict(self) -> dict:
         out = {"column": self.column, "kind": self.kind, "method": self.method, "statistic": _finite(self.statistic),
@@ -228,7 +229,7 @@ class ColumnDrift:
                "n_current": self.n_current, "note": self.note}
         if self.effect is not None:
             out |= {"effect": _finite(self.effect), "floor": self.floor, "adjusted": _finite(self.adjusted)
-                    if self.adjusted is not None else None}
+                    if self.adjusted is not None else None, "unseen_p": self.unseen}
         return out
 
 
@@ -265,7 +266,9 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
     else:
         statistic = how.statistic(ref_counts, cur_counts) if how.on_bins else how.statistic(ref.sample, cur.sample)
     effect, floor = _effect(ref, cur, ref_counts, cur_counts, binned) if how.family else (None, None)
-    drifted = how.drifted(statistic, limit) and (effect is None or effect >= floor)
+    alone = unseen_pvalue(ref_counts, cur_counts) if method == "levels" else None
+    significant = how.drifted(statistic, limit) or (alone is not None and alone < limit)
+    drifted = significant and (effect is None or effect >= floor)
     sampled = [s for s in (ref, cur) if s.sample is not None and len(s.sample) < s.n]
     if sampled and not note:
         note = f"on a uniform sample of {min(len(s.sample) for s in sampled):,} rows"
@@ -277,7 +280,8 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
             what = f"unseen in the reference, counted as {labels[-1]}: {shown}"
         note = "; ".join(filter(None, (note, what)))
     return ColumnDrift(column, ref.kind, method, statistic, limit, bool(drifted), ref.n, cur.n, labels,
-                       list(map(float, ref_counts)), list(map(float, cur_counts)), note, effect, floor)
+                       list(map(float, ref_counts)), list(map(float, cur_counts)), note, effect, floor,
+                       unseen=alone)
 
 
 def _homogeneity(ref: Side, cur: Side, ref_counts, cur_counts, binned: bool) -> float:

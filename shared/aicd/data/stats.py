@@ -10,8 +10,10 @@ treated as a sample too (it is one: a training set, or a uniform sample of it):
     levels_pvalue        a categorical column level by level: each level's count against the rest
                          (hypergeometric mid-p, two-sided), Bonferroni over the levels; a level the
                          reference lacks is tested one-sided (its rows all fell in the current side)
-                         with half the column's error budget, so a new category with enough rows is
-                         significant without paying for every known level
+                         with half the column's error budget
+    unseen_pvalue        that one-sided p-value of the unseen levels alone: the drift rule judges it on
+                         its own, outside Holm, so a new category with enough rows (five of 200 against
+                         a 200-row reference) is significant without paying for every column and level
 
 Effect sizes, for the floor under which a significant change is too small to matter:
 :func:`cohens_h` (the largest change of a level's share) and the normed Wasserstein / JS distances
@@ -24,7 +26,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["CVM_MAX", "bins_pvalue", "cohens_h", "ks_sorted_pvalue", "levels_pvalue", "location_pvalue"]
+__all__ = ["CVM_MAX", "bins_pvalue", "cohens_h", "ks_sorted_pvalue", "levels_pvalue", "location_pvalue",
+           "unseen_pvalue"]
 
 CVM_MAX = 20_000
 
@@ -78,12 +81,21 @@ def levels_pvalue(reference: Sequence[float], current: Sequence[float]) -> float
     below = hypergeom.cdf(x[seen] - 1, total, drawn[seen], int(big_c)) + at / 2
     above = hypergeom.sf(x[seen], total, drawn[seen], int(big_c)) + at / 2
     p_seen = min(1.0, float(np.min(2 * np.minimum(below, above))) * int(seen.sum())) if seen.any() else 1.0
-    if not unseen.any():
-        return p_seen
-    # every one of the unseen level's rows landed in the current side: P = C(C, k) / C(R + C, k)
-    k = int(cur[unseen].sum())
-    p_unseen = float(hypergeom.pmf(k, total, k, int(big_c)))
-    return min(1.0, 2 * min(p_unseen, p_seen))
+    p_unseen = unseen_pvalue(ref, cur)
+    return p_seen if p_unseen is None else min(1.0, 2 * min(p_unseen, p_seen))
+
+
+def unseen_pvalue(reference: Sequence[float], current: Sequence[float]) -> float | None:
+    """The chance that all k rows of the levels the reference lacks (reference count 0) fell in the
+    current side, were both sides one population: C(C, k) / C(R + C, k); None without such levels."""
+    from scipy.stats import hypergeom
+
+    ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
+    unseen = (ref == 0) & (cur > 0)
+    if not unseen.any() or ref.sum() <= 0:
+        return None
+    k, big_c = int(cur[unseen].sum()), int(cur.sum())
+    return float(hypergeom.pmf(k, int(ref.sum()) + big_c, k, big_c))
 
 
 def cohens_h(reference: Sequence[float], current: Sequence[float]) -> float:

@@ -4,7 +4,10 @@ Judging a dozen columns at p < 0.05 each raises a false alarm in about every sec
 The auto rule's columns are one family instead: Holm's step-down keeps the chance of any false
 alarm among them at the family level ``data.drift.threshold`` (so each column's stays below
 level / columns), and a column drifts only when it is significant after Holm *and* above its effect
-floor. The dataset drifts when the drifted columns carry at least ``data.drift.share`` of the
+floor. One exception, on purpose: rows of a level the reference never had are judged on their own at
+the level (its one-sided p-value, :func:`aicd.data.stats.unseen_pvalue`) — a new category is news
+however many columns there are, and five rows of it in 200 against a 200-row reference already
+have p < 0.05. The dataset drifts when the drifted columns carry at least ``data.drift.share`` of the
 weight — each column's permutation importance stored with the model, or equal weights without one.
 """
 
@@ -38,7 +41,7 @@ def judge_family(results: Sequence[ColumnDrift], level: float) -> list[ColumnDri
     out = list(results)
     for i, p in zip(family, adjusted, strict=True):
         r = results[i]
-        significant = p < level
+        significant = p < level or (r.unseen is not None and r.unseen < level)
         drifted = significant and r.effect is not None and r.effect >= r.floor
         note = r.note
         if significant and not drifted:
