@@ -212,3 +212,10 @@ def test_five_rows_of_a_new_level_in_two_hundred_flag_the_column_outside_holm():
     assert {r.column: r.drifted for r in judge_family([result, *noise], 0.05)}["c"]
     two = Side("categorical", 200, counts={"a": 99, "b": 60, "c": 39, "new": 2})
     assert not judge_family([column_drift("c", reference, two)], 0.05)[0].drifted  # p = 0.25: no evidence
+
+
+def test_homogeneity_named_for_a_categorical_column_tests_its_levels_counts():
+    reference = Side("categorical", 300, counts={"a": 200, "b": 100})
+    moved = Side("categorical", 300, counts={"a": 100, "b": 200})
+    assert column_drift("c", reference, moved, "homogeneity").drifted
+    assert not column_drift("c", reference, reference, "homogeneity").drifted

@@ -262,7 +262,7 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
     limit = how.threshold if threshold is None else threshold
     labels, ref_counts, cur_counts, unseen = _binned(ref, cur, bins)
     if method == "homogeneity":
-        statistic = _homogeneity(ref, cur, ref_counts, cur_counts, binned)
+        statistic = _homogeneity(ref, cur, ref_counts, cur_counts, binned or ref.kind == "categorical")
     else:
         statistic = how.statistic(ref_counts, cur_counts) if how.on_bins else how.statistic(ref.sample, cur.sample)
     effect, floor = _effect(ref, cur, ref_counts, cur_counts, binned) if how.family else (None, None)
