@@ -74,7 +74,7 @@ def levels_pvalue(reference: Sequence[float], current: Sequence[float]) -> float
     big_r, big_c = ref.sum(), cur.sum()
     if big_r <= 0 or big_c <= 0:
         return 1.0
-    seen, unseen = ref > 0, (ref == 0) & (cur > 0)
+    seen = ref > 0
     total, drawn = int(big_r + big_c), (ref + cur).astype(int)
     x = cur.astype(int)
     at = hypergeom.pmf(x[seen], total, drawn[seen], int(big_c))
