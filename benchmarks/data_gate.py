@@ -306,6 +306,8 @@ def note(run: Run) -> str:
         return f"{len(r['drifted'])} drifted {r['methods']}"
     if "expectations" in r:
         return f"{r['passed']} of {r['expectations']} expectations passed"
+    if "batches" in r:  # benchmarks/drift_streams.py
+        return f"{len(r['batches'])} batches judged"
     return f"{r['rows']:,} rows read"
 
 

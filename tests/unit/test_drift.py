@@ -68,16 +68,23 @@ def numeric(values):
     return Side("numeric", len(values), sample=values)
 
 
-def test_auto_picks_by_type_and_size():
+def test_evidently_picks_by_type_and_size():
     small_ref, small_cur = numeric(RNG.normal(size=500)), numeric(RNG.normal(size=500))
     big_ref, big_cur = numeric(RNG.normal(size=5000)), numeric(RNG.normal(0.3, 1, 5000))
-    assert column_drift("x", small_ref, small_cur).method == "ks"
-    result = column_drift("x", big_ref, big_cur)
+    assert column_drift("x", small_ref, small_cur, "evidently").method == "ks"
+    result = column_drift("x", big_ref, big_cur, "evidently")
     assert result.method == "wasserstein" and result.drifted and result.threshold == 0.1
     cats = Side("categorical", 3000, counts={"a": 1000, "b": 2000})
-    assert column_drift("c", cats, cats).method == "js"
+    assert column_drift("c", cats, cats, "evidently").method == "js"
     few = Side("categorical", 30, counts={"a": 10, "b": 20})
-    assert column_drift("c", few, few).method == "chisquare"
+    assert column_drift("c", few, few, "evidently").method == "chisquare"
+
+
+def test_auto_picks_the_rules_tests_by_type_whatever_the_size():
+    for n in (500, 5000):
+        assert column_drift("x", numeric(RNG.normal(size=n)), numeric(RNG.normal(size=n))).method == "homogeneity"
+    cats = Side("categorical", 3000, counts={"a": 1000, "b": 2000})
+    assert column_drift("c", cats, cats).method == "levels"
 
 
 def test_p_value_methods_drift_below_their_threshold():
@@ -103,8 +110,13 @@ def test_a_profile_reference_uses_binned_methods_and_says_so():
     frame = generate(3000, seed=1)
     sides = sides_from_profile(profile_frame(frame, 10, exclude=["clicked"]))
     cur = numeric(generate(3000, seed=3, drift=1.0)["visits_per_week"])
-    result = column_drift("visits_per_week", sides["visits_per_week"], cur, "auto")
+    result = column_drift("visits_per_week", sides["visits_per_week"], cur, "evidently")
     assert result.method == "js" and "stored profile" in result.note and result.drifted
+    same = column_drift("visits_per_week", sides["visits_per_week"], numeric(generate(3000, seed=2)["visits_per_week"]),
+                        "evidently")
+    assert not same.drifted
+    result = column_drift("visits_per_week", sides["visits_per_week"], cur)  # auto: the bins' homogeneity
+    assert result.method == "homogeneity" and "stored profile" in result.note and result.drifted
     same = column_drift("visits_per_week", sides["visits_per_week"], numeric(generate(3000, seed=2)["visits_per_week"]))
     assert not same.drifted
 

@@ -65,7 +65,9 @@ def test_a_passed_gate_with_drifted_columns_is_not_green_and_names_them():
     assert header.startswith("<header class=warn>") and "passed, with drift" in header
     assert "all 1 checks passed" in header and "2 of 3 columns drifted" in header
     assert "<code>plan</code>" in header and "<code>price</code>" in header and "<code>age</code>" not in header
-    assert "drifted</span>: 66.7% of compared columns drifted, the dataset drifts at 50.0%" in header
+    assert ("drifted</span>: 66.7% of compared columns drifted, carrying 66.7% of the compared columns' weight, "
+            "the dataset drifts at 50.0%") in header
+    assert "<b>Label drift</b>not compared" in header
 
 
 def test_the_header_is_green_only_without_drift_and_red_when_a_check_failed():
@@ -136,7 +138,9 @@ def test_the_report_of_a_real_gate_run_has_its_numbers_and_stays_inert(tmp_path)
     header = _header(html)
     assert header.startswith("<header class=bad>") and "1 of 9 checks failed" in header
     assert "3 of 4 columns drifted" in header and escape(SCRIPT) in header and "plan" in header
-    assert "drifted</span>: 75.0% of compared columns drifted, the dataset drifts at 50.0%" in header
+    assert ("drifted</span>: 75.0% of compared columns drifted, carrying 75.0% of the compared columns' weight, "
+            "the dataset drifts at 20.0%") in header
+    assert "<b>Prediction drift</b>not measured by the data gate" in header
     assert "region" not in header
     plan = body["histograms"]["plan"]
     assert plan["bins"] == [IMG, "basic", "pro", "other"]

@@ -67,7 +67,8 @@ def data_section(html=""):
     drift = [ColumnDrift(name, "numeric", "psi", 0.1 + i / 10, 0.2, 0.1 + i / 10 > 0.2, 100, 100, [], [], [])
              for i, name in enumerate(HOSTILE)]
     body = {"passed": False, "data": "data/<b>x</b>.csv", "rows": 3000, "columns": 9, "data_version": "abcd",
-            "reference": "ref|@x.csv", "dataset_drifted": True}
+            "reference": "ref|@x.csv", "dataset_drifted": True, "drifted_weight": 0.8, "dataset_drift_share": 0.2,
+            "weights": "importance", "label_drift": None, "prediction_drift": "not measured by the data gate"}
     return validate_section(body, checks, drift, LINKS, html)
 
 
@@ -77,6 +78,8 @@ def test_the_data_gate_section_shows_failed_checks_and_the_most_drifted_columns_
     assert "#### ❌ Data gate — failed" in section.body and "1 of 16 checks passed" in section.body
     assert "… and 5 more failed checks in the job summary." in section.body
     assert "13 of 15 columns drifted (dataset drifted)" in section.body
+    assert "- **Dataset:** drifted — the drifted columns carry 80.0% of the features' importance" in section.body
+    assert "- **Label:** not compared" in section.body and "- **Prediction:** not measured" in section.body
     # the five most drifted first, by statistic over threshold
     drifted_rows = [ln for ln in section.body.splitlines() if "| psi |" in ln]
     assert [row.split(" | ")[2] for row in drifted_rows] == ["1.5", "1.4", "1.3", "1.2", "1.1"]

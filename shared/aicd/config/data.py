@@ -10,14 +10,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..data.drift import METHODS
+from ..data.drift import METHODS, RULES
 from .reader import Entry, Reader, kind_of, setting
 
 __all__ = ["DRIFT_METHODS", "DTYPES", "ColumnSpec", "DataConfig", "DriftConfig", "DriftOverride", "FreshnessConfig",
            "SqlConfig"]
 
 DTYPES = ("int", "float", "bool", "str", "category", "datetime")
-DRIFT_METHODS = ("auto", *METHODS)  # auto picks per column (aicd.data.drift.choose_method)
+DRIFT_METHODS = (*RULES, *METHODS)  # auto and evidently pick per column (aicd.data.drift.choose_method)
 
 
 def _regex(e: Entry) -> str | None:
@@ -86,18 +86,35 @@ def _overrides(e: Entry) -> dict[str, DriftOverride]:
 
 @dataclass(frozen=True)
 class DriftConfig:
-    """``method: auto`` picks per column by type and size (as Evidently's defaults do): KS (numeric)
-    and chi-square (categorical) p-values below 0.05 up to 1,000 rows; above that normed
-    Wasserstein (numeric) and Jensen-Shannon distance (categorical) above 0.1. ``threshold`` is
-    then the default for the chosen method unless set."""
+    """``method: auto`` is aicd's rule (:mod:`aicd.data.drift`, :mod:`aicd.data.verdict`): homogeneity
+    (numeric) and per-level (categorical) p-values, Holm over the columns at ``threshold`` (0.05),
+    an effect floor, and a dataset verdict on the drifted columns' importance weight (``share``
+    0.2). ``method: evidently`` picks per column by type and size as Evidently 0.7 does: KS and
+    chi-square p-values below 0.05 up to 1,000 rows, normed Wasserstein and Jensen-Shannon distance
+    above 0.1 beyond; the dataset drifts when half the columns do. ``threshold`` is then the chosen
+    method's default unless set. The label is judged apart, at ``label-threshold`` under auto."""
 
     reference: str | None = setting(None)
     method: str = setting("auto", choices=DRIFT_METHODS)
     threshold: float | None = setting(None, low=0)
+    label_threshold: float = setting(0.005, low=0, high=1)
     bins: int = setting(10, low=2, high=1000)
-    share: float = setting(0.5, low=0, high=1)
+    share: float | None = setting(None, low=0, high=1)
     sample_rows: int = setting(100_000, low=1000, high=10_000_000)
     columns: dict[str, DriftOverride] = setting(factory=dict, parse=_overrides)
+
+    @property
+    def level(self) -> float:
+        """The auto rule's family level: ``threshold``, 0.05 unless set."""
+        return 0.05 if self.threshold is None else self.threshold
+
+    @property
+    def dataset_share(self) -> float:
+        """``share`` as set, else the method's default: 0.2 of the importance weight under auto and the
+        family tests, half the columns otherwise (Evidently's)."""
+        if self.share is not None:
+            return self.share
+        return 0.2 if self.method == "auto" or METHODS.get(self.method, METHODS["ks"]).family else 0.5
 
 
 @dataclass(frozen=True)

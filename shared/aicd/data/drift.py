@@ -13,13 +13,20 @@ Methods (``drifted`` when the statistic passes ``threshold``):
     js          Jensen-Shannon distance, natural log   (scipy...jensenshannon)     drift if > 0.1
     kl          KL(reference || current) in nats       (scipy.stats.entropy)       drift if > 0.1
     psi         population stability index                                        drift if > 0.1
+    homogeneity numeric: min(location, decile) p-value x 2 (aicd.data.stats)         drift if p < 0.05
+    levels      categorical: per-level p-value, Bonferroni (aicd.data.stats)      drift if p < 0.05
 
 Each method is one entry of :data:`METHODS` (a :class:`DriftMethod`: its function, whether it
 yields a p-value, its default threshold, whether it works on bins) — the one registry the data
 gate, the production gate and the alert rules all read.
 
-``auto`` picks KS / chi-square up to 1,000 rows and normed Wasserstein / JS above, Evidently's
-defaults; a profile reference has no raw values, so its numeric columns use JS on the profile's bins.
+``auto`` is aicd's rule: ``homogeneity`` for numeric columns, ``levels`` for categorical ones, the
+columns' p-values judged together by Holm's step-down at the family level (:mod:`aicd.data.verdict`),
+and a column drifts only when its change is also above an effect floor (:data:`FLOORS`) — so the
+false alarms per column stay below 1 % at any size, and a million rows do not flag a trivial shift.
+``evidently`` reproduces Evidently 0.7's defaults: KS / chi-square up to 1,000 rows and normed
+Wasserstein / JS above. A profile reference has no raw values, so its numeric columns use their
+bins (JS under ``evidently``, the bins' homogeneity under ``auto``).
 Explicit edge cases, so no inf or NaN reaches a verdict: empty bins get a proportion of ``EPSILON``
 before logs are taken (KL, PSI, JS) and before they become chi-square expectations; categories
 the reference never saw count together in one bin ``other`` (reference share 0, so floored) — as
@@ -37,8 +44,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bins import MAX_LEVELS, unseen_bin
+from .stats import bins_pvalue, cohens_h, levels_pvalue, location_pvalue, unseen_pvalue
 
-__all__ = ["BINNED", "EPSILON", "HANDLING", "METHODS", "ColumnDrift", "DriftMethod", "Side",
+__all__ = ["BINNED", "EPSILON", "FLOORS", "HANDLING", "METHODS", "RULES", "ColumnDrift", "DriftMethod", "Side",
            "chisquare_pvalue", "column_drift", "js_distance", "kl_divergence", "ks_pvalue", "profile_frame",
            "proportions", "psi", "sides_from_profile", "wasserstein_normed"]
 
@@ -51,6 +59,11 @@ HANDLING = {  # written into every report, so a reader knows how edge cases were
     "empty_bins": f"empty bins get a proportion of {EPSILON} before logs (KL, PSI, JS) and chi-square expectations",
     "constant_columns": "a constant reference column has one bin; normed Wasserstein uses the raw distance",
     "large_data": "numeric tests above 1,000 rows use a seeded uniform sample of rows (data.drift.sample-rows)",
+}
+RULES = ("auto", "evidently")  # the per-column choices (choose_method); every other name is one method
+FLOORS = {  # (effect, least effect) of the auto rule: below it a significant change is too small to matter
+    "numeric": ("normed Wasserstein or Jensen-Shannon distance on the bins", 0.05),
+    "categorical": ("Cohen's h of a level's share, or Jensen-Shannon distance", 0.1),
 }
 
 
@@ -143,6 +156,7 @@ class DriftMethod:
     on_bins: bool  # computed from the counts of shared bins (else from raw numeric samples)
     promql: bool  # an alert rule can compute it from the server's counters
     statistic: Callable[[Sequence[float], Sequence[float]], float]  # (reference, current)
+    family: bool = False  # a test of the auto rule: judged with the others by Holm, above an effect floor
 
     def drifted(self, statistic: float, threshold: float) -> bool:
         return statistic < threshold if self.p_value else statistic > threshold
@@ -162,8 +176,13 @@ METHODS: dict[str, DriftMethod] = {m.name: m for m in (
     DriftMethod("js", "Jensen-Shannon distance", 0.1, False, True, True, js_floored),
     DriftMethod("kl", "KL divergence (reference || live)", 0.1, False, True, True, kl_divergence),
     DriftMethod("psi", "population stability index", 0.1, False, True, True, psi),
+    DriftMethod("homogeneity", "min(Cramér-von Mises or KS, decile chi-square) p-value x 2", 0.05, True, False,
+                False, bins_pvalue, family=True),  # on samples: see _homogeneity
+    DriftMethod("levels", "per-level hypergeometric mid-p, Bonferroni over the levels", 0.05, True, True, False,
+                levels_pvalue, family=True),
 )}
-BINNED = tuple(name for name, m in METHODS.items() if m.on_bins)  # what live traffic, counted in bins, can use
+# what live traffic, counted in bins, can use (the family tests need the rule around them, not one bin set)
+BINNED = tuple(name for name, m in METHODS.items() if m.on_bins and not m.family)
 
 
 @dataclass
@@ -199,15 +218,27 @@ class ColumnDrift:
     reference: list[float]
     current: list[float]
     note: str = ""
+    effect: float | None = None  # the auto rule's effect size and its floor (aicd.data.stats)
+    floor: float | None = None
+    adjusted: float | None = None  # the p-value after Holm over the family, once judged
+    unseen: float | None = None  # levels: the unseen levels' one-sided p-value, judged on its own (no Holm)
 
     def to_dict(self) -> dict:
-        return {"column": self.column, "kind": self.kind, "method": self.method, "statistic": _finite(self.statistic),
-                "threshold": self.threshold, "drifted": self.drifted, "n_reference": self.n_reference,
-                "n_current": self.n_current, "note": self.note}
+        out = {"column": self.column, "kind": self.kind, "method": self.method, "statistic": _finite(self.statistic),
+               "threshold": self.threshold, "drifted": self.drifted, "n_reference": self.n_reference,
+               "n_current": self.n_current, "note": self.note}
+        if self.effect is not None:
+            out |= {"effect": _finite(self.effect), "floor": self.floor, "adjusted": _finite(self.adjusted)
+                    if self.adjusted is not None else None, "unseen_p": self.unseen}
+        return out
 
 
 def choose_method(ref: Side, cur: Side, configured: str) -> str:
-    if configured != "auto":
+    """The method of one column: ``auto`` → homogeneity / levels; ``evidently`` → Evidently 0.7's choice
+    by type and size; any other name is itself."""
+    if configured == "auto":
+        return "levels" if ref.kind == "categorical" else "homogeneity"
+    if configured != "evidently":
         return configured
     small = min(ref.n, cur.n) <= SMALL
     if ref.kind == "categorical":
@@ -223,14 +254,21 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
     if ref.n == 0 or cur.n == 0:
         return None
     method, note = choose_method(ref, cur, method), ""
-    if ref.kind == "numeric" and (ref.sample is None or cur.sample is None):
+    binned = ref.kind == "numeric" and (ref.sample is None or cur.sample is None)
+    if binned:
         note = "binned: the reference is a stored profile without raw values"
         method = "js" if method in ("ks", "wasserstein") else method
     how = METHODS[method]
     limit = how.threshold if threshold is None else threshold
     labels, ref_counts, cur_counts, unseen = _binned(ref, cur, bins)
-    statistic = how.statistic(ref_counts, cur_counts) if how.on_bins else how.statistic(ref.sample, cur.sample)
-    drifted = how.drifted(statistic, limit)
+    if method == "homogeneity":
+        statistic = _homogeneity(ref, cur, ref_counts, cur_counts, binned or ref.kind == "categorical")
+    else:
+        statistic = how.statistic(ref_counts, cur_counts) if how.on_bins else how.statistic(ref.sample, cur.sample)
+    effect, floor = _effect(ref, cur, ref_counts, cur_counts, binned) if how.family else (None, None)
+    alone = unseen_pvalue(ref_counts, cur_counts) if method == "levels" else None
+    significant = how.drifted(statistic, limit) or (alone is not None and alone < limit)
+    drifted = significant and (effect is None or effect >= floor)
     sampled = [s for s in (ref, cur) if s.sample is not None and len(s.sample) < s.n]
     if sampled and not note:
         note = f"on a uniform sample of {min(len(s.sample) for s in sampled):,} rows"
@@ -242,7 +280,28 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
             what = f"unseen in the reference, counted as {labels[-1]}: {shown}"
         note = "; ".join(filter(None, (note, what)))
     return ColumnDrift(column, ref.kind, method, statistic, limit, bool(drifted), ref.n, cur.n, labels,
-                       list(map(float, ref_counts)), list(map(float, cur_counts)), note)
+                       list(map(float, ref_counts)), list(map(float, cur_counts)), note, effect, floor,
+                       unseen=alone)
+
+
+def _homogeneity(ref: Side, cur: Side, ref_counts, cur_counts, binned: bool) -> float:
+    """Location (CvM / KS) and the decile bins' homogeneity, Bonferroni over the two; the bins alone
+    when the reference is a stored profile."""
+    spread = bins_pvalue(ref_counts, cur_counts)
+    if binned:
+        return spread
+    return min(1.0, 2 * min(location_pvalue(ref.sample, cur.sample), spread))
+
+
+def _effect(ref: Side, cur: Side, ref_counts, cur_counts, binned: bool) -> tuple[float, float]:
+    """(effect, floor) of the auto rule (:data:`FLOORS`): the larger of the kind's two measures, which
+    share one floor — either one passing it is a change worth a flag."""
+    kind = "categorical" if ref.kind == "categorical" else "numeric"
+    floor = FLOORS[kind][1]
+    js = js_distance(ref_counts, cur_counts) if sum(ref_counts) and sum(cur_counts) else 0.0
+    if kind == "categorical":
+        return max(cohens_h(ref_counts, cur_counts), js), floor
+    return (js if binned else max(js, wasserstein_normed(ref.sample, cur.sample))), floor
 
 
 def _binned(ref: Side, cur: Side, bins: int) -> tuple[list[str], list[float], list[float], list[str]]:
@@ -300,10 +359,12 @@ def _counts_in(values: np.ndarray, edges: list[float]) -> list[int]:
     return np.diff(np.concatenate([[0], bounds, [ordered.size]])).astype(int).tolist()
 
 
-def profile_frame(frame, bins: int = 10, exclude: Sequence[str] = (), max_levels: int = MAX_LEVELS) -> dict:
+def profile_frame(frame, bins: int = 10, exclude: Sequence[str] = (), categorical: Sequence[str] = (),
+                  max_levels: int = MAX_LEVELS) -> dict:
     """The drift profile stored with a model: per column, numeric bin edges and counts or categorical
     counts of the ``max_levels`` most frequent levels (as the model encodes them) and of the rest
-    together, and the missing count (JSON-serialisable)."""
+    together (``categorical`` names numeric columns counted as levels: a classifier's label), and the
+    missing count (JSON-serialisable)."""
     from pandas.api import types as ptypes
 
     out = {}
@@ -312,7 +373,7 @@ def profile_frame(frame, bins: int = 10, exclude: Sequence[str] = (), max_levels
             continue
         series = frame[name]
         values = series.dropna()
-        if ptypes.is_numeric_dtype(series) and not ptypes.is_bool_dtype(series):
+        if ptypes.is_numeric_dtype(series) and not ptypes.is_bool_dtype(series) and name not in categorical:
             finite = values.to_numpy(dtype=float)
             finite = finite[np.isfinite(finite)]
             edges = _quantile_edges(finite, bins)

@@ -74,6 +74,9 @@ def _header(body: dict, drift: list[ColumnDrift], drifted: list[ColumnDrift]) ->
         lines.append(f"<li><b>Column drift</b><span class={cls}>{len(drifted)} of {len(drift)} columns "
                      f"drifted</span>{': ' + names if names else ''}</li>")
         lines.append(f"<li><b>Dataset drift</b>{_dataset_verdict(body)}</li>")
+        lines.append(f"<li><b>Label drift</b>{_label_verdict(body)}</li>")
+        if body.get("prediction_drift"):
+            lines.append(f"<li><b>Prediction drift</b>{escape(body['prediction_drift'])}</li>")
         lines.append("<li><small>Drift is a warning, not a failure of this gate: retraining on drift is the "
                      "production gate's call.</small></li>")
     return (f"<header class={state}><h1>aicd data gate — <span class={state}>{title}</span></h1>"
@@ -83,9 +86,23 @@ def _header(body: dict, drift: list[ColumnDrift], drifted: list[ColumnDrift]) ->
 
 def _dataset_verdict(body: dict) -> str:
     share, limit = body["drifted_share"], body.get("dataset_drift_share")
+    weight = body.get("drifted_weight", share)
+    what = "of the features' importance" if body.get("weights") == "importance" else "of the compared columns' weight"
     rule = f", the dataset drifts at {limit:.1%} (data.drift.share)" if limit is not None else ""
     verdict = "<span class=warn>drifted</span>" if body["dataset_drifted"] else "<span class=ok>not drifted</span>"
-    return f"{verdict}: {share:.1%} of compared columns drifted{rule}"
+    return f"{verdict}: {share:.1%} of compared columns drifted, carrying {weight:.1%} {what}{rule}"
+
+
+def _label_verdict(body: dict) -> str:
+    label = body.get("label_drift")
+    if label is None:
+        return "not compared: the data and the reference do not both hold the label"
+    verdict = "<span class=warn>drifted</span>" if label["drifted"] else "<span class=ok>not drifted</span>"
+    method = METHODS.get(label["method"])
+    op = "<" if method is not None and method.p_value else ">"
+    statistic = "n/a" if label["statistic"] is None else f"{label['statistic']:.4g}"
+    return (f"{verdict}: <code>{escape(str(label['column']))}</code> {escape(label['method'])} {statistic}, drift "
+            f"when {escape(op)} {label['threshold']:g} (judged apart from the features)")
 
 
 def _checks_table(checks: list[dict]) -> str:

@@ -36,9 +36,13 @@ _VALIDATE_DESCRIPTION = ("Data gate: schema, types, missing values, label balanc
 _VALIDATE_OUTPUTS = (
     Output("passed", "true when every data check passed (the step fails otherwise)."),
     Output("data-version", "Content hash of the data (16 hex digits): pass it to action-train."),
-    Output("drift-score", "Share of compared columns that drifted, 0 to 1 (0 without a reference)."),
-    Output("drifted-columns", "Columns that drifted, as a JSON list."),
-    Output("dataset-drifted", "true when the drifted share reached data.drift.share."),
+    Output("drift-score", "The drifted columns' share of the features' weight, 0 to 1 (their permutation importance "
+           "stored with a models:/ reference, else each compared column weighs alike; 0 without a reference)."),
+    Output("drifted-columns", "Feature columns that drifted, as a JSON list (the label is judged apart)."),
+    Output("dataset-drifted", "true when drift-score reached data.drift.share (0.2 under method auto, 0.5 under "
+           "evidently)."),
+    Output("label-drifted", "true when the label column drifted, judged apart from the features at "
+           "data.drift.label-threshold; false when it did not or could not be compared."),
     Output("report", "Path of the JSON report."),
     Output("html-report", "Path of the HTML report (reference-vs-current histograms of drifted columns)."),
 )

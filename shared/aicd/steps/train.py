@@ -23,6 +23,7 @@ from ..installs import ensure_boosting
 from ..lineage import dataset_record
 from ..model.compare import Comparison, compare_models
 from ..model.gate import ThresholdResult, check_thresholds
+from ..model.importance import ROWS, permutation_importance
 from ..model.metrics import confusion, per_class
 from ..model.onnx_export import OnnxExport, export_onnx
 from ..model.train import TrainResult, build_estimator, evaluate, labelled_rows, load_entrypoint, train_and_evaluate
@@ -100,7 +101,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     record = registry.record_training(
         name=name, params={**_params(cfg, result), "unlabelled_rows_dropped": dropped}, metrics=result.metrics,
         tags={**tags, "aicd.gate": "passed" if passed else "failed"}, model=result.model,
-        meta={**_meta(result, cfg, data_version, export), "data_source": tags["aicd.data_source"]},
+        meta={**_meta(result, cfg, data_version, export), "data_source": tags["aicd.data_source"],
+              **_drift_reference(frame, result, cfg, gh)},
         input_example=result.holdout[result.features].head(3),
         profile=_profile(frame, result, cfg), register=register, onnx=export.blob,
         alias="candidate" if passed else "challenger", progress=progress,
@@ -179,6 +181,21 @@ def _profile(frame, result: TrainResult, cfg: Config) -> dict:
     """The drift profile of the features; dates move on every run by nature, so they have none."""
     dates = [name for name, kind in result.feature_types.items() if kind == "datetime"]
     return profile_frame(frame[result.features], cfg.data.drift.bins, exclude=dates, max_levels=cfg.model.max_levels)
+
+
+def _drift_reference(frame, result: TrainResult, cfg: Config, gh: Actions) -> dict:
+    """What the data gate needs beside the profile to judge drift against this model: each feature's
+    permutation importance (the weight of its drift in the dataset's verdict) and the label's profile
+    (label drift, judged apart)."""
+    started = time.monotonic()
+    importance = permutation_importance(result.model, result.holdout, result.features, cfg.data.label,
+                                        cfg.model.task, seed=cfg.model.seed)
+    gh.info(f"aicd train: permutation importance on {min(ROWS, result.n_test):,} holdout rows in "
+            f"{time.monotonic() - started:.2f} s")
+    label = cfg.data.label
+    categorical = [label] if cfg.model.task == "classification" else []
+    return {"importance": importance,
+            "label_profile": profile_frame(frame[[label]], cfg.data.drift.bins, categorical=categorical)[label]}
 
 
 def _data_version(inputs: Mapping[str, str]) -> str:

@@ -7,11 +7,13 @@ import json
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from ..config import Config, load_config
 from ..data.checks import Check, run_checks
-from ..data.drift import HANDLING, METHODS, ColumnDrift, Side, column_drift, sides_from_profile
+from ..data.drift import HANDLING, METHODS, ColumnDrift, Side, choose_method, column_drift, sides_from_profile
 from ..data.scan import Scan, scan
+from ..data.verdict import judge_family, weighted_share
 from ..datasets import content_hash, open_source
 from ..errors import ConfigError, DataError, GateFailed
 from ..gha import Actions, inert, md_code
@@ -23,6 +25,19 @@ from .specs import SPECS
 from .summary import ICON, details, table
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["validate"]
+PREDICTION_DRIFT = ("not measured by the data gate: it sees data, not the model's answers; the production gate "
+                    "(action-monitor) compares the live predictions' shares")
+
+
+@dataclass
+class Reference:
+    """What drift compares against: the features' sides, the label's, and the features' weights."""
+
+    sides: dict[str, Side]
+    rows: int | None = None  # a file's row count (the row-count check compares with it)
+    skipped: set[str] = field(default_factory=set)  # its high-cardinality columns
+    label: Side | None = None
+    weights: dict[str, float] | None = None  # permutation importance stored with a model
 
 
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -45,20 +60,23 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         sample = cfg.data.drift.sample_rows if reference_spec else 0
         current_job = pool.submit(scan, source, cfg.data, sample, 1)
         version_job = pool.submit(content_hash, source)
-        reference_sides, reference_rows, reference_skipped = _reference(reference_spec, cfg, inputs, env, gh.mask)
+        reference = _reference(reference_spec, cfg, inputs, env, gh.mask)
         current, version = current_job.result(), version_job.result()
-    checks = run_checks(current, cfg.data, reference_rows, task=cfg.model.task,
+    checks = run_checks(current, cfg.data, reference.rows if reference else None, task=cfg.model.task,
                         max_missing_label_ratio=cfg.model.max_missing_label_ratio)
-    drift = _drift(current, reference_sides, reference_skipped, cfg, (reference_spec or "").startswith("models:/")) \
-        if reference_sides is not None else []
+    drift = _drift(current, reference.sides, reference.skipped, cfg, (reference_spec or "").startswith("models:/")) \
+        if reference is not None else []
+    label = _label_drift(current, reference, cfg) if reference is not None else None
     passed = all(c.passed for c in checks)
     drifted = [d.column for d in drift if d.drifted]
-    share = len(drifted) / len(drift) if drift else 0.0
-    body = _report_body(inputs["data"], reference_spec, version, current, passed, checks, drift, share, cfg)
+    share = weighted_share(drift, reference.weights if reference else None)
+    body = _report_body(inputs["data"], reference_spec, version, current, passed, checks, drift, share, cfg,
+                        label, bool(reference and reference.weights))
     write_text(report, json.dumps(body, indent=1, default=str), "input `report`")
     write_text(html, render_html(body, drift), "input `report` (its HTML beside it)")
     outputs = {"passed": str(passed).lower(), "data-version": version, "drift-score": f"{share:.4f}",
                "drifted-columns": json.dumps(drifted), "dataset-drifted": str(body["dataset_drifted"]).lower(),
+               "label-drifted": str(bool(label and label.drifted)).lower(),
                "report": str(report), "html-report": str(html)}
     gh.set_outputs(outputs)
     _annotate(gh, cfg, inputs["data"], checks, drift)
@@ -72,31 +90,60 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
 
 
 def _reference(spec: str | None, cfg: Config, inputs: Mapping[str, str], env: Mapping[str, str],
-               mask=lambda secret: None) -> tuple[dict[str, Side] | None, int | None, set[str]]:
-    """(drift sides, row count, high-cardinality columns) of the reference: a file/glob, a model's stored
-    profile, or none."""
+               mask=lambda secret: None) -> Reference | None:
+    """The reference: a file/glob, a model's stored profile, or none."""
     if not spec:
-        return None, None, set()
+        return None
     exclude = _not_drifted(cfg)
     if spec.startswith("models:/"):
         tracking = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
-        return _model_profile(spec, tracking, exclude), None, set()
+        return _model_profile(spec, tracking, exclude, cfg.data.label)
     said = lambda text: print(inert(f"aicd validate: {text}"), flush=True)  # noqa: E731 - beside the current scan
     reference = scan(open_source(spec, cfg.data, env=env, mask=mask, say=said), cfg.data, cfg.data.drift.sample_rows,
                      seed=2)
-    return reference.sides(exclude), reference.rows, reference.high_cardinality()
+    return Reference(reference.sides(exclude), reference.rows, reference.high_cardinality(),
+                     _label_side(reference, cfg))
 
 
-def _model_profile(model_uri: str, tracking_uri: str, exclude: tuple[str, ...]) -> dict[str, Side]:
+def _model_profile(model_uri: str, tracking_uri: str, exclude: tuple[str, ...], label: str | None) -> Reference:
+    """The profile stored with the model, with the label's and the features' importance when training
+    stored them (older models have neither: their columns weigh alike and the label is not compared)."""
     import tempfile
 
     from ..modelfiles import PROFILE_FILE
     from ..registry import MlflowRegistry
 
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir, _ = MlflowRegistry(tracking_uri).fetch_model(model_uri, tmp)
+        model_dir, meta = MlflowRegistry(tracking_uri).fetch_model(model_uri, tmp)
         profile = json.loads((model_dir / PROFILE_FILE).read_text(encoding="utf-8"))
-    return {k: v for k, v in sides_from_profile(profile).items() if k not in exclude}
+    sides = {k: v for k, v in sides_from_profile(profile).items() if k not in exclude}
+    stored = meta.get("label_profile")
+    label_side = sides_from_profile({label: stored})[label] if label and stored else None
+    return Reference(sides, label=label_side, weights=meta.get("importance") or None)
+
+
+def _label_side(s: Scan, cfg: Config) -> Side | None:
+    """The label as drift sees it: its classes' counts for a classifier, its values for a regressor."""
+    label = cfg.data.label
+    column = s.columns.get(label) if label else None
+    if column is None:
+        return None
+    if cfg.model.task == "classification" or column.categorical:
+        counts = {str(k): v for k, v in column.counts.items()}
+        return Side("categorical", sum(counts.values()), counts=counts)
+    return s.sides().get(label)
+
+
+def _label_drift(current: Scan, reference: Reference, cfg: Config) -> ColumnDrift | None:
+    """The label judged alone (a family of one), under the auto rule at ``data.drift.label-threshold``:
+    a moved label is news of its own, never counted in the features' share."""
+    ref, cur = reference.label, _label_side(current, cfg)
+    if ref is None or cur is None or ref.kind != cur.kind:
+        return None
+    d = cfg.data.drift
+    family = METHODS[choose_method(ref, cur, d.method)].family
+    result = column_drift(cfg.data.label, ref, cur, d.method, d.label_threshold if family else d.threshold, d.bins)
+    return judge_family([result], result.threshold)[0] if result is not None else None
 
 
 def _not_drifted(cfg: Config) -> tuple[str, ...]:
@@ -133,17 +180,24 @@ def _drift(current: Scan, reference: dict[str, Side], reference_skipped: set[str
         result = column_drift(name, reference[name], cur[name], method, threshold, d.bins)
         if result is not None:
             out.append(result)
-    return out
+    return judge_family(out, d.level)
 
 
-def _report_body(data, reference, version, s: Scan, passed, checks, drift, share, cfg: Config) -> dict:
+def _report_body(data, reference, version, s: Scan, passed, checks, drift, weight, cfg: Config,
+                 label: ColumnDrift | None = None, importance: bool = False) -> dict:
+    """The JSON report. ``drifted_share`` counts columns; ``drifted_weight`` is what the dataset verdict
+    reads (the drifted columns' importance, or the same share when the columns weigh alike)."""
+    share = sum(d.drifted for d in drift) / len(drift) if drift else 0.0
     return {"data": data, "reference": reference, "data_version": version, "rows": s.rows, "columns": len(s.columns),
             "passed": passed, "checks": [c.to_dict() for c in checks],
             "drift": [d.to_dict() for d in drift], "drifted_share": round(share, 6),
-            "dataset_drifted": bool(drift) and share >= cfg.data.drift.share,
-            "dataset_drift_share": cfg.data.drift.share, "drift_handling": HANDLING,
+            "drifted_weight": round(weight, 6), "weights": "importance" if importance else "equal",
+            "dataset_drifted": bool(drift) and weight >= cfg.data.drift.dataset_share,
+            "dataset_drift_share": cfg.data.drift.dataset_share, "drift_method": cfg.data.drift.method,
+            "label_drift": label.to_dict() if label is not None else None,
+            "prediction_drift": PREDICTION_DRIFT, "drift_handling": HANDLING,
             "histograms": {d.column: {"bins": d.bins, "reference": d.reference, "current": d.current}
-                           for d in drift if d.drifted}}
+                           for d in [*drift, *([label] if label else [])] if d.drifted}}
 
 
 def _line(cfg: Config, check: Check) -> int | None:
@@ -177,7 +231,7 @@ def render_summary(body: dict, checks: list[Check], drift: list[ColumnDrift]) ->
         drifted = sum(d.drifted for d in drift)
         verdict = "dataset drifted" if body["dataset_drifted"] else "dataset not drifted"
         parts.append(f"### Drift against {md_code(body['reference'])} — {drifted} of {len(drift)} columns drifted "
-                     f"({verdict})\n\n" + table(
+                     f"({verdict})\n\n" + verdict_lines(body, md_code) + "\n\n" + table(
                          ["column", "method", "statistic", "threshold", "verdict", "note"],
                          [[d.column, d.method, d.statistic, d.threshold, "drifted" if d.drifted else "ok", d.note]
                           for d in sorted(drift, key=lambda d: (not d.drifted, d.column))]))
@@ -185,6 +239,27 @@ def render_summary(body: dict, checks: list[Check], drift: list[ColumnDrift]) ->
         ["", "check", "column", "measured", "threshold"],
         [[ICON[c.passed], c.name, c.column, *c.shown()] for c in checks])))
     return "\n\n".join(parts)
+
+
+def verdict_lines(body: dict, code=md_code) -> str:
+    """Dataset, label and prediction drift as three lines, each judged apart (Markdown)."""
+    weight, limit = body["drifted_weight"], body["dataset_drift_share"]
+    what = "of the features' importance" if body["weights"] == "importance" else "of the compared columns"
+    dataset = (f"- **Dataset:** {'drifted' if body['dataset_drifted'] else 'not drifted'} — the drifted columns "
+               f"carry {weight:.1%} {what}; it drifts at {limit:.0%} (data.drift.share)")
+    label = body.get("label_drift")
+    if label is None:
+        label_line = "- **Label:** not compared (no label in both the data and the reference)"
+    else:
+        op = "<" if METHODS[label["method"]].p_value else ">"
+        label_line = (f"- **Label:** {code(label['column'])} {'drifted' if label['drifted'] else 'not drifted'} "
+                      f"({label['method']} {_fmt(label['statistic'])}, drift when {op} {label['threshold']:g}; "
+                      "judged apart, not counted in the dataset's share)")
+    return "\n".join([dataset, label_line, f"- **Prediction:** {body['prediction_drift']}"])
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
 
 
 TOP_FAILED, TOP_DRIFTED = 10, 5  # what a pull-request reader needs; the job summary has every row
@@ -207,7 +282,7 @@ def comment_section(body: dict, checks: list[Check], drift: list[ColumnDrift], l
     if drift:
         verdict = "dataset drifted" if body["dataset_drifted"] else "dataset not drifted"
         parts.append(f"Drift against {pr.code(body['reference'])}: {len(drifted)} of {len(drift)} columns drifted "
-                     f"({verdict}).")
+                     f"({verdict}).\n\n" + verdict_lines(body, pr.code))
     if drifted:
         parts.append(pr.table(["drifted column", "method", "statistic", "threshold"],
                               [[d.column, d.method, d.statistic, d.threshold] for d in drifted[:TOP_DRIFTED]])

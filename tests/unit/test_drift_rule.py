@@ -1,0 +1,221 @@
+"""aicd's default drift rule (method auto): false alarms controlled across columns and sizes, every
+change kind found, Holm, the effect floor, the per-level categorical test, unseen levels, the
+dataset's weighted verdict — and ``method: evidently`` giving today's Evidently-compatible results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aicd.data.drift import Side, column_drift
+from aicd.data.stats import bins_pvalue, cohens_h, ks_sorted_pvalue, levels_pvalue, location_pvalue
+from aicd.data.verdict import holm, judge_family, weighted_share
+
+LEVELS = np.array(["a", "b", "c", "d", "rare"], dtype=object)
+SHARES = [0.45, 0.25, 0.15, 0.10, 0.05]
+
+
+def numeric(values) -> Side:
+    values = np.asarray(values, dtype=float)
+    return Side("numeric", values.size, sample=values)
+
+
+def categorical(values) -> Side:
+    levels, counts = np.unique(np.asarray(values).astype(str), return_counts=True)
+    return Side("categorical", int(counts.sum()), counts=dict(zip(levels.tolist(), counts.tolist(), strict=True)))
+
+
+def batch(rng, rows: int) -> dict[str, Side]:
+    out = {f"x{i}": numeric(rng.normal(size=rows)) for i in range(8)}
+    out |= {f"c{i}": categorical(rng.choice(LEVELS, rows, p=SHARES)) for i in range(4)}
+    return out
+
+
+def judged(reference: dict[str, Side], current: dict[str, Side], method: str = "auto"):
+    results = [column_drift(name, reference[name], current[name], method) for name in reference]
+    return judge_family(results, 0.05)
+
+
+@pytest.mark.parametrize(("rows", "batches"), [(200, 60), (1000, 40), (10_000, 8)])
+def test_stable_data_raises_at_most_one_false_alarm_per_hundred_columns(rows, batches):
+    rng = np.random.default_rng(rows)
+    alarms = total = 0
+    for _ in range(batches):
+        results = judged(batch(rng, rows), batch(rng, rows))
+        alarms, total = alarms + sum(r.drifted for r in results), total + len(results)
+    assert alarms / total <= 0.01, f"{alarms} false alarms in {total} column-batches at {rows} rows"
+
+
+def test_evidently_flags_several_times_more_stable_columns_at_small_sizes():
+    """The reason for the new default: at 200 rows each column judged alone at p < 0.05."""
+    rng = np.random.default_rng(3)
+    old = new = 0
+    for _ in range(40):
+        ref, cur = batch(rng, 200), batch(rng, 200)
+        old += sum(r.drifted for r in judged(ref, cur, "evidently"))
+        new += sum(r.drifted for r in judged(ref, cur))
+    assert old >= 3 * max(new, 1)
+
+
+@pytest.mark.parametrize("change", ["mean-small", "mean-large", "variance", "tails", "doubling", "new-level"])
+def test_every_change_kind_is_found_at_a_thousand_rows(change):
+    rng = np.random.default_rng(11)
+    reference, current = batch(rng, 2000), batch(rng, 2000)
+    x = rng.normal(size=2000)
+    changed = {"mean-small": ("x0", numeric(x + 0.25)), "mean-large": ("x0", numeric(x + 1.0)),
+               "variance": ("x0", numeric(x * 1.5)),
+               "tails": ("x0", numeric(rng.standard_t(3, 2000) / np.sqrt(3.0))),
+               "doubling": ("c0", categorical(rng.choice(LEVELS, 2000, p=[0.42, 0.23, 0.15, 0.10, 0.10]))),
+               "new-level": ("c0", categorical(rng.choice(np.append(LEVELS, "new"), 2000,
+                                                          p=[0.43, 0.24, 0.14, 0.09, 0.05, 0.05])))}
+    column, side = changed[change]
+    current[column] = side
+    results = {r.column: r for r in judged(reference, current)}
+    assert results[column].drifted, results[column]
+    assert sum(r.drifted for r in results.values()) == 1  # and nothing else
+
+
+def test_holm_adjusts_step_down_and_keeps_the_order_given():
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm([]) == []
+    assert holm([0.3]) == [0.3]
+
+
+def test_a_column_significant_alone_is_not_after_holm_over_twelve():
+    rng = np.random.default_rng(5)
+    reference, current = batch(rng, 400), batch(rng, 400)
+    alone = [column_drift(n, reference[n], current[n]) for n in reference]
+    borderline = min(alone, key=lambda r: r.statistic)
+    family = {r.column: r for r in judge_family(alone, 0.05)}
+    assert family[borderline.column].adjusted == pytest.approx(min(1.0, len(alone) * borderline.statistic))
+    assert all(r.adjusted >= r.statistic for r in family.values())
+
+
+def test_a_million_rows_do_not_flag_a_trivial_shift_but_do_flag_a_real_one():
+    rng = np.random.default_rng(8)
+    reference = numeric(rng.normal(size=1_000_000))
+    trivial = judge_family([column_drift("x", reference, numeric(rng.normal(0.02, 1, 1_000_000)))], 0.05)[0]
+    assert trivial.adjusted < 1e-6 and not trivial.drifted  # beyond doubt, and too small to matter
+    assert trivial.effect < trivial.floor and "below the effect floor" in trivial.note
+    real = judge_family([column_drift("x", reference, numeric(rng.normal(0.1, 1, 1_000_000)))], 0.05)[0]
+    assert real.drifted and real.effect >= real.floor
+    levels = Side("categorical", 1_000_000, counts={"a": 500_000, "b": 500_000})
+    nudged = Side("categorical", 1_000_000, counts={"a": 502_000, "b": 498_000})
+    result = judge_family([column_drift("c", levels, nudged)], 0.05)[0]
+    assert result.adjusted < 0.05 and not result.drifted
+
+
+def test_a_low_share_level_doubling_is_found_level_by_level_where_js_misses_it():
+    reference = Side("categorical", 2000, counts={"a": 1100, "b": 500, "c": 300, "rare": 100})
+    current = Side("categorical", 2000, counts={"a": 1040, "b": 480, "c": 280, "rare": 200})
+    assert not column_drift("c", reference, current, "evidently").drifted  # JS 0.06 <= 0.1
+    result = judge_family([column_drift("c", reference, current)], 0.05)[0]
+    assert result.method == "levels" and result.drifted and result.statistic < 1e-6
+
+
+def test_levels_pvalue_is_a_bonferroni_over_levels_of_two_sided_mid_p():
+    from scipy.stats import hypergeom
+
+    ref, cur = [60, 40], [45, 55]
+    x, total, drawn = 55, 200, 95
+    mid = hypergeom.pmf(x, total, drawn, 100) / 2
+    one = 2 * min(hypergeom.cdf(x - 1, total, drawn, 100) + mid, hypergeom.sf(x, total, drawn, 100) + mid)
+    assert levels_pvalue(ref, cur) == pytest.approx(min(1.0, 2 * one), rel=1e-9)
+    assert levels_pvalue([50, 50], [50, 50]) == 1.0
+
+
+def test_an_unseen_level_with_enough_rows_is_significant_on_its_own():
+    """Ten rows of a level the 200-row reference never had: P = C(200, 10) / C(400, 10), with half the
+    column's budget — past Holm over a dozen columns, while one unseen row is no evidence."""
+    known = {"a": 100, "b": 60, "c": 40}
+    reference = Side("categorical", 200, counts=known)
+    current = Side("categorical", 200, counts={"a": 95, "b": 57, "c": 38, "new": 10})
+    result = column_drift("c", reference, current)
+    assert result.statistic * 12 < 0.05 and "unseen in the reference" in result.note
+    assert levels_pvalue([100, 60, 40, 0], [99, 60, 40, 1]) > 0.5
+    noise = [column_drift(f"x{i}", numeric(np.random.default_rng(i).normal(size=200)),
+                          numeric(np.random.default_rng(i + 50).normal(size=200))) for i in range(11)]
+    assert {r.column: r.drifted for r in judge_family([result, *noise], 0.05)}["c"]
+
+
+def test_location_uses_cramer_von_mises_then_ks_and_ks_matches_scipy():
+    from scipy.stats import cramervonmises_2samp, ks_2samp
+
+    rng = np.random.default_rng(2)
+    a, b = np.sort(rng.normal(size=3000)), np.sort(rng.normal(0.05, 1, 4000))
+    assert location_pvalue(a, b) == pytest.approx(cramervonmises_2samp(a, b).pvalue)
+    big_a, big_b = np.sort(rng.normal(size=30_000)), np.sort(rng.normal(0.02, 1, 25_000))
+    assert location_pvalue(big_a, big_b) == pytest.approx(ks_2samp(big_a, big_b, method="asymp").pvalue, rel=1e-6)
+    assert ks_sorted_pvalue(big_a, big_a) == 1.0
+
+
+def test_decile_homogeneity_catches_a_variance_change_the_location_test_is_weak_on():
+    rng = np.random.default_rng(4)
+    reference = numeric(rng.normal(size=5000))
+    wider = numeric(rng.normal(0, 1.3, 5000))
+    result = column_drift("x", reference, wider)
+    assert result.drifted and result.statistic < 1e-6
+    assert bins_pvalue([10, 10, 0], [10, 10, 0]) == 1.0 and bins_pvalue([5], [7]) == 1.0
+
+
+def test_cohens_h_is_the_largest_change_of_a_levels_share():
+    assert cohens_h([95, 5], [90, 10]) == pytest.approx(2 * (np.arcsin(np.sqrt(0.1)) - np.arcsin(np.sqrt(0.05))))
+    assert cohens_h([0, 0], [1, 1]) == 0.0
+
+
+def test_a_column_with_a_threshold_of_its_own_is_judged_alone():
+    rng = np.random.default_rng(6)
+    ref, cur = numeric(rng.normal(size=500)), numeric(rng.normal(0.3, 1, 500))
+    own = column_drift("x", ref, cur, "homogeneity", threshold=0.2)
+    judged_alone = judge_family([own], 0.05)[0]
+    assert judged_alone.adjusted is None and judged_alone.drifted == own.drifted
+
+
+def test_the_dataset_verdict_weighs_drifted_columns_by_importance():
+    rng = np.random.default_rng(9)
+    reference, current = batch(rng, 2000), batch(rng, 2000)
+    current["x0"] = numeric(rng.normal(1.0, 1, 2000))
+    results = judged(reference, current)
+    assert weighted_share(results) == pytest.approx(1 / 12)  # equal weights: one column of twelve
+    weights = {name: 0.01 for name in reference} | {"x0": 0.5}
+    assert weighted_share(results, weights) == pytest.approx(0.5 / (0.5 + 0.11))
+    assert weighted_share(results, {name: 0.0 for name in reference}) == pytest.approx(1 / 12)
+    assert weighted_share([]) == 0.0
+
+
+def test_method_evidently_is_the_old_auto_column_for_column():
+    """The old choice by type and size, with each method's own threshold and no Holm or floor."""
+    from aicd.data.drift import METHODS
+
+    rng = np.random.default_rng(10)
+    for rows in (500, 5000):
+        reference, current = batch(rng, rows), batch(rng, rows)
+        current["x1"] = numeric(rng.normal(0.2, 1, rows))
+        for r in judged(reference, current, "evidently"):
+            expected = {("numeric", True): "ks", ("numeric", False): "wasserstein",
+                        ("categorical", True): "chisquare", ("categorical", False): "js"}[(r.kind, rows <= 1000)]
+            direct = column_drift(r.column, reference[r.column], current[r.column], expected)
+            assert (r.method, r.statistic, r.threshold, r.drifted) == (expected, direct.statistic,
+                                                                        METHODS[expected].threshold, direct.drifted)
+            assert r.effect is None and r.adjusted is None
+
+
+def test_five_rows_of_a_new_level_in_two_hundred_flag_the_column_outside_holm():
+    """Evidently's chi-square flags one unseen row at once; aicd wants evidence, but not a Bonferroni
+    over every column and level: five rows all on one side of 400 is p = 0.03 on its own."""
+    reference = Side("categorical", 200, counts={"a": 100, "b": 60, "c": 40})
+    current = Side("categorical", 200, counts={"a": 98, "b": 58, "c": 39, "new": 5})
+    result = column_drift("c", reference, current)
+    assert result.unseen == pytest.approx(0.03, abs=0.005) and result.statistic * 12 > 0.05
+    rng = np.random.default_rng(12)
+    noise = [column_drift(f"x{i}", numeric(rng.normal(size=200)), numeric(rng.normal(size=200))) for i in range(11)]
+    assert {r.column: r.drifted for r in judge_family([result, *noise], 0.05)}["c"]
+    two = Side("categorical", 200, counts={"a": 99, "b": 60, "c": 39, "new": 2})
+    assert not judge_family([column_drift("c", reference, two)], 0.05)[0].drifted  # p = 0.25: no evidence
+
+
+def test_homogeneity_named_for_a_categorical_column_tests_its_levels_counts():
+    reference = Side("categorical", 300, counts={"a": 200, "b": 100})
+    moved = Side("categorical", 300, counts={"a": 100, "b": 200})
+    assert column_drift("c", reference, moved, "homogeneity").drifted
+    assert not column_drift("c", reference, reference, "homogeneity").drifted
