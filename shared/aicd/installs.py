@@ -1,11 +1,15 @@
 """Installing what one config needs and the actions do not carry: optional package sets.
 
-Every action installs ``requirements/aicd.lock``; a few features need more, and only the steps whose
-config asks for them pay for it. Each set is one hashed lock compiled against aicd.lock, installed
-into the step's own venv with the uv that lock carries:
+Train and deploy install ``requirements/aicd.lock``; validate and monitor install their own smaller
+``validate.lock`` / ``monitor.lock`` (no scikit-learn, MLflow or ONNX). A few features need more, and
+only the steps whose config or inputs ask for them pay for it. Each set is one hashed lock compiled
+against aicd.lock (same versions), installed into the step's own venv with the uv that lock carries:
 
 * ``boosting`` — XGBoost and LightGBM with onnxmltools (about 30 MB), when ``model.estimator`` names one;
-* ``sql`` — the ADBC PostgreSQL driver (about 10 MB), when ``data`` is a query on a ``postgresql://`` URL.
+* ``sql`` — the ADBC PostgreSQL driver (about 10 MB), when ``data`` is a query on a ``postgresql://`` URL;
+* ``registry`` — the MLflow client and its sqlite store, when validate or monitor talks to the registry
+  (a ``models:/`` reference, a promotion, a roll-back): :func:`aicd.registry.MlflowRegistry` asks for it;
+* ``docker`` — the Docker SDK, when monitor rolls back a ``docker`` target.
 
 A failure is one line naming the package index.
 """
@@ -39,6 +43,8 @@ class Extra:
 EXTRAS = {
     "boosting": Extra(("xgboost", "lightgbm", "onnxmltools"), REQUIREMENTS / "boosting.lock", "model.estimator"),
     "sql": Extra(("adbc_driver_postgresql",), REQUIREMENTS / "sql.lock", "a PostgreSQL query in `data`"),
+    "registry": Extra(("mlflow", "sqlalchemy", "alembic"), REQUIREMENTS / "registry.lock", "the model registry"),
+    "docker": Extra(("docker",), REQUIREMENTS / "docker.lock", "a `docker` target"),
 }
 BOOSTING_PACKAGES = ("xgboost", "lightgbm")
 
