@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .errors import ServiceError
 
-__all__ = ["BOOSTING_PACKAGES", "EXTRAS", "Extra", "ensure", "ensure_boosting"]
+__all__ = ["BOOSTING_PACKAGES", "EXTRAS", "Extra", "ensure", "ensure_boosting", "full_python"]
 
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements"
 
@@ -47,6 +47,8 @@ EXTRAS = {
     "docker": Extra(("docker",), REQUIREMENTS / "docker.lock", "a `docker` target"),
 }
 BOOSTING_PACKAGES = ("xgboost", "lightgbm")
+# What the model server imports; a step whose venv has them all is running aicd.lock (train, deploy).
+SERVER_MODULES = ("starlette", "uvicorn", "onnxruntime", "sklearn", "skops", "pandas")
 
 
 def ensure(name: str, say: Callable[[str], None] = lambda text: None, needs: tuple[str, ...] = ()) -> bool:
@@ -73,3 +75,19 @@ def ensure(name: str, say: Callable[[str], None] = lambda text: None, needs: tup
 def ensure_boosting(package: str, say: Callable[[str], None] = lambda text: None) -> bool:
     """The boosting set for ``model.estimator``'s top-level package (nothing for scikit-learn's own)."""
     return package in BOOSTING_PACKAGES and ensure("boosting", say, needs=(package, "onnxmltools"))
+
+
+def full_python(say: Callable[[str], None] = lambda text: None) -> str:
+    """An interpreter holding everything aicd.lock does: this one when it does (train, deploy), else the
+    aicd.lock venv, built once by shared/bin/aicd-venv — monitor rolling back a ``local`` target starts a
+    model server, which its own lock cannot run."""
+    if all(importlib.util.find_spec(m) for m in SERVER_MODULES):
+        return sys.executable
+    say(f"installing aicd.lock for the model server ({', '.join(SERVER_MODULES)})")
+    script = REQUIREMENTS.parent / "shared" / "bin" / "aicd-venv"
+    done = subprocess.run([str(script), str(REQUIREMENTS / "aicd.lock")], capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1][:300]
+        raise ServiceError("package index", f"installing aicd.lock failed: {last}", retryable=True,
+                           hint="check that the runner reaches the package index (PyPI or your mirror)")
+    return str(Path(done.stdout.strip()) / "bin" / "python")

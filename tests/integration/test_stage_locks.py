@@ -119,3 +119,28 @@ def test_registry_extra_matches_aicd_lock():
     full = pins("aicd")
     for name in ("validate", "monitor", "registry", "docker"):
         assert {k: v for k, v in pins(name).items() if k in full and full[k] != v} == {}, name
+
+
+def test_registry_installs_on_demand_into_a_stage_venv(tmp_path):
+    """A validate venv of its own (not the cached one, which must stay without MLflow) opening the registry:
+    registry.lock is installed with one line saying why, and MLflow's sqlite store then works."""
+    env = {**os.environ, "AICD_CACHE_DIR": str(tmp_path / "cache")}
+    venv = Path(subprocess.run([str(ROOT / "shared/bin/aicd-venv"), str(ROOT / "requirements/validate.lock")],
+                               capture_output=True, text=True, check=True, timeout=600, env=env).stdout.strip())
+    code = (f"from aicd.registry import MlflowRegistry; r = MlflowRegistry('sqlite:///{tmp_path}/mlflow.db'); "
+            "print('versions', r.client.search_registered_models())")
+    done = subprocess.run([str(venv / "bin/python"), "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**env, "PYTHONPATH": str(ROOT / "shared")}, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "installing mlflow, sqlalchemy, alembic for the model registry (registry.lock)" in done.stdout
+    assert "versions []" in done.stdout
+
+
+def test_full_python_is_the_aicd_lock_venv(action_venv):
+    """What a monitor step starts a local model server with: the aicd.lock venv, not its own."""
+    venv = stage_venv("monitor")
+    code = "from aicd.installs import full_python; print(full_python())"
+    done = subprocess.run([str(venv / "bin/python"), "-c", code], capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "shared")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == str(action_venv / "bin" / "python")
