@@ -2,9 +2,10 @@
 
 - cold: what a hosted runner pays on its first step — a fresh ``AICD_CACHE_DIR``, an empty uv cache
   (``UV_CACHE_DIR``), no uv on PATH (aicd-venv bootstraps its hashed uv with pip), the index reachable;
-  the time of ``shared/bin/aicd-venv`` on the lock ``aicd-action`` picks for the stage.
-- warm: a later step with the venv cached — ``aicd-venv`` finding it, then the interpreter importing
-  the CLI and the stage module (what every run does before reading its inputs).
+  ``shared/bin/aicd-venv`` on the lock ``aicd-action`` picks for the stage, then the interpreter
+  importing the CLI and the stage module (what every run does before reading its inputs; the first
+  import also compiles those modules' bytecode).
+- warm: a later step with the venv cached: the same two, the venv found and the bytecode compiled.
 
 Every stage is measured cold on caches of its own, as each job of a workflow starts on a new runner.
 
@@ -40,6 +41,15 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     return time.perf_counter() - started, done.stdout.strip()
 
 
+def start(stage: str, env: dict[str, str]) -> float:
+    """Seconds from aicd-venv to the stage module imported: a step's cost before its own work."""
+    started = time.perf_counter()
+    _, venv = timed([str(ROOT / "shared/bin/aicd-venv"), str(stage_lock(stage))], env)
+    subprocess.run([f"{venv}/bin/python", "-P", "-c", f"import aicd.cli, aicd.steps.{stage}"],
+                   env={**env, "PYTHONPATH": str(ROOT / "shared")}, check=True, timeout=120)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per stage (the median is shown)")
@@ -50,14 +60,7 @@ def main() -> None:
     for stage, target in TARGETS.items():
         with tempfile.TemporaryDirectory() as tmp:
             env = {**base, "AICD_CACHE_DIR": f"{tmp}/aicd", "UV_CACHE_DIR": f"{tmp}/uv", "PIP_NO_CACHE_DIR": "1"}
-            cold, venv = timed([str(ROOT / "shared/bin/aicd-venv"), str(stage_lock(stage))], env)
-            warm = []
-            for _ in range(args.repeat):
-                started = time.perf_counter()
-                _, venv = timed([str(ROOT / "shared/bin/aicd-venv"), str(stage_lock(stage))], env)
-                subprocess.run([f"{venv}/bin/python", "-P", "-c", f"import aicd.cli, aicd.steps.{stage}"],
-                               env={**env, "PYTHONPATH": str(ROOT / "shared")}, check=True, timeout=120)
-                warm.append(time.perf_counter() - started)
+            cold, *warm = (start(stage, env) for _ in range(1 + args.repeat))
             rows.append((stage, stage_lock(stage).name, cold, target, statistics.median(warm)))
     print(f"{'stage':<9} {'lock':<14} {'cold s':>7} {'target':>7} {'warm s':>7} {'target':>7}")
     for stage, lock, cold, target, warm in rows:
