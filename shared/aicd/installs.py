@@ -33,18 +33,21 @@ REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements"
 
 @dataclass(frozen=True)
 class Extra:
-    """A package set: the modules that prove it is installed, its lock, and why a step wants it."""
+    """A package set: the modules that prove it is installed, its lock, why a step wants it, and whether
+    aicd.lock already holds it (then only validate's and monitor's smaller venvs ever install it)."""
 
     modules: tuple[str, ...]
     lock: Path
     purpose: str
+    in_aicd_lock: bool = False
 
 
 EXTRAS = {
     "boosting": Extra(("xgboost", "lightgbm", "onnxmltools"), REQUIREMENTS / "boosting.lock", "model.estimator"),
     "sql": Extra(("adbc_driver_postgresql",), REQUIREMENTS / "sql.lock", "a PostgreSQL query in `data`"),
-    "registry": Extra(("mlflow", "sqlalchemy", "alembic"), REQUIREMENTS / "registry.lock", "the model registry"),
-    "docker": Extra(("docker",), REQUIREMENTS / "docker.lock", "a `docker` target"),
+    "registry": Extra(("mlflow", "sqlalchemy", "alembic"), REQUIREMENTS / "registry.lock", "the model registry",
+                      in_aicd_lock=True),
+    "docker": Extra(("docker",), REQUIREMENTS / "docker.lock", "a `docker` target", in_aicd_lock=True),
 }
 BOOSTING_PACKAGES = ("xgboost", "lightgbm")
 # What the model server imports; a step whose venv has them all is running aicd.lock (train, deploy).
