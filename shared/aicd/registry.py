@@ -87,7 +87,11 @@ def _serving_requirements() -> list[str]:
 
 
 def _quiet_mlflow():
-    """Import MLflow with telemetry off, its own retries off (ours apply) and its chatter down."""
+    """Import MLflow with telemetry off, its own retries off (ours apply) and its chatter down; validate and
+    monitor, whose locks lack it, install it first (requirements/registry.lock)."""
+    from .installs import ensure
+
+    ensure("registry", lambda text: print(f"aicd: {text}", flush=True))
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")

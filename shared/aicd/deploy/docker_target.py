@@ -72,7 +72,11 @@ class Slot:
 
 
 def docker_client(host: str = ""):
-    """A connected Docker SDK client; ServiceError naming the engine when it does not answer."""
+    """A connected Docker SDK client; ServiceError naming the engine when it does not answer. Monitor, whose
+    lock lacks the SDK, installs it first (requirements/docker.lock)."""
+    from ..installs import ensure
+
+    ensure("docker", lambda text: print(f"aicd: {text}", flush=True))
     import docker
 
     try:

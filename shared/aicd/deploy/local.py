@@ -255,8 +255,11 @@ class LocalTarget(Target):
     # -- processes -----------------------------------------------------------------------------
     def _start(self, rev: Revision) -> None:
         rev.port = _free_port()
+        from ..installs import full_python
+
+        python = full_python(lambda text: print(f"aicd: {text}", flush=True))
         log = open(Path(rev.model_dir).parent / "server.log", "ab")  # noqa: SIM115 - handed to the child
-        cmd = [sys.executable, "-P", "-m", "aicd.serve", "--model-dir", rev.model_dir, "--sha256", rev.sha256,
+        cmd = [python, "-P", "-m", "aicd.serve", "--model-dir", rev.model_dir, "--sha256", rev.sha256,
                "--port", str(rev.port), "--model-name", rev.model_name, "--model-version", rev.model_version,
                "--run-id", rev.run_id, "--variant", rev.variant]
         if rev.shadow_dir:

@@ -30,7 +30,7 @@ CODE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _locks() -> tuple[Path, ...]:
-    return (LOCK, *(extra.lock for extra in EXTRAS.values()))
+    return (LOCK, *(extra.lock for extra in EXTRAS.values() if not extra.in_aicd_lock))
 
 
 def _tag(base_id: str) -> str:
