@@ -21,13 +21,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ...errors import AicdError, ConfigError, GateFailed, UserError
 from ...gha import Actions
-from ...github import check_token
-from ...github_comments import MAX_BODY, PERMISSION_HINT, Comment, IssueComments
 from ...urls import http_url
 from .render import MARKER, TITLES, Links, Run, Section, code, compose, table, text
+
+if TYPE_CHECKING:  # the client imports requests (0.1-0.4 s): only a stage that comments pays for it
+    from ...github_comments import Comment, IssueComments
 
 __all__ = ["EVENTS", "Target", "failure_section", "is_ours", "linked_model", "outputs_section", "publish", "target_of"]
 
@@ -60,6 +62,9 @@ def target_of(raw: Mapping[str, object], env: Mapping[str, str], gh: Actions) ->
     ui = _mlflow_ui(raw, env)
     if switch == "false":
         return None
+    from ...github import check_token
+    from ...github_comments import PERMISSION_HINT
+
     token = str(raw.get("github-token") or "").strip()
     if token:
         gh.mask(token)
@@ -116,6 +121,8 @@ def is_ours(comment: Comment) -> bool:
 def publish(target: Target, sections: Sequence[Section], gh: Actions, client: IssueComments | None = None) -> bool:
     """Write ``sections`` into the pull request's aicd comment (one read, one write); True when it was
     written. Never raises an AicdError: a read-only token is a notice, any other failure a warning."""
+    from ...github_comments import MAX_BODY, Comment, IssueComments
+
     try:
         comments = client or IssueComments(target.api_url, target.repository, target.number, target.token)
         found = comments.find(is_ours)
