@@ -137,3 +137,55 @@ def test_a_large_csv_is_read_as_parallel_ranges_with_the_same_result(tmp_path, m
         assert (col.nulls, col.min, col.max, col.counts, col.kind) == (
             other.nulls, other.min, other.max, other.counts, other.kind), name
     assert sorted(split.sample["age"]) == sorted(frame["age"].astype(float))  # all rows fit the sample
+
+
+def test_a_large_parquet_file_is_read_as_runs_of_row_groups_with_the_same_result(tmp_path, monkeypatch):
+    from aicd.config import parse_config
+    from aicd.data.scan import scan
+    from aicd.datasets import files as source_module
+
+    frame = generate(6000, missing={"avg_spend": 0.02})
+    frame.to_parquet(tmp_path / "d.parquet", row_group_size=1000)  # six row groups
+    cfg = parse_config(CONFIG.read_text()).data
+    whole = scan(open_source(str(tmp_path / "d.parquet")), cfg)
+    monkeypatch.setattr(source_module, "SPLIT_BYTES", 1000)  # force the split on a small file
+    parts = open_source(str(tmp_path / "d.parquet")).parts()
+    assert [p.row_groups for p in parts] == [(0, 1, 2), (3, 4, 5)]
+    assert sum(b.num_rows for p in parts for b in p.batches()) == 6000
+    split = scan(open_source(str(tmp_path / "d.parquet")), cfg)
+    assert split.rows == whole.rows == 6000
+    for name, col in whole.columns.items():
+        other = split.columns[name]
+        assert (col.nulls, col.nans, col.min, col.max, col.counts, col.kind, col.below, col.above, col.not_allowed) == (
+            other.nulls, other.nans, other.min, other.max, other.counts, other.kind, other.below, other.above,
+            other.not_allowed), name
+    assert sorted(split.sample["age"]) == sorted(frame["age"].astype(float))  # all rows fit the sample
+
+
+def test_a_parquet_file_of_one_row_group_is_one_part(tmp_path, monkeypatch):
+    from aicd.datasets import files as source_module
+
+    generate(500).to_parquet(tmp_path / "d.parquet")
+    monkeypatch.setattr(source_module, "SPLIT_BYTES", 1000)
+    assert [p.row_groups for p in open_source(str(tmp_path / "d.parquet")).parts()] == [(0,)]
+
+
+def test_parquet_partitions_that_disagree_are_one_clear_line(tmp_path, monkeypatch):
+    """Split into row groups or not, partitions with other columns or types are refused in one line."""
+    from aicd.config import parse_config
+    from aicd.data.scan import scan
+    from aicd.datasets import files as source_module
+    from aicd.errors import DataError
+
+    generate(3000).to_parquet(tmp_path / "part-0.parquet", row_group_size=500)
+    generate(3000, seed=1).drop(columns=["hour"]).to_parquet(tmp_path / "part-1.parquet", row_group_size=500)
+    result = run_aicd("validate", "--data", str(tmp_path / "part-*.parquet"), "--config", str(CONFIG))
+    assert_one_clear_line(result, "columns differ between files", "part-*.parquet")
+    monkeypatch.setattr(source_module, "SPLIT_BYTES", 1000)
+    other = generate(3000, seed=2)
+    other["age"] = other["age"].astype(str)
+    other.to_parquet(tmp_path / "part-1.parquet", row_group_size=500)
+    with pytest.raises(DataError) as caught:
+        scan(open_source(str(tmp_path / "part-*.parquet")), parse_config(CONFIG.read_text()).data)
+    assert "column `age` is int in one part of the data and str in another" in str(caught.value)
+    assert "\n" not in str(caught.value)

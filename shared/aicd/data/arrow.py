@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["float_scalar", "float_values", "indices", "string_array"]
+__all__ = ["fill_floats", "float_scalar", "indices", "string_array"]
 
 
 def float_scalar(value: float) -> pa.Scalar:
@@ -31,9 +31,13 @@ def string_array(values: list[str]) -> pa.Array:
                                                               pa.py_buffer(b"".join(encoded))])
 
 
-def float_values(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """The values as float64, missing ones as NaN."""
-    filled = pc.fill_null(pc.cast(array, pa.float64()), float_scalar(np.nan))
-    chunks = filled.chunks if isinstance(filled, pa.ChunkedArray) else [filled]
-    parts = [np.frombuffer(c.buffers()[1], dtype=np.float64, count=len(c), offset=c.offset * 8) for c in chunks]
-    return np.concatenate(parts) if parts else np.empty(0)
+def fill_floats(array: pa.Array | pa.ChunkedArray, out: np.ndarray) -> None:
+    """Write the values into ``out`` (float64, as long as the array) with missing ones as NaN, chunk by
+    chunk: no concatenated copy, and no filled copy of a float column without nulls."""
+    if array.null_count or not pa.types.is_float64(array.type):
+        array = pc.fill_null(pc.cast(array, pa.float64()), float_scalar(np.nan))
+    start = 0
+    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
+        out[start:start + len(chunk)] = np.frombuffer(chunk.buffers()[1], dtype=np.float64, count=len(chunk),
+                                                      offset=chunk.offset * 8)
+        start += len(chunk)

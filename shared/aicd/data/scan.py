@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from ..bins import looks_like_identifier
 from ..config import ColumnSpec, DataConfig
 from ..errors import DataError
-from .arrow import float_scalar, float_values, indices, string_array
+from .arrow import fill_floats, float_scalar, indices, string_array
 from .dataset import Dataset
 from .drift import Side
 
@@ -118,18 +118,23 @@ class _Sampler:
         keep = np.nonzero(priorities < self.cutoff)[0]
         if not numeric or not keep.size:
             return
-        rows = batch.select(numeric).take(indices(keep))
-        self.parts.append(np.column_stack([float_values(c) for c in rows.columns]))
+        rows = batch.select(numeric)
+        if keep.size < batch.num_rows:  # the first k rows are all kept: no copy for them
+            rows = rows.take(indices(keep))
+        block = np.empty((len(numeric), keep.size))  # a row per column: each is written and read contiguously
+        for i, column in enumerate(rows.columns):
+            fill_floats(column, block[i])
+        self.parts.append(block)
         self.priorities.append(priorities[keep])
         self.buffered += keep.size
         if self.buffered >= 2 * self.k:
             self._compact()
 
     def _compact(self) -> None:
-        values, priorities = np.concatenate(self.parts), np.concatenate(self.priorities)
+        values, priorities = np.concatenate(self.parts, axis=1), np.concatenate(self.priorities)
         if len(priorities) > self.k:
             best = np.argpartition(priorities, self.k - 1)[: self.k]
-            values, priorities = values[best], priorities[best]
+            values, priorities = values[:, best], priorities[best]
             self.cutoff = float(priorities.max())
         self.parts, self.priorities, self.buffered = [values], [priorities], len(priorities)
 
@@ -144,7 +149,7 @@ class _Sampler:
         if not self.parts:
             return {name: np.empty(0) for name in self.names}
         self._compact()
-        return {name: self.parts[0][:, i] for i, name in enumerate(self.names)}
+        return dict(zip(self.names, self.parts[0], strict=True))
 
 
 @dataclass

@@ -21,15 +21,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ...errors import AicdError, ConfigError, GateFailed, UserError
 from ...gha import Actions
-from ...github import check_token
-from ...github_comments import MAX_BODY, PERMISSION_HINT, Comment, IssueComments
 from ...tenancy import check_tenant
 from ...urls import http_url
 from .kept import Folder
 from .render import MARKER, TITLES, Links, Run, Section, code, compose, table, text
+
+if TYPE_CHECKING:  # the client imports requests (0.1-0.4 s): only a stage that comments pays for it
+    from ...github_comments import Comment, IssueComments
 
 __all__ = ["EVENTS", "Folder", "Target", "failure_section", "is_ours", "linked_model", "outputs_section", "publish",
            "target_of"]
@@ -68,6 +70,9 @@ def target_of(raw: Mapping[str, object], env: Mapping[str, str], gh: Actions) ->
         return Folder(folder, check_tenant(str(raw.get("tenant") or "").strip()), Links(_run_url(env), ui))
     if switch == "false":
         return None
+    from ...github import check_token
+    from ...github_comments import PERMISSION_HINT
+
     token = str(raw.get("github-token") or "").strip()
     if token:
         gh.mask(token)
@@ -129,6 +134,8 @@ def is_ours(comment: Comment) -> bool:
 def publish(target: Target, sections: Sequence[Section], gh: Actions, client: IssueComments | None = None) -> bool:
     """Write ``sections`` into the pull request's aicd comment (one read, one write); True when it was
     written. Never raises an AicdError: a read-only token is a notice, any other failure a warning."""
+    from ...github_comments import MAX_BODY, Comment, IssueComments
+
     try:
         comments = client or IssueComments(target.api_url, target.repository, target.number, target.token)
         found = comments.find(is_ours)
