@@ -71,7 +71,8 @@ def test_drift_leaves_the_missing_bin_out_and_floors_and_renormalises_both_sides
     assert "clamp_min(" in expr and "ln(" in expr and expr.endswith("> 0.3")
     assert "group_left sum without (bin) (clamp_min(" in expr  # renormalised after the floor, as the gate does
     assert ("sqrt(" in expr) == (method == "js")
-    assert expr.count(">= 500)") == 1  # monitor.drift.min-samples: a feature with fewer values is not judged
+    assert expr.count(">= 500 and") == 1  # monitor.drift.min-samples: a feature with fewer values is not judged
+    assert expr.count(">= 10 * count without (bin) (") == 1  # nor one with fewer than 10 values a bin
     assert method in rules_of(text)["ModelFeatureDrift"]["annotations"]["summary"]
     path = tmp_path / "rules.yml"
     path.write_text(text)

@@ -535,3 +535,24 @@ def test_online_f1_is_judged_through_the_jaccard_rate_it_rises_with():
     text = render_summary(decide([evaluate({"served": snap}, "none", with_(CFG, min_f1=0.6))], CFG), "none",
                           {"served": snap}, {})
     assert "Online F1" in text and "0.7500" in text
+
+
+def test_a_wide_column_is_judged_only_with_enough_values_per_bin_and_then_its_own_traffic_passes():
+    """Traffic drawn from the training shares of a 200-level column: at 803 values many levels are empty
+    and KL reads drift (0.15 on a real adopter's column); the gate waits for 10 values a bin, and then passes."""
+    rng = np.random.default_rng(0)
+    shares = rng.dirichlet(np.full(200, 2.0))
+    levels = [f"m{i:03d}" for i in range(200)]
+    reference = {"merchant": {**dict(zip(levels, shares.tolist(), strict=True)), "other": 0.0}}
+
+    def judged(n):
+        counts = np.bincount(rng.choice(200, size=n, p=shares), minlength=200)
+        live = {"merchant": {lv: int(c) for lv, c in zip(levels, counts, strict=True) if c}}
+        return drift_checks(with_(snap(bins=live), reference=reference), LiveDriftConfig())[0]
+
+    sparse = judged(803)
+    assert sparse.verdict == "inconclusive" and "2,010 needed (10 per bin of its 201)" in sparse.note
+    from aicd.data.drift import METHODS
+    counts = np.bincount(rng.choice(200, size=803, p=shares), minlength=200)
+    assert METHODS["kl"].statistic([*shares, 1e-4], [*counts, 0]) > 0.1  # what judging it then would have said
+    assert judged(5000).verdict == "pass"

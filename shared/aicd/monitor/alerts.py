@@ -27,7 +27,8 @@ Contract:
   has no counter series yet; it counts as 0 as long as the feature had any traffic in the window. A
   deployment without traffic (or feedback) in the window gives no value, so no alert: silence is
   not drift; a feature with fewer than ``drift_min_samples`` values in the window (the gate's
-  ``monitor.drift.min-samples``) is not judged either. Every reference bin's series exists from the
+  ``monitor.drift.min-samples``), or fewer than 10 a bin (the gate's rule for wide columns), is not
+  judged either. Every reference bin's series exists from the
   server's start (at 0), so ``increase()`` counts a bin's first values too. ``chisquare`` (a p-value)
   has no PromQL form: no drift alert is made for it.
 - Windows: an alert counts over ``window`` (default 5m); the gate counts since the candidate
@@ -49,7 +50,10 @@ import yaml
 
 from ..data.drift import BINNED, EPSILON, METHODS
 from ..errors import ConfigError
+from .decide import SAMPLES_PER_BIN
 from .promql import escape, label_matchers
+
+COUNTED = 'bin!="missing"'  # the values drift counts: the reference has no missing bin
 
 __all__ = ["alert_rules"]
 
@@ -82,7 +86,9 @@ def alert_rules(model: str, *, min_accuracy: float = 0.85, max_error_rate: float
              "95th percentile of the predict latency"),
     ]
     if drift_method in DRIFT_RULES:
-        judged = f"({q.drift(drift_method)} and {q.feature_total()} >= {int(drift_min_samples)})"  # min-samples
+        # judged with monitor.drift.min-samples values and SAMPLES_PER_BIN a bin, as the gate judges it
+        judged = (f"({q.drift(drift_method)} and {q.feature_total()} >= {int(drift_min_samples)} "
+                  f"and {q.feature_total()} >= {SAMPLES_PER_BIN} * count without (bin) ({q.reference()}))")
         rules.append(rule("ModelFeatureDrift", f"{judged} > {_number(drift_threshold)}", "warning",
                           f'feature {{{{ $labels.feature }}}} drifted, {drift_method} {{{{ printf "%.3f" $value }}}}',
                           f"above {drift_threshold:g}",
@@ -123,12 +129,16 @@ class _Queries:
         """Values of each feature counted in the window (``missing`` left out), as the gate counts them."""
         return self.increase("aicd_feature_values_total", 'bin!="missing"', drop="bin")
 
+    def reference(self) -> str:
+        """Each feature's reference share per bin (``missing`` left out), replicas pooled."""
+        return f"max without ({REPLICA}) ({self.sel('aicd_feature_reference_ratio', COUNTED)})"
+
     def drift(self, method: str) -> str:
         """Per feature, the gate's statistic of the live bin shares against the reference shares."""
-        counted = 'bin!="missing"'
+        counted = COUNTED
         counts = self.increase("aicd_feature_values_total", counted)
         totals = self.increase("aicd_feature_values_total", counted, drop="bin")
-        reference = f"max without ({REPLICA}) ({self.sel('aicd_feature_reference_ratio', counted)})"
+        reference = self.reference()
         # a bin with no counter series yet is 0, for features that had traffic in the window
         shares = f"({counts} / ignoring(bin) group_left {totals})"
         live, ref = _normalised(f"({shares} or ((0 * {reference}) and ignoring(bin) ({totals} > 0)))"), \

@@ -262,6 +262,7 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
+REPORT_ARTIFACT = "aicd-data-gate-report"  # the artifact aicd-pipeline.yml uploads the reports as
 TOP_FAILED, TOP_DRIFTED = 10, 5  # what a pull-request reader needs; the job summary has every row
 
 
@@ -288,8 +289,8 @@ def comment_section(body: dict, checks: list[Check], drift: list[ColumnDrift], l
                               [[d.column, d.method, d.statistic, d.threshold] for d in drifted[:TOP_DRIFTED]])
                      + _more(len(drifted) - TOP_DRIFTED, "drifted columns"))
     parts.append(f"Every check and column: {links.report('the job summary of this run')}; the HTML report "
-                 f"with the histograms is {pr.code(html or 'validate.html')} on the runner (the run's artifacts when "
-                 "the workflow uploads it).")
+                 f"with the histograms is {pr.code(html or 'validate.html')}, in the run's artifact "
+                 f"{pr.code(REPORT_ARTIFACT)} where the workflow uploads it (aicd-pipeline.yml does).")
     return pr.Section("validate", "\n\n".join(parts))
 
 
