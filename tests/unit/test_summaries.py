@@ -54,3 +54,16 @@ def test_the_summary_puts_failed_checks_first(failing_run):
         "| range | hour | 6 .. 99 | 0 .. 23 | \\`hour\\` has 0 values below 0 and 1 above 23 (observed 6 .. 99) |",
         "| missing-ratio | avg\\_spend | 10.0% | ≤ 5.0% | \\`avg\\_spend\\` is 10.0% missing (max 5.0%) |",
     ]
+
+
+def test_a_label_change_below_the_effect_floor_says_why_it_is_not_drift_and_p_values_are_named():
+    from aicd.steps.validate import _statistic, verdict_lines
+
+    body = {"drifted_weight": 0.0, "dataset_drift_share": 0.2, "weights": "equal", "dataset_drifted": False,
+            "prediction_drift": "not measured by the data gate",
+            "label_drift": {"column": "defaulted", "method": "levels", "statistic": 6.77e-06, "threshold": 0.005,
+                            "drifted": False, "note": "significant, but below the effect floor (0.061 < 0.1)"}}
+    line = verdict_lines(body).splitlines()[1]
+    assert "not drifted (levels p-value 6.77e-06, drift when < 0.005 — significant, but below the effect " \
+           "floor (0.061 < 0.1); judged apart" in line
+    assert _statistic("homogeneity", 0.0) == "p-value < 1e-300" and _statistic("wasserstein", 0.0) == "0"

@@ -101,8 +101,11 @@ def _label_verdict(body: dict) -> str:
     method = METHODS.get(label["method"])
     op = "<" if method is not None and method.p_value else ">"
     statistic = "n/a" if label["statistic"] is None else f"{label['statistic']:.4g}"
-    return (f"{verdict}: <code>{escape(str(label['column']))}</code> {escape(label['method'])} {statistic}, drift "
-            f"when {escape(op)} {label['threshold']:g} (judged apart from the features)")
+    kind = "p-value " if method is not None and method.p_value else ""
+    note = str(label.get("note") or "")
+    floor = f" — {escape(note[note.index('significant, but below'):])}" if "significant, but below" in note else ""
+    return (f"{verdict}: <code>{escape(str(label['column']))}</code> {escape(label['method'])} {kind}{statistic}, "
+            f"drift when {escape(op)} {label['threshold']:g}{floor} (judged apart from the features)")
 
 
 def _checks_table(checks: list[dict]) -> str:

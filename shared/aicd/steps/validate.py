@@ -214,7 +214,8 @@ def _annotate(gh: Actions, cfg: Config, data: str, checks: list[Check], drift: l
                     title=f"aicd data gate: {check.name}")
     for d in (d for d in drift if d.drifted):
         op = "<" if METHODS[d.method].p_value else ">"
-        gh.annotate("warning", f"`{d.column}` drifted: {d.method} {d.statistic:.4g} {op} {d.threshold}",
+        gh.annotate("warning", f"`{d.column}` drifted: {d.method} {_statistic(d.method, d.statistic)} {op} "
+                    f"{d.threshold:g}",
                     file=data, title="aicd data drift")
 
 
@@ -253,9 +254,24 @@ def verdict_lines(body: dict, code=md_code) -> str:
     else:
         op = "<" if METHODS[label["method"]].p_value else ">"
         label_line = (f"- **Label:** {code(label['column'])} {'drifted' if label['drifted'] else 'not drifted'} "
-                      f"({label['method']} {_fmt(label['statistic'])}, drift when {op} {label['threshold']:g}; "
-                      "judged apart, not counted in the dataset's share)")
+                      f"({label['method']} {_statistic(label['method'], label['statistic'])}, drift when {op} "
+                      f"{label['threshold']:g}{_floor_note(label)}; judged apart, not counted in the dataset's share)")
     return "\n".join([dataset, label_line, f"- **Prediction:** {body['prediction_drift']}"])
+
+
+def _statistic(method: str, value) -> str:
+    """A drift statistic to read: a test's is named a p-value, and one too small for a float is
+    "p-value < 1e-300", not a bare 0 (which reads as 'no drift')."""
+    found = METHODS.get(method)
+    if found is None or not found.p_value or value is None:
+        return _fmt(value)
+    return "p-value < 1e-300" if value == 0 else f"p-value {value:.4g}"
+
+
+def _floor_note(label: dict) -> str:
+    """Why a significant label change is not drift (the effect floor), when that is so."""
+    note = str(label.get("note") or "")
+    return f" — {note[note.index('significant, but below'):]}" if "significant, but below" in note else ""
 
 
 def _fmt(value) -> str:
