@@ -133,7 +133,8 @@ def open_files(spec: str, delimiter: str = ",") -> Source:
                         hint=f"name a file, or a glob of its partitions such as {spec.rstrip('/')}/*.parquet")
     if not files:
         what = "no file matches the glob" if glob.has_magic(spec) else "data file not found"
-        raise DataError(what, file=spec, hint="check the path given to the `data` (or `reference`) input")
+        raise DataError(what, file=spec, hint="check the path: the `data` or `reference` input, or `data.source` "
+                        "(a tenant's: tenants.<tenant>.data.source) in aicd.yml, relative to the working directory")
     for path in files:
         _format(path)
     return Source(spec, files, delimiter, origin={"kind": "file", "uri": spec})

@@ -336,8 +336,10 @@ def labelled_rows(frame: pd.DataFrame, label: str, cfg: ModelConfig) -> tuple[pd
     with fewer than two classes (classification) or a single value (regression)."""
     if label not in frame.columns:
         guess = difflib.get_close_matches(label, [str(c) for c in frame.columns], n=1)
-        raise DataError(f"label column `{label}` is not in the data",
-                        hint=f"did you mean `{guess[0]}`? (data.label)" if guess else "set `data.label` in aicd.yml")
+        shown = ", ".join(f"`{c}`" for c in list(frame.columns)[:8]) + (", ..." if len(frame.columns) > 8 else "")
+        raise DataError(f"label column `{label}` (data.label) is not in the data, whose columns are {shown}",
+                        hint=f"did you mean `{guess[0]}`?" if guess else
+                        "check that this is the training data, or set `data.label` to one of its columns")
     missing = int(frame[label].isna().sum())
     if missing and missing / len(frame) > cfg.max_missing_label_ratio:
         allowed = f" (model.max-missing-label-ratio allows {cfg.max_missing_label_ratio:.1%})" \

@@ -17,7 +17,7 @@ from ..config.training import TrainingKubernetesConfig
 from ..data.drift import profile_frame
 from ..datasets import content_hash, open_source, read_frame
 from ..decision import class_key
-from ..errors import ConfigError, GateFailed
+from ..errors import ConfigError, DataError, GateFailed
 from ..gha import Actions, md_code, md_escape
 from ..installs import ensure_boosting
 from ..lineage import dataset_record
@@ -75,8 +75,11 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         if job:
             registry.tag_run(existing.run_id, REUSED_BY_JOB_TAG, job)
         return _reuse(registry, existing, gh)
-    frame, dropped = labelled_rows(read_frame(source), cfg.data.label,
-                                    cfg.model)
+    try:
+        frame, dropped = labelled_rows(read_frame(source), cfg.data.label, cfg.model)
+    except DataError as exc:  # the rows are the data's: name the file they came from
+        exc.file = exc.file or inputs["data"]
+        raise
     cfg = _checked_against_data(frame, cfg)
     estimator = _model_source(cfg, env)  # the estimator or entrypoint, checked before anything is said to fit
     gh.info(f"aicd train: {len(frame):,} labelled rows of {inputs['data']}"
