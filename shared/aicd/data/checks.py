@@ -187,7 +187,7 @@ def _range(col: ColumnScan, spec: ColumnSpec, path: str) -> Check:
     outside += [f"{n:,} above {bound}" for n, bound in ((col.above, spec.max),) if bound is not None]
     return Check("range", spec.name, col.below + col.above == 0, observed, bounds,
                  f"`{spec.name}` has {' and '.join(outside)} (observed {observed})",
-                 f"{path}.min" if col.below else f"{path}.max")
+                 f"{path}.min" if col.below or spec.max is None else f"{path}.max")  # the rule that was broken
 
 
 def _finite(col: ColumnScan) -> Check:

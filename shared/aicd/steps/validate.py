@@ -209,7 +209,7 @@ def _line(cfg: Config, check: Check) -> int | None:
 
 def _annotate(gh: Actions, cfg: Config, data: str, checks: list[Check], drift: list[ColumnDrift]) -> None:
     for check in (c for c in checks if not c.passed):
-        gh.annotate("error", f"{check.message} [measured {check.measured}, threshold {check.threshold}]",
+        gh.annotate("error", check.message,  # it says what was measured against what (the summary's table too)
                     file=cfg.file if cfg.lines else data, line=_line(cfg, check),
                     title=f"aicd data gate: {check.name}")
     for d in (d for d in drift if d.drifted):
