@@ -19,8 +19,8 @@ from aicd.steps import monitor
 from tests.conftest import STEP_ENV, run_aicd
 
 
-def metrics_text(correct: int, incorrect: int, version: str = "3", variant: str = "stable") -> bytes:
-    metrics = ServerMetrics({"model_name": "m", "model_version": version, "run_id": "r"}, variant, "onnx", {})
+def metrics_text(correct: int, incorrect: int, version: str = "3", variant: str = "stable", name: str = "m") -> bytes:
+    metrics = ServerMetrics({"model_name": name, "model_version": version, "run_id": "r"}, variant, "onnx", {})
     for _ in range(correct + incorrect):
         metrics.request("predict", 200)
         metrics.latency(0.004)
@@ -71,6 +71,15 @@ def test_a_rollback_decision_fails_the_step_unless_report_only(server, tmp_path)
     assert refused.value.outputs["decision"] == "rollback" and refused.value.outputs["rolled-back"] == "false"
     out = gate(bad, tmp_path, **{"on-failure": "report"})
     assert out["decision"] == "rollback" and out["rolled-back"] == "false"
+
+
+def test_a_tenant_judges_only_its_own_models_production(server, tmp_path):
+    """Another model's endpoint given with a tenant is refused before anything is published or done."""
+    theirs = server(2000, 20, name="globex__m")
+    with pytest.raises(ConfigError, match="tenant 'acme' may not touch the deployment of model 'globex__m'"):
+        gate(theirs, tmp_path, tenant="acme", **{"on-success": "promote"})
+    assert not (tmp_path / "m.json").exists()
+    assert gate(server(2000, 20, name="acme__m"), tmp_path, tenant="acme")["decision"] == "promote"
 
 
 def test_promote_and_hold_pass(server, tmp_path):

@@ -31,6 +31,7 @@ from ...urls import http_url
 from .. import read_inputs
 from ..prcomment import render as pr
 from ..specs import SPECS
+from ..targets import check_owner
 from .act import dispatch_retrain, promote_candidate, roll_back
 from .summary import Working, comment_section, render_summary
 
@@ -62,6 +63,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
                                             f"{pr.text(said)}\n\nNothing was promoted or rolled back."))
         exc.summarized = True
         raise
+    _check_tenant_sees_only_its_own(inputs, snaps)
     candidate = snaps[GROUPS[mode][1]].model
     try:
         acted = _act(decision, choice, inputs, env, gh, mode, candidate)
@@ -78,6 +80,17 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
 
 
 NOTHING_DONE = {"rolled_back": "", "promoted": "", "retrain_dispatched": False}
+
+
+def _check_tenant_sees_only_its_own(inputs: Mapping[str, str], snaps: dict[str, Snapshot]) -> None:
+    """With a tenant, every model judged must be the tenant's own (ConfigError before anything is
+    published): a tenant neither sees nor acts on another's production evidence."""
+    if not inputs.get("tenant"):
+        return
+    for snap in snaps.values():
+        name = str((snap.model or {}).get("name") or "")
+        if name:
+            check_owner(inputs, name)
 
 
 def _publish(report: Path, gh: Actions, decision: Decision, mode: str, snaps: dict[str, Snapshot],
