@@ -92,7 +92,7 @@ def test_a_browser_shows_the_verdicts_checks_and_labelled_charts_and_runs_nothin
     assert "Prediction drift not measured by the data gate" in text
     assert f"Failed: range — {SCRIPT}" in text and f"`{SCRIPT}` has 6 above 7.5 (observed 1.679 .. 8.748)" in text
     assert "range " + SCRIPT + " 1.679 .. 8.748 <= 7.5 failed" in text  # its row in the checks table
-    assert "label-balance churned 0.387 0.3 passed" in text
+    assert "label-balance churned 38.7% ≥ 30.0% passed" in text  # shares read as shares, with the comparison
     plan = body["histograms"]["plan"]
     for level, ref, cur in zip(plan["bins"], plan["reference"], plan["current"], strict=True):
         assert f"{level} {ref / 2000:.1%} {cur / 2000:.1%}" in text, level  # the share table under the chart
