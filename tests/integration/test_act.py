@@ -8,11 +8,8 @@ workflow would reference the released actions.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 import urllib.request
 import uuid
 from pathlib import Path
@@ -22,30 +19,15 @@ import yaml
 
 from aicd.datasets import content_hash, open_source
 from aicd.deploy.local import LocalTarget
+from tests import act_runner
 from tests.conftest import FEEDBACK_TOKEN, ROOT
 
 WORKFLOW = ".github/workflows/coffee-example.yml"
-ACT_CACHE = Path.home() / ".cache" / "act"
 
 
 def run_act(inputs: dict[str, str], home: Path, timeout: float = 600,
             workflow: str = WORKFLOW) -> subprocess.CompletedProcess:
-    """act on ``workflow`` with ``inputs``; ``home`` is the act home (AICD_ACT_HOME, through act's --env)
-    where the steps keep their relative state, reports and summaries, never the user's ~/.aicd/act."""
-    act = Path(sys.executable).parent / "act"
-    cmd = [str(act), "workflow_dispatch", "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
-           "--cache-server-addr", "127.0.0.1", "--local-repository", f"org/aicd@v1={ROOT}"]
-    for key, value in inputs.items():
-        cmd += ["--input", f"{key}={value}"]
-    cmd += ["--env", f"AICD_ACT_HOME={home}"]
-    before = set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()
-    env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"}
-    try:
-        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    finally:  # act leaves the folders of failed jobs behind
-        for path in (set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()) - before:
-            if path.is_dir() and re.fullmatch(r"[0-9a-f]{16}", path.name):
-                shutil.rmtree(path, ignore_errors=True)
+    return act_runner.run_act(workflow, inputs, home, timeout=timeout)
 
 
 def pipeline_outputs(log: str) -> dict[str, str]:

@@ -12,57 +12,16 @@ act's own artifact server (--artifact-server-path) stores the artifacts.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from aicd.deploy.local import LocalTarget
 from aicd.examples.coffee import CONFIG_PATH, generate
-from tests.conftest import ROOT
+from tests.act_runner import run_act
 
 WORKFLOW = ".github/workflows/tenants-example.yml"
-TEMPLATE = ROOT / ".github/workflows/aicd-tenants.yml"
-ACT_CACHE = Path.home() / ".cache" / "act"
 TENANTS = ("acme", "globex", "initech")
-
-
-def pinned_actions() -> dict[str, str]:
-    """``owner/name@sha`` of every third-party action the template pins, except checkout (act skips it)."""
-    found = re.findall(r"uses: (actions/[\w-]+)@([0-9a-f]{40})", TEMPLATE.read_text(encoding="utf-8"))
-    return {name: sha for name, sha in found if name != "actions/checkout"}
-
-
-def local_copies() -> list[str]:
-    """``--local-repository`` arguments serving each pinned action from a copy built at its pinned commit
-    (``scripts/install-act-actions``; skipped when it cannot build them: no clone, no npm)."""
-    built = subprocess.run([str(ROOT / "scripts/install-act-actions")], capture_output=True, text=True, timeout=1200)
-    if built.returncode != 0:
-        pytest.skip(f"the pinned artifact actions could not be built for act: {built.stderr.strip()[-300:]}")
-    folder = Path(built.stdout.strip().splitlines()[-1])
-    return [arg for name, sha in pinned_actions().items()
-            for arg in ("--local-repository", f"{name}@{sha}={folder / (name.replace('/', '+') + '@' + sha)}")]
-
-
-def run_act(inputs: dict[str, str], extra: list[str], timeout: float = 1500) -> subprocess.CompletedProcess:
-    act = Path(sys.executable).parent / "act"
-    cmd = [str(act), "workflow_dispatch", "-W", WORKFLOW, "-P", "ubuntu-latest=-self-hosted",
-           "--cache-server-addr", "127.0.0.1", "--local-repository", f"org/aicd@v1={ROOT}", *extra]
-    for key, value in inputs.items():
-        cmd += ["--input", f"{key}={value}"]
-    before = set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()
-    env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"}
-    try:
-        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    finally:  # act leaves the folders of failed jobs behind
-        for path in (set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()) - before:
-            if path.is_dir() and re.fullmatch(r"[0-9a-f]{16}", path.name):
-                shutil.rmtree(path, ignore_errors=True)
 
 
 def tenant_config(folder: Path) -> Path:
@@ -91,11 +50,12 @@ tenants:
 def test_three_tenants_fan_out_one_fails_its_gate_and_the_others_ship_apart(action_venv, mlflow_server,
                                                                            tmp_path):
     state = tmp_path / "deploy"
-    extra = [*local_copies(), "--artifact-server-path", str(tmp_path / "artifacts")]
     config = tenant_config(tmp_path)
     try:
-        proc = run_act({"tenants": json.dumps(list(TENANTS)), "config": str(config),
-                        "tracking-uri": mlflow_server.uri, "state-dir": str(state)}, extra)
+        proc = run_act(WORKFLOW, {"tenants": json.dumps(list(TENANTS)), "config": str(config),
+                                  "tracking-uri": mlflow_server.uri, "state-dir": str(state)},
+                       tmp_path / "act-home", extra=["--artifact-server-path", str(tmp_path / "artifacts")],
+                       timeout=1500)
         log = proc.stdout + proc.stderr
         (tmp_path / "act.log").write_text(log, encoding="utf-8")
         assert proc.returncode != 0, log[-4000:]  # initech's job failed, and the run says so

@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -29,6 +28,7 @@ from aicd.examples import coffee as coffee_example
 from aicd.gha import Actions
 from aicd.simulate import send_traffic
 from aicd.steps import deploy, monitor, train
+from tests.act_runner import run_act
 from tests.conftest import FEEDBACK_TOKEN, STEP_ENV
 from tests.conftest import ROOT as REPO
 from tests.integration.kube_node import RealNode
@@ -391,10 +391,7 @@ jobs:
 def test_the_pipeline_template_under_act_ships_to_the_real_node_as_a_tenant(
         kube_cluster, kube_node, action_venv, mlflow_server, docker_registry, base_image, coffee, namespace,
         tmp_path):
-    import os
     import re
-    import subprocess
-    import sys
 
     from aicd.deploy.kube.manifests import tenant_manifests
 
@@ -411,17 +408,9 @@ def test_the_pipeline_template_under_act_ships_to_the_real_node_as_a_tenant(
     inputs = {"data": str(coffee["data"]), "config": str(config), "tracking-uri": mlflow_server.uri,
               "namespace": namespace, "base-image": base_image, "registry": docker_registry.host,
               "registry-username": docker_registry.username}
-    cmd = [str(Path(sys.executable).parent / "act"), "workflow_dispatch", "-W", str(workflow),
-           "-P", "ubuntu-latest=-self-hosted", "--cache-server-addr", "127.0.0.1",
-           "--local-repository", f"org/aicd@v1={REPO}",
-           "-s", "AICD_KUBECONFIG", "-s", "AICD_REGISTRY_PASSWORD", "-s", "AICD_FEEDBACK_TOKEN",
-           "--env", f"AICD_ACT_HOME={tmp_path / 'act-home'}"]  # the reports and summaries: not in ~/.aicd/act
-    for key, value in inputs.items():
-        cmd += ["--input", f"{key}={value}"]
-    env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1", "AICD_REGISTRY_PASSWORD": docker_registry.password,
-           "AICD_FEEDBACK_TOKEN": FEEDBACK_TOKEN,
+    env = {"AICD_REGISTRY_PASSWORD": docker_registry.password, "AICD_FEEDBACK_TOKEN": FEEDBACK_TOKEN,
            "AICD_KUBECONFIG": kube_cluster.kubeconfig_for(token, "acme").read_text()}
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    proc = run_act(workflow, inputs, tmp_path / "act-home", secrets=env, env=env, timeout=900)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
     assert docker_registry.password not in proc.stdout and token not in proc.stdout  # masked
     out = json.loads(re.search(r"AICD_OUTPUTS=(\{.*\})", proc.stdout).group(1))
