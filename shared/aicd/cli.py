@@ -197,6 +197,7 @@ def _comment(stage: str, step: _Step, gh: Actions) -> None:
 
 
 def _command(args: argparse.Namespace, env: dict[str, str], gh: Actions, step: _Step) -> int:
+    gh.stage = args.aicd_command
     try:
         if args.aicd_command in STAGES:
             from .steps.prcomment import target_of

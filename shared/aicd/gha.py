@@ -103,6 +103,7 @@ class Actions:
         self.outputs: dict[str, str] = {}
         self.commands: list[str] = []  # every workflow-command line written, in order (for tests and audits)
         self.comment_section: Callable[..., object] | None = None
+        self.stage = ""  # the aicd command this step runs; names its summary file under act
 
     def set_output(self, name: str, value: object) -> None:
         """Record one step output; multi-line values are safe, any value is data."""
@@ -160,7 +161,7 @@ class Actions:
         """Append the step's job summary (call once, at the end of the step). Under act, which shows
         GITHUB_STEP_SUMMARY only as log lines and then deletes it, the summary goes to a file of its own
         in the act home instead, and its path is printed."""
-        kept = under_act.summary_file(self._env, datetime.now(UTC))
+        kept = under_act.summary_file(self._env, datetime.now(UTC), self.stage)
         path, what = (str(kept), "the act home") if kept else (self._summary_file, "GITHUB_STEP_SUMMARY")
         if not path:
             return

@@ -70,11 +70,12 @@ def state_dir(path: str, env: Mapping[str, str]) -> Path:
     return where
 
 
-def summary_file(env: Mapping[str, str], now: datetime) -> Path | None:
-    """Under act, the file a step's job summary goes to (``now`` names it, in time order, with the job);
-    None elsewhere (GITHUB_STEP_SUMMARY is used)."""
+def summary_file(env: Mapping[str, str], now: datetime, stage: str = "") -> Path | None:
+    """Under act, the file a step's job summary goes to: ``<time>-<job>[-<stage>].md`` (``now`` orders
+    them; the stage tells apart the steps of one job, which a pipeline job has several of); None
+    elsewhere (GITHUB_STEP_SUMMARY is used)."""
     where = home(env)
     if where is None:
         return None
-    job = _name(env.get("GITHUB_JOB", "")) or "job"
-    return where / "aicd-summaries" / f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{job}.md"
+    parts = [_name(env.get("GITHUB_JOB", "")) or "job", _name(stage)]
+    return where / "aicd-summaries" / f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{'-'.join(p for p in parts if p)}.md"

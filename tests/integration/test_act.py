@@ -63,8 +63,13 @@ def test_the_pipeline_runs_under_act_and_every_output_checks_out(act_ready, tmp_
             assert Path(out[report]).is_relative_to(home) and Path(out[report]).is_file(), report
         summaries = sorted((home / "aicd-summaries").iterdir())
         assert len(summaries) == 4 and "## " in summaries[0].read_text()  # one per action step
+        assert [s.stem.rsplit("-", 1)[1] for s in summaries] == ["validate", "train", "deploy", "monitor"]
         assert proc.stdout.count("job summary (act keeps none)") == 4 and "Summary - " not in proc.stdout
         assert LocalTarget(state).current().revision == 1  # the state survived act's cleanup
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+        assert LocalTarget(state).current().commit == head
+        assert f"| {head[:7]} |" in summaries[2].read_text()  # the deploy's revisions table names the commit
         assert out["data-version"] == content_hash(open_source(str(ROOT / "examples/coffee/data/user_behavior.csv")))
         assert 0 <= float(out["drift-score"]) < 0.1
         client = mlflow_server.client()

@@ -284,7 +284,7 @@ def _status(docker_engine, deployment="docker-coffee"):
 
 
 def test_two_rollbacks_in_a_row_walk_back_two_releases_each_leaving_a_running_standby(
-        docker_engine, docker_deploy, versions, listen):
+        docker_engine, docker_deploy, versions, listen, tmp_path):
     for uri in (versions[0], versions[1], versions[0]):
         last = docker_deploy(uri)
     assert (last["revision"], last["previous-revision"]) == ("3", "2")
@@ -303,6 +303,8 @@ def test_two_rollbacks_in_a_row_walk_back_two_releases_each_leaving_a_running_st
     again = docker_deploy(versions[1])
     assert (again["revision"], again["previous-revision"]) == ("4", "1")  # 2 and 3 are never handed out again
     assert _status(docker_engine) == {1: "running", 4: "running"}
+    summaries = "".join(p.read_text() for p in tmp_path.glob("summary-*.md"))
+    assert "| 0123456 |" in summaries  # each release's commit, read back from its image's revision label
 
 
 def test_rollback_to_a_named_kept_revision_and_only_keep_revisions_are_kept(

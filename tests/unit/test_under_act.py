@@ -79,6 +79,11 @@ def test_the_job_summary_under_act_goes_to_a_file_of_its_own_and_its_path_is_pri
     assert under_act.summary_file(act_env, NOW).name == "20261202T173005.123456Z-release.md"
 
 
+def test_each_step_of_one_job_names_its_summary_after_its_stage(act_env):
+    assert under_act.summary_file(act_env, NOW, "deploy").name == "20261202T173005.123456Z-release-deploy.md"
+    assert under_act.summary_file({**act_env, "GITHUB_JOB": "../x"}, NOW, "a/b").name.endswith("-x-a-b.md")
+
+
 def test_off_act_the_summary_goes_to_github_step_summary_and_nothing_is_printed(act_env):
     env = {k: v for k, v in act_env.items() if k != "ACT"}
     stream = io.StringIO()

@@ -65,9 +65,10 @@ class Slot:
     model_version: str
     run_id: str
     direct: str  # http://127.0.0.1:<port> of this container alone ("" while stopped)
+    commit: str = ""  # the commit the image was built from (its OCI revision label)
 
     def release(self, variant: str = "stable") -> Release:
-        return Release(self.revision, self.model_uri, self.model_version, self.run_id, self.image,
+        return Release(self.revision, self.model_uri, self.model_version, self.run_id, self.image, self.commit,
                        address=self.container, variant=variant)
 
 
@@ -529,7 +530,8 @@ def _slot_of(container) -> Slot:
     direct = f"http://127.0.0.1:{ports[0]['HostPort']}" if ports else ""
     return Slot(int(labels.get("io.aicd.revision", 0)), container.name,
                 (container.image.tags or [container.image.id])[0], labels.get("io.aicd.model.uri", ""),
-                labels.get("io.aicd.model.version", ""), labels.get("io.aicd.model.run-id", ""), direct)
+                labels.get("io.aicd.model.version", ""), labels.get("io.aicd.model.run-id", ""), direct,
+                labels.get("org.opencontainers.image.revision", ""))  # a container carries its image's labels
 
 
 def _first_line(exc: Exception) -> str:

@@ -61,6 +61,7 @@ class Revision:
     shadow_dir: str = ""  # a second model scoring every request unserved (see aicd.serve.app), if any
     shadow_sha256: str = ""
     shadow_version: str = ""
+    commit: str = ""  # the commit the deploying workflow ran on
 
     @property
     def model_name(self) -> str:
@@ -71,8 +72,8 @@ class Revision:
         return f"http://127.0.0.1:{self.port}"
 
     def release(self) -> Release:
-        return Release(self.revision, self.model_uri, self.model_version, self.run_id, address=self.endpoint,
-                       shadow_version=self.shadow_version, variant=self.variant)
+        return Release(self.revision, self.model_uri, self.model_version, self.run_id, commit=self.commit,
+                       address=self.endpoint, shadow_version=self.shadow_version, variant=self.variant)
 
 
 @dataclass
@@ -124,7 +125,7 @@ class LocalTarget(Target):
         number, folder = self._next_revision_dir()
         rev = Revision(number, candidate.model_uri, str(candidate.meta["model_version"]), candidate.meta["run_id"],
                        serving_checksum(candidate.meta), str(_moved(candidate.model_dir, folder / "model")),
-                       variant=self.variant)
+                       variant=self.variant, commit=candidate.commit)
         if candidate.shadow:
             _, shadow_dir, shadow = candidate.shadow
             rev.shadow_dir, rev.shadow_sha256 = str(_moved(shadow_dir, folder / "shadow")), serving_checksum(shadow)
