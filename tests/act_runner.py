@@ -10,11 +10,13 @@ a step its ``if:`` skips, and it cannot clone them without GitHub.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -25,11 +27,16 @@ ACT_CACHE = Path.home() / ".cache" / "act"
 _PINNED = re.compile(r"uses: (actions/[\w-]+)@([0-9a-f]{40})")
 
 
+# Never fetched under act: act skips checkout itself, and a job of the other is skipped under act by its
+# `if: ... !github.event.act` (tests/unit/test_template_outputs.py checks that every such job says so).
+NOT_RUN_UNDER_ACT = frozenset({"actions/checkout", "actions/attest-build-provenance"})
+
+
 def pinned_actions() -> dict[str, str]:
-    """``owner/name -> sha`` of every ``actions/*`` action a workflow here pins, except checkout (act
-    skips it)."""
+    """``owner/name -> sha`` of every ``actions/*`` action a workflow here pins that act runs (built by
+    scripts/install-act-actions)."""
     found = (_PINNED.findall(path.read_text(encoding="utf-8")) for path in sorted(WORKFLOWS.glob("*.yml")))
-    return {name: sha for pairs in found for name, sha in pairs if name != "actions/checkout"}
+    return {name: sha for pairs in found for name, sha in pairs if name not in NOT_RUN_UNDER_ACT}
 
 
 @functools.cache
@@ -57,13 +64,28 @@ def run_act(workflow: str | Path, inputs: Mapping[str, str], home: Path, *, secr
            *local_copies(), "--env", f"AICD_ACT_HOME={home}", *extra]
     for name in secrets:
         cmd += ["-s", name]
-    for key, value in inputs.items():
-        cmd += ["--input", f"{key}={value}"]
     before = set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()
-    try:
-        return subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {}), "ACT_DISABLE_VERSION_CHECK": "1"},
-                              capture_output=True, text=True, timeout=timeout)
-    finally:  # act leaves the folders of failed jobs behind
-        for path in (set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()) - before:
-            if path.is_dir() and re.fullmatch(r"[0-9a-f]{16}", path.name):
-                shutil.rmtree(path, ignore_errors=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="aicd-act-event-") as event:
+        json.dump(dispatch_event(inputs), event)
+        event.flush()
+        try:
+            return subprocess.run([*cmd, "-e", event.name], cwd=ROOT, capture_output=True, text=True,
+                                  env={**os.environ, **(env or {}), "ACT_DISABLE_VERSION_CHECK": "1"},
+                                  timeout=timeout)
+        finally:
+            _remove_new_job_folders(before)
+
+
+def dispatch_event(inputs: Mapping[str, str]) -> dict:
+    """The workflow_dispatch event act is given: the inputs, and ``"act": true``, which the README's act
+    command also passes: jobs of remote actions act cannot fetch offline (build provenance) test
+    ``github.event.act`` and are skipped, as act's own documentation suggests. (act ignores ``--input``
+    once an event file is given, so the inputs travel in the event.)"""
+    return {"act": True, "inputs": {key: str(value) for key, value in inputs.items()}}
+
+
+def _remove_new_job_folders(before: set[Path]) -> None:
+    """act leaves the folders of failed jobs behind."""
+    for path in (set(ACT_CACHE.iterdir()) if ACT_CACHE.exists() else set()) - before:
+        if path.is_dir() and re.fullmatch(r"[0-9a-f]{16}", path.name):
+            shutil.rmtree(path, ignore_errors=True)

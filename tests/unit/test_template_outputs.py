@@ -145,3 +145,27 @@ def test_the_example_prints_every_pipeline_output_for_the_act_test_to_check():
     env = workflow("coffee-example.yml")["jobs"]["outputs"]["steps"][0]["env"]
     printed = {value.removeprefix("${{ needs.pipeline.outputs.").removesuffix(" }}") for value in env.values()}
     assert printed == set(exposed("aicd-pipeline.yml"))
+
+
+def test_every_job_of_an_action_act_cannot_run_is_skipped_under_act():
+    """act resolves every action of a job it starts; a job using one it cannot fetch offline must test
+    ``github.event.act`` in its own ``if:`` (the act tests' event sets it), and nothing else may use one."""
+    from tests.act_runner import NOT_RUN_UNDER_ACT
+
+    seen = set()
+    for path in WORKFLOWS.glob("*.yml"):
+        for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            actions = {s.get("uses", "").split("@")[0] for s in job.get("steps", [])}
+            unfetchable = actions & NOT_RUN_UNDER_ACT - {"actions/checkout"}
+            seen |= unfetchable
+            if unfetchable:
+                assert "!github.event.act" in str(job.get("if", "")), f"{path.name}: job {name} runs under act"
+    assert seen == NOT_RUN_UNDER_ACT - {"actions/checkout"}  # the list names only actions still in use
+
+
+def test_the_provenance_job_attests_the_pushed_image_by_digest_only_when_asked():
+    job = workflow("aicd-pipeline.yml")["jobs"]["provenance"]
+    assert "inputs.attest-provenance" in job["if"] and "needs.release.outputs.digest != ''" in job["if"]
+    (attest,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/attest-build-provenance@")]
+    assert re.fullmatch(r"actions/attest-build-provenance@[0-9a-f]{40}", attest["uses"])
+    assert attest["with"]["subject-digest"] == "${{ needs.release.outputs.digest }}"
