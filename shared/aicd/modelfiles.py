@@ -14,7 +14,8 @@ import hashlib
 import json
 from pathlib import Path
 
-__all__ = ["META_FILE", "MODEL_FILE", "ONNX_FILE", "PROFILE_FILE", "SIGNATURE_FILE", "sha256_file", "write_onnx_model_dir"]
+__all__ = ["META_FILE", "MODEL_FILE", "ONNX_FILE", "PROFILE_FILE", "SIGNATURE_FILE", "sha256_file",
+           "write_onnx_model_dir"]
 
 MODEL_FILE = "model.skops"
 ONNX_FILE = "model.onnx"

@@ -118,7 +118,7 @@ def verify_dir(model_dir: Path, public_pem: str, model_uri: str) -> str:
         try:
             model_signing.verifying.Config().use_elliptic_key_verifier(public_key=key_file).verify(model_dir,
                                                                                                    signature)
-        except Exception as exc:  # noqa: BLE001 - model_signing raises ValueError, sigstore/protobuf their own
+        except Exception as exc:  # model_signing raises ValueError, sigstore and protobuf their own
             raise _refused(model_uri, _reason(exc)) from None
     return fingerprint(public)
 

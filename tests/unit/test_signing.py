@@ -60,7 +60,7 @@ def test_tampered_directory_is_refused_in_one_line(model, keys, change):
 
 
 def test_unsigned_and_other_key_are_refused(model, keys):
-    with pytest.raises(UserError, match="has no model.sig"):
+    with pytest.raises(UserError, match=r"has no model\.sig"):
         verify_dir(model, keys[1], URI)
     sign_dir(model, load_private_key(_pems()[0]))
     with pytest.raises(UserError, match=f"model {URI} is not signed by the key in model-signing-public-key"):
@@ -70,13 +70,13 @@ def test_unsigned_and_other_key_are_refused(model, keys):
 def test_encrypted_key_needs_its_password():
     private, _ = _pems(b"s3cret")
     assert load_private_key(private, "s3cret").fingerprint.startswith("sha256:")
-    with pytest.raises(UserError, match="^`model-signing-key` is not a usable PEM private key"):
+    with pytest.raises(UserError, match=r"^`model-signing-key` is not a usable PEM private key"):
         load_private_key(private, "")
 
 
 @pytest.mark.parametrize("text", ["", "not a key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"])
 def test_bad_private_key_names_the_input(text):
-    with pytest.raises(UserError, match="^`model-signing-key` is not a usable PEM private key"):
+    with pytest.raises(UserError, match=r"^`model-signing-key` is not a usable PEM private key"):
         load_private_key(text)
 
 
@@ -88,7 +88,7 @@ def test_rsa_key_is_refused():
 
 
 def test_bad_public_key_names_the_input(model):
-    with pytest.raises(UserError, match="^`model-signing-public-key` is not a PEM public key"):
+    with pytest.raises(UserError, match=r"^`model-signing-public-key` is not a PEM public key"):
         verify_dir(model, "nope", URI)
-    with pytest.raises(UserError, match="^`model-signing-public-key`"):
+    with pytest.raises(UserError, match=r"^`model-signing-public-key`"):
         load_public_key("")
