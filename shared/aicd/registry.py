@@ -33,7 +33,7 @@ from .errors import AicdError, ServiceError, UserError
 from .lineage import DEPLOYMENTS_TAG, DatasetRecord, Lineage, with_deployment
 from .modelfiles import META_FILE, MODEL_FILE, ONNX_FILE, PROFILE_FILE, sha256_file
 
-__all__ = ["MlflowRegistry", "ModelRecord", "serving_checksum"]
+__all__ = ["DOWNLOADER_FILES", "MlflowRegistry", "ModelRecord", "serving_checksum"]
 
 CHECKSUM_TAG = "aicd.model_sha256"
 ONNX_CHECKSUM_TAG = "aicd.onnx_sha256"
@@ -41,6 +41,8 @@ IDENTITY_TAG = "aicd.identity"
 JOB_TAG = "aicd.job"  # <namespace>/<name> of the training Job that created the run
 REUSED_BY_JOB_TAG = "aicd.reused_by_job"
 SUMMARY_ARTIFACT = "aicd/summary.md"
+# what MLflow's downloader writes into a downloaded models:/ directory itself (overwriting any stored copy)
+DOWNLOADER_FILES = ("registered_model_meta",)
 _TRANSIENT_CODES = {"TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED"}
 _AUTH = re.compile(r"error code 40[13]\b|\b(UNAUTHENTICATED|PERMISSION_DENIED)\b|\bUnauthorized\b|\bForbidden\b")
 _TRANSIENT = re.compile(r"error code (5\d\d|429)\b|Max retries exceeded|Connection (refused|reset|aborted)|"

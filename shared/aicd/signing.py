@@ -100,11 +100,13 @@ def sign_dir(model_dir: Path, key: SigningKey) -> Path:
     return signature
 
 
-def verify_dir(model_dir: Path, public_pem: str, model_uri: str) -> str:
+def verify_dir(model_dir: Path, public_pem: str, model_uri: str, written_here: tuple[str, ...] = ()) -> str:
     """Check that ``model_dir`` is exactly what the holder of ``public_pem``'s private key signed.
 
-    Returns the key's fingerprint. Unsigned, tampered (a file changed, added or removed) or signed by
-    another key: one :class:`UserError` line naming ``model_uri`` and the input.
+    ``written_here`` names files the downloader itself writes into the directory (never taken from the
+    store, so nothing anyone could plant); they are left out of the comparison. Returns the key's
+    fingerprint. Unsigned, tampered (a file changed, added or removed) or signed by another key: one
+    :class:`UserError` line naming ``model_uri`` and the input.
     """
     public = load_public_key(public_pem)
     signature = model_dir / SIGNATURE_FILE
@@ -116,8 +118,10 @@ def verify_dir(model_dir: Path, public_pem: str, model_uri: str) -> str:
         key_file = Path(tmp) / "public.pem"
         key_file.write_text(public_pem.strip() + "\n", encoding="utf-8")
         try:
-            model_signing.verifying.Config().use_elliptic_key_verifier(public_key=key_file).verify(model_dir,
-                                                                                                   signature)
+            # the signing side's hashing (sha256 per file), told to skip the signature and the downloader's files
+            hashing = model_signing.hashing.Config().set_ignored_paths(paths=[SIGNATURE_FILE, *written_here])
+            (model_signing.verifying.Config().set_hashing_config(hashing)
+             .use_elliptic_key_verifier(public_key=key_file).verify(model_dir, signature))
         except Exception as exc:  # model_signing raises ValueError, sigstore and protobuf their own
             raise _refused(model_uri, _reason(exc)) from None
     return fingerprint(public)

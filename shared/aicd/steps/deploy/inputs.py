@@ -10,7 +10,7 @@ from ...deploy.naming import model_name_of
 from ...errors import ConfigError
 from ...gha import Actions
 from ...installs import ensure
-from ...registry import MlflowRegistry
+from ...registry import DOWNLOADER_FILES, MlflowRegistry
 from ...signing import PUBLIC_KEY_INPUT, load_public_key, verify_dir
 from ..targets import check_owner
 
@@ -44,7 +44,8 @@ def fetch(inputs: Mapping[str, str], env: Mapping[str, str], dest: Path,
     model_dir, meta = registry.fetch_model(require_model_uri(inputs), dest)
     if public_pem.strip():
         started = time.monotonic()
-        signer = verify_dir(model_dir, public_pem, f"models:/{meta['model_name']}/{meta['model_version']}")
+        signer = verify_dir(model_dir, public_pem, f"models:/{meta['model_name']}/{meta['model_version']}",
+                            DOWNLOADER_FILES)
         say(f"signature verified (key {signer}) in {time.monotonic() - started:.2f} s")
     return model_dir, meta
 
