@@ -49,6 +49,7 @@ def test_signed_model_deploys_and_any_other_is_refused(mlflow_server, coffee, de
     signed = train.run({**training, "model-signing-key": private}, gh, env=STEP_ENV)
     version = client.get_model_version(NAME, signed["model-version"])
     assert version.tags["aicd.signed_by"].startswith("sha256:")
+    assert f"key `{version.tags['aicd.signed_by']}`" in (tmp_path / "summary.md").read_text()
 
     base = {"tracking-uri": mlflow_server.uri, "state-dir": str(deploy_dir), "feedback-token": FEEDBACK_TOKEN,
             "model-signing-public-key": public}

@@ -123,6 +123,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     gh.info(f"aicd train: fit {fit_seconds:.2f} s, everything else {time.monotonic() - started - fit_seconds:.2f} s")
     summary = render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version,
                              export if register else None, dropped, tags["aicd.data_source"])
+    if signer and record.version:
+        summary += f"\nSigned with OpenSSF model-signing (`model.sig`), key {md_code(signer.fingerprint)}.\n"
     gh.summary(summary)
     gh.comment(lambda links: comment_section(name, record, result, gate, slice_gate, comparisons, champion, links))
     if job:  # the step watching this Job shows it
