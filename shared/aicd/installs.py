@@ -9,7 +9,9 @@ against aicd.lock (same versions), installed into the step's own venv with the u
 * ``sql`` — the ADBC PostgreSQL driver (about 10 MB), when ``data`` is a query on a ``postgresql://`` URL;
 * ``registry`` — the MLflow client and its sqlite store, when validate or monitor talks to the registry
   (a ``models:/`` reference, a promotion, a roll-back): :func:`aicd.registry.MlflowRegistry` asks for it;
-* ``docker`` — the Docker SDK, when monitor rolls back a ``docker`` target.
+* ``docker`` — the Docker SDK, when monitor rolls back a ``docker`` target;
+* ``signing`` — OpenSSF model-signing with sigstore (about 25 MB), when train is given ``model-signing-key``
+  or deploy ``model-signing-public-key``; the serving image never carries it.
 
 A failure is one line naming the package index.
 """
@@ -48,6 +50,7 @@ EXTRAS = {
     "registry": Extra(("mlflow", "sqlalchemy", "alembic"), REQUIREMENTS / "registry.lock", "the model registry",
                       in_aicd_lock=True),
     "docker": Extra(("docker",), REQUIREMENTS / "docker.lock", "a `docker` target", in_aicd_lock=True),
+    "signing": Extra(("model_signing", "OpenSSL"), REQUIREMENTS / "signing.lock", "model signing"),
 }
 BOOSTING_PACKAGES = ("xgboost", "lightgbm")
 # What the model server imports; a step whose venv has them all is running aicd.lock (train, deploy).

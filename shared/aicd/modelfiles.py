@@ -5,6 +5,7 @@ A model directory, as training logs it:
     model.onnx               the same model as ONNX, when it converts and agrees on the holdout
     aicd.json                features and their types, classes, checksums, ONNX agreement ...
     reference_profile.json   per-feature bins of the training data (drift, serving bin counters)
+    model.sig                an OpenSSF model-signing signature over all the other files, when signed
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import hashlib
 import json
 from pathlib import Path
 
-__all__ = ["META_FILE", "MODEL_FILE", "ONNX_FILE", "PROFILE_FILE", "sha256_file", "write_onnx_model_dir"]
+__all__ = ["META_FILE", "MODEL_FILE", "ONNX_FILE", "PROFILE_FILE", "SIGNATURE_FILE", "sha256_file",
+           "write_onnx_model_dir"]
 
 MODEL_FILE = "model.skops"
 ONNX_FILE = "model.onnx"
 META_FILE = "aicd.json"
 PROFILE_FILE = "reference_profile.json"
+SIGNATURE_FILE = "model.sig"
 
 
 def sha256_file(path: str | Path) -> str:

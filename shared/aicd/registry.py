@@ -33,7 +33,7 @@ from .errors import AicdError, ServiceError, UserError
 from .lineage import DEPLOYMENTS_TAG, DatasetRecord, Lineage, with_deployment
 from .modelfiles import META_FILE, MODEL_FILE, ONNX_FILE, PROFILE_FILE, sha256_file
 
-__all__ = ["MlflowRegistry", "ModelRecord", "serving_checksum"]
+__all__ = ["DOWNLOADER_FILES", "MlflowRegistry", "ModelRecord", "serving_checksum"]
 
 CHECKSUM_TAG = "aicd.model_sha256"
 ONNX_CHECKSUM_TAG = "aicd.onnx_sha256"
@@ -41,6 +41,8 @@ IDENTITY_TAG = "aicd.identity"
 JOB_TAG = "aicd.job"  # <namespace>/<name> of the training Job that created the run
 REUSED_BY_JOB_TAG = "aicd.reused_by_job"
 SUMMARY_ARTIFACT = "aicd/summary.md"
+# what MLflow's downloader writes into a downloaded models:/ directory itself (overwriting any stored copy)
+DOWNLOADER_FILES = ("registered_model_meta",)
 _TRANSIENT_CODES = {"TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED"}
 _AUTH = re.compile(r"error code 40[13]\b|\b(UNAUTHENTICATED|PERMISSION_DENIED)\b|\bUnauthorized\b|\bForbidden\b")
 _TRANSIENT = re.compile(r"error code (5\d\d|429)\b|Max retries exceeded|Connection (refused|reset|aborted)|"
@@ -216,13 +218,15 @@ class MlflowRegistry:
     def record_training(self, *, name: str, params: dict, metrics: dict, tags: dict, model, meta: dict,
                         profile: dict, input_example, register: bool, onnx: bytes | None = None,
                         alias: str = "candidate", progress: Callable[[str], None] = lambda phase: None,
-                        dataset: DatasetRecord | None = None) -> ModelRecord:
+                        dataset: DatasetRecord | None = None,
+                        seal: Callable[[Path], object] | None = None) -> ModelRecord:
         """Log one training run; when ``register``, add the model, a version and ``alias``.
         ``dataset`` is logged as the run's training input (MLflow's dataset lineage).
 
         ``progress`` is told each phase as it completes: run-created, values-logged, model-logged,
         version-registered, alias-set. ``onnx`` (a serialized export) is stored beside the skops
-        file and gets its own checksum tag.
+        file and gets its own checksum tag. ``seal`` (a signer) is given the finished model directory
+        right before it is uploaded; if it raises, nothing is logged or registered.
         """
         experiment_id = self._experiment_id(name)
         run = self._call("creating the run", self.client.create_run, experiment_id, tags=tags)
@@ -234,7 +238,7 @@ class MlflowRegistry:
             if dataset is not None:
                 self._log_dataset(run_id, dataset)
             progress("values-logged")
-            files = (model, meta, profile, input_example, onnx)
+            files = (model, meta, profile, input_example, onnx, seal)
             version = self._log_and_register(run_id, name, files, alias, tags, progress) if register else None
             self._call("closing the run", self.client.set_terminated, run_id, "FINISHED")
         except BaseException:
@@ -323,7 +327,7 @@ class MlflowRegistry:
             return made[0]
         return self.client.create_model_version(name, source, run_id=run_id, tags=tags)
 
-    def _log_model(self, run_id, model, meta, profile, input_example, onnx) -> dict[str, str]:
+    def _log_model(self, run_id, model, meta, profile, input_example, onnx, seal) -> dict[str, str]:
         """Upload the model directory; returns its checksum tags (also set on the run)."""
         import mlflow.sklearn
         import skops.io
@@ -340,6 +344,8 @@ class MlflowRegistry:
                 checksums[ONNX_CHECKSUM_TAG] = meta["onnx_sha256"] = sha256_file(model_dir / ONNX_FILE)
             (model_dir / META_FILE).write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
             (model_dir / PROFILE_FILE).write_text(json.dumps(profile), encoding="utf-8")
+            if seal is not None:  # last: the signature covers every file written above
+                seal(model_dir)
             self._call("uploading the model", self.client.log_artifacts, run_id, str(model_dir), "model")
         for tag, value in checksums.items():
             self._call("tagging the run", self.client.set_tag, run_id, tag, value)

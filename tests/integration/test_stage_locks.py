@@ -117,7 +117,7 @@ def test_registry_extra_matches_aicd_lock():
                     and not line.startswith((" ", "#")))
 
     full = pins("aicd")
-    for name in ("validate", "monitor", "registry", "docker"):
+    for name in ("validate", "monitor", "registry", "docker", "signing"):
         assert {k: v for k, v in pins(name).items() if k in full and full[k] != v} == {}, name
 
 

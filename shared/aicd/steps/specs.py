@@ -97,6 +97,11 @@ _TRAIN_INPUTS = (
           "(register it anyway with alias `challenger` and tag aicd.gate=failed, for a canary you mean to run: the "
           "step passes with passed=false and a warning per failed check; it never becomes `candidate`, and only "
           "the production gate's promote can make it champion).", "fail", choices=("fail", "register")),
+    Input("model-signing-key", "An elliptic-curve private key in PEM (a secret, masked): sign the model's files with "
+          "OpenSSF model-signing right before they are logged and registered; the signature (model.sig) travels "
+          "with them and the version is tagged aicd.signed_by=<key fingerprint>. A key that does not load fails "
+          "the step before training; empty: unsigned. Not with model.runner: kubernetes.", ""),
+    Input("model-signing-key-password", "The password of an encrypted model-signing-key (masked).", ""),
     *_KUBERNETES_INPUTS,  # with model.runner: kubernetes, where the training Job runs
     *_COMMENT_INPUTS,
     _MLFLOW_UI,
@@ -146,6 +151,10 @@ _DEPLOY_INPUTS = (
     Input("variant", "local, docker: the variant label this deployment's metrics carry — stable, or canary / a / "
           "b for a second deployment judged against it (docker: deployment <model>-<variant>, with its own "
           "listen; local: its own state-dir).", "stable", choices=("stable", "canary", "a", "b")),
+    Input("model-signing-public-key", "The public half of action-train's model-signing-key, in PEM: verify the "
+          "downloaded model's OpenSSF signature before anything is built or started; an unsigned or tampered "
+          "model, or one signed by another key, fails the step and the previous revision keeps serving. Empty: "
+          "no signature check (the server's checksum check stays either way).", ""),
     Input("shadow-model-uri", "local, docker: a second model that also scores every request, unserved — usually the "
           "stable one (models:/<name>@champion) given to a canary — so action-monitor compares their online "
           "accuracy on the same labelled requests (paired: a fraction of the labels). Costs one more "

@@ -19,7 +19,7 @@ from ..datasets import content_hash, open_source, read_frame
 from ..decision import class_key
 from ..errors import ConfigError, DataError, GateFailed
 from ..gha import Actions, md_code, md_escape
-from ..installs import ensure_boosting
+from ..installs import ensure, ensure_boosting
 from ..lineage import dataset_record
 from ..model.compare import Comparison, compare_models
 from ..model.gate import ThresholdResult, check_thresholds
@@ -29,6 +29,7 @@ from ..model.onnx_export import OnnxExport, export_onnx
 from ..model.train import TrainResult, build_estimator, evaluate, labelled_rows, load_entrypoint, train_and_evaluate
 from ..provenance import commit_of
 from ..registry import JOB_TAG, REUSED_BY_JOB_TAG, MlflowRegistry, ModelRecord
+from ..signing import PASSWORD_INPUT, PRIVATE_KEY_INPUT, SigningKey, load_private_key, sign_dir
 from ..tenancy import check_tenant, qualified_name
 from ..warmup import Warmup
 from . import read_inputs
@@ -61,6 +62,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     registry = MlflowRegistry(uri, artifact_root=_artifact_root(uri),  # fail fast, before a long fit
                               retry_seconds=_retry_seconds(env))
     job = env.get(JOB_ENV, "")  # set inside the training Job: this process is the Job, and trains here
+    signer = _signing_key(inputs, gh, cfg)  # before the fit: a bad key must cost nothing
     if cfg.model.runner == "kubernetes" and not job:
         return submit(inputs, cfg, gh, env, name, tenant, registry, uri)
     if job:
@@ -68,7 +70,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     source = open_source(inputs["data"], cfg.data, env=env, mask=gh.mask,
                          say=lambda text: gh.info(f"aicd train: {text}"))
     data_version = _data_version(inputs) or content_hash(source)
-    tags = {**_tags(env, data_version, cfg, tenant, on_failure), "aicd.data_source": _shown_source(source),
+    tags = {**_tags(env, data_version, cfg, tenant, on_failure, signer), "aicd.data_source": _shown_source(source),
             **({JOB_TAG: job} if job else {})}
     existing = registry.find_version(name, tags["aicd.identity"])
     if existing:
@@ -105,10 +107,11 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         name=name, params={**_params(cfg, result), "unlabelled_rows_dropped": dropped}, metrics=result.metrics,
         tags={**tags, "aicd.gate": "passed" if passed else "failed"}, model=result.model,
         meta={**_meta(result, cfg, data_version, export), "data_source": tags["aicd.data_source"],
-              **_drift_reference(frame, result, cfg, gh)},
+              **_drift_reference(frame, result, cfg, gh), **({"signed_by": signer.fingerprint} if signer else {})},
         input_example=result.holdout[result.features].head(3),
         profile=_profile(frame, result, cfg), register=register, onnx=export.blob,
         alias="candidate" if passed else "challenger", progress=progress,
+        seal=(lambda folder: sign_dir(folder, signer)) if signer else None,
         dataset=dataset_record(inputs["data"], source.origin, data_version,
                                {str(c): str(t) for c, t in frame.dtypes.items()}, len(frame) + dropped))
     gh.info(f"aicd train: logged the run{' and registered ' + record.model_uri if record.version else ''} in "
@@ -120,6 +123,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     gh.info(f"aicd train: fit {fit_seconds:.2f} s, everything else {time.monotonic() - started - fit_seconds:.2f} s")
     summary = render_summary(name, record, result, gate, slice_gate, comparisons, champion, data_version,
                              export if register else None, dropped, tags["aicd.data_source"])
+    if signer and record.version:
+        summary += f"\nSigned with OpenSSF model-signing (`model.sig`), key {md_code(signer.fingerprint)}.\n"
     gh.summary(summary)
     gh.comment(lambda links: comment_section(name, record, result, gate, slice_gate, comparisons, champion, links))
     if job:  # the step watching this Job shows it
@@ -378,16 +383,36 @@ def _git_sha(env: Mapping[str, str]) -> str:
     return commit_of(env) or "unknown"
 
 
-def _tags(env: Mapping[str, str], data_version: str, cfg: Config, tenant: str, on_failure: str) -> dict[str, str]:
+def _signing_key(inputs: Mapping[str, str], gh: Actions, cfg: Config) -> SigningKey | None:
+    """The loaded model-signing-key (masked first), its package set installed; None when not given."""
+    pem, password = inputs.get(PRIVATE_KEY_INPUT) or "", inputs.get(PASSWORD_INPUT) or ""
+    for secret in (pem, password):
+        if secret:
+            gh.mask(secret)
+    if not pem.strip():
+        return None
+    if cfg.model.runner == "kubernetes":
+        raise ConfigError(f"`{PRIVATE_KEY_INPUT}` with model.runner: kubernetes: the training Job is not given the "
+                          "key", file=cfg.file, hint="train with model.runner: local to sign the model")
+    key = load_private_key(pem, password)
+    ensure("signing", lambda text: gh.info(f"aicd train: {text}"))
+    return key
+
+
+def _tags(env: Mapping[str, str], data_version: str, cfg: Config, tenant: str, on_failure: str,
+          signer: SigningKey | None = None) -> dict[str, str]:
     sha = _git_sha(env)
     # where the fit ran is not what was fitted: a Job's run and a local one share their identity
     model = replace(cfg.model, runner="local", kubernetes=TrainingKubernetesConfig())
     config_hash = hashlib.sha256(repr((cfg.data, model)).encode()).hexdigest()[:16]
     # a version registered in spite of the gate is only ever reused by runs that would register it too
     allow = "|register" if on_failure == "register" else ""
-    identity = hashlib.sha256(f"{sha}|{data_version}|{config_hash}|{tenant}{allow}".encode()).hexdigest()[:24]
+    # a signed run never reuses an unsigned version (or one signed by another key), nor the reverse
+    signed = f"|{signer.fingerprint}" if signer else ""
+    identity = hashlib.sha256(f"{sha}|{data_version}|{config_hash}|{tenant}{allow}{signed}".encode()).hexdigest()[:24]
     tags = {"aicd.data_version": data_version, "aicd.git_sha": sha, "mlflow.source.git.commit": sha,
-            "aicd.config_hash": config_hash, "aicd.tenant": tenant, "aicd.identity": identity}
+            "aicd.config_hash": config_hash, "aicd.tenant": tenant, "aicd.identity": identity,
+            **({"aicd.signed_by": signer.fingerprint} if signer else {})}
     if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
         tags["aicd.workflow_run"] = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"

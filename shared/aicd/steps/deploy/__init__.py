@@ -82,7 +82,7 @@ def _deploy(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], targ
     before = target.current()
     with tempfile.TemporaryDirectory(prefix="aicd-deploy-") as tmp:
         gh.info(f"aicd deploy: fetching {model_uri}")
-        model_dir, meta = fetch(inputs, env, Path(tmp) / "model")
+        model_dir, meta = fetch(inputs, env, Path(tmp) / "model", lambda text: gh.info(f"aicd deploy: {text}"))
         shadow = fetch_shadow(inputs, env, gh, Path(tmp) / "shadow", meta)
         if before and before.shadow_version and not shadow:
             gh.annotate("warning", f"revision {before.revision} had a shadow model (version "

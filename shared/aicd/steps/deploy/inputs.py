@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ...deploy.naming import model_name_of
 from ...errors import ConfigError
 from ...gha import Actions
-from ...registry import MlflowRegistry
+from ...installs import ensure
+from ...registry import DOWNLOADER_FILES, MlflowRegistry
+from ...signing import PUBLIC_KEY_INPUT, load_public_key, verify_dir
 from ..targets import check_owner
 
 __all__ = ["check_owner", "fetch", "fetch_shadow", "require_model_uri", "shadow_uri", "warn_no_feedback"]
@@ -29,9 +32,22 @@ def require_model_uri(inputs: Mapping[str, str]) -> str:
     return inputs["model-uri"]
 
 
-def fetch(inputs: Mapping[str, str], env: Mapping[str, str], dest: Path) -> tuple[Path, dict]:
+def fetch(inputs: Mapping[str, str], env: Mapping[str, str], dest: Path,
+          say: Callable[[str], None] = lambda text: None) -> tuple[Path, dict]:
+    """The model to serve, downloaded to ``dest`` and checked: its checksums, and with
+    `model-signing-public-key` its OpenSSF signature — all before anything is built or started."""
+    public_pem = inputs.get(PUBLIC_KEY_INPUT) or ""
+    if public_pem.strip():
+        load_public_key(public_pem)  # a bad key fails before the download
+        ensure("signing", say)
     registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
-    return registry.fetch_model(require_model_uri(inputs), dest)
+    model_dir, meta = registry.fetch_model(require_model_uri(inputs), dest)
+    if public_pem.strip():
+        started = time.monotonic()
+        signer = verify_dir(model_dir, public_pem, f"models:/{meta['model_name']}/{meta['model_version']}",
+                            DOWNLOADER_FILES)
+        say(f"signature verified (key {signer}) in {time.monotonic() - started:.2f} s")
+    return model_dir, meta
 
 
 def shadow_uri(inputs: Mapping[str, str]) -> str:
