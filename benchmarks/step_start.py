@@ -30,7 +30,7 @@ WARM_TARGET = 2.0
 def stage_lock(stage: str) -> Path:
     """The lock aicd-action installs for ``stage`` (the same rule as shared/bin/aicd-action)."""
     own = ROOT / "requirements" / f"{stage}.lock"
-    return own if stage in ("validate", "monitor") else ROOT / "requirements" / "aicd.lock"
+    return own if stage in ("validate", "monitor", "deploy") else ROOT / "requirements" / "aicd.lock"
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:

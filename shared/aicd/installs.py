@@ -1,7 +1,8 @@
 """Installing what one config needs and the actions do not carry: optional package sets.
 
-Train and deploy install ``requirements/aicd.lock``; validate and monitor install their own smaller
-``validate.lock`` / ``monitor.lock`` (no scikit-learn, MLflow or ONNX). A few features need more, and
+Train installs ``requirements/aicd.lock``; validate, monitor and deploy install their own smaller
+``validate.lock`` / ``monitor.lock`` (no scikit-learn, MLflow or ONNX) / ``deploy.lock`` (no scikit-learn,
+pandas, PyArrow or ONNX). A few features need more, and
 only the steps whose config or inputs ask for them pay for it. Each set is one hashed lock compiled
 against aicd.lock (same versions), installed into the step's own venv with the uv that lock carries:
 
@@ -53,7 +54,7 @@ EXTRAS = {
     "signing": Extra(("model_signing", "OpenSSL"), REQUIREMENTS / "signing.lock", "model signing"),
 }
 BOOSTING_PACKAGES = ("xgboost", "lightgbm")
-# What the model server imports; a step whose venv has them all is running aicd.lock (train, deploy).
+# What the model server imports; a step whose venv has them all is running aicd.lock (train).
 SERVER_MODULES = ("starlette", "uvicorn", "onnxruntime", "sklearn", "skops", "pandas")
 
 
@@ -84,9 +85,9 @@ def ensure_boosting(package: str, say: Callable[[str], None] = lambda text: None
 
 
 def full_python(say: Callable[[str], None] = lambda text: None) -> str:
-    """An interpreter holding everything aicd.lock does: this one when it does (train, deploy), else the
-    aicd.lock venv, built once by shared/bin/aicd-venv — monitor rolling back a ``local`` target starts a
-    model server, which its own lock cannot run."""
+    """An interpreter holding everything aicd.lock does: this one when it does (train), else the
+    aicd.lock venv, built once by shared/bin/aicd-venv — deploy or monitor starting a ``local`` target's
+    model server, which their own locks cannot run."""
     if all(importlib.util.find_spec(m) for m in SERVER_MODULES):
         return sys.executable
     say(f"installing aicd.lock for the model server ({', '.join(SERVER_MODULES)})")

@@ -49,12 +49,14 @@ def probe(stage: str, env: dict[str, str], cwd: Path) -> tuple[dict, str]:
     return json.loads(lines[-1][6:]), done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("stage", ["validate", "monitor"])
-def test_stage_lock_lacks_the_heavy_packages(stage):
+@pytest.mark.parametrize(("stage", "lacks"), [("validate", ("sklearn", "mlflow", "onnx")),
+                                             ("monitor", ("sklearn", "mlflow", "onnx")),
+                                             ("deploy", ("sklearn", "scipy", "pandas", "pyarrow", "onnx"))])
+def test_stage_lock_lacks_the_heavy_packages(stage, lacks):
     venv = stage_venv(stage)
     found = subprocess.run([str(venv / "bin/python"), "-c",
-                            "import importlib.util as u; print([m for m in ('sklearn', 'mlflow', 'onnx') "
-                            "if u.find_spec(m)])"], capture_output=True, text=True, check=True)
+                            f"import importlib.util as u; print([m for m in {lacks!r} if u.find_spec(m)])"],
+                           capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
 
 
@@ -117,7 +119,7 @@ def test_registry_extra_matches_aicd_lock():
                     and not line.startswith((" ", "#")))
 
     full = pins("aicd")
-    for name in ("validate", "monitor", "registry", "docker", "signing"):
+    for name in ("validate", "monitor", "deploy", "registry", "docker", "signing"):
         assert {k: v for k, v in pins(name).items() if k in full and full[k] != v} == {}, name
 
 
