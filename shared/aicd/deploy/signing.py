@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 
 from ..errors import ConfigError, ServiceError, UserError
 
-__all__ = ["KEY_ENV", "SBOM_PROBE", "attest_argv", "by_digest", "is_loopback", "parse_distributions", "redact", "registry_host",
-           "sbom_document", "sign_argv", "verify_argv", "verify_attestation_argv", "verify_failure"]
+__all__ = ["KEY_ENV", "SBOM_PROBE", "attest_argv", "by_digest", "is_loopback", "parse_distributions", "redact",
+           "registry_host", "sbom_document", "sign_argv", "verify_argv", "verify_attestation_argv", "verify_failure"]
 
 KEY_ENV = "AICD_COSIGN_KEY"  # the variable the private key PEM is handed to cosign in
 # Run by the image's own python3: every distribution on its path (PYTHONPATH included), as JSON.

@@ -25,7 +25,6 @@ from ...tenancy import check_tenant
 from .. import read_inputs
 from ..specs import SPECS
 from ..targets import open_from_inputs
-from .signature import check_signing, sign_image, verify_before_deploy
 from .inputs import (
     check_owner,
     fetch,
@@ -34,6 +33,7 @@ from .inputs import (
     shadow_uri,
     warn_no_feedback,
 )
+from .signature import check_signing, sign_image, verify_before_deploy
 from .summary import comment_build, comment_release, render_build, render_release
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["deploy"]
