@@ -51,6 +51,7 @@ class BuiltImage:
     digest: str = ""  # sha256:... once pushed
     size_mb: float = 0.0
     reused: bool = False  # an image of this tag with the same build key was already there
+    sbom: str = ""  # path of the CycloneDX SBOM attested to it (aicd.deploy.cosign), when it was signed
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,7 @@ class ImageBuilder:
         if not digest:
             raise ServiceError(f"registry {registry}", f"pushing {image.reference}: no digest came back",
                                retryable=True)
-        return BuiltImage(image.reference, image.image_id, digest, image.size_mb, image.reused)
+        return BuiltImage(image.reference, image.image_id, digest, image.size_mb, image.reused, image.sbom)
 
 
 def repository_name(registry: str, image_name: str) -> str:

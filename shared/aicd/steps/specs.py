@@ -118,6 +118,8 @@ _DEPLOY_OUTPUTS = (
     Output("image", "The serving image, <registry>/<image-name>:<model-version>-<short-sha> (docker target and "
            "command build)."),
     Output("digest", "The pushed image's registry digest (sha256:...); empty when nothing was pushed."),
+    Output("sbom", "Path of the image's CycloneDX 1.5 SBOM, attested to it with cosign-key; empty when none was "
+           "made."),
     Output("ready-seconds", "local, docker: seconds from starting the new revision (or waking a stopped one on "
            "rollback) to its first ready /readyz; about 0 for a rollback to the running standby."),
     Output("strategy-state", "kubernetes: where the rollout stands, e.g. `canary: revision 4 at 10 % (1 of 10 pods), "
@@ -172,6 +174,13 @@ _DEPLOY_INPUTS = (
     Input("image-name", "Image repository under the registry; empty uses the model name.", ""),
     Input("registry-username", "Registry user name (for ghcr.io: github.actor).", ""),
     Input("registry-password", "Registry password or token (for ghcr.io: secrets.GITHUB_TOKEN); masked.", ""),
+    Input("cosign-key", "A cosign private key (PEM; a secret, masked): sign the pushed image by digest and attest "
+          "its CycloneDX SBOM. Empty: no signing.", ""),
+    Input("cosign-password", "Password of cosign-key (a secret, masked).", ""),
+    Input("cosign-public-key", "docker, kubernetes: a cosign public key (PEM): the image's digest must carry a "
+          "signature by it before anything is deployed. Empty: no verification.", ""),
+    Input("cosign", "Path of the cosign binary, for cosign-key and cosign-public-key; empty uses cosign on PATH.", ""),
+    Input("sbom", "Where the SBOM is written, with cosign-key." + _UNDER_ACT, "aicd-reports/sbom.cdx.json"),
     Input("feedback-token", "Bearer token the model server requires on POST /feedback (a secret, masked; "
           "printable ASCII). Without one the server refuses all feedback, so online accuracy cannot be measured. "
           "local: kept in state-dir for later revisions; docker: kept in the deployment's state volume (mode 0400, "

@@ -33,6 +33,7 @@ from .inputs import (
     shadow_uri,
     warn_no_feedback,
 )
+from .signature import check_signing, sign_image, verify_before_deploy
 from .summary import comment_build, comment_release, render_build, render_release
 
 DESCRIPTION, INPUTS, OUTPUTS = SPECS["deploy"]
@@ -43,7 +44,7 @@ __all__ = ["DESCRIPTION", "INPUTS", "OUTPUTS", "run"]
 def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = None) -> dict[str, str]:
     env = env if env is not None else os.environ
     inputs = read_inputs(INPUTS, inputs)
-    for secret in ("registry-password", "feedback-token"):
+    for secret in ("registry-password", "feedback-token", "cosign-key", "cosign-password"):
         if inputs.get(secret):
             gh.mask(inputs[secret])
     token = inputs.get("feedback-token") or ""
@@ -58,6 +59,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     if inputs["revision"] is not None and command != "rollback":
         raise ConfigError(f"input `revision` applies to command: rollback, not {command}",
                           hint="leave it empty, or set command: rollback to return to that revision")
+    check_signing(inputs, kind, command)
     if command == "build":
         return _build_only(inputs, gh, env)
     if command == "deploy":
@@ -89,6 +91,8 @@ def _deploy(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], targ
                         f"{before.shadow_version}); this one has none, so action-monitor compares accuracy unpaired "
                         "from now on — pass `shadow-model-uri` again to keep pairing", title="aicd deploy")
         image = _image(inputs, gh, env, model_uri, model_dir, meta, shadow) if target.needs_image else None
+        if image is not None:
+            verify_before_deploy(inputs, gh, env, image)  # raises before the target is touched
         candidate = Candidate(model_uri, model_dir, meta, image.reference if image else "", commit_of(env), shadow)
         outputs = _finish(gh, inputs, env, "deploy", target, lambda: target.deploy(candidate), image)
     if not target.has_feedback_token():
@@ -113,7 +117,7 @@ def _publish(gh: Actions, inputs: Mapping[str, str], env: Mapping[str, str], com
     serving, standby = result.serving, result.standby
     outputs = {"endpoint": result.endpoint, "revision": str(serving.revision),
                "previous-revision": str(standby.revision) if standby else "", "model-version": serving.model_version,
-               "image": serving.image, "digest": image.digest if image else "",
+               "image": serving.image, "digest": image.digest if image else "", "sbom": image.sbom if image else "",
                "ready-seconds": "" if result.ready_seconds is None else f"{result.ready_seconds:g}",
                "strategy-state": result.state}
     gh.set_outputs(outputs)
@@ -146,11 +150,12 @@ def _image(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], model
            meta: dict, shadow) -> BuiltImage:
     """The `image` input (already built and pushed), else the serving image built and pushed now."""
     if inputs.get("image"):
-        return BuiltImage(inputs["image"], "", reused=True)
+        return sign_image(inputs, gh, env, BuiltImage(inputs["image"], "", reused=True))
     from ...deploy.docker_target import docker_client
 
-    return build_and_push(docker_client(env.get("DOCKER_HOST", "")), _recipe(inputs, env), model_uri, model_dir,
-                          meta, shadow, progress=lambda line: gh.info(f"aicd deploy: {line}"))
+    image = build_and_push(docker_client(env.get("DOCKER_HOST", "")), _recipe(inputs, env), model_uri, model_dir,
+                           meta, shadow, progress=lambda line: gh.info(f"aicd deploy: {line}"))
+    return sign_image(inputs, gh, env, image)
 
 
 def _build_only(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str]) -> dict[str, str]:
@@ -158,7 +163,8 @@ def _build_only(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str]) 
         model_dir, meta = fetch(inputs, env, Path(tmp) / "model")
         image = _image(inputs, gh, env, require_model_uri(inputs), model_dir, meta, None)
     outputs = {"endpoint": "", "revision": "", "previous-revision": "", "model-version": str(meta["model_version"]),
-               "image": image.reference, "digest": image.digest, "ready-seconds": "", "strategy-state": ""}
+               "image": image.reference, "digest": image.digest, "sbom": image.sbom, "ready-seconds": "",
+               "strategy-state": ""}
     gh.set_outputs(outputs)
     gh.summary(render_build(image))
     gh.comment(lambda links: comment_build(image))
