@@ -57,7 +57,7 @@ def test_the_pipeline_runs_under_act_and_every_output_checks_out(act_ready, tmp_
         assert json.loads(out["drifted-columns"]) == [] and out["reused"] == "false"
         assert out["model-name"] == "coffee-recommender" and out["deployed-model-version"] == out["model-version"]
         assert out["previous-revision"] == "" and float(out["ready-seconds"]) > 0
-        assert out["image"] == out["digest"] == ""  # the local target builds no image
+        assert out["image"] == out["digest"] == out["sbom"] == ""  # the local target builds no image
         assert out["rolled-back"] == "false" and out["promoted"] == "" and out["retrain-dispatched"] == "false"
         for report in ("validate-report", "html-report", "monitor-report"):
             assert Path(out[report]).is_relative_to(home) and Path(out[report]).is_file(), report
