@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
@@ -36,8 +36,8 @@ PUBLIC_KEY_INPUT = "model-signing-public-key"
 class SigningKey:
     """A loaded elliptic-curve private key: its PEM text, password and the public key's fingerprint."""
 
-    pem: str
-    password: str
+    pem: str = field(repr=False)
+    password: str = field(repr=False)
     fingerprint: str
 
 
@@ -94,9 +94,13 @@ def sign_dir(model_dir: Path, key: SigningKey) -> Path:
         key_file.touch(mode=0o600)
         key_file.write_text(key.pem, encoding="utf-8")
         hashing = model_signing.hashing.Config().set_ignored_paths(paths=[SIGNATURE_FILE])
-        (model_signing.signing.Config().set_hashing_config(hashing)
-         .use_elliptic_key_signer(private_key=key_file, password=key.password or None)
-         .sign(model_dir, signature))
+        try:
+            (model_signing.signing.Config().set_hashing_config(hashing)
+             .use_elliptic_key_signer(private_key=key_file, password=key.password or None)
+             .sign(model_dir, signature))
+        except Exception as exc:  # model_signing raises ValueError, cryptography and sigstore their own
+            raise UserError(f"`{PRIVATE_KEY_INPUT}`: signing the model failed: {_reason(exc)}",
+                            hint=f"check {PRIVATE_KEY_INPUT} and {PASSWORD_INPUT}") from None
     return signature
 
 

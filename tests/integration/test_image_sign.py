@@ -77,7 +77,7 @@ def served_version(listen: str) -> str:
 
 
 def test_a_signed_image_deploys_and_carries_a_verifiable_signature_and_sbom(
-        signed_deploy, version, keys, cosign, docker_registry, tmp_path):
+        signed_deploy, version, keys, cosign, docker_registry, docker_engine, tmp_path):
     (private, public), _ = keys
     out = signed_deploy(**{"model-uri": version, "cosign-key": private, "cosign-password": "pw",
                            "cosign-public-key": public})
@@ -88,6 +88,8 @@ def test_a_signed_image_deploys_and_carries_a_verifiable_signature_and_sbom(
     assert {"onnxruntime", "numpy", "uvicorn"} <= names  # the image's own Python packages
     assert served_version(signed_deploy.listen) == version.rsplit("/", 1)[1]
     reference = out["image"].rsplit(":", 1)[0] + "@" + out["digest"]
+    started = [c.attrs["Config"]["Image"] for c in docker_engine.containers.list(filters={"name": f"aicd-{MODEL}-r"})]
+    assert started == [reference]  # run by the verified digest, not by a tag that could have moved since
     (tmp_path / "cosign.pub").write_text(public)
     for verb in (["verify"], ["verify-attestation", "--type", "cyclonedx"]):
         done = subprocess.run([cosign, *verb, "--key", str(tmp_path / "cosign.pub"), "--insecure-ignore-tlog=true",

@@ -1,5 +1,8 @@
 """aicd.deploy.signing: cosign argument lists, the CycloneDX SBOM, redaction, verification verdicts."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from aicd.deploy import signing
@@ -40,3 +43,34 @@ def test_an_unsigned_image_is_a_user_error_and_a_dead_registry_a_service_error()
     err = signing.verify_failure("r/c@x", "Error: no signatures found\nmain.go: error during command execution")
     assert isinstance(err, UserError) and "not signed by the key in cosign-public-key" in str(err)
     assert isinstance(signing.verify_failure("r/c@x", "Error: connection refused"), ServiceError)
+
+
+PEM = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
+
+
+@pytest.mark.parametrize(("inputs", "refusal"), [
+    ({"cosign-key": PEM, "image": "r.example/m:1", "registry": "r.example"}, "`image` was built elsewhere"),
+    ({"cosign-public-key": PEM}, "input `cosign-public-key`: signatures live in a registry"),
+    ({"cosign-key": PEM}, "input `cosign-key`: signatures live in a registry"),
+])
+def test_signing_inputs_that_could_vouch_for_the_wrong_image_are_refused_before_anything_is_built(inputs, refusal):
+    from aicd.steps.deploy.signature import check_signing
+
+    with pytest.raises(ConfigError, match=re.escape(refusal)):
+        check_signing(inputs, "docker", "deploy")
+
+
+def test_model_signing_public_key_is_refused_with_an_image_built_elsewhere():
+    from aicd.steps.deploy.inputs import fetch
+
+    with pytest.raises(ConfigError, match="`image` was built elsewhere"):
+        fetch({"model-signing-public-key": PEM, "image": "r.example/m:1", "model-uri": "models:/m/1"}, {},
+              Path("/nonexistent"))
+
+
+def test_no_secret_in_the_repr_of_a_cosign_runner_or_a_model_signing_key():
+    from aicd.deploy.cosign import Cosign
+    from aicd.signing import SigningKey
+
+    assert "hunter2" not in repr(Cosign("cosign", "user", "hunter2"))
+    assert "hunter2" not in repr(SigningKey("-----BEGIN hunter2", "hunter2", "sha256:ab"))

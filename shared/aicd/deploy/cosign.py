@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, ServiceError
@@ -41,7 +41,7 @@ def find_cosign(path: str) -> str:
 class Cosign:
     binary: str
     username: str = ""  # registry basic auth, for a registry that needs it
-    password: str = ""
+    password: str = field(default="", repr=False)
 
     def sign_and_attest(self, reference: str, key: str, key_password: str, sbom_path: Path) -> None:
         """Sign ``reference`` (by digest) and attach the SBOM at ``sbom_path`` as a cyclonedx attestation."""
@@ -73,11 +73,12 @@ class Cosign:
 
     def _call(self, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
         with tempfile.TemporaryDirectory(prefix="aicd-cosign-auth-") as config:
-            if self.username:
+            full = {**os.environ, "COSIGN_YES": "true", **env}
+            if self.username:  # else the runner's own login (docker login, DOCKER_CONFIG) is cosign's too
                 auth = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
                 host = signing.registry_host(argv[-1])
                 (Path(config) / "config.json").write_text(json.dumps({"auths": {host: {"auth": auth}}}))
-            full = {**os.environ, "DOCKER_CONFIG": config, "COSIGN_YES": "true", **env}
+                full["DOCKER_CONFIG"] = config
             try:
                 return subprocess.run(argv, env=full, capture_output=True, text=True, timeout=TIMEOUT, check=False)
             except subprocess.TimeoutExpired:

@@ -92,7 +92,7 @@ def _deploy(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str], targ
                         "from now on — pass `shadow-model-uri` again to keep pairing", title="aicd deploy")
         image = _image(inputs, gh, env, model_uri, model_dir, meta, shadow) if target.needs_image else None
         if image is not None:
-            verify_before_deploy(inputs, gh, env, image)  # raises before the target is touched
+            image = verify_before_deploy(inputs, gh, env, image)  # raises before the target is touched
         candidate = Candidate(model_uri, model_dir, meta, image.reference if image else "", commit_of(env), shadow)
         outputs = _finish(gh, inputs, env, "deploy", target, lambda: target.deploy(candidate), image)
     if not target.has_feedback_token():

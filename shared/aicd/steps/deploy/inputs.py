@@ -37,6 +37,10 @@ def fetch(inputs: Mapping[str, str], env: Mapping[str, str], dest: Path,
     """The model to serve, downloaded to ``dest`` and checked: its checksums, and with
     `model-signing-public-key` its OpenSSF signature — all before anything is built or started."""
     public_pem = inputs.get(PUBLIC_KEY_INPUT) or ""
+    if public_pem.strip() and inputs.get("image"):  # the image serves its own copy, not the one checked here
+        raise ConfigError(f"input `{PUBLIC_KEY_INPUT}` verifies the model this step builds into its image; "
+                          "`image` was built elsewhere", hint=f"give {PUBLIC_KEY_INPUT} to the step that builds "
+                          "the image (command: build), or leave `image` empty here")
     if public_pem.strip():
         load_public_key(public_pem)  # a bad key fails before the download
         ensure("signing", say)
@@ -73,6 +77,10 @@ def fetch_shadow(inputs: Mapping[str, str], env: Mapping[str, str], gh: Actions,
     gh.info(f"aicd deploy: fetching the shadow model {uri}")
     registry = MlflowRegistry(inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", ""))
     directory, shadow = registry.fetch_model(uri, dest)
+    public_pem = inputs.get(PUBLIC_KEY_INPUT) or ""
+    if public_pem.strip():  # the shadow scores every request beside the served model: held to the same key
+        verify_dir(directory, public_pem, f"models:/{shadow['model_name']}/{shadow['model_version']}",
+                   DOWNLOADER_FILES)
     missing = [f for f in shadow["features"] if f not in served["features"]]
     if missing:
         raise ConfigError(f"input `shadow-model-uri`: {uri} needs features the served model is not sent: "

@@ -29,9 +29,14 @@ def check_signing(inputs: Mapping[str, str], kind: str, command: str) -> None:
     if kind == "local" or command not in ("deploy", "build"):
         raise ConfigError(f"inputs `cosign-key` / `cosign-public-key` apply to deploy and build on the docker and "
                           f"kubernetes targets, not {command} on {kind}", hint="leave them empty here")
-    if key and not (inputs.get("registry") or inputs.get("image")):
-        raise ConfigError("input `cosign-key`: signing needs a pushed image",
-                          hint="give `registry` (or an `image` already pushed) with cosign-key")
+    if key and inputs.get("image"):  # signing an image this step did not build would vouch for anything
+        raise ConfigError("input `cosign-key` signs the image this step builds; `image` was built elsewhere",
+                          hint="sign it where it is built (the step with command: build and cosign-key), and give "
+                               "cosign-public-key here to verify it")
+    if not (inputs.get("registry") or inputs.get("image")):
+        name = "cosign-key" if key else "cosign-public-key"
+        raise ConfigError(f"input `{name}`: signatures live in a registry, and this step pushes nowhere",
+                          hint=f"give `registry` (or an `image` already pushed) with {name}")
     for name, value in (("cosign-key", key), ("cosign-public-key", public)):
         if value and "-----BEGIN" not in value:
             raise ConfigError(f"input `{name}` is not a PEM key",
@@ -90,4 +95,4 @@ def verify_before_deploy(inputs: Mapping[str, str], gh: Actions, env: Mapping[st
     reference = by_digest(image.reference, image.digest)
     _cosign(inputs).verify(reference, inputs["cosign-public-key"])
     gh.info(f"aicd deploy: {reference} is signed by the key in cosign-public-key")
-    return image
+    return replace(image, reference=reference)  # deployed by that digest: a tag could move after the check
