@@ -109,11 +109,11 @@ def main() -> None:
                 verify_s = timed(lambda: signer.verify(reference, public))  # noqa: B023
                 after = client.images.get_registry_data(local).id, client.images.get(local).attrs["Size"]
                 rows.append((sbom_s, sign_s, verify_s, after == (digest, size), size))
+            components = len(json.loads(sbom_path.read_text())["components"])
         finally:
             proc.terminate()
             proc.wait(timeout=10)
     med = [statistics.median(r[i] for r in rows) for i in range(3)]
-    components = len(json.loads(sbom_path.read_text())["components"])
     print(f"image {base} ({rows[0][4] / 1e6:.1f} MB), {args.repeat} runs, medians:")
     print(f"  SBOM from the image's python3 ({components} packages)  {med[0]:6.2f} s")
     print(f"  cosign sign + attest (by digest)                {med[1]:6.2f} s")
