@@ -54,3 +54,50 @@ def test_actions_are_pinned_and_no_expression_reaches_a_script():
         for job in jobs:
             for step in job.get("steps", []):
                 assert "${{" not in step.get("run", ""), (path.name, step)
+
+
+def run_results_step(tmp_path: Path, kept: dict[str, dict]) -> dict[str, str]:
+    """The comment job's results script, run as the runner runs it, on tenants' kept result.json files."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (step,) = [s for s in workflow()["jobs"]["comment"]["steps"] if s.get("id") == "results"]
+    for tenant, result in kept.items():
+        (tmp_path / f"aicd-tenant-{tenant}").mkdir()
+        (tmp_path / f"aicd-tenant-{tenant}" / "result.json").write_text(json.dumps({"tenant": tenant, **result}))
+    output = tmp_path / "github_output"
+    script = step["run"].split("<<'PY'\n", 1)[1].rsplit("PY", 1)[0]
+    subprocess.run([sys.executable, "-c", script], check=True,
+                   env={**os.environ, "KEPT": str(tmp_path), "GITHUB_OUTPUT": str(output)})
+    return dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+
+def test_the_provenance_matrix_holds_each_pushed_image_by_repository_and_digest(tmp_path):
+    import json
+
+    digest = "sha256:" + "a" * 64
+    out = run_results_step(tmp_path, {
+        "acme": {"image": "registry.example.com:5000/team/acme__churn:v3", "digest": digest},
+        "globex": {"image": "ghcr.io/org/globex@" + digest, "digest": digest},
+        "initech": {"image": "", "digest": ""},  # its gate failed: nothing was pushed
+        "hooli": {"image": "localhost:5000/hooli", "digest": digest},
+    })
+    assert json.loads(out["subjects"]) == [
+        {"tenant": "acme", "name": "registry.example.com:5000/team/acme__churn", "digest": digest},
+        {"tenant": "globex", "name": "ghcr.io/org/globex", "digest": digest},
+        {"tenant": "hooli", "name": "localhost:5000/hooli", "digest": digest}]
+    assert json.loads(out["results"])["initech"] == {"image": "", "digest": ""}
+
+
+def test_the_provenance_job_runs_only_when_asked_and_never_under_act():
+    jobs = workflow()["jobs"]
+    job = jobs["provenance"]
+    assert job["needs"] == "comment" and "subjects" in jobs["comment"]["outputs"]
+    assert "inputs.attest-provenance" in job["if"] and "!github.event.act" in job["if"]
+    assert "needs.comment.outputs.subjects != '[]'" in job["if"]
+    assert job["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.comment.outputs.subjects) }}"}
+    (attest,) = job["steps"]
+    assert re.fullmatch(r"actions/attest-build-provenance@[0-9a-f]{40}", attest["uses"])
+    assert attest["with"] == {"subject-name": "${{ matrix.name }}", "subject-digest": "${{ matrix.digest }}"}
