@@ -65,7 +65,8 @@ def test_three_tenants_fan_out_one_fails_its_gate_and_the_others_ship_apart(acti
         results = json.loads(match.group(1))
         assert sorted(results) == sorted(TENANTS)
         # the local target pushes nothing, so the provenance matrix is empty (and that job is skipped)
-        assert re.search(r"\[tenants/aicd tenants/Every tenant\] .*::set-output:: subjects=\[\]", proc.stdout), log[-3000:]
+        subjects = r"\[tenants/aicd tenants/Every tenant\] .*::set-output:: subjects=\[\]"
+        assert re.search(subjects, proc.stdout), log[-3000:]
         assert "Build provenance" not in proc.stdout
 
         client = mlflow_server.client()

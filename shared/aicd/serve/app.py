@@ -57,6 +57,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -411,7 +412,7 @@ class ModelServer:
         """The request's JSON body, within the size, time and depth limits. ``bounded_by_reader``: the
         caller reads only fields whose nesting it bounds itself (V2 inference: a tensor's data no deeper
         than its shape), so the walk over every node, a third of a 30-tensor request's checks, is skipped;
-        json.loads still refuses what would exhaust the stack."""
+        parse_json still refuses what would exhaust the stack."""
         limit = self.limits.max_body_bytes
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > limit:
@@ -421,7 +422,7 @@ class ModelServer:
         except TimeoutError:
             raise BadRequest(f"body not received within {self.limits.read_timeout:g} s", 408) from None
         try:
-            payload = json.loads(body)
+            payload = parse_json(body)
         except RecursionError:
             raise BadRequest(f"body nests deeper than {self.limits.max_depth} levels") from None
         except ValueError:  # UnicodeDecodeError included
@@ -480,6 +481,27 @@ def _the_clients(check, *args):
         raise
     except Exception as exc:
         raise BadRequest(f"request not understood ({type(exc).__name__})") from None
+
+
+def parse_json(body: bytes) -> object:
+    """``json.loads(body)``, the same value and the same errors, 2-4x faster on the bodies clients send.
+    orjson reads a strict RFC 8259 UTF-8 body; where it refuses one (``NaN``, a lone surrogate escape,
+    UTF-16, nesting past its limit) the json module decides as before, so a refused body gets the
+    message it always got (a ``NaN`` still reads as a number to refuse). A body with a run of 19 or
+    more digits goes to the json module too: orjson reads an integer beyond 64 bits as a float, the
+    json module as that integer. Raises ValueError or RecursionError as ``json.loads`` does."""
+    if _LONG_RUN not in body.translate(_DIGITS):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
+
+
+# every digit as "9", every other byte as a space: a run of digits is then one substring search (a regular
+# expression took as long as the whole parse)
+_DIGITS = bytes(0x39 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_LONG_RUN = b"9" * 19
 
 
 async def _read_body(receive, limit: int) -> bytes:
