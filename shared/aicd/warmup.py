@@ -3,9 +3,13 @@
 A train stage spends its time in the fit, where scikit-learn's trees run on every core outside
 Python's lock; after it come the ONNX export, the skops file and MLflow's model flavour, whose
 imports cost two to four seconds more on a loaded runner. Importing them on a thread during the fit
-takes that off the stage's wall time. Importing is all the thread does (a failure is left for the
-real import to report, where it names the problem), and :meth:`Warmup.wait` is called before the
-phase that needs them, so no module is ever imported from two threads at once by the step's own code.
+takes that off the stage's wall time; scikit-learn itself is imported the same way while the data is
+hashed and read, which waits on the disk, the registry and Arrow's threads. Importing is all the
+thread does (a failure is left for the real import to report, where it names the problem), and
+:meth:`Warmup.wait` is called before the phase that needs them. The modules a warm-up imports are not
+ones the step imports meanwhile (and Python's per-module import locks would make one thread wait for
+the other if they were). The thread is a daemon: a step that ends early (a refusal, a reused version)
+does not wait for it.
 """
 
 from __future__ import annotations

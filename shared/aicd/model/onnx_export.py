@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..dateparts import DateParts
 from ..dates import expand
 from ..feeds import NUMERIC_KINDS, dates_of, feeds, input_types
 
@@ -96,6 +95,8 @@ def _without_dates(model, feature_types: dict[str, str]):
     """A pipeline that starts by expanding dates (:class:`aicd.dates.DateParts`) is exported without
     that step: the server expands them the same way before the graph, which then takes the parts."""
     from sklearn.pipeline import Pipeline
+
+    from ..dateparts import DateParts
 
     if not (isinstance(model, Pipeline) and isinstance(model.steps[0][1], DateParts)):
         return model, feature_types

@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from ..config import DecisionThreshold, ModelConfig, SliceConfig, SplitConfig
-from ..dateparts import DateParts
 from ..dates import part_names
 from ..decision import decide
 from ..errors import ConfigError, DataError, EntrypointFailed
@@ -225,6 +224,8 @@ def with_preprocessing(estimator, features: pd.DataFrame, plan: FeaturePlan | No
         ("num", numeric, [*plan.numeric, *(p for d in dates for p in part_names(d))]),
         ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), encoder), categorical),
     ], sparse_threshold=0.3 if sparse else 0.0)
+    if dates:  # imported here: a scikit-learn estimator, and the step imports scikit-learn only to fit
+        from ..dateparts import DateParts
     steps = [("dates", DateParts(tuple(dates)))] if dates else []  # first: the server expands dates the same way
     return Pipeline([*steps, ("preprocess", pre), ("estimator", estimator)])
 

@@ -204,9 +204,14 @@ def _common_columns(inputs: list, sig: Signature) -> tuple[dict[str, list], int]
                 if not ((kind is float or kind is int) and -LARGEST <= value <= LARGEST) or (
                         integer and not _integral(value, datatype)):
                     return None
-        elif not all(value is not None and fits(value, kind_of[name]) and (type(value) is not str or encodable(value))
-                     for value in data):
-            return None
+        else:  # one loop, no generator: this runs for every text value of every request
+            kind = kind_of[name]
+            for value in data:
+                if type(value) is str:
+                    if not encodable(value) or (kind != "str" and not fits(value, kind)):
+                        return None
+                elif value is None or not fits(value, kind):
+                    return None
         columns[name] = data
     if len(columns) != len(kind_of) or rows < 1:
         return None

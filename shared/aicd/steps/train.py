@@ -65,6 +65,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     signer = _signing_key(inputs, gh, cfg)  # before the fit: a bad key must cost nothing
     if cfg.model.runner == "kubernetes" and not job:
         return submit(inputs, cfg, gh, env, name, tenant, registry, uri)
+    fitting = Warmup(_fit_modules(cfg))  # while the data is hashed, looked up and read
     if job:
         check_image_lock(env)
     source = open_source(inputs["data"], cfg.data, env=env, mask=gh.mask,
@@ -83,6 +84,7 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
         exc.file = exc.file or inputs["data"]
         raise
     cfg = _checked_against_data(frame, cfg)
+    fitting.wait()
     estimator = _model_source(cfg, env)  # the estimator or entrypoint, checked before anything is said to fit
     gh.info(f"aicd train: {len(frame):,} labelled rows of {inputs['data']}"
             + (f" ({dropped:,} rows without a label dropped, as model.max-missing-label-ratio allows)" if dropped
@@ -140,6 +142,17 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
 
 # imported on a thread while the model fits: the export, the model file and MLflow's flavour need them next
 AFTER_FIT = ("onnxruntime", "skl2onnx", "skops.io", "mlflow.sklearn")
+# imported on a thread from the step's start: the pipeline's parts (scikit-learn takes ~1 s to import, half
+# of a warm step's start), while the data is hashed, the registry asked for a version and the rows read
+FOR_FIT = ("sklearn.base", "sklearn.pipeline", "sklearn.compose", "sklearn.impute", "sklearn.preprocessing",
+           "sklearn.model_selection", "aicd.dateparts")
+
+
+def _fit_modules(cfg: Config) -> tuple[str, ...]:
+    """FOR_FIT, and the configured estimator's module when it is scikit-learn's (another package may not
+    be installed yet: the gradient boosting libraries install on demand, before the fit)."""
+    module = (cfg.model.estimator or "").rpartition(".")[0]
+    return FOR_FIT + ((module,) if module.startswith("sklearn.") else ())
 
 
 def _checked_against_data(frame, cfg: Config) -> Config:
