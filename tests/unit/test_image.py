@@ -131,7 +131,7 @@ def test_a_revision_that_refused_is_tried_last_for_a_second_then_first_again(tmp
 
 
 def test_the_serving_code_imports_only_what_the_image_holds():
-    allowed = {"numpy", "onnxruntime", "prometheus_client", "uvicorn", "skops", "pandas", "aicd"}
+    allowed = {"numpy", "onnxruntime", "orjson", "prometheus_client", "uvicorn", "skops", "pandas", "aicd"}
     package = Path(aicd.__file__).parent
     files = [p for name in SERVING_CODE for p in ([package / name] if name.endswith(".py")
                                                     else sorted((package / name).glob("*.py")))]
