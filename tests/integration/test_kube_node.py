@@ -112,19 +112,21 @@ def serving_versions(cluster, namespace) -> dict[str, int]:
     return counts
 
 
-def predict(url: str) -> tuple[int, dict]:
+def predict(url: str, timeout: float = 10) -> tuple[int, dict]:
     req = urllib.request.Request(f"{url}/predict", json.dumps(ROW).encode(), {"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
         return resp.status, dict(resp.headers)
 
 
 def predict_soon(url: str, timeout: float = 10) -> tuple[int, dict]:
     """``predict`` once kube-proxy has written the Service's rules (it follows the EndpointSlices a moment
-    after the pods get ready, as in any cluster)."""
+    after the pods get ready, as in any cluster). Each try waits 3 s at most: until kube-proxy drops a
+    replaced pod from the rules, a connection it sends to that pod's address goes nowhere and only a
+    timeout ends it, and one 10 s try would outlast the whole wait."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return predict(url)
+            return predict(url, timeout=3)
         except urllib.error.URLError:
             if time.monotonic() > deadline:
                 raise
