@@ -20,6 +20,7 @@ model or version not served here. The binary tensor data extension is not suppor
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class Route:
     version: str | None
 
 
+@functools.lru_cache(maxsize=256)  # a client sends the same few paths again and again; each answer is immutable
 def parse_path(path: str) -> Route | None:
     """The route a ``/v2/models/...`` path names; None for any other path."""
     if not path.startswith("/v2/models/"):
@@ -371,6 +373,10 @@ def _outputs(requested: object, sig: Signature) -> tuple[str, ...]:
     """The outputs asked for, in the model's order; all of them when the request names none."""
     if requested is None or requested == []:
         return sig.outputs
+    if type(requested) is list and len(requested) == 1 and type(requested[0]) is dict:  # the common request
+        name = requested[0].get("name")
+        if type(name) is str and name in sig.outputs:
+            return (name,)
     if not isinstance(requested, list):
         raise BadRequest("`outputs` must be a list of {\"name\": ...} objects")
     names = set()
