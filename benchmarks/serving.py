@@ -238,6 +238,8 @@ def main() -> None:
     parser.add_argument("--model", choices=[*MODELS, "all"], default="all",
                         help="forest: the competitor benchmark's forest; churn-hgb: gradient boosting on categoricals")
     args = parser.parse_args()
+    if args.rounds < 1 or args.duration < 1:
+        parser.error("--rounds and --duration must be at least 1")
     needs.program("wrk", "run scripts/install-test-packages (installs wrk from Debian's packages)")
     for name in (MODELS if args.model == "all" else [args.model]):
         print(f"== {name}")
@@ -276,7 +278,8 @@ def compare(work: Path, make_model, args, image: bool) -> None:
                 if name not in results or run["rps"] > results[name]["rps"]:
                     results[name] = run
             for name in paired:
-                paired[name].append(rates[name] / rates["aicd"])
+                if rates["aicd"] > 0:  # wrk reports 0 req/s when every request failed: no ratio that round
+                    paired[name].append(rates[name] / rates["aicd"])
     for name, ratios in paired.items():
         results[name]["paired"] = ratios
     port = free_port()
@@ -398,6 +401,9 @@ def report(results: dict, agreement: float, rows: int) -> None:
     for v2 in ("aicd-v2", "aicd-v2-1x30"):
         if v2 in results:
             ratios = results[v2]["paired"]
+            if not ratios:
+                print(f"throughput ratio {v2}/aicd (/predict): no round answered /predict")
+                continue
             print(f"throughput ratio {v2}/aicd (/predict): median {statistics.median(ratios):.2f} of {len(ratios)} "
                   f"paired rounds ({', '.join(f'{r:.2f}' for r in ratios)}); best runs "
                   f"{results[v2]['rps'] / a['rps']:.2f} (target >= 0.90)")

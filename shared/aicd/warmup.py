@@ -6,9 +6,10 @@ imports cost two to four seconds more on a loaded runner. Importing them on a th
 takes that off the stage's wall time; scikit-learn itself is imported the same way while the data is
 hashed and read, which waits on the disk, the registry and Arrow's threads. Importing is all the
 thread does (a failure is left for the real import to report, where it names the problem), and
-:meth:`Warmup.wait` is called before the phase that needs them. The modules a warm-up imports are not
-ones the step imports meanwhile (and Python's per-module import locks would make one thread wait for
-the other if they were). The thread is a daemon: a step that ends early (a refusal, a reused version)
+:meth:`Warmup.wait` is called before the phase that needs them. A warm-up starts after the step's own
+imports of shared packages are done (MLflow's client imports parts of SciPy), so two threads never
+import the same modules at once: Python's per-module locks would order them, but two import chains
+crossing each other can deadlock. The thread is a daemon: a step that ends early (a refusal, a reused version)
 does not wait for it.
 """
 

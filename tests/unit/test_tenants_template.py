@@ -97,6 +97,9 @@ def test_the_provenance_job_runs_only_when_asked_and_never_under_act():
     assert job["needs"] == "comment" and "subjects" in jobs["comment"]["outputs"]
     assert "inputs.attest-provenance" in job["if"] and "!github.event.act" in job["if"]
     assert "needs.comment.outputs.subjects != '[]'" in job["if"]
+    # one tenant's failed gate fails the matrix job: a bare if: (success() of every job upstream) would skip
+    # the others' attestations
+    assert job["if"].startswith("${{ !cancelled() && needs.comment.result == 'success' && ")
     assert job["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.comment.outputs.subjects) }}"}
     (attest,) = job["steps"]
     assert re.fullmatch(r"actions/attest-build-provenance@[0-9a-f]{40}", attest["uses"])

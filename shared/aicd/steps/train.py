@@ -59,15 +59,15 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     tenant = check_tenant(inputs.get("tenant") or "")
     name = qualified_name(tenant, inputs.get("model-name") or cfg.model.name)
     uri = inputs.get("tracking-uri") or env.get("MLFLOW_TRACKING_URI", "")
-    job = env.get(JOB_ENV, "")  # set inside the training Job: this process is the Job, and trains here
-    fits_here = cfg.model.runner != "kubernetes" or bool(job)
-    # while MLflow's client is imported, the data hashed, looked up and read
-    fitting = Warmup(_fit_modules(cfg) if fits_here else ())
     registry = MlflowRegistry(uri, artifact_root=_artifact_root(uri),  # fail fast, before a long fit
                               retry_seconds=_retry_seconds(env))
+    job = env.get(JOB_ENV, "")  # set inside the training Job: this process is the Job, and trains here
     signer = _signing_key(inputs, gh, cfg)  # before the fit: a bad key must cost nothing
-    if not fits_here:
+    if cfg.model.runner == "kubernetes" and not job:
         return submit(inputs, cfg, gh, env, name, tenant, registry, uri)
+    # after MLflow's client is imported (it imports parts of SciPy too: two threads must not race on them),
+    # while the data is hashed, looked up and read
+    fitting = Warmup(_fit_modules(cfg))
     if job:
         check_image_lock(env)
     source = open_source(inputs["data"], cfg.data, env=env, mask=gh.mask,
