@@ -169,3 +169,20 @@ def test_the_provenance_job_attests_the_pushed_image_by_digest_only_when_asked()
     (attest,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/attest-build-provenance@")]
     assert re.fullmatch(r"actions/attest-build-provenance@[0-9a-f]{40}", attest["uses"])
     assert attest["with"]["subject-digest"] == "${{ needs.release.outputs.digest }}"
+
+
+def test_the_provenance_subject_is_the_repository_without_tag_or_digest(tmp_path):
+    """The pipeline's subject step, run by bash as the runner runs it: a registry's port is not a tag."""
+    import subprocess
+
+    (step,) = [s for s in workflow("aicd-pipeline.yml")["jobs"]["provenance"]["steps"] if s.get("id") == "subject"]
+    digest = "sha256:" + "b" * 64
+    cases = {"registry.example.com:5000/team/churn:v3": "registry.example.com:5000/team/churn",
+             "localhost:5000/churn": "localhost:5000/churn", f"ghcr.io/org/churn@{digest}": "ghcr.io/org/churn",
+             f"ghcr.io/org/churn:v1@{digest}": "ghcr.io/org/churn", "churn:1-abc": "churn"}
+    for image, name in cases.items():
+        output = tmp_path / "out"
+        output.write_text("")
+        subprocess.run(["bash", "-e", "-c", step["run"]], check=True,
+                       env={"IMAGE": image, "GITHUB_OUTPUT": str(output)})
+        assert output.read_text() == f"name={name}\n", image
