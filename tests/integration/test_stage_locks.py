@@ -82,6 +82,66 @@ def test_aicd_action_runs_validate_from_its_lock(coffee, tmp_path):
     assert "pyarrow" in imported and not imported & set(HEAVY), sorted(imported & set(HEAVY))
 
 
+# Every drift method a stage offers, on small and large sides (CvM below 20,000 values, KS above), numeric
+# and categorical (with a level the reference never saw), and the family judged by Holm: from the
+# stage's own lock, so a method that imports what the lock lacks fails here, not in a user's step.
+METHODS_PROBE = """
+import json, sys
+import numpy as np
+from aicd.data.drift import BINNED, METHODS, RULES, Side, column_drift
+from aicd.data.verdict import judge_family
+
+rng = np.random.default_rng(1)
+names = [*METHODS, *RULES] if sys.argv[1] == "validate" else list(BINNED)
+done = {}
+for size in (300, 30_000):
+    numeric = (Side("numeric", size, sample=rng.normal(0, 1, size)),
+               Side("numeric", size, sample=rng.normal(0.2, 1, size)))
+    levels = (Side("categorical", size, counts={"a": size // 2, "b": size - size // 2}),
+              Side("categorical", size, counts={"a": size // 3, "b": size // 3, "new": size - 2 * (size // 3)}))
+    for name in names:
+        results = [column_drift(f"{name}-{size}-{i}", ref, cur, name) for i, (ref, cur) in enumerate((levels, numeric))]
+        judged = judge_family(results, 0.05)
+        done[f"{name}-{size}"] = [bool(r.drifted) for r in judged]
+print("METHODS " + json.dumps(done))
+"""
+
+
+@pytest.mark.parametrize("stage", ["validate", "monitor"])
+def test_every_drift_method_a_stage_offers_runs_from_its_lock(stage):
+    venv = stage_venv(stage)
+    done = subprocess.run([str(venv / "bin/python"), "-P", "-c", METHODS_PROBE, stage], capture_output=True,
+                          text=True, timeout=300, env={"PATH": os.environ["PATH"], "PYTHONNOUSERSITE": "1",
+                                                       "PYTHONPATH": str(ROOT / "shared")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(next(ln for ln in done.stdout.splitlines() if ln.startswith("METHODS "))[8:])
+    assert len(found) == 2 * (4 if stage == "monitor" else 10), found  # 8 methods and 2 rules; monitor: bins
+    # a third of 30,000 rows in a level the reference never saw is drift by every method
+    assert all(found[name][0] for name in found if name.endswith("-30000")), found
+
+
+def test_validate_from_its_lock_judges_drift_by_the_default_rule(tmp_path):
+    """The churn table (an id, a date, numeric usage, wide and narrow categoricals) against a shifted copy,
+    with no drift method configured: the default rule (CvM/KS, chi-square, per-level tests) from validate.lock."""
+    from aicd.examples.churn import churn_frame
+
+    reference, current = churn_frame(3000, seed=1), churn_frame(3000, seed=2)
+    current["usage_hours"] = current["usage_hours"] * 1.5
+    reference.to_csv(tmp_path / "reference.csv", index=False)
+    current.to_csv(tmp_path / "current.csv", index=False)
+    (tmp_path / "aicd.yml").write_text("data:\n  label: churned\n  columns:\n    signup_date: {dtype: datetime}\n"
+                                       "model:\n  name: churn\n  task: classification\n")
+    result, log = probe("validate", {"AICD_DATA": str(tmp_path / "current.csv"),
+                                     "AICD_REFERENCE": str(tmp_path / "reference.csv"),
+                                     "AICD_CONFIG": str(tmp_path / "aicd.yml"),
+                                     "AICD_REPORT": str(tmp_path / "validate.json")}, tmp_path)
+    assert result["code"] in (0, 1) and "Traceback" not in log, log
+    report = json.loads((tmp_path / "validate.json").read_text())
+    methods = {d["column"]: d["method"] for d in report["drift"]}
+    assert methods.get("usage_hours") == "homogeneity" and methods.get("plan") == "levels", methods
+    assert [d["column"] for d in report["drift"] if d["drifted"]] == ["usage_hours"], report["drift"]
+
+
 def test_monitor_runs_from_its_lock(tmp_path):
     """Against a model server's /metrics with too little traffic to judge: a real decision, no install."""
     body = (b'aicd_model_info{model="m",version="1",variant="stable"} 1\n'

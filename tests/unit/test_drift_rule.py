@@ -200,18 +200,43 @@ def test_method_evidently_is_the_old_auto_column_for_column():
             assert r.effect is None and r.adjusted is None
 
 
-def test_five_rows_of_a_new_level_in_two_hundred_flag_the_column_outside_holm():
+def test_ten_rows_of_a_new_level_in_two_hundred_flag_the_column_outside_holm():
     """Evidently's chi-square flags one unseen row at once; aicd wants evidence, but not a Bonferroni
-    over every column and level: five rows all on one side of 400 is p = 0.03 on its own."""
+    over every column and level: ten rows all on one side of 400 is p = 0.001 on its own, past the
+    unseen test's fifth of the level; five (p = 0.03) are not enough."""
     reference = Side("categorical", 200, counts={"a": 100, "b": 60, "c": 40})
-    current = Side("categorical", 200, counts={"a": 98, "b": 58, "c": 39, "new": 5})
+    current = Side("categorical", 200, counts={"a": 95, "b": 57, "c": 38, "new": 10})
     result = column_drift("c", reference, current)
-    assert result.unseen == pytest.approx(0.03, abs=0.005) and result.statistic * 12 > 0.05
+    assert result.unseen == pytest.approx(0.00089, abs=0.0001) and result.statistic * 12 > 0.01
     rng = np.random.default_rng(12)
     noise = [column_drift(f"x{i}", numeric(rng.normal(size=200)), numeric(rng.normal(size=200))) for i in range(11)]
     assert {r.column: r.drifted for r in judge_family([result, *noise], 0.05)}["c"]
-    two = Side("categorical", 200, counts={"a": 99, "b": 60, "c": 39, "new": 2})
-    assert not judge_family([column_drift("c", reference, two)], 0.05)[0].drifted  # p = 0.25: no evidence
+    five = Side("categorical", 200, counts={"a": 98, "b": 58, "c": 39, "new": 5})
+    judged = judge_family([column_drift("c", reference, five)], 0.05)[0]
+    assert judged.unseen == pytest.approx(0.03, abs=0.005) and not judged.drifted
+
+
+def test_the_rare_levels_a_wide_columns_samples_lack_by_chance_are_no_new_category():
+    """Two samples of one Zipf-distributed 300-level column: each has dozens of rows in levels the other
+    lacks. Pooled into one bin they looked like a new category in every pair; the largest such level,
+    bounded over the levels at least as large, raises at most ~1 % alarms."""
+    from collections import Counter
+
+    def side(rng, rows):
+        values = rng.zipf(1.3, rows) % 300
+        return Side("categorical", rows, counts={f"region-{k}": c for k, c in Counter(values.tolist()).items()})
+
+    alarms, pairs = 0, 200
+    for seed in range(pairs):
+        rng = np.random.default_rng(seed)
+        reference, current = side(rng, 3000), side(rng, 3000)
+        assert set(current.counts) - set(reference.counts)  # unseen levels in every pair
+        alarms += judge_family([column_drift("region", reference, current)], 0.05)[0].drifted
+    assert alarms <= 0.02 * pairs
+    rng = np.random.default_rng(0)
+    reference, current = side(rng, 3000), side(rng, 3000)
+    grown = Side("categorical", 3150, counts={**current.counts, "region-new": 150})  # a real new region, 5 %
+    assert judge_family([column_drift("region", reference, grown)], 0.05)[0].drifted
 
 
 def test_homogeneity_named_for_a_categorical_column_tests_its_levels_counts():

@@ -26,7 +26,9 @@ and a column drifts only when its change is also above an effect floor (:data:`F
 false alarms per column stay below 1 % at any size, and a million rows do not flag a trivial shift.
 ``evidently`` reproduces Evidently 0.7's defaults: KS / chi-square up to 1,000 rows and normed
 Wasserstein / JS above. A profile reference has no raw values, so its numeric columns use their
-bins (JS under ``evidently``, the bins' homogeneity under ``auto``).
+bins (JS under ``evidently``, the bins' homogeneity under ``auto``). A method on raw values named for
+a column without them (a categorical column, a profile's bins) uses its counterpart on bins
+(:data:`ON_BINS`: ``ks`` → ``chisquare``, ``wasserstein`` → ``js``, so a p-value threshold stays one).
 Explicit edge cases, so no inf or NaN reaches a verdict: empty bins get a proportion of ``EPSILON``
 before logs are taken (KL, PSI, JS) and before they become chi-square expectations; categories
 the reference never saw count together in one bin ``other`` (reference share 0, so floored) — as
@@ -46,9 +48,9 @@ import numpy as np
 from ..bins import MAX_LEVELS, unseen_bin
 from .stats import bins_pvalue, cohens_h, levels_pvalue, location_pvalue, unseen_pvalue
 
-__all__ = ["BINNED", "EPSILON", "FLOORS", "HANDLING", "METHODS", "RULES", "ColumnDrift", "DriftMethod", "Side",
-           "chisquare_pvalue", "column_drift", "js_distance", "kl_divergence", "ks_pvalue", "profile_frame",
-           "proportions", "psi", "sides_from_profile", "wasserstein_normed"]
+__all__ = ["BINNED", "EPSILON", "FLOORS", "HANDLING", "METHODS", "ON_BINS", "RULES", "UNSEEN_SHARE", "ColumnDrift",
+           "DriftMethod", "Side", "chisquare_pvalue", "column_drift", "js_distance", "kl_divergence", "ks_pvalue",
+           "profile_frame", "proportions", "psi", "sides_from_profile", "wasserstein_normed"]
 
 EPSILON = 1e-4
 SMALL = 1000
@@ -181,6 +183,12 @@ METHODS: dict[str, DriftMethod] = {m.name: m for m in (
     DriftMethod("levels", "per-level hypergeometric mid-p, Bonferroni over the levels", 0.05, True, True, False,
                 levels_pvalue, family=True),
 )}
+# The unseen-level test is the one outside Holm (aicd.data.verdict): held to a fifth of the level, so the
+# rare levels a wide column's samples lack by chance raise at most ~1 % false alarms at level 0.05
+UNSEEN_SHARE = 0.2
+# A method on raw values, where a side has none (a categorical column, a stored profile's bins): the bins'
+# method that keeps its threshold's meaning (a p-value for a p-value, a distance for a distance)
+ON_BINS = {"ks": "chisquare", "wasserstein": "js"}
 # what live traffic, counted in bins, can use (the family tests need the rule around them, not one bin set)
 BINNED = tuple(name for name, m in METHODS.items() if m.on_bins and not m.family)
 
@@ -257,17 +265,22 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
     binned = ref.kind == "numeric" and (ref.sample is None or cur.sample is None)
     if binned:
         note = "binned: the reference is a stored profile without raw values"
-        method = "js" if method in ("ks", "wasserstein") else method
+    if method in ON_BINS and (binned or ref.kind == "categorical"):
+        note = note or f"{method} needs numeric values: {ON_BINS[method]} on the levels instead"
+        method = ON_BINS[method]
     how = METHODS[method]
     limit = how.threshold if threshold is None else threshold
     labels, ref_counts, cur_counts, unseen = _binned(ref, cur, bins)
+    sizes = _unseen_sizes(cur, unseen) if unseen and ref.pooled not in labels else None
     if method == "homogeneity":
         statistic = _homogeneity(ref, cur, ref_counts, cur_counts, binned or ref.kind == "categorical")
+    elif method == "levels":
+        statistic = levels_pvalue(ref_counts, cur_counts, sizes)
     else:
         statistic = how.statistic(ref_counts, cur_counts) if how.on_bins else how.statistic(ref.sample, cur.sample)
     effect, floor = _effect(ref, cur, ref_counts, cur_counts, binned) if how.family else (None, None)
-    alone = unseen_pvalue(ref_counts, cur_counts) if method == "levels" else None
-    significant = how.drifted(statistic, limit) or (alone is not None and alone < limit)
+    alone = unseen_pvalue(ref_counts, cur_counts, sizes) if method == "levels" else None
+    significant = how.drifted(statistic, limit) or (alone is not None and alone < limit * UNSEEN_SHARE)
     drifted = significant and (effect is None or effect >= floor)
     sampled = [s for s in (ref, cur) if s.sample is not None and len(s.sample) < s.n]
     if sampled and not note:
@@ -324,6 +337,12 @@ def _binned(ref: Side, cur: Side, bins: int) -> tuple[list[str], list[float], li
     cur_counts = _counts_in(cur.sample, edges) if cur.sample is not None else cur.bin_counts
     bounds = ["-inf", *[f"{e:.4g}" for e in edges], "inf"]
     return [f"[{bounds[i]}, {bounds[i + 1]})" for i in range(len(edges) + 1)], ref_counts, cur_counts, []
+
+
+def _unseen_sizes(cur: Side, unseen: list[str]) -> list[int]:
+    """The current side's rows of each level the reference lacks (its bins count them together)."""
+    live = _levels(cur.counts)
+    return [live[v] for v in unseen]
 
 
 def _levels(counts: dict[str, int] | None) -> dict[str, int]:

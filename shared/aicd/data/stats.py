@@ -11,9 +11,11 @@ treated as a sample too (it is one: a training set, or a uniform sample of it):
                          (hypergeometric mid-p, two-sided), Bonferroni over the levels; a level the
                          reference lacks is tested one-sided (its rows all fell in the current side)
                          with half the column's error budget
-    unseen_pvalue        that one-sided p-value of the unseen levels alone: the drift rule judges it on
-                         its own, outside Holm, so a new category with enough rows (five of 200 against
-                         a 200-row reference) is significant without paying for every column and level
+    unseen_pvalue        that one-sided p-value of the largest unseen level (a union bound over the
+                         levels at least as large): the drift rule judges it on its own, outside Holm,
+                         so a new category with enough rows (five of 200 against a 200-row reference)
+                         is significant without paying for every column and level, while the rare
+                         levels a wide column's samples lack by chance are not
 
 Effect sizes, for the floor under which a significant change is too small to matter:
 :func:`cohens_h` (the largest change of a level's share) and the normed Wasserstein / JS distances
@@ -65,9 +67,11 @@ def bins_pvalue(reference: Sequence[float], current: Sequence[float]) -> float:
     return float(chi2.sf(statistic, table.shape[1] - 1))
 
 
-def levels_pvalue(reference: Sequence[float], current: Sequence[float]) -> float:
+def levels_pvalue(reference: Sequence[float], current: Sequence[float],
+                  unseen: Sequence[float] | None = None) -> float:
     """The per-level test of the module docstring; ``reference`` and ``current`` count the same levels
-    (a level with reference count 0 is one the reference never saw)."""
+    (a level with reference count 0 is one the reference never saw). ``unseen`` gives the current
+    side's rows of each such level when their bins pooled them into one (as the drift rule's do)."""
     from scipy.stats import hypergeom
 
     ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
@@ -81,21 +85,32 @@ def levels_pvalue(reference: Sequence[float], current: Sequence[float]) -> float
     below = hypergeom.cdf(x[seen] - 1, total, drawn[seen], int(big_c)) + at / 2
     above = hypergeom.sf(x[seen], total, drawn[seen], int(big_c)) + at / 2
     p_seen = min(1.0, float(np.min(2 * np.minimum(below, above))) * int(seen.sum())) if seen.any() else 1.0
-    p_unseen = unseen_pvalue(ref, cur)
+    p_unseen = unseen_pvalue(ref, cur, unseen)
     return p_seen if p_unseen is None else min(1.0, 2 * min(p_unseen, p_seen))
 
 
-def unseen_pvalue(reference: Sequence[float], current: Sequence[float]) -> float | None:
-    """The chance that all k rows of the levels the reference lacks (reference count 0) fell in the
-    current side, were both sides one population: C(C, k) / C(R + C, k); None without such levels."""
+def unseen_pvalue(reference: Sequence[float], current: Sequence[float],
+                  unseen: Sequence[float] | None = None) -> float | None:
+    """How likely, were both sides one population, a level at least as large as the largest one the
+    reference lacks falls wholly on the current side; None without such levels. Levels are as in
+    :func:`levels_pvalue` (``unseen``: the rows of each level its bins pooled).
+
+    Each level of τ rows in both sides together lands wholly on the current side with probability
+    C(C, τ) / C(R + C, τ); the p-value is the union bound, that sum over every level with τ at least
+    the largest unseen level's rows. The largest level, not the unseen rows pooled: a column of
+    hundreds of levels always has rare ones that one sample lacks by chance (three of 3,000 rows
+    each), and pooled they would look like one new category."""
     from scipy.stats import hypergeom
 
     ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
-    unseen = (ref == 0) & (cur > 0)
-    if not unseen.any() or ref.sum() <= 0:
+    lacking = (ref == 0) & (cur > 0)
+    if not lacking.any() or ref.sum() <= 0:
         return None
-    k, big_c = int(cur[unseen].sum()), int(cur.sum())
-    return float(hypergeom.pmf(k, int(ref.sum()) + big_c, k, big_c))
+    sizes = np.asarray(unseen if unseen is not None else cur[lacking], dtype=float)
+    largest, big_r, big_c = float(sizes.max()), int(ref.sum()), int(cur.sum())
+    totals = np.concatenate([(ref + cur)[~lacking], sizes])
+    totals = totals[totals >= largest].astype(int)
+    return float(min(1.0, hypergeom.pmf(totals, big_r + big_c, totals, big_c).sum()))
 
 
 def cohens_h(reference: Sequence[float], current: Sequence[float]) -> float:

@@ -4,10 +4,11 @@ Judging a dozen columns at p < 0.05 each raises a false alarm in about every sec
 The auto rule's columns are one family instead: Holm's step-down keeps the chance of any false
 alarm among them at the family level ``data.drift.threshold`` (so each column's stays below
 level / columns), and a column drifts only when it is significant after Holm *and* above its effect
-floor. One exception, on purpose: rows of a level the reference never had are judged on their own at
-the level (its one-sided p-value, :func:`aicd.data.stats.unseen_pvalue`) — a new category is news
-however many columns there are, and five rows of it in 200 against a 200-row reference already
-have p < 0.05. The dataset drifts when the drifted columns carry at least ``data.drift.share`` of the
+floor. One exception, on purpose: a level the reference never had is judged on its own at a fifth of
+the level (its one-sided p-value, :func:`aicd.data.stats.unseen_pvalue`; ``UNSEEN_SHARE``) — a new
+category is news however many columns there are: ten rows of it in 200 against a 200-row reference
+have p = 0.001, while the rare levels a wide column's samples lack by chance stay below ~1 % alarms.
+The dataset drifts when the drifted columns carry at least ``data.drift.share`` of the
 weight — each column's permutation importance stored with the model, or equal weights without one.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from .drift import METHODS, ColumnDrift
+from .drift import METHODS, UNSEEN_SHARE, ColumnDrift
 
 __all__ = ["holm", "judge_family", "weighted_share"]
 
@@ -41,7 +42,7 @@ def judge_family(results: Sequence[ColumnDrift], level: float) -> list[ColumnDri
     out = list(results)
     for i, p in zip(family, adjusted, strict=True):
         r = results[i]
-        significant = p < level or (r.unseen is not None and r.unseen < level)
+        significant = p < level or (r.unseen is not None and r.unseen < level * UNSEEN_SHARE)
         drifted = significant and r.effect is not None and r.effect >= r.floor
         note = r.note
         if significant and not drifted:
