@@ -13,7 +13,7 @@ treated as a sample too (it is one: a training set, or a uniform sample of it):
                          with half the column's error budget
     unseen_pvalue        that one-sided p-value of the largest unseen level (a union bound over the
                          levels at least as large): the drift rule judges it on its own, outside Holm,
-                         so a new category with enough rows (five of 200 against a 200-row reference)
+                         so a new category with enough rows (ten of 200 against a 200-row reference)
                          is significant without paying for every column and level, while the rare
                          levels a wide column's samples lack by chance are not
 
