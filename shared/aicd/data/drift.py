@@ -50,7 +50,8 @@ from .stats import bins_pvalue, cohens_h, levels_pvalue, location_pvalue, unseen
 
 __all__ = ["BINNED", "EPSILON", "FLOORS", "HANDLING", "METHODS", "ON_BINS", "RULES", "UNSEEN_SHARE", "ColumnDrift",
            "DriftMethod", "Side", "chisquare_pvalue", "column_drift", "js_distance", "kl_divergence", "ks_pvalue",
-           "profile_frame", "proportions", "psi", "sides_from_profile", "wasserstein_normed"]
+           "profile_frame", "proportions", "psi", "sides_from_profile", "unseen_significant",
+           "wasserstein_normed"]
 
 EPSILON = 1e-4
 SMALL = 1000
@@ -280,7 +281,7 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
         statistic = how.statistic(ref_counts, cur_counts) if how.on_bins else how.statistic(ref.sample, cur.sample)
     effect, floor = _effect(ref, cur, ref_counts, cur_counts, binned) if how.family else (None, None)
     alone = unseen_pvalue(ref_counts, cur_counts, sizes) if method == "levels" else None
-    significant = how.drifted(statistic, limit) or (alone is not None and alone < limit * UNSEEN_SHARE)
+    significant = how.drifted(statistic, limit) or unseen_significant(alone, limit)
     drifted = significant and (effect is None or effect >= floor)
     sampled = [s for s in (ref, cur) if s.sample is not None and len(s.sample) < s.n]
     if sampled and not note:
@@ -337,6 +338,11 @@ def _binned(ref: Side, cur: Side, bins: int) -> tuple[list[str], list[float], li
     cur_counts = _counts_in(cur.sample, edges) if cur.sample is not None else cur.bin_counts
     bounds = ["-inf", *[f"{e:.4g}" for e in edges], "inf"]
     return [f"[{bounds[i]}, {bounds[i + 1]})" for i in range(len(edges) + 1)], ref_counts, cur_counts, []
+
+
+def unseen_significant(unseen: float | None, level: float) -> bool:
+    """The unseen-level test's verdict (one rule for a column alone and for the family's)."""
+    return unseen is not None and unseen < level * UNSEEN_SHARE
 
 
 def _unseen_sizes(cur: Side, unseen: list[str]) -> list[int]:

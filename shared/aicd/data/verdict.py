@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from .drift import METHODS, UNSEEN_SHARE, ColumnDrift
+from .drift import METHODS, ColumnDrift, unseen_significant
 
 __all__ = ["holm", "judge_family", "weighted_share"]
 
@@ -42,7 +42,7 @@ def judge_family(results: Sequence[ColumnDrift], level: float) -> list[ColumnDri
     out = list(results)
     for i, p in zip(family, adjusted, strict=True):
         r = results[i]
-        significant = p < level or (r.unseen is not None and r.unseen < level * UNSEEN_SHARE)
+        significant = p < level or unseen_significant(r.unseen, level)
         drifted = significant and r.effect is not None and r.effect >= r.floor
         note = r.note
         if significant and not drifted:
