@@ -1,10 +1,11 @@
-"""The two-sample tests and effect sizes of aicd's drift rule (pure numpy/scipy, no I/O).
+"""The two-sample tests and effect sizes of aicd's drift rule (NumPy, no I/O).
 
 Every test answers "could both sides come from one distribution?" as a p-value, with the reference
 treated as a sample too (it is one: a training set, or a uniform sample of it):
 
-    location_pvalue      Cramér-von Mises up to 20,000 values a side, Kolmogorov-Smirnov above (the
-                         CvM p-value costs a rank of both sides; KS on sorted sides is two searchsorted)
+    location_pvalue      Cramér-von Mises while a side holds at most 20,000 values, Kolmogorov-Smirnov
+                         when both are larger (both read the same gaps of the two step CDFs; KS's
+                         limiting distribution is within 1 % of its exact one from there on)
     bins_pvalue          chi-square homogeneity of two count vectors over shared bins (the reference's
                          deciles for a numeric column): a change of spread or tails moves the outer bins
     levels_pvalue        a categorical column level by level: each level's count against the rest
@@ -20,6 +21,9 @@ treated as a sample too (it is one: a training set, or a uniform sample of it):
 Effect sizes, for the floor under which a significant change is too small to matter:
 :func:`cohens_h` (the largest change of a level's share) and the normed Wasserstein / JS distances
 of :mod:`aicd.data.drift`.
+
+The p-values come from :mod:`aicd.data.tails`, not ``scipy.stats`` (0.8 s to import, more than a
+small gate); only CvM's exact distribution for samples of at most 20 values a side uses SciPy.
 """
 
 from __future__ import annotations
@@ -28,43 +32,63 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["CVM_MAX", "bins_pvalue", "cohens_h", "ks_sorted_pvalue", "levels_pvalue", "location_pvalue",
-           "unseen_pvalue"]
+from .tails import chi2_sf, cvm_inf_sf, hypergeom_logpmf, hypergeom_midp, kolmogorov_sf
+
+__all__ = ["CVM_MAX", "bins_pvalue", "cohens_h", "cvm_sorted_pvalue", "ks_sorted_pvalue", "levels_pvalue",
+           "location_pvalue", "unseen_pvalue"]
 
 CVM_MAX = 20_000
+CVM_EXACT = 20  # scipy's cramervonmises_2samp switches to its exact distribution at this size
 
 
 def location_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
-    """Cramér-von Mises (scipy) when both sorted sides hold at most CVM_MAX values, else two-sample KS."""
-    if max(reference.size, current.size) <= CVM_MAX:
-        from scipy.stats import cramervonmises_2samp
-
-        return float(min(1.0, max(0.0, cramervonmises_2samp(reference, current).pvalue)))
+    """Cramér-von Mises when either sorted side holds at most CVM_MAX values, else two-sample KS."""
+    if min(reference.size, current.size) <= CVM_MAX:
+        return cvm_sorted_pvalue(reference, current)
     return ks_sorted_pvalue(reference, current)
 
 
-def ks_sorted_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
-    """Two-sample KS on sorted sides, asymptotic p-value as scipy's ``ks_2samp(method="asymp")``."""
-    from scipy.stats import kstwo
+def cvm_sorted_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
+    """The two-sample Cramér-von Mises test on sorted sides: Anderson's T = nm/N² · Σ (F − G)² over the
+    pooled values, normalised and judged on the limiting distribution as scipy's
+    ``cramervonmises_2samp`` (its exact distribution when both sides hold at most 20 values). Without
+    ties T is scipy's statistic; with ties T stays small under the null, where the rank form scipy
+    uses grows with the ties (a 7-valued integer column: p = 1e-7 for two samples of one distribution)."""
+    nx, ny = reference.size, current.size
+    if max(nx, ny) <= CVM_EXACT:
+        from scipy.stats import cramervonmises_2samp
 
+        return float(min(1.0, max(0.0, cramervonmises_2samp(reference, current).pvalue)))
+    k, n = nx * ny, nx + ny
+    t = k / n ** 2 * float(np.sum(_cdf_gaps(reference, current) ** 2))
+    mean = (1 + 1 / n) / 6
+    variance = (n + 1) * (4 * k * n - 3 * (nx ** 2 + ny ** 2) - 2 * k) / (45 * n ** 2 * 4 * k)
+    return cvm_inf_sf(1 / 6 + (t - mean) / np.sqrt(45 * variance))
+
+
+def _cdf_gaps(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """F(z) − G(z) of the two sorted sides' step CDFs at every pooled value z."""
     support = np.concatenate([reference, current])
-    gap = np.abs(np.searchsorted(reference, support, side="right") / reference.size
-                 - np.searchsorted(current, support, side="right") / current.size)
+    return (np.searchsorted(reference, support, side="right") / reference.size
+            - np.searchsorted(current, support, side="right") / current.size)
+
+
+def ks_sorted_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
+    """Two-sample KS on sorted sides: the largest gap of the two step CDFs, its p-value at the
+    effective size nm / (n + m) (:func:`aicd.data.tails.kolmogorov_sf`)."""
     n, m = reference.size, current.size
-    return float(min(1.0, max(0.0, kstwo.sf(float(gap.max()), round(n * m / (n + m))))))
+    return kolmogorov_sf(float(np.abs(_cdf_gaps(reference, current)).max()), n * m / (n + m))
 
 
 def bins_pvalue(reference: Sequence[float], current: Sequence[float]) -> float:
     """Chi-square test of homogeneity of a 2 × bins table; bins empty on both sides are left out."""
-    from scipy.stats import chi2
-
     table = np.asarray([reference, current], dtype=float)
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or np.any(table.sum(axis=1) == 0):
         return 1.0
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     statistic = float(((table - expected) ** 2 / expected).sum())
-    return float(chi2.sf(statistic, table.shape[1] - 1))
+    return chi2_sf(statistic, table.shape[1] - 1)
 
 
 def levels_pvalue(reference: Sequence[float], current: Sequence[float],
@@ -72,8 +96,6 @@ def levels_pvalue(reference: Sequence[float], current: Sequence[float],
     """The per-level test of the module docstring; ``reference`` and ``current`` count the same levels
     (a level with reference count 0 is one the reference never saw). ``unseen`` gives the current
     side's rows of each such level when their bins pooled them into one (as the drift rule's do)."""
-    from scipy.stats import hypergeom
-
     ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
     big_r, big_c = ref.sum(), cur.sum()
     if big_r <= 0 or big_c <= 0:
@@ -81,10 +103,9 @@ def levels_pvalue(reference: Sequence[float], current: Sequence[float],
     seen = ref > 0
     total, drawn = int(big_r + big_c), (ref + cur).astype(int)
     x = cur.astype(int)
-    at = hypergeom.pmf(x[seen], total, drawn[seen], int(big_c))
-    below = hypergeom.cdf(x[seen] - 1, total, drawn[seen], int(big_c)) + at / 2
-    above = hypergeom.sf(x[seen], total, drawn[seen], int(big_c)) + at / 2
-    p_seen = min(1.0, float(np.min(2 * np.minimum(below, above))) * int(seen.sum())) if seen.any() else 1.0
+    each = [hypergeom_midp(int(k), total, int(marked), int(big_c)) for k, marked in zip(x[seen], drawn[seen],
+                                                                                         strict=True)]
+    p_seen = min(1.0, min(each) * len(each)) if each else 1.0
     p_unseen = unseen_pvalue(ref, cur, unseen)
     return p_seen if p_unseen is None else min(1.0, 2 * min(p_unseen, p_seen))
 
@@ -100,8 +121,6 @@ def unseen_pvalue(reference: Sequence[float], current: Sequence[float],
     the largest unseen level's rows. The largest level, not the unseen rows pooled: a column of
     hundreds of levels always has rare ones that one sample lacks by chance (three of 3,000 rows
     each), and pooled they would look like one new category."""
-    from scipy.stats import hypergeom
-
     ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
     lacking = (ref == 0) & (cur > 0)
     if not lacking.any() or ref.sum() <= 0:
@@ -110,7 +129,7 @@ def unseen_pvalue(reference: Sequence[float], current: Sequence[float],
     largest, big_r, big_c = float(sizes.max()), int(ref.sum()), int(cur.sum())
     totals = np.concatenate([(ref + cur)[~lacking], sizes])
     totals = totals[totals >= largest].astype(int)
-    return float(min(1.0, hypergeom.pmf(totals, big_r + big_c, totals, big_c).sum()))
+    return float(min(1.0, np.exp(hypergeom_logpmf(totals, big_r + big_c, totals, big_c)).sum()))
 
 
 def cohens_h(reference: Sequence[float], current: Sequence[float]) -> float:
