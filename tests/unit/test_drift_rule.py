@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from aicd.data.drift import Side, column_drift
-from aicd.data.stats import bins_pvalue, cohens_h, ks_sorted_pvalue, levels_pvalue, location_pvalue
+from aicd.data.stats import bins_pvalue, cohens_h, kolmogorov_pvalue, levels_pvalue, location_pvalue, step_gaps
 from aicd.data.verdict import holm, judge_family, weighted_share
 
 LEVELS = np.array(["a", "b", "c", "d", "rare"], dtype=object)
@@ -143,24 +143,25 @@ def test_location_uses_cramer_von_mises_while_a_side_is_small_then_ks_both_as_sc
 
     rng = np.random.default_rng(2)
     a, b = np.sort(rng.normal(size=3000)), np.sort(rng.normal(0.05, 1, 4000))
-    assert location_pvalue(a, b) == pytest.approx(cramervonmises_2samp(a, b).pvalue, abs=1e-9)
+    assert location_pvalue(step_gaps(a, b)) == pytest.approx(cramervonmises_2samp(a, b).pvalue, abs=1e-9)
     tied, few = np.sort(rng.integers(0, 7, 2500).astype(float)), np.sort(rng.integers(0, 7, 30).astype(float))
-    assert cramervonmises_2samp(tied, few).pvalue < 1e-6 < 0.05 < location_pvalue(tied, few)  # scipy's ranks
+    assert cramervonmises_2samp(tied, few).pvalue < 1e-6 < 0.05 < location_pvalue(step_gaps(tied, few))  # scipy's ranks
     tiny_a, tiny_b = np.sort(rng.normal(size=12)), np.sort(rng.normal(1, 1, 9))  # scipy's exact distribution
-    assert location_pvalue(tiny_a, tiny_b) == pytest.approx(cramervonmises_2samp(tiny_a, tiny_b).pvalue)
+    assert location_pvalue(step_gaps(tiny_a, tiny_b)) == pytest.approx(cramervonmises_2samp(tiny_a, tiny_b).pvalue)
     big, small = np.sort(rng.normal(size=60_000)), np.sort(rng.normal(0.1, 1, 5000))  # one side small: CvM
-    assert location_pvalue(big, small) == pytest.approx(cramervonmises_2samp(big, small).pvalue, abs=1e-9)
+    assert location_pvalue(step_gaps(big, small)) == pytest.approx(cramervonmises_2samp(big, small).pvalue, abs=1e-9)
     big_a, big_b = np.sort(rng.normal(size=30_000)), np.sort(rng.normal(0.02, 1, 25_000))
-    assert location_pvalue(big_a, big_b) == pytest.approx(ks_2samp(big_a, big_b, method="exact").pvalue, rel=0.01)
-    assert ks_sorted_pvalue(big_a, big_a) == 1.0
+    exact = ks_2samp(big_a, big_b, method="exact").pvalue
+    assert location_pvalue(step_gaps(big_a, big_b)) == pytest.approx(exact, rel=0.01)
+    assert kolmogorov_pvalue(step_gaps(big_a, big_a)) == 1.0
 
 
 def test_a_numeric_column_of_few_values_raises_no_more_false_alarms_than_the_level():
     """Ties: Anderson's T on the step CDFs, not the rank form (which grows with the ties)."""
     rng = np.random.default_rng(12)
     for rows, other in ((1000, 1000), (3000, 40)):
-        p = [location_pvalue(np.sort(rng.integers(0, 5, rows).astype(float)),
-                             np.sort(rng.integers(0, 5, other).astype(float))) for _ in range(200)]
+        p = [location_pvalue(step_gaps(np.sort(rng.integers(0, 5, rows).astype(float)),
+                                       np.sort(rng.integers(0, 5, other).astype(float)))) for _ in range(200)]
         assert np.mean(np.asarray(p) < 0.05) <= 0.08
 
 

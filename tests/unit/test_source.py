@@ -2,6 +2,7 @@
 
 import gzip
 
+import numpy as np
 import pytest
 
 from aicd.datasets import content_hash, open_source, read_frame
@@ -160,6 +161,37 @@ def test_a_large_parquet_file_is_read_as_runs_of_row_groups_with_the_same_result
             other.nulls, other.nans, other.min, other.max, other.counts, other.kind, other.below, other.above,
             other.not_allowed), name
     assert sorted(split.sample["age"]) == sorted(frame["age"].astype(float))  # all rows fit the sample
+
+
+def test_parts_that_know_their_rows_draw_the_same_sample_as_streaming_parts(tmp_path, monkeypatch):
+    """Parquet runs know their rows, so the sample is planned (the cutoff known before reading); it
+    must be the same rows the streaming bottom-k keeps, batch by batch, from the same seeded priorities."""
+    import dataclasses
+
+    from aicd.config import parse_config
+    from aicd.data.scan import scan
+    from aicd.datasets import files as source_module
+
+    frame = generate(9000, missing={"avg_spend": 0.02})
+    frame.to_parquet(tmp_path / "d.parquet", row_group_size=1000)
+    cfg = parse_config(CONFIG.read_text()).data
+    monkeypatch.setattr(source_module, "SPLIT_BYTES", 1000)
+    monkeypatch.setattr(source_module, "PARQUET_BATCH_ROWS", 700)  # several batches per part, cut off-grid
+    source = open_source(str(tmp_path / "d.parquet"))
+    assert [p.rows for p in source.parts()] == [5000, 4000]
+    planned = scan(source, cfg, sample_rows=1500, seed=3)
+
+    class Streaming:  # the same parts, not telling their rows
+        spec = source.spec
+
+        def parts(self, types=None):
+            return [dataclasses.replace(p, rows=None) for p in source.parts(types)]
+
+    streamed = scan(Streaming(), cfg, sample_rows=1500, seed=3)
+    for name in ("age", "avg_spend"):
+        assert len(planned.sample[name]) == 1500
+        np.testing.assert_array_equal(np.sort(planned.sample[name]), np.sort(streamed.sample[name]))
+    assert not np.array_equal(np.sort(planned.sample["age"]), np.sort(frame["age"].to_numpy(float))[:1500])
 
 
 def test_a_parquet_file_of_one_row_group_is_one_part(tmp_path, monkeypatch):

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bins import MAX_LEVELS, unseen_bin
-from .stats import bins_pvalue, cohens_h, levels_pvalue, location_pvalue, unseen_pvalue
+from .stats import StepGaps, bins_pvalue, cohens_h, levels_pvalue, location_pvalue, step_gaps, unseen_pvalue
 from .tails import chi2_sf
 
 __all__ = ["BINNED", "EPSILON", "FLOORS", "HANDLING", "METHODS", "ON_BINS", "RULES", "UNSEEN_SHARE", "ColumnDrift",
@@ -131,16 +131,13 @@ def chisquare_pvalue(reference: Sequence[float], current: Sequence[float]) -> fl
 
 def wasserstein_normed(reference: np.ndarray, current: np.ndarray) -> float:
     """W1 distance divided by the reference's standard deviation (Evidently's normed Wasserstein)."""
-    spread = float(np.std(reference))
     a, b = _sorted(np.asarray(reference, dtype=float)), _sorted(np.asarray(current, dtype=float))
-    if len(a) == len(b):  # W1 of equal-size samples is the mean gap of their order statistics
-        distance = float(np.mean(np.abs(a - b)))
-    else:  # the integral of |F - G| over the merged support: scipy's algorithm, without importing scipy
-        support = np.sort(np.concatenate([a, b]))
-        gaps = np.diff(support)
-        cdf_a = np.searchsorted(a, support[:-1], side="right") / len(a)
-        cdf_b = np.searchsorted(b, support[:-1], side="right") / len(b)
-        distance = float(np.sum(np.abs(cdf_a - cdf_b) * gaps))
+    return _normed(step_gaps(a, b))
+
+
+def _normed(pooled: StepGaps) -> float:
+    spread = float(np.std(pooled.reference))
+    distance = pooled.wasserstein()
     return distance / spread if spread > 0 else distance
 
 
@@ -275,13 +272,14 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
     limit = how.threshold if threshold is None else threshold
     labels, ref_counts, cur_counts, unseen = _binned(ref, cur, bins)
     sizes = _unseen_sizes(cur, unseen) if unseen and ref.pooled not in labels else None
+    pooled = step_gaps(ref.sample, cur.sample) if how.family and ref.kind == "numeric" and not binned else None
     if method == "homogeneity":
-        statistic = _homogeneity(ref, cur, ref_counts, cur_counts, binned or ref.kind == "categorical")
+        statistic = _homogeneity(pooled, ref_counts, cur_counts)
     elif method == "levels":
         statistic = levels_pvalue(ref_counts, cur_counts, sizes)
     else:
         statistic = how.statistic(ref_counts, cur_counts) if how.on_bins else how.statistic(ref.sample, cur.sample)
-    effect, floor = _effect(ref, cur, ref_counts, cur_counts, binned) if how.family else (None, None)
+    effect, floor = _effect(ref, pooled, ref_counts, cur_counts) if how.family else (None, None)
     alone = unseen_pvalue(ref_counts, cur_counts, sizes) if method == "levels" else None
     significant = how.drifted(statistic, limit) or unseen_significant(alone, limit)
     drifted = significant and (effect is None or effect >= floor)
@@ -300,16 +298,16 @@ def column_drift(column: str, ref: Side, cur: Side, method: str = "auto", thresh
                        unseen=alone)
 
 
-def _homogeneity(ref: Side, cur: Side, ref_counts, cur_counts, binned: bool) -> float:
+def _homogeneity(pooled: StepGaps | None, ref_counts, cur_counts) -> float:
     """Location (CvM / KS) and the decile bins' homogeneity, Bonferroni over the two; the bins alone
-    when the reference is a stored profile."""
+    without raw values on both sides (``pooled`` None: a stored profile, a categorical column)."""
     spread = bins_pvalue(ref_counts, cur_counts)
-    if binned:
+    if pooled is None:
         return spread
-    return min(1.0, 2 * min(location_pvalue(ref.sample, cur.sample), spread))
+    return min(1.0, 2 * min(location_pvalue(pooled), spread))
 
 
-def _effect(ref: Side, cur: Side, ref_counts, cur_counts, binned: bool) -> tuple[float, float]:
+def _effect(ref: Side, pooled: StepGaps | None, ref_counts, cur_counts) -> tuple[float, float]:
     """(effect, floor) of the auto rule (:data:`FLOORS`): the larger of the kind's two measures, which
     share one floor — either one passing it is a change worth a flag."""
     kind = "categorical" if ref.kind == "categorical" else "numeric"
@@ -317,7 +315,7 @@ def _effect(ref: Side, cur: Side, ref_counts, cur_counts, binned: bool) -> tuple
     js = js_distance(ref_counts, cur_counts) if sum(ref_counts) and sum(cur_counts) else 0.0
     if kind == "categorical":
         return max(cohens_h(ref_counts, cur_counts), js), floor
-    return (js if binned else max(js, wasserstein_normed(ref.sample, cur.sample))), floor
+    return (js if pooled is None else max(js, _normed(pooled))), floor
 
 
 def _binned(ref: Side, cur: Side, bins: int) -> tuple[list[str], list[float], list[float], list[str]]:

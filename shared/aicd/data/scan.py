@@ -152,13 +152,61 @@ class _Sampler:
         return dict(zip(self.names, self.parts[0], strict=True))
 
 
+class _PlannedSampler:
+    """The same bottom-k sample when every part knows its rows before reading (Parquet metadata): all
+    priorities are drawn first (the same seeded streams, so the same rows), the k-th smallest over all
+    parts is the cutoff, and each batch copies only the rows at or below it — no candidates to compact,
+    which on 1M x 50 was 0.3 s of copying per part."""
+
+    def __init__(self, priorities: np.ndarray, cutoff: float):
+        self.priorities, self.cutoff, self.seen = priorities, cutoff, 0
+        self.names: list[str] = []
+        self.parts: list[np.ndarray] = []
+
+    def add(self, batch: pa.Table, numeric: list[str]) -> None:
+        self.names = numeric
+        priorities = self.priorities[self.seen:self.seen + batch.num_rows]
+        self.seen += batch.num_rows
+        keep = np.nonzero(priorities <= self.cutoff)[0]
+        if not numeric or not keep.size:
+            return
+        rows = batch.select(numeric)
+        if keep.size < batch.num_rows:
+            rows = rows.take(indices(keep))
+        block = np.empty((len(numeric), keep.size))
+        for i, column in enumerate(rows.columns):
+            fill_floats(column, block[i])
+        self.parts.append(block)
+
+    def absorb(self, other: _PlannedSampler) -> None:
+        self.names = self.names or other.names
+        self.parts += other.parts
+
+    def result(self) -> dict[str, np.ndarray]:
+        if not self.parts:
+            return {name: np.empty(0) for name in self.names}
+        return dict(zip(self.names, np.concatenate(self.parts, axis=1), strict=True))
+
+
+def _samplers(parts, k: int, seed: int) -> list[_Sampler] | list[_PlannedSampler]:
+    """One sampler per part: planned when every part knows its rows, else streaming; either way the k
+    rows of smallest priority, part i's priorities drawn from the generator seeded (seed, i)."""
+    sizes = [getattr(part, "rows", None) for part in parts]
+    if not k or None in sizes:
+        return [_Sampler(k, (seed, i)) for i in range(len(parts))]
+    priorities = [np.random.default_rng((seed, i)).random(size) for i, size in enumerate(sizes)]
+    everything = np.concatenate(priorities)
+    cutoff = float(np.partition(everything, k - 1)[k - 1]) if everything.size > k else np.inf
+    return [_PlannedSampler(p, cutoff) for p in priorities]
+
+
 @dataclass
 class _Partial:
     """What one part of a dataset contributed; parts are merged into one :class:`Scan`."""
 
     columns: dict[str, ColumnScan]
     rows: int
-    sampler: _Sampler
+    sampler: _Sampler | _PlannedSampler
     key_hashes: dict[str, list[np.ndarray]]
     row_hashes: list[np.ndarray]
 
@@ -168,19 +216,19 @@ def scan(source: Dataset, cfg: DataConfig, sample_rows: int = 100_000, seed: int
     means no drift will be computed: no sample is drawn and only the label's values are counted."""
     types = {c.name: _ARROW_TYPES[c.dtype] for c in cfg.columns if c.dtype in ("str", "category")}
     parts = source.parts(types)
+    samplers = _samplers(parts, sample_rows, seed)
     if len(parts) == 1:
-        partials = [_scan_part(parts[0], 0, cfg, types, sample_rows, seed)]
+        partials = [_scan_part(parts[0], samplers[0], cfg, types, sample_rows > 0)]
     else:  # Arrow parses outside the GIL, so parts scanned in threads use every core
         with ThreadPoolExecutor(len(parts)) as pool:
-            partials = list(pool.map(lambda ip: _scan_part(ip[1], ip[0], cfg, types, sample_rows, seed),
-                                     enumerate(parts)))
+            partials = list(pool.map(lambda pair: _scan_part(*pair, cfg, types, sample_rows > 0),
+                                     zip(parts, samplers, strict=True)))
     return _merge(source, partials, cfg)
 
 
-def _scan_part(part, index: int, cfg: DataConfig, types, sample_rows: int, seed: int) -> _Partial:
+def _scan_part(part, sampler: _Sampler | _PlannedSampler, cfg: DataConfig, types, for_drift: bool) -> _Partial:
     specs = {c.name: c for c in cfg.columns}
     columns: dict[str, ColumnScan] = {}
-    sampler = _Sampler(sample_rows, (seed, index))
     key_hashes: dict[str, list[np.ndarray]] = {k: [] for k in cfg.keys}
     row_hashes: list[np.ndarray] = []
     rows, numeric = 0, []
@@ -194,13 +242,13 @@ def _scan_part(part, index: int, cfg: DataConfig, types, sample_rows: int, seed:
             numeric = [c.name for c in columns.values() if c.kind in ("int", "float")]
         rows += batch.num_rows
         for name, array in zip(batch.schema.names, batch.columns, strict=True):
-            _update(columns[name], array, specs.get(name), name == cfg.label, sample_rows > 0)
+            _update(columns[name], array, specs.get(name), name == cfg.label, for_drift)
         for key in key_hashes:
             if key in columns:
                 key_hashes[key].append(_hash_array(batch.column(key)))
         if cfg.max_duplicate_rows is not None:
             row_hashes.append(_hash_rows(batch))
-        if sample_rows:
+        if for_drift:
             sampler.add(batch, numeric)
     return _Partial(columns, rows, sampler, key_hashes, row_hashes)
 
@@ -311,18 +359,24 @@ def _count_values(col: ColumnScan, array: pa.Array) -> None:
 
 
 def _numeric(col: ColumnScan, array: pa.Array, spec: ColumnSpec | None) -> None:
+    """Bounds, NaN and infinities, and the range rule's breaches — each counting pass only when the
+    one pass of min/max (and of the sum, for NaN) says there is something to count: on clean data
+    that is two compute calls per column instead of eight."""
     bounds = pc.min_max(array)  # skips NaN; an infinity shows up here
     low, high = bounds["min"].as_py(), bounds["max"].as_py()
     if col.kind == "float":
-        col.nans += pc.sum(pc.is_nan(array)).as_py() or 0
+        total = pc.sum(array).as_py()  # NaN when a NaN is in (or when +inf meets -inf): then count them
+        if total is not None and total != total:
+            col.nans += pc.sum(pc.is_nan(array)).as_py() or 0
         if low is not None and (np.isinf(low) or np.isinf(high)):  # only then is counting infinities worth a pass
             col.infs += pc.sum(pc.is_inf(array)).as_py() or 0
-    if low is not None:
-        col.min = low if col.min is None else min(col.min, low)
-        col.max = high if col.max is None else max(col.max, high)
-    if spec is not None and spec.min is not None:
+    if low is None:
+        return
+    col.min = low if col.min is None else min(col.min, low)
+    col.max = high if col.max is None else max(col.max, high)
+    if spec is not None and spec.min is not None and low < spec.min:
         col.below += pc.sum(pc.less(array, float_scalar(spec.min))).as_py() or 0
-    if spec is not None and spec.max is not None:
+    if spec is not None and spec.max is not None and high > spec.max:
         col.above += pc.sum(pc.greater(array, float_scalar(spec.max))).as_py() or 0
 
 

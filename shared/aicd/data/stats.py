@@ -4,8 +4,9 @@ Every test answers "could both sides come from one distribution?" as a p-value, 
 treated as a sample too (it is one: a training set, or a uniform sample of it):
 
     location_pvalue      Cramér-von Mises while a side holds at most 20,000 values, Kolmogorov-Smirnov
-                         when both are larger (both read the same gaps of the two step CDFs; KS's
-                         limiting distribution is within 1 % of its exact one from there on)
+                         when both are larger (both read the gaps of the two step CDFs that one merge
+                         of the sorted sides gives, :func:`step_gaps`, as does W1; KS's limiting
+                         distribution is within 1 % of its exact one from there on)
     bins_pvalue          chi-square homogeneity of two count vectors over shared bins (the reference's
                          deciles for a numeric column): a change of spread or tails moves the outer bins
     levels_pvalue        a categorical column level by level: each level's count against the rest
@@ -29,55 +30,80 @@ small gate); only CvM's exact distribution for samples of at most 20 values a si
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from .tails import chi2_sf, cvm_inf_sf, hypergeom_logpmf, hypergeom_midp, kolmogorov_sf
 
-__all__ = ["CVM_MAX", "bins_pvalue", "cohens_h", "cvm_sorted_pvalue", "ks_sorted_pvalue", "levels_pvalue",
-           "location_pvalue", "unseen_pvalue"]
+__all__ = ["CVM_MAX", "StepGaps", "bins_pvalue", "cohens_h", "cramer_von_mises_pvalue", "kolmogorov_pvalue",
+           "levels_pvalue", "location_pvalue", "step_gaps", "unseen_pvalue"]
 
 CVM_MAX = 20_000
 CVM_EXACT = 20  # scipy's cramervonmises_2samp switches to its exact distribution at this size
 
 
-def location_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
-    """Cramér-von Mises when either sorted side holds at most CVM_MAX values, else two-sample KS."""
-    if min(reference.size, current.size) <= CVM_MAX:
-        return cvm_sorted_pvalue(reference, current)
-    return ks_sorted_pvalue(reference, current)
+@dataclass(frozen=True)
+class StepGaps:
+    """Two sorted samples pooled: at each distinct value (ascending), F − G of their step CDFs just
+    after it and how many pooled observations equal it — all KS, CvM and W1 read."""
+
+    reference: np.ndarray
+    current: np.ndarray
+    values: np.ndarray
+    gaps: np.ndarray
+    counts: np.ndarray
+
+    def wasserstein(self) -> float:
+        """W1 = ∫ |F − G| over the pooled support."""
+        return float(np.sum(np.abs(self.gaps[:-1]) * np.diff(self.values)))
 
 
-def cvm_sorted_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
-    """The two-sample Cramér-von Mises test on sorted sides: Anderson's T = nm/N² · Σ (F − G)² over the
-    pooled values, normalised and judged on the limiting distribution as scipy's
-    ``cramervonmises_2samp`` (its exact distribution when both sides hold at most 20 values). Without
-    ties T is scipy's statistic; with ties T stays small under the null, where the rank form scipy
-    uses grows with the ties (a 7-valued integer column: p = 1e-7 for two samples of one distribution)."""
-    nx, ny = reference.size, current.size
+def step_gaps(reference: np.ndarray, current: np.ndarray) -> StepGaps:
+    """Pool two sorted samples in one merge: each current value goes after the reference values
+    not above it (one binary search per current value), the rest are the reference's in order."""
+    n, m = reference.size, current.size
+    at = np.searchsorted(reference, current, side="right") + np.arange(m)
+    is_current = np.zeros(n + m, dtype=bool)
+    is_current[at] = True
+    pooled = np.empty(n + m)
+    pooled[at], pooled[~is_current] = current, reference
+    last = np.flatnonzero(pooled[1:] != pooled[:-1])  # the last of each run of equal values
+    last = np.append(last, n + m - 1)
+    gaps = np.cumsum(~is_current)[last] / n - np.cumsum(is_current)[last] / m
+    return StepGaps(reference, current, pooled[last], gaps, np.diff(last, prepend=-1))
+
+
+def location_pvalue(pooled: StepGaps) -> float:
+    """Cramér-von Mises when either side holds at most CVM_MAX values, else two-sample KS."""
+    if min(pooled.reference.size, pooled.current.size) <= CVM_MAX:
+        return cramer_von_mises_pvalue(pooled)
+    return kolmogorov_pvalue(pooled)
+
+
+def cramer_von_mises_pvalue(pooled: StepGaps) -> float:
+    """The two-sample Cramér-von Mises test: Anderson's T = nm/N² · Σ (F − G)² over the pooled values,
+    normalised and judged on the limiting distribution as scipy's ``cramervonmises_2samp`` (its exact
+    distribution when both sides hold at most 20 values). Without ties T is scipy's statistic; with
+    ties T stays small under the null, where the rank form scipy uses grows with the ties (a 7-valued
+    integer column of 2,500 against 30 rows: p = 1e-7 for two samples of one distribution)."""
+    nx, ny = pooled.reference.size, pooled.current.size
     if max(nx, ny) <= CVM_EXACT:
         from scipy.stats import cramervonmises_2samp
 
-        return float(min(1.0, max(0.0, cramervonmises_2samp(reference, current).pvalue)))
+        return float(min(1.0, max(0.0, cramervonmises_2samp(pooled.reference, pooled.current).pvalue)))
     k, n = nx * ny, nx + ny
-    t = k / n ** 2 * float(np.sum(_cdf_gaps(reference, current) ** 2))
+    t = k / n ** 2 * float(np.sum(pooled.counts * pooled.gaps ** 2))
     mean = (1 + 1 / n) / 6
     variance = (n + 1) * (4 * k * n - 3 * (nx ** 2 + ny ** 2) - 2 * k) / (45 * n ** 2 * 4 * k)
     return cvm_inf_sf(1 / 6 + (t - mean) / np.sqrt(45 * variance))
 
 
-def _cdf_gaps(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """F(z) − G(z) of the two sorted sides' step CDFs at every pooled value z."""
-    support = np.concatenate([reference, current])
-    return (np.searchsorted(reference, support, side="right") / reference.size
-            - np.searchsorted(current, support, side="right") / current.size)
-
-
-def ks_sorted_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
-    """Two-sample KS on sorted sides: the largest gap of the two step CDFs, its p-value at the
-    effective size nm / (n + m) (:func:`aicd.data.tails.kolmogorov_sf`)."""
-    n, m = reference.size, current.size
-    return kolmogorov_sf(float(np.abs(_cdf_gaps(reference, current)).max()), n * m / (n + m))
+def kolmogorov_pvalue(pooled: StepGaps) -> float:
+    """Two-sample KS: the largest gap of the two step CDFs, its p-value at the effective size
+    nm / (n + m) (:func:`aicd.data.tails.kolmogorov_sf`)."""
+    n, m = pooled.reference.size, pooled.current.size
+    return kolmogorov_sf(float(np.abs(pooled.gaps).max()), n * m / (n + m))
 
 
 def bins_pvalue(reference: Sequence[float], current: Sequence[float]) -> float:

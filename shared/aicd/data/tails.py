@@ -14,8 +14,8 @@ gate — so the default rule computes its p-values here:
     hypergeom_logpmf   log P(X = k) of the hypergeometric distribution, from log-factorials (a table
                        to 255, Stirling's series beyond: 1e-15 relative)
     hypergeom_midp     the two-sided mid-p of one observed count: 2 · min(P(X < x), P(X > x)) + P(X = x),
-                       the tails summed over the support within 50 sd + 50 of the mean and of x (the rest
-                       is below 1e-300)
+                       the tails summed over the support within 12 sd + 30 of the mean and of x (what lies
+                       beyond is below 1e-30 of the sums)
 
 ``tests/unit/test_tails.py`` compares each with SciPy.
 """
@@ -139,7 +139,7 @@ def hypergeom_midp(x: int, total: int, marked: int, drawn: int) -> float:
         return 1.0
     mean = drawn * marked / total
     sd = math.sqrt(mean * (1 - marked / total) * (total - drawn) / max(total - 1, 1))
-    reach = 50 * sd + 50
+    reach = 12 * sd + 30
     start = max(low, math.floor(min(x, mean) - reach))
     stop = min(high, math.ceil(max(x, mean) + reach))
     k = np.arange(start, stop + 1)

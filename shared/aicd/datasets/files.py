@@ -48,6 +48,7 @@ class Part:
     delimiter: str = ","
     label: str = ""  # how messages name it when the file is a local copy (an object's URL)
     row_groups: tuple[int, ...] = ()  # Parquet only: these row groups, not the whole file
+    rows: int | None = None  # known before reading (a run of row groups: the file's metadata), else None
 
     def batches(self, column_types: dict[str, pa.DataType] | None = None) -> Iterator[pa.RecordBatch]:
         """``column_types`` pins CSV columns to a type instead of inferring it from the first block
@@ -113,7 +114,8 @@ class Source:
                             for p in _csv_parts(path, ways, column_types or {}, self.delimiter)]
             elif big and fmt[0] == "parquet":
                 with _named(path, self.label(i)):
-                    out += [Part(path, label=self.label(i), row_groups=run) for run in _row_group_runs(path, ways)]
+                    out += [Part(path, label=self.label(i), row_groups=run, rows=rows)
+                            for run, rows in _row_group_runs(path, ways)]
             else:
                 out.append(Part(path, delimiter=self.delimiter, label=self.label(i)))
         return out
@@ -299,9 +301,9 @@ def _parquet(path: Path, row_groups: tuple[int, ...] = ()) -> Iterator[pa.Record
 _PARQUET_STREAMS = threading.BoundedSemaphore(2)
 
 
-def _row_group_runs(path: Path, ways: int) -> list[tuple[int, ...]]:
-    """The file's row groups cut into at most ``ways`` contiguous runs of about equal rows (a file
-    of one row group is one run: Parquet cannot be read from the middle of a row group)."""
+def _row_group_runs(path: Path, ways: int) -> list[tuple[tuple[int, ...], int]]:
+    """The file's row groups cut into at most ``ways`` contiguous runs of about equal rows, each with
+    its rows (a file of one row group is one run: Parquet cannot be read from the middle of a row group)."""
     import pyarrow.parquet as pq
 
     def sizes():
@@ -313,7 +315,7 @@ def _row_group_runs(path: Path, ways: int) -> list[tuple[int, ...]]:
     for group, count in enumerate(rows):
         runs[min(ways - 1, done * ways // max(total, 1))].append(group)
         done += count
-    return [tuple(run) for run in runs if run] or [()]
+    return [(tuple(run), sum(rows[g] for g in run)) for run in runs if run] or [((), total)]
 
 
 PARQUET_BATCH_ROWS = 65_536  # decoded a batch at a time, so a wide file's row group is never held whole:
