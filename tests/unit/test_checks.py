@@ -124,3 +124,24 @@ def test_a_checks_numbers_read_with_their_unit_and_the_comparison_that_passes():
     assert shown("freshness", "str", "timestamp") == ("str", "timestamp")  # not numbers: as they are
     assert shown("allowed-values", 3, ["a", "b"]) == ("3", ["a", "b"])
     assert shown("a-new-check", 0.5, True) == (0.5, True)
+
+
+def test_the_scans_float_bounds_are_arrows_min_max_on_every_edge():
+    """The numpy fast path of the scan's min/max must give what pc.min_max gives: NaN skipped,
+    NaN when all are NaN, None when nothing is set, infinities kept, sliced and chunked arrays."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from aicd.data.scan import _bounds
+
+    rng = np.random.default_rng(0)
+    cases = [pa.array([np.nan, np.nan]), pa.array([None, None], pa.float64()), pa.array([np.nan, 1.0, -np.inf]),
+             pa.array([], pa.float64()),
+             pa.chunked_array([pa.array([None], pa.float64()), pa.array([3.0, np.nan, None])]),
+             pa.array(rng.normal(size=1000), mask=rng.random(1000) < 0.1).slice(7, 500),
+             pa.chunked_array([pa.array([np.nan]), pa.array([np.nan])]), pa.array([1, 2, None])]
+    for case in cases:
+        expected = pc.min_max(case)
+        got = _bounds(case)
+        for want, have in zip((expected["min"].as_py(), expected["max"].as_py()), got, strict=True):
+            assert (want is None and have is None) or want == have or (want != want and have != have), case

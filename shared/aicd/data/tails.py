@@ -14,8 +14,8 @@ gate — so the default rule computes its p-values here:
     hypergeom_logpmf   log P(X = k) of the hypergeometric distribution, from log-factorials (a table
                        to 255, Stirling's series beyond: 1e-15 relative)
     hypergeom_midp     the two-sided mid-p of one observed count: 2 · min(P(X < x), P(X > x)) + P(X = x),
-                       the tails summed over the support within 12 sd + 30 of the mean and of x (what lies
-                       beyond is below 1e-30 of the sums)
+                       the far tail summed by the ratio of successive terms 12 sd + 30 terms out (what
+                       lies beyond is below 1e-30 of it), the near one its complement
 
 ``tests/unit/test_tails.py`` compares each with SciPy.
 """
@@ -133,17 +133,22 @@ def hypergeom_logpmf(k, total, marked, drawn) -> np.ndarray:
 
 
 def hypergeom_midp(x: int, total: int, marked: int, drawn: int) -> float:
-    """The two-sided mid-p of observing ``x`` (see the module docstring)."""
+    """The two-sided mid-p of observing ``x`` (see the module docstring): 2 · min(P(X < x), P(X > x))
+    + P(X = x). The tail beyond x on the far side of the mean is summed from P(X = x) by the ratio
+    of successive terms (they shrink from there on), 12 sd + 30 terms out; the near tail is the rest."""
     low, high = max(0, drawn - (total - marked)), min(drawn, marked)
     if high <= low:
         return 1.0
     mean = drawn * marked / total
     sd = math.sqrt(mean * (1 - marked / total) * (total - drawn) / max(total - 1, 1))
-    reach = 12 * sd + 30
-    start = max(low, math.floor(min(x, mean) - reach))
-    stop = min(high, math.ceil(max(x, mean) + reach))
-    k = np.arange(start, stop + 1)
-    pmf = np.exp(hypergeom_logpmf(k, total, marked, drawn))
-    at = float(pmf[k == x].sum())
-    below, above = float(pmf[k < x].sum()) + at / 2, float(pmf[k > x].sum()) + at / 2
-    return min(1.0, 2 * min(below, above))
+    reach, rest = 12 * sd + 30, total - marked - drawn
+    at = float(np.exp(hypergeom_logpmf(x, total, marked, drawn)))
+    if x >= mean:  # P(X = k + 1) / P(X = k), k from x up
+        k = np.arange(x, min(high, math.ceil(x + reach)), dtype=float)
+        ratios = (marked - k) * (drawn - k) / ((k + 1) * (rest + k + 1))
+    else:  # P(X = k - 1) / P(X = k), k from x down
+        k = np.arange(x, max(low, math.floor(x - reach)), -1, dtype=float)
+        ratios = k * (rest + k) / ((marked - k + 1) * (drawn - k + 1))
+    far = at * float(np.cumprod(ratios).sum())
+    near = max(0.0, 1.0 - far - at)
+    return min(1.0, 2 * min(far, near) + at)
