@@ -40,13 +40,16 @@ def test_ids_are_left_out_dates_become_parts_and_a_wide_column_is_capped_each_wi
 def test_model_max_levels_sets_the_cap_for_the_encoding_the_profile_and_the_note():
     """The cap is one setting: the model's encoding, the drift profile the server counts by, and the note."""
     from aicd.data.drift import profile_frame
-    from aicd.steps.train import _profile
+    from aicd.steps.train import _Profile
 
     result = trained("sklearn.ensemble.HistGradientBoostingClassifier", "  max-levels: 8\n")
     assert CHURN["region"].nunique() > 8
     assert re.search(r"`region` has [0-9,]+ levels: the 8 most frequent are encoded", "\n".join(result.notes))
     cfg = parse_config("data: {label: churned}\nmodel:\n  max-levels: 8\n")
-    profile = _profile(CHURN, result, cfg)
+    profiling = _Profile(CHURN, cfg)
+    profiling.start(result.feature_types)
+    profile = profiling.result()
+    assert "signup_date" not in profile and "customer_id" not in profile  # a date has none; an id is no feature
     assert len(profile["region"]["levels"]) == 8
     assert profile["region"]["other"] == int(CHURN["region"].value_counts().iloc[8:].sum())
     assert len(profile_frame(CHURN[["region"]])["region"]["levels"]) == MAX_LEVELS  # the default elsewhere
