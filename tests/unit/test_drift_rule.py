@@ -260,3 +260,18 @@ def test_homogeneity_named_for_a_categorical_column_tests_its_levels_counts():
     moved = Side("categorical", 300, counts={"a": 100, "b": 200})
     assert column_drift("c", reference, moved, "homogeneity").drifted
     assert not column_drift("c", reference, reference, "homogeneity").drifted
+
+
+def test_a_new_level_beside_levels_larger_than_the_current_side_is_judged_not_an_error():
+    """The union bound runs over every level at least as large as the new one, and a reference level can
+    hold more rows than the whole current side (60,000 against 20,000: it cannot lie wholly in it)."""
+    rng = np.random.default_rng(13)
+    levels = np.array([f"c{i}" for i in range(40)])
+    shares = 1 / np.arange(1, 41)
+    shares /= shares.sum()
+    reference = categorical(rng.choice(levels, 60_000, p=shares))
+    current = categorical(np.concatenate([rng.choice(levels, 19_400, p=shares), ["ZZ"] * 600]))
+    result = column_drift("country", reference, current)
+    assert result.drifted and result.unseen is not None and result.unseen < 1e-10
+    quiet = categorical(np.concatenate([rng.choice(levels, 19_999, p=shares), ["ZZ"]]))
+    assert column_drift("country", reference, quiet).unseen > 0.01  # one row of a new level is no news

@@ -64,6 +64,14 @@ def test_hypergeometric_mid_p_is_scipys_in_the_middle_and_far_in_the_tails():
     assert np.exp(tails.hypergeom_logpmf(ks, 50, 10, 20)) == pytest.approx(stats.hypergeom.pmf(ks, 50, 10, 20))
 
 
+def test_the_hypergeometric_pmf_is_zero_outside_its_support_as_scipys():
+    """A level larger than the current side cannot lie wholly in it: probability 0, not an error."""
+    k, total, marked, drawn = np.array([600, 5, 0, 45]), 1000, np.array([600, 5, 960, 45]), 50
+    expected = stats.hypergeom.pmf(k, total, marked, drawn)
+    assert np.exp(tails.hypergeom_logpmf(k, total, marked, drawn)) == pytest.approx(expected)
+    assert expected[0] == 0 and expected[2] == 0
+
+
 def test_the_default_drift_rule_never_imports_scipy_stats():
     """What the module is for: a 1,000-row gate must not pay the 0.8-2 s of importing scipy.stats."""
     probe = """

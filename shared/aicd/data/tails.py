@@ -114,6 +114,8 @@ def _bessel_k_quarter(q: float) -> float:
 def log_factorial(k) -> np.ndarray:
     """ln k! of non-negative integers (an array)."""
     k = np.asarray(k, dtype=float)
+    if k.size and k.min() < 0:
+        raise ValueError("log_factorial of a negative number")
     out = np.empty_like(k)
     small = k < _TABLE.size
     out[small] = _TABLE[k[small].astype(int)]
@@ -124,12 +126,16 @@ def log_factorial(k) -> np.ndarray:
 
 
 def hypergeom_logpmf(k, total, marked, drawn) -> np.ndarray:
-    """log P(X = k) for X the marked items among ``drawn`` taken from ``total`` holding ``marked``
-    (k inside the support; the arguments broadcast)."""
+    """log P(X = k) for X the marked items among ``drawn`` taken from ``total`` holding ``marked``;
+    -inf outside the support (more marked items than were drawn, say). The arguments broadcast."""
     k, total, marked, drawn = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (k, total, marked, drawn)))
+    inside = (k >= np.maximum(0, drawn - (total - marked))) & (k <= np.minimum(drawn, marked))
+    out = np.full(k.shape, -np.inf)
+    k, total, marked, drawn = k[inside], total[inside], marked[inside], drawn[inside]
     lf = log_factorial
-    return (lf(marked) + lf(total - marked) + lf(drawn) + lf(total - drawn) - lf(total)
-            - lf(k) - lf(marked - k) - lf(drawn - k) - lf(total - marked - drawn + k))
+    out[inside] = (lf(marked) + lf(total - marked) + lf(drawn) + lf(total - drawn) - lf(total)
+                   - lf(k) - lf(marked - k) - lf(drawn - k) - lf(total - marked - drawn + k))
+    return out
 
 
 def hypergeom_midp(x: int, total: int, marked: int, drawn: int) -> float:
