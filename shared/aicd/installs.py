@@ -11,6 +11,8 @@ against aicd.lock (same versions), installed into the step's own venv with the u
 * ``registry`` — the MLflow client and its sqlite store, when validate or monitor talks to the registry
   (a ``models:/`` reference, a promotion, a roll-back): :func:`aicd.registry.MlflowRegistry` asks for it;
 * ``docker`` — the Docker SDK, when monitor rolls back a ``docker`` target;
+* ``pandas`` — pandas (about 40 MB), when validate's config has a check that hashes or evaluates values
+  (``data.keys``, ``data.max-duplicate-rows``, a column's ``expect``): :func:`aicd.data.scan.needs_pandas`;
 * ``signing`` — OpenSSF model-signing with sigstore (about 25 MB), when train is given ``model-signing-key``
   or deploy ``model-signing-public-key``; the serving image never carries it.
 
@@ -52,6 +54,8 @@ EXTRAS = {
                       in_aicd_lock=True),
     "docker": Extra(("docker",), REQUIREMENTS / "docker.lock", "a `docker` target", in_aicd_lock=True),
     "signing": Extra(("model_signing", "OpenSSL"), REQUIREMENTS / "signing.lock", "model signing"),
+    "pandas": Extra(("pandas",), REQUIREMENTS / "pandas.lock", "the key, duplicate-row and expect checks",
+                    in_aicd_lock=True),
 }
 BOOSTING_PACKAGES = ("xgboost", "lightgbm")
 # What the model server imports; a step whose venv has them all is running aicd.lock (train).

@@ -179,7 +179,7 @@ def test_registry_extra_matches_aicd_lock():
                     and not line.startswith((" ", "#")))
 
     full = pins("aicd")
-    for name in ("validate", "monitor", "deploy", "registry", "docker", "signing"):
+    for name in ("validate", "monitor", "deploy", "registry", "docker", "signing", "pandas"):
         assert {k: v for k, v in pins(name).items() if k in full and full[k] != v} == {}, name
 
 
@@ -206,3 +206,27 @@ def test_full_python_is_the_aicd_lock_venv(action_venv):
                           env={**os.environ, "PYTHONPATH": str(ROOT / "shared")})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == str(action_venv / "bin" / "python")
+
+
+def test_validate_installs_pandas_for_the_checks_that_hash_or_evaluate_values(tmp_path):
+    """data.keys, data.max-duplicate-rows and `expect` hash or evaluate values with pandas, which validate.lock
+    lacks (they crashed in the action's venv): a validate venv of its own installs pandas.lock once, says
+    so, and the checks then judge the data (here a repeated key, a repeated row and a failed expectation)."""
+    import pandas as pd
+
+    env = {**os.environ, "AICD_CACHE_DIR": str(tmp_path / "cache")}
+    venv = Path(subprocess.run([str(ROOT / "shared/bin/aicd-venv"), str(ROOT / "requirements/validate.lock")],
+                               capture_output=True, text=True, check=True, timeout=600, env=env).stdout.strip())
+    rows = pd.DataFrame({"order_id": ["a1", "a2", "a3", "a3", "a5"], "items": [1, 2, 3, 3, -4]})
+    rows.to_parquet(tmp_path / "orders.parquet")
+    (tmp_path / "aicd.yml").write_text("data:\n  keys: [order_id]\n  max-duplicate-rows: 0\n  columns:\n"
+                                       "    items: {dtype: int, expect: value > 0}\n")
+    done = subprocess.run([str(venv / "bin/python"), "-P", "-m", "aicd", "validate"], capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path,
+                          env={**env, "PYTHONPATH": str(ROOT / "shared"), "AICD_DATA": str(tmp_path / "orders.parquet"),
+                               "AICD_CONFIG": str(tmp_path / "aicd.yml"), "AICD_REPORT": str(tmp_path / "v.json")})
+    log = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in log, log
+    assert "installing pandas for the key, duplicate-row and expect checks (pandas.lock)" in log
+    failed = {c["name"] for c in json.loads((tmp_path / "v.json").read_text())["checks"] if not c["passed"]}
+    assert {"unique", "duplicate-rows", "expect"} <= failed, failed

@@ -24,7 +24,7 @@ from .arrow import fill_floats, float_chunks, float_scalar, indices, string_arra
 from .dataset import Dataset
 from .drift import Side
 
-__all__ = ["ColumnScan", "Scan", "arrow_kind", "scan"]
+__all__ = ["ColumnScan", "Scan", "arrow_kind", "needs_pandas", "scan"]
 
 LEVEL_CAP = 10_000  # distinct values kept per categorical column; beyond it the column is high-cardinality
 _ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string(),
@@ -209,6 +209,12 @@ class _Partial:
     sampler: _Sampler | _PlannedSampler
     key_hashes: dict[str, list[np.ndarray]]
     row_hashes: list[np.ndarray]
+
+
+def needs_pandas(cfg: DataConfig) -> bool:
+    """Whether scanning under ``cfg`` hashes or evaluates values with pandas (key and duplicate-row
+    hashes, ``expect`` expressions): validate's own venv has no pandas, and installs it for these."""
+    return bool(cfg.keys) or cfg.max_duplicate_rows is not None or any(c.expect for c in cfg.columns)
 
 
 def scan(source: Dataset, cfg: DataConfig, sample_rows: int = 100_000, seed: int = 0) -> Scan:

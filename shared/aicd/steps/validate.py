@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from ..config import Config, load_config
 from ..data.checks import Check, run_checks
 from ..data.drift import HANDLING, METHODS, ColumnDrift, Side, choose_method, column_drift, sides_from_profile
-from ..data.scan import Scan, scan
+from ..data.scan import Scan, needs_pandas, scan
 from ..data.verdict import judge_family, weighted_share
 from ..datasets import content_hash, open_source
 from ..errors import ConfigError, DataError, GateFailed
 from ..gha import Actions, inert, md_code
+from ..installs import ensure
 from ..paths import check_writable, write_text
 from . import read_inputs
 from .html_report import render_html
@@ -51,6 +52,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
                           "it", hint="name the JSON report, e.g. aicd-reports/validate.json")
     cfg = load_config(inputs.get("config"), inputs.get("tenant") or "")
     inputs = {**inputs, "data": cfg.data_source(inputs.get("data"))}
+    if needs_pandas(cfg.data):
+        ensure("pandas", lambda text: gh.info(f"aicd validate: {text}"))
     source = open_source(inputs["data"], cfg.data, env=env, mask=gh.mask,
                          say=lambda text: gh.info(f"aicd validate: {text}"))
     reference_spec = inputs.get("reference") or cfg.data.drift.reference
