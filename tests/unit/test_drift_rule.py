@@ -159,10 +159,18 @@ def test_location_uses_cramer_von_mises_while_a_side_is_small_then_ks_both_as_sc
 def test_a_numeric_column_of_few_values_raises_no_more_false_alarms_than_the_level():
     """Ties: Anderson's T on the step CDFs, not the rank form (which grows with the ties)."""
     rng = np.random.default_rng(12)
+
+    def zero_inflated(rows):  # a discount: 60 % of orders have none
+        values = np.round(rng.lognormal(0, 1, rows), 2)
+        values[rng.random(rows) < 0.6] = 0.0
+        return np.sort(values)
+
     for rows, other in ((1000, 1000), (3000, 40)):
         p = [location_pvalue(step_gaps(np.sort(rng.integers(0, 5, rows).astype(float)),
                                        np.sort(rng.integers(0, 5, other).astype(float)))) for _ in range(200)]
         assert np.mean(np.asarray(p) < 0.05) <= 0.08
+    p = np.asarray([location_pvalue(step_gaps(zero_inflated(6000), zero_inflated(2000))) for _ in range(300)])
+    assert np.mean(p < 0.05) <= 0.08 and np.mean(p < 0.01) <= 0.025  # the continuous moments gave 3x the level
 
 
 def test_decile_homogeneity_catches_a_variance_change_the_location_test_is_weak_on():
