@@ -48,11 +48,10 @@ def _checked(path: str, what: str, env: Mapping[str, str], inputs: Mapping[str, 
     if real in _input_files({k: v for k, v in inputs.items() if k != own}):
         raise ConfigError(f"{what}: {path!r} is one of this step's inputs; writing it would destroy it",
                           hint="name a new file, e.g. aicd-reports/report.json")
-    roots = _roots(env, folders)
-    if not any(real.is_relative_to(root) for root in roots):
+    places = _places(env, folders)
+    if not any(real.is_relative_to(root) for _, root in places):
         raise ConfigError(f"{what}: {path!r} is outside the places a step may write",
-                          hint="write inside the workspace or RUNNER_TEMP: "
-                               + ", ".join(str(r) for r in roots))
+                          hint="write inside " + " or ".join(name.format(root) for name, root in places))
     return Path(path)
 
 
@@ -71,10 +70,18 @@ def write_text(path: Path, text: str, what: str) -> None:
                         hint="name a file in a writable folder") from None
 
 
-def _roots(env: Mapping[str, str], folders: Iterable[str]) -> list[Path]:
-    places = [env.get("GITHUB_WORKSPACE") or os.getcwd(), env.get("RUNNER_TEMP", ""), under_act.home(env) or "",
-              *folders]
-    return [Path(os.path.realpath(p)) for p in dict.fromkeys(places) if p]
+def _places(env: Mapping[str, str], folders: Iterable[str]) -> list[tuple[str, Path]]:
+    """Where a step may write, each with how a message names it (``{}``: the folder); run locally,
+    without GITHUB_WORKSPACE, the workspace is the current directory."""
+    workspace = ("the workspace {}", env["GITHUB_WORKSPACE"]) if env.get("GITHUB_WORKSPACE") else \
+        ("the current directory {} (no GITHUB_WORKSPACE is set)", os.getcwd())
+    named = [workspace, ("RUNNER_TEMP {}", env.get("RUNNER_TEMP", "")), ("act's home {}", under_act.home(env) or ""),
+             *(("{} (a folder this step was given)", f) for f in folders)]
+    out: dict[Path, str] = {}
+    for name, place in named:
+        if place:
+            out.setdefault(Path(os.path.realpath(place)), name)
+    return [(name, root) for root, name in out.items()]
 
 
 def _input_files(inputs: Mapping[str, str]) -> set[Path]:

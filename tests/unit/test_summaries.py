@@ -67,3 +67,34 @@ def test_a_label_change_below_the_effect_floor_says_why_it_is_not_drift_and_p_va
     assert "not drifted (levels p-value 6.77e-06, drift when < 0.005 — significant, but below the effect " \
            "floor (0.061 < 0.1); judged apart" in line
     assert _statistic("homogeneity", 0.0) == "p-value < 1e-300" and _statistic("wasserstein", 0.0) == "0"
+
+
+def test_columns_left_out_of_drift_are_named_with_why_and_tiny_p_values_are_not_zero(tmp_path):
+    """An id and a date are not compared (by nature), and the reader is told so in the JSON, the summary
+    and the HTML; a p-value below a float's range reads "p-value < 1e-300", never a bare 0."""
+    import json
+
+    from aicd.examples.churn import churn_frame
+
+    reference, current = churn_frame(3000, seed=1), churn_frame(3000, seed=2)
+    current["usage_hours"] = current["usage_hours"] * 5 + 100
+    reference.to_csv(tmp_path / "ref.csv", index=False)
+    current.to_csv(tmp_path / "cur.csv", index=False)
+    (tmp_path / "aicd.yml").write_text("data:\n  label: churned\n  min-positive-share: 0.01\n  columns:\n"
+                                       "    signup_date: {dtype: datetime}\n  drift:\n    columns:\n"
+                                       "      plan: {skip: true}\n")
+    gh = Actions({"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md"),
+                  "GITHUB_OUTPUT": str(tmp_path / "o")}, io.StringIO())
+    validate.run({"data": str(tmp_path / "cur.csv"), "reference": str(tmp_path / "ref.csv"),
+                  "config": str(tmp_path / "aicd.yml"), "report": str(tmp_path / "r.json")}, gh)
+    left = json.loads((tmp_path / "r.json").read_text())["drift_left_out"]
+    assert left["customer_id"] == "an identifier or free text: 3,000 distinct values in 3,000 rows"
+    assert left["signup_date"].startswith("a date or time") and left["plan"] == "skip: true in data.drift.columns"
+    assert "churned" not in left  # the label is judged on its own line
+    summary = (tmp_path / "s.md").read_text()
+    assert "Left out of drift: " in summary and "`customer_id` (an identifier or free text: 3,000" in summary
+    row = next(line for line in summary.splitlines() if line.startswith("| usage\\_hours |"))
+    assert "p-value \\< 1e-300" in row and "| 0 |" not in row
+    html = (tmp_path / "r.html").read_text()
+    assert "<b>Left out of drift</b>" in html and "<code>customer_id</code> (an identifier" in html
+    assert "p-value &lt; 1e-300" in html

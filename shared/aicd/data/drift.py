@@ -166,6 +166,15 @@ class DriftMethod:
     def worst(self, statistics: Sequence[float]) -> float:
         return min(statistics) if self.p_value else max(statistics)
 
+    def shown(self, statistic: float | None) -> str:
+        """The statistic to read: a test's is named a p-value, and one too small for a float is
+        "p-value < 1e-300", not a bare 0 (which reads as 'no drift')."""
+        if statistic is None or not math.isfinite(statistic):
+            return "n/a"
+        if not self.p_value:
+            return f"{statistic:.4g}"
+        return "p-value < 1e-300" if statistic == 0 else f"p-value {statistic:.4g}"
+
     def passing(self, threshold: float) -> str:
         """The condition that passes, in words: ``p >= 0.05`` or ``<= 0.1``."""
         return f"p >= {threshold:g}" if self.p_value else f"<= {threshold:g}"

@@ -77,6 +77,10 @@ def _header(body: dict, drift: list[ColumnDrift], drifted: list[ColumnDrift]) ->
         lines.append(f"<li><b>Label drift</b>{_label_verdict(body)}</li>")
         if body.get("prediction_drift"):
             lines.append(f"<li><b>Prediction drift</b>{escape(body['prediction_drift'])}</li>")
+        if body.get("drift_left_out"):
+            shown = ", ".join(f"<code>{escape(name)}</code> ({escape(why)})"
+                              for name, why in body["drift_left_out"].items())
+            lines.append(f"<li><b>Left out of drift</b>{shown}</li>")
         lines.append("<li><small>Drift is a warning, not a failure of this gate: retraining on drift is the "
                      "production gate's call.</small></li>")
     return (f"<header class={state}><h1>aicd data gate — <span class={state}>{title}</span></h1>"
@@ -136,7 +140,7 @@ def _shown(check: dict) -> tuple[str, str]:
 def _drift_table(body: dict, drift: list[ColumnDrift]) -> str:
     rows = "".join(
         f"<tr><td>{_code(d.column)}</td><td>{escape(d.kind)}</td><td>{escape(d.method)}</td>"
-        f"<td class=num>{d.statistic:.4g}</td>"
+        f"<td class=num>{escape(METHODS[d.method].shown(d.statistic))}</td>"
         f"<td>{_limit(d)}</td><td class={'warn' if d.drifted else 'ok'}>{'drifted' if d.drifted else 'ok'}</td>"
         f"<td class=num>{d.n_reference:,}</td><td class=num>{d.n_current:,}</td><td>{escape(d.note)}</td></tr>"
         for d in sorted(drift, key=lambda d: (not d.drifted, d.column)))

@@ -74,7 +74,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     drifted = [d.column for d in drift if d.drifted]
     share = weighted_share(drift, reference.weights if reference else None)
     body = _report_body(inputs["data"], reference_spec, version, current, passed, checks, drift, share, cfg,
-                        label, bool(reference and reference.weights))
+                        label, bool(reference and reference.weights),
+                        _left_out(current, cfg, reference.skipped, drift) if reference is not None else None)
     write_text(report, json.dumps(body, indent=1, default=str), "input `report`")
     write_text(html, render_html(body, drift), "input `report` (its HTML beside it)")
     outputs = {"passed": str(passed).lower(), "data-version": version, "drift-score": f"{share:.4f}",
@@ -155,6 +156,28 @@ def _not_drifted(cfg: Config) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*([cfg.data.label] if cfg.data.label else []), *cfg.model.drop_columns, *skipped]))
 
 
+def _left_out(current: Scan, cfg: Config, reference_skipped: set[str], drift: list[ColumnDrift]) -> dict[str, str]:
+    """Each column of the data that drift did not compare, and why (the label is judged on its own line)."""
+    compared, why = {d.column for d in drift}, {}
+    for name in cfg.model.drop_columns:
+        why[name] = "model.drop-columns"
+    for name, override in cfg.data.drift.columns.items():
+        if override.skip:
+            why[name] = "skip: true in data.drift.columns"
+    wide = current.high_cardinality() | reference_skipped
+    for name, col in current.columns.items():
+        if name in compared or name == cfg.data.label or name in why:
+            continue
+        if col.kind in ("timestamp", "date"):
+            why[name] = "a date or time, new on every run by nature: freshness checks it"
+        elif name in wide:
+            distinct = f"{len(col.counts):,} distinct values" if col.counts else "more than 10,000 distinct values"
+            why[name] = f"an identifier or free text: {distinct} in {current.rows:,} rows"
+        else:
+            why[name] = "no values to compare on one side"
+    return {name: text for name, text in why.items() if name in current.columns}
+
+
 def _drift(current: Scan, reference: dict[str, Side], reference_skipped: set[str], cfg: Config,
            model_reference: bool = False) -> list[ColumnDrift]:
     """Drift of every column both sides can compare; a column too high-cardinality on either side (an id,
@@ -187,7 +210,8 @@ def _drift(current: Scan, reference: dict[str, Side], reference_skipped: set[str
 
 
 def _report_body(data, reference, version, s: Scan, passed, checks, drift, weight, cfg: Config,
-                 label: ColumnDrift | None = None, importance: bool = False) -> dict:
+                 label: ColumnDrift | None = None, importance: bool = False,
+                 left_out: dict[str, str] | None = None) -> dict:
     """The JSON report. ``drifted_share`` counts columns; ``drifted_weight`` is what the dataset verdict
     reads (the drifted columns' importance, or the same share when the columns weigh alike)."""
     share = sum(d.drifted for d in drift) / len(drift) if drift else 0.0
@@ -200,7 +224,8 @@ def _report_body(data, reference, version, s: Scan, passed, checks, drift, weigh
             "label_drift": label.to_dict() if label is not None else None,
             "prediction_drift": PREDICTION_DRIFT, "drift_handling": HANDLING,
             "histograms": {d.column: {"bins": d.bins, "reference": d.reference, "current": d.current}
-                           for d in [*drift, *([label] if label else [])] if d.drifted}}
+                           for d in [*drift, *([label] if label else [])] if d.drifted},
+            "drift_left_out": left_out or {}}
 
 
 def _line(cfg: Config, check: Check) -> int | None:
@@ -237,8 +262,12 @@ def render_summary(body: dict, checks: list[Check], drift: list[ColumnDrift]) ->
         parts.append(f"### Drift against {md_code(body['reference'])} — {drifted} of {len(drift)} columns drifted "
                      f"({verdict})\n\n" + verdict_lines(body, md_code) + "\n\n" + table(
                          ["column", "method", "statistic", "threshold", "verdict", "note"],
-                         [[d.column, d.method, d.statistic, d.threshold, "drifted" if d.drifted else "ok", d.note]
+                         [[d.column, d.method, _statistic(d.method, d.statistic), d.threshold,
+                           "drifted" if d.drifted else "ok", d.note]
                           for d in sorted(drift, key=lambda d: (not d.drifted, d.column))]))
+    if body.get("drift_left_out"):
+        parts.append("Left out of drift: " + ", ".join(f"{md_code(name)} ({why})" for name, why
+                                                       in body["drift_left_out"].items()))
     parts.append(details(f"All {len(checks)} checks", table(
         ["", "check", "column", "measured", "threshold"],
         [[ICON[c.passed], c.name, c.column, *c.shown()] for c in checks])))
@@ -263,12 +292,8 @@ def verdict_lines(body: dict, code=md_code) -> str:
 
 
 def _statistic(method: str, value) -> str:
-    """A drift statistic to read: a test's is named a p-value, and one too small for a float is
-    "p-value < 1e-300", not a bare 0 (which reads as 'no drift')."""
     found = METHODS.get(method)
-    if found is None or not found.p_value or value is None:
-        return _fmt(value)
-    return "p-value < 1e-300" if value == 0 else f"p-value {value:.4g}"
+    return found.shown(value) if found is not None else _fmt(value)
 
 
 def _floor_note(label: dict) -> str:
