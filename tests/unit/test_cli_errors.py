@@ -33,6 +33,13 @@ def test_unknown_column_in_config_names_the_config_line(tmp_path, coffee):
     assert_one_clear_line(result, f"{cfg}:4: column `loyalty_tier` is not in the data")
 
 
+def test_a_misspelt_column_in_config_gets_a_did_you_mean(tmp_path, coffee):
+    cfg = tmp_path / "aicd.yml"
+    cfg.write_text("data:\n  label: clicked\n  columns:\n    avg_spnd: {dtype: float}\n")
+    result = run_aicd("validate", "--data", str(coffee["data"]), "--config", str(cfg))
+    assert_one_clear_line(result, f"{cfg}:4: column `avg_spnd` is not in the data (did you mean `avg_spend`?")
+
+
 def test_bad_threshold_type(tmp_path, coffee):
     cfg = tmp_path / "aicd.yml"
     cfg.write_text("model:\n  thresholds:\n    accuracy: ninety\n")

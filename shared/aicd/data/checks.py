@@ -34,7 +34,13 @@ class Check:
     config_path: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The check for reports; a passed check's message says it passed (each ``message`` is written
+        for the failure: "has 0 missing values but is declared not nullable" would read as one)."""
+        out = asdict(self)
+        if self.passed:
+            measured, threshold = self.shown()
+            out["message"] = f"passed: {measured} against {threshold}"
+        return out
 
     def shown(self) -> tuple[object, object]:
         """``measured`` and ``threshold`` as a reader compares them (:func:`shown`)."""
@@ -140,8 +146,16 @@ def _schema(s: Scan, cfg: DataConfig) -> list[Check]:
     expected += [(cfg.label, "data.label")] if cfg.label else []
     expected += [(cfg.freshness.column, "data.freshness.column")] if cfg.freshness.column else []
     return [Check("schema", name, False, "absent", "present",
-                  f"column `{name}` is not in the data (columns: {', '.join(s.names)})", path)
+                  f"column `{name}` is not in the data ({_nearest(name, s.names)}columns: {', '.join(s.names)})", path)
             for name, path in dict(expected).items() if name not in s.columns]
+
+
+def _nearest(name: str, names: list[str]) -> str:
+    """``did you mean `x`? `` for a near miss of a column name, else nothing."""
+    import difflib
+
+    found = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean `{found[0]}`? " if found else ""
 
 
 def _column(col: ColumnScan, spec: ColumnSpec, rows: int) -> list[Check]:
