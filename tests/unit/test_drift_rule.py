@@ -282,3 +282,16 @@ def test_a_new_level_beside_levels_larger_than_the_current_side_is_judged_not_an
     assert result.drifted and result.unseen is not None and result.unseen < 1e-10
     quiet = categorical(np.concatenate([rng.choice(levels, 19_999, p=shares), ["ZZ"]]))
     assert column_drift("country", reference, quiet).unseen > 0.01  # one row of a new level is no news
+
+
+def test_a_side_whose_sample_is_empty_or_tiny_is_no_evidence_and_no_error():
+    """A sparse column: non-null rows counted on the whole file, but none (or one) in the sample."""
+    rng = np.random.default_rng(14)
+    values = np.sort(rng.normal(size=5000))
+    for sample in (np.empty(0), np.array([0.3])):
+        assert location_pvalue(step_gaps(sample, values)) == 1.0
+        assert location_pvalue(step_gaps(values, sample)) == 1.0
+        result = column_drift("x", Side("numeric", 3, sample=sample), numeric(values))
+        assert result is not None and not result.drifted
+    few, one = np.sort(rng.normal(size=15)), np.array([0.1])
+    assert location_pvalue(step_gaps(few, one)) == 1.0  # scipy's exact path says NaN: no evidence, not p = 0

@@ -221,3 +221,22 @@ def test_parquet_partitions_that_disagree_are_one_clear_line(tmp_path, monkeypat
         scan(open_source(str(tmp_path / "part-*.parquet")), parse_config(CONFIG.read_text()).data)
     assert "column `age` is int in one part of the data and str in another" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_the_planned_sample_needs_memory_for_the_sample_not_for_the_rows():
+    """The cutoff is found a chunk of priorities at a time, kept to the k smallest: the same cutoff as
+    partitioning every priority at once, without holding them all."""
+    import tracemalloc
+
+    from aicd.data import scan as scan_module
+
+    sizes, k = [6_000_000, 5_000_000], 1000
+    everything = np.concatenate([np.random.default_rng((7, i)).random(n) for i, n in enumerate(sizes)])
+    expected = float(np.partition(everything, k - 1)[k - 1])
+    del everything
+    tracemalloc.start()
+    cutoff = scan_module._cutoff(sizes, k, 7)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert cutoff == expected and peak < 4 * scan_module.PLAN_CHUNK * 8  # a few chunks, not 11M priorities (88 MB)
+    assert scan_module._cutoff([10, 20], 100, 7) == np.inf

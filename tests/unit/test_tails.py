@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
@@ -88,3 +89,16 @@ print("scipy.stats" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_cramer_von_mises_tail_keeps_falling_far_out_and_nan_is_no_evidence():
+    """Far in the tail the series' 1 - CDF cancels to 0 and then stops converging (0.53 at 1e8): the
+    asymptote takes over, monotone and within 1 % of the series where both hold."""
+
+    xs = [3.0, 4.0, 5.0, 6.0, 10.0, 1e3, 1e6, 1e8]
+    values = [tails.cvm_inf_sf(x) for x in xs]
+    assert all(a >= b for a, b in itertools.pairwise(values)) and values[-1] < 1e-290
+    assert tails.cvm_inf_sf(5.0) == pytest.approx(math.sqrt(2) * math.erfc(math.pi * math.sqrt(2.5)), rel=0.01)
+    assert tails.cvm_inf_sf(5.0 + 1e-9) == pytest.approx(tails.cvm_inf_sf(5.0), rel=0.01)
+    for nan_safe in (tails.cvm_inf_sf, lambda x: tails.chi2_sf(x, 3), lambda x: tails.kolmogorov_sf(x, 1e5)):
+        assert nan_safe(float("nan")) == 1.0

@@ -136,7 +136,7 @@ def wasserstein_normed(reference: np.ndarray, current: np.ndarray) -> float:
 
 
 def _normed(pooled: StepGaps) -> float:
-    spread = float(np.std(pooled.reference))
+    spread = float(np.std(pooled.reference)) if pooled.reference.size else 0.0
     distance = pooled.wasserstein()
     return distance / spread if spread > 0 else distance
 

@@ -55,14 +55,18 @@ class StepGaps:
     counts: np.ndarray
 
     def wasserstein(self) -> float:
-        """W1 = ∫ |F − G| over the pooled support."""
-        return float(np.sum(np.abs(self.gaps[:-1]) * np.diff(self.values)))
+        """W1 = ∫ |F − G| over the pooled support (0 with an empty side: nothing to compare)."""
+        return float(np.sum(np.abs(self.gaps[:-1]) * np.diff(self.values))) if self.gaps.size else 0.0
 
 
 def step_gaps(reference: np.ndarray, current: np.ndarray) -> StepGaps:
     """Pool two sorted samples in one merge: each current value goes after the reference values
-    not above it (one binary search per current value), the rest are the reference's in order."""
+    not above it (one binary search per current value), the rest are the reference's in order.
+    An empty side has no step CDF: its gaps are empty."""
     n, m = reference.size, current.size
+    if not n or not m:
+        empty = np.empty(0)
+        return StepGaps(reference, current, empty, empty, np.empty(0, dtype=int))
     at = np.searchsorted(reference, current, side="right") + np.arange(m)
     is_current = np.zeros(n + m, dtype=bool)
     is_current[at] = True
@@ -75,7 +79,10 @@ def step_gaps(reference: np.ndarray, current: np.ndarray) -> StepGaps:
 
 
 def location_pvalue(pooled: StepGaps) -> float:
-    """Cramér-von Mises when either side holds at most CVM_MAX values, else two-sample KS."""
+    """Cramér-von Mises when either side holds at most CVM_MAX values, else two-sample KS; 1 (no
+    evidence) when a side holds fewer than two values (a sparse column's sample can be empty)."""
+    if min(pooled.reference.size, pooled.current.size) < 2:
+        return 1.0
     if min(pooled.reference.size, pooled.current.size) <= CVM_MAX:
         return cramer_von_mises_pvalue(pooled)
     return kolmogorov_pvalue(pooled)
@@ -93,7 +100,8 @@ def cramer_von_mises_pvalue(pooled: StepGaps) -> float:
     if max(nx, ny) <= CVM_EXACT:
         from scipy.stats import cramervonmises_2samp
 
-        return float(min(1.0, max(0.0, cramervonmises_2samp(pooled.reference, pooled.current).pvalue)))
+        p = float(cramervonmises_2samp(pooled.reference, pooled.current).pvalue)
+        return min(1.0, max(0.0, p)) if p == p else 1.0  # NaN: scipy could not judge, which is no evidence
     k, n = nx * ny, nx + ny
     t = k / n ** 2 * float(np.sum(pooled.counts * pooled.gaps ** 2))
     if pooled.values.size == n:  # no ties: scipy's finite-sample mean and variance of T

@@ -10,7 +10,8 @@ gate — so the default rule computes its p-values here:
                        the exact distribution (scipy's ``kstwo``) for n ≥ 10,000 and p ≥ 1e-12
     cvm_inf_sf         1 − the limiting CDF of the Cramér-von Mises statistic (Csörgő & Faraway 1996,
                        eq. 1.2, as scipy's ``_cdf_cvm_inf``), K₁/₄ by the trapezoid rule on
-                       ∫₀^∞ exp(−q cosh t) cosh(t/4) dt (exponentially convergent for this integrand)
+                       ∫₀^∞ exp(−q cosh t) cosh(t/4) dt (exponentially convergent for this integrand);
+                       above 5 the tail's asymptote (the series' 1 − CDF cancels there)
     hypergeom_logpmf   log P(X = k) of the hypergeometric distribution, from log-factorials (a table
                        to 255, Stirling's series beyond: 1e-15 relative)
     hypergeom_midp     the two-sided mid-p of one observed count: 2 · min(P(X < x), P(X > x)) + P(X = x),
@@ -29,13 +30,14 @@ import numpy as np
 __all__ = ["chi2_sf", "cvm_inf_sf", "hypergeom_logpmf", "hypergeom_midp", "kolmogorov_sf", "log_factorial"]
 
 _TINY = 1e-300
+CVM_TAIL_FROM = 5.0
 _TABLE = np.array([math.lgamma(k + 1) for k in range(256)])
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def chi2_sf(statistic: float, df: float) -> float:
-    """P(χ²_df ≥ statistic)."""
-    if statistic <= 0:
+    """P(χ²_df ≥ statistic); 1 for a statistic that is not a positive number (no evidence, never p = 0)."""
+    if not statistic > 0:
         return 1.0
     return _gamma_q(df / 2, statistic / 2)
 
@@ -69,7 +71,7 @@ def _gamma_q(a: float, x: float) -> float:
 
 def kolmogorov_sf(gap: float, n: float) -> float:
     """P(D_n ≥ gap) of the two-sided KS statistic at (effective) size ``n``; see the module docstring."""
-    if gap <= 0 or n <= 0:
+    if not (gap > 0 and n > 0):
         return 1.0
     root = math.sqrt(n)
     return _kolmogorov_q(root * gap + 1 / (6 * root))
@@ -87,9 +89,13 @@ def _kolmogorov_q(lam: float) -> float:
 
 def cvm_inf_sf(statistic: float) -> float:
     """1 − the limiting CDF of the (normalised) Cramér-von Mises statistic; 1 below 0.003, where the
-    CDF is under 1e-18."""
-    if statistic < 0.003:
+    CDF is under 1e-18 (and for NaN). Above CVM_TAIL_FROM the series' 1 − CDF would cancel to 0 and
+    then stop converging, so the tail is its own asymptote: the limit is Σ Z_j² / (j²π²), dominated by
+    the first term, and P ≈ √2 · P(χ²₁ > π² x) (√2 = Π_{j≥2} (1 − 1/j²)^(−1/2)), within 1 % there."""
+    if not statistic >= 0.003:
         return 1.0
+    if statistic > CVM_TAIL_FROM:
+        return math.sqrt(2) * math.erfc(math.pi * math.sqrt(statistic / 2))
     total = 0.0
     for k in range(1000):
         y = 4 * k + 1

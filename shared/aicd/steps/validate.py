@@ -75,7 +75,8 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     share = weighted_share(drift, reference.weights if reference else None)
     body = _report_body(inputs["data"], reference_spec, version, current, passed, checks, drift, share, cfg,
                         label, bool(reference and reference.weights),
-                        _left_out(current, cfg, reference.skipped, drift) if reference is not None else None)
+                        _left_out(current, cfg, reference, drift, (reference_spec or "").startswith("models:/"))
+                        if reference is not None else None)
     write_text(report, json.dumps(body, indent=1, default=str), "input `report`")
     write_text(html, render_html(body, drift), "input `report` (its HTML beside it)")
     outputs = {"passed": str(passed).lower(), "data-version": version, "drift-score": f"{share:.4f}",
@@ -156,7 +157,8 @@ def _not_drifted(cfg: Config) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*([cfg.data.label] if cfg.data.label else []), *cfg.model.drop_columns, *skipped]))
 
 
-def _left_out(current: Scan, cfg: Config, reference_skipped: set[str], drift: list[ColumnDrift]) -> dict[str, str]:
+def _left_out(current: Scan, cfg: Config, reference: Reference, drift: list[ColumnDrift],
+              model_reference: bool) -> dict[str, str]:
     """Each column of the data that drift did not compare, and why (the label is judged on its own line)."""
     compared, why = {d.column for d in drift}, {}
     for name in cfg.model.drop_columns:
@@ -164,7 +166,7 @@ def _left_out(current: Scan, cfg: Config, reference_skipped: set[str], drift: li
     for name, override in cfg.data.drift.columns.items():
         if override.skip:
             why[name] = "skip: true in data.drift.columns"
-    wide = current.high_cardinality() | reference_skipped
+    wide = current.high_cardinality()
     for name, col in current.columns.items():
         if name in compared or name == cfg.data.label or name in why:
             continue
@@ -173,6 +175,10 @@ def _left_out(current: Scan, cfg: Config, reference_skipped: set[str], drift: li
         elif name in wide:
             distinct = f"{len(col.counts):,} distinct values" if col.counts else "more than 10,000 distinct values"
             why[name] = f"an identifier or free text: {distinct} in {current.rows:,} rows"
+        elif name in reference.skipped:
+            why[name] = "an identifier or free text in the reference"
+        elif model_reference and name not in reference.sides:
+            why[name] = "not a feature of the model (its stored profile has no bins for it)"
         else:
             why[name] = "no values to compare on one side"
     return {name: text for name, text in why.items() if name in current.columns}
