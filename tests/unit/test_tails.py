@@ -94,7 +94,6 @@ print("scipy.stats" in sys.modules)
 def test_the_cramer_von_mises_tail_keeps_falling_far_out_and_nan_is_no_evidence():
     """Far in the tail the series' 1 - CDF cancels to 0 and then stops converging (0.53 at 1e8): the
     asymptote takes over, monotone and within 1 % of the series where both hold."""
-
     xs = [3.0, 4.0, 5.0, 6.0, 10.0, 1e3, 1e6, 1e8]
     values = [tails.cvm_inf_sf(x) for x in xs]
     assert all(a >= b for a, b in itertools.pairwise(values)) and values[-1] < 1e-290
