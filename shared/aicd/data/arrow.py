@@ -34,23 +34,23 @@ def string_array(values: list[str]) -> pa.Array:
 def fill_floats(array: pa.Array | pa.ChunkedArray, out: np.ndarray) -> None:
     """Write the values into ``out`` (float64, as long as the array) with missing ones as NaN, chunk by
     chunk: no concatenated copy, and no filled copy of a float column without nulls."""
-    if array.null_count or not pa.types.is_float64(array.type):
-        array = pc.fill_null(pc.cast(array, pa.float64()), float_scalar(np.nan))
     start = 0
-    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
-        out[start:start + len(chunk)] = np.frombuffer(chunk.buffers()[1], dtype=np.float64, count=len(chunk),
-                                                      offset=chunk.offset * 8)
-        start += len(chunk)
+    for _, values in _nan_chunks(array):
+        out[start:start + len(values)] = values
+        start += len(values)
 
 
 def float_chunks(array: pa.Array | pa.ChunkedArray) -> list[np.ndarray]:
     """A float64 array's chunks as numpy views with missing values as NaN (a view of Arrow's buffer,
     no copy, for a chunk without nulls); chunks holding only nulls are left out."""
-    out = []
+    return [values for nulls, values in _nan_chunks(array) if nulls < len(values)]
+
+
+def _nan_chunks(array: pa.Array | pa.ChunkedArray):
+    """(nulls, values) of each chunk: float64 values with missing ones as NaN, a view of Arrow's buffer
+    where the chunk is float64 without nulls."""
     for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
-        if chunk.null_count == len(chunk):
-            continue
-        if chunk.null_count:
-            chunk = pc.fill_null(chunk, float_scalar(np.nan))
-        out.append(np.frombuffer(chunk.buffers()[1], dtype=np.float64, count=len(chunk), offset=chunk.offset * 8))
-    return out
+        nulls = chunk.null_count
+        if nulls or not pa.types.is_float64(chunk.type):
+            chunk = pc.fill_null(pc.cast(chunk, pa.float64()), float_scalar(np.nan))
+        yield nulls, np.frombuffer(chunk.buffers()[1], dtype=np.float64, count=len(chunk), offset=chunk.offset * 8)

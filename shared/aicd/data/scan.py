@@ -99,6 +99,18 @@ class Scan:
         return out
 
 
+def _rows_block(batch: pa.Table, numeric: list[str], keep: np.ndarray) -> np.ndarray:
+    """The ``keep`` rows of the numeric columns as floats, a row per column (each written and read
+    contiguously); all rows kept is no copy of the batch."""
+    rows = batch.select(numeric)
+    if keep.size < batch.num_rows:
+        rows = rows.take(indices(keep))
+    block = np.empty((len(numeric), keep.size))
+    for i, column in enumerate(rows.columns):
+        fill_floats(column, block[i])
+    return block
+
+
 class _Sampler:
     """Bottom-k sampling of the numeric columns: every row gets a seeded uniform priority and the k
     smallest are kept. Candidates accumulate until there are 2k, then are cut back to k, so each row
@@ -118,13 +130,7 @@ class _Sampler:
         keep = np.nonzero(priorities < self.cutoff)[0]
         if not numeric or not keep.size:
             return
-        rows = batch.select(numeric)
-        if keep.size < batch.num_rows:  # the first k rows are all kept: no copy for them
-            rows = rows.take(indices(keep))
-        block = np.empty((len(numeric), keep.size))  # a row per column: each is written and read contiguously
-        for i, column in enumerate(rows.columns):
-            fill_floats(column, block[i])
-        self.parts.append(block)
+        self.parts.append(_rows_block(batch, numeric, keep))
         self.priorities.append(priorities[keep])
         self.buffered += keep.size
         if self.buffered >= 2 * self.k:
@@ -168,13 +174,7 @@ class _PlannedSampler:
         keep = np.nonzero(self.rng.random(batch.num_rows) <= self.cutoff)[0]
         if not numeric or not keep.size:
             return
-        rows = batch.select(numeric)
-        if keep.size < batch.num_rows:
-            rows = rows.take(indices(keep))
-        block = np.empty((len(numeric), keep.size))
-        for i, column in enumerate(rows.columns):
-            fill_floats(column, block[i])
-        self.parts.append(block)
+        self.parts.append(_rows_block(batch, numeric, keep))
 
     def absorb(self, other: _PlannedSampler) -> None:
         self.names = self.names or other.names
