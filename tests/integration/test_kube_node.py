@@ -326,7 +326,9 @@ def test_ab_routes_each_user_to_one_variant_inside_the_cluster_and_promote_keeps
     t.deploy(candidate(images, 0))
     t.deploy(candidate(images, 1))
     router = cluster_ip(kube_cluster, namespace)  # the router pods, which reach a and b by their Services
-    predict_soon(router)
+    # The Service moved from a's pods to the router's: until kube-proxy follows, a answers directly.
+    eventually(lambda: "x-aicd-variant" in {k.lower() for k in predict_soon(router)[1]}, timeout=10,
+               what="the router answering through the Service")
     first = versions_seen(router, range(40))
     assert set(first.values()) == {"1", "2"}  # both variants get users
     assert versions_seen(router, range(40)) == first  # and each user stays on one
