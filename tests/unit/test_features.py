@@ -53,7 +53,7 @@ def test_model_max_levels_sets_the_cap_for_the_encoding_the_profile_and_the_note
     assert len(profile["region"]["levels"]) == 8
     assert profile["region"]["other"] == int(CHURN["region"].value_counts().iloc[8:].sum())
     assert len(profile_frame(CHURN[["region"]])["region"]["levels"]) == MAX_LEVELS  # the default elsewhere
-    encoder = result.model.named_steps["preprocess"].named_transformers_["cat"][-1]
+    encoder = result.model.named_steps["preprocess"].named_transformers_["cat"]  # ordinal codes: no imputer
     assert [len(c) for c in encoder.categories_] == [3, 4, 8]  # plan, payment, region: capped at 8
 
 
@@ -316,3 +316,32 @@ def test_the_training_step_parses_each_distinct_date_once_and_agrees_with_the_se
         server = pd.DataFrame(expand({"d": x["d"].tolist(), "n": list(x["n"])}, ("d",)))
         assert list(mine.columns) == list(server.columns)
         assert np.allclose(mine.to_numpy(float), server.to_numpy(float), equal_nan=True)
+
+
+@pytest.mark.parametrize("estimator", ["sklearn.ensemble.HistGradientBoostingClassifier", "xgboost.XGBClassifier"])
+def test_a_missing_level_is_coded_like_a_level_not_kept_and_served_alike_by_onnx(estimator, tmp_path):
+    """Ordinal codes need no imputer in front: a missing level is -1, the code of a level beyond
+    model.max-levels, in scikit-learn and in the exported graph (whose missing string is "")."""
+    from aicd.modelfiles import write_onnx_model_dir
+    from aicd.serve.model import load_model_dir
+
+    frame = CHURN.copy()
+    frame.loc[frame.index[::7], "plan"] = None  # one row in seven has no plan
+    cfg = parse_config(f"data: {{label: churned}}\nmodel:\n  estimator: {estimator}\n  max-levels: 8\n"
+                       "  thresholds: {accuracy: 0.5}\n").model
+    result = train_and_evaluate(frame, "churned", cfg, build_estimator(cfg))
+    encoder = result.model.named_steps["preprocess"].named_transformers_["cat"]
+    codes = encoder.transform(pd.DataFrame({"plan": [None, "no such plan", encoder.categories_[0][0]],
+                                            "payment": [None] * 3, "region": [None] * 3}))
+    assert codes[:, 0].tolist() == [-1, -1, 0] and (codes[:, 1:] == -1).all()
+    export = export_onnx(result.model, result.holdout, result.feature_types, "classification")
+    assert export.blob is not None and export.agreement == 1.0, export.reason
+    meta = {"features": result.features, "feature_types": result.feature_types, "classes": result.classes,
+            "task": "classification"}
+    served = load_model_dir(tmp_path, write_onnx_model_dir(tmp_path, export.blob, meta, {}))
+    rows = result.holdout[result.features][result.holdout["plan"].isna()].head(100)
+    assert len(rows) > 20
+    labels, probabilities = served.answer({n: [None if v != v else v for v in rows[n].tolist()]
+                                           for n in result.features}, True)
+    assert np.allclose([p["1"] for p in probabilities], result.model.predict_proba(rows)[:, 1], atol=1e-5)
+    assert labels == result.model.predict(rows).tolist()

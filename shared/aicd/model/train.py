@@ -220,9 +220,11 @@ def with_preprocessing(estimator, features: pd.DataFrame, plan: FeaturePlan | No
         from sklearn.preprocessing import StandardScaler
 
         numeric = make_pipeline(numeric, StandardScaler())
+    if not _codes(encoder):  # one-hot: a missing level is imputed; ordinal codes give it -1, as a level not kept
+        encoder = make_pipeline(SimpleImputer(strategy="most_frequent"), encoder)
     pre = ColumnTransformer([
         ("num", numeric, [*plan.numeric, *(p for d in dates for p in part_names(d))]),
-        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), encoder), categorical),
+        ("cat", encoder, categorical),
     ], sparse_threshold=0.3 if sparse else 0.0)
     if dates:  # imported here: a scikit-learn estimator, and the step imports scikit-learn only to fit
         from ..dateparts import DateParts
@@ -246,6 +248,14 @@ def _encoder(estimator, levels: list[list[str]]):
     width = sum(len(kept) for kept in levels)
     return OneHotEncoder(categories=levels or "auto", handle_unknown="ignore",
                          sparse_output=True), width > SPARSE_WIDTH and _takes_sparse(estimator)
+
+
+def _codes(encoder) -> bool:
+    """Whether ``encoder`` gives ordinal codes: it needs no imputer in front, since a missing value is
+    outside its explicit levels and is coded -1 like a level not kept (so does the exported graph, whose
+    missing string is "", no level either) — imputing 800,000 rows of strings cost 2.9 s of a 4.8 s
+    encoding, and a missing level is something the trees can split on."""
+    return type(encoder).__name__ == "OrdinalEncoder"
 
 
 def _is_trees(estimator) -> bool:
