@@ -42,8 +42,16 @@ def feeds(columns: Mapping[str, Sequence], types: Mapping[str, str]) -> dict[str
         if numeric and isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
             out[name] = values.astype(np.float32).reshape(-1, 1)
         elif numeric:
-            out[name] = np.array([[v if isinstance(v, (int, float)) else math.nan] for v in values],
-                                 dtype=np.float32)
+            out[name] = np.array([v if isinstance(v, (int, float)) else math.nan for v in values],
+                                 dtype=np.float32).reshape(-1, 1)
         else:
-            out[name] = np.array([[v if isinstance(v, str) else ""] for v in values], dtype=object)
+            out[name] = _strings([v if isinstance(v, str) else "" for v in values])
+    return out
+
+
+def _strings(values: list[str]) -> np.ndarray:
+    """A ``[rows, 1]`` object tensor filled from a flat list: numpy reading a list of one-item lists
+    looks into each of them, 10x slower (0.19 s of the export check on 20,000 rows x 8 columns)."""
+    out = np.empty((len(values), 1), dtype=object)
+    out[:, 0] = values
     return out

@@ -58,6 +58,7 @@ def _convert(model, feature_types: dict[str, str], task: str) -> bytes:
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     options = {id(final): {"zipmap": False}} if task == "classification" else None
     opset = _boosting_opset(final)
+    _register_level_codes()
     with _integer_missing_flags():
         return to_onnx(model, initial_types=inputs, options=options, target_opset=opset).SerializeToString()
 
@@ -89,6 +90,19 @@ def _boosting_opset(final) -> dict | None:
     update_registered_converter(regressor, f"{package}{regressor.__name__}", calculate_linear_regressor_output_shapes,
                                 convert, options={"split": None} if package == "lightgbm" else None)
     return {"": get_latest_tested_opset_version(), "ai.onnx.ml": 3}
+
+
+def _register_level_codes() -> None:
+    """aicd's ordinal encoder (:class:`aicd.levelcodes.LevelCodes`) is scikit-learn's with a faster
+    transform: it converts as an OrdinalEncoder, by skl2onnx's own shape calculator and converter."""
+    from skl2onnx import update_registered_converter
+    from skl2onnx.operator_converters.ordinal_encoder import convert_sklearn_ordinal_encoder
+    from skl2onnx.shape_calculators.ordinal_encoder import calculate_sklearn_ordinal_encoder_output_shapes
+
+    from ..levelcodes import LevelCodes
+
+    update_registered_converter(LevelCodes, "AicdLevelCodes", calculate_sklearn_ordinal_encoder_output_shapes,
+                                convert_sklearn_ordinal_encoder)
 
 
 def _without_dates(model, feature_types: dict[str, str]):

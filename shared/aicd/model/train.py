@@ -215,7 +215,8 @@ def with_preprocessing(estimator, features: pd.DataFrame, plan: FeaturePlan | No
     categorical = list(plan.categorical)
     encoder, sparse = _encoder(estimator, [plan.levels[c] for c in categorical])
     dates = list(plan.dates)
-    numeric = SimpleImputer(strategy="median")
+    # gradient boosting learns where a missing number goes at each split: imputing it would hide that
+    numeric = "passthrough" if _codes(encoder) else SimpleImputer(strategy="median")
     if not _is_trees(estimator):  # linear models and neighbours need comparable scales; trees do not care
         from sklearn.preprocessing import StandardScaler
 
@@ -240,11 +241,13 @@ def _encoder(estimator, levels: list[list[str]]):
     """Ordinal codes for gradient boosting (trees split on them; a level not kept is -1), else
     one-hot columns of the kept levels (others are all zeros), and whether the output may stay
     sparse: only when the estimator takes sparse input and the matrix is wide."""
-    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+    from sklearn.preprocessing import OneHotEncoder
 
     if type(estimator).__name__ in GRADIENT_BOOSTING:
-        return OrdinalEncoder(categories=levels or "auto", handle_unknown="use_encoded_value", unknown_value=-1,
-                              dtype=np.float64), False
+        from ..levelcodes import LevelCodes
+
+        return LevelCodes(categories=levels or "auto", handle_unknown="use_encoded_value", unknown_value=-1,
+                          dtype=np.float64), False
     width = sum(len(kept) for kept in levels)
     return OneHotEncoder(categories=levels or "auto", handle_unknown="ignore",
                          sparse_output=True), width > SPARSE_WIDTH and _takes_sparse(estimator)
@@ -255,7 +258,7 @@ def _codes(encoder) -> bool:
     outside its explicit levels and is coded -1 like a level not kept (so does the exported graph, whose
     missing string is "", no level either) — imputing 800,000 rows of strings cost 2.9 s of a 4.8 s
     encoding, and a missing level is something the trees can split on."""
-    return type(encoder).__name__ == "OrdinalEncoder"
+    return type(encoder).__name__ == "LevelCodes"
 
 
 def _is_trees(estimator) -> bool:

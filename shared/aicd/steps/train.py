@@ -149,7 +149,7 @@ AFTER_FIT = ("onnxruntime", "skl2onnx", "skops.io", "mlflow.sklearn")
 # imported on a thread from the step's start: the pipeline's parts (scikit-learn takes ~1 s to import, half
 # of a warm step's start), while the data is hashed, the registry asked for a version and the rows read
 FOR_FIT = ("sklearn.base", "sklearn.pipeline", "sklearn.compose", "sklearn.impute", "sklearn.preprocessing",
-           "sklearn.model_selection", "aicd.dateparts")
+           "sklearn.model_selection", "aicd.dateparts", "aicd.levelcodes")
 
 
 def _fit_modules(cfg: Config) -> tuple[str, ...]:

