@@ -82,7 +82,7 @@ WARM_ROWS = 20_000
 # probabilities and a few metrics, the run and the model logged and registered in MLflow (no ONNX export,
 # no agreement check, no drift profile, no champion comparison)
 BY_HAND = PLAIN + textwrap.dedent("""\
-    import mlflow, mlflow.sklearn
+    import mlflow, mlflow.sklearn, skops.io
     from sklearn.metrics import accuracy_score, average_precision_score, f1_score, roc_auc_score
     _, test = split(frame, "churned", cfg)
     proba = model.predict_proba(test[plan.features])[:, 1]
@@ -93,7 +93,8 @@ BY_HAND = PLAIN + textwrap.dedent("""\
     with mlflow.start_run():
         mlflow.log_metrics(metrics)
         mlflow.sklearn.log_model(model, name="model", registered_model_name="churn-by-hand",
-                                 input_example=test[plan.features].head(3))
+                                 input_example=test[plan.features].head(3),  # MLflow saves by skops: its
+                                 skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)))
 """)
 
 
