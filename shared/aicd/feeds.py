@@ -2,7 +2,7 @@
 
 Every feature is its own ONNX input of shape ``[rows, 1]``: numbers (int, float, bool) as float32
 with a missing value as NaN; strings as string tensors with a missing value as ``""`` (the
-exported graph imputes ``""`` the way the scikit-learn pipeline imputes a missing category).
+exported graph imputes or codes ``""`` the way the scikit-learn pipeline treats a missing category).
 Pure and numpy-only: it ships in the serving image.
 """
 

@@ -1,8 +1,8 @@
 """The ordinal encoder of aicd's gradient boosting pipelines: scikit-learn's, with text coded in C.
 
-Kept apart, like :mod:`aicd.dateparts`, because it is a scikit-learn estimator: a model served by
-scikit-learn unpickles this class (skops trusts it by name, as recorded at training), and the ONNX
-export converts it with skl2onnx's own OrdinalEncoder converter (:mod:`aicd.model.onnx_export`).
+Kept apart because it is a scikit-learn estimator, used while the train stage fits, evaluates and
+exports (skl2onnx converts it with its own OrdinalEncoder converter, :mod:`aicd.model.onnx_export`).
+The model registered is :func:`plain`: plain OrdinalEncoders, loadable without aicd.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import OrdinalEncoder
 
-__all__ = ["LevelCodes"]
+__all__ = ["LevelCodes", "plain"]
 
 
 class LevelCodes(OrdinalEncoder):
@@ -38,10 +38,35 @@ class LevelCodes(OrdinalEncoder):
         return out
 
     def _text_frame(self, X) -> bool:
-        """A DataFrame of pandas text columns, to be coded by explicit levels."""
+        """A DataFrame of pandas text columns, to be coded by explicit levels and nothing else (no
+        infrequent levels, no code of its own for a missing value)."""
         return (isinstance(X, pd.DataFrame) and len(X) > 0 and not isinstance(self.categories, str)
-                and self.handle_unknown == "use_encoded_value"
+                and self.handle_unknown == "use_encoded_value" and self.min_frequency is None
+                and self.max_categories is None and _is_nan(self.encoded_missing_value)
                 and all(isinstance(dtype, pd.StringDtype) for dtype in X.dtypes))
+
+
+def plain(model):
+    """A copy of ``model`` (a fitted Pipeline, ColumnTransformer or encoder, nested as deep as need
+    be) in which every LevelCodes is the scikit-learn OrdinalEncoder it is, with the same fitted state
+    and so the same codes: what is registered loads wherever scikit-learn does, without aicd, and
+    the serving image needs no aicd class for it. ``model`` itself is left as it is."""
+    import copy
+
+    model = copy.deepcopy(model)
+    pending = [model]
+    while pending:
+        step = pending.pop()
+        if isinstance(step, LevelCodes):
+            step.__class__ = OrdinalEncoder  # the same attributes: a subclass adds none
+        pending.extend(s for _, s in getattr(step, "steps", []))
+        for attribute in ("transformers", "transformers_"):
+            pending.extend(t for _, t, _ in getattr(step, attribute, []) if not isinstance(t, str))
+    return model
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, float) and value != value
 
 
 def _positions(column: pd.Series, levels) -> np.ndarray:

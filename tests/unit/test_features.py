@@ -345,3 +345,49 @@ def test_a_missing_level_is_coded_like_a_level_not_kept_and_served_alike_by_onnx
                                            for n in result.features}, True)
     assert np.allclose([p["1"] for p in probabilities], result.model.predict_proba(rows)[:, 1], atol=1e-5)
     assert labels == result.model.predict(rows).tolist()
+
+
+def test_empty_text_is_no_level_and_a_column_without_values_is_no_feature(tmp_path):
+    """The server sends a missing text as "": kept as a level, it would code missing values as that
+    level in ONNX and as -1 in scikit-learn, and the export would be refused. A column with nothing
+    but missing or empty cells has no level to encode at all."""
+    frame = CHURN.assign(payment=CHURN["payment"].where(CHURN.index % 5 != 0, ""), blank="")
+    frame.loc[frame.index[::9], "blank"] = None
+    plan = plan_features(frame, ["payment", "blank", "plan"])
+    assert "" not in plan.levels["payment"] and "blank" not in plan.categorical
+    assert plan.left_out["blank"] == "no values (every cell is missing or empty)"
+    cfg = parse_config("data: {label: churned}\nmodel:\n  estimator: sklearn.ensemble.HistGradientBoostingClassifier\n"
+                       "  thresholds: {accuracy: 0.5}\n").model
+    result = train_and_evaluate(frame, "churned", cfg, build_estimator(cfg))
+    export = export_onnx(result.model, result.holdout, result.feature_types, "classification")
+    assert export.blob is not None and export.agreement == 1.0, export.reason
+
+
+def test_the_registered_pipeline_holds_scikit_learns_own_encoder_with_the_same_codes():
+    """LevelCodes codes while training; what is registered loads without aicd (skops finds no aicd type)."""
+    import skops.io
+
+    from aicd.levelcodes import LevelCodes, plain
+
+    result = trained("sklearn.ensemble.HistGradientBoostingClassifier", "")
+    registered = plain(result.model)
+    assert type(result.model.named_steps["preprocess"].named_transformers_["cat"]) is LevelCodes  # left as it is
+    encoder = registered.named_steps["preprocess"].named_transformers_["cat"]
+    assert type(encoder).__name__ == "OrdinalEncoder" and not isinstance(encoder, LevelCodes)
+    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(registered))
+    assert not [t for t in untrusted if t.startswith("aicd.") and "DateParts" not in t], untrusted
+    rows = result.holdout[result.features]
+    assert np.array_equal(registered.predict_proba(rows), result.model.predict_proba(rows))
+
+
+@pytest.mark.parametrize("estimator", ["sklearn.ensemble.HistGradientBoostingClassifier", "lightgbm.LGBMClassifier"])
+def test_nullable_numbers_with_missing_cells_train_and_export(estimator):
+    """Parquet written from pandas' nullable types comes back as Int64 / Float64 / boolean with pd.NA."""
+    frame = CHURN.assign(support_tickets=CHURN["support_tickets"].astype("Int64"),
+                         usage_hours=CHURN["usage_hours"].astype("Float64"))
+    frame.loc[frame.index[::11], "support_tickets"] = pd.NA
+    cfg = parse_config(f"data: {{label: churned}}\nmodel:\n  estimator: {estimator}\n"
+                       "  thresholds: {accuracy: 0.5}\n").model
+    result = train_and_evaluate(frame, "churned", cfg, build_estimator(cfg))
+    export = export_onnx(result.model, result.holdout, result.feature_types, "classification")
+    assert export.blob is not None and export.agreement == 1.0, export.reason

@@ -146,8 +146,7 @@ def test_the_serving_code_imports_only_what_the_image_holds():
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
                 for name in names:
                     top = name.split(".")[0]
-                    # pyarrow: levelcodes takes it only for Arrow-backed columns, which exist only where it is installed
-                    extra = {"sklearn", "pyarrow"} if path.name in SKLEARN_ONLY else set()
+                    extra = {"sklearn"} if path.name in SKLEARN_ONLY else set()
                     assert top in allowed | extra or top in _stdlib(), f"{path.name} imports {name}"
 
 

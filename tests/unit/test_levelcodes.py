@@ -53,3 +53,10 @@ def test_pandas_text_columns_are_coded_without_ordinal_encoders_per_value_path(m
 
     monkeypatch.setattr(OrdinalEncoder, "transform", refuse)
     assert np.array_equal(fitted.transform(x), expected)
+
+
+def test_infrequent_levels_take_ordinal_encoders_own_fit_and_transform():
+    x = frame("str")
+    kwargs = {"handle_unknown": "use_encoded_value", "unknown_value": -1, "min_frequency": 0.3}
+    ours, theirs = LevelCodes(**kwargs).fit(x), OrdinalEncoder(**kwargs).fit(x)
+    assert np.array_equal(ours.transform(x), theirs.transform(x), equal_nan=True)

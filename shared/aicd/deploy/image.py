@@ -38,9 +38,8 @@ __all__ = ["BuiltImage", "ImageBuilder", "Recipe", "build_and_push", "build_key"
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: requirements/ and shared/ live here
 SERVING_CODE = ("__init__.py", "errors.py", "modelfiles.py", "feeds.py", "latency.py", "bins.py", "decision.py",
-                "dates.py", "dateparts.py", "levelcodes.py", "serve")
-# imported only when skops loads a scikit-learn-served model, whose image has it
-SKLEARN_ONLY = ("dateparts.py", "levelcodes.py")
+                "dates.py", "dateparts.py", "serve")
+SKLEARN_ONLY = ("dateparts.py",)  # imported only when skops loads a scikit-learn-served model, whose image has it
 UID = 65532  # the conventional "nonroot" uid of distroless images
 PORT = 8080
 

@@ -83,7 +83,11 @@ def plan_features(frame: pd.DataFrame, candidates: Iterable[str], keep: Iterable
         if why:
             left_out[name] = why
             continue
-        counts = series.dropna().astype(str).value_counts()
+        # "" is no level: the server sends a missing text as "", so a kept "" would code missing values
+        counts = series.dropna().astype(str).value_counts().drop("", errors="ignore")
+        if counts.empty:  # nothing to learn from, and an encoder without levels cannot be built
+            left_out[name] = "no values (every cell is missing or empty)"
+            continue
         categorical.append(name)
         levels[name] = sorted(counts.index[:max_levels].tolist())
         if len(counts) > max_levels:

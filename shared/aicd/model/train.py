@@ -3,8 +3,9 @@
 The model comes from ``model.estimator`` (an import path of an estimator, Pipeline or factory,
 called with ``model.params``) or from ``model.entrypoint`` (``module:function`` in the user's
 repository, called as ``function(x_train, y_train, params)`` and returning a fitted estimator). A
-bare estimator gets automatic preprocessing (median-impute numbers; impute and one-hot encode
-strings), so the fitted object is one Pipeline taking the raw feature columns. The same data,
+bare estimator gets automatic preprocessing (median-impute numbers; strings as ordinal codes for
+gradient boosting, a missing one -1, else imputed and one-hot encoded), so the fitted object is one
+Pipeline taking the raw feature columns. The same data,
 config and seed give the same split and, for seeded estimators, the same metrics.
 """
 
@@ -215,8 +216,7 @@ def with_preprocessing(estimator, features: pd.DataFrame, plan: FeaturePlan | No
     categorical = list(plan.categorical)
     encoder, sparse = _encoder(estimator, [plan.levels[c] for c in categorical])
     dates = list(plan.dates)
-    # gradient boosting learns where a missing number goes at each split: imputing it would hide that
-    numeric = "passthrough" if _codes(encoder) else SimpleImputer(strategy="median")
+    numeric = SimpleImputer(strategy="median")
     if not _is_trees(estimator):  # linear models and neighbours need comparable scales; trees do not care
         from sklearn.preprocessing import StandardScaler
 

@@ -43,7 +43,7 @@ def finite(number: float) -> bool:
 
 def fits(value: object, kind: str) -> bool:
     """Whether ``value`` is one of a ``kind`` feature's values; None (missing) always is: the model's
-    own pipeline imputes it."""
+    own pipeline imputes or codes it."""
     if value is None:
         return True
     if kind in ("int", "float"):

@@ -10,7 +10,7 @@ A tabular model takes either one input tensor per feature (named after it, shape
 ``[N, 1]``: BYTES for text and dates, any numeric datatype for numbers, BOOL for true/false) or a
 single input of shape ``[N, F]``, one column per feature in the metadata's order, whose datatype
 every feature takes (an all-numeric model as FP64, say). A JSON ``null`` element is a missing
-value, imputed by the model's pipeline as in ``/predict``. It answers ``predict`` (one label or
+value, handled by the model's pipeline as in ``/predict``. It answers ``predict`` (one label or
 value per row, shape ``[N]``) and, for a classifier that has them, ``probabilities`` (``[N, k]``
 FP64, columns in the order of the model's classes, which the output's ``classes`` parameter lists
 as JSON text). Errors are the protocol's ``{"error": "..."}``: 400 for a bad request, 404 for a
@@ -336,7 +336,7 @@ def _refuse_datatype(i: int, feature: str, kind: str, datatype: str) -> None:
 
 
 def _check_values(values: list, kind: str, datatype: str, i: int, first: int, step: int) -> None:
-    """Each element is a value of the datatype and of the feature's kind (None: missing, imputed by the
+    """Each element is a value of the datatype and of the feature's kind (None: missing, handled by the
     model's pipeline); ``first`` and ``step`` place the column in the tensor's flat data, so an error
     names the element the client sent. Numbers take the inline test: this runs for every value."""
     if kind in ("int", "float"):

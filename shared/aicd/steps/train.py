@@ -109,9 +109,11 @@ def run(inputs: Mapping[str, str], gh: Actions, env: Mapping[str, str] | None = 
     register = passed or on_failure == "register"
     export = _export(exporting, gh) if register else OnnxExport(None, None, "not registered")
     logging_started = time.monotonic()
+    from ..levelcodes import plain  # imported by the fit already (scikit-learn): registered as scikit-learn's own
+
     record = registry.record_training(
         name=name, params={**_params(cfg, result), "unlabelled_rows_dropped": dropped}, metrics=result.metrics,
-        tags={**tags, "aicd.gate": "passed" if passed else "failed"}, model=result.model,
+        tags={**tags, "aicd.gate": "passed" if passed else "failed"}, model=plain(result.model),
         meta={**_meta(result, cfg, data_version, export), "data_source": tags["aicd.data_source"],
               **_drift_reference(frame, result, cfg, gh), **({"signed_by": signer.fingerprint} if signer else {})},
         input_example=result.holdout[result.features].head(3),
