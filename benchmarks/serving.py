@@ -147,9 +147,12 @@ def churn_hgb_model(work: Path) -> tuple[Path, Path, dict]:
     import mlflow.sklearn
     import skops.io
 
+    from aicd.levelcodes import plain
+
     mlflow_dir = work / "mlflow-model"
-    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(result.model))
-    mlflow.sklearn.save_model(result.model, str(mlflow_dir), input_example=result.holdout[features].head(1),
+    registered = plain(result.model)  # the pipeline as aicd registers it
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(registered))
+    mlflow.sklearn.save_model(registered, str(mlflow_dir), input_example=result.holdout[features].head(1),
                               skops_trusted_types=trusted)
     return aicd_dir, mlflow_dir, {"row": row, "sha256": sha256, "agreement": export.agreement,
                                   "rows": len(result.holdout)}
