@@ -17,12 +17,14 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("sklearn", "mlflow", "onnx", "onnxruntime", "skl2onnx", "skops", "docker", "scipy", "pandas")
-# Runs `aicd STAGE` in-process as aicd-action does, then reports which heavy modules were imported.
+# Runs `aicd STAGE` in-process as aicd-action does (aicd/__main__.py's main; its leave, which ends the
+# process without the interpreter's teardown, imports nothing), then reports which heavy modules were imported.
 PROBE = """
-import json, runpy, sys
+import json, sys
 sys.argv = ["aicd", *sys.argv[1:]]
+from aicd.cli import main
 try:
-    runpy.run_module("aicd", run_name="__main__")
+    code = main()
 except SystemExit as exc:
     code = exc.code
 heavy = sorted({m.split(".")[0] for m in sys.modules} & set(json.loads(HEAVY)))
