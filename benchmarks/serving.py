@@ -1,6 +1,6 @@
 """aicd's model server against `mlflow models serve`, MLServer and BentoML, on the same model and load.
 
-    python benchmarks/serving.py [--duration 20] [--model forest|churn-hgb|all] [--no-image]
+    python benchmarks/serving.py [--duration 20] [--model forest|churn-hgb|churn-xgb|all] [--no-image]
 
 The competitor benchmark's workload: RandomForestClassifier(n_estimators=100, random_state=0) on
 scikit-learn's breast-cancer data; wrk -t2 -c16 --latency, single-row JSON, 5 s warm-up, one
@@ -120,8 +120,9 @@ def breast_cancer_model(work: Path) -> tuple[Path, Path, dict]:
     return aicd_dir, mlflow_dir, {"row": row, "sha256": sha256, "agreement": export.agreement}
 
 
-def churn_hgb_model(work: Path) -> tuple[Path, Path, dict]:
-    """(aicd model dir, mlflow model dir, one row) for HistGradientBoostingClassifier on the churn
+def churn_hgb_model(work: Path, estimator: str = "sklearn.ensemble.HistGradientBoostingClassifier"
+                    ) -> tuple[Path, Path, dict]:
+    """(aicd model dir, mlflow model dir, one row) for ``estimator`` (gradient boosting) on the churn
     table (aicd.examples.churn: numbers with missing cells, narrow and wide string categoricals),
     trained through aicd's own pipeline; MLflow serves the very same fitted pipeline."""
     from aicd.config import parse_config
@@ -132,8 +133,8 @@ def churn_hgb_model(work: Path) -> tuple[Path, Path, dict]:
     from aicd.modelfiles import write_onnx_model_dir
 
     frame = churn_frame(20_000, seed=0)
-    cfg = parse_config("data: {label: churned}\nmodel:\n  estimator: sklearn.ensemble."
-                       "HistGradientBoostingClassifier\n  params: {random_state: 0}\n").model
+    cfg = parse_config(f"data: {{label: churned}}\nmodel:\n  estimator: {estimator}\n"
+                       "  params: {random_state: 0}\n").model
     result = train_and_evaluate(frame, "churned", cfg, build_estimator(cfg))
     export = export_onnx(result.model, result.holdout, result.feature_types, "classification")
     assert export.blob is not None, export.reason
@@ -158,7 +159,13 @@ def churn_hgb_model(work: Path) -> tuple[Path, Path, dict]:
                                   "rows": len(result.holdout)}
 
 
-MODELS = {"forest": breast_cancer_model, "churn-hgb": churn_hgb_model}
+def churn_xgb_model(work: Path) -> tuple[Path, Path, dict]:
+    """The same churn table and pipeline with XGBoost's scikit-learn classifier (exported through
+    onnxmltools' converter, as aicd exports it)."""
+    return churn_hgb_model(work, "xgboost.XGBClassifier")
+
+
+MODELS = {"forest": breast_cancer_model, "churn-hgb": churn_hgb_model, "churn-xgb": churn_xgb_model}
 
 
 def free_port() -> int:
@@ -239,7 +246,8 @@ def main() -> None:
     parser.add_argument("--no-image", action="store_true", help="skip the image size comparison")
     parser.add_argument("--no-competitors", action="store_true", help="skip MLServer and BentoML")
     parser.add_argument("--model", choices=[*MODELS, "all"], default="all",
-                        help="forest: the competitor benchmark's forest; churn-hgb: gradient boosting on categoricals")
+                        help="forest: the competitor benchmark's forest; churn-hgb, churn-xgb: "
+                        "HistGradientBoosting and XGBoost on categoricals")
     args = parser.parse_args()
     if args.rounds < 1 or args.duration < 1:
         parser.error("--rounds and --duration must be at least 1")
