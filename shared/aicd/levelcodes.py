@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import OrdinalEncoder
 
-__all__ = ["LevelCodes", "plain"]
+__all__ = ["LevelCodes", "parts", "plain"]
 
 
 class LevelCodes(OrdinalEncoder):
@@ -54,15 +54,22 @@ def plain(model):
     import copy
 
     model = copy.deepcopy(model)
+    for step in parts(model):
+        if isinstance(step, LevelCodes):
+            step.__class__ = OrdinalEncoder  # the same attributes: a subclass adds none
+    return model
+
+
+def parts(model):
+    """``model`` and every estimator inside it: a Pipeline's steps and a ColumnTransformer's
+    transformers (fitted and as given), nested as deep as need be; "drop" and "passthrough" are none."""
     pending = [model]
     while pending:
         step = pending.pop()
-        if isinstance(step, LevelCodes):
-            step.__class__ = OrdinalEncoder  # the same attributes: a subclass adds none
+        yield step
         pending.extend(s for _, s in getattr(step, "steps", []))
         for attribute in ("transformers", "transformers_"):
             pending.extend(t for _, t, _ in getattr(step, attribute, []) if not isinstance(t, str))
-    return model
 
 
 def _is_nan(value) -> bool:

@@ -152,19 +152,13 @@ def _impute_empty_strings(model):
     The fitted statistics are unchanged, so the copy answers exactly as the original does once
     missing strings arrive as ``""`` — which is how :func:`aicd.feeds.feeds` encodes them.
     """
-    from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
+
+    from ..levelcodes import parts
 
     model = copy.deepcopy(model)
-    pending = [model]
-    while pending:
-        step = pending.pop()
-        if isinstance(step, Pipeline):
-            pending.extend(s for _, s in step.steps)
-        elif isinstance(step, ColumnTransformer):
-            pending.extend(t for _, t, _ in step.transformers_)
-        elif isinstance(step, SimpleImputer) and getattr(step, "statistics_", np.empty(0)).dtype == object:
+    for step in parts(model):
+        if isinstance(step, SimpleImputer) and getattr(step, "statistics_", np.empty(0)).dtype == object:
             step.missing_values = ""
     return model
 
